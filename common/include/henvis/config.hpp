@@ -1,0 +1,32 @@
+#pragma once
+// Configuration files: protobuf text format, parsed against the schema in
+// proto/henvis/v1/config.proto. Unknown fields are refused. Errors name the
+// file, line and column.
+
+#include <google/protobuf/message.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace henvis::config {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses `path` into `out`; throws config::Error.
+void load(const std::string& path, google::protobuf::Message& out);
+
+template <class M>
+M load(const std::string& path) {
+  M m;
+  load(path, m);
+  return m;
+}
+
+// `p` if absolute, else `base_dir/p`.
+std::string resolve(const std::string& base_dir, const std::string& p);
+std::string dir_of(const std::string& path);
+
+}  // namespace henvis::config

@@ -1,0 +1,77 @@
+#pragma once
+// The exactly-once-effect consumer loop of DESIGN.md.
+//
+// Reads a batch, and in ONE SQLite transaction: skips events whose ce_id was
+// already processed, applies each new event through the handler, sends events
+// the handler refuses to the topic's dead-letter topic (through the outbox,
+// so the DLQ entry is as durable as the state change), records the ce_ids and
+// the next offset of every partition. On start it seeks to the stored offsets,
+// never to Kafka's committed offsets.
+//
+// Each event is applied inside a SAVEPOINT: a refused event leaves no partial
+// state behind. Any other exception rolls back the whole batch, which is
+// applied again after a backoff; after MAX_BATCH_ATTEMPTS the loop stops with
+// an error and the process exits non-zero (crash-only: the supervisor
+// restarts it and the batch is read again from the stored offsets).
+
+#include <atomic>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "henvis/kafka.hpp"
+#include "henvis/outbox.hpp"
+#include "henvis/sqlite.hpp"
+
+namespace henvis {
+
+// Thrown by a handler for an event that can never be applied (undecodable,
+// invalid). The reason names the rule and the field, never personal data.
+class Rejected : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ConsumedTopic {
+  std::string topic;
+  std::string dlq_topic;  // "<topic>.dlq.<service>"
+};
+
+class ConsumerLoop {
+ public:
+  // Applies one event; the Db is inside the batch transaction.
+  using Handler = std::function<void(const kafka::Message&, sqlite::Db&)>;
+
+  // Schema the loop needs; part of every consuming service's migrations.
+  static const char* const MIGRATION;
+
+  ConsumerLoop(std::string service, std::string db_path, std::string bootstrap,
+               std::vector<ConsumedTopic> topics, Handler handler, outbox::Relay* relay,
+               kafka::Health* health);
+
+  // Runs until `stop` is set; finishes the batch in hand first. Throws if a
+  // batch keeps failing.
+  void run(const std::atomic<bool>& stop);
+  // True once partitions are assigned.
+  bool ready() const { return ready_.load(); }
+  std::uint64_t applied() const { return applied_.load(); }
+  std::uint64_t duplicates() const { return duplicates_.load(); }
+  std::uint64_t dead_lettered() const { return dead_lettered_.load(); }
+
+ private:
+  void apply_batch(sqlite::Db& db, const std::vector<kafka::Message>& batch);
+  std::string service_;
+  std::string db_path_;
+  std::string bootstrap_;
+  std::vector<ConsumedTopic> topics_;
+  Handler handler_;
+  outbox::Relay* relay_;
+  kafka::Health* health_;
+  std::atomic<bool> ready_{false};
+  std::atomic<std::uint64_t> applied_{0};
+  std::atomic<std::uint64_t> duplicates_{0};
+  std::atomic<std::uint64_t> dead_lettered_{0};
+};
+
+}  // namespace henvis

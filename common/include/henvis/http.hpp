@@ -1,0 +1,138 @@
+#pragma once
+// HTTP/1.1 server on Boost.Beast for the services' JSON APIs.
+//
+// Every route but /healthz, /readyz and /metrics requires a bearer token whose
+// role is one the route allows (401 without a valid token, 403 for another
+// role); scope checks are the handler's (403 or 404). Errors are
+// application/problem+json (RFC 9457) with an `errors` array naming each bad
+// field. Bodies over the limit get 413 before they are read.
+//
+// Threading: one I/O thread runs every connection and handler; handlers are
+// synchronous and may use their own SQLite connection.
+
+#include <google/protobuf/message.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "henvis/auth.hpp"
+
+namespace henvis::http {
+
+struct FieldError {
+  std::string field;   // JSON path, lowerCamelCase, e.g. "person.cpr"
+  std::string reason;  // the rule broken; never the value
+};
+
+struct Request {
+  std::string method;
+  std::string path;
+  std::map<std::string, std::string> query;
+  std::map<std::string, std::string> params;  // from {name} in the route
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  auth::Principal principal;
+  std::string header(const std::string& lower_name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+Response problem(int status, const std::string& title, const std::string& detail = {},
+                 const std::vector<FieldError>& errors = {});
+Response json(int status, const google::protobuf::Message& m);
+
+// Handlers throw this to answer with a problem.
+class Problem : public std::exception {
+ public:
+  explicit Problem(Response r) : response(std::move(r)) {}
+  Problem(int status, const std::string& title, const std::string& detail = {},
+          std::vector<FieldError> errors = {})
+      : response(problem(status, title, detail, errors)) {}
+  const char* what() const noexcept override { return "http problem"; }
+  Response response;
+};
+
+// Parses a proto3 JSON body into `out`; unknown fields refused. Throws Problem
+// 400 naming the field where one can be told, never echoing values.
+void parse_json(const std::string& body, google::protobuf::Message& out);
+
+// Prometheus text exposition of counters. Names and labels are fixed strings
+// chosen by the code: never personal data. (No Prometheus client library is
+// packaged in Debian bookworm; a counter map is all henvis needs.)
+class Metrics {
+ public:
+  void inc(const std::string& name_with_labels, std::uint64_t by = 1);
+  // A gauge read at scrape time.
+  void gauge(const std::string& name, std::function<double()> read);
+  std::string render() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::uint64_t> counters_;
+  std::map<std::string, std::function<double()>> gauges_;
+};
+
+using Handler = std::function<Response(Request&)>;
+
+class Router {
+ public:
+  // `pattern` segments in braces bind params: "/v1/referrals/{id}".
+  void add(const std::string& method, const std::string& pattern, std::set<v1::Role> roles,
+           Handler handler);
+
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;
+    std::string pattern;
+    std::set<v1::Role> roles;
+    Handler handler;
+  };
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+};
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  int port = 0;  // 0 = any free port
+  std::size_t body_limit = 64 * 1024;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, const auth::TokenStore& tokens, Router router, Metrics& metrics,
+         std::function<bool()> ready);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts serving on a thread of its own.
+  void start();
+  // Stops accepting and closes connections; joins the thread.
+  void stop();
+  int port() const;
+
+  // Dispatches one request (also used by tests without sockets).
+  Response handle(Request& req);
+
+  struct Impl;  // public so the connection code in http.cpp can name it
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace henvis::http

@@ -1,0 +1,148 @@
+#pragma once
+// Kafka access for henvis services, over librdkafka's C API.
+//
+// Events travel in the CloudEvents Kafka binding: the envelope is in headers
+// (ce_specversion, ce_id, ce_source, ce_type, ce_time, content-type,
+// traceparent), the payload is a serialized henvis.v1 protobuf message.
+//
+// Threading: a Producer may be used from one thread at a time (its delivery
+// callback runs inside poll()/flush() on the calling thread). A Consumer is
+// owned by one thread.
+
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace henvis::kafka {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+namespace header {
+inline constexpr const char* SPECVERSION = "ce_specversion";
+inline constexpr const char* ID = "ce_id";
+inline constexpr const char* SOURCE = "ce_source";
+inline constexpr const char* TYPE = "ce_type";
+inline constexpr const char* TIME = "ce_time";
+inline constexpr const char* CONTENT_TYPE = "content-type";
+inline constexpr const char* TRACEPARENT = "traceparent";
+// Dead-letter headers: why an event was refused and where it came from.
+inline constexpr const char* DLQ_REASON = "dlq_reason";
+inline constexpr const char* DLQ_SERVICE = "dlq_service";
+inline constexpr const char* DLQ_TOPIC = "dlq_origin_topic";
+inline constexpr const char* DLQ_PARTITION = "dlq_origin_partition";
+inline constexpr const char* DLQ_OFFSET = "dlq_origin_offset";
+}  // namespace header
+
+// An event to publish: CloudEvents attributes plus key and payload.
+struct Event {
+  std::string id;      // unique event id (ce_id); de-duplication key downstream
+  std::string source;  // e.g. "/henvis/intake"
+  std::string type;    // e.g. "henvis.offer.recorded"
+  std::string time;    // RFC 3339
+  std::string traceparent;
+  std::string key;
+  std::string payload;
+  HeaderList extra;  // further headers (DLQ reasons)
+
+  HeaderList headers() const;
+};
+
+// Builds an Event with a fresh id and the current time.
+Event make_event(std::string source, std::string type, std::string key, std::string payload);
+
+struct Message {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::string key;
+  std::string payload;
+  HeaderList headers;
+  std::optional<std::string> header(const std::string& name) const;
+};
+
+struct RdKafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+using KafkaHandle = std::unique_ptr<rd_kafka_t, RdKafkaDeleter>;
+
+// Reads the bootstrap address: `servers` if set, else the first line of `file`
+// (written by henvis-devbroker), waiting up to `wait_ms` for the file.
+std::string resolve_bootstrap(const std::string& servers, const std::string& file, int wait_ms);
+
+// Tracks whether the brokers are reachable, from librdkafka's error callback
+// and successful broker round-trips. Feeds /readyz.
+class Health {
+ public:
+  bool up() const { return up_.load(); }
+  void set(bool up) { up_.store(up); }
+
+ private:
+  std::atomic<bool> up_{true};
+};
+
+// Idempotent producer (enable.idempotence=true, acks=all).
+class Producer {
+ public:
+  // Called once per produced message with its opaque id and the outcome.
+  using DeliveryCallback = std::function<void(std::int64_t opaque, bool ok, const std::string& error)>;
+
+  Producer(const std::string& bootstrap, DeliveryCallback on_delivery, Health* health = nullptr);
+  ~Producer();
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  // Enqueues a message. Blocks (polling) while librdkafka's local queue is
+  // full. Throws std::runtime_error on any other local error.
+  void produce(const std::string& topic, const std::string& key, const std::string& payload,
+               const HeaderList& headers, std::int64_t opaque);
+  // Serves delivery callbacks.
+  void poll(int timeout_ms);
+  // Waits for every outstanding message; false on timeout.
+  bool flush(int timeout_ms);
+  int outstanding() const;
+
+ private:
+  static void dr_cb(rd_kafka_t*, const rd_kafka_message_t*, void* opaque);
+  DeliveryCallback on_delivery_;
+  Health* health_;
+  KafkaHandle rk_;
+};
+
+// Explicitly assigned consumer (no group rebalancing): every partition of the
+// given topics, each starting at the offset the caller stored, or at the
+// beginning. Offsets are never committed to Kafka; the caller stores them.
+class Consumer {
+ public:
+  using Offsets = std::map<std::pair<std::string, std::int32_t>, std::int64_t>;
+
+  Consumer(const std::string& bootstrap, const std::string& group_id, Health* health = nullptr);
+  ~Consumer();
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  // Looks up partition counts (retrying until the topics exist or
+  // `timeout_ms` passes, then throws) and assigns.
+  void assign(const std::vector<std::string>& topics, const Offsets& next_offsets, int timeout_ms);
+  // Up to `max` messages, waiting at most `timeout_ms` for the first.
+  std::vector<Message> poll_batch(std::size_t max, int timeout_ms);
+  // Rewinds each partition to the given next offset (after a failed batch).
+  void seek(const Offsets& next_offsets);
+
+ private:
+  Health* health_;
+  KafkaHandle rk_;
+  rd_kafka_queue_t* queue_ = nullptr;
+};
+
+// Number of partitions of `topic`, or throws after `timeout_ms`.
+int partition_count(rd_kafka_t* rk, const std::string& topic, int timeout_ms);
+
+}  // namespace henvis::kafka

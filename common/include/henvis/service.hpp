@@ -1,0 +1,56 @@
+#pragma once
+// What every service's main() shares: flags, configuration, the dead-letter
+// naming, signal handling and an orderly shutdown (SIGTERM/SIGINT: stop HTTP,
+// let the consumer finish its batch, flush the outbox, close databases).
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "henvis/auth.hpp"
+#include "henvis/consumer_loop.hpp"
+#include "henvis/http.hpp"
+#include "henvis/kafka.hpp"
+#include "henvis/outbox.hpp"
+#include "henvis/v1/config.pb.h"
+
+namespace henvis {
+
+// Flags common to every service:
+//   --config FILE        service config (henvis.v1.ServiceConfig, text format)
+//   --database FILE      overrides `database`
+//   --port N             overrides `http.port`
+//   --bootstrap-file F   overrides `kafka.bootstrap_file` (and clears servers)
+//   --help
+struct ServiceSetup {
+  v1::ServiceConfig config;
+  std::string config_dir;
+  std::string database;
+  std::string bootstrap;
+  v1::Directory directory;
+  auth::TokenStore tokens;
+};
+
+// Parses flags and loads and checks every configuration file. Prints usage
+// and exits 0 on --help; prints the error and exits 2 on bad configuration.
+ServiceSetup setup_service(const std::string& service, int argc, char** argv);
+
+std::string dlq_topic(const std::string& topic, const std::string& service);
+
+// Runs a service until SIGTERM/SIGINT: starts the relay (if `relay_db`), the
+// consumer loop (if given) on a thread, and the HTTP server; returns the exit
+// code. `extra_ready` adds to /readyz.
+struct RunSpec {
+  std::string service;
+  ServiceSetup* setup = nullptr;
+  http::Router router;
+  http::Metrics* metrics = nullptr;
+  outbox::Relay* relay = nullptr;
+  ConsumerLoop* consumer = nullptr;
+  kafka::Health* health = nullptr;
+};
+int run_service(RunSpec spec);
+
+}  // namespace henvis

@@ -1,0 +1,43 @@
+#include "henvis/auth.hpp"
+
+#include <stdexcept>
+
+#include "henvis/ids.hpp"
+
+namespace henvis::auth {
+
+TokenStore::TokenStore(const v1::Tokens& tokens) {
+  for (const auto& t : tokens.tokens()) {
+    const std::string& h = t.sha256_hex();
+    bool hex = h.size() == 64 && h.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!hex)
+      throw std::invalid_argument("token '" + t.label() + "': sha256_hex must be 64 lowercase hex");
+    if (t.role() == v1::ROLE_UNSPECIFIED)
+      throw std::invalid_argument("token '" + t.label() + "': role is required");
+    if (!by_hash_.emplace(h, Principal{t.label(), t.role(), t.scope()}).second)
+      throw std::invalid_argument("token '" + t.label() + "': duplicate hash");
+  }
+}
+
+std::optional<Principal> TokenStore::authenticate(std::string_view authorization) const {
+  constexpr std::string_view PREFIX = "Bearer ";
+  if (authorization.size() <= PREFIX.size() || authorization.substr(0, PREFIX.size()) != PREFIX)
+    return std::nullopt;
+  auto it = by_hash_.find(sha256_hex(authorization.substr(PREFIX.size())));
+  if (it == by_hash_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string_view role_name(v1::Role role) {
+  switch (role) {
+    case v1::ROLE_OFFICER: return "officer";
+    case v1::ROLE_CENTRE: return "centre";
+    case v1::ROLE_MUNICIPALITY: return "municipality";
+    case v1::ROLE_COORDINATOR: return "coordinator";
+    case v1::ROLE_EVALUATOR: return "evaluator";
+    case v1::ROLE_ADMIN: return "admin";
+    default: return "none";
+  }
+}
+
+}  // namespace henvis::auth

@@ -1,0 +1,162 @@
+#include "henvis/consumer_loop.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+#include "henvis/ids.hpp"
+
+namespace henvis {
+
+namespace {
+// Large values are fine but make shutdown take longer.
+constexpr int POLL_TIMEOUT_MS = 200;
+// Events per batch = per SQLite transaction (see STYLE.md on commit rates).
+constexpr std::size_t BATCH_MAX = 500;
+// How long to wait for topics to exist at start.
+constexpr int ASSIGN_TIMEOUT_MS = 60000;
+constexpr int MAX_BATCH_ATTEMPTS = 8;
+constexpr int BATCH_BACKOFF_MS = 250;
+// De-duplication horizon: far longer than any outbox can stay unpublished.
+constexpr const char* DEDUP_HORIZON = "-30 days";
+// Prune the processed-ids table about once in this many batches.
+constexpr int PRUNE_EVERY_BATCHES = 1000;
+}  // namespace
+
+const char* const ConsumerLoop::MIGRATION = R"sql(
+CREATE TABLE IF NOT EXISTS consumer_offsets (
+  topic TEXT NOT NULL,
+  partition INTEGER NOT NULL,
+  next_offset INTEGER NOT NULL,
+  PRIMARY KEY (topic, partition)
+);
+CREATE TABLE IF NOT EXISTS processed_events (
+  ce_id TEXT PRIMARY KEY,
+  processed_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS processed_events_at ON processed_events(processed_at);
+)sql";
+
+ConsumerLoop::ConsumerLoop(std::string service, std::string db_path, std::string bootstrap,
+                           std::vector<ConsumedTopic> topics, Handler handler,
+                           outbox::Relay* relay, kafka::Health* health)
+    : service_(std::move(service)),
+      db_path_(std::move(db_path)),
+      bootstrap_(std::move(bootstrap)),
+      topics_(std::move(topics)),
+      handler_(std::move(handler)),
+      relay_(relay),
+      health_(health) {}
+
+void ConsumerLoop::run(const std::atomic<bool>& stop) {
+  sqlite::Db db(db_path_);
+  kafka::Consumer consumer(bootstrap_, "henvis-" + service_, health_);
+
+  kafka::Consumer::Offsets stored;
+  {
+    sqlite::Stmt s(db, "SELECT topic, partition, next_offset FROM consumer_offsets");
+    while (s.step()) stored[{s.text(0), static_cast<std::int32_t>(s.i64(1))}] = s.i64(2);
+  }
+  std::vector<std::string> names;
+  for (const auto& t : topics_) names.push_back(t.topic);
+  consumer.assign(names, stored, ASSIGN_TIMEOUT_MS);
+  ready_.store(true);
+  spdlog::info("consumer assigned service={} topics={} stored_partitions={}", service_,
+               names.size(), stored.size());
+
+  int batches = 0;
+  while (!stop.load()) {
+    std::vector<kafka::Message> batch = consumer.poll_batch(BATCH_MAX, POLL_TIMEOUT_MS);
+    if (batch.empty()) continue;
+    for (int attempt = 1;; ++attempt) {
+      try {
+        apply_batch(db, batch);
+        break;
+      } catch (const std::exception& e) {
+        spdlog::error("batch failed service={} attempt={} error={}", service_, attempt, e.what());
+        if (attempt >= MAX_BATCH_ATTEMPTS) throw;
+        std::this_thread::sleep_for(std::chrono::milliseconds(BATCH_BACKOFF_MS * attempt));
+      }
+    }
+    if (relay_) relay_->notify();
+    if (++batches % PRUNE_EVERY_BATCHES == 0) {
+      sqlite::Stmt prune(db,
+                         "DELETE FROM processed_events WHERE processed_at < "
+                         "strftime('%Y-%m-%dT%H:%M:%SZ','now',?)");
+      prune.bind(1, DEDUP_HORIZON).run();
+    }
+  }
+  spdlog::info("consumer stopped service={} applied={} duplicates={} dead_lettered={}", service_,
+               applied_.load(), duplicates_.load(), dead_lettered_.load());
+}
+
+void ConsumerLoop::apply_batch(sqlite::Db& db, const std::vector<kafka::Message>& batch) {
+  std::uint64_t applied = 0, dups = 0, dlq = 0;
+  sqlite::Transaction tx(db);
+  sqlite::Stmt seen(db, "SELECT 1 FROM processed_events WHERE ce_id = ?");
+  sqlite::Stmt mark(db, "INSERT INTO processed_events(ce_id, processed_at) VALUES (?, ?)");
+  sqlite::Stmt offset(db,
+                      "INSERT INTO consumer_offsets(topic, partition, next_offset) VALUES (?,?,?) "
+                      "ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset");
+  const std::string now = now_rfc3339();
+
+  for (const auto& m : batch) {
+    auto dead_letter = [&](const std::string& reason) {
+      const ConsumedTopic* ct = nullptr;
+      for (const auto& t : topics_)
+        if (t.topic == m.topic) ct = &t;
+      kafka::Event e;
+      e.id = new_uuid();
+      e.source = "/henvis/" + service_;
+      e.type = "henvis.deadletter";
+      e.time = now;
+      e.key = m.key;
+      e.payload = m.payload;
+      // Keep the original envelope, prefixed, so replay can restore it.
+      for (const auto& [k, v] : m.headers) e.extra.emplace_back("orig_" + k, v);
+      e.extra.emplace_back(kafka::header::DLQ_REASON, reason);
+      e.extra.emplace_back(kafka::header::DLQ_SERVICE, service_);
+      e.extra.emplace_back(kafka::header::DLQ_TOPIC, m.topic);
+      e.extra.emplace_back(kafka::header::DLQ_PARTITION, std::to_string(m.partition));
+      e.extra.emplace_back(kafka::header::DLQ_OFFSET, std::to_string(m.offset));
+      outbox::add(db, ct ? ct->dlq_topic : m.topic + ".dlq." + service_, e);
+      spdlog::warn("dead-lettered service={} topic={} partition={} offset={} reason={}", service_,
+                   m.topic, m.partition, m.offset, reason);
+      ++dlq;
+    };
+
+    auto id = m.header(kafka::header::ID);
+    if (!id || id->empty()) {
+      dead_letter("missing header ce_id");
+    } else {
+      seen.bind(1, *id);
+      bool dup = seen.step();
+      seen.reset();
+      if (dup) {
+        ++dups;
+      } else {
+        db.exec("SAVEPOINT event");
+        try {
+          handler_(m, db);
+          db.exec("RELEASE event");
+          ++applied;
+        } catch (const Rejected& r) {
+          db.exec("ROLLBACK TO event");
+          db.exec("RELEASE event");
+          dead_letter(r.what());
+        }
+        mark.bind(1, *id).bind(2, now).run();
+        mark.reset();
+      }
+    }
+    offset.bind(1, m.topic).bind(2, m.partition).bind(3, m.offset + 1).run();
+    offset.reset();
+  }
+  tx.commit();
+  applied_ += applied;
+  duplicates_ += dups;
+  dead_lettered_ += dlq;
+}
+
+}  // namespace henvis

@@ -1,0 +1,280 @@
+#include "henvis/kafka.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+#include "henvis/ids.hpp"
+
+namespace henvis::kafka {
+
+namespace {
+// How long one metadata request may take before we retry it.
+constexpr int METADATA_TIMEOUT_MS = 2000;
+// Pause between retries while topics or the bootstrap file are not there yet.
+constexpr int RETRY_PAUSE_MS = 100;
+// Pause while librdkafka's local queue is full before enqueueing again.
+constexpr int QUEUE_FULL_POLL_MS = 50;
+
+struct ConfDeleter {
+  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
+};
+using ConfHandle = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+
+void set(rd_kafka_conf_t* conf, const char* k, const std::string& v) {
+  char err[512];
+  if (rd_kafka_conf_set(conf, k, v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
+    throw std::runtime_error(std::string("kafka config ") + k + ": " + err);
+}
+
+// librdkafka logs through us so that every line has one format. Its messages
+// carry broker addresses and error texts, never payloads.
+void log_cb(const rd_kafka_t*, int level, const char* fac, const char* buf) {
+  if (level <= 3)
+    spdlog::error("kafka fac={} {}", fac, buf);
+  else if (level <= 4)
+    spdlog::warn("kafka fac={} {}", fac, buf);
+  else
+    spdlog::debug("kafka fac={} {}", fac, buf);
+}
+
+void error_cb(rd_kafka_t*, int err, const char* reason, void* opaque) {
+  auto* health = static_cast<Health*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && health) health->set(false);
+  spdlog::warn("kafka error={} reason={}", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)),
+               reason);
+}
+
+ConfHandle base_conf(const std::string& bootstrap, Health* health) {
+  ConfHandle conf(rd_kafka_conf_new());
+  set(conf.get(), "bootstrap.servers", bootstrap);
+  set(conf.get(), "client.id", "henvis");
+  rd_kafka_conf_set_log_cb(conf.get(), log_cb);
+  rd_kafka_conf_set_error_cb(conf.get(), error_cb);
+  rd_kafka_conf_set_opaque(conf.get(), health);
+  return conf;
+}
+
+HeaderList read_headers(const rd_kafka_message_t* m) {
+  HeaderList out;
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return out;
+  const char* name = nullptr;
+  const void* val = nullptr;
+  size_t size = 0;
+  for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+       ++i) {
+    out.emplace_back(name, val ? std::string(static_cast<const char*>(val), size) : std::string());
+  }
+  return out;
+}
+}  // namespace
+
+HeaderList Event::headers() const {
+  HeaderList h{{header::SPECVERSION, "1.0"},
+               {header::ID, id},
+               {header::SOURCE, source},
+               {header::TYPE, type},
+               {header::TIME, time},
+               {header::CONTENT_TYPE, "application/protobuf"}};
+  if (!traceparent.empty()) h.emplace_back(header::TRACEPARENT, traceparent);
+  h.insert(h.end(), extra.begin(), extra.end());
+  return h;
+}
+
+Event make_event(std::string source, std::string type, std::string key, std::string payload) {
+  Event e;
+  e.id = new_uuid();
+  e.source = std::move(source);
+  e.type = std::move(type);
+  e.time = now_rfc3339();
+  e.key = std::move(key);
+  e.payload = std::move(payload);
+  return e;
+}
+
+std::optional<std::string> Message::header(const std::string& name) const {
+  for (const auto& [k, v] : headers)
+    if (k == name) return v;
+  return std::nullopt;
+}
+
+std::string resolve_bootstrap(const std::string& servers, const std::string& file, int wait_ms) {
+  if (!servers.empty()) return servers;
+  if (file.empty()) throw std::runtime_error("kafka: neither bootstrap_servers nor bootstrap_file is set");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  for (;;) {
+    std::ifstream in(file);
+    std::string line;
+    if (in && std::getline(in, line) && !line.empty()) return line;
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("kafka: bootstrap file " + file + " not found or empty");
+    std::this_thread::sleep_for(std::chrono::milliseconds(RETRY_PAUSE_MS));
+  }
+}
+
+int partition_count(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, METADATA_TIMEOUT_MS);
+    int count = 0;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
+        md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      count = md->topics[0].partition_cnt;
+    if (md) rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    if (count > 0) return count;
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("kafka: topic " + topic + " not available");
+    std::this_thread::sleep_for(std::chrono::milliseconds(RETRY_PAUSE_MS));
+  }
+}
+
+Producer::Producer(const std::string& bootstrap, DeliveryCallback on_delivery, Health* health)
+    : on_delivery_(std::move(on_delivery)), health_(health) {
+  ConfHandle conf = base_conf(bootstrap, health);
+  set(conf.get(), "enable.idempotence", "true");
+  set(conf.get(), "acks", "all");
+  set(conf.get(), "linger.ms", "5");
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), &Producer::dr_cb);
+  // The conf opaque is the Health (for error_cb); the producer is reached
+  // through rd_kafka_opaque only in dr_cb, so keep `this` in the message
+  // opaque instead: see produce().
+  char err[512];
+  rk_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err));
+  if (!rk_) throw std::runtime_error(std::string("kafka producer: ") + err);
+  conf.release();  // owned by rk_ now
+}
+
+Producer::~Producer() = default;
+
+namespace {
+struct InFlight {
+  Producer* producer;
+  std::int64_t opaque;
+};
+}  // namespace
+
+void Producer::dr_cb(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+  std::unique_ptr<InFlight> f(static_cast<InFlight*>(m->_private));
+  bool ok = m->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (ok && f->producer->health_) f->producer->health_->set(true);
+  f->producer->on_delivery_(f->opaque, ok, ok ? std::string() : rd_kafka_err2name(m->err));
+}
+
+void Producer::produce(const std::string& topic, const std::string& key, const std::string& payload,
+                       const HeaderList& headers, std::int64_t opaque) {
+  for (;;) {
+    rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
+    for (const auto& [k, v] : headers)
+      rd_kafka_header_add(hdrs, k.c_str(), static_cast<ssize_t>(k.size()), v.data(),
+                          static_cast<ssize_t>(v.size()));
+    auto* f = new InFlight{this, opaque};
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(f),
+        RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    delete f;
+    rd_kafka_headers_destroy(hdrs);
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+      throw std::runtime_error(std::string("kafka produce: ") + rd_kafka_err2name(err));
+    rd_kafka_poll(rk_.get(), QUEUE_FULL_POLL_MS);
+  }
+}
+
+void Producer::poll(int timeout_ms) { rd_kafka_poll(rk_.get(), timeout_ms); }
+
+bool Producer::flush(int timeout_ms) {
+  return rd_kafka_flush(rk_.get(), timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+int Producer::outstanding() const { return rd_kafka_outq_len(rk_.get()); }
+
+Consumer::Consumer(const std::string& bootstrap, const std::string& group_id, Health* health)
+    : health_(health) {
+  ConfHandle conf = base_conf(bootstrap, health);
+  set(conf.get(), "group.id", group_id);
+  set(conf.get(), "enable.auto.commit", "false");
+  set(conf.get(), "enable.auto.offset.store", "false");
+  set(conf.get(), "auto.offset.reset", "earliest");
+  set(conf.get(), "enable.partition.eof", "false");
+  char err[512];
+  rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err));
+  if (!rk_) throw std::runtime_error(std::string("kafka consumer: ") + err);
+  conf.release();
+  rd_kafka_poll_set_consumer(rk_.get());
+  queue_ = rd_kafka_queue_get_consumer(rk_.get());
+}
+
+Consumer::~Consumer() {
+  if (queue_) rd_kafka_queue_destroy(queue_);
+  if (rk_) rd_kafka_consumer_close(rk_.get());
+}
+
+void Consumer::assign(const std::vector<std::string>& topics, const Offsets& next_offsets,
+                      int timeout_ms) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(16);
+  for (const auto& t : topics) {
+    int n = partition_count(rk_.get(), t, timeout_ms);
+    for (int p = 0; p < n; ++p) {
+      auto* tp = rd_kafka_topic_partition_list_add(list, t.c_str(), p);
+      auto it = next_offsets.find({t, p});
+      tp->offset = it == next_offsets.end() ? RD_KAFKA_OFFSET_BEGINNING : it->second;
+    }
+  }
+  rd_kafka_resp_err_t err = rd_kafka_assign(rk_.get(), list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err) throw std::runtime_error(std::string("kafka assign: ") + rd_kafka_err2name(err));
+}
+
+void Consumer::seek(const Offsets& next_offsets) {
+  if (next_offsets.empty()) return;
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(
+      static_cast<int>(next_offsets.size()));
+  for (const auto& [tp, off] : next_offsets)
+    rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second)->offset = off;
+  rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_.get(), list, METADATA_TIMEOUT_MS);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (e) {
+    std::string msg = rd_kafka_error_string(e);
+    rd_kafka_error_destroy(e);
+    throw std::runtime_error("kafka seek: " + msg);
+  }
+}
+
+std::vector<Message> Consumer::poll_batch(std::size_t max, int timeout_ms) {
+  std::vector<rd_kafka_message_t*> raw(max);
+  ssize_t n = rd_kafka_consume_batch_queue(queue_, timeout_ms, raw.data(), max);
+  std::vector<Message> out;
+  if (n <= 0) return out;
+  out.reserve(static_cast<std::size_t>(n));
+  for (ssize_t i = 0; i < n; ++i) {
+    rd_kafka_message_t* m = raw[static_cast<std::size_t>(i)];
+    if (m->err) {
+      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        spdlog::warn("kafka consume error={}", rd_kafka_err2name(m->err));
+    } else {
+      if (health_) health_->set(true);
+      Message msg;
+      msg.topic = rd_kafka_topic_name(m->rkt);
+      msg.partition = m->partition;
+      msg.offset = m->offset;
+      if (m->key) msg.key.assign(static_cast<const char*>(m->key), m->key_len);
+      if (m->payload) msg.payload.assign(static_cast<const char*>(m->payload), m->len);
+      msg.headers = read_headers(m);
+      out.push_back(std::move(msg));
+    }
+    rd_kafka_message_destroy(m);
+  }
+  return out;
+}
+
+}  // namespace henvis::kafka

@@ -1,0 +1,212 @@
+#include "intake.hpp"
+
+#include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
+
+#include "henvis/ids.hpp"
+#include "henvis/kafka.hpp"
+#include "henvis/topics.hpp"
+#include "henvis/validate.hpp"
+
+namespace henvis::intake {
+
+using google::protobuf::util::TimeUtil;
+
+namespace {
+// A charge time this far in the future is a clock or typing error.
+constexpr std::int64_t MAX_CLOCK_SKEW_S = 10 * 60;
+constexpr std::size_t MAX_ID_LEN = 64;
+constexpr std::size_t MAX_TEXT_LEN = 200;
+
+bool safe_id(const std::string& s) {
+  if (s.empty() || s.size() > MAX_ID_LEN) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+      return false;
+  return true;
+}
+}  // namespace
+
+std::vector<std::string> migrations() {
+  return {
+      std::string(outbox::MIGRATION) + R"sql(
+CREATE TABLE offers (
+  offer_id TEXT PRIMARY KEY,
+  request_hash TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  response TEXT NOT NULL,
+  referral_id TEXT,
+  answer INTEGER NOT NULL,
+  kommunekode INTEGER NOT NULL,
+  district_id TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+)sql"};
+}
+
+std::vector<http::FieldError> check_offer(const v1::OfferRequest& r, const Directory& dir,
+                                          std::int64_t now) {
+  std::vector<http::FieldError> e;
+  if (!safe_id(r.offer_id()))
+    e.push_back({"offerId", "required: 1-64 characters of letters, digits, '-', '_' or '.'"});
+  if (auto why = validate::journal_number(r.journal_number())) e.push_back({"journalNumber", *why});
+  if (r.offence() == v1::OFFENCE_UNSPECIFIED)
+    e.push_back({"offence", "required: OFFENCE_DRUNK, OFFENCE_DRUG or OFFENCE_BOTH"});
+  if (!r.has_charged_at() || r.charged_at().seconds() <= 0)
+    e.push_back({"chargedAt", "required: RFC 3339 time"});
+  else if (r.charged_at().seconds() > now + MAX_CLOCK_SKEW_S)
+    e.push_back({"chargedAt", "must not be in the future"});
+  if (r.officer_id().empty() || r.officer_id().size() > MAX_ID_LEN)
+    e.push_back({"officerId", "required: at most 64 characters"});
+  if (r.answer() == v1::ANSWER_UNSPECIFIED)
+    e.push_back({"answer", "required: ANSWER_YES or ANSWER_NO"});
+
+  const bool yes = r.answer() == v1::ANSWER_YES;
+  if (r.kommunekode() != 0 || yes) {
+    if (r.kommunekode() == 0)
+      e.push_back({"kommunekode", "required when the answer is yes"});
+    else if (!dir.municipality(r.kommunekode()))
+      e.push_back({"kommunekode", "not a municipality in the directory"});
+  }
+  if (!yes) return e;
+
+  const auto& p = r.person();
+  if (!r.has_person()) {
+    e.push_back({"person", "required when the answer is yes"});
+  } else {
+    if (auto why = validate::cpr(p.cpr())) e.push_back({"person.cpr", *why});
+    if (p.name().empty() || p.name().size() > MAX_TEXT_LEN)
+      e.push_back({"person.name", "required: at most 200 characters"});
+    if (auto why = validate::phone(p.phone())) e.push_back({"person.phone", *why});
+    if (!p.email().empty())
+      if (auto why = validate::email(p.email())) e.push_back({"person.email", *why});
+    if (p.preferred_contact_time().size() > MAX_TEXT_LEN)
+      e.push_back({"person.preferredContactTime", "at most 200 characters"});
+  }
+  if (!r.has_consent()) {
+    e.push_back({"consent", "required when the answer is yes"});
+  } else {
+    if (r.consent().text_version().empty() || r.consent().text_version().size() > MAX_ID_LEN)
+      e.push_back({"consent.textVersion", "required: the version of the consent text read"});
+    if (!r.consent().has_given_at() || r.consent().given_at().seconds() <= 0)
+      e.push_back({"consent.givenAt", "required: RFC 3339 time"});
+    else if (r.consent().given_at().seconds() > now + MAX_CLOCK_SKEW_S)
+      e.push_back({"consent.givenAt", "must not be in the future"});
+  }
+  return e;
+}
+
+Intake::Intake(const std::string& db_path, Directory directory, outbox::Relay* relay)
+    : db_(db_path), directory_(std::move(directory)), relay_(relay) {
+  db_.migrate(migrations());
+}
+
+void Intake::register_routes(http::Router& router) {
+  router.add("POST", "/v1/offers", {v1::ROLE_OFFICER},
+             [this](http::Request& r) { return post_offer(r); });
+}
+
+http::Response Intake::post_offer(const http::Request& req) {
+  v1::OfferRequest r;
+  http::parse_json(req.body, r);
+  const std::int64_t now = now_timestamp().seconds();
+  auto errors = check_offer(r, directory_, now);
+  if (!errors.empty())
+    return http::problem(400, "Bad Request", "the offer has invalid fields", errors);
+
+  v1::OfferResponse res;
+  const bool yes = r.answer() == v1::ANSWER_YES;
+  if (yes) {
+    auto* p = r.mutable_person();
+    p->set_cpr(validate::normalise_cpr(p->cpr()));
+    p->set_phone(validate::normalise_phone(p->phone()));
+  } else if (r.has_person() || r.has_consent()) {
+    // On no, personal data is neither accepted nor kept.
+    r.clear_person();
+    r.clear_consent();
+    res.set_personal_data_dropped(true);
+  }
+
+  // Same offerId + same request (from the same officer scope) = same answer.
+  std::string canonical;
+  {
+    google::protobuf::io::StringOutputStream sos(&canonical);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.SetSerializationDeterministic(true);
+    r.SerializeToCodedStream(&cos);
+  }
+  const std::string hash = sha256_hex(req.principal.scope + '\0' + canonical);
+
+  sqlite::Transaction tx(db_);
+  {
+    sqlite::Stmt find(db_, "SELECT request_hash, status, response FROM offers WHERE offer_id = ?");
+    find.bind(1, r.offer_id());
+    if (find.step()) {
+      if (find.text(0) != hash)
+        return http::problem(409, "Conflict",
+                             "offerId was already used for a different offer; choose a new offerId",
+                             {{"offerId", "already used with a different body"}});
+      return http::Response{static_cast<int>(find.i64(1)), "application/json", find.text(2)};
+    }
+  }
+
+  const auto* muni = directory_.municipality(r.kommunekode());
+  const auto day = copenhagen_date(r.charged_at().seconds());
+  const bool covered = muni && directory_.route(r.kommunekode(), day).routed;
+
+  v1::OfferRecorded ev;
+  ev.set_offer_id(r.offer_id());
+  if (yes) ev.set_referral_id(new_uuid());
+  ev.set_journal_number(r.journal_number());
+  ev.set_offence(r.offence());
+  *ev.mutable_charged_at() = r.charged_at();
+  ev.set_officer_id(r.officer_id());
+  ev.set_district_id(req.principal.scope);
+  ev.set_answer(r.answer());
+  ev.set_kommunekode(r.kommunekode());
+  if (yes) {
+    *ev.mutable_person() = r.person();
+    *ev.mutable_consent() = r.consent();
+  }
+  *ev.mutable_recorded_at() = now_timestamp();
+  ev.set_covered(covered);
+
+  res.set_offer_id(r.offer_id());
+  res.set_referral_id(ev.referral_id());
+  res.set_answer(r.answer());
+  res.set_kommunekode(r.kommunekode());
+  if (muni) res.set_municipality_name(muni->name());
+  res.set_covered(covered);
+  if (!yes)
+    res.set_message("Declined: recorded without personal data.");
+  else if (covered)
+    res.set_message("Accepted: the rusmiddelcenter of " + muni->name() +
+                    " will contact the person.");
+  else
+    res.set_message(muni->name() +
+                    " does not take part in the programme: no centre will be told automatically; "
+                    "the district coordinator is told.");
+  http::Response out = http::json(201, res);
+
+  const std::string key = yes ? ev.referral_id() : ev.offer_id();
+  outbox::add(db_, topics::OFFERS,
+              kafka::make_event("/henvis/intake", event_types::OFFER_RECORDED, key,
+                                ev.SerializeAsString()));
+  sqlite::Stmt ins(db_,
+                   "INSERT INTO offers(offer_id, request_hash, status, response, referral_id, "
+                   "answer, kommunekode, district_id, created_at) VALUES (?,?,?,?,?,?,?,?,?)");
+  ins.bind(1, r.offer_id()).bind(2, hash).bind(3, out.status).bind(4, out.body);
+  if (yes)
+    ins.bind(5, ev.referral_id());
+  else
+    ins.bind_null(5);
+  ins.bind(6, static_cast<int>(r.answer())).bind(7, r.kommunekode()).bind(8, req.principal.scope);
+  ins.bind(9, now_rfc3339()).run();
+  tx.commit();
+  if (relay_) relay_->notify();
+  spdlog::info("offer recorded offer_id={} answer={} covered={} district={}", r.offer_id(),
+               yes ? "yes" : "no", covered, req.principal.scope);
+  return out;
+}
+
+}  // namespace henvis::intake

@@ -1,0 +1,40 @@
+#pragma once
+// intake: officers register the drink/drug-driving offer and the person's
+// answer (POST /v1/offers). Owns offer idempotency; publishes OfferRecorded
+// through its outbox. Keeps no personal data of its own: the event leaves
+// through the outbox, whose rows are deleted once Kafka has them.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "henvis/directory.hpp"
+#include "henvis/http.hpp"
+#include "henvis/outbox.hpp"
+#include "henvis/sqlite.hpp"
+#include "henvis/v1/api.pb.h"
+#include "henvis/v1/events.pb.h"
+
+namespace henvis::intake {
+
+std::vector<std::string> migrations();
+
+// Checks an offer; returns every bad field (empty when valid). On ANSWER_NO
+// the person and consent are not checked: they are dropped.
+std::vector<http::FieldError> check_offer(const v1::OfferRequest& req, const Directory& dir,
+                                          std::int64_t now_unix_seconds);
+
+class Intake {
+ public:
+  Intake(const std::string& db_path, Directory directory, outbox::Relay* relay);
+  void register_routes(http::Router& router);
+  // POST /v1/offers; the principal must be an officer.
+  http::Response post_offer(const http::Request& req);
+
+ private:
+  sqlite::Db db_;
+  Directory directory_;
+  outbox::Relay* relay_;
+};
+
+}  // namespace henvis::intake

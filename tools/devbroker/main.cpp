@@ -1,0 +1,351 @@
+// henvis-devbroker: the embedded Kafka for the dev stack and the tests.
+//
+// It runs librdkafka's mock cluster (rdkafka_mock.h) in a process of its own.
+// The mock speaks the real Kafka protocol over TCP on 127.0.0.1, so the
+// services connect to it exactly as they would to Apache Kafka; they learn the
+// address from the bootstrap file this program writes once every topic exists.
+//
+// What the librdkafka 2.0.2 mock does with topics that were NOT created here
+// (read from src/rdkafka_mock.c and src/rdkafka_mock_handlers.c at v2.0.2):
+//   * YES, unknown topics are auto-created, with the mock's built-in default
+//     of 4 partitions (mcluster->defaults.partition_cnt, not settable through
+//     the public API) and replication factor min(3, brokers) -- NOT with
+//     --partitions. It happens on any Metadata request naming the topic with
+//     AllowAutoTopicCreation set (the mock also assumes "set" for Metadata
+//     versions < 4). Observed against this binary: a librdkafka producer
+//     producing to an unknown topic creates it (4 partitions), and so does a
+//     librdkafka consumer subscribing to one, even with
+//     allow.auto.create.topics at its consumer default of false.
+//   * A Produce request for a topic the mock does not know is answered with
+//     UNKNOWN_TOPIC_OR_PART; clients ask Metadata first, so in practice the
+//     topic gets auto-created as above.
+//   * CreateTopics (the Admin API) is not supported by the mock at all.
+// That is why every topic henvis uses is pre-created below with --partitions;
+// pass --topic for anything else a test needs.
+//
+// The mock's limits: everything lives in memory and is forgotten on exit; each
+// partition keeps at most 5 MiB and 100 000 message sets and silently drops
+// the oldest beyond that, read or not. It is for development and tests only.
+
+#include <librdkafka/rdkafka.h>
+// rdkafka_mock.h needs the declarations from rdkafka.h first.
+#include <librdkafka/rdkafka_mock.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace {
+
+// Topics every henvis dev stack needs; always created.
+constexpr std::string_view kDefaultTopics[] = {
+    "henvis.offers.v1",
+    "henvis.referrals.v1",
+    "henvis.notifications.v1",
+    "henvis.deliveries.v1",
+    "henvis.outcomes.v1",
+    "henvis.underretninger.v1",
+    "police.incidents.v1",
+    "henvis.offers.v1.dlq.router",
+    "henvis.deliveries.v1.dlq.router",
+    "henvis.notifications.v1.dlq.notifier",
+};
+
+constexpr int kDefaultBrokers = 3;
+constexpr int kDefaultPartitions = 6;
+// Upper bounds that only guard against typos; the mock has no hard limit.
+constexpr int kMaxBrokers = 32;
+constexpr int kMaxPartitions = 1024;
+// Kafka's own topic-name limit.
+constexpr std::size_t kMaxTopicNameLength = 249;
+
+constexpr std::string_view kUsage = R"(usage: henvis-devbroker --bootstrap-file PATH [options]
+
+Runs librdkafka's mock Kafka cluster on 127.0.0.1 for development and tests.
+Once every topic exists, writes the bootstrap address (host:port,host:port,...)
+to PATH (atomically: PATH.tmp, then rename). Runs until SIGTERM or SIGINT,
+then shuts the cluster down and removes PATH.
+
+options:
+  --bootstrap-file PATH  where to write the bootstrap address (required)
+  --brokers N            number of mock brokers (default 3)
+  --partitions N         partitions per created topic (default 6)
+  --topic NAME           create one more topic (repeatable); these are always
+                         created: henvis.offers.v1, henvis.referrals.v1,
+                         henvis.notifications.v1, henvis.deliveries.v1,
+                         henvis.outcomes.v1, henvis.underretninger.v1,
+                         police.incidents.v1, henvis.offers.v1.dlq.router,
+                         henvis.deliveries.v1.dlq.router,
+                         henvis.notifications.v1.dlq.notifier
+                         (replication factor min(3, brokers))
+  --help                 show this text
+
+limits of the mock (it is NOT a real Kafka; production runs Apache Kafka):
+  * everything is in memory and forgotten when this process exits;
+  * each partition keeps at most 5 MiB and 100 000 message sets and silently
+    drops the oldest beyond that, even if no consumer has read them: give
+    topics enough partitions for a test's backlog;
+  * no CreateTopics admin API; a topic not created here is auto-created on a
+    producer's metadata request with 4 partitions (not --partitions);
+  * no TLS/SASL, no authorization, no retention settings, no log compaction;
+  * replication is simulated: all replicas live in this one process.
+)";
+
+struct Options {
+  int brokers = kDefaultBrokers;
+  int partitions = kDefaultPartitions;
+  std::string bootstrap_file;
+  std::vector<std::string> topics;
+};
+
+std::optional<int> parse_int(std::string_view s, int min, int max) {
+  int v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || ptr != s.data() + s.size() || v < min || v > max)
+    return std::nullopt;
+  return v;
+}
+
+bool valid_topic_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxTopicNameLength || name == "." ||
+      name == "..")
+    return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+  });
+}
+
+// Returns the options, or an exit code (0 for --help, 2 for a usage error).
+struct ParseResult {
+  std::optional<Options> options;
+  int exit_code = 0;
+};
+
+ParseResult parse_args(int argc, char** argv) {
+  Options o;
+  for (std::size_t d = 0; d < std::size(kDefaultTopics); ++d)
+    o.topics.emplace_back(kDefaultTopics[d]);
+
+  auto usage_error = [](const std::string& msg) {
+    std::fprintf(stderr, "henvis-devbroker: %s (see --help)\n", msg.c_str());
+    return ParseResult{std::nullopt, 2};
+  };
+
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string_view value;
+    bool has_value = false;
+    // Accept both "--flag value" and "--flag=value".
+    if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    auto need_value = [&]() -> bool {
+      if (has_value) return true;
+      if (i + 1 >= argc) return false;
+      value = argv[++i];
+      return true;
+    };
+
+    if (arg == "--help" || arg == "-h") {
+      std::fwrite(kUsage.data(), 1, kUsage.size(), stdout);
+      return {std::nullopt, 0};
+    } else if (arg == "--brokers") {
+      if (!need_value()) return usage_error("--brokers needs a value");
+      auto v = parse_int(value, 1, kMaxBrokers);
+      if (!v) return usage_error("--brokers must be 1.." + std::to_string(kMaxBrokers));
+      o.brokers = *v;
+    } else if (arg == "--partitions") {
+      if (!need_value()) return usage_error("--partitions needs a value");
+      auto v = parse_int(value, 1, kMaxPartitions);
+      if (!v) return usage_error("--partitions must be 1.." + std::to_string(kMaxPartitions));
+      o.partitions = *v;
+    } else if (arg == "--bootstrap-file") {
+      if (!need_value() || value.empty())
+        return usage_error("--bootstrap-file needs a path");
+      o.bootstrap_file = std::string(value);
+    } else if (arg == "--topic") {
+      if (!need_value()) return usage_error("--topic needs a name");
+      if (!valid_topic_name(value))
+        return usage_error("invalid topic name: " + std::string(value));
+      if (std::find(o.topics.begin(), o.topics.end(), value) == o.topics.end())
+        o.topics.emplace_back(value);
+    } else {
+      return usage_error("unknown argument: " + std::string(arg));
+    }
+  }
+  if (o.bootstrap_file.empty())
+    return usage_error("--bootstrap-file is required");
+  return {std::move(o), 0};
+}
+
+// RAII for librdkafka handles. The mock cluster must be destroyed before the
+// rd_kafka_t it was created on, so declare the handle first.
+struct KafkaDeleter {
+  void operator()(rd_kafka_t* rk) const noexcept { rd_kafka_destroy(rk); }
+};
+struct ConfDeleter {
+  void operator()(rd_kafka_conf_t* c) const noexcept { rd_kafka_conf_destroy(c); }
+};
+struct MockClusterDeleter {
+  void operator()(rd_kafka_mock_cluster_t* m) const noexcept {
+    rd_kafka_mock_cluster_destroy(m);
+  }
+};
+using KafkaPtr = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+using MockClusterPtr = std::unique_ptr<rd_kafka_mock_cluster_t, MockClusterDeleter>;
+
+// librdkafka's own log lines, routed to spdlog. syslog levels: 0 emerg .. 7 debug.
+void log_cb(const rd_kafka_t*, int level, const char* fac, const char* buf) {
+  // The bookkeeping handle has no bootstrap.servers on purpose; librdkafka's
+  // warning about that would only mislead the reader of the log.
+  if (std::string_view(fac) == "CONFWARN" &&
+      std::string_view(buf).find("bootstrap.servers") != std::string_view::npos)
+    return;
+  if (level <= 3)
+    spdlog::error("rdkafka {}: {}", fac, buf);
+  else if (level <= 4)
+    spdlog::warn("rdkafka {}: {}", fac, buf);
+  else if (level <= 6)
+    spdlog::info("rdkafka {}: {}", fac, buf);
+  else
+    spdlog::debug("rdkafka {}: {}", fac, buf);
+}
+
+// Writes content to path atomically: path.tmp, fsync, rename.
+bool write_file_atomically(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    spdlog::error("cannot open {}: {}", tmp, std::strerror(errno));
+    return false;
+  }
+  std::size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      spdlog::error("cannot write {}: {}", tmp, std::strerror(errno));
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return false;
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    spdlog::error("cannot flush {}: {}", tmp, std::strerror(errno));
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    spdlog::error("cannot rename {} to {}: {}", tmp, path, std::strerror(errno));
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = parse_args(argc, argv);
+  if (!parsed.options) return parsed.exit_code;
+  const Options& opt = *parsed.options;
+
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ henvis-devbroker %v");
+
+  // Block SIGTERM/SIGINT before librdkafka starts its threads, so they inherit
+  // the mask and the main thread alone receives them through sigwait().
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  if (int rc = pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr); rc != 0) {
+    spdlog::error("pthread_sigmask: {}", std::strerror(rc));
+    return 1;
+  }
+
+  // The mock cluster needs an rd_kafka_t for its bookkeeping; a producer
+  // handle that never produces is enough.
+  char errstr[512];
+  ConfPtr conf(rd_kafka_conf_new());
+  rd_kafka_conf_set_log_cb(conf.get(), log_cb);
+  if (rd_kafka_conf_set(conf.get(), "client.id", "henvis-devbroker", errstr,
+                        sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+    spdlog::error("config: {}", errstr);
+    return 1;
+  }
+  // rd_kafka_new takes ownership of conf on success only.
+  KafkaPtr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof(errstr)));
+  if (!rk) {
+    spdlog::error("rd_kafka_new: {}", errstr);
+    return 1;
+  }
+  (void)conf.release();
+
+  MockClusterPtr cluster(rd_kafka_mock_cluster_new(rk.get(), opt.brokers));
+  if (!cluster) {
+    spdlog::error("could not start the mock cluster with {} brokers", opt.brokers);
+    return 1;
+  }
+
+  const int replication_factor = std::min(3, opt.brokers);
+  for (const auto& topic : opt.topics) {
+    rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
+        cluster.get(), topic.c_str(), opt.partitions, replication_factor);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::error("cannot create topic {}: {}", topic, rd_kafka_err2str(err));
+      return 1;
+    }
+  }
+
+  const std::string bootstraps = rd_kafka_mock_cluster_bootstraps(cluster.get());
+  if (!write_file_atomically(opt.bootstrap_file, bootstraps + "\n")) return 1;
+
+  spdlog::info(
+      "started: {} brokers at {}, {} topics with {} partitions and replication "
+      "factor {}, bootstrap file {} (in-memory mock for dev/tests only)",
+      opt.brokers, bootstraps, opt.topics.size(), opt.partitions,
+      replication_factor, opt.bootstrap_file);
+
+  int sig = 0;
+  for (;;) {
+    int rc = sigwait(&stop_signals, &sig);
+    if (rc == 0) break;
+    if (rc != EINTR) {
+      spdlog::error("sigwait: {}", std::strerror(rc));
+      break;
+    }
+  }
+  spdlog::info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal");
+
+  // Remove the file first so nobody connects to a cluster that is going away.
+  std::error_code ec;
+  std::filesystem::remove(opt.bootstrap_file, ec);
+  if (ec) spdlog::warn("cannot remove {}: {}", opt.bootstrap_file, ec.message());
+
+  cluster.reset();  // before rk: the cluster belongs to it
+  rk.reset();
+  spdlog::info("stopped");
+  return 0;
+}
