@@ -1,0 +1,257 @@
+#include "harness.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "henvis/ids.hpp"
+
+extern char** environ;
+
+namespace henvis::testing {
+
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+namespace {
+// A service must be ready this long after start (sanitizer builds are slow).
+constexpr auto READY_TIMEOUT = std::chrono::seconds(90);
+constexpr auto STOP_GRACE = std::chrono::seconds(20);
+constexpr auto POLL_PAUSE = std::chrono::milliseconds(100);
+
+int free_port() {
+  asio::io_context ioc;
+  asio::ip::tcp::acceptor a(ioc, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
+
+std::string rfc3339_minutes_ago(int minutes) {
+  auto t = std::chrono::system_clock::now() - std::chrono::minutes(minutes);
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+}  // namespace
+
+fs::path make_temp_dir(const std::string& prefix) {
+  fs::path p = fs::temp_directory_path() / (prefix + "-" + new_uuid().substr(0, 8));
+  fs::create_directories(p);
+  return p;
+}
+
+Process::Process(const std::string& exe, const std::vector<std::string>& args,
+                 const fs::path& log) {
+  std::vector<std::string> all{exe};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  int rc = posix_spawn(&pid_, exe.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error("cannot start " + exe);
+}
+
+Process::~Process() {
+  if (running()) stop();
+}
+
+void Process::signal(int sig) {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+bool Process::running() {
+  if (pid_ <= 0) return false;
+  int st = 0;
+  int r = waitpid(pid_, &st, WNOHANG);
+  if (r == pid_) {
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+int Process::wait(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (running()) {
+    if (std::chrono::steady_clock::now() > deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return status_;
+}
+
+int Process::stop() {
+  signal(SIGTERM);
+  int st = wait(STOP_GRACE);
+  if (st == -1) {
+    signal(SIGKILL);
+    st = wait(STOP_GRACE);
+  }
+  return st;
+}
+
+HttpResult http(const std::string& method, int port, const std::string& target,
+                const std::string& token, const std::string& body) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.expires_after(std::chrono::seconds(30));
+  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
+                                         static_cast<unsigned short>(port)));
+  bhttp::request<bhttp::string_body> req(bhttp::string_to_verb(method), target, 11);
+  req.set(bhttp::field::host, "127.0.0.1");
+  if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
+  if (!body.empty()) {
+    req.set(bhttp::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  bhttp::write(stream, req);
+  beast::flat_buffer buf;
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  bhttp::read(stream, buf, parser);
+  auto res = parser.release();
+  beast::error_code ec;
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  return HttpResult{static_cast<int>(res.result_int()), std::string(res[bhttp::field::content_type]),
+                    res.body()};
+}
+
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (pred()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(POLL_PAUSE);
+  }
+}
+
+std::string read_all_databases(const fs::path& dir) {
+  std::string all;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const auto name = e.path().filename().string();
+    if (name.find(".db") == std::string::npos) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    all += ss.str();
+  }
+  return all;
+}
+
+Stack::Stack() : dir_(make_temp_dir("henvis-it")) {
+  const fs::path conf = fs::path(HENVIS_SOURCE_DIR) / "deploy/config/dev";
+  for (const std::string s : {"intake", "router", "notifier"}) {
+    ports_[s] = free_port();
+    std::ofstream out(dir_ / (s + ".textproto"));
+    out << "service: \"" << s << "\"\n"
+        << "kafka { bootstrap_file: \"" << (dir_ / "bootstrap.txt").string() << "\" }\n"
+        << "http { address: \"127.0.0.1\" port: " << ports_[s] << " }\n"
+        << "database: \"" << database(s) << "\"\n"
+        << "directory_file: \"" << (conf / "directory.textproto").string() << "\"\n"
+        << "tokens_file: \"" << (conf / "tokens.textproto").string() << "\"\n";
+  }
+}
+
+Stack::~Stack() {
+  for (const std::string s : {"intake", "router", "notifier", "devbroker"}) procs_.erase(s);
+  if (!std::getenv("HENVIS_KEEP_TEST_DIRS")) {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+}
+
+std::string Stack::database(const std::string& service) const {
+  return (dir_ / (service + ".db")).string();
+}
+
+void Stack::start_broker() {
+  procs_["devbroker"] = std::make_unique<Process>(
+      std::string(HENVIS_BUILD_DIR) + "/tools/devbroker/henvis-devbroker",
+      std::vector<std::string>{"--bootstrap-file", (dir_ / "bootstrap.txt").string()},
+      dir_ / "devbroker.log");
+  if (!eventually([&] { return fs::exists(dir_ / "bootstrap.txt"); }, READY_TIMEOUT))
+    throw std::runtime_error("devbroker did not start");
+}
+
+std::string Stack::bootstrap() const {
+  std::ifstream in(dir_ / "bootstrap.txt");
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+void Stack::start(const std::string& s) {
+  procs_[s] = std::make_unique<Process>(
+      std::string(HENVIS_BUILD_DIR) + "/services/" + s + "/henvis-" + s,
+      std::vector<std::string>{"--config", (dir_ / (s + ".textproto")).string()},
+      dir_ / (s + ".log"));
+  wait_ready(s);
+}
+
+void Stack::wait_ready(const std::string& s) {
+  bool ok = eventually(
+      [&] {
+        if (!procs_.at(s)->running()) throw std::runtime_error(s + " exited; see its log");
+        try {
+          return http("GET", ports_.at(s), "/readyz").status == 200;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      READY_TIMEOUT);
+  if (!ok) throw std::runtime_error(s + " did not become ready");
+}
+
+void Stack::kill(const std::string& s, int sig) {
+  procs_.at(s)->signal(sig);
+  procs_.at(s)->wait(STOP_GRACE);
+}
+
+int Stack::stop(const std::string& s) { return procs_.at(s)->stop(); }
+
+double Stack::metric(const std::string& s, const std::string& name) {
+  auto r = http("GET", ports_.at(s), "/metrics");
+  std::istringstream in(r.body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
+  }
+  return 0;
+}
+
+std::string offer_json(const std::string& offer_id, int kommunekode, bool yes,
+                       const std::string& cpr, const std::string& name, const std::string& phone) {
+  const std::string t = rfc3339_minutes_ago(30);
+  std::string j = "{\"offerId\":\"" + offer_id +
+                  "\",\"journalNumber\":\"4100-84123-00042-26\",\"offence\":\"OFFENCE_DRUNK\","
+                  "\"chargedAt\":\"" + t + "\",\"officerId\":\"MVJ-4711\",\"answer\":\"" +
+                  (yes ? "ANSWER_YES" : "ANSWER_NO") + "\",\"kommunekode\":" +
+                  std::to_string(kommunekode) + ",\"person\":{\"cpr\":\"" + cpr +
+                  "\",\"name\":\"" + name + "\",\"phone\":\"" + phone +
+                  "\"},\"consent\":{\"textVersion\":\"rusmiddel-samtykke-v1\",\"givenAt\":\"" + t +
+                  "\"}}";
+  return j;
+}
+
+}  // namespace henvis::testing

@@ -1,0 +1,86 @@
+#pragma once
+// Test harness: real processes (henvis-devbroker and the service binaries),
+// real SQLite files in a temp directory, real HTTP on loopback.
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace henvis::testing {
+
+std::filesystem::path make_temp_dir(const std::string& prefix);
+
+// A child process; stdout and stderr go to `log`. Stopped with SIGTERM (then
+// SIGKILL after a grace period) when destroyed.
+class Process {
+ public:
+  Process(const std::string& exe, const std::vector<std::string>& args,
+          const std::filesystem::path& log);
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  void signal(int sig);
+  // Waits for exit; returns the exit status (or 128+signal), -1 on timeout.
+  int wait(std::chrono::milliseconds timeout);
+  // SIGTERM and wait; returns the exit status.
+  int stop();
+  bool running();
+
+ private:
+  int pid_ = -1;
+  int status_ = -1;
+};
+
+struct HttpResult {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+};
+
+HttpResult http(const std::string& method, int port, const std::string& target,
+                const std::string& token = "", const std::string& body = "");
+
+// Polls `pred` until true or `timeout`; returns its last value.
+bool eventually(const std::function<bool()>& pred,
+                std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// Every byte of every SQLite file (db, -wal, -shm) in `dir`.
+std::string read_all_databases(const std::filesystem::path& dir);
+
+// The embedded broker and the three services, each a process of its own.
+class Stack {
+ public:
+  Stack();
+  ~Stack();
+  void start_broker();
+  void start(const std::string& service);
+  void kill(const std::string& service, int sig);
+  // SIGTERM; returns the exit status.
+  int stop(const std::string& service);
+  void wait_ready(const std::string& service);
+  int port(const std::string& service) const { return ports_.at(service); }
+  std::string bootstrap() const;
+  const std::filesystem::path& dir() const { return dir_; }
+  std::string database(const std::string& service) const;
+  // A value from the service's /metrics, 0 if absent.
+  double metric(const std::string& service, const std::string& name);
+
+ private:
+  std::filesystem::path dir_;
+  std::map<std::string, int> ports_;
+  std::map<std::string, std::unique_ptr<Process>> procs_;
+  int restarts_ = 0;
+};
+
+// A JSON body for POST /v1/offers.
+std::string offer_json(const std::string& offer_id, int kommunekode, bool yes,
+                       const std::string& cpr = "010190-1234",
+                       const std::string& name = "Jens Testesen",
+                       const std::string& phone = "+45 22 33 44 55");
+
+}  // namespace henvis::testing

@@ -1,0 +1,176 @@
+// Configuration files (protobuf text format) and bearer-token authentication.
+
+#include "henvis/config.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <stdexcept>
+#include <string>
+
+#include "henvis/auth.hpp"
+#include "henvis/ids.hpp"
+#include "henvis/v1/config.pb.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("henvis-config-test-" + henvis::new_uuid());
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path write(const std::string& name, const std::string& text) const {
+    auto p = path / name;
+    std::ofstream(p) << text;
+    return p;
+  }
+};
+
+fs::path dev_config(const std::string& file) {
+  return fs::path(__FILE__).parent_path() / "../../deploy/config/dev" / file;
+}
+
+henvis::auth::TokenStore dev_tokens() {
+  return henvis::auth::TokenStore(
+      henvis::config::load<henvis::v1::Tokens>(dev_config("tokens.textproto").string()));
+}
+
+}  // namespace
+
+TEST_CASE("config::load refuses an unknown field and names file, line and column", "[config]") {
+  // Given a Directory file whose third line holds a field the schema lacks
+  TempDir tmp;
+  const auto p = tmp.write("dir.textproto",
+                           "version: \"t-1\"\n"
+                           "districts { id: \"mvj\" }\n"
+                           "  bogus_field: 3\n");
+  // When loaded
+  // Then config::Error names the file, line 3 and a column, and the field
+  // (protobuf's parser reports the column after the field name, here 14)
+  henvis::v1::Directory d;
+  try {
+    henvis::config::load(p.string(), d);
+    FAIL("no error");
+  } catch (const henvis::config::Error& e) {
+    const std::string what = e.what();
+    INFO(what);
+    CHECK_THAT(what, Catch::StartsWith(p.string() + ":3:"));
+    CHECK_THAT(what, Catch::Matches(".*dir\\.textproto:3:[0-9]+: .*"));
+    CHECK_THAT(what, Catch::Contains("bogus_field"));
+  }
+}
+
+TEST_CASE("config::load refuses a missing file naming it", "[config]") {
+  // Given a path that does not exist
+  TempDir tmp;
+  const auto p = tmp.path / "missing.textproto";
+  // When loaded / Then config::Error names the path
+  henvis::v1::Directory d;
+  CHECK_THROWS_AS(henvis::config::load(p.string(), d), henvis::config::Error);
+  CHECK_THROWS_WITH(henvis::config::load(p.string(), d), Catch::Contains(p.string()));
+}
+
+TEST_CASE("config::load parses the dev service configs", "[config]") {
+  // Given the dev intake, router and notifier configs
+  for (const char* f : {"intake.textproto", "router.textproto", "notifier.textproto"}) {
+    // When loaded / Then each parses and names its directory and tokens files
+    auto c = henvis::config::load<henvis::v1::ServiceConfig>(dev_config(f).string());
+    CHECK(c.directory_file() == "directory.textproto");
+    CHECK(c.tokens_file() == "tokens.textproto");
+  }
+}
+
+TEST_CASE("config::resolve keeps absolute paths and joins relative ones", "[config]") {
+  CHECK(henvis::config::resolve("/etc/henvis", "/var/x.db") == "/var/x.db");
+  CHECK(henvis::config::resolve("/etc/henvis/dev", "../../var/x.db") == "/etc/var/x.db");
+  CHECK(henvis::config::resolve("/etc/henvis", "") == "");
+  CHECK(henvis::config::dir_of("x.textproto") == ".");
+  CHECK(henvis::config::dir_of("/a/b/x.textproto") == "/a/b");
+}
+
+TEST_CASE("TokenStore: the dev admin token authenticates as admin", "[auth]") {
+  // Given the dev tokens
+  const auto store = dev_tokens();
+  REQUIRE(store.size() == 9);
+  // When "Bearer dev-admin" is presented
+  auto p = store.authenticate("Bearer dev-admin");
+  // Then it is the admin
+  REQUIRE(p.has_value());
+  CHECK(p->role == henvis::v1::ROLE_ADMIN);
+  CHECK(p->label == "dev-admin");
+}
+
+TEST_CASE("TokenStore: the dev centre token carries its recipient scope", "[auth]") {
+  const auto store = dev_tokens();
+  auto p = store.authenticate("Bearer dev-center-657");
+  REQUIRE(p.has_value());
+  CHECK(p->role == henvis::v1::ROLE_CENTRE);
+  CHECK(p->scope == "rusmiddelcenter-657");
+}
+
+TEST_CASE("TokenStore: a wrong token or a value without 'Bearer ' is refused", "[auth]") {
+  // Given the dev tokens
+  const auto store = dev_tokens();
+  // When presented with a wrong token, the token alone, an empty value or a bare scheme
+  // Then none authenticates
+  CHECK_FALSE(store.authenticate("Bearer dev-admin2").has_value());
+  CHECK_FALSE(store.authenticate("Bearer not-a-token").has_value());
+  CHECK_FALSE(store.authenticate("dev-admin").has_value());
+  CHECK_FALSE(store.authenticate("Basic dev-admin").has_value());
+  CHECK_FALSE(store.authenticate("Bearer ").has_value());
+  CHECK_FALSE(store.authenticate("").has_value());
+  CHECK_FALSE(store.authenticate("Bearer  dev-admin").has_value());
+}
+
+TEST_CASE("TokenStore refuses a hash that is not 64 lowercase hex digits", "[auth]") {
+  auto make = [](const std::string& hash) {
+    henvis::v1::Tokens t;
+    auto* e = t.add_tokens();
+    e->set_label("someone");
+    e->set_sha256_hex(hash);
+    e->set_role(henvis::v1::ROLE_OFFICER);
+    return t;
+  };
+  const std::string good = henvis::sha256_hex("secret");
+  REQUIRE_NOTHROW(henvis::auth::TokenStore(make(good)));
+  // Given a non-hex, a short, an upper-case and an empty hash / Then each is refused by label
+  std::string nonhex = good;
+  nonhex[10] = 'g';
+  std::string upper = good;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const auto& bad : {nonhex, good.substr(0, 63), upper, std::string()}) {
+    CAPTURE(bad);
+    CHECK_THROWS_AS(henvis::auth::TokenStore(make(bad)), std::invalid_argument);
+    CHECK_THROWS_WITH(henvis::auth::TokenStore(make(bad)), Catch::Contains("someone"));
+  }
+}
+
+TEST_CASE("TokenStore refuses a repeated hash and a missing role", "[auth]") {
+  // Given two entries with the same hash
+  henvis::v1::Tokens t;
+  for (const char* label : {"first", "second"}) {
+    auto* e = t.add_tokens();
+    e->set_label(label);
+    e->set_sha256_hex(henvis::sha256_hex("same"));
+    e->set_role(henvis::v1::ROLE_OFFICER);
+  }
+  // Then refused naming the second
+  CHECK_THROWS_AS(henvis::auth::TokenStore(t), std::invalid_argument);
+  CHECK_THROWS_WITH(henvis::auth::TokenStore(t), Catch::Contains("second"));
+
+  // Given an entry without role / Then refused
+  henvis::v1::Tokens r;
+  auto* e = r.add_tokens();
+  e->set_label("norole");
+  e->set_sha256_hex(henvis::sha256_hex("x"));
+  CHECK_THROWS_AS(henvis::auth::TokenStore(r), std::invalid_argument);
+}

@@ -1,0 +1,502 @@
+// router: offers become routed or unroutable referrals, with history, status
+// events and a notification; delivery events move referrals to delivered and
+// acknowledged (DESIGN.md "Drink/drug-driving referral", "Exactly-once effect").
+
+#include "router.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <google/protobuf/util/time_util.h>
+
+#include <cctype>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "henvis/config.hpp"
+#include "henvis/consumer_loop.hpp"
+#include "henvis/ids.hpp"
+#include "henvis/kafka.hpp"
+#include "henvis/sqlite.hpp"
+#include "henvis/topics.hpp"
+#include "henvis/v1/events.pb.h"
+
+namespace fs = std::filesystem;
+using google::protobuf::util::TimeUtil;
+
+namespace {
+
+constexpr const char* CPR = "0101901234";
+constexpr const char* NAME = "Jens Kristian Testesen";
+
+struct TempDb {
+  fs::path dir;
+  std::string path;
+  TempDb() {
+    dir = fs::temp_directory_path() / ("henvis-router-test-" + henvis::new_uuid());
+    fs::create_directories(dir);
+    path = (dir / "router.db").string();
+  }
+  ~TempDb() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+henvis::Directory dev_directory() {
+  auto p = fs::path(__FILE__).parent_path() / "../../deploy/config/dev/directory.textproto";
+  return henvis::Directory(henvis::config::load<henvis::v1::Directory>(p.string()));
+}
+
+google::protobuf::Timestamp ts(const std::string& s) {
+  google::protobuf::Timestamp t;
+  REQUIRE(TimeUtil::FromString(s, &t));
+  return t;
+}
+
+henvis::v1::OfferRecorded yes_offer(const std::string& offer_id, int kommunekode) {
+  henvis::v1::OfferRecorded o;
+  o.set_offer_id(offer_id);
+  o.set_referral_id("ref-" + offer_id);
+  o.set_journal_number("4100-84123-00042-24");
+  o.set_offence(henvis::v1::OFFENCE_DRUNK);
+  *o.mutable_charged_at() = ts("2024-05-01T10:00:00Z");
+  o.set_officer_id("officer-17");
+  o.set_district_id("mvj");
+  o.set_answer(henvis::v1::ANSWER_YES);
+  o.set_kommunekode(kommunekode);
+  auto* p = o.mutable_person();
+  p->set_cpr(CPR);
+  p->set_name(NAME);
+  p->set_phone("+4523456789");
+  auto* c = o.mutable_consent();
+  c->set_text_version("consent-v1");
+  *c->mutable_given_at() = ts("2024-05-01T10:05:00Z");
+  *o.mutable_recorded_at() = ts("2024-05-01T10:06:00Z");
+  o.set_covered(kommunekode == 657);
+  return o;
+}
+
+henvis::kafka::Message message(const std::string& topic, const std::string& type,
+                               const std::string& key, const std::string& payload) {
+  henvis::kafka::Message m;
+  m.topic = topic;
+  m.key = key;
+  m.payload = payload;
+  m.headers = {{henvis::kafka::header::ID, henvis::new_uuid()},
+               {henvis::kafka::header::TYPE, type},
+               {henvis::kafka::header::SPECVERSION, "1.0"}};
+  return m;
+}
+
+henvis::kafka::Message offer_message(const henvis::v1::OfferRecorded& o) {
+  return message(henvis::topics::OFFERS, henvis::event_types::OFFER_RECORDED,
+                 o.referral_id().empty() ? o.offer_id() : o.referral_id(), o.SerializeAsString());
+}
+
+henvis::kafka::Message delivery_message(const std::string& referral_id,
+                                        const std::string& recipient,
+                                        henvis::v1::DeliveryStatus status) {
+  henvis::v1::DeliveryEvent d;
+  d.set_notification_id("n-" + henvis::new_uuid());
+  d.set_recipient_id(recipient);
+  d.set_referral_id(referral_id);
+  d.set_status(status);
+  d.set_channel("inbox");
+  *d.mutable_at() = henvis::now_timestamp();
+  std::string name = henvis::v1::DeliveryStatus_Name(status).substr(16);
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return message(henvis::topics::DELIVERIES, henvis::event_types::DELIVERY_PREFIX + name,
+                 recipient, d.SerializeAsString());
+}
+
+// Applies like the consumer loop does: inside a transaction.
+void apply(henvis::router::Applier& a, henvis::sqlite::Db& db, const henvis::kafka::Message& m) {
+  henvis::sqlite::Transaction tx(db);
+  a.apply(m, db);
+  tx.commit();
+}
+
+std::int64_t scalar(henvis::sqlite::Db& db, const std::string& sql, const std::string& arg = {}) {
+  henvis::sqlite::Stmt s(db, sql);
+  if (!arg.empty()) s.bind(1, arg);
+  REQUIRE(s.step());
+  return s.i64(0);
+}
+
+struct OutRow {
+  std::string topic, key, payload, type;
+};
+
+std::vector<OutRow> outbox_rows(henvis::sqlite::Db& db) {
+  std::vector<OutRow> out;
+  henvis::sqlite::Stmt s(db, "SELECT topic, key, payload, headers FROM outbox ORDER BY id");
+  while (s.step()) {
+    OutRow r{s.text(0), s.blob(1), s.blob(2), {}};
+    henvis::v1::Headers hs;
+    hs.ParseFromString(s.blob(3));
+    for (const auto& h : hs.header())
+      if (h.key() == henvis::kafka::header::TYPE) r.type = h.value();
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<OutRow> on_topic(const std::vector<OutRow>& rows, const std::string& topic) {
+  std::vector<OutRow> out;
+  for (const auto& r : rows)
+    if (r.topic == topic) out.push_back(r);
+  return out;
+}
+
+struct Fixture {
+  TempDb t;
+  henvis::sqlite::Db db{t.path};
+  henvis::router::Applier applier{dev_directory()};
+  Fixture() { db.migrate(henvis::router::migrations()); }
+  std::int64_t status_of(const std::string& referral_id) {
+    return scalar(db, "SELECT status FROM referrals WHERE referral_id = ?", referral_id);
+  }
+};
+
+bool has_digit_run(const std::string& s, std::size_t n) {
+  std::size_t run = 0;
+  for (char c : s) {
+    run = std::isdigit(static_cast<unsigned char>(c)) ? run + 1 : 0;
+    if (run >= n) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("router: status_name is the lower-case status without its prefix", "[router]") {
+  CHECK(henvis::router::status_name(henvis::v1::REFERRAL_STATUS_FURTHER_SESSIONS_ACCEPTED) ==
+        "further_sessions_accepted");
+  CHECK(henvis::router::status_name(henvis::v1::REFERRAL_STATUS_ROUTED) == "routed");
+  CHECK(henvis::router::status_name(henvis::v1::REFERRAL_STATUS_UNROUTABLE) == "unroutable");
+}
+
+TEST_CASE("router: a yes for Herning becomes one routed referral with history and events",
+          "[router]") {
+  // Given a router database and the dev directory
+  Fixture f;
+  const auto offer = yes_offer("offer-1", 657);
+  // When the OfferRecorded is applied
+  apply(f.applier, f.db, offer_message(offer));
+  // Then one referral, routed to rusmiddelcenter-657, recording the directory version
+  REQUIRE(scalar(f.db, "SELECT count(*) FROM referrals") == 1);
+  {
+    henvis::sqlite::Stmt s(f.db,
+                           "SELECT status, centre_id, directory_version, offer_id, kommunekode, "
+                           "district_id, reason, cpr FROM referrals");
+    REQUIRE(s.step());
+    CHECK(s.i64(0) == henvis::v1::REFERRAL_STATUS_ROUTED);
+    CHECK(s.i64(0) == 2);
+    CHECK(s.text(1) == "rusmiddelcenter-657");
+    CHECK(s.text(2) == "dev-1");
+    CHECK(s.text(3) == "offer-1");
+    CHECK(s.i64(4) == 657);
+    CHECK(s.text(5) == "mvj");
+    CHECK(s.text(6).empty());
+    CHECK(s.text(7) == CPR);
+  }
+  // And two history rows: received, then routed
+  {
+    henvis::sqlite::Stmt h(f.db, "SELECT status FROM referral_history WHERE referral_id = ? "
+                                 "ORDER BY id");
+    h.bind(1, offer.referral_id());
+    std::vector<std::int64_t> statuses;
+    while (h.step()) statuses.push_back(h.i64(0));
+    CHECK(statuses == std::vector<std::int64_t>{henvis::v1::REFERRAL_STATUS_RECEIVED,
+                                                henvis::v1::REFERRAL_STATUS_ROUTED});
+  }
+  // And the outbox holds two status events and one notification for the centre
+  const auto rows = outbox_rows(f.db);
+  CHECK(rows.size() == 3);
+  const auto referrals = on_topic(rows, henvis::topics::REFERRALS);
+  REQUIRE(referrals.size() == 2);
+  CHECK(referrals[0].type == "henvis.referral.received");
+  CHECK(referrals[1].type == "henvis.referral.routed");
+  for (const auto& r : referrals) {
+    CHECK(r.key == offer.referral_id());
+    // ReferralStatusChanged carries no personal data
+    CHECK(r.payload.find(CPR) == std::string::npos);
+    CHECK(r.payload.find(NAME) == std::string::npos);
+  }
+  henvis::v1::ReferralStatusChanged routed;
+  REQUIRE(routed.ParseFromString(referrals[1].payload));
+  CHECK(routed.status() == henvis::v1::REFERRAL_STATUS_ROUTED);
+  CHECK(routed.previous_status() == henvis::v1::REFERRAL_STATUS_RECEIVED);
+  CHECK(routed.centre_id() == "rusmiddelcenter-657");
+  CHECK(routed.directory_version() == "dev-1");
+
+  const auto notes = on_topic(rows, henvis::topics::NOTIFICATIONS);
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0].key == "rusmiddelcenter-657");
+  CHECK(notes[0].type == henvis::event_types::NOTIFICATION_REQUESTED);
+  henvis::v1::NotificationRequested n;
+  REQUIRE(n.ParseFromString(notes[0].payload));
+  CHECK(n.recipient_id() == "rusmiddelcenter-657");
+  CHECK(n.kind() == henvis::v1::NOTIFICATION_KIND_NEW_REFERRAL);
+  CHECK(n.referral().referral_id() == offer.referral_id());
+  CHECK(n.referral().person().cpr() == CPR);
+  CHECK(n.referral().municipality_name() == "Herning");
+  CHECK_FALSE(n.notification_id().empty());
+}
+
+TEST_CASE("router: the same offer applied again under a new ce_id creates nothing more",
+          "[router]") {
+  // Given an offer already applied
+  Fixture f;
+  const auto offer = yes_offer("offer-1", 657);
+  apply(f.applier, f.db, offer_message(offer));
+  REQUIRE(outbox_rows(f.db).size() == 3);
+  // When it arrives again with a new ce_id (outbox re-sent)
+  apply(f.applier, f.db, offer_message(offer));
+  // And when the same offer_id arrives with another referral id (re-registration)
+  auto again = offer;
+  again.set_referral_id("ref-other");
+  apply(f.applier, f.db, offer_message(again));
+  // Then still one referral, two history rows and three outbox rows
+  CHECK(scalar(f.db, "SELECT count(*) FROM referrals") == 1);
+  CHECK(scalar(f.db, "SELECT count(*) FROM referral_history") == 2);
+  CHECK(outbox_rows(f.db).size() == 3);
+}
+
+TEST_CASE("router: an Aarhus resident becomes unroutable and the coordinator is told",
+          "[router]") {
+  // Given a yes from an mvj officer for a person living in Aarhus (751, not covered)
+  Fixture f;
+  const auto offer = yes_offer("offer-aarhus", 751);
+  // When applied
+  apply(f.applier, f.db, offer_message(offer));
+  // Then the referral is unroutable, with no centre and the reason recorded
+  CHECK(f.status_of(offer.referral_id()) == henvis::v1::REFERRAL_STATUS_UNROUTABLE);
+  CHECK(f.status_of(offer.referral_id()) == 12);
+  henvis::sqlite::Stmt s(f.db, "SELECT centre_id, reason, cpr FROM referrals");
+  REQUIRE(s.step());
+  CHECK(s.text(0).empty());
+  CHECK(s.text(1) == "municipality_not_covered");
+  CHECK(s.text(2) == CPR);  // a consent is never dropped
+  // And the district coordinator gets a notification
+  const auto notes = on_topic(outbox_rows(f.db), henvis::topics::NOTIFICATIONS);
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0].key == "coordinator-mvj");
+  henvis::v1::NotificationRequested n;
+  REQUIRE(n.ParseFromString(notes[0].payload));
+  CHECK(n.recipient_id() == "coordinator-mvj");
+  CHECK(n.kind() == henvis::v1::NOTIFICATION_KIND_UNROUTABLE_REFERRAL);
+  CHECK(n.referral().reason() == "municipality_not_covered");
+  // And the status events say unroutable
+  const auto referrals = on_topic(outbox_rows(f.db), henvis::topics::REFERRALS);
+  REQUIRE(referrals.size() == 2);
+  CHECK(referrals[1].type == "henvis.referral.unroutable");
+}
+
+TEST_CASE("router: an unknown kommunekode becomes unroutable with reason municipality_unknown",
+          "[router]") {
+  Fixture f;
+  const auto offer = yes_offer("offer-unknown", 999);
+  apply(f.applier, f.db, offer_message(offer));
+  CHECK(f.status_of(offer.referral_id()) == henvis::v1::REFERRAL_STATUS_UNROUTABLE);
+  CHECK(scalar(f.db, "SELECT count(*) FROM referrals WHERE reason = 'municipality_unknown'") == 1);
+  CHECK(on_topic(outbox_rows(f.db), henvis::topics::NOTIFICATIONS).size() == 1);
+}
+
+TEST_CASE("router: routing uses the Copenhagen date of the charge", "[router]") {
+  // Given Herning charges at 2020-02-29T22:30Z (Feb 29 local) and 23:30Z (Mar 1 local)
+  Fixture f;
+  auto before = yes_offer("offer-before", 657);
+  *before.mutable_charged_at() = ts("2020-02-29T22:30:00Z");
+  auto after = yes_offer("offer-after", 657);
+  *after.mutable_charged_at() = ts("2020-02-29T23:30:00Z");
+  // When applied
+  apply(f.applier, f.db, offer_message(before));
+  apply(f.applier, f.db, offer_message(after));
+  // Then the first is unroutable (before the programme) and the second routed
+  CHECK(f.status_of(before.referral_id()) == henvis::v1::REFERRAL_STATUS_UNROUTABLE);
+  CHECK(f.status_of(after.referral_id()) == henvis::v1::REFERRAL_STATUS_ROUTED);
+}
+
+TEST_CASE("router: a no makes no referral", "[router]") {
+  // Given a declined offer
+  Fixture f;
+  henvis::v1::OfferRecorded no;
+  no.set_offer_id("offer-no");
+  no.set_journal_number("4100-84123-00042-24");
+  no.set_offence(henvis::v1::OFFENCE_DRUG);
+  *no.mutable_charged_at() = ts("2024-05-01T10:00:00Z");
+  no.set_district_id("mvj");
+  no.set_answer(henvis::v1::ANSWER_NO);
+  no.set_kommunekode(657);
+  // When applied
+  apply(f.applier, f.db, offer_message(no));
+  // Then no referral, no history, no events
+  CHECK(scalar(f.db, "SELECT count(*) FROM referrals") == 0);
+  CHECK(scalar(f.db, "SELECT count(*) FROM referral_history") == 0);
+  CHECK(outbox_rows(f.db).empty());
+}
+
+TEST_CASE("router: an undecodable payload is Rejected without echoing it", "[router]") {
+  // Given bytes that are not an OfferRecorded and contain a CPR-like number
+  Fixture f;
+  const std::string garbage = std::string("\xff\xff\xff\xff") + CPR + "\x0f garbage";
+  // When applied / Then Rejected, with no run of digits from the payload in the reason
+  try {
+    f.applier.apply(message(henvis::topics::OFFERS, henvis::event_types::OFFER_RECORDED, "k",
+                            garbage),
+                    f.db);
+    FAIL("expected Rejected");
+  } catch (const henvis::Rejected& e) {
+    const std::string what = e.what();
+    INFO(what);
+    CHECK_FALSE(what.empty());
+    CHECK(what.find(CPR) == std::string::npos);
+    CHECK_FALSE(has_digit_run(what, 2));
+  }
+  CHECK(scalar(f.db, "SELECT count(*) FROM referrals") == 0);
+}
+
+TEST_CASE("router: a payload that parses but lacks offer_id is Rejected", "[router]") {
+  // Given a payload with only a CPR-like string in an unrelated field
+  Fixture f;
+  henvis::v1::OfferRecorded o;
+  o.set_journal_number(CPR);
+  // When applied / Then Rejected without the digits
+  try {
+    f.applier.apply(offer_message(o), f.db);
+    FAIL("expected Rejected");
+  } catch (const henvis::Rejected& e) {
+    INFO(e.what());
+    CHECK_FALSE(has_digit_run(e.what(), 2));
+  }
+}
+
+TEST_CASE("router: an offer with an invalid CPR is Rejected without echoing it", "[router]") {
+  Fixture f;
+  auto o = yes_offer("offer-badcpr", 657);
+  o.mutable_person()->set_cpr("3201901234");
+  try {
+    f.applier.apply(offer_message(o), f.db);
+    FAIL("expected Rejected");
+  } catch (const henvis::Rejected& e) {
+    const std::string what = e.what();
+    INFO(what);
+    CHECK_THAT(what, Catch::Contains("person.cpr"));
+    CHECK_FALSE(has_digit_run(what, 2));
+  }
+  CHECK(scalar(f.db, "SELECT count(*) FROM referrals") == 0);
+}
+
+TEST_CASE("router: a wrong ce_type on the offers topic is Rejected", "[router]") {
+  // Given a valid OfferRecorded payload under another type
+  Fixture f;
+  const auto o = yes_offer("offer-1", 657);
+  auto m = message(henvis::topics::OFFERS, "henvis.offer.something", o.referral_id(),
+                   o.SerializeAsString());
+  // When applied / Then Rejected, nothing recorded
+  CHECK_THROWS_AS(f.applier.apply(m, f.db), henvis::Rejected);
+  // And a message without ce_type too
+  m.headers = {{henvis::kafka::header::ID, "x"}};
+  CHECK_THROWS_AS(f.applier.apply(m, f.db), henvis::Rejected);
+  // And a topic the router does not consume
+  auto other = offer_message(o);
+  other.topic = "henvis.unknown.v1";
+  CHECK_THROWS_AS(f.applier.apply(other, f.db), henvis::Rejected);
+  CHECK(scalar(f.db, "SELECT count(*) FROM referrals") == 0);
+}
+
+// ---------------------------------------------------------------- deliveries
+
+TEST_CASE("router: delivered then acknowledged move the referral; a late delivered does not",
+          "[router][delivery]") {
+  // Given a routed Herning referral
+  Fixture f;
+  const auto offer = yes_offer("offer-1", 657);
+  apply(f.applier, f.db, offer_message(offer));
+  const auto id = offer.referral_id();
+  REQUIRE(f.status_of(id) == henvis::v1::REFERRAL_STATUS_ROUTED);
+  const auto events_before = on_topic(outbox_rows(f.db), henvis::topics::REFERRALS).size();
+
+  // When the centre's inbox reports DELIVERED
+  apply(f.applier, f.db,
+        delivery_message(id, "rusmiddelcenter-657", henvis::v1::DELIVERY_STATUS_DELIVERED));
+  // Then the referral is delivered, with a history row and a status event
+  CHECK(f.status_of(id) == henvis::v1::REFERRAL_STATUS_DELIVERED);
+  CHECK(scalar(f.db, "SELECT count(*) FROM referral_history WHERE referral_id = ?", id) == 3);
+  auto referrals = on_topic(outbox_rows(f.db), henvis::topics::REFERRALS);
+  REQUIRE(referrals.size() == events_before + 1);
+  CHECK(referrals.back().type == "henvis.referral.delivered");
+
+  // When READ arrives: no change
+  apply(f.applier, f.db,
+        delivery_message(id, "rusmiddelcenter-657", henvis::v1::DELIVERY_STATUS_READ));
+  CHECK(f.status_of(id) == henvis::v1::REFERRAL_STATUS_DELIVERED);
+
+  // When ACKNOWLEDGED arrives
+  apply(f.applier, f.db,
+        delivery_message(id, "rusmiddelcenter-657", henvis::v1::DELIVERY_STATUS_ACKNOWLEDGED));
+  // Then acknowledged
+  CHECK(f.status_of(id) == henvis::v1::REFERRAL_STATUS_ACKNOWLEDGED);
+  referrals = on_topic(outbox_rows(f.db), henvis::topics::REFERRALS);
+  REQUIRE(referrals.size() == events_before + 2);
+  CHECK(referrals.back().type == "henvis.referral.acknowledged");
+  henvis::v1::ReferralStatusChanged ack;
+  REQUIRE(ack.ParseFromString(referrals.back().payload));
+  CHECK(ack.previous_status() == henvis::v1::REFERRAL_STATUS_DELIVERED);
+  CHECK(ack.centre_id() == "rusmiddelcenter-657");
+  CHECK(ack.directory_version() == "dev-1");
+
+  // When a DELIVERED arrives late (out of order)
+  apply(f.applier, f.db,
+        delivery_message(id, "rusmiddelcenter-657", henvis::v1::DELIVERY_STATUS_DELIVERED));
+  // Then nothing changes: status, history and events stay
+  CHECK(f.status_of(id) == henvis::v1::REFERRAL_STATUS_ACKNOWLEDGED);
+  CHECK(scalar(f.db, "SELECT count(*) FROM referral_history WHERE referral_id = ?", id) == 4);
+  CHECK(on_topic(outbox_rows(f.db), henvis::topics::REFERRALS).size() == events_before + 2);
+}
+
+TEST_CASE("router: acknowledged straight from routed is accepted", "[router][delivery]") {
+  Fixture f;
+  const auto offer = yes_offer("offer-1", 657);
+  apply(f.applier, f.db, offer_message(offer));
+  apply(f.applier, f.db,
+        delivery_message(offer.referral_id(), "rusmiddelcenter-657",
+                         henvis::v1::DELIVERY_STATUS_ACKNOWLEDGED));
+  CHECK(f.status_of(offer.referral_id()) == henvis::v1::REFERRAL_STATUS_ACKNOWLEDGED);
+}
+
+TEST_CASE("router: a delivery to another recipient does not move the referral",
+          "[router][delivery]") {
+  // Given a routed Herning referral
+  Fixture f;
+  const auto offer = yes_offer("offer-1", 657);
+  apply(f.applier, f.db, offer_message(offer));
+  // When another centre or the coordinator reports delivered/acknowledged for it
+  apply(f.applier, f.db,
+        delivery_message(offer.referral_id(), "rusmiddelcenter-661",
+                         henvis::v1::DELIVERY_STATUS_DELIVERED));
+  apply(f.applier, f.db,
+        delivery_message(offer.referral_id(), "coordinator-mvj",
+                         henvis::v1::DELIVERY_STATUS_ACKNOWLEDGED));
+  // Then it stays routed
+  CHECK(f.status_of(offer.referral_id()) == henvis::v1::REFERRAL_STATUS_ROUTED);
+}
+
+TEST_CASE("router: a delivery for an unknown referral is Rejected", "[router][delivery]") {
+  Fixture f;
+  CHECK_THROWS_AS(
+      f.applier.apply(delivery_message("ref-nowhere", "rusmiddelcenter-657",
+                                       henvis::v1::DELIVERY_STATUS_DELIVERED),
+                      f.db),
+      henvis::Rejected);
+}
+
+TEST_CASE("router: a wrong ce_type on the deliveries topic is Rejected", "[router][delivery]") {
+  Fixture f;
+  auto m = delivery_message("ref-x", "rusmiddelcenter-657", henvis::v1::DELIVERY_STATUS_DELIVERED);
+  for (auto& [k, v] : m.headers)
+    if (k == henvis::kafka::header::TYPE) v = "henvis.offer.recorded";
+  CHECK_THROWS_AS(f.applier.apply(m, f.db), henvis::Rejected);
+}
