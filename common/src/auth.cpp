@@ -30,13 +30,20 @@ std::optional<Principal> TokenStore::authenticate(std::string_view authorization
 
 std::string_view role_name(v1::Role role) {
   switch (role) {
-    case v1::ROLE_OFFICER: return "officer";
-    case v1::ROLE_CENTRE: return "centre";
-    case v1::ROLE_MUNICIPALITY: return "municipality";
-    case v1::ROLE_COORDINATOR: return "coordinator";
-    case v1::ROLE_EVALUATOR: return "evaluator";
-    case v1::ROLE_ADMIN: return "admin";
-    default: return "none";
+    case v1::ROLE_OFFICER:
+      return "officer";
+    case v1::ROLE_CENTRE:
+      return "centre";
+    case v1::ROLE_MUNICIPALITY:
+      return "municipality";
+    case v1::ROLE_COORDINATOR:
+      return "coordinator";
+    case v1::ROLE_EVALUATOR:
+      return "evaluator";
+    case v1::ROLE_ADMIN:
+      return "admin";
+    default:
+      return "none";
   }
 }
 

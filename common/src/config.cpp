@@ -15,8 +15,8 @@ class Collector : public google::protobuf::io::ErrorCollector {
   explicit Collector(std::string file) : file_(std::move(file)) {}
   void AddError(int line, int column, const std::string& message) override {
     if (!errors_.empty()) errors_ += "; ";
-    errors_ += file_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " +
-               message;
+    errors_ +=
+        file_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " + message;
   }
   const std::string& errors() const { return errors_; }
 

@@ -39,8 +39,8 @@ CREATE INDEX IF NOT EXISTS processed_events_at ON processed_events(processed_at)
 )sql";
 
 ConsumerLoop::ConsumerLoop(std::string service, std::string db_path, std::string bootstrap,
-                           std::vector<ConsumedTopic> topics, Handler handler,
-                           outbox::Relay* relay, kafka::Health* health)
+                           std::vector<ConsumedTopic> topics, Handler handler, outbox::Relay* relay,
+                           kafka::Health* health)
     : service_(std::move(service)),
       db_path_(std::move(db_path)),
       bootstrap_(std::move(bootstrap)),
@@ -96,9 +96,10 @@ void ConsumerLoop::apply_batch(sqlite::Db& db, const std::vector<kafka::Message>
   sqlite::Transaction tx(db);
   sqlite::Stmt seen(db, "SELECT 1 FROM processed_events WHERE ce_id = ?");
   sqlite::Stmt mark(db, "INSERT INTO processed_events(ce_id, processed_at) VALUES (?, ?)");
-  sqlite::Stmt offset(db,
-                      "INSERT INTO consumer_offsets(topic, partition, next_offset) VALUES (?,?,?) "
-                      "ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset");
+  sqlite::Stmt offset(
+      db,
+      "INSERT INTO consumer_offsets(topic, partition, next_offset) VALUES (?,?,?) "
+      "ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset");
   const std::string now = now_rfc3339();
 
   for (const auto& m : batch) {

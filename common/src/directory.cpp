@@ -2,17 +2,19 @@
 
 #include <date/tz.h>
 
-#include <cstdio>
+#include <cctype>
 #include <stdexcept>
 
 namespace henvis {
 
 std::optional<std::chrono::year_month_day> parse_date(const std::string& s) {
-  int y = 0;
-  unsigned m = 0, d = 0;
-  char tail = 0;
-  if (s.size() != 10 || std::sscanf(s.c_str(), "%4d-%2u-%2u%c", &y, &m, &d, &tail) != 3)
-    return std::nullopt;
+  // Exactly YYYY-MM-DD: sscanf alone would take signs and blanks.
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
+  for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return std::nullopt;
+  const int y = std::stoi(s.substr(0, 4));
+  const auto m = static_cast<unsigned>(std::stoi(s.substr(5, 2)));
+  const auto d = static_cast<unsigned>(std::stoi(s.substr(8, 2)));
   std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{m}, std::chrono::day{d}};
   if (!ymd.ok()) return std::nullopt;
   return ymd;
@@ -42,9 +44,12 @@ Directory::Directory(v1::Directory d) : d_(std::move(d)) {
   for (int i = 0; i < d_.municipalities_size(); ++i) {
     const auto& m = d_.municipalities(i);
     const std::string where = "directory: municipality " + std::to_string(m.kommunekode());
-    if (m.kommunekode() <= 0) throw std::invalid_argument("directory: kommunekode must be positive");
-    if (!by_code_.emplace(m.kommunekode(), i).second) throw std::invalid_argument(where + " repeats");
-    if (!district_exists(m.district_id())) throw std::invalid_argument(where + ": unknown district");
+    if (m.kommunekode() <= 0)
+      throw std::invalid_argument("directory: kommunekode must be positive");
+    if (!by_code_.emplace(m.kommunekode(), i).second)
+      throw std::invalid_argument(where + " repeats");
+    if (!district_exists(m.district_id()))
+      throw std::invalid_argument(where + ": unknown district");
     std::vector<std::pair<std::chrono::sys_days, std::chrono::sys_days>> periods;
     for (const auto& p : m.participation()) {
       auto from = parse_date(p.from());

@@ -25,11 +25,21 @@ std::string json_escape(std::string_view s) {
   out.reserve(s.size() + 2);
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -80,6 +90,36 @@ std::string url_decode(std::string_view s) {
   }
   return out;
 }
+// "person.preferred_contact_time" -> "person.preferredContactTime" (the JSON
+// names the API documents).
+std::string camel_path(const std::string& path) {
+  std::string out;
+  bool up = false;
+  for (char c : path) {
+    if (c == '_') {
+      up = true;
+    } else {
+      out += up ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+      up = false;
+    }
+  }
+  return out;
+}
+
+bool looks_like_identifier(const std::string& s) {
+  constexpr std::size_t MAX_KEY = 64;
+  constexpr int MAX_DIGITS = 3;
+  if (s.empty() || s.size() > MAX_KEY || !std::isalpha(static_cast<unsigned char>(s[0])))
+    return false;
+  int digits = 0;
+  for (char c : s) {
+    if (std::isdigit(static_cast<unsigned char>(c)))
+      ++digits;
+    else if (!std::isalpha(static_cast<unsigned char>(c)) && c != '_')
+      return false;
+  }
+  return digits <= MAX_DIGITS;
+}
 }  // namespace
 
 std::string Request::header(const std::string& lower_name) const {
@@ -90,7 +130,8 @@ std::string Request::header(const std::string& lower_name) const {
 Response problem(int status, const std::string& title, const std::string& detail,
                  const std::vector<FieldError>& errors) {
   std::ostringstream os;
-  os << "{\"type\":\"about:blank\",\"title\":\"" << json_escape(title) << "\",\"status\":" << status;
+  os << "{\"type\":\"about:blank\",\"title\":\"" << json_escape(title)
+     << "\",\"status\":" << status;
   if (!detail.empty()) os << ",\"detail\":\"" << json_escape(detail) << "\"";
   if (!errors.empty()) {
     os << ",\"errors\":[";
@@ -120,22 +161,26 @@ void parse_json(const std::string& body, google::protobuf::Message& out) {
   auto st = google::protobuf::util::JsonStringToMessage(body, &out, opts);
   if (st.ok()) return;
   // protobuf's message may quote the offending value (which can be a CPR
-  // number): keep only the field path it names, in parentheses, if any.
-  std::string msg(st.message());
+  // number): keep only the field path it names, never anything else.
+  // Its forms (3.21): "(a.b_c) <detail>" and "[(path) ]key: Cannot find field."
+  const std::string msg(st.message());
   std::string field;
-  auto open = msg.find('(');
-  auto close = msg.find(')', open == std::string::npos ? 0 : open);
-  if (open != std::string::npos && close != std::string::npos && close > open)
-    field = msg.substr(open + 1, close - open - 1);
-  bool unknown = msg.find("Cannot find field") != std::string::npos;
-  if (unknown) {
-    // "Cannot find field: <name>" names the unknown key; a key is not a value.
-    auto colon = msg.find("Cannot find field");
-    auto name_at = msg.find(':', colon);
-    std::string name = name_at == std::string::npos ? std::string() : msg.substr(name_at + 1);
-    while (!name.empty() && (name.front() == ' ')) name.erase(0, 1);
-    while (!name.empty() && (name.back() == '.' || name.back() == ' ')) name.pop_back();
-    std::string path = field.empty() ? name : (name.empty() ? field : field + "." + name);
+  std::string rest = msg;
+  if (msg.size() > 1 && msg.front() == '(') {
+    auto close = msg.find(')');
+    if (close != std::string::npos) {
+      field = camel_path(msg.substr(1, close - 1));
+      rest = msg.substr(close + 1);
+    }
+  }
+  auto unknown_at = rest.find(": Cannot find field");
+  if (unknown_at != std::string::npos) {
+    std::string key = rest.substr(0, unknown_at);
+    while (!key.empty() && key.front() == ' ') key.erase(0, 1);
+    // A key is not a value, but a client could still put personal data in
+    // one: echo it only when it looks like an identifier.
+    if (!looks_like_identifier(key)) key.clear();
+    std::string path = key.empty() ? field : (field.empty() ? key : field + "." + key);
     throw Problem(400, "Bad Request", "the body has a field the API does not know",
                   {{path.empty() ? "body" : path, "unknown field"}});
   }
@@ -163,13 +208,15 @@ std::string Metrics::render() const {
     last = base;
     os << k << " " << v << "\n";
   }
-  for (const auto& [k, read] : gauges_) os << "# TYPE " << k << " gauge\n" << k << " " << read() << "\n";
+  for (const auto& [k, read] : gauges_)
+    os << "# TYPE " << k << " gauge\n" << k << " " << read() << "\n";
   return os.str();
 }
 
 void Router::add(const std::string& method, const std::string& pattern, std::set<v1::Role> roles,
                  Handler handler) {
-  routes_.push_back(Route{method, split_path(pattern), pattern, std::move(roles), std::move(handler)});
+  routes_.push_back(
+      Route{method, split_path(pattern), pattern, std::move(roles), std::move(handler)});
 }
 
 struct Server::Impl {
@@ -228,9 +275,9 @@ struct Server::Impl {
       return r;
     }
     if (!match->roles.count(principal->role))
-      return problem(403, "Forbidden",
-                     "role " + std::string(auth::role_name(principal->role)) +
-                         " may not use this resource");
+      return problem(
+          403, "Forbidden",
+          "role " + std::string(auth::role_name(principal->role)) + " may not use this resource");
     req.principal = *principal;
     req.params = std::move(params);
     try {
@@ -267,10 +314,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(impl_.options.body_limit);
     parser_->header_limit(16 * 1024);
     stream_.expires_after(IDLE_TIMEOUT);
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        self->on_read(ec);
-                      });
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -279,9 +325,10 @@ class Session : public std::enable_shared_from_this<Session> {
       return close();
     if (ec == bhttp::error::body_limit) {
       keep_alive_ = false;
-      return write(problem(413, "Content Too Large",
-                           "the body exceeds " + std::to_string(impl_.options.body_limit) + " bytes"),
-                   11);
+      return write(
+          problem(413, "Content Too Large",
+                  "the body exceeds " + std::to_string(impl_.options.body_limit) + " bytes"),
+          11);
     }
     if (ec) {
       keep_alive_ = false;

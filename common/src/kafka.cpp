@@ -65,8 +65,8 @@ HeaderList read_headers(const rd_kafka_message_t* m) {
   const char* name = nullptr;
   const void* val = nullptr;
   size_t size = 0;
-  for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-       ++i) {
+  for (size_t i = 0;
+       rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
     out.emplace_back(name, val ? std::string(static_cast<const char*>(val), size) : std::string());
   }
   return out;
@@ -74,12 +74,9 @@ HeaderList read_headers(const rd_kafka_message_t* m) {
 }  // namespace
 
 HeaderList Event::headers() const {
-  HeaderList h{{header::SPECVERSION, "1.0"},
-               {header::ID, id},
-               {header::SOURCE, source},
-               {header::TYPE, type},
-               {header::TIME, time},
-               {header::CONTENT_TYPE, "application/protobuf"}};
+  HeaderList h{{header::SPECVERSION, "1.0"}, {header::ID, id},
+               {header::SOURCE, source},     {header::TYPE, type},
+               {header::TIME, time},         {header::CONTENT_TYPE, "application/protobuf"}};
   if (!traceparent.empty()) h.emplace_back(header::TRACEPARENT, traceparent);
   h.insert(h.end(), extra.begin(), extra.end());
   return h;
@@ -104,7 +101,8 @@ std::optional<std::string> Message::header(const std::string& name) const {
 
 std::string resolve_bootstrap(const std::string& servers, const std::string& file, int wait_ms) {
   if (!servers.empty()) return servers;
-  if (file.empty()) throw std::runtime_error("kafka: neither bootstrap_servers nor bootstrap_file is set");
+  if (file.empty())
+    throw std::runtime_error("kafka: neither bootstrap_servers nor bootstrap_file is set");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   for (;;) {
     std::ifstream in(file);
@@ -175,12 +173,12 @@ void Producer::produce(const std::string& topic, const std::string& key, const s
       rd_kafka_header_add(hdrs, k.c_str(), static_cast<ssize_t>(k.size()), v.data(),
                           static_cast<ssize_t>(v.size()));
     auto* f = new InFlight{this, opaque};
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(f),
-        RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+                          RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                          RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+                          RD_KAFKA_V_OPAQUE(f), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
     delete f;
     rd_kafka_headers_destroy(hdrs);
@@ -237,8 +235,8 @@ void Consumer::assign(const std::vector<std::string>& topics, const Offsets& nex
 
 void Consumer::seek(const Offsets& next_offsets) {
   if (next_offsets.empty()) return;
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(
-      static_cast<int>(next_offsets.size()));
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(next_offsets.size()));
   for (const auto& [tp, off] : next_offsets)
     rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second)->offset = off;
   rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_.get(), list, METADATA_TIMEOUT_MS);

@@ -60,7 +60,9 @@ Relay::Relay(std::string db_path, std::string bootstrap, kafka::Health* health)
 
 Relay::~Relay() { stop(); }
 
-void Relay::start() { thread_ = std::thread([this] { run(); }); }
+void Relay::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void Relay::notify() {
   {
@@ -111,9 +113,10 @@ void Relay::run() {
     bool stopping = stop_.load();
     try {
       int sent = 0;
-      sqlite::Stmt sel(db,
-                       "SELECT id, topic, key, payload, headers FROM outbox WHERE id > ? ORDER BY id "
-                       "LIMIT ?");
+      sqlite::Stmt sel(
+          db,
+          "SELECT id, topic, key, payload, headers FROM outbox WHERE id > ? ORDER BY id "
+          "LIMIT ?");
       sel.bind(1, sent_up_to).bind(2, BATCH_ROWS);
       while (sel.step()) {
         v1::Headers hs;
@@ -147,9 +150,10 @@ void Relay::run() {
       std::this_thread::sleep_for(std::chrono::milliseconds(RETRY_BACKOFF_MS));
     }
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::milliseconds(producer.outstanding() > 0 ? DELIVERY_POLL_MS
-                                                                             : IDLE_WAIT_MS),
-                 [&] { return wake_ || stop_.load(); });
+    cv_.wait_for(
+        lock,
+        std::chrono::milliseconds(producer.outstanding() > 0 ? DELIVERY_POLL_MS : IDLE_WAIT_MS),
+        [&] { return wake_ || stop_.load(); });
     wake_ = false;
   }
   if (producer.outstanding() > 0)

@@ -47,11 +47,16 @@ ServiceSetup setup_service(const std::string& service, int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--help" || a == "-h") usage(service, 0);
-    else if (a == "--config") config_path = value();
-    else if (a == "--database") database = value();
-    else if (a == "--port") port = value();
-    else if (a == "--bootstrap-file") bootstrap_file = value();
+    if (a == "--help" || a == "-h")
+      usage(service, 0);
+    else if (a == "--config")
+      config_path = value();
+    else if (a == "--database")
+      database = value();
+    else if (a == "--port")
+      port = value();
+    else if (a == "--bootstrap-file")
+      bootstrap_file = value();
     else {
       std::cerr << "unknown argument " << a << "\n";
       usage(service, 2);
@@ -120,13 +125,15 @@ int run_service(RunSpec spec) {
   try {
     server.start();
   } catch (const std::exception& e) {
-    spdlog::critical("cannot listen service={} port={} error={}", spec.service, opts.port, e.what());
+    spdlog::critical("cannot listen service={} port={} error={}", spec.service, opts.port,
+                     e.what());
     stop.store(true);
     if (consumer_thread.joinable()) consumer_thread.join();
     if (spec.relay) spec.relay->stop();
     return 1;
   }
-  spdlog::info("listening service={} address={} port={}", spec.service, opts.address, server.port());
+  spdlog::info("listening service={} address={} port={}", spec.service, opts.address,
+               server.port());
 
   int sig = 0;
   sigwait(&signals, &sig);

@@ -28,8 +28,7 @@ bool safe_id(const std::string& s) {
 }  // namespace
 
 std::vector<std::string> migrations() {
-  return {
-      std::string(outbox::MIGRATION) + R"sql(
+  return {std::string(outbox::MIGRATION) + R"sql(
 CREATE TABLE offers (
   offer_id TEXT PRIMARY KEY,
   request_hash TEXT NOT NULL,

@@ -155,8 +155,9 @@ http::Response Api::ack(const http::Request& req) {
   v1::InboxEntry e = entry(s);
   if (s.is_null(7)) {  // acknowledging twice is the same as once
     const std::string now = now_rfc3339();
-    sqlite::Stmt up(db_, "UPDATE inbox SET acked_at = ?, read_at = coalesce(read_at, ?) "
-                         "WHERE notification_id = ?");
+    sqlite::Stmt up(db_,
+                    "UPDATE inbox SET acked_at = ?, read_at = coalesce(read_at, ?) "
+                    "WHERE notification_id = ?");
     up.bind(1, now).bind(2, now).bind(3, e.notification_id()).run();
     emit_delivery(db_, e.notification_id(), recipient, s.text(3), v1::DELIVERY_STATUS_ACKNOWLEDGED);
     *e.mutable_acknowledged_at() = ts(now);

@@ -101,7 +101,8 @@ void Applier::apply(const kafka::Message& m, sqlite::Db& db) {
     if (type.rfind(event_types::DELIVERY_PREFIX, 0) != 0)
       throw Rejected("unexpected ce_type for deliveries topic");
     v1::DeliveryEvent d;
-    if (!d.ParseFromString(m.payload)) throw Rejected("payload is not a valid henvis.v1.DeliveryEvent");
+    if (!d.ParseFromString(m.payload))
+      throw Rejected("payload is not a valid henvis.v1.DeliveryEvent");
     on_delivery(d, db);
   } else {
     throw Rejected("topic not consumed by router");
@@ -117,7 +118,8 @@ void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {
   if (o.district_id().empty()) throw Rejected("missing field district_id");
   if (validate::cpr(o.person().cpr())) throw Rejected("field person.cpr is not a valid CPR number");
   if (o.person().name().empty()) throw Rejected("missing field person.name");
-  if (validate::phone(o.person().phone())) throw Rejected("field person.phone is not a valid phone");
+  if (validate::phone(o.person().phone()))
+    throw Rejected("field person.phone is not a valid phone");
 
   {
     // The same offer arriving under another ce_id (a re-registration) must
@@ -139,11 +141,16 @@ void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {
                            ", updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   ins.bind(1, o.referral_id()).bind(2, o.offer_id()).bind(3, static_cast<int>(status));
   ins.bind(4, route.centre_id).bind(5, o.kommunekode()).bind(6, o.district_id());
-  ins.bind(7, directory_.version()).bind(8, o.journal_number()).bind(9, static_cast<int>(o.offence()));
+  ins.bind(7, directory_.version())
+      .bind(8, o.journal_number())
+      .bind(9, static_cast<int>(o.offence()));
   ins.bind(10, to_string(o.charged_at())).bind(11, o.person().cpr()).bind(12, o.person().name());
   ins.bind(13, o.person().phone()).bind(14, o.person().email());
   ins.bind(15, o.person().preferred_contact_time()).bind(16, o.consent().text_version());
-  ins.bind(17, to_string(o.consent().given_at())).bind(18, route.reason).bind(19, now).bind(20, now);
+  ins.bind(17, to_string(o.consent().given_at()))
+      .bind(18, route.reason)
+      .bind(19, now)
+      .bind(20, now);
   ins.run();
   add_history(db, o.referral_id(), v1::REFERRAL_STATUS_RECEIVED, now, "");
   add_history(db, o.referral_id(), status, now, route.reason);
@@ -174,7 +181,8 @@ void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {
   c->set_offence(o.offence());
   *c->mutable_charged_at() = o.charged_at();
   c->set_kommunekode(o.kommunekode());
-  if (const auto* muni = directory_.municipality(o.kommunekode())) c->set_municipality_name(muni->name());
+  if (const auto* muni = directory_.municipality(o.kommunekode()))
+    c->set_municipality_name(muni->name());
   *c->mutable_person() = o.person();
   *c->mutable_consent() = o.consent();
   c->set_reason(route.reason);
@@ -277,8 +285,9 @@ v1::ReferralView Api::view(sqlite::Stmt& s, bool with_history) {
   v.set_reason(s.text(17));
   *v.mutable_created_at() = from_string(s.text(18));
   if (with_history) {
-    sqlite::Stmt h(db_, "SELECT status, at, reason FROM referral_history WHERE referral_id = ? "
-                        "ORDER BY id");
+    sqlite::Stmt h(db_,
+                   "SELECT status, at, reason FROM referral_history WHERE referral_id = ? "
+                   "ORDER BY id");
     h.bind(1, v.referral_id());
     while (h.step()) {
       auto* e = v.add_history();
@@ -297,7 +306,8 @@ http::Response Api::list(const http::Request& req) {
   int status_filter = 0;
   if (auto it = req.query.find("status"); it != req.query.end()) {
     for (int s = v1::ReferralStatus_MIN; s <= v1::ReferralStatus_MAX; ++s)
-      if (s != 0 && status_name(static_cast<v1::ReferralStatus>(s)) == it->second) status_filter = s;
+      if (s != 0 && status_name(static_cast<v1::ReferralStatus>(s)) == it->second)
+        status_filter = s;
     if (!status_filter)
       return http::problem(400, "Bad Request", "unknown status",
                            {{"status", "must be a referral status such as routed or unroutable"}});
@@ -320,7 +330,8 @@ http::Response Api::list(const http::Request& req) {
 http::Response Api::get(const http::Request& req) {
   const bool centre = req.principal.role == v1::ROLE_CENTRE;
   sqlite::Transaction tx(db_);
-  sqlite::Stmt s(db_, std::string("SELECT ") + COLUMNS + " FROM referrals WHERE referral_id = ? AND " +
+  sqlite::Stmt s(db_, std::string("SELECT ") + COLUMNS +
+                          " FROM referrals WHERE referral_id = ? AND " +
                           (centre ? "centre_id = ?" : "district_id = ?"));
   s.bind(1, req.params.at("id")).bind(2, req.principal.scope);
   // Another centre's referral is not found: its existence is not theirs to know.

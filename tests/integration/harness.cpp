@@ -133,8 +133,8 @@ HttpResult http(const std::string& method, int port, const std::string& target,
   auto res = parser.release();
   beast::error_code ec;
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  return HttpResult{static_cast<int>(res.result_int()), std::string(res[bhttp::field::content_type]),
-                    res.body()};
+  return HttpResult{static_cast<int>(res.result_int()),
+                    std::string(res[bhttp::field::content_type]), res.body()};
 }
 
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
@@ -243,14 +243,14 @@ double Stack::metric(const std::string& s, const std::string& name) {
 std::string offer_json(const std::string& offer_id, int kommunekode, bool yes,
                        const std::string& cpr, const std::string& name, const std::string& phone) {
   const std::string t = rfc3339_minutes_ago(30);
-  std::string j = "{\"offerId\":\"" + offer_id +
-                  "\",\"journalNumber\":\"4100-84123-00042-26\",\"offence\":\"OFFENCE_DRUNK\","
-                  "\"chargedAt\":\"" + t + "\",\"officerId\":\"MVJ-4711\",\"answer\":\"" +
-                  (yes ? "ANSWER_YES" : "ANSWER_NO") + "\",\"kommunekode\":" +
-                  std::to_string(kommunekode) + ",\"person\":{\"cpr\":\"" + cpr +
-                  "\",\"name\":\"" + name + "\",\"phone\":\"" + phone +
-                  "\"},\"consent\":{\"textVersion\":\"rusmiddel-samtykke-v1\",\"givenAt\":\"" + t +
-                  "\"}}";
+  std::string j =
+      "{\"offerId\":\"" + offer_id +
+      "\",\"journalNumber\":\"4100-84123-00042-26\",\"offence\":\"OFFENCE_DRUNK\","
+      "\"chargedAt\":\"" +
+      t + "\",\"officerId\":\"MVJ-4711\",\"answer\":\"" + (yes ? "ANSWER_YES" : "ANSWER_NO") +
+      "\",\"kommunekode\":" + std::to_string(kommunekode) + ",\"person\":{\"cpr\":\"" + cpr +
+      "\",\"name\":\"" + name + "\",\"phone\":\"" + phone +
+      "\"},\"consent\":{\"textVersion\":\"rusmiddel-samtykke-v1\",\"givenAt\":\"" + t + "\"}}";
   return j;
 }
 

@@ -90,8 +90,8 @@ TEST_CASE("A declined offer leaves no personal data in any database", "[integrat
   Stack s;
   start_all(s);
   // Given a no, sent (wrongly) with the person's data
-  auto res = post_offer(s, offer_json("it-no-1", 661, false, "020285-4321", "Karen Nejsiger",
-                                      "+45 61 62 63 64"));
+  auto res = post_offer(
+      s, offer_json("it-no-1", 661, false, "020285-4321", "Karen Nejsiger", "+45 61 62 63 64"));
   CHECK(res.personal_data_dropped());
   CHECK(res.referral_id().empty());
   // When the router has consumed it (and a later yes, as a marker)
@@ -149,8 +149,7 @@ TEST_CASE("Bad requests get problem+json naming the field; auth is enforced", "[
                       R"({"offerId":"x","shoeSize":44})");
   CHECK(unknown.status == 400);
   // A body over 64 KiB gets 413
-  CHECK(http("POST", s.port("intake"), "/v1/offers", "dev-officer-mvj",
-             std::string(70 * 1024, ' '))
+  CHECK(http("POST", s.port("intake"), "/v1/offers", "dev-officer-mvj", std::string(70 * 1024, ' '))
             .status == 413);
   // A missing or wrong token gets 401
   CHECK(http("POST", s.port("intake"), "/v1/offers", "", offer_json("x", 657, true)).status == 401);
@@ -193,7 +192,8 @@ TEST_CASE("A garbage message on the offers topic is dead-lettered and the next o
   start_all(s);
   // Given garbage produced straight onto henvis.offers.v1
   {
-    kafka::Producer p(s.bootstrap(), [](std::int64_t, bool ok, const std::string&) { REQUIRE(ok); });
+    kafka::Producer p(s.bootstrap(),
+                      [](std::int64_t, bool ok, const std::string&) { REQUIRE(ok); });
     p.produce("henvis.offers.v1", "k", std::string("\xff\xfe not protobuf \x01", 18),
               {{"ce_id", "garbage-1"}, {"ce_type", "henvis.offer.recorded"}}, 1);
     p.produce("henvis.offers.v1", "k", "no envelope at all", {}, 2);
@@ -241,15 +241,15 @@ TEST_CASE("The router killed with SIGKILL mid-stream routes every offer exactly 
     }
   });
   // When the router is killed in the middle of it, and restarted
-  REQUIRE(eventually([&] { return s.metric("router", "henvis_consumer_applied_total") >= KILL_AFTER; }));
+  REQUIRE(eventually(
+      [&] { return s.metric("router", "henvis_consumer_applied_total") >= KILL_AFTER; }));
   s.kill("router", SIGKILL);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   s.start("router");
   officers.join();
   // Then every offer is exactly one referral
-  REQUIRE(eventually(
-      [&] { return referrals(s, "dev-coordinator-mvj").referrals_size() >= OFFERS; },
-      std::chrono::seconds(120)));
+  REQUIRE(eventually([&] { return referrals(s, "dev-coordinator-mvj").referrals_size() >= OFFERS; },
+                     std::chrono::seconds(120)));
   auto all = referrals(s, "dev-coordinator-mvj");
   std::set<std::string> offers;
   for (const auto& r : all.referrals()) offers.insert(r.offer_id());

@@ -90,6 +90,8 @@ TEST_CASE("config::load parses the dev service configs", "[config]") {
 }
 
 TEST_CASE("config::resolve keeps absolute paths and joins relative ones", "[config]") {
+  // Given absolute, relative and empty paths / When resolved against a base
+  // Then absolute ones are kept and relative ones are joined and normalised
   CHECK(henvis::config::resolve("/etc/henvis", "/var/x.db") == "/var/x.db");
   CHECK(henvis::config::resolve("/etc/henvis/dev", "../../var/x.db") == "/etc/var/x.db");
   CHECK(henvis::config::resolve("/etc/henvis", "") == "");
@@ -110,6 +112,8 @@ TEST_CASE("TokenStore: the dev admin token authenticates as admin", "[auth]") {
 }
 
 TEST_CASE("TokenStore: the dev centre token carries its recipient scope", "[auth]") {
+  // Given the dev tokens / When "Bearer dev-center-657" is presented
+  // Then it is a centre scoped to rusmiddelcenter-657
   const auto store = dev_tokens();
   auto p = store.authenticate("Bearer dev-center-657");
   REQUIRE(p.has_value());
@@ -132,6 +136,7 @@ TEST_CASE("TokenStore: a wrong token or a value without 'Bearer ' is refused", "
 }
 
 TEST_CASE("TokenStore refuses a hash that is not 64 lowercase hex digits", "[auth]") {
+  // Given a Tokens config with one entry (valid, then with bad hashes)
   auto make = [](const std::string& hash) {
     henvis::v1::Tokens t;
     auto* e = t.add_tokens();

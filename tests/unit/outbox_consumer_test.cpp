@@ -122,7 +122,10 @@ TEST_CASE("outbox::add keeps binary keys and payloads intact", "[outbox]") {
   TempDb t;
   henvis::sqlite::Db db(t.path);
   db.migrate({henvis::outbox::MIGRATION});
-  const std::string payload("\x08\x00\x12\x03" "a\0b", 7);
+  const std::string payload(
+      "\x08\x00\x12\x03"
+      "a\0b",
+      7);
   auto ev = henvis::kafka::make_event("/s", "t", std::string("k\0y", 3), payload);
   // When committed
   henvis::sqlite::Transaction tx(db);
@@ -136,6 +139,8 @@ TEST_CASE("outbox::add keeps binary keys and payloads intact", "[outbox]") {
 }
 
 TEST_CASE("make_event gives every event a fresh id and the current time", "[outbox][kafka]") {
+  // Given / When two events are made from the same arguments
+  // Then their ids differ and each has an RFC 3339 UTC time
   const auto a = henvis::kafka::make_event("/s", "t", "k", "p");
   const auto b = henvis::kafka::make_event("/s", "t", "k", "p");
   CHECK(a.id != b.id);
@@ -143,8 +148,7 @@ TEST_CASE("make_event gives every event a fresh id and the current time", "[outb
   CHECK(a.time.back() == 'Z');
 }
 
-TEST_CASE("ConsumerLoop::MIGRATION creates consumer_offsets and processed_events",
-          "[consumer]") {
+TEST_CASE("ConsumerLoop::MIGRATION creates consumer_offsets and processed_events", "[consumer]") {
   // Given a fresh database
   TempDb t;
   henvis::sqlite::Db db(t.path);
@@ -169,6 +173,8 @@ TEST_CASE("ConsumerLoop::MIGRATION creates consumer_offsets and processed_events
 }
 
 TEST_CASE("sqlite: a database is opened in WAL mode with synchronous=FULL", "[sqlite]") {
+  // Given / When a fresh database is opened
+  // Then the durability pragmas of DESIGN.md are in force
   TempDb t;
   henvis::sqlite::Db db(t.path);
   henvis::sqlite::Stmt j(db, "PRAGMA journal_mode");

@@ -106,8 +106,8 @@ henvis::kafka::Message delivery_message(const std::string& referral_id,
   *d.mutable_at() = henvis::now_timestamp();
   std::string name = henvis::v1::DeliveryStatus_Name(status).substr(16);
   for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return message(henvis::topics::DELIVERIES, henvis::event_types::DELIVERY_PREFIX + name,
-                 recipient, d.SerializeAsString());
+  return message(henvis::topics::DELIVERIES, henvis::event_types::DELIVERY_PREFIX + name, recipient,
+                 d.SerializeAsString());
 }
 
 // Applies like the consumer loop does: inside a transaction.
@@ -171,6 +171,7 @@ bool has_digit_run(const std::string& s, std::size_t n) {
 }  // namespace
 
 TEST_CASE("router: status_name is the lower-case status without its prefix", "[router]") {
+  // Given statuses / When named / Then the lower-case name without REFERRAL_STATUS_
   CHECK(henvis::router::status_name(henvis::v1::REFERRAL_STATUS_FURTHER_SESSIONS_ACCEPTED) ==
         "further_sessions_accepted");
   CHECK(henvis::router::status_name(henvis::v1::REFERRAL_STATUS_ROUTED) == "routed");
@@ -203,8 +204,9 @@ TEST_CASE("router: a yes for Herning becomes one routed referral with history an
   }
   // And two history rows: received, then routed
   {
-    henvis::sqlite::Stmt h(f.db, "SELECT status FROM referral_history WHERE referral_id = ? "
-                                 "ORDER BY id");
+    henvis::sqlite::Stmt h(f.db,
+                           "SELECT status FROM referral_history WHERE referral_id = ? "
+                           "ORDER BY id");
     h.bind(1, offer.referral_id());
     std::vector<std::int64_t> statuses;
     while (h.step()) statuses.push_back(h.i64(0));
@@ -264,8 +266,7 @@ TEST_CASE("router: the same offer applied again under a new ce_id creates nothin
   CHECK(outbox_rows(f.db).size() == 3);
 }
 
-TEST_CASE("router: an Aarhus resident becomes unroutable and the coordinator is told",
-          "[router]") {
+TEST_CASE("router: an Aarhus resident becomes unroutable and the coordinator is told", "[router]") {
   // Given a yes from an mvj officer for a person living in Aarhus (751, not covered)
   Fixture f;
   const auto offer = yes_offer("offer-aarhus", 751);
@@ -296,6 +297,8 @@ TEST_CASE("router: an Aarhus resident becomes unroutable and the coordinator is 
 
 TEST_CASE("router: an unknown kommunekode becomes unroutable with reason municipality_unknown",
           "[router]") {
+  // Given a yes for kommunekode 999 (not in the directory) / When applied
+  // Then an unroutable referral with reason municipality_unknown, and the coordinator told
   Fixture f;
   const auto offer = yes_offer("offer-unknown", 999);
   apply(f.applier, f.db, offer_message(offer));
@@ -344,9 +347,8 @@ TEST_CASE("router: an undecodable payload is Rejected without echoing it", "[rou
   const std::string garbage = std::string("\xff\xff\xff\xff") + CPR + "\x0f garbage";
   // When applied / Then Rejected, with no run of digits from the payload in the reason
   try {
-    f.applier.apply(message(henvis::topics::OFFERS, henvis::event_types::OFFER_RECORDED, "k",
-                            garbage),
-                    f.db);
+    f.applier.apply(
+        message(henvis::topics::OFFERS, henvis::event_types::OFFER_RECORDED, "k", garbage), f.db);
     FAIL("expected Rejected");
   } catch (const henvis::Rejected& e) {
     const std::string what = e.what();
@@ -374,6 +376,8 @@ TEST_CASE("router: a payload that parses but lacks offer_id is Rejected", "[rout
 }
 
 TEST_CASE("router: an offer with an invalid CPR is Rejected without echoing it", "[router]") {
+  // Given a yes whose CPR date does not exist / When applied
+  // Then Rejected naming person.cpr without any digits, and nothing stored
   Fixture f;
   auto o = yes_offer("offer-badcpr", 657);
   o.mutable_person()->set_cpr("3201901234");
@@ -458,6 +462,8 @@ TEST_CASE("router: delivered then acknowledged move the referral; a late deliver
 }
 
 TEST_CASE("router: acknowledged straight from routed is accepted", "[router][delivery]") {
+  // Given a routed referral / When ACKNOWLEDGED arrives without DELIVERED before it
+  // Then the referral is acknowledged
   Fixture f;
   const auto offer = yes_offer("offer-1", 657);
   apply(f.applier, f.db, offer_message(offer));
@@ -485,15 +491,16 @@ TEST_CASE("router: a delivery to another recipient does not move the referral",
 }
 
 TEST_CASE("router: a delivery for an unknown referral is Rejected", "[router][delivery]") {
+  // Given no referrals / When a delivery names an unknown referral / Then Rejected
   Fixture f;
-  CHECK_THROWS_AS(
-      f.applier.apply(delivery_message("ref-nowhere", "rusmiddelcenter-657",
-                                       henvis::v1::DELIVERY_STATUS_DELIVERED),
-                      f.db),
-      henvis::Rejected);
+  CHECK_THROWS_AS(f.applier.apply(delivery_message("ref-nowhere", "rusmiddelcenter-657",
+                                                   henvis::v1::DELIVERY_STATUS_DELIVERED),
+                                  f.db),
+                  henvis::Rejected);
 }
 
 TEST_CASE("router: a wrong ce_type on the deliveries topic is Rejected", "[router][delivery]") {
+  // Given a DeliveryEvent labelled as an offer / When applied / Then Rejected
   Fixture f;
   auto m = delivery_message("ref-x", "rusmiddelcenter-657", henvis::v1::DELIVERY_STATUS_DELIVERED);
   for (auto& [k, v] : m.headers)

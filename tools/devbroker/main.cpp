@@ -118,18 +118,16 @@ struct Options {
 std::optional<int> parse_int(std::string_view s, int min, int max) {
   int v = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || ptr != s.data() + s.size() || v < min || v > max)
-    return std::nullopt;
+  if (ec != std::errc{} || ptr != s.data() + s.size() || v < min || v > max) return std::nullopt;
   return v;
 }
 
 bool valid_topic_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxTopicNameLength || name == "." ||
-      name == "..")
+  if (name.empty() || name.size() > kMaxTopicNameLength || name == "." || name == "..")
     return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
@@ -180,21 +178,18 @@ ParseResult parse_args(int argc, char** argv) {
       if (!v) return usage_error("--partitions must be 1.." + std::to_string(kMaxPartitions));
       o.partitions = *v;
     } else if (arg == "--bootstrap-file") {
-      if (!need_value() || value.empty())
-        return usage_error("--bootstrap-file needs a path");
+      if (!need_value() || value.empty()) return usage_error("--bootstrap-file needs a path");
       o.bootstrap_file = std::string(value);
     } else if (arg == "--topic") {
       if (!need_value()) return usage_error("--topic needs a name");
-      if (!valid_topic_name(value))
-        return usage_error("invalid topic name: " + std::string(value));
+      if (!valid_topic_name(value)) return usage_error("invalid topic name: " + std::string(value));
       if (std::find(o.topics.begin(), o.topics.end(), value) == o.topics.end())
         o.topics.emplace_back(value);
     } else {
       return usage_error("unknown argument: " + std::string(arg));
     }
   }
-  if (o.bootstrap_file.empty())
-    return usage_error("--bootstrap-file is required");
+  if (o.bootstrap_file.empty()) return usage_error("--bootstrap-file is required");
   return {std::move(o), 0};
 }
 
@@ -207,9 +202,7 @@ struct ConfDeleter {
   void operator()(rd_kafka_conf_t* c) const noexcept { rd_kafka_conf_destroy(c); }
 };
 struct MockClusterDeleter {
-  void operator()(rd_kafka_mock_cluster_t* m) const noexcept {
-    rd_kafka_mock_cluster_destroy(m);
-  }
+  void operator()(rd_kafka_mock_cluster_t* m) const noexcept { rd_kafka_mock_cluster_destroy(m); }
 };
 using KafkaPtr = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
 using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
@@ -290,8 +283,8 @@ int main(int argc, char** argv) {
   char errstr[512];
   ConfPtr conf(rd_kafka_conf_new());
   rd_kafka_conf_set_log_cb(conf.get(), log_cb);
-  if (rd_kafka_conf_set(conf.get(), "client.id", "henvis-devbroker", errstr,
-                        sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+  if (rd_kafka_conf_set(conf.get(), "client.id", "henvis-devbroker", errstr, sizeof(errstr)) !=
+      RD_KAFKA_CONF_OK) {
     spdlog::error("config: {}", errstr);
     return 1;
   }
@@ -311,8 +304,8 @@ int main(int argc, char** argv) {
 
   const int replication_factor = std::min(3, opt.brokers);
   for (const auto& topic : opt.topics) {
-    rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
-        cluster.get(), topic.c_str(), opt.partitions, replication_factor);
+    rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(cluster.get(), topic.c_str(),
+                                                         opt.partitions, replication_factor);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       spdlog::error("cannot create topic {}: {}", topic, rd_kafka_err2str(err));
       return 1;
@@ -325,8 +318,8 @@ int main(int argc, char** argv) {
   spdlog::info(
       "started: {} brokers at {}, {} topics with {} partitions and replication "
       "factor {}, bootstrap file {} (in-memory mock for dev/tests only)",
-      opt.brokers, bootstraps, opt.topics.size(), opt.partitions,
-      replication_factor, opt.bootstrap_file);
+      opt.brokers, bootstraps, opt.topics.size(), opt.partitions, replication_factor,
+      opt.bootstrap_file);
 
   int sig = 0;
   for (;;) {
@@ -337,7 +330,9 @@ int main(int argc, char** argv) {
       break;
     }
   }
-  spdlog::info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal");
+  spdlog::info("received {}, stopping", sig == SIGTERM  ? "SIGTERM"
+                                        : sig == SIGINT ? "SIGINT"
+                                                        : "signal");
 
   // Remove the file first so nobody connects to a cluster that is going away.
   std::error_code ec;

@@ -37,7 +37,7 @@ struct Request {
   std::string method;
   std::string path;
   std::map<std::string, std::string> query;
-  std::map<std::string, std::string> params;  // from {name} in the route
+  std::map<std::string, std::string> params;   // from {name} in the route
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
   auth::Principal principal;

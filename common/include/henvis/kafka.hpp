@@ -92,7 +92,8 @@ class Health {
 class Producer {
  public:
   // Called once per produced message with its opaque id and the outcome.
-  using DeliveryCallback = std::function<void(std::int64_t opaque, bool ok, const std::string& error)>;
+  using DeliveryCallback =
+      std::function<void(std::int64_t opaque, bool ok, const std::string& error)>;
 
   Producer(const std::string& bootstrap, DeliveryCallback on_delivery, Health* health = nullptr);
   ~Producer();

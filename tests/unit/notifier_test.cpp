@@ -1,0 +1,340 @@
+// notifier: NotificationRequested lands in the recipient's pull inbox once;
+// GET /v1/inbox marks read; POST /v1/inbox/{id}/ack acknowledges; each is a
+// DeliveryEvent in the outbox (DESIGN.md "Contact lists").
+
+#include "notifier.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "henvis/config.hpp"
+#include "henvis/consumer_loop.hpp"
+#include "henvis/ids.hpp"
+#include "henvis/kafka.hpp"
+#include "henvis/sqlite.hpp"
+#include "henvis/topics.hpp"
+#include "henvis/v1/api.pb.h"
+#include "henvis/v1/events.pb.h"
+
+namespace fs = std::filesystem;
+using google::protobuf::util::TimeUtil;
+
+namespace {
+
+constexpr const char* CPR = "0101901234";
+
+struct TempDb {
+  fs::path dir;
+  std::string path;
+  TempDb() {
+    dir = fs::temp_directory_path() / ("henvis-notifier-test-" + henvis::new_uuid());
+    fs::create_directories(dir);
+    path = (dir / "notifier.db").string();
+  }
+  ~TempDb() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+henvis::Directory dev_directory() {
+  auto p = fs::path(__FILE__).parent_path() / "../../deploy/config/dev/directory.textproto";
+  return henvis::Directory(henvis::config::load<henvis::v1::Directory>(p.string()));
+}
+
+henvis::v1::NotificationRequested notification(const std::string& id,
+                                               const std::string& recipient) {
+  henvis::v1::NotificationRequested n;
+  n.set_notification_id(id);
+  n.set_recipient_id(recipient);
+  n.set_kind(henvis::v1::NOTIFICATION_KIND_NEW_REFERRAL);
+  auto* c = n.mutable_referral();
+  c->set_referral_id("ref-" + id);
+  c->set_journal_number("4100-84123-00042-24");
+  c->set_offence(henvis::v1::OFFENCE_DRUNK);
+  c->set_kommunekode(657);
+  c->set_municipality_name("Herning");
+  c->mutable_person()->set_cpr(CPR);
+  c->mutable_person()->set_name("Jens Testesen");
+  c->mutable_person()->set_phone("+4523456789");
+  *n.mutable_requested_at() = henvis::now_timestamp();
+  return n;
+}
+
+henvis::kafka::Message message(
+    const henvis::v1::NotificationRequested& n,
+    const std::string& type = henvis::event_types::NOTIFICATION_REQUESTED) {
+  henvis::kafka::Message m;
+  m.topic = henvis::topics::NOTIFICATIONS;
+  m.key = n.recipient_id();
+  m.payload = n.SerializeAsString();
+  m.headers = {{henvis::kafka::header::ID, henvis::new_uuid()},
+               {henvis::kafka::header::TYPE, type}};
+  return m;
+}
+
+void apply(henvis::notifier::Applier& a, henvis::sqlite::Db& db, const henvis::kafka::Message& m) {
+  henvis::sqlite::Transaction tx(db);
+  a.apply(m, db);
+  tx.commit();
+}
+
+std::int64_t scalar(henvis::sqlite::Db& db, const std::string& sql) {
+  henvis::sqlite::Stmt s(db, sql);
+  REQUIRE(s.step());
+  return s.i64(0);
+}
+
+// Outbox rows on henvis.deliveries.v1 with the given ce_type.
+std::vector<henvis::v1::DeliveryEvent> deliveries(henvis::sqlite::Db& db, const std::string& type) {
+  std::vector<henvis::v1::DeliveryEvent> out;
+  henvis::sqlite::Stmt s(db, "SELECT topic, payload, headers FROM outbox ORDER BY id");
+  while (s.step()) {
+    henvis::v1::Headers hs;
+    hs.ParseFromString(s.blob(2));
+    std::string t;
+    for (const auto& h : hs.header())
+      if (h.key() == henvis::kafka::header::TYPE) t = h.value();
+    if (t != type) continue;
+    CHECK(s.text(0) == henvis::topics::DELIVERIES);
+    henvis::v1::DeliveryEvent d;
+    REQUIRE(d.ParseFromString(s.blob(1)));
+    out.push_back(d);
+  }
+  return out;
+}
+
+henvis::http::Request request(const std::string& method, const std::string& scope,
+                              henvis::v1::Role role = henvis::v1::ROLE_CENTRE) {
+  henvis::http::Request r;
+  r.method = method;
+  r.principal = henvis::auth::Principal{"test-" + scope, role, scope};
+  return r;
+}
+
+henvis::http::Request ack_request(const std::string& scope, const std::string& id) {
+  auto r = request("POST", scope);
+  r.path = "/v1/inbox/" + id + "/ack";
+  r.params["notificationId"] = id;
+  return r;
+}
+
+henvis::v1::Inbox parse_inbox(const henvis::http::Response& r) {
+  henvis::v1::Inbox out;
+  INFO(r.body);
+  REQUIRE(google::protobuf::util::JsonStringToMessage(r.body, &out).ok());
+  return out;
+}
+
+// Applies one notification for rusmiddelcenter-657 into the database at `path`.
+void seed(const std::string& path, const std::string& id) {
+  henvis::sqlite::Db db(path);
+  db.migrate(henvis::notifier::migrations());
+  henvis::notifier::Applier a(dev_directory());
+  apply(a, db, message(notification(id, "rusmiddelcenter-657")));
+}
+
+}  // namespace
+
+TEST_CASE("notifier: a notification lands in the inbox once even if applied twice", "[notifier]") {
+  // Given a notifier database
+  TempDb t;
+  henvis::sqlite::Db db(t.path);
+  db.migrate(henvis::notifier::migrations());
+  henvis::notifier::Applier a(dev_directory());
+  const auto n = notification("n-1", "rusmiddelcenter-657");
+  // When the same NotificationRequested is applied under two ce_ids
+  apply(a, db, message(n));
+  apply(a, db, message(n));
+  // Then one inbox row and one DELIVERED event keyed by the recipient
+  CHECK(scalar(db, "SELECT count(*) FROM inbox") == 1);
+  CHECK(scalar(db,
+               "SELECT count(*) FROM inbox WHERE recipient_id = 'rusmiddelcenter-657' AND "
+               "referral_id = 'ref-n-1' AND read_at IS NULL AND acked_at IS NULL") == 1);
+  const auto delivered = deliveries(db, "henvis.delivery.delivered");
+  REQUIRE(delivered.size() == 1);
+  CHECK(delivered[0].notification_id() == "n-1");
+  CHECK(delivered[0].recipient_id() == "rusmiddelcenter-657");
+  CHECK(delivered[0].referral_id() == "ref-n-1");
+  CHECK(delivered[0].status() == henvis::v1::DELIVERY_STATUS_DELIVERED);
+  CHECK(delivered[0].channel() == "inbox");
+  henvis::sqlite::Stmt k(db, "SELECT key FROM outbox");
+  REQUIRE(k.step());
+  CHECK(k.blob(0) == "rusmiddelcenter-657");
+  // And the delivery event carries no personal data
+  henvis::sqlite::Stmt p(db, "SELECT payload FROM outbox");
+  REQUIRE(p.step());
+  CHECK(p.blob(0).find(CPR) == std::string::npos);
+}
+
+TEST_CASE("notifier: a notification for an unknown recipient is Rejected", "[notifier]") {
+  // Given a notifier database / When a notification names a recipient not in the directory
+  // Then Rejected and nothing is stored or emitted
+  TempDb t;
+  henvis::sqlite::Db db(t.path);
+  db.migrate(henvis::notifier::migrations());
+  henvis::notifier::Applier a(dev_directory());
+  CHECK_THROWS_AS(a.apply(message(notification("n-1", "rusmiddelcenter-999")), db),
+                  henvis::Rejected);
+  CHECK(scalar(db, "SELECT count(*) FROM inbox") == 0);
+  CHECK(scalar(db, "SELECT count(*) FROM outbox") == 0);
+}
+
+TEST_CASE("notifier: a wrong ce_type, garbage or missing fields are Rejected", "[notifier]") {
+  // Given a notifier database / When malformed notifications are applied
+  // Then each is Rejected (without echoing the payload) and nothing lands in the inbox
+  TempDb t;
+  henvis::sqlite::Db db(t.path);
+  db.migrate(henvis::notifier::migrations());
+  henvis::notifier::Applier a(dev_directory());
+  const auto n = notification("n-1", "rusmiddelcenter-657");
+  CHECK_THROWS_AS(a.apply(message(n, "henvis.offer.recorded"), db), henvis::Rejected);
+  auto garbage = message(n);
+  garbage.payload = std::string("\xff\xff\xff\xff") + CPR;
+  try {
+    a.apply(garbage, db);
+    FAIL("expected Rejected");
+  } catch (const henvis::Rejected& e) {
+    CHECK(std::string(e.what()).find(CPR) == std::string::npos);
+  }
+  auto no_id = n;
+  no_id.clear_notification_id();
+  CHECK_THROWS_AS(a.apply(message(no_id), db), henvis::Rejected);
+  auto no_kind = n;
+  no_kind.set_kind(henvis::v1::NOTIFICATION_KIND_UNSPECIFIED);
+  CHECK_THROWS_AS(a.apply(message(no_kind), db), henvis::Rejected);
+  CHECK(scalar(db, "SELECT count(*) FROM inbox") == 0);
+}
+
+TEST_CASE("notifier: the centre's inbox lists its notification and marks it read",
+          "[notifier][api]") {
+  // Given a notification delivered to rusmiddelcenter-657
+  TempDb t;
+  seed(t.path, "n-1");
+  henvis::notifier::Api api(t.path, dev_directory(), nullptr);
+  // When the centre reads its inbox
+  auto first = api.inbox(request("GET", "rusmiddelcenter-657"));
+  // Then it lists the notification with the contact data, marked read
+  REQUIRE(first.status == 200);
+  auto inbox = parse_inbox(first);
+  CHECK(inbox.recipient_id() == "rusmiddelcenter-657");
+  REQUIRE(inbox.entries_size() == 1);
+  const auto& e = inbox.entries(0);
+  CHECK(e.notification_id() == "n-1");
+  CHECK(e.referral().referral_id() == "ref-n-1");
+  CHECK(e.referral().person().cpr() == CPR);
+  CHECK(e.has_delivered_at());
+  CHECK(e.has_read_at());
+  CHECK_FALSE(e.has_acknowledged_at());
+  henvis::sqlite::Db db(t.path);
+  CHECK(scalar(db, "SELECT count(*) FROM inbox WHERE read_at IS NOT NULL") == 1);
+  CHECK(deliveries(db, "henvis.delivery.read").size() == 1);
+  // And the disclosure is written to the access log
+  CHECK(scalar(db, "SELECT count(*) FROM access_log") >= 1);
+  // When read again, it is listed but no second READ event is emitted
+  auto second = parse_inbox(api.inbox(request("GET", "rusmiddelcenter-657")));
+  CHECK(second.entries_size() == 1);
+  CHECK(deliveries(db, "henvis.delivery.read").size() == 1);
+}
+
+TEST_CASE("notifier: another centre's inbox does not show the notification", "[notifier][api]") {
+  // Given a notification for rusmiddelcenter-657
+  TempDb t;
+  seed(t.path, "n-1");
+  henvis::notifier::Api api(t.path, dev_directory(), nullptr);
+  // When rusmiddelcenter-661 reads its inbox
+  auto res = api.inbox(request("GET", "rusmiddelcenter-661"));
+  // Then it is empty and nothing is marked read
+  REQUIRE(res.status == 200);
+  CHECK(parse_inbox(res).entries_size() == 0);
+  henvis::sqlite::Db db(t.path);
+  CHECK(scalar(db, "SELECT count(*) FROM inbox WHERE read_at IS NOT NULL") == 0);
+  CHECK(deliveries(db, "henvis.delivery.read").empty());
+}
+
+TEST_CASE("notifier: a principal whose scope is not a recipient gets 403", "[notifier][api]") {
+  // Given a seeded inbox / When a centre token scoped to an unknown recipient reads or acks
+  // Then 403
+  TempDb t;
+  seed(t.path, "n-1");
+  henvis::notifier::Api api(t.path, dev_directory(), nullptr);
+  CHECK(api.inbox(request("GET", "rusmiddelcenter-999")).status == 403);
+  CHECK(api.ack(ack_request("rusmiddelcenter-999", "n-1")).status == 403);
+}
+
+TEST_CASE("notifier: ack by the wrong centre is 404 and changes nothing", "[notifier][api]") {
+  // Given a notification for rusmiddelcenter-657
+  TempDb t;
+  seed(t.path, "n-1");
+  henvis::notifier::Api api(t.path, dev_directory(), nullptr);
+  // When rusmiddelcenter-661 acknowledges it
+  auto res = api.ack(ack_request("rusmiddelcenter-661", "n-1"));
+  // Then 404, and it is not acknowledged
+  CHECK(res.status == 404);
+  CHECK(res.content_type == "application/problem+json");
+  henvis::sqlite::Db db(t.path);
+  CHECK(scalar(db, "SELECT count(*) FROM inbox WHERE acked_at IS NOT NULL") == 0);
+  CHECK(deliveries(db, "henvis.delivery.acknowledged").empty());
+  // And an unknown id is 404 too
+  CHECK(api.ack(ack_request("rusmiddelcenter-657", "n-nowhere")).status == 404);
+}
+
+TEST_CASE("notifier: acknowledging twice answers 200 both times with one acknowledged event",
+          "[notifier][api]") {
+  // Given a notification for rusmiddelcenter-657
+  TempDb t;
+  seed(t.path, "n-1");
+  henvis::notifier::Api api(t.path, dev_directory(), nullptr);
+  // When the centre acknowledges it twice
+  auto first = api.ack(ack_request("rusmiddelcenter-657", "n-1"));
+  auto second = api.ack(ack_request("rusmiddelcenter-657", "n-1"));
+  // Then 200 both times, the entry acknowledged
+  INFO(first.body);
+  CHECK(first.status == 200);
+  CHECK(second.status == 200);
+  henvis::v1::InboxEntry e1, e2;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(first.body, &e1).ok());
+  REQUIRE(google::protobuf::util::JsonStringToMessage(second.body, &e2).ok());
+  CHECK(e1.has_acknowledged_at());
+  CHECK(e1.has_read_at());
+  CHECK(e2.acknowledged_at().seconds() == e1.acknowledged_at().seconds());
+  // And exactly one acknowledged DeliveryEvent in the outbox
+  henvis::sqlite::Db db(t.path);
+  const auto acks = deliveries(db, "henvis.delivery.acknowledged");
+  REQUIRE(acks.size() == 1);
+  CHECK(acks[0].notification_id() == "n-1");
+  CHECK(acks[0].recipient_id() == "rusmiddelcenter-657");
+  CHECK(acks[0].referral_id() == "ref-n-1");
+  CHECK(acks[0].status() == henvis::v1::DELIVERY_STATUS_ACKNOWLEDGED);
+  // And the acknowledged entry leaves the default inbox listing but stays in ?all=true
+  CHECK(parse_inbox(api.inbox(request("GET", "rusmiddelcenter-657"))).entries_size() == 0);
+  auto all = request("GET", "rusmiddelcenter-657");
+  all.query["all"] = "true";
+  CHECK(parse_inbox(api.inbox(all)).entries_size() == 1);
+}
+
+TEST_CASE("notifier: the coordinator reads the coordinator recipient's inbox", "[notifier][api]") {
+  // Given an unroutable notification for coordinator-mvj
+  TempDb t;
+  {
+    henvis::sqlite::Db db(t.path);
+    db.migrate(henvis::notifier::migrations());
+    henvis::notifier::Applier a(dev_directory());
+    auto n = notification("n-c", "coordinator-mvj");
+    n.set_kind(henvis::v1::NOTIFICATION_KIND_UNROUTABLE_REFERRAL);
+    apply(a, db, message(n));
+  }
+  henvis::notifier::Api api(t.path, dev_directory(), nullptr);
+  // When the coordinator (scope = district "mvj") reads
+  auto inbox = parse_inbox(api.inbox(request("GET", "mvj", henvis::v1::ROLE_COORDINATOR)));
+  // Then it sees the notification
+  CHECK(inbox.recipient_id() == "coordinator-mvj");
+  REQUIRE(inbox.entries_size() == 1);
+  CHECK(inbox.entries(0).kind() == henvis::v1::NOTIFICATION_KIND_UNROUTABLE_REFERRAL);
+}
