@@ -97,6 +97,20 @@ int run_service(RunSpec spec) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  if (spec.relay) {
+    outbox::Relay* relay = spec.relay;
+    spec.metrics->gauge("henvis_outbox_published_total",
+                        [relay] { return static_cast<double>(relay->published()); });
+  }
+  if (spec.consumer) {
+    ConsumerLoop* c = spec.consumer;
+    spec.metrics->gauge("henvis_consumer_applied_total",
+                        [c] { return static_cast<double>(c->applied()); });
+    spec.metrics->gauge("henvis_consumer_duplicates_total",
+                        [c] { return static_cast<double>(c->duplicates()); });
+    spec.metrics->gauge("henvis_consumer_dead_lettered_total",
+                        [c] { return static_cast<double>(c->dead_lettered()); });
+  }
   std::atomic<bool> stop{false};
   std::atomic<bool> failed{false};
   if (spec.relay) spec.relay->start();

@@ -11,8 +11,6 @@ int main(int argc, char** argv) {
   intake::Intake service(setup.database, Directory(setup.directory), &relay);
   http::Router router;
   service.register_routes(router);
-  metrics.gauge("henvis_outbox_published_total",
-                [&] { return static_cast<double>(relay.published()); });
   return run_service(
       RunSpec{"intake", &setup, std::move(router), &metrics, &relay, nullptr, &health});
 }

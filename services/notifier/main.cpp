@@ -18,11 +18,6 @@ int main(int argc, char** argv) {
       [&](const kafka::Message& m, sqlite::Db& db) { applier.apply(m, db); }, &relay, &health);
   http::Router routes;
   api.register_routes(routes);
-  metrics.gauge("henvis_consumer_applied_total", [&] { return double(consumer.applied()); });
-  metrics.gauge("henvis_consumer_duplicates_total", [&] { return double(consumer.duplicates()); });
-  metrics.gauge("henvis_consumer_dead_lettered_total",
-                [&] { return double(consumer.dead_lettered()); });
-  metrics.gauge("henvis_outbox_published_total", [&] { return double(relay.published()); });
   return run_service(
       RunSpec{"notifier", &setup, std::move(routes), &metrics, &relay, &consumer, &health});
 }

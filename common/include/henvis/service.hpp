@@ -41,7 +41,8 @@ std::string dlq_topic(const std::string& topic, const std::string& service);
 
 // Runs a service until SIGTERM/SIGINT: starts the relay (if `relay_db`), the
 // consumer loop (if given) on a thread, and the HTTP server; returns the exit
-// code. `extra_ready` adds to /readyz.
+// code. /readyz is ready once the consumer is assigned and the brokers are
+// reachable; /metrics carries the consumer's and the relay's counters.
 struct RunSpec {
   std::string service;
   ServiceSetup* setup = nullptr;
