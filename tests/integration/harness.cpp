@@ -159,9 +159,10 @@ std::string read_all_databases(const fs::path& dir) {
   return all;
 }
 
-Stack::Stack() : dir_(make_temp_dir("henvis-it")) {
+Stack::Stack(std::map<std::string, std::string> extra)
+    : extra_config_(std::move(extra)), dir_(make_temp_dir("henvis-it")) {
   const fs::path conf = fs::path(HENVIS_SOURCE_DIR) / "deploy/config/dev";
-  for (const std::string s : {"intake", "router", "notifier"}) {
+  for (const std::string s : {"intake", "router", "notifier", "evaluation"}) {
     ports_[s] = free_port();
     std::ofstream out(dir_ / (s + ".textproto"));
     out << "service: \"" << s << "\"\n"
@@ -169,12 +170,14 @@ Stack::Stack() : dir_(make_temp_dir("henvis-it")) {
         << "http { address: \"127.0.0.1\" port: " << ports_[s] << " }\n"
         << "database: \"" << database(s) << "\"\n"
         << "directory_file: \"" << (conf / "directory.textproto").string() << "\"\n"
-        << "tokens_file: \"" << (conf / "tokens.textproto").string() << "\"\n";
+        << "tokens_file: \"" << (conf / "tokens.textproto").string() << "\"\n"
+        << extra_config_[s];
   }
 }
 
 Stack::~Stack() {
-  for (const std::string s : {"intake", "router", "notifier", "devbroker"}) procs_.erase(s);
+  for (const std::string s : {"intake", "router", "notifier", "evaluation", "devbroker"})
+    procs_.erase(s);
   if (!std::getenv("HENVIS_KEEP_TEST_DIRS")) {
     std::error_code ec;
     fs::remove_all(dir_, ec);

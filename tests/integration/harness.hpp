@@ -55,7 +55,9 @@ std::string read_all_databases(const std::filesystem::path& dir);
 // The embedded broker and the three services, each a process of its own.
 class Stack {
  public:
-  Stack();
+  // `extra` adds text-format fields to a service's config, e.g.
+  // {{"router", "router { max_contact_attempts: 2 }"}}.
+  explicit Stack(std::map<std::string, std::string> extra = {});
   ~Stack();
   void start_broker();
   void start(const std::string& service);
@@ -71,6 +73,7 @@ class Stack {
   double metric(const std::string& service, const std::string& name);
 
  private:
+  std::map<std::string, std::string> extra_config_;
   std::filesystem::path dir_;
   std::map<std::string, int> ports_;
   std::map<std::string, std::unique_ptr<Process>> procs_;

@@ -5,7 +5,6 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -13,31 +12,12 @@
 #include "henvis/auth.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/v1/config.pb.h"
-
-namespace fs = std::filesystem;
+#include "support.hpp"
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("henvis-config-test-" + henvis::new_uuid());
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path write(const std::string& name, const std::string& text) const {
-    auto p = path / name;
-    std::ofstream(p) << text;
-    return p;
-  }
-};
-
-fs::path dev_config(const std::string& file) {
-  return fs::path(__FILE__).parent_path() / "../../deploy/config/dev" / file;
-}
+using henvis::test::dev_config;
+using henvis::test::TempDir;
 
 henvis::auth::TokenStore dev_tokens() {
   return henvis::auth::TokenStore(
@@ -48,7 +28,7 @@ henvis::auth::TokenStore dev_tokens() {
 
 TEST_CASE("config::load refuses an unknown field and names file, line and column", "[config]") {
   // Given a Directory file whose third line holds a field the schema lacks
-  TempDir tmp;
+  TempDir tmp("henvis-config-test");
   const auto p = tmp.write("dir.textproto",
                            "version: \"t-1\"\n"
                            "districts { id: \"mvj\" }\n"
@@ -71,7 +51,7 @@ TEST_CASE("config::load refuses an unknown field and names file, line and column
 
 TEST_CASE("config::load refuses a missing file naming it", "[config]") {
   // Given a path that does not exist
-  TempDir tmp;
+  TempDir tmp("henvis-config-test");
   const auto p = tmp.path / "missing.textproto";
   // When loaded / Then config::Error names the path
   henvis::v1::Directory d;

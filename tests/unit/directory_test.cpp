@@ -13,10 +13,13 @@
 
 #include "henvis/config.hpp"
 #include "henvis/v1/config.pb.h"
+#include "support.hpp"
 
 using namespace std::chrono;
 
 namespace {
+
+using henvis::test::dev_config;
 
 std::string iso(year_month_day d) {
   char buf[32];
@@ -81,10 +84,6 @@ henvis::v1::Directory small_directory() {
   add_period(lemvig, "2022-07-01", "", "centre-b");
   add_municipality(d, 751, "Aarhus");
   return d;
-}
-
-std::filesystem::path dev_config(const std::string& file) {
-  return std::filesystem::path(__FILE__).parent_path() / "../../deploy/config/dev" / file;
 }
 
 }  // namespace

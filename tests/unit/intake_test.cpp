@@ -7,7 +7,6 @@
 #include <catch2/catch.hpp>
 
 #include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -16,42 +15,21 @@
 #include <string>
 #include <vector>
 
-#include "henvis/config.hpp"
-#include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/topics.hpp"
 #include "henvis/v1/api.pb.h"
 #include "henvis/v1/events.pb.h"
+#include "support.hpp"
 
 namespace fs = std::filesystem;
-using google::protobuf::util::TimeUtil;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("henvis-intake-test-" + henvis::new_uuid());
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string db() const { return (path / "intake.db").string(); }
-};
-
-henvis::Directory dev_directory() {
-  auto p = fs::path(__FILE__).parent_path() / "../../deploy/config/dev/directory.textproto";
-  return henvis::Directory(henvis::config::load<henvis::v1::Directory>(p.string()));
-}
-
-google::protobuf::Timestamp ts(const std::string& s) {
-  google::protobuf::Timestamp t;
-  REQUIRE(TimeUtil::FromString(s, &t));
-  return t;
-}
+using henvis::test::dev_directory;
+using henvis::test::scalar;
+using henvis::test::TempDir;
+using henvis::test::ts;
 
 constexpr const char* CPR = "010190-1234";
 constexpr const char* CPR_DIGITS = "0101901234";
@@ -111,11 +89,10 @@ henvis::v1::OfferResponse parse_response(const henvis::http::Response& r) {
   return out;
 }
 
+// scalar() on a connection of its own to the database at `db_path`.
 std::int64_t count(const std::string& db_path, const std::string& sql) {
   henvis::sqlite::Db db(db_path);
-  henvis::sqlite::Stmt s(db, sql);
-  REQUIRE(s.step());
-  return s.i64(0);
+  return scalar(db, sql);
 }
 
 std::string read_all(const fs::path& p) {
@@ -262,8 +239,9 @@ TEST_CASE("check_offer: a no does not check person or consent", "[intake]") {
 
 TEST_CASE("post_offer: a yes is recorded once, with one OfferRecorded in the outbox", "[intake]") {
   // Given an Intake on a fresh database
-  TempDir tmp;
-  henvis::intake::Intake intake(tmp.db(), dev_directory(), nullptr);
+  TempDir tmp("henvis-intake-test");
+  const auto db_path = tmp.file("intake.db");
+  henvis::intake::Intake intake(db_path, dev_directory(), nullptr);
   // When a valid yes for Herning is posted
   const auto res = intake.post_offer(offer_request(to_json(valid_yes())));
   // Then 201 with a referral id, covered
@@ -276,8 +254,8 @@ TEST_CASE("post_offer: a yes is recorded once, with one OfferRecorded in the out
   CHECK(body.municipality_name() == "Herning");
   CHECK_FALSE(body.personal_data_dropped());
   // And one outbox row on henvis.offers.v1, keyed by the referral id, carrying the event
-  CHECK(count(tmp.db(), "SELECT count(*) FROM outbox") == 1);
-  henvis::sqlite::Db db(tmp.db());
+  CHECK(count(db_path, "SELECT count(*) FROM outbox") == 1);
+  henvis::sqlite::Db db(db_path);
   henvis::sqlite::Stmt s(db, "SELECT topic, key, payload, headers FROM outbox");
   REQUIRE(s.step());
   CHECK(s.text(0) == henvis::topics::OFFERS);
@@ -300,8 +278,9 @@ TEST_CASE("post_offer: a yes is recorded once, with one OfferRecorded in the out
 
 TEST_CASE("post_offer: the same offer again returns the first answer byte for byte", "[intake]") {
   // Given a yes already posted
-  TempDir tmp;
-  henvis::intake::Intake intake(tmp.db(), dev_directory(), nullptr);
+  TempDir tmp("henvis-intake-test");
+  const auto db_path = tmp.file("intake.db");
+  henvis::intake::Intake intake(db_path, dev_directory(), nullptr);
   const std::string body = to_json(valid_yes());
   const auto first = intake.post_offer(offer_request(body));
   REQUIRE(first.status == 201);
@@ -311,14 +290,15 @@ TEST_CASE("post_offer: the same offer again returns the first answer byte for by
   CHECK(again.status == first.status);
   CHECK(again.body == first.body);
   CHECK(again.content_type == first.content_type);
-  CHECK(count(tmp.db(), "SELECT count(*) FROM outbox") == 1);
-  CHECK(count(tmp.db(), "SELECT count(*) FROM offers") == 1);
+  CHECK(count(db_path, "SELECT count(*) FROM outbox") == 1);
+  CHECK(count(db_path, "SELECT count(*) FROM offers") == 1);
 }
 
 TEST_CASE("post_offer: the same offerId with another body is a 409 naming offerId", "[intake]") {
   // Given a yes already posted
-  TempDir tmp;
-  henvis::intake::Intake intake(tmp.db(), dev_directory(), nullptr);
+  TempDir tmp("henvis-intake-test");
+  const auto db_path = tmp.file("intake.db");
+  henvis::intake::Intake intake(db_path, dev_directory(), nullptr);
   REQUIRE(intake.post_offer(offer_request(to_json(valid_yes()))).status == 201);
   // When the same offerId comes with another phone number
   auto other = valid_yes();
@@ -329,15 +309,16 @@ TEST_CASE("post_offer: the same offerId with another body is a 409 naming offerI
   CHECK(res.status == 409);
   CHECK(res.content_type == "application/problem+json");
   CHECK_THAT(res.body, Catch::Contains("\"field\":\"offerId\""));
-  CHECK(count(tmp.db(), "SELECT count(*) FROM outbox") == 1);
+  CHECK(count(db_path, "SELECT count(*) FROM outbox") == 1);
 }
 
 TEST_CASE("post_offer: an invalid offer is a 400 naming the fields and records nothing",
           "[intake]") {
   // Given an Intake / When a yes with an impossible CPR is posted
   // Then 400 naming person.cpr without echoing it, and nothing recorded
-  TempDir tmp;
-  henvis::intake::Intake intake(tmp.db(), dev_directory(), nullptr);
+  TempDir tmp("henvis-intake-test");
+  const auto db_path = tmp.file("intake.db");
+  henvis::intake::Intake intake(db_path, dev_directory(), nullptr);
   auto r = valid_yes();
   r.mutable_person()->set_cpr("999999-9999");
   const auto res = intake.post_offer(offer_request(to_json(r)));
@@ -345,15 +326,16 @@ TEST_CASE("post_offer: an invalid offer is a 400 naming the fields and records n
   CHECK(res.status == 400);
   CHECK_THAT(res.body, Catch::Contains("\"field\":\"person.cpr\""));
   CHECK_THAT(res.body, !Catch::Contains("999999"));
-  CHECK(count(tmp.db(), "SELECT count(*) FROM outbox") == 0);
-  CHECK(count(tmp.db(), "SELECT count(*) FROM offers") == 0);
+  CHECK(count(db_path, "SELECT count(*) FROM outbox") == 0);
+  CHECK(count(db_path, "SELECT count(*) FROM offers") == 0);
 }
 
 TEST_CASE("post_offer: a no with person data drops it and keeps none in the database",
           "[intake][personal-data]") {
   // Given an Intake on a fresh database
-  TempDir tmp;
-  henvis::intake::Intake intake(tmp.db(), dev_directory(), nullptr);
+  TempDir tmp("henvis-intake-test");
+  const auto db_path = tmp.file("intake.db");
+  henvis::intake::Intake intake(db_path, dev_directory(), nullptr);
   // When a no is posted carrying a CPR, a name and a phone
   auto r = valid_yes();
   r.set_offer_id("offer-no-1");
@@ -368,7 +350,7 @@ TEST_CASE("post_offer: a no with person data drops it and keeps none in the data
   CHECK(body.covered());
   // And the event carries no person and is keyed by the offer id
   {
-    henvis::sqlite::Db db(tmp.db());
+    henvis::sqlite::Db db(db_path);
     henvis::sqlite::Stmt s(db, "SELECT key, payload FROM outbox");
     REQUIRE(s.step());
     CHECK(s.blob(0) == "offer-no-1");
@@ -382,7 +364,7 @@ TEST_CASE("post_offer: a no with person data drops it and keeps none in the data
   // And neither the CPR (either form), the name nor the phone is anywhere in the files
   std::string bytes;
   for (const char* suffix : {"", "-wal", "-journal", "-shm"}) {
-    fs::path p = tmp.db() + suffix;
+    fs::path p = db_path + suffix;
     if (fs::exists(p)) bytes += read_all(p);
   }
   REQUIRE_FALSE(bytes.empty());
@@ -398,8 +380,9 @@ TEST_CASE("post_offer: covered tells the officer whether the municipality takes 
   // Given an Intake with the dev directory (mvj municipalities from 2020-03-01)
   // When offers for covered and uncovered municipalities and dates are posted
   // Then `covered` is the truth for the charge's Copenhagen date
-  TempDir tmp;
-  henvis::intake::Intake intake(tmp.db(), dev_directory(), nullptr);
+  TempDir tmp("henvis-intake-test");
+  const auto db_path = tmp.file("intake.db");
+  henvis::intake::Intake intake(db_path, dev_directory(), nullptr);
   SECTION("Herning (657) is covered") {
     auto r = valid_yes();
     const auto res = intake.post_offer(offer_request(to_json(r)));
@@ -418,7 +401,7 @@ TEST_CASE("post_offer: covered tells the officer whether the municipality takes 
     CHECK_FALSE(body.covered());
     CHECK(body.municipality_name() == "Aarhus");
     CHECK_FALSE(body.referral_id().empty());
-    CHECK(count(tmp.db(), "SELECT count(*) FROM outbox") == 1);
+    CHECK(count(db_path, "SELECT count(*) FROM outbox") == 1);
   }
   SECTION("Herning before 2020-03-01 is not covered") {
     auto r = valid_yes();
@@ -448,8 +431,9 @@ TEST_CASE("post_offer: covered tells the officer whether the municipality takes 
 // (or the parent message) instead of the unknown key.
 TEST_CASE("post_offer: an unknown JSON field is a 400 problem naming it", "[intake]") {
   // Given a body with a key the API does not know
-  TempDir tmp;
-  henvis::intake::Intake intake(tmp.db(), dev_directory(), nullptr);
+  TempDir tmp("henvis-intake-test");
+  const auto db_path = tmp.file("intake.db");
+  henvis::intake::Intake intake(db_path, dev_directory(), nullptr);
   std::string body = to_json(valid_yes());
   body.insert(1, "\"surprise\":1,");
   // When posted / Then http::Problem 400 naming the key (the Server renders it)
@@ -461,14 +445,15 @@ TEST_CASE("post_offer: an unknown JSON field is a 400 problem naming it", "[inta
     CHECK(p.response.status == 400);
     CHECK_THAT(p.response.body, Catch::Contains("surprise"));
   }
-  CHECK(count(tmp.db(), "SELECT count(*) FROM outbox") == 0);
+  CHECK(count(db_path, "SELECT count(*) FROM outbox") == 0);
 }
 
 TEST_CASE("post_offer: a wrongly typed field is a 400 problem naming it in lowerCamelCase",
           "[intake]") {
   // Given a chargedAt that is not an RFC 3339 time (here a CPR-like value)
-  TempDir tmp;
-  henvis::intake::Intake intake(tmp.db(), dev_directory(), nullptr);
+  TempDir tmp("henvis-intake-test");
+  const auto db_path = tmp.file("intake.db");
+  henvis::intake::Intake intake(db_path, dev_directory(), nullptr);
   auto body = to_json(valid_yes());
   const auto at = body.find("\"2024-05-01T10:00:00Z\"");
   REQUIRE(at != std::string::npos);

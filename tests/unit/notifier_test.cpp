@@ -7,13 +7,10 @@
 #include <catch2/catch.hpp>
 
 #include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/time_util.h>
 
-#include <filesystem>
 #include <string>
 #include <vector>
 
-#include "henvis/config.hpp"
 #include "henvis/consumer_loop.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
@@ -21,32 +18,15 @@
 #include "henvis/topics.hpp"
 #include "henvis/v1/api.pb.h"
 #include "henvis/v1/events.pb.h"
-
-namespace fs = std::filesystem;
-using google::protobuf::util::TimeUtil;
+#include "support.hpp"
 
 namespace {
 
+using henvis::test::dev_directory;
+using henvis::test::scalar;
+using henvis::test::TempDir;
+
 constexpr const char* CPR = "0101901234";
-
-struct TempDb {
-  fs::path dir;
-  std::string path;
-  TempDb() {
-    dir = fs::temp_directory_path() / ("henvis-notifier-test-" + henvis::new_uuid());
-    fs::create_directories(dir);
-    path = (dir / "notifier.db").string();
-  }
-  ~TempDb() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-
-henvis::Directory dev_directory() {
-  auto p = fs::path(__FILE__).parent_path() / "../../deploy/config/dev/directory.textproto";
-  return henvis::Directory(henvis::config::load<henvis::v1::Directory>(p.string()));
-}
 
 henvis::v1::NotificationRequested notification(const std::string& id,
                                                const std::string& recipient) {
@@ -83,12 +63,6 @@ void apply(henvis::notifier::Applier& a, henvis::sqlite::Db& db, const henvis::k
   henvis::sqlite::Transaction tx(db);
   a.apply(m, db);
   tx.commit();
-}
-
-std::int64_t scalar(henvis::sqlite::Db& db, const std::string& sql) {
-  henvis::sqlite::Stmt s(db, sql);
-  REQUIRE(s.step());
-  return s.i64(0);
 }
 
 // Outbox rows on henvis.deliveries.v1 with the given ce_type.
@@ -144,8 +118,9 @@ void seed(const std::string& path, const std::string& id) {
 
 TEST_CASE("notifier: a notification lands in the inbox once even if applied twice", "[notifier]") {
   // Given a notifier database
-  TempDb t;
-  henvis::sqlite::Db db(t.path);
+  TempDir tmp("henvis-notifier-test");
+  const auto db_path = tmp.file("notifier.db");
+  henvis::sqlite::Db db(db_path);
   db.migrate(henvis::notifier::migrations());
   henvis::notifier::Applier a(dev_directory());
   const auto n = notification("n-1", "rusmiddelcenter-657");
@@ -176,8 +151,9 @@ TEST_CASE("notifier: a notification lands in the inbox once even if applied twic
 TEST_CASE("notifier: a notification for an unknown recipient is Rejected", "[notifier]") {
   // Given a notifier database / When a notification names a recipient not in the directory
   // Then Rejected and nothing is stored or emitted
-  TempDb t;
-  henvis::sqlite::Db db(t.path);
+  TempDir tmp("henvis-notifier-test");
+  const auto db_path = tmp.file("notifier.db");
+  henvis::sqlite::Db db(db_path);
   db.migrate(henvis::notifier::migrations());
   henvis::notifier::Applier a(dev_directory());
   CHECK_THROWS_AS(a.apply(message(notification("n-1", "rusmiddelcenter-999")), db),
@@ -189,8 +165,9 @@ TEST_CASE("notifier: a notification for an unknown recipient is Rejected", "[not
 TEST_CASE("notifier: a wrong ce_type, garbage or missing fields are Rejected", "[notifier]") {
   // Given a notifier database / When malformed notifications are applied
   // Then each is Rejected (without echoing the payload) and nothing lands in the inbox
-  TempDb t;
-  henvis::sqlite::Db db(t.path);
+  TempDir tmp("henvis-notifier-test");
+  const auto db_path = tmp.file("notifier.db");
+  henvis::sqlite::Db db(db_path);
   db.migrate(henvis::notifier::migrations());
   henvis::notifier::Applier a(dev_directory());
   const auto n = notification("n-1", "rusmiddelcenter-657");
@@ -215,9 +192,10 @@ TEST_CASE("notifier: a wrong ce_type, garbage or missing fields are Rejected", "
 TEST_CASE("notifier: the centre's inbox lists its notification and marks it read",
           "[notifier][api]") {
   // Given a notification delivered to rusmiddelcenter-657
-  TempDb t;
-  seed(t.path, "n-1");
-  henvis::notifier::Api api(t.path, dev_directory(), nullptr);
+  TempDir tmp("henvis-notifier-test");
+  const auto db_path = tmp.file("notifier.db");
+  seed(db_path, "n-1");
+  henvis::notifier::Api api(db_path, dev_directory(), nullptr);
   // When the centre reads its inbox
   auto first = api.inbox(request("GET", "rusmiddelcenter-657"));
   // Then it lists the notification with the contact data, marked read
@@ -232,7 +210,7 @@ TEST_CASE("notifier: the centre's inbox lists its notification and marks it read
   CHECK(e.has_delivered_at());
   CHECK(e.has_read_at());
   CHECK_FALSE(e.has_acknowledged_at());
-  henvis::sqlite::Db db(t.path);
+  henvis::sqlite::Db db(db_path);
   CHECK(scalar(db, "SELECT count(*) FROM inbox WHERE read_at IS NOT NULL") == 1);
   CHECK(deliveries(db, "henvis.delivery.read").size() == 1);
   // And the disclosure is written to the access log
@@ -245,15 +223,16 @@ TEST_CASE("notifier: the centre's inbox lists its notification and marks it read
 
 TEST_CASE("notifier: another centre's inbox does not show the notification", "[notifier][api]") {
   // Given a notification for rusmiddelcenter-657
-  TempDb t;
-  seed(t.path, "n-1");
-  henvis::notifier::Api api(t.path, dev_directory(), nullptr);
+  TempDir tmp("henvis-notifier-test");
+  const auto db_path = tmp.file("notifier.db");
+  seed(db_path, "n-1");
+  henvis::notifier::Api api(db_path, dev_directory(), nullptr);
   // When rusmiddelcenter-661 reads its inbox
   auto res = api.inbox(request("GET", "rusmiddelcenter-661"));
   // Then it is empty and nothing is marked read
   REQUIRE(res.status == 200);
   CHECK(parse_inbox(res).entries_size() == 0);
-  henvis::sqlite::Db db(t.path);
+  henvis::sqlite::Db db(db_path);
   CHECK(scalar(db, "SELECT count(*) FROM inbox WHERE read_at IS NOT NULL") == 0);
   CHECK(deliveries(db, "henvis.delivery.read").empty());
 }
@@ -261,24 +240,26 @@ TEST_CASE("notifier: another centre's inbox does not show the notification", "[n
 TEST_CASE("notifier: a principal whose scope is not a recipient gets 403", "[notifier][api]") {
   // Given a seeded inbox / When a centre token scoped to an unknown recipient reads or acks
   // Then 403
-  TempDb t;
-  seed(t.path, "n-1");
-  henvis::notifier::Api api(t.path, dev_directory(), nullptr);
+  TempDir tmp("henvis-notifier-test");
+  const auto db_path = tmp.file("notifier.db");
+  seed(db_path, "n-1");
+  henvis::notifier::Api api(db_path, dev_directory(), nullptr);
   CHECK(api.inbox(request("GET", "rusmiddelcenter-999")).status == 403);
   CHECK(api.ack(ack_request("rusmiddelcenter-999", "n-1")).status == 403);
 }
 
 TEST_CASE("notifier: ack by the wrong centre is 404 and changes nothing", "[notifier][api]") {
   // Given a notification for rusmiddelcenter-657
-  TempDb t;
-  seed(t.path, "n-1");
-  henvis::notifier::Api api(t.path, dev_directory(), nullptr);
+  TempDir tmp("henvis-notifier-test");
+  const auto db_path = tmp.file("notifier.db");
+  seed(db_path, "n-1");
+  henvis::notifier::Api api(db_path, dev_directory(), nullptr);
   // When rusmiddelcenter-661 acknowledges it
   auto res = api.ack(ack_request("rusmiddelcenter-661", "n-1"));
   // Then 404, and it is not acknowledged
   CHECK(res.status == 404);
   CHECK(res.content_type == "application/problem+json");
-  henvis::sqlite::Db db(t.path);
+  henvis::sqlite::Db db(db_path);
   CHECK(scalar(db, "SELECT count(*) FROM inbox WHERE acked_at IS NOT NULL") == 0);
   CHECK(deliveries(db, "henvis.delivery.acknowledged").empty());
   // And an unknown id is 404 too
@@ -288,9 +269,10 @@ TEST_CASE("notifier: ack by the wrong centre is 404 and changes nothing", "[noti
 TEST_CASE("notifier: acknowledging twice answers 200 both times with one acknowledged event",
           "[notifier][api]") {
   // Given a notification for rusmiddelcenter-657
-  TempDb t;
-  seed(t.path, "n-1");
-  henvis::notifier::Api api(t.path, dev_directory(), nullptr);
+  TempDir tmp("henvis-notifier-test");
+  const auto db_path = tmp.file("notifier.db");
+  seed(db_path, "n-1");
+  henvis::notifier::Api api(db_path, dev_directory(), nullptr);
   // When the centre acknowledges it twice
   auto first = api.ack(ack_request("rusmiddelcenter-657", "n-1"));
   auto second = api.ack(ack_request("rusmiddelcenter-657", "n-1"));
@@ -305,7 +287,7 @@ TEST_CASE("notifier: acknowledging twice answers 200 both times with one acknowl
   CHECK(e1.has_read_at());
   CHECK(e2.acknowledged_at().seconds() == e1.acknowledged_at().seconds());
   // And exactly one acknowledged DeliveryEvent in the outbox
-  henvis::sqlite::Db db(t.path);
+  henvis::sqlite::Db db(db_path);
   const auto acks = deliveries(db, "henvis.delivery.acknowledged");
   REQUIRE(acks.size() == 1);
   CHECK(acks[0].notification_id() == "n-1");
@@ -321,16 +303,17 @@ TEST_CASE("notifier: acknowledging twice answers 200 both times with one acknowl
 
 TEST_CASE("notifier: the coordinator reads the coordinator recipient's inbox", "[notifier][api]") {
   // Given an unroutable notification for coordinator-mvj
-  TempDb t;
+  TempDir tmp("henvis-notifier-test");
+  const auto db_path = tmp.file("notifier.db");
   {
-    henvis::sqlite::Db db(t.path);
+    henvis::sqlite::Db db(db_path);
     db.migrate(henvis::notifier::migrations());
     henvis::notifier::Applier a(dev_directory());
     auto n = notification("n-c", "coordinator-mvj");
     n.set_kind(henvis::v1::NOTIFICATION_KIND_UNROUTABLE_REFERRAL);
     apply(a, db, message(n));
   }
-  henvis::notifier::Api api(t.path, dev_directory(), nullptr);
+  henvis::notifier::Api api(db_path, dev_directory(), nullptr);
   // When the coordinator (scope = district "mvj") reads
   auto inbox = parse_inbox(api.inbox(request("GET", "mvj", henvis::v1::ROLE_COORDINATOR)));
   // Then it sees the notification

@@ -6,40 +6,20 @@
 
 #include <catch2/catch.hpp>
 
-#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "henvis/consumer_loop.hpp"
-#include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/events.pb.h"
-
-namespace fs = std::filesystem;
+#include "support.hpp"
 
 namespace {
 
-struct TempDb {
-  fs::path dir;
-  std::string path;
-  TempDb() {
-    dir = fs::temp_directory_path() / ("henvis-outbox-test-" + henvis::new_uuid());
-    fs::create_directories(dir);
-    path = (dir / "svc.db").string();
-  }
-  ~TempDb() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-
-std::int64_t scalar(henvis::sqlite::Db& db, const std::string& sql) {
-  henvis::sqlite::Stmt s(db, sql);
-  REQUIRE(s.step());
-  return s.i64(0);
-}
+using henvis::test::scalar;
+using henvis::test::TempDir;
 
 bool table_exists(henvis::sqlite::Db& db, const std::string& name) {
   henvis::sqlite::Stmt s(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
@@ -58,8 +38,9 @@ henvis::kafka::Event sample_event() {
 
 TEST_CASE("outbox::add in a rolled-back transaction leaves no row", "[outbox]") {
   // Given a database with the outbox schema
-  TempDb t;
-  henvis::sqlite::Db db(t.path);
+  TempDir tmp("henvis-outbox-test");
+  const auto db_path = tmp.file("svc.db");
+  henvis::sqlite::Db db(db_path);
   db.migrate({henvis::outbox::MIGRATION});
   // When an event is added inside a transaction that is destroyed uncommitted
   {
@@ -69,15 +50,16 @@ TEST_CASE("outbox::add in a rolled-back transaction leaves no row", "[outbox]") 
   }
   // Then nothing is pending, also for another connection
   CHECK(henvis::outbox::pending(db) == 0);
-  henvis::sqlite::Db other(t.path);
+  henvis::sqlite::Db other(db_path);
   CHECK(henvis::outbox::pending(other) == 0);
 }
 
 TEST_CASE("outbox::add in a committed transaction stores one row with CloudEvents headers",
           "[outbox]") {
   // Given a database with the outbox schema
-  TempDb t;
-  henvis::sqlite::Db db(t.path);
+  TempDir tmp("henvis-outbox-test");
+  const auto db_path = tmp.file("svc.db");
+  henvis::sqlite::Db db(db_path);
   db.migrate({henvis::outbox::MIGRATION});
   const auto ev = sample_event();
   // When an event is added and the transaction committed
@@ -87,7 +69,7 @@ TEST_CASE("outbox::add in a committed transaction stores one row with CloudEvent
     tx.commit();
   }
   // Then one row, readable from another connection, holding topic, key, payload
-  henvis::sqlite::Db other(t.path);
+  henvis::sqlite::Db other(db_path);
   CHECK(henvis::outbox::pending(other) == 1);
   henvis::sqlite::Stmt s(other, "SELECT topic, key, payload, headers, created_at FROM outbox");
   REQUIRE(s.step());
@@ -119,8 +101,9 @@ TEST_CASE("outbox::add in a committed transaction stores one row with CloudEvent
 
 TEST_CASE("outbox::add keeps binary keys and payloads intact", "[outbox]") {
   // Given a payload with NUL bytes (serialized protobuf often has them)
-  TempDb t;
-  henvis::sqlite::Db db(t.path);
+  TempDir tmp("henvis-outbox-test");
+  const auto db_path = tmp.file("svc.db");
+  henvis::sqlite::Db db(db_path);
   db.migrate({henvis::outbox::MIGRATION});
   const std::string payload(
       "\x08\x00\x12\x03"
@@ -150,8 +133,9 @@ TEST_CASE("make_event gives every event a fresh id and the current time", "[outb
 
 TEST_CASE("ConsumerLoop::MIGRATION creates consumer_offsets and processed_events", "[consumer]") {
   // Given a fresh database
-  TempDb t;
-  henvis::sqlite::Db db(t.path);
+  TempDir tmp("henvis-outbox-test");
+  const auto db_path = tmp.file("svc.db");
+  henvis::sqlite::Db db(db_path);
   // When the outbox and consumer-loop schema are migrated
   db.migrate({std::string(henvis::outbox::MIGRATION) + henvis::ConsumerLoop::MIGRATION});
   // Then both tables exist with their keys
@@ -175,8 +159,9 @@ TEST_CASE("ConsumerLoop::MIGRATION creates consumer_offsets and processed_events
 TEST_CASE("sqlite: a database is opened in WAL mode with synchronous=FULL", "[sqlite]") {
   // Given / When a fresh database is opened
   // Then the durability pragmas of DESIGN.md are in force
-  TempDb t;
-  henvis::sqlite::Db db(t.path);
+  TempDir tmp("henvis-outbox-test");
+  const auto db_path = tmp.file("svc.db");
+  henvis::sqlite::Db db(db_path);
   henvis::sqlite::Stmt j(db, "PRAGMA journal_mode");
   REQUIRE(j.step());
   CHECK(j.text(0) == "wal");

@@ -6,53 +6,27 @@
 
 #include <catch2/catch.hpp>
 
-#include <google/protobuf/util/time_util.h>
-
 #include <cctype>
-#include <filesystem>
 #include <string>
 #include <vector>
 
-#include "henvis/config.hpp"
 #include "henvis/consumer_loop.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/topics.hpp"
 #include "henvis/v1/events.pb.h"
-
-namespace fs = std::filesystem;
-using google::protobuf::util::TimeUtil;
+#include "support.hpp"
 
 namespace {
 
+using henvis::test::dev_directory;
+using henvis::test::scalar;
+using henvis::test::TempDir;
+using henvis::test::ts;
+
 constexpr const char* CPR = "0101901234";
 constexpr const char* NAME = "Jens Kristian Testesen";
-
-struct TempDb {
-  fs::path dir;
-  std::string path;
-  TempDb() {
-    dir = fs::temp_directory_path() / ("henvis-router-test-" + henvis::new_uuid());
-    fs::create_directories(dir);
-    path = (dir / "router.db").string();
-  }
-  ~TempDb() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-
-henvis::Directory dev_directory() {
-  auto p = fs::path(__FILE__).parent_path() / "../../deploy/config/dev/directory.textproto";
-  return henvis::Directory(henvis::config::load<henvis::v1::Directory>(p.string()));
-}
-
-google::protobuf::Timestamp ts(const std::string& s) {
-  google::protobuf::Timestamp t;
-  REQUIRE(TimeUtil::FromString(s, &t));
-  return t;
-}
 
 henvis::v1::OfferRecorded yes_offer(const std::string& offer_id, int kommunekode) {
   henvis::v1::OfferRecorded o;
@@ -117,13 +91,6 @@ void apply(henvis::router::Applier& a, henvis::sqlite::Db& db, const henvis::kaf
   tx.commit();
 }
 
-std::int64_t scalar(henvis::sqlite::Db& db, const std::string& sql, const std::string& arg = {}) {
-  henvis::sqlite::Stmt s(db, sql);
-  if (!arg.empty()) s.bind(1, arg);
-  REQUIRE(s.step());
-  return s.i64(0);
-}
-
 struct OutRow {
   std::string topic, key, payload, type;
 };
@@ -150,8 +117,8 @@ std::vector<OutRow> on_topic(const std::vector<OutRow>& rows, const std::string&
 }
 
 struct Fixture {
-  TempDb t;
-  henvis::sqlite::Db db{t.path};
+  TempDir tmp{"henvis-router-test"};
+  henvis::sqlite::Db db{tmp.file("router.db")};
   henvis::router::Applier applier{dev_directory()};
   Fixture() { db.migrate(henvis::router::migrations()); }
   std::int64_t status_of(const std::string& referral_id) {

@@ -1,0 +1,93 @@
+// Helpers shared by the unit tests: temporary directories, the dev
+// configuration, timestamps and one-value SQL queries. Header-only; every
+// function is inline so each test file may include it.
+
+#pragma once
+
+#include <google/protobuf/timestamp.pb.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <system_error>
+
+#include "henvis/config.hpp"
+#include "henvis/directory.hpp"
+#include "henvis/ids.hpp"
+#include "henvis/sqlite.hpp"
+#include "henvis/v1/config.pb.h"
+
+namespace henvis::test {
+
+// A fresh, empty directory <temp>/<prefix>-<uuid>, created by the constructor
+// and removed with everything in it by the destructor (errors ignored).
+// Not copyable, so only one object ever owns and removes the directory.
+struct TempDir {
+  explicit TempDir(const std::string& prefix)
+      : path(std::filesystem::temp_directory_path() / (prefix + "-" + henvis::new_uuid())) {
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  // Path of `name` inside the directory, as a string; the file is not created
+  // (e.g. where a test's SQLite database will live).
+  std::string file(const std::string& name) const { return (path / name).string(); }
+
+  // Writes `text` to `name` inside the directory, replacing any earlier
+  // content, and returns the file's path.
+  std::filesystem::path write(const std::string& name, const std::string& text) const {
+    auto p = path / name;
+    std::ofstream(p) << text;
+    return p;
+  }
+
+  std::filesystem::path path;
+};
+
+// Path of `file` in the repository's deploy/config/dev/, found from this
+// header's own location (tests/unit/), so it works from any working directory.
+inline std::filesystem::path dev_config(const std::string& file) {
+  return std::filesystem::path(__FILE__).parent_path() / "../../deploy/config/dev" / file;
+}
+
+// The routing directory from deploy/config/dev/directory.textproto; throws
+// henvis::config::Error if it is missing or does not parse.
+inline henvis::Directory dev_directory() {
+  return henvis::Directory(
+      henvis::config::load<henvis::v1::Directory>(dev_config("directory.textproto").string()));
+}
+
+// The RFC 3339 time `s` (e.g. "2024-05-01T10:00:00Z") as a Timestamp; a
+// malformed `s` fails the test case (REQUIRE).
+inline google::protobuf::Timestamp ts(const std::string& s) {
+  google::protobuf::Timestamp t;
+  REQUIRE(google::protobuf::util::TimeUtil::FromString(s, &t));
+  return t;
+}
+
+// Runs `sql` on `db` and returns column 0 of its first row as an integer; a
+// query that yields no row fails the test case (REQUIRE).
+inline std::int64_t scalar(henvis::sqlite::Db& db, const std::string& sql) {
+  henvis::sqlite::Stmt s(db, sql);
+  REQUIRE(s.step());
+  return s.i64(0);
+}
+
+// As above, with `arg` bound to the query's single parameter (?1).
+inline std::int64_t scalar(henvis::sqlite::Db& db, const std::string& sql, const std::string& arg) {
+  henvis::sqlite::Stmt s(db, sql);
+  s.bind(1, arg);
+  REQUIRE(s.step());
+  return s.i64(0);
+}
+
+}  // namespace henvis::test
