@@ -80,6 +80,7 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
       }
     }
     if (relay_) relay_->notify();
+    if (after_commit_) after_commit_(db);
     if (++batches % PRUNE_EVERY_BATCHES == 0) {
       sqlite::Stmt prune(db,
                          "DELETE FROM processed_events WHERE processed_at < "

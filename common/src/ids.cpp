@@ -44,9 +44,7 @@ std::string sha256_hex(std::string_view data) {
 }
 
 google::protobuf::Timestamp now_timestamp() {
-  auto now = std::chrono::system_clock::now();
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
-  return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(us);
+  return to_timestamp(std::chrono::system_clock::now());
 }
 
 std::string to_rfc3339(const google::protobuf::Timestamp& t) {
@@ -54,5 +52,23 @@ std::string to_rfc3339(const google::protobuf::Timestamp& t) {
 }
 
 std::string now_rfc3339() { return to_rfc3339(now_timestamp()); }
+
+google::protobuf::Timestamp to_timestamp(std::chrono::system_clock::time_point t) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(us);
+}
+
+std::string rfc3339(std::chrono::system_clock::time_point t) { return to_rfc3339(to_timestamp(t)); }
+
+google::protobuf::Timestamp parse_timestamp(const std::string& s) {
+  google::protobuf::Timestamp t;
+  if (!google::protobuf::util::TimeUtil::FromString(s, &t))
+    throw std::invalid_argument("not an RFC 3339 time");
+  return t;
+}
+
+std::chrono::sys_seconds parse_rfc3339(const std::string& s) {
+  return std::chrono::sys_seconds(std::chrono::seconds(parse_timestamp(s).seconds()));
+}
 
 }  // namespace henvis

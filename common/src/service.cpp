@@ -126,6 +126,22 @@ int run_service(RunSpec spec) {
       }
     });
   }
+  std::vector<std::thread> workers;
+  for (auto& w : spec.workers) {
+    workers.emplace_back([&stop, &failed, w, &spec] {
+      try {
+        w(stop);
+      } catch (const std::exception& e) {
+        spdlog::critical("worker stopped on error service={} error={}", spec.service, e.what());
+        failed.store(true);
+        kill(getpid(), SIGTERM);
+      }
+    });
+  }
+  auto join_workers = [&] {
+    for (auto& t : workers)
+      if (t.joinable()) t.join();
+  };
   ConsumerLoop* consumer = spec.consumer;
   kafka::Health* health = spec.health;
   http::ServerOptions opts;
@@ -143,6 +159,7 @@ int run_service(RunSpec spec) {
                      e.what());
     stop.store(true);
     if (consumer_thread.joinable()) consumer_thread.join();
+    join_workers();
     if (spec.relay) spec.relay->stop();
     return 1;
   }
@@ -155,6 +172,7 @@ int run_service(RunSpec spec) {
   server.stop();
   stop.store(true);
   if (consumer_thread.joinable()) consumer_thread.join();
+  join_workers();
   if (spec.relay) spec.relay->stop();
   spdlog::info("stopped service={}", spec.service);
   return failed.load() ? 3 : 0;

@@ -93,6 +93,8 @@ Day Calendar::next_working_day(Day d) const {
 
 Instant Calendar::deadline(Instant from, int n) const {
   Day d = local_day(from);
+  // A day that starts exactly at `from` is a full day: count it.
+  if (at_local(d, std::chrono::minutes(0)) == from) d = plus(d, -1);
   for (int i = 0; i < n; ++i) d = next_working_day(d);
   return at_local(plus(d, 1), std::chrono::minutes(0));
 }

@@ -40,6 +40,11 @@ CREATE TABLE offers (
   district_id TEXT NOT NULL,
   created_at TEXT NOT NULL
 );
+)sql",
+          R"sql(
+ALTER TABLE offers ADD COLUMN charged_at TEXT;
+ALTER TABLE offers ADD COLUMN withdrawn_at TEXT;
+ALTER TABLE offers ADD COLUMN withdrawal_response TEXT;
 )sql"};
 }
 
@@ -103,6 +108,58 @@ Intake::Intake(const std::string& db_path, Directory directory, outbox::Relay* r
 void Intake::register_routes(http::Router& router) {
   router.add("POST", "/v1/offers", {v1::ROLE_OFFICER},
              [this](http::Request& r) { return post_offer(r); });
+  router.add("POST", "/v1/offers/{offerId}/withdrawal", {v1::ROLE_OFFICER, v1::ROLE_CENTRE},
+             [this](http::Request& r) { return withdraw(r); });
+}
+
+http::Response Intake::withdraw(const http::Request& req) {
+  const std::string offer_id = req.params.at("offerId");
+  sqlite::Transaction tx(db_);
+  sqlite::Stmt find(db_,
+                    "SELECT referral_id, answer, kommunekode, district_id, charged_at, "
+                    "withdrawal_response FROM offers WHERE offer_id = ?");
+  find.bind(1, offer_id);
+  // Not found, and not the caller's, look the same: 404.
+  if (!find.step()) return http::problem(404, "Not Found", "no such offer");
+  const bool officer = req.principal.role == v1::ROLE_OFFICER;
+  if (officer && find.text(3) != req.principal.scope)
+    return http::problem(404, "Not Found", "no such offer");
+  if (!officer) {
+    // The owning centre: the one the directory routes the offer to.
+    bool owns = false;
+    if (!find.is_null(4)) {
+      auto day = copenhagen_date(parse_rfc3339(find.text(4)).time_since_epoch().count());
+      auto route = directory_.route(static_cast<int>(find.i64(2)), day);
+      owns = route.routed && route.centre_id == req.principal.scope;
+    }
+    if (!owns) return http::problem(404, "Not Found", "no such offer");
+  }
+  if (find.i64(1) != v1::ANSWER_YES)
+    return http::problem(409, "Conflict", "a declined offer holds no consent to withdraw");
+  if (!find.is_null(5))  // withdrawing twice is withdrawing once
+    return http::Response{200, "application/json", find.text(5)};
+
+  v1::OfferWithdrawn ev;
+  ev.set_offer_id(offer_id);
+  ev.set_referral_id(find.text(0));
+  ev.set_withdrawn_by(req.principal.role);
+  *ev.mutable_at() = now_timestamp();
+  v1::WithdrawalResponse res;
+  res.set_offer_id(offer_id);
+  res.set_referral_id(ev.referral_id());
+  *res.mutable_withdrawn_at() = ev.at();
+  http::Response out = http::json(200, res);
+  outbox::add(db_, topics::OFFERS,
+              kafka::make_event("/henvis/intake", event_types::OFFER_WITHDRAWN, ev.referral_id(),
+                                ev.SerializeAsString()));
+  sqlite::Stmt up(db_,
+                  "UPDATE offers SET withdrawn_at = ?, withdrawal_response = ? WHERE offer_id = ?");
+  up.bind(1, to_rfc3339(ev.at())).bind(2, out.body).bind(3, offer_id).run();
+  tx.commit();
+  if (relay_) relay_->notify();
+  spdlog::info("consent withdrawn offer_id={} referral_id={} by={}", offer_id, ev.referral_id(),
+               auth::role_name(req.principal.role));
+  return out;
 }
 
 http::Response Intake::post_offer(const http::Request& req) {
@@ -193,14 +250,15 @@ http::Response Intake::post_offer(const http::Request& req) {
                                 ev.SerializeAsString()));
   sqlite::Stmt ins(db_,
                    "INSERT INTO offers(offer_id, request_hash, status, response, referral_id, "
-                   "answer, kommunekode, district_id, created_at) VALUES (?,?,?,?,?,?,?,?,?)");
+                   "answer, kommunekode, district_id, created_at, charged_at) "
+                   "VALUES (?,?,?,?,?,?,?,?,?,?)");
   ins.bind(1, r.offer_id()).bind(2, hash).bind(3, out.status).bind(4, out.body);
   if (yes)
     ins.bind(5, ev.referral_id());
   else
     ins.bind_null(5);
   ins.bind(6, static_cast<int>(r.answer())).bind(7, r.kommunekode()).bind(8, req.principal.scope);
-  ins.bind(9, now_rfc3339()).run();
+  ins.bind(9, now_rfc3339()).bind(10, to_rfc3339(r.charged_at())).run();
   tx.commit();
   if (relay_) relay_->notify();
   spdlog::info("offer recorded offer_id={} answer={} covered={} district={}", r.offer_id(),

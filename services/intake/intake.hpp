@@ -30,6 +30,9 @@ class Intake {
   void register_routes(http::Router& router);
   // POST /v1/offers; the principal must be an officer.
   http::Response post_offer(const http::Request& req);
+  // POST /v1/offers/{offerId}/withdrawal; an officer of the offer's district
+  // or the centre the offer is routed to.
+  http::Response withdraw(const http::Request& req);
 
  private:
   sqlite::Db db_;

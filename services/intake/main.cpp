@@ -12,5 +12,5 @@ int main(int argc, char** argv) {
   http::Router router;
   service.register_routes(router);
   return run_service(
-      RunSpec{"intake", &setup, std::move(router), &metrics, &relay, nullptr, &health});
+      RunSpec{"intake", &setup, std::move(router), &metrics, &relay, nullptr, &health, {}});
 }

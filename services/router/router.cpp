@@ -1,55 +1,75 @@
 #include "router.hpp"
 
+#include <google/protobuf/util/time_util.h>
+#include <openssl/hmac.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
 
 #include "henvis/access_log.hpp"
 #include "henvis/consumer_loop.hpp"
 #include "henvis/ids.hpp"
-#include "henvis/outbox.hpp"
 #include "henvis/topics.hpp"
 #include "henvis/validate.hpp"
-
-#include <google/protobuf/util/time_util.h>
+#include "referral_store.hpp"
 
 namespace henvis::router {
 
+using google::protobuf::util::TimeUtil;
+
 namespace {
-constexpr const char* SOURCE = "/henvis/router";
-constexpr const char* COLUMNS =
-    "referral_id, offer_id, status, centre_id, kommunekode, district_id, directory_version, "
-    "journal_number, offence, charged_at, cpr, name, phone, email, preferred_contact_time, "
-    "consent_version, consent_given_at, reason, created_at";
+constexpr auto DAYS_90 = std::chrono::hours(24 * 90);
+// Five years, counting leap days: 5 * 365 + 2.
+constexpr auto YEARS_5 = std::chrono::hours(24 * (5 * 365 + 2));
 
-std::string to_string(const google::protobuf::Timestamp& t) { return to_rfc3339(t); }
-
-google::protobuf::Timestamp from_string(const std::string& s) {
-  google::protobuf::Timestamp t;
-  google::protobuf::util::TimeUtil::FromString(s, &t);
-  return t;
-}
-
-void emit_status(sqlite::Db& db, const v1::ReferralStatusChanged& ev) {
-  outbox::add(db, topics::REFERRALS,
-              kafka::make_event(SOURCE, event_types::REFERRAL_PREFIX + status_name(ev.status()),
-                                ev.referral_id(), ev.SerializeAsString()));
-}
-
-void add_history(sqlite::Db& db, const std::string& referral_id, v1::ReferralStatus s,
-                 const std::string& at, const std::string& reason) {
-  sqlite::Stmt h(db,
-                 "INSERT INTO referral_history(referral_id, status, at, reason) VALUES (?,?,?,?)");
-  h.bind(1, referral_id).bind(2, static_cast<int>(s)).bind(3, at).bind(4, reason).run();
+std::string hmac_hex(const std::string& key, const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len);
+  static constexpr char HEX[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(HEX[md[i] >> 4]);
+    out.push_back(HEX[md[i] & 0xf]);
+  }
+  return out;
 }
 }  // namespace
 
-std::string status_name(v1::ReferralStatus s) {
-  std::string n = v1::ReferralStatus_Name(s);
-  const std::string prefix = "REFERRAL_STATUS_";
-  if (n.rfind(prefix, 0) == 0) n = n.substr(prefix.size());
-  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
-  return n;
+Settings Settings::from(const v1::RouterSettings& s) {
+  Settings out;
+  if (s.max_contact_attempts() < 0 || s.reminder_working_days() < 0 ||
+      s.check_interval_seconds() < 0)
+    throw std::invalid_argument("router settings must not be negative");
+  if (s.max_contact_attempts()) out.max_contact_attempts = s.max_contact_attempts();
+  if (s.reminder_working_days()) out.reminder_working_days = s.reminder_working_days();
+  if (s.check_interval_seconds()) out.check_interval_seconds = s.check_interval_seconds();
+  return out;
+}
+
+std::string load_person_key(sqlite::Db& db, const std::string& file) {
+  if (!file.empty()) {
+    std::ifstream in(file, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (!in || ss.str().size() < 16)
+      throw std::invalid_argument("router: person_key_file must hold at least 16 bytes");
+    return ss.str();
+  }
+  sqlite::Transaction tx(db);
+  sqlite::Stmt sel(db, "SELECT value FROM secrets WHERE name = 'person_key'");
+  if (sel.step()) return sel.blob(0);
+  spdlog::warn("router person_key_file not set: using a key kept in the router database");
+  std::string key = new_uuid() + new_uuid();
+  sqlite::Stmt ins(db, "INSERT INTO secrets(name, value) VALUES ('person_key', ?)");
+  ins.bind_blob(1, key).run();
+  tx.commit();
+  return key;
 }
 
 std::vector<std::string> migrations() {
@@ -86,17 +106,53 @@ CREATE TABLE referral_history (
   reason TEXT NOT NULL
 );
 CREATE INDEX referral_history_referral ON referral_history(referral_id);
+)sql",
+          R"sql(
+ALTER TABLE referrals ADD COLUMN contact_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE referrals ADD COLUMN last_activity_at TEXT;
+ALTER TABLE referrals ADD COLUMN reminded_at TEXT;
+ALTER TABLE referrals ADD COLUMN escalated_at TEXT;
+ALTER TABLE referrals ADD COLUMN prior_90d INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE referrals ADD COLUMN prior_5y INTEGER NOT NULL DEFAULT 0;
+UPDATE referrals SET last_activity_at = updated_at;
+ALTER TABLE referral_history ADD COLUMN occurred_at TEXT;
+ALTER TABLE referral_history ADD COLUMN note TEXT;
+CREATE INDEX referrals_waiting ON referrals(status, last_activity_at);
+-- Pseudonymous: HMAC of the CPR number, for counting repeat referrals.
+CREATE TABLE person_index (
+  referral_id TEXT PRIMARY KEY,
+  person_key TEXT NOT NULL,
+  charged_at TEXT NOT NULL
+);
+CREATE INDEX person_index_key ON person_index(person_key, charged_at);
+CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE idempotency (
+  key TEXT PRIMARY KEY,
+  referral_id TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  response TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
 )sql"};
 }
 
 void Applier::apply(const kafka::Message& m, sqlite::Db& db) {
   const std::string type = m.header(kafka::header::TYPE).value_or("");
   if (m.topic == topics::OFFERS) {
-    if (type != event_types::OFFER_RECORDED) throw Rejected("unexpected ce_type for offers topic");
-    v1::OfferRecorded offer;
-    if (!offer.ParseFromString(m.payload))
-      throw Rejected("payload is not a valid henvis.v1.OfferRecorded");
-    on_offer(offer, db);
+    if (type == event_types::OFFER_RECORDED) {
+      v1::OfferRecorded offer;
+      if (!offer.ParseFromString(m.payload))
+        throw Rejected("payload is not a valid henvis.v1.OfferRecorded");
+      on_offer(offer, db);
+    } else if (type == event_types::OFFER_WITHDRAWN) {
+      v1::OfferWithdrawn w;
+      if (!w.ParseFromString(m.payload))
+        throw Rejected("payload is not a valid henvis.v1.OfferWithdrawn");
+      on_withdrawn(w, db);
+    } else {
+      throw Rejected("unexpected ce_type for offers topic");
+    }
   } else if (m.topic == topics::DELIVERIES) {
     if (type.rfind(event_types::DELIVERY_PREFIX, 0) != 0)
       throw Rejected("unexpected ce_type for deliveries topic");
@@ -135,75 +191,91 @@ void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {
   const auto day = copenhagen_date(o.charged_at().seconds());
   RouteResult route = directory_.route(o.kommunekode(), day);
   const auto status = route.routed ? v1::REFERRAL_STATUS_ROUTED : v1::REFERRAL_STATUS_UNROUTABLE;
-  const std::string now = now_rfc3339();
+  const std::string now = rfc3339(clock_.now());
 
-  sqlite::Stmt ins(db, std::string("INSERT INTO referrals(") + COLUMNS +
-                           ", updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  // Repeat referrals: earlier charges of the same person, by pseudonym.
+  const std::string person_key =
+      hmac_hex(settings_.person_key, validate::normalise_cpr(o.person().cpr()));
+  const auto charged =
+      std::chrono::system_clock::time_point(std::chrono::seconds(o.charged_at().seconds()));
+  auto count_since = [&](std::chrono::system_clock::duration back) {
+    sqlite::Stmt c(db,
+                   "SELECT count(*) FROM person_index WHERE person_key = ? AND charged_at >= ? "
+                   "AND charged_at < ?");
+    c.bind(1, person_key).bind(2, rfc3339(charged - back)).bind(3, rfc3339(charged));
+    c.step();
+    return static_cast<int>(c.i64(0));
+  };
+  const int prior_90d = count_since(DAYS_90);
+  const int prior_5y = count_since(YEARS_5);
+  sqlite::Stmt idx(db,
+                   "INSERT INTO person_index(referral_id, person_key, charged_at) VALUES (?,?,?)");
+  idx.bind(1, o.referral_id()).bind(2, person_key).bind(3, rfc3339(charged)).run();
+
+  sqlite::Stmt ins(
+      db,
+      "INSERT INTO referrals(referral_id, offer_id, status, centre_id, kommunekode, district_id, "
+      "directory_version, journal_number, offence, charged_at, cpr, name, phone, email, "
+      "preferred_contact_time, consent_version, consent_given_at, reason, created_at, updated_at, "
+      "last_activity_at, prior_90d, prior_5y) VALUES "
+      "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   ins.bind(1, o.referral_id()).bind(2, o.offer_id()).bind(3, static_cast<int>(status));
   ins.bind(4, route.centre_id).bind(5, o.kommunekode()).bind(6, o.district_id());
   ins.bind(7, directory_.version())
       .bind(8, o.journal_number())
       .bind(9, static_cast<int>(o.offence()));
-  ins.bind(10, to_string(o.charged_at())).bind(11, o.person().cpr()).bind(12, o.person().name());
+  ins.bind(10, to_rfc3339(o.charged_at())).bind(11, o.person().cpr()).bind(12, o.person().name());
   ins.bind(13, o.person().phone()).bind(14, o.person().email());
   ins.bind(15, o.person().preferred_contact_time()).bind(16, o.consent().text_version());
-  ins.bind(17, to_string(o.consent().given_at()))
-      .bind(18, route.reason)
-      .bind(19, now)
-      .bind(20, now);
-  ins.run();
-  add_history(db, o.referral_id(), v1::REFERRAL_STATUS_RECEIVED, now, "");
-  add_history(db, o.referral_id(), status, now, route.reason);
+  ins.bind(17, to_rfc3339(o.consent().given_at())).bind(18, route.reason).bind(19, now);
+  ins.bind(20, now).bind(21, now).bind(22, prior_90d).bind(23, prior_5y).run();
 
-  v1::ReferralStatusChanged ev;
-  ev.set_referral_id(o.referral_id());
-  ev.set_offer_id(o.offer_id());
-  ev.set_centre_id(route.centre_id);
-  ev.set_kommunekode(o.kommunekode());
-  ev.set_district_id(o.district_id());
-  ev.set_directory_version(directory_.version());
-  ev.set_offence(o.offence());
-  *ev.mutable_charged_at() = o.charged_at();
-  *ev.mutable_at() = now_timestamp();
-  ev.set_status(v1::REFERRAL_STATUS_RECEIVED);
-  emit_status(db, ev);
-  ev.set_previous_status(v1::REFERRAL_STATUS_RECEIVED);
-  ev.set_status(status);
-  ev.set_reason(route.reason);
-  emit_status(db, ev);
+  ReferralRow row = load_referral(db, o.referral_id());
+  add_history(db, row.referral_id, v1::REFERRAL_STATUS_RECEIVED, now, "", now, "");
+  add_history(db, row.referral_id, status, now, route.reason, now, "");
+  emit_status(db, row, v1::REFERRAL_STATUS_RECEIVED, v1::REFERRAL_STATUS_UNSPECIFIED, "", now, now);
+  emit_status(db, row, status, v1::REFERRAL_STATUS_RECEIVED, route.reason, now, now);
 
-  v1::NotificationRequested n;
-  n.set_notification_id(new_uuid());
-  *n.mutable_requested_at() = now_timestamp();
-  auto* c = n.mutable_referral();
-  c->set_referral_id(o.referral_id());
-  c->set_journal_number(o.journal_number());
-  c->set_offence(o.offence());
-  *c->mutable_charged_at() = o.charged_at();
-  c->set_kommunekode(o.kommunekode());
-  if (const auto* muni = directory_.municipality(o.kommunekode()))
-    c->set_municipality_name(muni->name());
-  *c->mutable_person() = o.person();
-  *c->mutable_consent() = o.consent();
-  c->set_reason(route.reason);
+  v1::ReferralContact c = contact_of(db, row, directory_);
   if (route.routed) {
-    n.set_recipient_id(route.centre_id);
-    n.set_kind(v1::NOTIFICATION_KIND_NEW_REFERRAL);
+    request_notification(db, route.centre_id, v1::NOTIFICATION_KIND_NEW_REFERRAL, c, now);
   } else if (const auto* coord = directory_.coordinator(o.district_id())) {
-    n.set_recipient_id(coord->id());
-    n.set_kind(v1::NOTIFICATION_KIND_UNROUTABLE_REFERRAL);
-  }
-  if (!n.recipient_id().empty()) {
-    outbox::add(db, topics::NOTIFICATIONS,
-                kafka::make_event(SOURCE, event_types::NOTIFICATION_REQUESTED, n.recipient_id(),
-                                  n.SerializeAsString()));
+    request_notification(db, coord->id(), v1::NOTIFICATION_KIND_UNROUTABLE_REFERRAL, c, now);
   } else {
     // Still listed by GET /v1/referrals?status=unroutable for the district.
     spdlog::warn("no coordinator configured district={} referral_id={}", o.district_id(),
                  o.referral_id());
   }
-  spdlog::info("referral created referral_id={} status={} centre={} directory_version={}",
-               o.referral_id(), status_name(status), route.centre_id, directory_.version());
+  spdlog::info(
+      "referral created referral_id={} status={} centre={} directory_version={} "
+      "prior_90d={} prior_5y={}",
+      o.referral_id(), status_name(status), route.centre_id, directory_.version(), prior_90d,
+      prior_5y);
+}
+
+void Applier::on_withdrawn(const v1::OfferWithdrawn& w, sqlite::Db& db) {
+  if (w.referral_id().empty()) throw Rejected("missing field referral_id");
+  std::optional<ReferralRow> row = find_referral(db, w.referral_id());
+  if (!row) throw Rejected("withdrawal for an unknown referral_id");
+  if (row->status == v1::REFERRAL_STATUS_WITHDRAWN) return;
+  const std::string now = rfc3339(clock_.now());
+  const std::string at = w.has_at() ? to_rfc3339(w.at()) : now;
+  // Erase the contact data at once; keep what the statistics need.
+  erase_person(db, row->referral_id);
+  erased_ = true;
+  set_status(db, row->referral_id, v1::REFERRAL_STATUS_WITHDRAWN, now, row->contact_attempts);
+  add_history(db, row->referral_id, v1::REFERRAL_STATUS_WITHDRAWN, now, "consent_withdrawn", at,
+              "");
+  emit_status(db, *row, v1::REFERRAL_STATUS_WITHDRAWN, row->status, "consent_withdrawn", now, at);
+  row->status = v1::REFERRAL_STATUS_WITHDRAWN;
+  v1::ReferralContact c = contact_of(db, *row, directory_);
+  c.set_reason("consent_withdrawn");
+  std::string recipient = row->centre_id;
+  if (recipient.empty())
+    if (const auto* coord = directory_.coordinator(row->district_id)) recipient = coord->id();
+  if (!recipient.empty())
+    request_notification(db, recipient, v1::NOTIFICATION_KIND_WITHDRAWN, c, now);
+  spdlog::info("consent withdrawn referral_id={} contact data erased", row->referral_id);
 }
 
 void Applier::on_delivery(const v1::DeliveryEvent& d, sqlite::Db& db) {
@@ -217,129 +289,101 @@ void Applier::on_delivery(const v1::DeliveryEvent& d, sqlite::Db& db) {
     target = v1::REFERRAL_STATUS_ACKNOWLEDGED;
     from = {v1::REFERRAL_STATUS_ROUTED, v1::REFERRAL_STATUS_DELIVERED};
   } else {
-    return;  // read receipts do not move the referral
+    return;  // read receipts and failures do not move the referral
   }
-  sqlite::Stmt sel(db,
-                   "SELECT status, centre_id, offer_id, kommunekode, district_id, "
-                   "directory_version, offence, charged_at FROM referrals WHERE referral_id = ?");
-  sel.bind(1, d.referral_id());
-  if (!sel.step()) throw Rejected("delivery for an unknown referral_id");
-  auto current = static_cast<v1::ReferralStatus>(sel.i64(0));
+  std::optional<ReferralRow> row = find_referral(db, d.referral_id());
+  if (!row) throw Rejected("delivery for an unknown referral_id");
   // Only the centre's own deliveries move the referral (not a coordinator's copy).
-  if (sel.text(1) != d.recipient_id()) return;
-  if (std::find(from.begin(), from.end(), current) == from.end()) return;  // already past it
-  const std::string now = now_rfc3339();
+  if (row->centre_id != d.recipient_id()) return;
+  if (std::find(from.begin(), from.end(), row->status) == from.end()) return;  // already past it
+  const std::string now = rfc3339(clock_.now());
+  const std::string at = d.has_at() ? to_rfc3339(d.at()) : now;
+  // A delivery is not the centre recording something: the reminder clock
+  // keeps running from routing.
   sqlite::Stmt up(db, "UPDATE referrals SET status = ?, updated_at = ? WHERE referral_id = ?");
-  up.bind(1, static_cast<int>(target)).bind(2, now).bind(3, d.referral_id()).run();
-  add_history(db, d.referral_id(), target, now, "");
-  v1::ReferralStatusChanged ev;
-  ev.set_referral_id(d.referral_id());
-  ev.set_offer_id(sel.text(2));
-  ev.set_previous_status(current);
-  ev.set_status(target);
-  ev.set_centre_id(sel.text(1));
-  ev.set_kommunekode(static_cast<int>(sel.i64(3)));
-  ev.set_district_id(sel.text(4));
-  ev.set_directory_version(sel.text(5));
-  ev.set_offence(static_cast<v1::Offence>(sel.i64(6)));
-  *ev.mutable_charged_at() = from_string(sel.text(7));
-  *ev.mutable_at() = now_timestamp();
-  emit_status(db, ev);
+  up.bind(1, static_cast<int>(target)).bind(2, now).bind(3, row->referral_id).run();
+  add_history(db, row->referral_id, target, now, "", at, "");
+  emit_status(db, *row, target, row->status, "", now, at);
 }
 
-Api::Api(const std::string& db_path, Directory directory)
-    : db_(db_path), directory_(std::move(directory)) {
-  db_.migrate(migrations());
-}
+Reminders::Reminders(std::string db_path, Directory directory, Settings settings,
+                     workdays::Calendar calendar, const Clock& clock, outbox::Relay* relay)
+    : db_path_(std::move(db_path)),
+      directory_(std::move(directory)),
+      settings_(std::move(settings)),
+      calendar_(std::move(calendar)),
+      clock_(clock),
+      relay_(relay) {}
 
-void Api::register_routes(http::Router& router) {
-  router.add("GET", "/v1/referrals", {v1::ROLE_CENTRE, v1::ROLE_COORDINATOR},
-             [this](http::Request& r) { return list(r); });
-  router.add("GET", "/v1/referrals/{id}", {v1::ROLE_CENTRE, v1::ROLE_COORDINATOR},
-             [this](http::Request& r) { return get(r); });
-}
-
-v1::ReferralView Api::view(sqlite::Stmt& s, bool with_history) {
-  v1::ReferralView v;
-  v.set_referral_id(s.text(0));
-  v.set_offer_id(s.text(1));
-  v.set_status(static_cast<v1::ReferralStatus>(s.i64(2)));
-  v.set_centre_id(s.text(3));
-  v.set_kommunekode(static_cast<int>(s.i64(4)));
-  if (const auto* m = directory_.municipality(v.kommunekode())) v.set_municipality_name(m->name());
-  v.set_district_id(s.text(5));
-  v.set_directory_version(s.text(6));
-  v.set_journal_number(s.text(7));
-  v.set_offence(static_cast<v1::Offence>(s.i64(8)));
-  *v.mutable_charged_at() = from_string(s.text(9));
-  if (!s.is_null(10)) {
-    auto* p = v.mutable_person();
-    p->set_cpr(s.text(10));
-    p->set_name(s.text(11));
-    p->set_phone(s.text(12));
-    p->set_email(s.text(13));
-    p->set_preferred_contact_time(s.text(14));
-    v.mutable_consent()->set_text_version(s.text(15));
-    *v.mutable_consent()->mutable_given_at() = from_string(s.text(16));
+int Reminders::run_once(sqlite::Db& db) {
+  const auto now = clock_.now();
+  const auto now_s = std::chrono::time_point_cast<std::chrono::seconds>(now);
+  const std::string now_str = rfc3339(now);
+  int sent = 0;
+  sqlite::Transaction tx(db);
+  sqlite::Stmt sel(db,
+                   "SELECT referral_id, last_activity_at, reminded_at FROM referrals "
+                   "WHERE status IN (?,?,?,?,?) AND escalated_at IS NULL");
+  int i = 1;
+  for (auto s :
+       {v1::REFERRAL_STATUS_ROUTED, v1::REFERRAL_STATUS_DELIVERED, v1::REFERRAL_STATUS_ACKNOWLEDGED,
+        v1::REFERRAL_STATUS_CONTACT_ATTEMPTED, v1::REFERRAL_STATUS_REACHED})
+    sel.bind(i++, static_cast<int>(s));
+  struct Due {
+    std::string id;
+    bool escalate;
+  };
+  std::vector<Due> due;
+  while (sel.step()) {
+    const bool reminded = !sel.is_null(2);
+    const auto since = parse_rfc3339(reminded ? sel.text(2) : sel.text(1));
+    if (now_s >= calendar_.deadline(since, settings_.reminder_working_days))
+      due.push_back({sel.text(0), reminded});
   }
-  v.set_reason(s.text(17));
-  *v.mutable_created_at() = from_string(s.text(18));
-  if (with_history) {
-    sqlite::Stmt h(db_,
-                   "SELECT status, at, reason FROM referral_history WHERE referral_id = ? "
-                   "ORDER BY id");
-    h.bind(1, v.referral_id());
-    while (h.step()) {
-      auto* e = v.add_history();
-      e->set_status(static_cast<v1::ReferralStatus>(h.i64(0)));
-      *e->mutable_at() = from_string(h.text(1));
-      e->set_reason(h.text(2));
+  for (const auto& d : due) {
+    ReferralRow row = load_referral(db, d.id);
+    v1::ReferralContact c = contact_of(db, row, directory_);
+    if (!d.escalate) {
+      c.set_reason("no_outcome_recorded");
+      request_notification(db, row.centre_id, v1::NOTIFICATION_KIND_REMINDER, c, now_str);
+      sqlite::Stmt up(db, "UPDATE referrals SET reminded_at = ? WHERE referral_id = ?");
+      up.bind(1, now_str).bind(2, d.id).run();
+      spdlog::info("reminder sent referral_id={} centre={}", d.id, row.centre_id);
+    } else {
+      c.set_reason("no_outcome_after_reminder");
+      if (const auto* coord = directory_.coordinator(row.district_id))
+        request_notification(db, coord->id(), v1::NOTIFICATION_KIND_ESCALATION, c, now_str);
+      else
+        spdlog::warn("no coordinator to escalate to district={} referral_id={}", row.district_id,
+                     d.id);
+      sqlite::Stmt up(db, "UPDATE referrals SET escalated_at = ? WHERE referral_id = ?");
+      up.bind(1, now_str).bind(2, d.id).run();
+      spdlog::info("escalated referral_id={} district={}", d.id, row.district_id);
     }
-  }
-  return v;
-}
-
-http::Response Api::list(const http::Request& req) {
-  const bool centre = req.principal.role == v1::ROLE_CENTRE;
-  std::string sql = std::string("SELECT ") + COLUMNS + " FROM referrals WHERE " +
-                    (centre ? "centre_id = ?" : "district_id = ?");
-  int status_filter = 0;
-  if (auto it = req.query.find("status"); it != req.query.end()) {
-    for (int s = v1::ReferralStatus_MIN; s <= v1::ReferralStatus_MAX; ++s)
-      if (s != 0 && status_name(static_cast<v1::ReferralStatus>(s)) == it->second)
-        status_filter = s;
-    if (!status_filter)
-      return http::problem(400, "Bad Request", "unknown status",
-                           {{"status", "must be a referral status such as routed or unroutable"}});
-    sql += " AND status = ?";
-  }
-  sql += " ORDER BY created_at, referral_id";
-  sqlite::Transaction tx(db_);  // the access-log rows commit with the read
-  sqlite::Stmt s(db_, sql);
-  s.bind(1, req.principal.scope);
-  if (status_filter) s.bind(2, status_filter);
-  v1::ReferralList out;
-  while (s.step()) {
-    *out.add_referrals() = view(s, false);
-    access_log::record(db_, req.principal, out.referrals().rbegin()->referral_id(), "list");
+    ++sent;
   }
   tx.commit();
-  return http::json(200, out);
+  if (sent && relay_) relay_->notify();
+  return sent;
 }
 
-http::Response Api::get(const http::Request& req) {
-  const bool centre = req.principal.role == v1::ROLE_CENTRE;
-  sqlite::Transaction tx(db_);
-  sqlite::Stmt s(db_, std::string("SELECT ") + COLUMNS +
-                          " FROM referrals WHERE referral_id = ? AND " +
-                          (centre ? "centre_id = ?" : "district_id = ?"));
-  s.bind(1, req.params.at("id")).bind(2, req.principal.scope);
-  // Another centre's referral is not found: its existence is not theirs to know.
-  if (!s.step()) return http::problem(404, "Not Found", "no such referral");
-  v1::ReferralView v = view(s, true);
-  access_log::record(db_, req.principal, v.referral_id(), "read");
-  tx.commit();
-  return http::json(200, v);
+void Reminders::run(const std::atomic<bool>& stop) {
+  sqlite::Db db(db_path_);
+  // Checked in small steps so that a stop is noticed quickly.
+  constexpr auto STEP = std::chrono::milliseconds(200);
+  auto next = std::chrono::steady_clock::now();
+  while (!stop.load()) {
+    if (std::chrono::steady_clock::now() >= next) {
+      try {
+        run_once(db);
+      } catch (const std::exception& e) {
+        spdlog::error("reminder pass failed error={}", e.what());
+      }
+      next =
+          std::chrono::steady_clock::now() + std::chrono::seconds(settings_.check_interval_seconds);
+    }
+    std::this_thread::sleep_for(STEP);
+  }
 }
 
 }  // namespace henvis::router

@@ -2,52 +2,105 @@
 // router: turns each accepted offer into a referral routed, per the
 // effective-dated directory, to the rusmiddelcenter serving the person's home
 // municipality on the charge date; or into an `unroutable` referral its
-// district's coordinator is told about. Nothing is dropped. Owns referrals and
-// their history; follows delivery events to move referrals to delivered and
-// acknowledged.
+// district's coordinator is told about. Nothing is dropped. Owns referrals,
+// their lifecycle and history: outcomes from the centre (HTTP), deliveries
+// (Kafka), consent withdrawal (Kafka, from intake), reminders and escalation
+// when a centre records nothing within the configured working days.
 
+#include <atomic>
 #include <string>
 #include <vector>
 
+#include "henvis/auth.hpp"
+#include "henvis/clock.hpp"
 #include "henvis/directory.hpp"
 #include "henvis/http.hpp"
 #include "henvis/kafka.hpp"
+#include "henvis/outbox.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/api.pb.h"
+#include "henvis/v1/config.pb.h"
 #include "henvis/v1/events.pb.h"
+#include "henvis/workdays.hpp"
+#include "lifecycle.hpp"
 
 namespace henvis::router {
 
 std::vector<std::string> migrations();
 
-// "routed" for REFERRAL_STATUS_ROUTED.
-std::string status_name(v1::ReferralStatus s);
+struct Settings {
+  int max_contact_attempts = 3;
+  int reminder_working_days = 2;
+  int check_interval_seconds = 60;
+  // Key of the pseudonymous person index used to count repeat referrals.
+  std::string person_key;
+
+  // Defaults for unset fields; throws std::invalid_argument on bad values.
+  static Settings from(const v1::RouterSettings& s);
+};
+
+// The person key: the contents of `file` if given, else a random key
+// generated once and kept in the router's database (with a warning: a key
+// beside the data protects less than one kept apart).
+std::string load_person_key(sqlite::Db& db, const std::string& file);
 
 // Applies one consumed event inside the consumer loop's transaction. Throws
 // henvis::Rejected for events that can never be applied.
 class Applier {
  public:
-  explicit Applier(Directory directory) : directory_(std::move(directory)) {}
+  Applier(Directory directory, Settings settings, const Clock& clock)
+      : directory_(std::move(directory)), settings_(std::move(settings)), clock_(clock) {}
   void apply(const kafka::Message& m, sqlite::Db& db);
+  // True (once) if an applied event erased personal data since the last call.
+  bool take_erased() { return std::exchange(erased_, false); }
 
  private:
   void on_offer(const v1::OfferRecorded& offer, sqlite::Db& db);
+  void on_withdrawn(const v1::OfferWithdrawn& w, sqlite::Db& db);
   void on_delivery(const v1::DeliveryEvent& d, sqlite::Db& db);
   Directory directory_;
+  Settings settings_;
+  const Clock& clock_;
+  bool erased_ = false;
 };
 
 // The HTTP API for centre staff and coordinators.
 class Api {
  public:
-  Api(const std::string& db_path, Directory directory);
+  Api(const std::string& db_path, Directory directory, Settings settings, const Clock& clock,
+      outbox::Relay* relay);
   void register_routes(http::Router& router);
   http::Response list(const http::Request& req);
   http::Response get(const http::Request& req);
+  http::Response record_outcome(const http::Request& req);
 
  private:
   v1::ReferralView view(sqlite::Stmt& row, bool with_history);
   sqlite::Db db_;
   Directory directory_;
+  Settings settings_;
+  const Clock& clock_;
+  outbox::Relay* relay_;
+};
+
+// Reminds a centre that has recorded nothing on a referral within the
+// configured working days, then escalates a second miss to the district's
+// coordinator. Runs on its own thread with its own connection.
+class Reminders {
+ public:
+  Reminders(std::string db_path, Directory directory, Settings settings,
+            workdays::Calendar calendar, const Clock& clock, outbox::Relay* relay);
+  // One pass; returns the number of reminders and escalations sent.
+  int run_once(sqlite::Db& db);
+  void run(const std::atomic<bool>& stop);
+
+ private:
+  std::string db_path_;
+  Directory directory_;
+  Settings settings_;
+  workdays::Calendar calendar_;
+  const Clock& clock_;
+  outbox::Relay* relay_;
 };
 
 }  // namespace henvis::router

@@ -7,15 +7,19 @@
 #include <catch2/catch.hpp>
 
 #include <cctype>
+#include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "henvis/clock.hpp"
 #include "henvis/consumer_loop.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/topics.hpp"
 #include "henvis/v1/events.pb.h"
+#include "henvis/workdays.hpp"
 #include "support.hpp"
 
 namespace {
@@ -116,10 +120,17 @@ std::vector<OutRow> on_topic(const std::vector<OutRow>& rows, const std::string&
   return out;
 }
 
+henvis::router::Settings test_settings() {
+  henvis::router::Settings s;
+  s.person_key = "router-test-person-key";
+  return s;
+}
+
 struct Fixture {
   TempDir tmp{"henvis-router-test"};
   henvis::sqlite::Db db{tmp.file("router.db")};
-  henvis::router::Applier applier{dev_directory()};
+  henvis::SystemClock clock;
+  henvis::router::Applier applier{dev_directory(), test_settings(), clock};
   Fixture() { db.migrate(henvis::router::migrations()); }
   std::int64_t status_of(const std::string& referral_id) {
     return scalar(db, "SELECT status FROM referrals WHERE referral_id = ?", referral_id);
@@ -473,4 +484,288 @@ TEST_CASE("router: a wrong ce_type on the deliveries topic is Rejected", "[route
   for (auto& [k, v] : m.headers)
     if (k == henvis::kafka::header::TYPE) v = "henvis.offer.recorded";
   CHECK_THROWS_AS(f.applier.apply(m, f.db), henvis::Rejected);
+}
+
+// ---- The lifecycle: outcomes, withdrawal, reminders --------------------------
+
+namespace {
+using henvis::v1::ReferralStatus;
+namespace v1 = henvis::v1;
+
+henvis::http::Request outcome_request(const std::string& referral_id, const std::string& scope,
+                                      const std::string& body, const std::string& idem = "") {
+  henvis::http::Request r;
+  r.method = "POST";
+  r.path = "/v1/referrals/" + referral_id + "/outcomes";
+  r.params["id"] = referral_id;
+  r.body = body;
+  r.principal = {"dev-centre", v1::ROLE_CENTRE, scope};
+  if (!idem.empty()) r.headers["idempotency-key"] = idem;
+  return r;
+}
+
+std::string outcome_body(ReferralStatus s) {
+  return "{\"outcome\":\"" + v1::ReferralStatus_Name(s) + "\",\"at\":\"2024-05-02T09:00:00Z\"}";
+}
+
+// A routed Herning referral "ref-o1" and an Api on the same database.
+struct LifecycleFixture : Fixture {
+  henvis::ManualClock manual{std::chrono::sys_days(std::chrono::year{2024} / 5 / 3)};
+  henvis::router::Api api{tmp.file("router.db"), dev_directory(), test_settings(), manual, nullptr};
+  LifecycleFixture() { apply(applier, db, offer_message(yes_offer("o1", 657))); }
+  henvis::http::Response record(ReferralStatus s,
+                                const std::string& scope = "rusmiddelcenter-657") {
+    return api.record_outcome(outcome_request("ref-o1", scope, outcome_body(s)));
+  }
+};
+}  // namespace
+
+TEST_CASE("lifecycle: the allowed outcomes of every status", "[router][lifecycle]") {
+  using namespace henvis::router;
+  const std::vector<ReferralStatus> open_set = {
+      v1::REFERRAL_STATUS_CONTACT_ATTEMPTED, v1::REFERRAL_STATUS_REACHED,
+      v1::REFERRAL_STATUS_CONVERSATION_HELD, v1::REFERRAL_STATUS_DECLINED,
+      v1::REFERRAL_STATUS_UNREACHABLE,       v1::REFERRAL_STATUS_CLOSED};
+  for (auto s : {v1::REFERRAL_STATUS_ROUTED, v1::REFERRAL_STATUS_DELIVERED,
+                 v1::REFERRAL_STATUS_ACKNOWLEDGED, v1::REFERRAL_STATUS_CONTACT_ATTEMPTED})
+    CHECK(allowed_outcomes(s) == open_set);
+  CHECK(allowed_outcomes(v1::REFERRAL_STATUS_REACHED) ==
+        std::vector<ReferralStatus>{v1::REFERRAL_STATUS_CONVERSATION_HELD,
+                                    v1::REFERRAL_STATUS_DECLINED, v1::REFERRAL_STATUS_CLOSED});
+  CHECK(allowed_outcomes(v1::REFERRAL_STATUS_CONVERSATION_HELD) ==
+        std::vector<ReferralStatus>{v1::REFERRAL_STATUS_FURTHER_SESSIONS_ACCEPTED,
+                                    v1::REFERRAL_STATUS_DECLINED, v1::REFERRAL_STATUS_CLOSED});
+  CHECK(allowed_outcomes(v1::REFERRAL_STATUS_FURTHER_SESSIONS_ACCEPTED) ==
+        std::vector<ReferralStatus>{v1::REFERRAL_STATUS_CLOSED});
+  for (auto s :
+       {v1::REFERRAL_STATUS_RECEIVED, v1::REFERRAL_STATUS_CLOSED, v1::REFERRAL_STATUS_DECLINED,
+        v1::REFERRAL_STATUS_UNREACHABLE, v1::REFERRAL_STATUS_WITHDRAWN,
+        v1::REFERRAL_STATUS_UNROUTABLE, v1::REFERRAL_STATUS_EXPIRED})
+    CHECK(allowed_outcomes(s).empty());
+}
+
+TEST_CASE("lifecycle: every legal path through the API is accepted and emitted",
+          "[router][lifecycle]") {
+  LifecycleFixture f;
+  // Given a routed referral, when the centre records the full happy path
+  for (auto s : {v1::REFERRAL_STATUS_CONTACT_ATTEMPTED, v1::REFERRAL_STATUS_REACHED,
+                 v1::REFERRAL_STATUS_CONVERSATION_HELD,
+                 v1::REFERRAL_STATUS_FURTHER_SESSIONS_ACCEPTED, v1::REFERRAL_STATUS_CLOSED}) {
+    auto r = f.record(s);
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    CHECK(f.status_of("ref-o1") == s);
+  }
+  // Then each change is an event on the referrals topic
+  std::set<std::string> types;
+  for (const auto& r : on_topic(outbox_rows(f.db), henvis::topics::REFERRALS)) types.insert(r.type);
+  for (auto t : {"henvis.referral.contact_attempted", "henvis.referral.reached",
+                 "henvis.referral.conversation_held", "henvis.referral.further_sessions_accepted",
+                 "henvis.referral.closed"})
+    CHECK(types.count(t) == 1);
+}
+
+TEST_CASE("lifecycle: an illegal transition gets 409 naming the allowed outcomes",
+          "[router][lifecycle]") {
+  LifecycleFixture f;
+  REQUIRE(f.record(v1::REFERRAL_STATUS_CONVERSATION_HELD).status == 200);
+  // When the centre tries to go back to contact attempted
+  auto r = f.record(v1::REFERRAL_STATUS_CONTACT_ATTEMPTED);
+  CHECK(r.status == 409);
+  CHECK(r.body.find("further_sessions_accepted, declined, closed") != std::string::npos);
+  // And a final referral allows nothing
+  REQUIRE(f.record(v1::REFERRAL_STATUS_CLOSED).status == 200);
+  auto closed = f.record(v1::REFERRAL_STATUS_DECLINED);
+  CHECK(closed.status == 409);
+  CHECK(closed.body.find("final") != std::string::npos);
+  // And a status that is not an outcome is a 400 naming the field
+  auto bad = f.api.record_outcome(
+      outcome_request("ref-o1", "rusmiddelcenter-657", "{\"outcome\":\"REFERRAL_STATUS_ROUTED\"}"));
+  CHECK(bad.status == 400);
+  CHECK(bad.body.find("\"field\":\"outcome\"") != std::string::npos);
+}
+
+TEST_CASE("lifecycle: another centre gets 404 for an outcome", "[router][lifecycle]") {
+  LifecycleFixture f;
+  CHECK(f.record(v1::REFERRAL_STATUS_REACHED, "rusmiddelcenter-661").status == 404);
+  CHECK(f.status_of("ref-o1") == v1::REFERRAL_STATUS_ROUTED);
+}
+
+TEST_CASE("lifecycle: the configured number of failed attempts makes a referral unreachable",
+          "[router][lifecycle]") {
+  LifecycleFixture f;  // max_contact_attempts defaults to 3
+  REQUIRE(f.record(v1::REFERRAL_STATUS_CONTACT_ATTEMPTED).status == 200);
+  REQUIRE(f.record(v1::REFERRAL_STATUS_CONTACT_ATTEMPTED).status == 200);
+  CHECK(f.status_of("ref-o1") == v1::REFERRAL_STATUS_CONTACT_ATTEMPTED);
+  REQUIRE(f.record(v1::REFERRAL_STATUS_CONTACT_ATTEMPTED).status == 200);
+  CHECK(f.status_of("ref-o1") == v1::REFERRAL_STATUS_UNREACHABLE);
+  CHECK(scalar(f.db, "SELECT contact_attempts FROM referrals WHERE referral_id = ?", "ref-o1") ==
+        3);
+  CHECK(f.record(v1::REFERRAL_STATUS_CONTACT_ATTEMPTED).status == 409);
+}
+
+TEST_CASE("lifecycle: an Idempotency-Key replay gets the first answer and changes nothing",
+          "[router][lifecycle]") {
+  LifecycleFixture f;
+  const std::string body = outcome_body(v1::REFERRAL_STATUS_CONTACT_ATTEMPTED);
+  auto first = f.api.record_outcome(outcome_request("ref-o1", "rusmiddelcenter-657", body, "k1"));
+  auto again = f.api.record_outcome(outcome_request("ref-o1", "rusmiddelcenter-657", body, "k1"));
+  CHECK(first.status == 200);
+  CHECK(again.body == first.body);
+  CHECK(scalar(f.db, "SELECT contact_attempts FROM referrals WHERE referral_id = ?", "ref-o1") ==
+        1);
+  auto other = f.api.record_outcome(outcome_request(
+      "ref-o1", "rusmiddelcenter-657", outcome_body(v1::REFERRAL_STATUS_REACHED), "k1"));
+  CHECK(other.status == 409);
+}
+
+TEST_CASE("lifecycle: withdrawal erases the contact data and tells the centre",
+          "[router][lifecycle]") {
+  LifecycleFixture f;
+  REQUIRE(f.api
+              .record_outcome(
+                  outcome_request("ref-o1", "rusmiddelcenter-657",
+                                  "{\"outcome\":\"REFERRAL_STATUS_REACHED\",\"note\":\"talked to " +
+                                      std::string(NAME) + "\"}",
+                                  "idem-1"))
+              .status == 200);
+  v1::OfferWithdrawn w;
+  w.set_offer_id("o1");
+  w.set_referral_id("ref-o1");
+  w.set_withdrawn_by(v1::ROLE_OFFICER);
+  apply(f.applier, f.db,
+        message(henvis::topics::OFFERS, henvis::event_types::OFFER_WITHDRAWN, "ref-o1",
+                w.SerializeAsString()));
+  CHECK(f.status_of("ref-o1") == v1::REFERRAL_STATUS_WITHDRAWN);
+  CHECK(f.applier.take_erased());
+  CHECK(scalar(f.db,
+               "SELECT count(*) FROM referrals WHERE cpr IS NOT NULL OR name IS NOT NULL "
+               "OR phone IS NOT NULL") == 0);
+  CHECK(scalar(f.db, "SELECT count(*) FROM referral_history WHERE note IS NOT NULL") == 0);
+  CHECK(scalar(f.db, "SELECT count(*) FROM idempotency") == 0);
+  CHECK(scalar(f.db, "SELECT count(*) FROM person_index") == 0);
+  // The centre is told, without the person's data
+  bool told = false;
+  for (const auto& r : on_topic(outbox_rows(f.db), henvis::topics::NOTIFICATIONS)) {
+    v1::NotificationRequested n;
+    n.ParseFromString(r.payload);
+    if (n.kind() != v1::NOTIFICATION_KIND_WITHDRAWN) continue;
+    told = n.recipient_id() == "rusmiddelcenter-657" && !n.referral().has_person();
+  }
+  CHECK(told);
+  // And once the outbox is published (deleted) and the WAL checkpointed, the bytes are gone
+  f.db.exec("DELETE FROM outbox");
+  f.db.checkpoint_truncate();
+  std::string bytes;
+  for (const auto& e : std::filesystem::directory_iterator(f.tmp.path)) {
+    std::ifstream in(e.path(), std::ios::binary);
+    bytes += std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  CHECK(bytes.find(CPR) == std::string::npos);
+  CHECK(bytes.find(NAME) == std::string::npos);
+}
+
+namespace {
+std::chrono::system_clock::time_point local(int y, unsigned m, unsigned d, int h, int min = 0) {
+  return henvis::workdays::at_local(
+      henvis::workdays::Day{std::chrono::year{y}, std::chrono::month{m}, std::chrono::day{d}},
+      std::chrono::hours(h) + std::chrono::minutes(min));
+}
+
+int notifications_of_kind(henvis::sqlite::Db& db, v1::NotificationKind kind, std::string* to) {
+  int n = 0;
+  for (const auto& r : on_topic(outbox_rows(db), henvis::topics::NOTIFICATIONS)) {
+    v1::NotificationRequested x;
+    x.ParseFromString(r.payload);
+    if (x.kind() == kind) {
+      ++n;
+      if (to) *to = x.recipient_id();
+    }
+  }
+  return n;
+}
+
+// A referral routed at `routed` and the reminder job, both on a manual clock.
+struct ReminderFixture {
+  TempDir tmp{"henvis-reminder-test"};
+  henvis::sqlite::Db db{tmp.file("router.db")};
+  henvis::ManualClock clock;
+  henvis::router::Applier applier{dev_directory(), test_settings(), clock};
+  henvis::router::Reminders reminders{
+      tmp.file("router.db"),        dev_directory(), test_settings(),
+      henvis::workdays::Calendar(), clock,           nullptr};
+  explicit ReminderFixture(std::chrono::system_clock::time_point routed) : clock(routed) {
+    db.migrate(henvis::router::migrations());
+    apply(applier, db, offer_message(yes_offer("o1", 657)));
+  }
+  int at(std::chrono::system_clock::time_point t) {
+    clock.set(t);
+    return reminders.run_once(db);
+  }
+};
+}  // namespace
+
+TEST_CASE(
+    "reminders: a centre silent for 2 working days over a weekend is reminded, then the "
+    "coordinator",
+    "[router][reminders]") {
+  // Given a referral routed on Friday 2025-03-07 15:00 (2 working days: Monday, Tuesday)
+  ReminderFixture f(local(2025, 3, 7, 15));
+  CHECK(f.at(local(2025, 3, 11, 23, 59)) == 0);
+  // When Wednesday begins, the centre gets a reminder
+  CHECK(f.at(local(2025, 3, 12, 0, 0)) == 1);
+  std::string to;
+  CHECK(notifications_of_kind(f.db, v1::NOTIFICATION_KIND_REMINDER, &to) == 1);
+  CHECK(to == "rusmiddelcenter-657");
+  CHECK(f.at(local(2025, 3, 13, 12)) == 0);  // not twice
+  // And two more silent working days (Wed, Thu) escalate to the district's coordinator
+  CHECK(f.at(local(2025, 3, 14, 0, 0)) == 1);
+  CHECK(notifications_of_kind(f.db, v1::NOTIFICATION_KIND_ESCALATION, &to) == 1);
+  CHECK(to == "coordinator-mvj");
+  CHECK(f.at(local(2025, 3, 20, 0, 0)) == 0);  // and nothing more
+}
+
+TEST_CASE("reminders: the working-day clock skips Easter", "[router][reminders]") {
+  // Given a referral routed on Wednesday 2025-04-16: Thu 17 to Mon 21 are holidays or weekend
+  ReminderFixture f(local(2025, 4, 16, 10));
+  CHECK(f.at(local(2025, 4, 23, 23, 59)) == 0);
+  CHECK(f.at(local(2025, 4, 24, 0, 0)) == 1);
+}
+
+TEST_CASE("reminders: recording an outcome restarts the clock", "[router][reminders]") {
+  ReminderFixture f(local(2025, 3, 7, 15));
+  henvis::router::Api api{f.tmp.file("router.db"), dev_directory(), test_settings(), f.clock,
+                          nullptr};
+  f.clock.set(local(2025, 3, 11, 10));  // Tuesday
+  REQUIRE(api.record_outcome(outcome_request("ref-o1", "rusmiddelcenter-657",
+                                             outcome_body(v1::REFERRAL_STATUS_CONTACT_ATTEMPTED)))
+              .status == 200);
+  CHECK(f.at(local(2025, 3, 12, 0, 0)) == 0);
+  CHECK(f.at(local(2025, 3, 14, 0, 0)) == 1);  // Wed, Thu silent after Tuesday's attempt
+  // And a referral past contact (conversation held) is not reminded
+  REQUIRE(api.record_outcome(outcome_request("ref-o1", "rusmiddelcenter-657",
+                                             outcome_body(v1::REFERRAL_STATUS_CONVERSATION_HELD)))
+              .status == 200);
+  CHECK(f.at(local(2025, 4, 30, 0, 0)) == 0);
+}
+
+TEST_CASE(
+    "repeat referrals: the same person's earlier referrals are counted by 90 days and 5 "
+    "years",
+    "[router]") {
+  Fixture f;
+  auto at = [](const char* t, const std::string& id) {
+    auto o = yes_offer(id, 657);
+    *o.mutable_charged_at() = ts(t);
+    return o;
+  };
+  apply(f.applier, f.db, offer_message(at("2019-06-10T10:00:00Z", "r1")));
+  apply(f.applier, f.db, offer_message(at("2024-03-01T10:00:00Z", "r2")));
+  apply(f.applier, f.db, offer_message(at("2024-05-01T10:00:00Z", "r3")));
+  CHECK(scalar(f.db, "SELECT prior_90d FROM referrals WHERE referral_id = ?", "ref-r3") == 1);
+  CHECK(scalar(f.db, "SELECT prior_5y FROM referrals WHERE referral_id = ?", "ref-r3") == 2);
+  CHECK(scalar(f.db, "SELECT prior_5y FROM referrals WHERE referral_id = ?", "ref-r1") == 0);
+  // And the pseudonymous index holds no CPR number
+  CHECK(scalar(f.db, "SELECT count(*) FROM person_index WHERE person_key LIKE '%0101901234%'") ==
+        0);
 }

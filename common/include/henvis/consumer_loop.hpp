@@ -53,6 +53,9 @@ class ConsumerLoop {
   // Runs until `stop` is set; finishes the batch in hand first. Throws if a
   // batch keeps failing.
   void run(const std::atomic<bool>& stop);
+  // Runs after each committed batch, on the loop's connection (e.g. a WAL
+  // checkpoint after personal data was erased).
+  void after_commit(std::function<void(sqlite::Db&)> f) { after_commit_ = std::move(f); }
   // True once partitions are assigned.
   bool ready() const { return ready_.load(); }
   std::uint64_t applied() const { return applied_.load(); }
@@ -66,6 +69,7 @@ class ConsumerLoop {
   std::string bootstrap_;
   std::vector<ConsumedTopic> topics_;
   Handler handler_;
+  std::function<void(sqlite::Db&)> after_commit_;
   outbox::Relay* relay_;
   kafka::Health* health_;
   std::atomic<bool> ready_{false};

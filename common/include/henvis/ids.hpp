@@ -3,6 +3,7 @@
 
 #include <google/protobuf/timestamp.pb.h>
 
+#include <chrono>
 #include <string>
 
 namespace henvis {
@@ -15,5 +16,10 @@ std::string sha256_hex(std::string_view data);
 std::string now_rfc3339();
 google::protobuf::Timestamp now_timestamp();
 std::string to_rfc3339(const google::protobuf::Timestamp& t);
+std::string rfc3339(std::chrono::system_clock::time_point t);
+google::protobuf::Timestamp to_timestamp(std::chrono::system_clock::time_point t);
+// Parses an RFC 3339 time; throws std::invalid_argument if malformed.
+std::chrono::sys_seconds parse_rfc3339(const std::string& s);
+google::protobuf::Timestamp parse_timestamp(const std::string& s);
 
 }  // namespace henvis

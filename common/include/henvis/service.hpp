@@ -51,6 +51,9 @@ struct RunSpec {
   outbox::Relay* relay = nullptr;
   ConsumerLoop* consumer = nullptr;
   kafka::Health* health = nullptr;
+  // Further background loops (schedulers), each run on a thread of its own
+  // until the stop flag is set.
+  std::vector<std::function<void(const std::atomic<bool>&)>> workers;
 };
 int run_service(RunSpec spec);
 

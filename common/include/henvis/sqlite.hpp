@@ -80,6 +80,10 @@ class Db {
   // PRAGMA user_version. Migrations are append-only: never edit a shipped one.
   void migrate(const std::vector<std::string>& migrations);
   std::int64_t changes() const;
+  // Copies the WAL into the database file and truncates the WAL, so that
+  // erased data is gone from both files (with secure_delete on). Waits for
+  // readers through the busy timeout; best effort.
+  void checkpoint_truncate();
   sqlite3* raw() { return db_; }
   [[noreturn]] void fail(int rc, std::string_view what) const;
 

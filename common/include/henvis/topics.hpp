@@ -10,6 +10,7 @@ inline constexpr const char* DELIVERIES = "henvis.deliveries.v1";
 
 namespace henvis::event_types {
 inline constexpr const char* OFFER_RECORDED = "henvis.offer.recorded";
+inline constexpr const char* OFFER_WITHDRAWN = "henvis.offer.withdrawn";
 inline constexpr const char* NOTIFICATION_REQUESTED = "henvis.notification.requested";
 // Referral and delivery events are "henvis.referral.<status>" and
 // "henvis.delivery.<status>" with the status in lower case.

@@ -38,10 +38,10 @@ class Calendar {
   bool is_working_day(Day d) const;
   // The first working day strictly after `d`.
   Day next_working_day(Day d) const;
-  // The deadline for something that must happen within `n` working days of
-  // `from`: the start (00:00 Europe/Copenhagen) of the day after the n-th
-  // working day following the local day of `from` (n = 0: the start of the
-  // day after `from`'s own day).
+  // The deadline for something that must happen within `n` full working days
+  // of `from`: the start (00:00 Europe/Copenhagen) of the day after the n-th
+  // working day that begins at or after `from` (a day already begun does not
+  // count; one beginning exactly at `from` does).
   Instant deadline(Instant from, int n) const;
 
  private:
