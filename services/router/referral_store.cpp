@@ -1,11 +1,15 @@
 #include "referral_store.hpp"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <stdexcept>
+#include <vector>
 
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/outbox.hpp"
 #include "henvis/topics.hpp"
+#include "henvis/v1/api.pb.h"
 #include "lifecycle.hpp"
 
 namespace henvis::router {
@@ -103,9 +107,32 @@ void erase_person(sqlite::Db& db, const std::string& referral_id) {
   n.bind(1, referral_id).run();
   sqlite::Stmt k(db, "DELETE FROM person_index WHERE referral_id = ?");
   k.bind(1, referral_id).run();
-  // Stored idempotent answers hold the person's data too.
-  sqlite::Stmt i(db, "DELETE FROM idempotency WHERE referral_id = ?");
-  i.bind(1, referral_id).run();
+  // Stored idempotent answers hold the person's data too: keep them (a replay
+  // still gets its first answer) without it.
+  std::vector<std::pair<std::string, std::string>> scrubbed;
+  {
+    sqlite::Stmt sel(db, "SELECT key, response FROM idempotency WHERE referral_id = ?");
+    sel.bind(1, referral_id);
+    while (sel.step()) {
+      v1::ReferralView v;
+      google::protobuf::util::JsonParseOptions in;
+      in.ignore_unknown_fields = true;
+      std::string out = "{}";
+      if (google::protobuf::util::JsonStringToMessage(sel.text(1), &v, in).ok()) {
+        v.clear_person();
+        v.clear_consent();
+        for (auto& h : *v.mutable_history()) h.clear_note();
+        out.clear();
+        (void)google::protobuf::util::MessageToJsonString(v, &out);
+      }
+      scrubbed.emplace_back(sel.text(0), out);
+    }
+  }
+  sqlite::Stmt up(db, "UPDATE idempotency SET response = ? WHERE key = ?");
+  for (const auto& [key, response] : scrubbed) {
+    up.bind(1, response).bind(2, key).run();
+    up.reset();
+  }
 }
 
 v1::ReferralContact contact_of(sqlite::Db& db, const ReferralRow& row, const Directory& dir) {
