@@ -1,12 +1,34 @@
 #pragma once
-// notifier: keeps each recipient's pull inbox. A NotificationRequested lands
-// in the recipient's inbox (delivered); the recipient's first GET /v1/inbox
-// that shows it marks it read; POST /v1/inbox/{id}/ack acknowledges. Each of
-// the three is a DeliveryEvent on henvis.deliveries.v1.
+// notifier: keeps each recipient's contact list (DESIGN.md "Contact lists").
+//
+// A NotificationRequested becomes an inbox row. When it becomes available
+// depends on the recipient's mode: at once (IMMEDIATE, the default) or at the
+// next daily list time on a working day (DAILY, Europe/Copenhagen). How it
+// reaches the recipient depends on the channel: the pull inbox (INBOX, the
+// default), a signed webhook (WEBHOOK) or a CSV file drop (FILE); the
+// Dispatcher (dispatcher.hpp) does the pushing and the delayed deliveries.
+// Whatever the channel, an available row stays readable in the recipient's
+// pull inbox, so a push that keeps failing loses nothing.
+//
+// Delivered (the row became available / was pushed), read (the recipient's
+// first GET /v1/inbox that shows it) and acknowledged (POST
+// /v1/inbox/{id}/ack) are separate DeliveryEvents on henvis.deliveries.v1;
+// a push channel that gave up emits FAILED and escalates to the district's
+// coordinator.
+//
+// A WITHDRAWN notification (consent withdrawn) erases the person data of every
+// inbox row of that referral, for every recipient, and is itself delivered to
+// the recipient at once.
+//
+// Every schedule decision and every timestamp the notifier writes comes from
+// the injected Clock.
 
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "channels.hpp"
+#include "henvis/clock.hpp"
 #include "henvis/directory.hpp"
 #include "henvis/http.hpp"
 #include "henvis/kafka.hpp"
@@ -19,18 +41,57 @@ namespace henvis::notifier {
 
 std::vector<std::string> migrations();
 
+// Row states of the inbox table.
+inline constexpr const char* STATE_PENDING = "pending";      // not yet delivered
+inline constexpr const char* STATE_DELIVERED = "delivered";  // DELIVERED emitted
+inline constexpr const char* STATE_FAILED = "failed";        // FAILED emitted, escalated
+
+// Milliseconds since the Unix epoch (how instants are stored and compared).
+std::int64_t to_ms(TimePoint t);
+
+// Stores a notification for its recipient, at the time its mode says; an
+// IMMEDIATE INBOX row is delivered (DELIVERED event) at once, everything else
+// is left to the Dispatcher. `at_once` ignores a DAILY mode. Returns false if
+// the notification id was stored already. Call inside a transaction.
+bool store_notification(sqlite::Db& db, const Settings& settings, const Clock& clock,
+                        const v1::NotificationRequested& n, bool at_once);
+
+// Emits a DeliveryEvent through the outbox. Call inside a transaction.
+void emit_delivery(sqlite::Db& db, const Clock& clock, const std::string& notification_id,
+                   const std::string& recipient_id, const std::string& referral_id,
+                   v1::DeliveryStatus status, const std::string& channel);
+
+// Delivers a recipient's pending INBOX-channel rows whose time has come (all
+// recipients if `recipient_id` is empty); returns how many. In a transaction.
+int deliver_due_inbox_rows(sqlite::Db& db, const Settings& settings, const Clock& clock,
+                           const std::string& recipient_id = {});
+
+// Erases the person data (person, consent) from every inbox row of the
+// referral; returns how many rows held some. In a transaction.
+int erase_person_data(sqlite::Db& db, const std::string& referral_id);
+
 class Applier {
  public:
-  explicit Applier(Directory directory) : directory_(std::move(directory)) {}
+  explicit Applier(Directory directory, Settings settings = Settings(),
+                   const Clock& clock = system_clock())
+      : directory_(std::move(directory)), settings_(std::move(settings)), clock_(&clock) {}
   void apply(const kafka::Message& m, sqlite::Db& db);
+  // True (once) if an applied event erased person data since the last call:
+  // the consumer then checkpoints the WAL at once (the dispatcher checks
+  // that a checkpoint completed and retries if not).
+  bool take_erased() { return std::exchange(erased_, false); }
 
  private:
   Directory directory_;
+  Settings settings_;
+  const Clock* clock_;
+  bool erased_ = false;  // used on the consumer's thread only
 };
 
 class Api {
  public:
-  Api(const std::string& db_path, Directory directory, outbox::Relay* relay);
+  Api(const std::string& db_path, Directory directory, outbox::Relay* relay,
+      Settings settings = Settings(), const Clock& clock = system_clock());
   void register_routes(http::Router& router);
   http::Response inbox(const http::Request& req);
   http::Response ack(const http::Request& req);
@@ -41,6 +102,8 @@ class Api {
   sqlite::Db db_;
   Directory directory_;
   outbox::Relay* relay_;
+  Settings settings_;
+  const Clock* clock_;
 };
 
 }  // namespace henvis::notifier

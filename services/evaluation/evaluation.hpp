@@ -1,0 +1,68 @@
+#pragma once
+// evaluation: the evaluators' statistics read model (DESIGN.md "Statistics
+// for evaluators"). Consumes the offers, referral status and delivery events
+// and keeps, per offer, only the facts the funnel needs: no CPR, name,
+// phone, e-mail, journal number, officer or consent; the charge time only as
+// its Europe/Copenhagen date. It produces no events (its outbox carries only
+// dead letters).
+//
+// Order independence and idempotency: events of one offer arrive on three
+// topics and many partitions in any order, and the same fact may come twice
+// under two ce_ids. Every fact is an upsert keyed by the referral id (the
+// offer id for a declined offer, which has no referral): statuses seen are a
+// bit mask OR-ed in, the first contact keeps the earliest day, deliveries
+// are a set; so applying any permutation of any multiset of the events gives
+// the same rows. A referral whose offer has not arrived yet waits (it is
+// counted from the moment its offer is in).
+
+#include <string>
+#include <vector>
+
+#include "henvis/directory.hpp"
+#include "henvis/http.hpp"
+#include "henvis/kafka.hpp"
+#include "henvis/sqlite.hpp"
+#include "henvis/v1/events.pb.h"
+#include "stats.hpp"
+
+namespace henvis::evaluation {
+
+inline constexpr const char* SERVICE = "evaluation";
+inline constexpr int DEFAULT_MIN_CELL = 5;
+
+std::vector<std::string> migrations();
+
+// Applies one consumed event inside the consumer loop's transaction. Throws
+// henvis::Rejected (reason names the rule, never a value) for events that can
+// never be applied.
+class Applier {
+ public:
+  void apply(const kafka::Message& m, sqlite::Db& db);
+
+ private:
+  void on_offer(const v1::OfferRecorded& o, sqlite::Db& db);
+  void on_withdrawn(const v1::OfferWithdrawn& w, sqlite::Db& db);
+  void on_status(const v1::ReferralStatusChanged& s, sqlite::Db& db);
+  void on_delivery(const v1::DeliveryEvent& d, sqlite::Db& db);
+};
+
+// The facts of every offer charged in [q.from, q.to), with the implied
+// outcomes filled in (see stats.hpp).
+std::vector<Fact> load_facts(sqlite::Db& db, const Query& q);
+
+// GET /v1/stats/referrals for evaluators.
+class Api {
+ public:
+  // min_cell <= 0 means the default (5).
+  Api(const std::string& db_path, Directory directory, int min_cell);
+  void register_routes(http::Router& router);
+  http::Response referrals(const http::Request& req);
+  int min_cell() const { return min_cell_; }
+
+ private:
+  sqlite::Db db_;
+  Directory directory_;
+  int min_cell_;
+};
+
+}  // namespace henvis::evaluation

@@ -1,0 +1,381 @@
+// The evaluators' statistics; the rules are documented in stats.hpp.
+#include "stats.hpp"
+
+#include <fmt/format.h>
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/reflection.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <tuple>
+
+#include "henvis/http.hpp"
+
+namespace henvis::evaluation {
+
+namespace {
+
+// Field names of the funnel columns in stats.proto (snake_case) and JSON.
+constexpr std::array<const char*, NCOL> COL_FIELD = {"offered",
+                                                     "accepted",
+                                                     "declined",
+                                                     "routed",
+                                                     "unroutable",
+                                                     "delivered",
+                                                     "contact_attempted",
+                                                     "conversation_held",
+                                                     "further_sessions_accepted",
+                                                     "withdrawn"};
+constexpr std::array<const char*, NCOL> COL_JSON = {
+    "offered",          "accepted",         "declined",
+    "routed",           "unroutable",       "delivered",
+    "contactAttempted", "conversationHeld", "furtherSessionsAccepted",
+    "withdrawn"};
+constexpr const char* MEDIAN_FIELD = "median_days_to_first_contact";
+constexpr const char* MEDIAN_JSON = "medianDaysToFirstContact";
+
+// Columns that get a rate against `accepted`.
+constexpr int FIRST_RATE_COL = ROUTED;
+
+std::string rate_field(int col) { return std::string(COL_FIELD[col]) + "_rate"; }
+std::string rate_json(int col) { return std::string(COL_JSON[col]) + "Rate"; }
+
+const std::map<std::string, Dim>& dim_names() {
+  static const std::map<std::string, Dim> m = {{"municipality", Dim::municipality},
+                                               {"month", Dim::month},
+                                               {"offence", Dim::offence},
+                                               {"district", Dim::district}};
+  return m;
+}
+
+const char* dim_name(Dim d) {
+  switch (d) {
+    case Dim::municipality:
+      return "municipality";
+    case Dim::month:
+      return "month";
+    case Dim::offence:
+      return "offence";
+    case Dim::district:
+      return "district";
+  }
+  return "";
+}
+
+// A sortable key part for one dimension of a fact.
+std::string key_part(Dim d, const Fact& f) {
+  switch (d) {
+    case Dim::municipality:
+      return fmt::format("{:08d}", f.kommunekode);
+    case Dim::month:
+      return f.charged_day.substr(0, 7);
+    case Dim::offence:
+      return fmt::format("{:04d}", f.offence);
+    case Dim::district:
+      return f.district_id;
+  }
+  return {};
+}
+
+struct Agg {
+  Counts counts{};
+  std::vector<int> days;  // days to first contact, of those who had one
+  const Fact* first = nullptr;
+};
+
+void add(Agg& a, const Fact& f) {
+  for (int c = 0; c < NCOL; ++c) a.counts[c] += f.in[c] ? 1 : 0;
+  if (f.days_to_first_contact) a.days.push_back(*f.days_to_first_contact);
+  if (!a.first) a.first = &f;
+}
+
+double median(std::vector<int> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+double round4(double x) { return std::round(x * 10000.0) / 10000.0; }
+
+// Sets counts, rates, median and `suppressed` of one row.
+void fill(v1::ReferralStatsRow& row, const Agg& a, const std::array<bool, NCOL>& hidden,
+          int min_cell) {
+  const auto* desc = row.GetDescriptor();
+  const auto* refl = row.GetReflection();
+  for (int c = 0; c < NCOL; ++c) {
+    if (hidden[c])
+      row.add_suppressed(COL_JSON[c]);
+    else
+      refl->SetInt32(&row, desc->FindFieldByName(COL_FIELD[c]), a.counts[c]);
+  }
+  // Rule 3: a rate needs a shown denominator of at least N and a shown numerator.
+  const int accepted = a.counts[ACCEPTED];
+  const bool denominator_ok = !hidden[ACCEPTED] && accepted >= min_cell;
+  for (int c = FIRST_RATE_COL; c < NCOL; ++c) {
+    if (denominator_ok && !hidden[c])
+      refl->SetDouble(&row, desc->FindFieldByName(rate_field(c)),
+                      round4(static_cast<double>(a.counts[c]) / accepted));
+    else
+      row.add_suppressed(rate_json(c));
+  }
+  // Rule 4: the median of at least N persons.
+  if (static_cast<int>(a.days.size()) >= min_cell && !a.days.empty())
+    refl->SetDouble(&row, desc->FindFieldByName(MEDIAN_FIELD), median(a.days));
+  else
+    row.add_suppressed(MEDIAN_JSON);
+}
+
+void set_group(v1::ReferralStatsRow& row, const Query& q, const Fact& f,
+               const Directory& directory) {
+  for (Dim d : q.group_by) {
+    switch (d) {
+      case Dim::municipality:
+        row.set_kommunekode(f.kommunekode);
+        if (const auto* m = directory.municipality(f.kommunekode))
+          row.set_municipality_name(m->name());
+        break;
+      case Dim::month:
+        row.set_month(f.charged_day.substr(0, 7));
+        break;
+      case Dim::offence:
+        row.set_offence(static_cast<v1::Offence>(f.offence));
+        break;
+      case Dim::district:
+        row.set_district_id(f.district_id);
+        for (const auto& dd : directory.raw().districts())
+          if (dd.id() == f.district_id) row.set_district_name(dd.name());
+        break;
+    }
+  }
+}
+
+std::string csv_cell(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string format_number(double v) { return fmt::format("{}", v); }
+
+}  // namespace
+
+const char* col_name(int col) { return col >= 0 && col < NCOL ? COL_JSON[col] : ""; }
+
+std::string format_date(std::chrono::year_month_day d) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(d.year()),
+                static_cast<unsigned>(d.month()), static_cast<unsigned>(d.day()));
+  return buf;
+}
+
+Query parse_query(const std::map<std::string, std::string>& params) {
+  Query q;
+  std::vector<http::FieldError> errors;
+  for (const auto& [name, value] : params) {
+    if (name == "from" || name == "to") {
+      if (value.empty()) continue;  // open
+      auto d = parse_date(value);
+      if (!d) {
+        errors.push_back({name, "must be a calendar date YYYY-MM-DD"});
+        continue;
+      }
+      (name == "from" ? q.from : q.to) = d;
+      (name == "from" ? q.from_text : q.to_text) = format_date(*d);
+    } else if (name == "groupBy") {
+      if (value.empty()) continue;
+      std::size_t start = 0;
+      for (;;) {
+        const std::size_t comma = value.find(',', start);
+        const std::string item =
+            value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        auto it = dim_names().find(item);
+        if (it == dim_names().end()) {
+          errors.push_back({"groupBy",
+                            "must be a comma-separated list of municipality, month, offence, "
+                            "district"});
+          break;
+        }
+        if (std::find(q.group_by.begin(), q.group_by.end(), it->second) != q.group_by.end()) {
+          errors.push_back({"groupBy", "names a dimension more than once"});
+          break;
+        }
+        q.group_by.push_back(it->second);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    } else if (name == "format") {
+      if (value == "csv")
+        q.csv = true;
+      else if (!value.empty() && value != "json")
+        errors.push_back({"format", "must be json or csv"});
+    } else {
+      errors.push_back({name, "is not a parameter of this resource (from, to, groupBy, format)"});
+    }
+  }
+  if (q.from && q.to && !(*q.from < *q.to)) errors.push_back({"to", "must be after from"});
+  if (!errors.empty())
+    throw http::Problem(400, "Bad Request", "the query parameters are not valid", errors);
+  return q;
+}
+
+std::vector<std::array<bool, NCOL>> suppress(const std::vector<Counts>& rows, int min_cell) {
+  std::vector<std::array<bool, NCOL>> hidden(rows.size());
+  if (rows.empty()) return hidden;
+  // Rule 1, primary suppression.
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    for (int c = 0; c < NCOL; ++c) hidden[r][c] = rows[r][c] > 0 && rows[r][c] < min_cell;
+
+  // Rule 2, complementary suppression, over every relation "total = sum of parts".
+  struct Cell {
+    std::size_t r;
+    int c;
+  };
+  struct Relation {
+    Cell total;
+    std::vector<Cell> parts;
+  };
+  std::vector<Relation> relations;
+  const std::size_t total_row = rows.size() - 1;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    relations.push_back({{r, OFFERED}, {{r, ACCEPTED}, {r, DECLINED}}});
+    relations.push_back({{r, ACCEPTED}, {{r, ROUTED}, {r, UNROUTABLE}}});
+  }
+  if (total_row > 0) {
+    for (int c = 0; c < NCOL; ++c) {
+      Relation rel{{total_row, c}, {}};
+      for (std::size_t r = 0; r < total_row; ++r) rel.parts.push_back({r, c});
+      relations.push_back(std::move(rel));
+    }
+  }
+  auto is_hidden = [&](const Cell& x) { return hidden[x.r][x.c]; };
+  auto value = [&](const Cell& x) { return rows[x.r][x.c]; };
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const auto& rel : relations) {
+      int n = is_hidden(rel.total) ? 1 : 0;
+      for (const auto& p : rel.parts) n += is_hidden(p) ? 1 : 0;
+      if (n != 1) continue;
+      // The smallest shown part, non-zero ones first (hiding a 0 hides
+      // little); ties go to the earlier row or column, so the result is
+      // deterministic. Only if no part is left, the total.
+      const Cell* pick = nullptr;
+      for (const auto& p : rel.parts) {
+        if (is_hidden(p)) continue;
+        if (!pick || std::make_tuple(value(p) == 0, value(p)) <
+                         std::make_tuple(value(*pick) == 0, value(*pick)))
+          pick = &p;
+      }
+      if (!pick && !is_hidden(rel.total)) pick = &rel.total;
+      if (!pick) continue;
+      hidden[pick->r][pick->c] = true;
+      changed = true;
+    }
+  }
+  return hidden;
+}
+
+v1::ReferralStats compute(const std::vector<Fact>& facts, const Query& q, int min_cell,
+                          const Directory& directory) {
+  v1::ReferralStats out;
+  out.set_from(q.from_text);
+  out.set_to(q.to_text);
+  out.set_min_cell(min_cell);
+  for (Dim d : q.group_by) out.add_group_by(dim_name(d));
+
+  std::map<std::vector<std::string>, Agg> groups;  // ordered by the group values
+  Agg total;
+  for (const auto& f : facts) {
+    add(total, f);
+    if (q.group_by.empty()) continue;
+    std::vector<std::string> key;
+    for (Dim d : q.group_by) key.push_back(key_part(d, f));
+    add(groups[key], f);
+  }
+  std::vector<Counts> counts;
+  for (const auto& [key, agg] : groups) counts.push_back(agg.counts);
+  counts.push_back(total.counts);
+  const auto hidden = suppress(counts, min_cell);
+
+  std::size_t r = 0;
+  for (const auto& [key, agg] : groups) {
+    auto* row = out.add_rows();
+    set_group(*row, q, *agg.first, directory);
+    fill(*row, agg, hidden[r++], min_cell);
+  }
+  auto* t = out.mutable_total();
+  t->set_total(true);
+  fill(*t, total, hidden[r], min_cell);
+  return out;
+}
+
+std::string to_csv(const v1::ReferralStats& stats, const Query& q) {
+  const auto* desc = v1::ReferralStatsRow::descriptor();
+  std::vector<std::string> group_fields;
+  for (Dim d : q.group_by) {
+    switch (d) {
+      case Dim::municipality:
+        group_fields.insert(group_fields.end(), {"kommunekode", "municipality_name"});
+        break;
+      case Dim::month:
+        group_fields.push_back("month");
+        break;
+      case Dim::offence:
+        group_fields.push_back("offence");
+        break;
+      case Dim::district:
+        group_fields.insert(group_fields.end(), {"district_id", "district_name"});
+        break;
+    }
+  }
+  std::vector<const google::protobuf::FieldDescriptor*> value_fields;
+  for (int c = 0; c < NCOL; ++c) value_fields.push_back(desc->FindFieldByName(COL_FIELD[c]));
+  for (int c = FIRST_RATE_COL; c < NCOL; ++c)
+    value_fields.push_back(desc->FindFieldByName(rate_field(c)));
+  value_fields.push_back(desc->FindFieldByName(MEDIAN_FIELD));
+
+  std::string out = "row";
+  for (const auto& g : group_fields) out += "," + desc->FindFieldByName(g)->json_name();
+  for (const auto* f : value_fields) out += "," + f->json_name();
+  out += ",suppressed\r\n";
+
+  auto line = [&](const v1::ReferralStatsRow& row) {
+    const auto* refl = row.GetReflection();
+    std::string l = row.total() ? "total" : "group";
+    for (const auto& g : group_fields) {
+      const auto* f = desc->FindFieldByName(g);
+      std::string v;
+      if (row.total()) {
+        v = "";
+      } else if (f->type() == google::protobuf::FieldDescriptor::TYPE_INT32) {
+        v = std::to_string(refl->GetInt32(row, f));
+      } else if (f->type() == google::protobuf::FieldDescriptor::TYPE_ENUM) {
+        v = refl->GetEnum(row, f)->name();
+      } else {
+        v = refl->GetString(row, f);
+      }
+      l += "," + csv_cell(v);
+    }
+    for (const auto* f : value_fields) {
+      l += ",";
+      if (!refl->HasField(row, f)) continue;  // withheld: empty cell
+      if (f->type() == google::protobuf::FieldDescriptor::TYPE_INT32)
+        l += std::to_string(refl->GetInt32(row, f));
+      else
+        l += format_number(refl->GetDouble(row, f));
+    }
+    std::string sup;
+    for (const auto& s : row.suppressed()) sup += (sup.empty() ? "" : ";") + s;
+    l += "," + csv_cell(sup) + "\r\n";
+    return l;
+  };
+  for (const auto& row : stats.rows()) out += line(row);
+  out += line(stats.total());
+  return out;
+}
+
+}  // namespace henvis::evaluation

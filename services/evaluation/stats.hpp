@@ -1,0 +1,136 @@
+#pragma once
+// The evaluators' referral statistics: query parsing, aggregation of the
+// funnel, disclosure control, JSON and CSV. Pure functions over facts; the
+// read model that produces the facts is in evaluation.hpp.
+//
+// ---------------------------------------------------------------------------
+// GET /v1/stats/referrals (role evaluator)
+//
+//   ?from=YYYY-MM-DD   first charge date included (Europe/Copenhagen); optional
+//   &to=YYYY-MM-DD     first charge date NOT included; optional; after `from`
+//   &groupBy=a,b,...   any subset of municipality, month, offence, district,
+//                      in the order wanted; empty or absent = the total only
+//   &format=json|csv   default json
+//
+// Any other parameter, a malformed date, an unknown or repeated groupBy
+// dimension or an unknown format is a 400 problem naming the parameter.
+//
+// Each row counts PERSONS (one offer = one person charged once) whose charge
+// date is in [from, to), grouped by: municipality (the person's home
+// kommunekode and its name in the routing directory), month ("YYYY-MM" of the
+// charge date), offence, district (the officer's police district). Columns:
+//
+//   offered        every offer registered (yes or no)
+//   accepted       the person said yes;  declined: said no
+//   routed         sent to the municipality's rusmiddelcenter
+//   unroutable     municipality not in the programme (or unknown)
+//   delivered      the contact list reached the centre
+//   contactAttempted, conversationHeld, furtherSessionsAccepted, withdrawn
+//
+// A later outcome implies the earlier ones (further sessions => conversation
+// => contact attempted => delivered => routed), so the funnel never grows
+// downwards even while events are still on their way. Rates are shares of
+// `accepted`; medianDaysToFirstContact is the median number of calendar days
+// (Europe/Copenhagen) from the charge date to the first contact-type outcome
+// (contact attempted, reached, conversation held, further sessions accepted,
+// as the centre reported it happened).
+//
+// DISCLOSURE CONTROL (N = evaluation.min_cell, default 5)
+//
+// 1. Primary: a count with 0 < value < N is suppressed. A 0 is shown (an
+//    empty cell identifies no one).
+// 2. Complementary: the table has linear relations an evaluator could use to
+//    recompute a suppressed cell by subtraction:
+//      in every row (and the total row)  offered  = accepted + declined
+//                                        accepted = routed + unroutable
+//      in every column                   total    = sum of the group rows
+//    Whenever exactly ONE cell of such a relation is suppressed, the
+//    smallest other shown cell of it (a non-zero one if there is one, a part
+//    before the total) is suppressed too; this is repeated over all
+//    relations until none has exactly one suppressed cell, since a cell
+//    suppressed for one relation can open another.
+// 3. A rate is shown only where `accepted` is at least N and shown, and its
+//    numerator is shown (else rate x accepted would give the cell back).
+// 4. The median is shown only where at least N persons had a first contact.
+// Withheld values are absent in JSON (never 0) and named in `suppressed`.
+//
+// What this does NOT protect against (state it to evaluators): solving
+// several relations together, and differencing between requests (two
+// windows a day apart, or two groupings of the same period). Each response
+// is protected on its own; evaluators are trusted users holding a token of
+// their own role.
+// ---------------------------------------------------------------------------
+
+#include <array>
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "henvis/directory.hpp"
+#include "henvis/v1/stats.pb.h"
+
+namespace henvis::evaluation {
+
+enum class Dim { municipality, month, offence, district };
+
+struct Query {
+  std::optional<std::chrono::year_month_day> from;  // inclusive
+  std::optional<std::chrono::year_month_day> to;    // exclusive
+  std::string from_text, to_text;                   // "YYYY-MM-DD" or empty
+  std::vector<Dim> group_by;
+  bool csv = false;
+};
+
+// Parses the query parameters; throws http::Problem 400 naming each bad one.
+Query parse_query(const std::map<std::string, std::string>& params);
+
+// The funnel columns, in output order.
+enum Col {
+  OFFERED,
+  ACCEPTED,
+  DECLINED,
+  ROUTED,
+  UNROUTABLE,
+  DELIVERED,
+  CONTACT_ATTEMPTED,
+  CONVERSATION_HELD,
+  FURTHER_SESSIONS_ACCEPTED,
+  WITHDRAWN,
+  NCOL
+};
+// JSON (lowerCamelCase) name of a column: "contactAttempted".
+const char* col_name(int col);
+
+// One offer, as the statistics need it: no identity at all.
+struct Fact {
+  std::array<bool, NCOL> in{};  // in[c]: the person counts in column c (OFFERED always)
+  int kommunekode = 0;
+  std::string district_id;
+  int offence = 0;          // v1::Offence
+  std::string charged_day;  // "YYYY-MM-DD", Europe/Copenhagen
+  std::optional<int> days_to_first_contact;
+};
+
+// Counts, suppression and rates for `facts` (already filtered to the window)
+// grouped by `q.group_by`.
+v1::ReferralStats compute(const std::vector<Fact>& facts, const Query& q, int min_cell,
+                          const Directory& directory);
+
+// Disclosure control on a table of counts: rows[0..R-1] are the group rows,
+// rows[R] the total. Returns which cells are withheld (rules 1 and 2 above).
+using Counts = std::array<int, NCOL>;
+std::vector<std::array<bool, NCOL>> suppress(const std::vector<Counts>& rows, int min_cell);
+
+// CSV (RFC 4180, UTF-8, CRLF line ends): a header line, one line per group
+// row, then the total line. The first column, `row`, is "group" or "total".
+// A withheld value is an EMPTY cell, and the last column, `suppressed`,
+// names the withheld fields of that line separated by ';' (so an empty cell
+// is never mistaken for a 0, and a spreadsheet still sums the shown cells).
+std::string to_csv(const v1::ReferralStats& stats, const Query& q);
+
+// "YYYY-MM-DD".
+std::string format_date(std::chrono::year_month_day d);
+
+}  // namespace henvis::evaluation

@@ -1,0 +1,306 @@
+#include "channels.hpp"
+
+#include <google/protobuf/util/time_util.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "henvis/config.hpp"
+#include "henvis/ids.hpp"
+
+namespace henvis::notifier {
+
+namespace {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+std::string lower_suffix(const std::string& enum_name, const std::string& prefix) {
+  std::string s = enum_name.rfind(prefix, 0) == 0 ? enum_name.substr(prefix.size()) : enum_name;
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The secret file's bytes without trailing CR/LF, so that a key written
+// with `echo secret > file` is "secret".
+std::string read_key(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument("cannot be read");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string key = ss.str();
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
+  if (key.empty()) throw std::invalid_argument("is empty");
+  return key;
+}
+}  // namespace
+
+const Clock& system_clock() {
+  static const SystemClock clock;
+  return clock;
+}
+
+HttpUrl parse_http_url(const std::string& url) {
+  const std::string scheme = "http://";
+  if (url.rfind(scheme, 0) != 0)
+    throw std::invalid_argument("must start with http:// (no TLS client in the notifier)");
+  std::string rest = url.substr(scheme.size());
+  HttpUrl u;
+  auto slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  if (slash != std::string::npos) u.target = rest.substr(slash);
+  if (authority.empty() || authority.find('@') != std::string::npos)
+    throw std::invalid_argument("must name a host (host:port, no user info)");
+  auto colon = authority.rfind(':');
+  u.host = authority.substr(0, colon);
+  if (colon != std::string::npos) {
+    u.port = authority.substr(colon + 1);
+    if (u.port.empty() || u.port.size() > 5 ||
+        u.port.find_first_not_of("0123456789") != std::string::npos || std::stoi(u.port) == 0 ||
+        std::stoi(u.port) > 65535)
+      throw std::invalid_argument("has a bad port");
+  }
+  if (u.host.empty()) throw std::invalid_argument("must name a host");
+  for (char c : u.target)
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+      throw std::invalid_argument("has a space or control character in the path");
+  return u;
+}
+
+std::chrono::minutes parse_hh_mm(const std::string& s) {
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (s.size() != 5 || !digit(s[0]) || !digit(s[1]) || s[2] != ':' || !digit(s[3]) || !digit(s[4]))
+    throw std::invalid_argument("must be HH:MM");
+  int h = (s[0] - '0') * 10 + (s[1] - '0');
+  int m = (s[3] - '0') * 10 + (s[4] - '0');
+  if (h > 23 || m > 59) throw std::invalid_argument("must be a time of day 00:00-23:59");
+  return std::chrono::minutes(h * 60 + m);
+}
+
+Settings::Settings(const Directory& directory, const v1::ServiceConfig& config,
+                   const std::string& config_dir)
+    : calendar_(config.calendar()) {
+  const auto& n = config.notifier();
+  if (n.webhook_max_attempts() < 0 || n.webhook_initial_backoff_ms() < 0 ||
+      n.dispatch_interval_ms() < 0)
+    throw config::Error(
+        "notifier: webhook_max_attempts, webhook_initial_backoff_ms and "
+        "dispatch_interval_ms must not be negative");
+  if (n.webhook_max_attempts() > 0) max_attempts_ = n.webhook_max_attempts();
+  if (n.webhook_initial_backoff_ms() > 0)
+    initial_backoff_ = std::chrono::milliseconds(n.webhook_initial_backoff_ms());
+  if (n.dispatch_interval_ms() > 0)
+    dispatch_interval_ = std::chrono::milliseconds(n.dispatch_interval_ms());
+
+  for (const auto& r : directory.raw().recipients()) {
+    const std::string who = "recipient " + r.id() + ": ";
+    RecipientChannel c;
+    switch (r.mode()) {
+      case v1::DELIVERY_MODE_UNSPECIFIED:
+      case v1::DELIVERY_MODE_IMMEDIATE:
+        if (!r.daily_at().empty())
+          throw config::Error(who + "daily_at is set but mode is not DELIVERY_MODE_DAILY");
+        break;
+      case v1::DELIVERY_MODE_DAILY:
+        c.daily = true;
+        try {
+          c.daily_at = parse_hh_mm(r.daily_at());
+        } catch (const std::invalid_argument& e) {
+          throw config::Error(who + "daily_at " + e.what() + " (Europe/Copenhagen)");
+        }
+        break;
+      default:
+        throw config::Error(who + "mode is not a known DeliveryMode");
+    }
+    switch (r.channel()) {
+      case v1::CHANNEL_UNSPECIFIED:
+      case v1::CHANNEL_INBOX:
+        c.channel = v1::CHANNEL_INBOX;
+        break;
+      case v1::CHANNEL_WEBHOOK: {
+        c.channel = v1::CHANNEL_WEBHOOK;
+        if (r.webhook_url().empty()) throw config::Error(who + "webhook_url is required");
+        try {
+          c.webhook = parse_http_url(r.webhook_url());
+        } catch (const std::invalid_argument& e) {
+          throw config::Error(who + "webhook_url " + e.what());
+        }
+        c.webhook_url = r.webhook_url();
+        if (r.webhook_secret_file().empty())
+          throw config::Error(who + "webhook_secret_file is required");
+        const std::string path = config::resolve(config_dir, r.webhook_secret_file());
+        try {
+          c.webhook_key = read_key(path);
+        } catch (const std::invalid_argument& e) {
+          throw config::Error(who + "webhook_secret_file " + path + " " + e.what());
+        }
+        break;
+      }
+      case v1::CHANNEL_FILE: {
+        c.channel = v1::CHANNEL_FILE;
+        if (r.file_drop_dir().empty()) throw config::Error(who + "file_drop_dir is required");
+        c.drop_dir = config::resolve(config_dir, r.file_drop_dir());
+        std::error_code ec;
+        std::filesystem::create_directories(c.drop_dir, ec);
+        if (ec || !std::filesystem::is_directory(c.drop_dir))
+          throw config::Error(who + "file_drop_dir " + c.drop_dir + " cannot be created");
+        break;
+      }
+      default:
+        throw config::Error(who + "channel is not a known Channel");
+    }
+    by_recipient_[r.id()] = std::move(c);
+  }
+}
+
+const RecipientChannel& Settings::of(const std::string& recipient_id) const {
+  static const RecipientChannel inbox;
+  auto it = by_recipient_.find(recipient_id);
+  return it == by_recipient_.end() ? inbox : it->second;
+}
+
+std::chrono::milliseconds Settings::backoff(int failed_attempts) const {
+  auto d = initial_backoff_;
+  for (int i = 1; i < failed_attempts && d < std::chrono::hours(24); ++i) d *= 2;
+  return d;
+}
+
+TimePoint next_list_time(const workdays::Calendar& calendar, std::chrono::minutes at,
+                         TimePoint now) {
+  const auto secs = std::chrono::floor<std::chrono::seconds>(now);
+  workdays::Day d = workdays::local_day(secs);
+  if (calendar.is_working_day(d)) {
+    TimePoint today = workdays::at_local(d, at);
+    if (today >= now) return today;
+  }
+  return workdays::at_local(calendar.next_working_day(d), at);
+}
+
+std::string webhook_signature(const std::string& key, const std::string& body) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+            reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len))
+    throw std::runtime_error("HMAC-SHA256 failed");
+  static const char* hex = "0123456789abcdef";
+  std::string out = "sha256=";
+  for (unsigned int i = 0; i < len; ++i) {
+    out += hex[mac[i] >> 4];
+    out += hex[mac[i] & 0xf];
+  }
+  return out;
+}
+
+PostResult http_post(const HttpUrl& url,
+                     const std::vector<std::pair<std::string, std::string>>& headers,
+                     const std::string& body, std::chrono::milliseconds timeout) {
+  PostResult out;
+  try {
+    asio::io_context ioc;
+    asio::ip::tcp::resolver resolver(ioc);
+    beast::tcp_stream stream(ioc);
+    // One deadline for the whole exchange, checked by the async operations
+    // run to completion below (the sync calls of tcp_stream ignore it).
+    stream.expires_after(timeout);
+    beast::error_code ec;
+    auto results = resolver.resolve(url.host, url.port, ec);
+    if (ec) return {0, "resolve: " + ec.message()};
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, url.target, 11};
+    req.set(bhttp::field::host, url.host + ":" + url.port);
+    req.set(bhttp::field::user_agent, "henvis-notifier");
+    req.set(bhttp::field::connection, "close");
+    for (const auto& [k, v] : headers) req.set(k, v);
+    req.body() = body;
+    req.prepare_payload();
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(64 * 1024);
+    std::string step;
+    stream.async_connect(results, [&](beast::error_code e, const auto&) {
+      if (e) {
+        ec = e;
+        step = "connect";
+        return;
+      }
+      bhttp::async_write(stream, req, [&](beast::error_code e2, std::size_t) {
+        if (e2) {
+          ec = e2;
+          step = "write";
+          return;
+        }
+        bhttp::async_read(stream, buffer, parser, [&](beast::error_code e3, std::size_t) {
+          if (e3) {
+            ec = e3;
+            step = "read";
+          }
+        });
+      });
+    });
+    ioc.run();
+    if (ec) return {0, step + ": " + ec.message()};
+    out.status = static_cast<int>(parser.get().result_int());
+    beast::error_code ignored;
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  } catch (const std::exception& e) {
+    return {0, e.what()};
+  }
+  return out;
+}
+
+std::string kind_name(v1::NotificationKind k) {
+  return lower_suffix(v1::NotificationKind_Name(k), "NOTIFICATION_KIND_");
+}
+
+std::string offence_name(v1::Offence o) { return lower_suffix(v1::Offence_Name(o), "OFFENCE_"); }
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+std::string csv_line(const std::string& notification_id, v1::NotificationKind kind,
+                     const v1::ReferralContact& c) {
+  const auto& p = c.person();
+  std::string municipality = c.municipality_name();
+  if (municipality.empty() && c.kommunekode() != 0) municipality = std::to_string(c.kommunekode());
+  const std::string charged =
+      c.has_charged_at() ? google::protobuf::util::TimeUtil::ToString(c.charged_at()) : "";
+  const std::vector<std::string> fields = {
+      notification_id,
+      kind_name(kind),
+      c.referral_id(),
+      municipality,
+      c.offence() == v1::OFFENCE_UNSPECIFIED ? "" : offence_name(c.offence()),
+      charged,
+      p.cpr(),
+      p.name(),
+      p.phone(),
+      p.email(),
+      p.preferred_contact_time(),
+      std::to_string(c.prior_referrals_90d()),
+      std::to_string(c.prior_referrals_5y())};
+  std::string line;
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (i) line += ',';
+    line += csv_field(fields[i]);
+  }
+  line += "\r\n";
+  return line;
+}
+
+}  // namespace henvis::notifier

@@ -1,0 +1,131 @@
+#pragma once
+// How each recipient is reached (DESIGN.md "Contact lists"): the delivery
+// mode (immediate, or a daily list at a local time on working days) and the
+// channel (pull inbox, signed webhook, CSV file drop), checked once at start,
+// plus the pieces the dispatcher uses to push: the HMAC signature, a small
+// HTTP client and the CSV encoding.
+//
+// No e-mail channel: CPR numbers must not travel by e-mail.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "henvis/clock.hpp"
+#include "henvis/directory.hpp"
+#include "henvis/v1/config.pb.h"
+#include "henvis/v1/events.pb.h"
+#include "henvis/workdays.hpp"
+
+namespace henvis::notifier {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+// A system clock shared by the constructors that are not given one.
+const Clock& system_clock();
+
+// An http:// URL split for Boost.Beast.
+struct HttpUrl {
+  std::string host;
+  std::string port = "80";
+  std::string target = "/";  // path and query
+};
+
+// Parses "http://host[:port][/path]"; throws std::invalid_argument (https and
+// anything else are refused: the notifier has no TLS client).
+HttpUrl parse_http_url(const std::string& url);
+
+// "HH:MM" (00:00-23:59) as minutes after midnight; throws std::invalid_argument.
+std::chrono::minutes parse_hh_mm(const std::string& s);
+
+struct RecipientChannel {
+  v1::Channel channel = v1::CHANNEL_INBOX;
+  bool daily = false;
+  std::chrono::minutes daily_at{0};
+  // CHANNEL_WEBHOOK
+  std::string webhook_url;
+  HttpUrl webhook;
+  std::string webhook_key;  // the HMAC key; never logged, never in an error
+  // CHANNEL_FILE: absolute or relative to the working directory, created.
+  std::string drop_dir;
+};
+
+// Everything the notifier needs to know about delivery, checked at start.
+class Settings {
+ public:
+  // Every recipient reached immediately through the pull inbox, default
+  // retry settings, the default Danish calendar.
+  Settings() = default;
+  // Checks every recipient of the directory and loads webhook keys and
+  // creates drop directories (paths relative to `config_dir`). Throws
+  // config::Error naming the recipient and the field on a bad value.
+  Settings(const Directory& directory, const v1::ServiceConfig& config,
+           const std::string& config_dir);
+
+  // A recipient's channel; the default (inbox, immediate) for one not listed.
+  const RecipientChannel& of(const std::string& recipient_id) const;
+  const workdays::Calendar& calendar() const { return calendar_; }
+  int webhook_max_attempts() const { return max_attempts_; }
+  std::chrono::milliseconds webhook_initial_backoff() const { return initial_backoff_; }
+  std::chrono::milliseconds dispatch_interval() const { return dispatch_interval_; }
+  // The wait after the n-th failed attempt (n >= 1): initial * 2^(n-1).
+  std::chrono::milliseconds backoff(int failed_attempts) const;
+
+  // For tests: sets one recipient's channel directly (no file checks).
+  void set(const std::string& recipient_id, RecipientChannel c) {
+    by_recipient_[recipient_id] = std::move(c);
+  }
+  void set_retry(int max_attempts, std::chrono::milliseconds initial_backoff) {
+    max_attempts_ = max_attempts;
+    initial_backoff_ = initial_backoff;
+  }
+
+ private:
+  std::map<std::string, RecipientChannel> by_recipient_;
+  workdays::Calendar calendar_;
+  int max_attempts_ = 6;
+  std::chrono::milliseconds initial_backoff_{1000};
+  std::chrono::milliseconds dispatch_interval_{500};
+};
+
+// When something handed to the notifier at `now` becomes available to a
+// DAILY recipient: the list time `at` (Europe/Copenhagen) on the next working
+// day, where today counts if it is a working day and the list time has not
+// passed yet (a notification arriving exactly at the list time is on it).
+TimePoint next_list_time(const workdays::Calendar& calendar, std::chrono::minutes at,
+                         TimePoint now);
+
+// "sha256=" + lowercase hex HMAC-SHA256(key, body) (OpenSSL).
+std::string webhook_signature(const std::string& key, const std::string& body);
+
+struct PostResult {
+  int status = 0;     // HTTP status; 0 when no response was read
+  std::string error;  // transport error (never contains the body)
+  bool ok() const { return status >= 200 && status < 300; }
+};
+
+// Bound on every webhook request (connect, write, read).
+inline constexpr std::chrono::seconds WEBHOOK_TIMEOUT{10};
+
+// POSTs `body` with the headers; synchronous, bounded by `timeout`.
+PostResult http_post(const HttpUrl& url,
+                     const std::vector<std::pair<std::string, std::string>>& headers,
+                     const std::string& body, std::chrono::milliseconds timeout = WEBHOOK_TIMEOUT);
+
+// The CSV contact list (RFC 4180: CRLF line ends, fields with a comma, quote,
+// CR or LF quoted, quotes doubled).
+inline constexpr const char* CSV_HEADER =
+    "notification_id,kind,referral_id,municipality,offence,charged_at,cpr,name,phone,email,"
+    "preferred_contact_time,prior_referrals_90d,prior_referrals_5y";
+std::string csv_field(const std::string& s);
+std::string csv_line(const std::string& notification_id, v1::NotificationKind kind,
+                     const v1::ReferralContact& c);
+
+// Lower-case names without the enum prefix: "new_referral", "drunk".
+std::string kind_name(v1::NotificationKind k);
+std::string offence_name(v1::Offence o);
+
+}  // namespace henvis::notifier

@@ -1,0 +1,671 @@
+#include "henvisctl/cli.hpp"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <iomanip>
+#include <sstream>
+
+namespace henvis::ctl {
+
+using google::protobuf::Timestamp;
+using google::protobuf::util::TimeUtil;
+
+// ---------------------------------------------------------------- arguments
+
+std::string Args::get(const std::string& name, const std::string& fallback) const {
+  auto it = options.find(name);
+  return it == options.end() ? fallback : it->second;
+}
+
+std::string Args::required(const std::string& name) const {
+  auto it = options.find(name);
+  if (it == options.end() || it->second.empty()) throw UsageError("--" + name + " is required");
+  return it->second;
+}
+
+Args parse_args(const std::vector<std::string>& argv, const std::set<std::string>& value_options,
+                const std::set<std::string>& flag_options) {
+  Args a;
+  bool only_positional = false;
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    const std::string& s = argv[i];
+    if (only_positional || s.size() < 3 || s.rfind("--", 0) != 0) {
+      if (s == "--") {
+        only_positional = true;
+        continue;
+      }
+      a.positional.push_back(s);
+      continue;
+    }
+    std::string name = s.substr(2), value;
+    bool inline_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      inline_value = true;
+    }
+    if (flag_options.count(name)) {
+      if (inline_value) throw UsageError("--" + name + " takes no value");
+      a.flags.insert(name);
+    } else if (value_options.count(name)) {
+      if (!inline_value) {
+        if (i + 1 >= argv.size()) throw UsageError("--" + name + " needs a value");
+        value = argv[++i];
+      }
+      a.options[name] = value;
+    } else {
+      throw UsageError("unknown option --" + name);
+    }
+  }
+  return a;
+}
+
+// ---------------------------------------------------------------- output
+
+std::string lower_enum(const std::string& name, const std::string& prefix) {
+  std::string n = name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name;
+  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
+  return n;
+}
+
+namespace {
+std::string status_str(v1::ReferralStatus s) {
+  return lower_enum(v1::ReferralStatus_Name(s), "REFERRAL_STATUS_");
+}
+std::string offence_str(v1::Offence o) { return lower_enum(v1::Offence_Name(o), "OFFENCE_"); }
+std::string answer_str(v1::Answer a) { return lower_enum(v1::Answer_Name(a), "ANSWER_"); }
+std::string kind_str(v1::NotificationKind k) {
+  return lower_enum(v1::NotificationKind_Name(k), "NOTIFICATION_KIND_");
+}
+
+std::size_t display_width(const std::string& s) {
+  std::size_t n = 0;
+  for (unsigned char c : s)
+    if ((c & 0xC0) != 0x80) ++n;  // count code points, not UTF-8 bytes
+  return n;
+}
+
+bool numeric(const std::string& s) {
+  if (s.empty()) return false;
+  return s.find_first_not_of("0123456789.-%") == std::string::npos &&
+         s.find_first_of("0123456789") != std::string::npos;
+}
+}  // namespace
+
+std::string short_time(const Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return "";
+  Timestamp whole;
+  whole.set_seconds(t.seconds());
+  return TimeUtil::ToString(whole);
+}
+
+Timestamp parse_time(const std::string& option, const std::string& v) {
+  Timestamp t;
+  if (v == "now") return TimeUtil::GetCurrentTime();
+  std::string s = v;
+  if (s.size() == 10) s += "T00:00:00Z";
+  if (!TimeUtil::FromString(s, &t))
+    throw UsageError("--" + option +
+                     " must be an RFC 3339 time such as 2020-03-14T22:30:00Z, "
+                     "a date YYYY-MM-DD or \"now\"");
+  return t;
+}
+
+void print_table(std::ostream& out, const std::vector<std::string>& header,
+                 const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> w(header.size(), 0);
+  std::vector<bool> right(header.size(), true);
+  for (std::size_t c = 0; c < header.size(); ++c) w[c] = display_width(header[c]);
+  for (const auto& r : rows)
+    for (std::size_t c = 0; c < r.size() && c < w.size(); ++c) {
+      w[c] = std::max(w[c], display_width(r[c]));
+      if (!r[c].empty() && !numeric(r[c])) right[c] = false;
+    }
+  if (rows.empty()) std::fill(right.begin(), right.end(), false);
+  auto line = [&](const std::vector<std::string>& r) {
+    std::string s;
+    for (std::size_t c = 0; c < w.size(); ++c) {
+      const std::string cell = c < r.size() ? r[c] : "";
+      const std::string pad(w[c] - display_width(cell), ' ');
+      if (c) s += "  ";
+      s += right[c] ? pad + cell : cell + (c + 1 < w.size() ? pad : "");
+    }
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    out << s << "\n";
+  };
+  if (std::any_of(header.begin(), header.end(), [](const std::string& h) { return !h.empty(); }))
+    line(header);
+  for (const auto& r : rows) line(r);
+}
+
+std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string field;
+  bool quoted = false, any = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+      continue;
+    }
+    if (c == '"') {
+      quoted = true;
+      any = true;
+    } else if (c == ',') {
+      row.push_back(std::move(field));
+      field.clear();
+      any = true;
+    } else if (c == '\n' || c == '\r') {
+      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+      if (any || !field.empty()) {
+        row.push_back(std::move(field));
+        rows.push_back(std::move(row));
+      }
+      row.clear();
+      field.clear();
+      any = false;
+    } else {
+      field += c;
+      any = true;
+    }
+  }
+  if (any || !field.empty()) {
+    row.push_back(std::move(field));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------- commands
+
+namespace {
+
+void expect_positional(const Args& a, std::size_t n, const std::string& what) {
+  if (a.positional.size() != n) throw UsageError("expected " + what);
+}
+
+template <class E>
+E parse_enum(const std::string& option, const std::string& value,
+             const std::vector<std::pair<std::string, E>>& names) {
+  for (const auto& [n, e] : names)
+    if (n == value) return e;
+  std::string all;
+  for (const auto& [n, e] : names) all += (all.empty() ? "" : ", ") + n;
+  throw UsageError("--" + option + " must be one of " + all);
+}
+
+const std::vector<std::pair<std::string, v1::ReferralStatus>>& outcome_names() {
+  static const std::vector<std::pair<std::string, v1::ReferralStatus>> n{
+      {"contact_attempted", v1::REFERRAL_STATUS_CONTACT_ATTEMPTED},
+      {"reached", v1::REFERRAL_STATUS_REACHED},
+      {"conversation_held", v1::REFERRAL_STATUS_CONVERSATION_HELD},
+      {"further_sessions_accepted", v1::REFERRAL_STATUS_FURTHER_SESSIONS_ACCEPTED},
+      {"declined", v1::REFERRAL_STATUS_DECLINED},
+      {"unreachable", v1::REFERRAL_STATUS_UNREACHABLE},
+      {"closed", v1::REFERRAL_STATUS_CLOSED}};
+  return n;
+}
+
+void kv(std::ostream& out, const std::string& k, const std::string& v) {
+  if (v.empty()) return;
+  out << std::left << std::setw(25) << (k + ":") << v << "\n";
+}
+
+std::string municipality(int kode, const std::string& name) {
+  if (!kode) return "";
+  return name.empty() ? std::to_string(kode) : name + " (" + std::to_string(kode) + ")";
+}
+
+int offer_register(const Context& c, const Args& a) {
+  expect_positional(a, 0, "no arguments besides the options");
+  v1::OfferRequest r;
+  r.set_offer_id(a.required("offer-id"));
+  r.set_journal_number(a.required("journal"));
+  r.set_offence(parse_enum<v1::Offence>(
+      "offence", a.required("offence"),
+      {{"drunk", v1::OFFENCE_DRUNK}, {"drug", v1::OFFENCE_DRUG}, {"both", v1::OFFENCE_BOTH}}));
+  *r.mutable_charged_at() = parse_time("charged-at", a.get("charged-at", "now"));
+  r.set_officer_id(a.required("officer"));
+  r.set_answer(parse_enum<v1::Answer>("answer", a.required("answer"),
+                                      {{"yes", v1::ANSWER_YES}, {"no", v1::ANSWER_NO}}));
+  const std::string k = a.required("kommunekode");
+  if (k.find_first_not_of("0123456789") != std::string::npos || k.size() > 4)
+    throw UsageError("--kommunekode must be a municipality code such as 657");
+  r.set_kommunekode(std::stoi(k));
+  if (a.has("cpr") || a.has("name") || a.has("phone") || a.has("email")) {
+    auto* p = r.mutable_person();
+    p->set_cpr(a.get("cpr"));
+    p->set_name(a.get("name"));
+    p->set_phone(a.get("phone"));
+    p->set_email(a.get("email"));
+    p->set_preferred_contact_time(a.get("contact-time"));
+  }
+  if (r.answer() == v1::ANSWER_YES) {
+    auto* consent = r.mutable_consent();
+    consent->set_text_version(a.get("consent-version", "rusmiddel-samtykke-v1"));
+    *consent->mutable_given_at() =
+        a.has("consent-at") ? parse_time("consent-at", a.get("consent-at")) : r.charged_at();
+  }
+  int status = 0;
+  auto res = c.api().register_offer(r, &status);
+  if (c.globals.json) {
+    c.out << client::to_json(res, true) << "\n";
+    return EXIT_OK;
+  }
+  c.out << (status == 201 ? "Offer registered" : "Offer already registered (same answer)") << "\n";
+  kv(c.out, "offer", res.offer_id());
+  kv(c.out, "answer", answer_str(res.answer()));
+  kv(c.out, "municipality", municipality(res.kommunekode(), res.municipality_name()));
+  kv(c.out, "covered by programme", res.covered() ? "yes" : "no");
+  kv(c.out, "referral", res.referral_id());
+  if (res.personal_data_dropped()) kv(c.out, "personal data", "dropped (answer was no)");
+  kv(c.out, "message", res.message());
+  return EXIT_OK;
+}
+
+int offer_withdraw(const Context& c, const Args& a) {
+  expect_positional(a, 1, "OFFER_ID");
+  auto res = c.api().withdraw(a.positional[0]);
+  if (c.globals.json) {
+    c.out << client::to_json(res, true) << "\n";
+    return EXIT_OK;
+  }
+  c.out << "Consent withdrawn; the contact data is being erased\n";
+  kv(c.out, "offer", res.offer_id());
+  kv(c.out, "referral", res.referral_id());
+  kv(c.out, "withdrawn at", short_time(res.withdrawn_at()));
+  return EXIT_OK;
+}
+
+int referrals_list(const Context& c, const Args& a) {
+  expect_positional(a, 0, "no arguments besides --status");
+  auto list = c.api().referrals(a.get("status"));
+  if (c.globals.json) {
+    c.out << client::to_json(list, true) << "\n";
+    return EXIT_OK;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : list.referrals()) {
+    rows.push_back(
+        {r.referral_id(), status_str(r.status()),
+         municipality(r.kommunekode(), r.municipality_name()), offence_str(r.offence()),
+         short_time(r.charged_at()).substr(0, 10), r.person().name(), r.person().phone(),
+         std::to_string(r.prior_referrals_90d()) + "/" + std::to_string(r.prior_referrals_5y())});
+  }
+  print_table(
+      c.out,
+      {"REFERRAL", "STATUS", "MUNICIPALITY", "OFFENCE", "CHARGED", "NAME", "PHONE", "PRIOR 90D/5Y"},
+      rows);
+  c.out << list.referrals_size() << " referral" << (list.referrals_size() == 1 ? "" : "s") << "\n";
+  return EXIT_OK;
+}
+
+int referrals_show(const Context& c, const Args& a) {
+  expect_positional(a, 1, "REFERRAL_ID");
+  auto r = c.api().referral(a.positional[0]);
+  if (c.globals.json) {
+    c.out << client::to_json(r, true) << "\n";
+    return EXIT_OK;
+  }
+  kv(c.out, "referral", r.referral_id());
+  kv(c.out, "offer", r.offer_id());
+  kv(c.out, "status", status_str(r.status()));
+  kv(c.out, "reason", r.reason());
+  kv(c.out, "centre", r.centre_id());
+  kv(c.out, "municipality", municipality(r.kommunekode(), r.municipality_name()));
+  kv(c.out, "district", r.district_id());
+  kv(c.out, "journal number", r.journal_number());
+  kv(c.out, "offence", offence_str(r.offence()));
+  kv(c.out, "charged at", short_time(r.charged_at()));
+  kv(c.out, "name", r.person().name());
+  kv(c.out, "CPR", r.person().cpr());
+  kv(c.out, "phone", r.person().phone());
+  kv(c.out, "e-mail", r.person().email());
+  kv(c.out, "preferred contact", r.person().preferred_contact_time());
+  if (r.has_consent())
+    kv(c.out, "consent",
+       r.consent().text_version() + " given " + short_time(r.consent().given_at()));
+  kv(c.out, "failed contact attempts", std::to_string(r.contact_attempts()));
+  kv(c.out, "prior referrals",
+     std::to_string(r.prior_referrals_90d()) + " in 90 days, " +
+         std::to_string(r.prior_referrals_5y()) + " in 5 years");
+  kv(c.out, "directory version", r.directory_version());
+  if (r.history_size()) {
+    c.out << "\nhistory:\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& h : r.history())
+      rows.push_back({short_time(h.at()), status_str(h.status()), short_time(h.occurred_at()),
+                      h.reason(), h.note()});
+    print_table(c.out, {"RECORDED", "STATUS", "HAPPENED", "REASON", "NOTE"}, rows);
+  }
+  return EXIT_OK;
+}
+
+int outcome_record(const Context& c, const Args& a) {
+  expect_positional(a, 2, "REFERRAL_ID OUTCOME");
+  v1::OutcomeRequest r;
+  r.set_outcome(parse_enum<v1::ReferralStatus>("OUTCOME", a.positional[1], outcome_names()));
+  *r.mutable_at() = parse_time("at", a.get("at", "now"));
+  r.set_note(a.get("note"));
+  auto v = c.api().record_outcome(a.positional[0], r, a.get("idempotency-key"));
+  if (c.globals.json) {
+    c.out << client::to_json(v, true) << "\n";
+    return EXIT_OK;
+  }
+  c.out << "referral " << v.referral_id() << " is now " << status_str(v.status());
+  if (v.contact_attempts()) c.out << " (failed contact attempts: " << v.contact_attempts() << ")";
+  c.out << "\n";
+  return EXIT_OK;
+}
+
+int inbox_show(const Context& c, const Args& a) {
+  expect_positional(a, 0, "no arguments besides --all");
+  auto in = c.api().inbox(a.flag("all"));
+  if (c.globals.json) {
+    c.out << client::to_json(in, true) << "\n";
+    return EXIT_OK;
+  }
+  c.out << "inbox of " << (in.recipient_id().empty() ? "?" : in.recipient_id()) << "\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& e : in.entries()) {
+    const auto& r = e.referral();
+    rows.push_back({e.notification_id(), kind_str(e.kind()), r.referral_id(),
+                    municipality(r.kommunekode(), r.municipality_name()), offence_str(r.offence()),
+                    r.person().name(), r.person().cpr(), r.person().phone(),
+                    short_time(e.delivered_at()), short_time(e.acknowledged_at())});
+  }
+  print_table(c.out,
+              {"NOTIFICATION", "KIND", "REFERRAL", "MUNICIPALITY", "OFFENCE", "NAME", "CPR",
+               "PHONE", "DELIVERED", "ACKNOWLEDGED"},
+              rows);
+  c.out << in.entries_size() << " entr" << (in.entries_size() == 1 ? "y" : "ies") << "\n";
+  return EXIT_OK;
+}
+
+int inbox_ack(const Context& c, const Args& a) {
+  expect_positional(a, 1, "NOTIFICATION_ID");
+  auto e = c.api().ack(a.positional[0]);
+  if (c.globals.json) {
+    c.out << client::to_json(e, true) << "\n";
+    return EXIT_OK;
+  }
+  c.out << "acknowledged " << e.notification_id();
+  if (!e.referral().referral_id().empty())
+    c.out << " (referral " << e.referral().referral_id() << ")";
+  c.out << "\n";
+  return EXIT_OK;
+}
+
+int stats_referrals(const Context& c, const Args& a) {
+  expect_positional(a, 0, "no arguments besides the options");
+  std::string q;
+  auto add = [&](const std::string& k, const std::string& v) {
+    if (v.empty()) return;
+    q += (q.empty() ? "" : "&") + k + "=" + client::url_encode(v);
+  };
+  add("from", a.get("from"));
+  add("to", a.get("to"));
+  add("groupBy", a.get("group-by"));
+  const bool csv = a.flag("csv");
+  add("format", c.globals.json && !csv ? "json" : "csv");
+  const std::string body = c.api().stats_referrals(q);
+  if (c.globals.json || csv) {
+    c.out << body << (body.empty() || body.back() == '\n' ? "" : "\n");
+    return EXIT_OK;
+  }
+  auto rows = parse_csv(body);
+  if (rows.empty()) {
+    c.out << "(no statistics)\n";
+    return EXIT_OK;
+  }
+  auto header = rows.front();
+  rows.erase(rows.begin());
+  // Leave out columns empty in every row (e.g. no cell suppressed).
+  for (std::size_t col = header.size(); col-- > 0;) {
+    bool empty = true;
+    for (const auto& r : rows) empty = empty && (col >= r.size() || r[col].empty());
+    if (!empty || rows.empty()) continue;
+    header.erase(header.begin() + static_cast<std::ptrdiff_t>(col));
+    for (auto& r : rows)
+      if (col < r.size()) r.erase(r.begin() + static_cast<std::ptrdiff_t>(col));
+  }
+  if (rows.size() == 1) {  // one row (the total): a list reads better than a wide table
+    std::vector<std::vector<std::string>> list;
+    for (std::size_t col = 0; col < header.size(); ++col)
+      list.push_back({header[col], col < rows[0].size() ? rows[0][col] : ""});
+    print_table(c.out, {"", ""}, list);
+    return EXIT_OK;
+  }
+  print_table(c.out, header, rows);
+  return EXIT_OK;
+}
+
+}  // namespace
+
+int config_check(const Context& c, const Args& a);  // config_check.cpp
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> all{
+      {{"offer", "register"},
+       "--offer-id ID --journal N --offence drunk|drug|both --officer ID --answer yes|no "
+       "--kommunekode K [options]",
+       "Register an offer and the person's answer at the roadside (officer).\n"
+       "  --offer-id ID          your id for this offer; replaying it with the same body\n"
+       "                         returns the first answer, another body is refused (409)\n"
+       "  --journal N            police journal number NNNN-NNNNN-NNNNN-YY\n"
+       "  --offence O            drunk (§ 53), drug (§ 54) or both\n"
+       "  --charged-at T         charge time, RFC 3339 or YYYY-MM-DD (default now)\n"
+       "  --officer ID           the officer's id\n"
+       "  --answer yes|no        the person's answer\n"
+       "  --kommunekode K        the person's home municipality, e.g. 657\n"
+       "  on yes: --cpr DDMMYY-SSSS --name NAME --phone NUMBER [--email ADDR]\n"
+       "          [--contact-time TEXT] [--consent-version V (default rusmiddel-samtykke-v1)]\n"
+       "          [--consent-at T (default the charge time)]\n",
+       {"offer-id", "journal", "offence", "charged-at", "officer", "answer", "kommunekode", "cpr",
+        "name", "phone", "email", "contact-time", "consent-version", "consent-at"},
+       {},
+       offer_register},
+      {{"offer", "withdraw"},
+       "OFFER_ID",
+       "Withdraw the person's consent (officer, or the centre owning the referral): the\n"
+       "referral becomes withdrawn and its contact data is erased everywhere.\n",
+       {},
+       {},
+       offer_withdraw},
+      {{"referrals", "list"},
+       "[--status S]",
+       "List the referrals you may see (a centre its own, a coordinator its district's).\n"
+       "  --status S             only this status, e.g. routed, unroutable, conversation_held\n",
+       {"status"},
+       {},
+       referrals_list},
+      {{"referrals", "show"},
+       "REFERRAL_ID",
+       "Show one referral with its contact data and history.\n",
+       {},
+       {},
+       referrals_show},
+      {{"outcome", "record"},
+       "REFERRAL_ID OUTCOME [--at T] [--note TEXT] [--idempotency-key K]",
+       "Record what came of a referral (centre). OUTCOME is one of contact_attempted\n"
+       "(a failed attempt), reached, conversation_held, further_sessions_accepted, declined,\n"
+       "unreachable, closed. An illegal transition is refused naming the allowed ones.\n"
+       "  --at T                 when it happened, RFC 3339 or YYYY-MM-DD (default now)\n"
+       "  --note TEXT            a note kept with the referral (never sent in events)\n"
+       "  --idempotency-key K    resending with the same key records it once\n",
+       {"at", "note", "idempotency-key"},
+       {},
+       outcome_record},
+      {{"inbox", "show"},
+       "[--all]",
+       "Show your inbox (centre, municipality, coordinator); reading marks entries read.\n"
+       "  --all                  include acknowledged entries\n",
+       {},
+       {"all"},
+       inbox_show},
+      {{"inbox", "ack"},
+       "NOTIFICATION_ID",
+       "Acknowledge an inbox entry (the referral becomes acknowledged).\n",
+       {},
+       {},
+       inbox_ack},
+      {{"stats", "referrals"},
+       "[--from D] [--to D] [--group-by LIST] [--csv]",
+       "The evaluators' funnel: offered, accepted, declined, routed, ... (evaluator).\n"
+       "Small cells are suppressed by the server. Printed as a table by default.\n"
+       "  --from D, --to D       period, YYYY-MM-DD\n"
+       "  --group-by LIST        comma-separated: municipality, month, offence, district\n"
+       "  --csv                  print the server's CSV as is (--json: its JSON)\n",
+       {"from", "to", "group-by"},
+       {"csv"},
+       stats_referrals},
+      {{"config", "check"},
+       "SERVICE_CONFIG...",
+       "Parse each henvis.v1.ServiceConfig file and the directory and tokens files it\n"
+       "names; unknown fields are refused; exit 0 when all are valid. Needs no server.\n",
+       {},
+       {},
+       config_check},
+  };
+  return all;
+}
+
+namespace {
+
+std::string command_name(const Command& c) { return c.words[0] + " " + c.words[1]; }
+
+void usage(std::ostream& o) {
+  o << "usage: henvisctl [global options] COMMAND [options]\n\n"
+       "global options:\n"
+       "  --token TOKEN          bearer token (default: $HENVIS_TOKEN)\n"
+       "  --intake URL           default http://127.0.0.1:8081 ($HENVIS_INTAKE)\n"
+       "  --router URL           default http://127.0.0.1:8082 ($HENVIS_ROUTER)\n"
+       "  --notifier URL         default http://127.0.0.1:8084 ($HENVIS_NOTIFIER)\n"
+       "  --evaluation URL       default http://127.0.0.1:8085 ($HENVIS_EVALUATION)\n"
+       "  --json                 print the server's JSON instead of a table\n"
+       "  --help                 this text; COMMAND --help for a command's\n\n"
+       "commands:\n";
+  for (const auto& c : commands())
+    o << "  " << std::left << std::setw(18) << command_name(c)
+      << c.help.substr(0, c.help.find_first_of(".\n")) << "\n";
+  o << "\nexit status: 0 ok, 1 the server refused (its reasons are printed as field: reason),\n"
+       "2 bad command line, 3 the server could not be reached.\n";
+}
+
+void command_help(std::ostream& o, const Command& c) {
+  o << "usage: henvisctl [global options] " << command_name(c) << " " << c.synopsis << "\n\n"
+    << c.help;
+}
+
+std::string env(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : fallback;
+}
+
+void print_problem(std::ostream& err, const client::Problem& p) {
+  err << "error: HTTP " << p.status << " " << p.title;
+  if (!p.detail.empty()) err << ": " << p.detail;
+  err << "\n";
+  for (const auto& e : p.errors) err << e.field << ": " << e.reason << "\n";
+}
+
+}  // namespace
+
+int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+  static const std::set<std::string> global_values{"token", "intake", "router", "notifier",
+                                                   "evaluation"};
+  static const std::set<std::string> global_flags{"json", "help"};
+  Globals g;
+  g.endpoints.intake = env("HENVIS_INTAKE", g.endpoints.intake);
+  g.endpoints.router = env("HENVIS_ROUTER", g.endpoints.router);
+  g.endpoints.notifier = env("HENVIS_NOTIFIER", g.endpoints.notifier);
+  g.endpoints.evaluation = env("HENVIS_EVALUATION", g.endpoints.evaluation);
+  g.token = env("HENVIS_TOKEN", "");
+  const Command* cmd = nullptr;
+  try {
+    // Global options may come anywhere; the first two words name the command.
+    std::vector<std::string> words;
+    for (std::size_t i = 0; i < argv.size() && words.size() < 2; ++i) {
+      if (argv[i].rfind("--", 0) == 0) {
+        const std::string name = argv[i].substr(2, argv[i].find('=') - 2);
+        if (global_values.count(name) && argv[i].find('=') == std::string::npos) ++i;
+        continue;
+      }
+      words.push_back(argv[i]);
+    }
+    for (const auto& c : commands())
+      if (words == c.words) cmd = &c;
+    std::set<std::string> values = global_values, flags = global_flags;
+    if (cmd) {
+      values.insert(cmd->value_options.begin(), cmd->value_options.end());
+      flags.insert(cmd->flag_options.begin(), cmd->flag_options.end());
+    }
+    Args a = parse_args(argv, values, flags);
+    if (!cmd) {
+      if (a.flag("help") || argv.empty()) {
+        usage(a.flag("help") ? out : err);
+        return a.flag("help") ? EXIT_OK : EXIT_USAGE;
+      }
+      throw UsageError(words.empty()
+                           ? "no command given"
+                           : "unknown command \"" +
+                                 (words.size() > 1 ? words[0] + " " + words[1] : words[0]) + "\"");
+    }
+    if (a.flag("help")) {
+      command_help(out, *cmd);
+      return EXIT_OK;
+    }
+    a.positional.erase(a.positional.begin(), a.positional.begin() + 2);
+    for (const auto& k : global_values) {
+      if (!a.has(k)) continue;
+      if (k == "token") g.token = a.options[k];
+      if (k == "intake") g.endpoints.intake = a.options[k];
+      if (k == "router") g.endpoints.router = a.options[k];
+      if (k == "notifier") g.endpoints.notifier = a.options[k];
+      if (k == "evaluation") g.endpoints.evaluation = a.options[k];
+      a.options.erase(k);
+    }
+    g.json = a.flag("json");
+    for (const auto& url :
+         {g.endpoints.intake, g.endpoints.router, g.endpoints.notifier, g.endpoints.evaluation}) {
+      try {
+        client::parse_url(url);
+      } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+      }
+    }
+    if (g.token.empty() && cmd->words[0] != "config")
+      throw UsageError("no token: give --token TOKEN or set HENVIS_TOKEN");
+    Context ctx{g, out, err};
+    return cmd->run(ctx, a);
+  } catch (const UsageError& e) {
+    err << "henvisctl: " << e.what() << "\n";
+    if (cmd)
+      err << "usage: henvisctl " << command_name(*cmd) << " " << cmd->synopsis << "\n(henvisctl "
+          << command_name(*cmd) << " --help for more)\n";
+    else
+      err << "(henvisctl --help lists the commands)\n";
+    return EXIT_USAGE;
+  } catch (const client::ApiError& e) {
+    print_problem(err, e.problem);
+    return EXIT_API;
+  } catch (const client::ConnectionError& e) {
+    err << "error: " << e.what() << "\n";
+    return EXIT_CONNECTION;
+  } catch (const std::exception& e) {
+    err << "error: " << e.what() << "\n";
+    return EXIT_API;
+  }
+}
+
+}  // namespace henvis::ctl

@@ -1,0 +1,85 @@
+#pragma once
+// henvisctl internals: option parsing, output helpers and the commands.
+
+#include <google/protobuf/timestamp.pb.h>
+
+#include <functional>
+#include <map>
+#include <ostream>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "henvisctl/client.hpp"
+
+namespace henvis::ctl {
+
+// Exit codes.
+constexpr int EXIT_OK = 0;
+constexpr int EXIT_API = 1;         // the server refused (4xx, or 5xx)
+constexpr int EXIT_USAGE = 2;       // bad command line
+constexpr int EXIT_CONNECTION = 3;  // the server could not be reached
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parsed command line: global options, then a command's words, options and
+// positional arguments. "--name value" and "--name=value" are both accepted.
+struct Args {
+  std::map<std::string, std::string> options;  // value options
+  std::set<std::string> flags;                 // boolean options
+  std::vector<std::string> positional;
+
+  bool has(const std::string& name) const { return options.count(name) != 0; }
+  std::string get(const std::string& name, const std::string& fallback = {}) const;
+  std::string required(const std::string& name) const;  // throws UsageError
+  bool flag(const std::string& name) const { return flags.count(name) != 0; }
+};
+
+// Splits argv: names in `value_options` take a value, names in `flag_options`
+// do not; anything else starting with "--" is a UsageError.
+Args parse_args(const std::vector<std::string>& argv, const std::set<std::string>& value_options,
+                const std::set<std::string>& flag_options);
+
+struct Globals {
+  client::Endpoints endpoints;
+  std::string token;
+  bool json = false;
+};
+
+struct Context {
+  Globals globals;
+  std::ostream& out;
+  std::ostream& err;
+  client::Client api() const { return client::Client(globals.endpoints, globals.token); }
+};
+
+struct Command {
+  std::vector<std::string> words;  // e.g. {"offer", "register"}
+  std::string synopsis;            // the arguments after the words
+  std::string help;                // what it does and its options
+  std::set<std::string> value_options;
+  std::set<std::string> flag_options;
+  std::function<int(const Context&, const Args&)> run;
+};
+
+const std::vector<Command>& commands();
+
+// Runs henvisctl with argv[1..]; returns the exit code.
+int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);
+
+// Output helpers (exposed for tests).
+std::string lower_enum(const std::string& name, const std::string& prefix);
+std::string short_time(const google::protobuf::Timestamp& t);  // "" when unset
+// RFC 3339, "YYYY-MM-DD" (midnight UTC) or "now"; throws UsageError.
+google::protobuf::Timestamp parse_time(const std::string& option, const std::string& v);
+// Columns aligned by display width (UTF-8); numbers right-aligned.
+void print_table(std::ostream& out, const std::vector<std::string>& header,
+                 const std::vector<std::vector<std::string>>& rows);
+// RFC 4180 CSV into rows of fields.
+std::vector<std::vector<std::string>> parse_csv(const std::string& text);
+
+}  // namespace henvis::ctl

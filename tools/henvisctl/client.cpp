@@ -1,0 +1,288 @@
+#include "henvisctl/client.hpp"
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace henvis::client {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+Url parse_url(const std::string& url) {
+  const std::string scheme = "http://";
+  if (url.rfind(scheme, 0) != 0)
+    throw std::invalid_argument("URL must start with http:// (got \"" + url + "\")");
+  std::string rest = url.substr(scheme.size());
+  Url u;
+  if (auto slash = rest.find('/'); slash != std::string::npos) {
+    u.base_path = rest.substr(slash);
+    rest = rest.substr(0, slash);
+    while (!u.base_path.empty() && u.base_path.back() == '/') u.base_path.pop_back();
+  }
+  std::size_t colon = std::string::npos;
+  if (!rest.empty() && rest.front() == '[') {  // [IPv6]:port
+    const auto close = rest.find(']');
+    if (close != std::string::npos && close + 1 < rest.size() && rest[close + 1] == ':')
+      colon = close + 1;
+  } else {
+    colon = rest.rfind(':');
+  }
+  u.host = rest.substr(0, colon);
+  u.port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
+  if (u.host.size() >= 2 && u.host.front() == '[' && u.host.back() == ']')
+    u.host = u.host.substr(1, u.host.size() - 2);
+  if (u.host.empty() || u.port.empty() ||
+      u.port.find_first_not_of("0123456789") != std::string::npos)
+    throw std::invalid_argument("not a valid http URL: \"" + url + "\"");
+  return u;
+}
+
+// Asynchronous operations driven to completion one at a time, so that the
+// tcp_stream's timeout applies (Beast's synchronous calls ignore it).
+struct HttpClient::Impl {
+  Url url;
+  std::chrono::milliseconds timeout;
+  asio::io_context ioc;
+  std::optional<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+
+  void run() {
+    ioc.restart();
+    ioc.run();
+  }
+
+  void connect() {
+    stream.reset();
+    buffer.clear();
+    tcp::resolver resolver(ioc);
+    beast::error_code ec;
+    auto endpoints = resolver.resolve(url.host, url.port, ec);
+    if (ec) throw ConnectionError("cannot resolve " + url.host + ": " + ec.message());
+    stream.emplace(ioc);
+    stream->expires_after(timeout);
+    stream->async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+    run();
+    if (ec) {
+      stream.reset();
+      throw ConnectionError("cannot connect to " + url.host + ":" + url.port + ": " + ec.message());
+    }
+  }
+
+  // Returns false when the connection broke before any response byte arrived.
+  bool exchange(bhttp::request<bhttp::string_body>& req, HttpResponse& out, std::string& error) {
+    beast::error_code ec;
+    stream->expires_after(timeout);
+    bhttp::async_write(*stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
+    run();
+    if (ec) {
+      error = ec.message();
+      return false;
+    }
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    stream->expires_after(timeout);
+    bhttp::async_read(*stream, buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
+    run();
+    if (ec) {
+      error = ec.message();
+      return false;
+    }
+    auto res = parser.release();
+    out.status = static_cast<int>(res.result_int());
+    out.content_type = std::string(res[bhttp::field::content_type]);
+    out.body = std::move(res.body());
+    if (!res.keep_alive()) {
+      beast::error_code ignored;
+      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      stream.reset();
+    }
+    return true;
+  }
+};
+
+HttpClient::HttpClient(const std::string& base_url, std::chrono::milliseconds timeout)
+    : base_url_(base_url), impl_(std::make_unique<Impl>()) {
+  impl_->url = parse_url(base_url);
+  impl_->timeout = timeout;
+}
+
+HttpClient::~HttpClient() = default;
+
+HttpResponse HttpClient::request(const std::string& method, const std::string& target,
+                                 const std::string& token, const std::string& body,
+                                 const std::vector<std::pair<std::string, std::string>>& headers) {
+  bhttp::request<bhttp::string_body> req(bhttp::string_to_verb(method),
+                                         impl_->url.base_path + target, 11);
+  req.set(bhttp::field::host, impl_->url.host + ":" + impl_->url.port);
+  req.set(bhttp::field::user_agent, "henvis-client/1");
+  req.set(bhttp::field::accept, "application/json, application/problem+json, text/csv");
+  req.keep_alive(true);
+  if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
+  for (const auto& [k, v] : headers) req.set(k, v);
+  if (!body.empty()) {
+    req.set(bhttp::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+
+  HttpResponse out;
+  std::string error;
+  const bool reused = impl_->stream.has_value();
+  if (!reused) impl_->connect();
+  if (impl_->exchange(req, out, error)) return out;
+  // A kept-alive connection the server had closed: one fresh attempt.
+  impl_->stream.reset();
+  if (reused) {
+    impl_->connect();
+    if (impl_->exchange(req, out, error)) return out;
+    impl_->stream.reset();
+  }
+  throw ConnectionError(method + " " + base_url_ + target + ": " + error);
+}
+
+Problem parse_problem(const HttpResponse& r) {
+  Problem p;
+  p.status = r.status;
+  google::protobuf::Struct s;
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(r.body, &s, opts).ok()) {
+    p.title = "HTTP " + std::to_string(r.status);
+    p.detail = r.body.substr(0, 200);
+    return p;
+  }
+  const auto& f = s.fields();
+  if (auto it = f.find("title"); it != f.end()) p.title = it->second.string_value();
+  if (auto it = f.find("detail"); it != f.end()) p.detail = it->second.string_value();
+  if (auto it = f.find("errors"); it != f.end()) {
+    for (const auto& v : it->second.list_value().values()) {
+      const auto& e = v.struct_value().fields();
+      FieldError fe;
+      if (auto j = e.find("field"); j != e.end()) fe.field = j->second.string_value();
+      if (auto j = e.find("reason"); j != e.end()) fe.reason = j->second.string_value();
+      p.errors.push_back(std::move(fe));
+    }
+  }
+  if (p.title.empty()) p.title = "HTTP " + std::to_string(r.status);
+  return p;
+}
+
+namespace {
+std::string problem_text(const Problem& p) {
+  std::string s = std::to_string(p.status) + " " + p.title;
+  if (!p.detail.empty()) s += ": " + p.detail;
+  for (const auto& e : p.errors) s += "; " + e.field + ": " + e.reason;
+  return s;
+}
+}  // namespace
+
+ApiError::ApiError(Problem p) : std::runtime_error(problem_text(p)), problem(std::move(p)) {}
+
+std::string to_json(const google::protobuf::Message& m, bool pretty) {
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.add_whitespace = pretty;
+  std::string out;
+  auto st = google::protobuf::util::MessageToJsonString(m, &out, opts);
+  if (!st.ok()) throw std::runtime_error("cannot serialize " + m.GetTypeName());
+  return out;
+}
+
+void from_json(const std::string& body, google::protobuf::Message& m) {
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = true;
+  auto st = google::protobuf::util::JsonStringToMessage(body, &m, opts);
+  if (!st.ok())
+    throw std::runtime_error("response is not a " + m.GetTypeName() + ": " + st.ToString());
+}
+
+std::string url_encode(const std::string& s) {
+  static const char* HEX = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(HEX[c >> 4]);
+      out.push_back(HEX[c & 0xf]);
+    }
+  }
+  return out;
+}
+
+Client::Client(const Endpoints& endpoints, std::string token)
+    : conns_(std::make_shared<Connections>(endpoints)), token_(std::move(token)) {}
+
+Client Client::as(std::string token) const { return Client(conns_, std::move(token)); }
+
+void Client::call(HttpClient& h, const std::string& method, const std::string& target,
+                  const std::string& body, google::protobuf::Message* out,
+                  const std::vector<std::pair<std::string, std::string>>& headers, int* status) {
+  HttpResponse r = h.request(method, target, token_, body, headers);
+  if (status) *status = r.status;
+  if (r.status < 200 || r.status >= 300) throw ApiError(parse_problem(r));
+  if (out) from_json(r.body, *out);
+}
+
+v1::OfferResponse Client::register_offer(const v1::OfferRequest& req, int* status) {
+  v1::OfferResponse out;
+  call(conns_->intake, "POST", "/v1/offers", to_json(req), &out, {}, status);
+  return out;
+}
+
+v1::WithdrawalResponse Client::withdraw(const std::string& offer_id) {
+  v1::WithdrawalResponse out;
+  call(conns_->intake, "POST", "/v1/offers/" + url_encode(offer_id) + "/withdrawal", "", &out);
+  return out;
+}
+
+v1::ReferralList Client::referrals(const std::string& status) {
+  v1::ReferralList out;
+  call(conns_->router, "GET",
+       "/v1/referrals" + (status.empty() ? "" : "?status=" + url_encode(status)), "", &out);
+  return out;
+}
+
+v1::ReferralView Client::referral(const std::string& referral_id) {
+  v1::ReferralView out;
+  call(conns_->router, "GET", "/v1/referrals/" + url_encode(referral_id), "", &out);
+  return out;
+}
+
+v1::ReferralView Client::record_outcome(const std::string& referral_id,
+                                        const v1::OutcomeRequest& req,
+                                        const std::string& idempotency_key) {
+  v1::ReferralView out;
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!idempotency_key.empty()) headers.emplace_back("Idempotency-Key", idempotency_key);
+  call(conns_->router, "POST", "/v1/referrals/" + url_encode(referral_id) + "/outcomes",
+       to_json(req), &out, headers);
+  return out;
+}
+
+v1::Inbox Client::inbox(bool all) {
+  v1::Inbox out;
+  call(conns_->notifier, "GET", all ? "/v1/inbox?all=true" : "/v1/inbox", "", &out);
+  return out;
+}
+
+v1::InboxEntry Client::ack(const std::string& notification_id) {
+  v1::InboxEntry out;
+  call(conns_->notifier, "POST", "/v1/inbox/" + url_encode(notification_id) + "/ack", "", &out);
+  return out;
+}
+
+std::string Client::stats_referrals(const std::string& query) {
+  HttpResponse r = conns_->evaluation.request(
+      "GET", "/v1/stats/referrals" + (query.empty() ? "" : "?" + query), token_);
+  if (r.status < 200 || r.status >= 300) throw ApiError(parse_problem(r));
+  return r.body;
+}
+
+}  // namespace henvis::client

@@ -1,0 +1,143 @@
+#pragma once
+// henvis_client: a small synchronous HTTP/1.1 client for the henvis JSON APIs,
+// shared by henvisctl and henvis-sim.
+//
+// Requests are built as henvis.v1 protobuf messages and sent as their proto3
+// JSON mapping; responses are parsed with ignore_unknown_fields so that a newer
+// server does not break an older client. Errors (application/problem+json)
+// surface as ApiError with the fields the server named.
+
+#include <google/protobuf/message.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "henvis/v1/api.pb.h"
+
+namespace henvis::client {
+
+struct HttpResponse {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+};
+
+// The server could not be reached or the connection broke (exit code 3).
+class ConnectionError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// "http://host:port[/base]"; https is not supported (the services speak plain
+// HTTP on loopback or behind a TLS-terminating proxy).
+struct Url {
+  std::string host;
+  std::string port;
+  std::string base_path;  // without a trailing '/', may be empty
+};
+Url parse_url(const std::string& url);  // throws std::invalid_argument
+
+// One keep-alive connection to one base URL; reconnects (once per request)
+// when a kept-alive connection turns out to be closed. Every henvis command is
+// idempotent, so resending a request on a fresh connection is safe.
+class HttpClient {
+ public:
+  explicit HttpClient(const std::string& base_url,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // `target` is the path and query, e.g. "/v1/referrals?status=routed".
+  HttpResponse request(const std::string& method, const std::string& target,
+                       const std::string& token, const std::string& body = {},
+                       const std::vector<std::pair<std::string, std::string>>& headers = {});
+  const std::string& base_url() const { return base_url_; }
+
+ private:
+  struct Impl;
+  std::string base_url_;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct FieldError {
+  std::string field;
+  std::string reason;
+};
+
+// An RFC 9457 problem, or whatever the server said instead.
+struct Problem {
+  int status = 0;
+  std::string title;
+  std::string detail;
+  std::vector<FieldError> errors;
+};
+Problem parse_problem(const HttpResponse& r);
+
+class ApiError : public std::runtime_error {
+ public:
+  explicit ApiError(Problem p);
+  Problem problem;
+};
+
+// proto3 JSON (lowerCamelCase, enums by name).
+std::string to_json(const google::protobuf::Message& m, bool pretty = false);
+// Throws std::runtime_error when the body is not a `m`; unknown fields ignored.
+void from_json(const std::string& body, google::protobuf::Message& m);
+
+// Percent-encodes one path segment or query value.
+std::string url_encode(const std::string& s);
+
+struct Endpoints {
+  std::string intake = "http://127.0.0.1:8081";
+  std::string router = "http://127.0.0.1:8082";
+  std::string notifier = "http://127.0.0.1:8084";
+  std::string evaluation = "http://127.0.0.1:8085";
+};
+
+// The henvis API, one method per call. Copies made with as() share the
+// connections and differ only in the bearer token. Not thread-safe.
+class Client {
+ public:
+  Client(const Endpoints& endpoints, std::string token);
+  Client as(std::string token) const;
+  const std::string& token() const { return token_; }
+
+  // intake. `status`, when given, receives the HTTP status (201 or 200).
+  v1::OfferResponse register_offer(const v1::OfferRequest& req, int* status = nullptr);
+  v1::WithdrawalResponse withdraw(const std::string& offer_id);
+  // router
+  v1::ReferralList referrals(const std::string& status = {});
+  v1::ReferralView referral(const std::string& referral_id);
+  v1::ReferralView record_outcome(const std::string& referral_id, const v1::OutcomeRequest& req,
+                                  const std::string& idempotency_key = {});
+  // notifier
+  v1::Inbox inbox(bool all = false);
+  v1::InboxEntry ack(const std::string& notification_id);
+  // evaluation: the raw body (JSON or CSV); `query` without the leading '?'.
+  std::string stats_referrals(const std::string& query);
+
+ private:
+  struct Connections {
+    HttpClient intake, router, notifier, evaluation;
+    explicit Connections(const Endpoints& e)
+        : intake(e.intake), router(e.router), notifier(e.notifier), evaluation(e.evaluation) {}
+  };
+  Client(std::shared_ptr<Connections> c, std::string token)
+      : conns_(std::move(c)), token_(std::move(token)) {}
+  // Sends, throws ApiError on any status >= 300, parses the body into `out`.
+  void call(HttpClient& h, const std::string& method, const std::string& target,
+            const std::string& body, google::protobuf::Message* out,
+            const std::vector<std::pair<std::string, std::string>>& headers = {},
+            int* status = nullptr);
+
+  std::shared_ptr<Connections> conns_;
+  std::string token_;
+};
+
+}  // namespace henvis::client

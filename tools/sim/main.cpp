@@ -1,0 +1,185 @@
+// henvis-sim: a deterministic scenario generator that drives a running henvis
+// stack through its public HTTP API, as officers and rusmiddelcentre would.
+//
+//   henvis-sim run  [options]   play the scenario against the stack
+//   henvis-sim plan [options]   print the planned actions (no I/O)
+//
+// The same --seed gives the same scenario on every platform (see Rng in
+// plan.hpp). Offer ids are "sim-<run id>-NNNN" (run id defaults to the seed)
+// and outcomes carry Idempotency-Keys derived from them, so running the same
+// seed again against the same stack replays idempotently: intake answers the
+// same offers with the same answers and the router records no outcome twice.
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "sim/plan.hpp"
+#include "sim/run.hpp"
+
+namespace {
+
+constexpr const char* USAGE = R"(usage: henvis-sim run|plan [options]
+
+  run     register the scenario's offers as officers, wait for the referrals,
+          acknowledge them and record outcomes as the centres; print and write
+          what was done (the numbers to compare with the evaluation's funnel)
+  plan    print the planned actions, one a line, without contacting anything
+
+scenario:
+  --seed N               random seed (default 1); the same seed gives the same scenario
+  --run-id ID            part of every offer id (default: the seed); re-running the same
+                         seed and run id against the same stack changes nothing
+  --scenario NAME        default (calibrated to the seed document: 119 yes in 10 months,
+                         67 % conversation, 32 % further sessions)
+  --months N             length of the period (default 10)
+  --start YYYY-MM-DD     first day of charges (default 2020-03-01)
+  --yes N                people who say yes (default 119); about 1.3 no per yes (assumed)
+
+run:
+  --intake URL --router URL --notifier URL --evaluation URL
+                         default http://127.0.0.1:8081, :8082, :8084, :8085
+  --officer-token T      default dev-officer-mvj
+  --centre-token K=T     a centre token for kommunekode K (repeatable); outcomes are
+                         recorded only for referrals whose centre has one. Default:
+                         dev-center-K for each of the 11 municipalities the router accepts
+  --no-ack               do not acknowledge new referrals in the inbox first
+  --timeout SECONDS      wait this long for referrals to appear (default 60)
+  --out FILE             also write the summary as JSON to FILE
+  --json                 print the summary as JSON instead of text
+
+exit status: 0 done without errors, 1 some calls were refused (see the summary),
+2 bad command line, 3 the stack could not be reached.
+)";
+
+int usage_error(const std::string& msg) {
+  std::cerr << "henvis-sim: " << msg << "\n(henvis-sim --help for the options)\n";
+  return 2;
+}
+
+long long number(const std::string& name, const std::string& v) {
+  std::size_t used = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != v.size() || v.empty()) throw std::invalid_argument("--" + name + " needs a number");
+  return n;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) return usage_error("expected run or plan");
+  if (args[0] == "--help" || args[0] == "-h") {
+    std::cout << USAGE;
+    return 0;
+  }
+  const std::string command = args[0];
+  if (command != "run" && command != "plan") return usage_error("unknown command " + command);
+
+  henvis::sim::Options opt;
+  henvis::sim::RunOptions ropt;
+  std::string out_file;
+  bool json = false;
+  try {
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      std::string name = args[i], value;
+      if (name == "--help" || name == "-h") {
+        std::cout << USAGE;
+        return 0;
+      }
+      if (name == "--no-ack") {
+        ropt.acknowledge = false;
+        continue;
+      }
+      if (name == "--json") {
+        json = true;
+        continue;
+      }
+      if (name.rfind("--", 0) != 0) return usage_error("unexpected argument " + name);
+      if (auto eq = name.find('='); eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      } else {
+        if (i + 1 >= args.size()) return usage_error(name + " needs a value");
+        value = args[++i];
+      }
+      name = name.substr(2);
+      if (name == "seed")
+        opt.seed = static_cast<std::uint64_t>(number(name, value));
+      else if (name == "run-id")
+        opt.run_id = value;
+      else if (name == "scenario")
+        opt.scenario = value;
+      else if (name == "months")
+        opt.months = static_cast<int>(number(name, value));
+      else if (name == "start")
+        opt.start = value;
+      else if (name == "yes")
+        opt.yes = static_cast<int>(number(name, value));
+      else if (name == "intake")
+        ropt.endpoints.intake = value;
+      else if (name == "router")
+        ropt.endpoints.router = value;
+      else if (name == "notifier")
+        ropt.endpoints.notifier = value;
+      else if (name == "evaluation")
+        ropt.endpoints.evaluation = value;
+      else if (name == "officer-token")
+        ropt.officer_token = value;
+      else if (name == "centre-token") {
+        auto eq = value.find('=');
+        if (eq == std::string::npos || eq + 1 >= value.size())
+          return usage_error("--centre-token needs KOMMUNEKODE=TOKEN");
+        ropt.centre_tokens[static_cast<int>(number(name, value.substr(0, eq)))] =
+            value.substr(eq + 1);
+      } else if (name == "timeout")
+        ropt.wait_timeout = std::chrono::seconds(number(name, value));
+      else if (name == "out")
+        out_file = value;
+      else
+        return usage_error("unknown option --" + name);
+    }
+    for (const auto& url : {ropt.endpoints.intake, ropt.endpoints.router, ropt.endpoints.notifier,
+                            ropt.endpoints.evaluation})
+      henvis::client::parse_url(url);
+  } catch (const std::invalid_argument& e) {
+    return usage_error(e.what());
+  }
+
+  henvis::sim::Plan plan;
+  try {
+    plan = henvis::sim::plan(opt);
+  } catch (const std::invalid_argument& e) {
+    return usage_error(e.what());
+  }
+  if (command == "plan") {
+    std::cout << henvis::sim::to_text(plan);
+    return 0;
+  }
+  try {
+    auto summary = henvis::sim::run(plan, ropt, std::cerr);
+    const std::string j = henvis::sim::to_json(summary);
+    if (json)
+      std::cout << j;
+    else
+      henvis::sim::print(std::cout, summary);
+    if (!out_file.empty()) {
+      std::ofstream f(out_file);
+      f << j;
+      if (!f) {
+        std::cerr << "henvis-sim: cannot write " << out_file << "\n";
+        return 1;
+      }
+    }
+    return summary.errors ? 1 : 0;
+  } catch (const henvis::client::ConnectionError& e) {
+    std::cerr << "henvis-sim: " << e.what() << "\n";
+    return 3;
+  }
+}
