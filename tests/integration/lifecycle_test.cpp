@@ -4,6 +4,8 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <thread>
 
 #include "harness.hpp"
 #include "henvis/v1/api.pb.h"
@@ -74,6 +76,7 @@ TEST_CASE("A consent withdrawal erases the contact data from every database", "[
   s.start("intake");
   s.start("router");
   s.start("notifier");
+  s.start("evaluation");
   // Given an accepted offer delivered to Herning's centre
   const std::string cpr = "150372-1357", name = "Villads Tilbagetrækker", phone = "+45 71 72 73 74";
   auto res =
@@ -106,8 +109,13 @@ TEST_CASE("A consent withdrawal erases the contact data from every database", "[
   for (const auto& e : after.entries()) CHECK_FALSE(e.referral().has_person());
   CHECK_FALSE(referral(s, res.referral_id()).has_person());
   // And, read straight from the SQLite files, the data is in no database
-  for (const std::string svc : {"intake", "router", "notifier"}) CHECK(s.stop(svc) == 0);
+  // (once the evaluation has read the offer, status and delivery events too)
+  REQUIRE(eventually([&] { return s.metric("evaluation", "henvis_consumer_applied_total") >= 6; }));
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  for (const std::string svc : {"intake", "router", "notifier", "evaluation"})
+    CHECK(s.stop(svc) == 0);
   const std::string bytes = read_all_databases(s.dir());
+  REQUIRE(std::filesystem::exists(s.database("evaluation")));
   CHECK(bytes.find("1503721357") == std::string::npos);
   CHECK(bytes.find("150372-1357") == std::string::npos);
   CHECK(bytes.find(name) == std::string::npos);

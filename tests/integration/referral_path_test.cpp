@@ -132,7 +132,7 @@ TEST_CASE("An Aarhus resident's consent becomes an unroutable referral the coord
   CHECK(inbox(s, "dev-center-657").entries_size() == 0);
 }
 
-TEST_CASE("Bad requests get problem+json naming the field; auth is enforced", "[integration]") {
+TEST_CASE("Bad requests get problem+json naming the field - auth is enforced", "[integration]") {
   Stack s;
   s.start_broker();
   s.start("intake");
@@ -165,7 +165,7 @@ TEST_CASE("Bad requests get problem+json naming the field; auth is enforced", "[
   CHECK(http("GET", s.port("intake"), "/metrics").status == 200);
 }
 
-TEST_CASE("A replayed offerId gets the first answer; another body gets 409", "[integration]") {
+TEST_CASE("A replayed offerId gets the first answer - another body gets 409", "[integration]") {
   Stack s;
   s.start_broker();
   s.start("intake");

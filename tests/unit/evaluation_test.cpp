@@ -374,7 +374,7 @@ TEST_CASE("evaluation: a withdrawal naming only the offer id before the offer is
   CHECK(henvis::test::scalar(f.db, "SELECT count(*) FROM facts") == 1);
 }
 
-TEST_CASE("evaluation: from/to filter on the Copenhagen charge date; groupBy in order",
+TEST_CASE("evaluation: from/to filter on the Copenhagen charge date - groupBy in order",
           "[evaluation]") {
   Fixture f;
   // Given offers charged late on 30 April UTC (1 May in Copenhagen, CEST),
@@ -513,7 +513,7 @@ TEST_CASE("evaluation: complementary suppression cascades across rows and column
   }
 }
 
-TEST_CASE("evaluation: suppressed cells are absent and named; rates and median need N",
+TEST_CASE("evaluation: suppressed cells are absent and named - rates and median need N",
           "[evaluation][disclosure]") {
   Fixture f;
   // Given the known set (Herning 8 yes, 3 no; Aarhus 2 yes) with N = 5
@@ -582,7 +582,7 @@ TEST_CASE("evaluation: rates are shown from N accepted, hidden below", "[evaluat
   CHECK_FALSE(five.has_median_days_to_first_contact());
 }
 
-TEST_CASE("evaluation: CSV has a header, a line per row and the total; withheld cells empty",
+TEST_CASE("evaluation: CSV has a header, a line per row and the total - withheld cells empty",
           "[evaluation][csv]") {
   Fixture f;
   f.apply_all(known_events());

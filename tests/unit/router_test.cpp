@@ -391,7 +391,7 @@ TEST_CASE("router: a wrong ce_type on the offers topic is Rejected", "[router]")
 
 // ---------------------------------------------------------------- deliveries
 
-TEST_CASE("router: delivered then acknowledged move the referral; a late delivered does not",
+TEST_CASE("router: delivered then acknowledged move the referral - a late delivered does not",
           "[router][delivery]") {
   // Given a routed Herning referral
   Fixture f;

@@ -555,9 +555,12 @@ void usage(std::ostream& o) {
        "  --json                 print the server's JSON instead of a table\n"
        "  --help                 this text; COMMAND --help for a command's\n\n"
        "commands:\n";
-  for (const auto& c : commands())
-    o << "  " << std::left << std::setw(18) << command_name(c)
-      << c.help.substr(0, c.help.find_first_of(".\n")) << "\n";
+  for (const auto& c : commands()) {
+    // The first sentence of the help, on one line.
+    std::string first = c.help.substr(0, std::min(c.help.find(". "), c.help.find(".\n")));
+    std::replace(first.begin(), first.end(), '\n', ' ');
+    o << "  " << std::left << std::setw(18) << command_name(c) << first << "\n";
+  }
   o << "\nexit status: 0 ok, 1 the server refused (its reasons are printed as field: reason),\n"
        "2 bad command line, 3 the server could not be reached.\n";
 }
