@@ -14,7 +14,8 @@ namespace {
 constexpr const char* SOURCE = "/henvis/notifier";
 constexpr const char* CHANNEL_INBOX = "inbox";
 constexpr const char* COLUMNS =
-    "notification_id, recipient_id, kind, referral_id, contact, delivered_at, read_at, acked_at";
+    "notification_id, recipient_id, kind, referral_id, contact, delivered_at, read_at, acked_at, "
+    "underretning";
 
 google::protobuf::Timestamp ts(const std::string& s) {
   google::protobuf::Timestamp t;
@@ -37,6 +38,7 @@ v1::InboxEntry entry(sqlite::Stmt& s) {
   *e.mutable_delivered_at() = ts(s.text(5));
   if (!s.is_null(6)) *e.mutable_read_at() = ts(s.text(6));
   if (!s.is_null(7)) *e.mutable_acknowledged_at() = ts(s.text(7));
+  if (!s.is_null(8)) e.mutable_underretning()->ParseFromString(s.blob(8));
   return e;
 }
 
@@ -92,6 +94,10 @@ CREATE TABLE withdrawn_referrals (
   withdrawn_at TEXT NOT NULL,
   checkpointed INTEGER NOT NULL DEFAULT 0
 );
+)sql",
+          // Socialsøg: the underretning a notification carries (UnderretningNotice).
+          R"sql(
+ALTER TABLE inbox ADD COLUMN underretning BLOB;
 )sql"};
 }
 
@@ -128,8 +134,8 @@ bool store_notification(sqlite::Db& db, const Settings& settings, const Clock& c
   const bool deliver_now = rc.channel == v1::CHANNEL_INBOX && available <= now;
   sqlite::Stmt ins(db,
                    "INSERT OR IGNORE INTO inbox(notification_id, recipient_id, kind, referral_id, "
-                   "contact, requested_at, delivered_at, available_at, state, channel) "
-                   "VALUES (?,?,?,?,?,?,?,?,?,?)");
+                   "contact, requested_at, delivered_at, available_at, state, channel, "
+                   "underretning) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
   ins.bind(1, n.notification_id()).bind(2, n.recipient_id()).bind(3, static_cast<int>(n.kind()));
   ins.bind(4, contact.referral_id()).bind_blob(5, contact.SerializeAsString());
   ins.bind(6, to_rfc3339(n.requested_at())).bind(7, rfc3339(available));
@@ -138,6 +144,10 @@ bool store_notification(sqlite::Db& db, const Settings& settings, const Clock& c
     ins.bind(10, CHANNEL_INBOX);
   else
     ins.bind_null(10);
+  if (n.has_underretning())
+    ins.bind_blob(11, n.underretning().SerializeAsString());
+  else
+    ins.bind_null(11);
   ins.run();
   if (db.changes() == 0) return false;  // same notification re-sent under a new ce_id
   if (deliver_now) {
@@ -223,10 +233,15 @@ void Applier::apply(const kafka::Message& m, sqlite::Db& db) {
   if (!v1::NotificationKind_IsValid(n.kind())) throw Rejected("field kind is not a known kind");
   if (!directory_.recipient(n.recipient_id()))
     throw Rejected("field recipient_id is not a configured recipient");
+  if ((n.kind() == v1::NOTIFICATION_KIND_UNDERRETNING ||
+       n.kind() == v1::NOTIFICATION_KIND_RECEIPT_MISSED) &&
+      n.underretning().underretning_id().empty())
+    throw Rejected("missing field underretning.underretning_id");
 
   if (n.kind() != v1::NOTIFICATION_KIND_WITHDRAWN) {
-    // NEW_REFERRAL, UNROUTABLE_REFERRAL, REMINDER, ESCALATION: into the
-    // recipient's contact list by its mode and channel.
+    // NEW_REFERRAL, UNROUTABLE_REFERRAL, REMINDER, ESCALATION, and
+    // Socialsøg's UNDERRETNING and RECEIPT_MISSED: into the recipient's
+    // contact list by its mode and channel.
     store_notification(db, settings_, *clock_, n, /*at_once=*/false);
     return;
   }
@@ -305,7 +320,12 @@ http::Response Api::inbox(const http::Request& req) {
                     v1::DELIVERY_STATUS_READ, CHANNEL_INBOX);
       *e.mutable_read_at() = ts(now);
     }
-    access_log::record(db_, req.principal, e.referral().referral_id(), "inbox");
+    // An underretning discloses the children and adults it names: logged by
+    // its id (a referral's entries by the referral id).
+    access_log::record(db_, req.principal,
+                       e.has_underretning() ? e.underretning().underretning_id()
+                                            : e.referral().referral_id(),
+                       "inbox");
     *out.add_entries() = std::move(e);
   }
   tx.commit();

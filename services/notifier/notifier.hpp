@@ -20,6 +20,11 @@
 // inbox row of that referral, for every recipient, and is itself delivered to
 // the recipient at once.
 //
+// Socialsøg's UNDERRETNING and RECEIPT_MISSED notifications carry an
+// UnderretningNotice instead of a referral; it is stored with the row and
+// shown in InboxEntry.underretning (a municipality reads the inbox of its
+// recipient id "kommune-<kommunekode>", like a centre reads its own).
+//
 // Every schedule decision and every timestamp the notifier writes comes from
 // the injected Clock.
 

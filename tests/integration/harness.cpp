@@ -162,7 +162,7 @@ std::string read_all_databases(const fs::path& dir) {
 Stack::Stack(std::map<std::string, std::string> extra)
     : extra_config_(std::move(extra)), dir_(make_temp_dir("henvis-it")) {
   const fs::path conf = fs::path(HENVIS_SOURCE_DIR) / "deploy/config/dev";
-  for (const std::string s : {"intake", "router", "notifier", "evaluation"}) {
+  for (const std::string s : {"intake", "router", "notifier", "evaluation", "socialsog"}) {
     ports_[s] = free_port();
     std::ofstream out(dir_ / (s + ".textproto"));
     out << "service: \"" << s << "\"\n"
@@ -176,7 +176,8 @@ Stack::Stack(std::map<std::string, std::string> extra)
 }
 
 Stack::~Stack() {
-  for (const std::string s : {"intake", "router", "notifier", "evaluation", "devbroker"})
+  for (const std::string s :
+       {"intake", "router", "notifier", "evaluation", "socialsog", "devbroker"})
     procs_.erase(s);
   if (!std::getenv("HENVIS_KEEP_TEST_DIRS")) {
     std::error_code ec;

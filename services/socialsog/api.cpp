@@ -1,0 +1,164 @@
+// socialsog's HTTP API: scans for coordinators; underretninger for the
+// municipality that received them and the coordinators of their districts;
+// receipt (kvittering) and response from the municipality.
+#include <spdlog/spdlog.h>
+
+#include "henvis/access_log.hpp"
+#include "henvis/ids.hpp"
+#include "socialsog.hpp"
+#include "store.hpp"
+
+namespace henvis::socialsog {
+
+namespace {
+constexpr std::size_t MAX_NOTE = 500;
+
+bool owns(const http::Request& req, const v1::UnderretningView& v) {
+  return req.principal.role == v1::ROLE_MUNICIPALITY && !v.recipient_id().empty() &&
+         v.recipient_id() == req.principal.scope;
+}
+}  // namespace
+
+Api::Api(const std::string& db_path, Scanner& scanner, outbox::Relay* relay)
+    : db_(db_path), scanner_(scanner), relay_(relay) {
+  db_.migrate(migrations());
+}
+
+void Api::register_routes(http::Router& router) {
+  router.add("POST", "/v1/scans", {v1::ROLE_COORDINATOR},
+             [this](http::Request& r) { return post_scan(r); });
+  router.add("GET", "/v1/scans/{id}", {v1::ROLE_COORDINATOR},
+             [this](http::Request& r) { return get_scan(r); });
+  router.add("GET", "/v1/underretninger", {v1::ROLE_MUNICIPALITY, v1::ROLE_COORDINATOR},
+             [this](http::Request& r) { return list(r); });
+  router.add("POST", "/v1/underretninger/{id}/receipt", {v1::ROLE_MUNICIPALITY},
+             [this](http::Request& r) { return receipt(r); });
+  router.add("POST", "/v1/underretninger/{id}/response", {v1::ROLE_MUNICIPALITY},
+             [this](http::Request& r) { return response(r); });
+}
+
+http::Response Api::post_scan(const http::Request& req) {
+  v1::ScanRequest r;
+  if (!req.body.empty()) http::parse_json(req.body, r);
+  std::vector<http::FieldError> errors;
+  if (r.has_from() != r.has_to())
+    errors.push_back({r.has_from() ? "to" : "from", "give both from and to, or neither"});
+  if (r.has_from() && r.has_to() && r.from().seconds() >= r.to().seconds())
+    errors.push_back({"to", "must be after from"});
+  if (!errors.empty())
+    return http::problem(400, "Bad Request", "the scan window is invalid", errors);
+  ScanSpec spec;
+  if (r.has_from()) {
+    spec.from = r.from().seconds();
+    spec.to = r.to().seconds();
+  }
+  spec.requested_by = req.principal.label;
+  v1::ScanView v = scanner_.scan(db_, spec);
+  if (relay_) relay_->notify();
+  return http::json(200, v);
+}
+
+http::Response Api::get_scan(const http::Request& req) {
+  sqlite::Stmt s(db_, "SELECT view FROM scans WHERE scan_id = ?");
+  s.bind(1, req.params.at("id"));
+  if (!s.step()) return http::problem(404, "Not Found", "no such scan");
+  v1::ScanView v;
+  v.ParseFromString(s.blob(0));
+  return http::json(200, v);
+}
+
+http::Response Api::list(const http::Request& req) {
+  const bool municipality = req.principal.role == v1::ROLE_MUNICIPALITY;
+  sqlite::Transaction tx(db_);  // the access-log rows commit with the read
+  std::vector<std::string> ids;
+  {
+    sqlite::Stmt s(db_, municipality
+                            ? "SELECT underretning_id FROM underretninger WHERE recipient_id = ? "
+                              "ORDER BY created_at, rowid"
+                            : "SELECT u.underretning_id FROM underretninger u WHERE EXISTS ("
+                              "SELECT 1 FROM underretning_districts d WHERE d.underretning_id = "
+                              "u.underretning_id AND d.district_id = ?) ORDER BY u.created_at, "
+                              "u.rowid");
+    s.bind(1, req.principal.scope);
+    while (s.step()) ids.push_back(s.text(0));
+  }
+  v1::UnderretningList out;
+  for (const auto& id : ids) {
+    *out.add_underretninger() = *load_underretning(db_, id);
+    access_log::record(db_, req.principal, id, "underretning_list");
+  }
+  tx.commit();
+  return http::json(200, out);
+}
+
+http::Response Api::receipt(const http::Request& req) {
+  const std::string id = req.params.at("id");
+  const std::string now = rfc3339(scanner_.clock().now());
+  sqlite::Transaction tx(db_);
+  auto v = load_underretning(db_, id);
+  // Another municipality's underretning does not exist for it.
+  if (!v || !owns(req, *v)) return http::problem(404, "Not Found", "no such underretning");
+  if (!v->has_receipt_at()) {  // recording it twice is the same as once
+    sqlite::Stmt up(db_, "UPDATE underretninger SET receipt_at = ? WHERE underretning_id = ?");
+    up.bind(1, now).bind(2, id).run();
+    *v->mutable_receipt_at() = parse_timestamp(now);
+    emit_event(db_, *v, "receipt_recorded", now);
+    spdlog::info("receipt recorded underretning_id={} recipient={}", id, v->recipient_id());
+  }
+  access_log::record(db_, req.principal, id, "receipt");
+  tx.commit();
+  if (relay_) relay_->notify();
+  return http::json(200, *v);
+}
+
+http::Response Api::response(const http::Request& req) {
+  v1::UnderretningResponseRequest r;
+  http::parse_json(req.body, r);
+  std::vector<http::FieldError> errors;
+  if (r.response() != v1::UNDERRETNING_RESPONSE_NO_ACTION &&
+      r.response() != v1::UNDERRETNING_RESPONSE_ASSESSMENT_STARTED &&
+      r.response() != v1::UNDERRETNING_RESPONSE_SUPPORT_MEASURE)
+    errors.push_back({"response",
+                      "one of UNDERRETNING_RESPONSE_NO_ACTION, _ASSESSMENT_STARTED, "
+                      "_SUPPORT_MEASURE"});
+  if (r.note().size() > MAX_NOTE) errors.push_back({"note", "at most 500 characters"});
+  if (!errors.empty())
+    return http::problem(400, "Bad Request", "the response has invalid fields", errors);
+  const std::string id = req.params.at("id");
+  const std::string now = rfc3339(scanner_.clock().now());
+  sqlite::Transaction tx(db_);
+  auto v = load_underretning(db_, id);
+  if (!v || !owns(req, *v)) return http::problem(404, "Not Found", "no such underretning");
+  if (!v->has_receipt_at()) {
+    // Responding is confirming receipt.
+    sqlite::Stmt up(db_, "UPDATE underretninger SET receipt_at = ? WHERE underretning_id = ?");
+    up.bind(1, now).bind(2, id).run();
+    *v->mutable_receipt_at() = parse_timestamp(now);
+    emit_event(db_, *v, "receipt_recorded", now);
+  }
+  if (v->response() != r.response() || v->response_note() != r.note()) {
+    // A later response (assessment started, then a support measure) replaces
+    // the earlier; each is an event. The same response again changes nothing.
+    sqlite::Stmt up(db_,
+                    "UPDATE underretninger SET response = ?, response_at = ?, response_note = ? "
+                    "WHERE underretning_id = ?");
+    up.bind(1, static_cast<int>(r.response())).bind(2, now);
+    if (r.note().empty())
+      up.bind_null(3);
+    else
+      up.bind(3, r.note());
+    up.bind(4, id).run();
+    v->set_response(r.response());
+    *v->mutable_response_at() = parse_timestamp(now);
+    v->set_response_note(r.note());
+    emit_event(db_, *v, "response_recorded", now);
+    spdlog::info("response recorded underretning_id={} response={}", id,
+                 v1::UnderretningResponse_Name(r.response()));
+  }
+  access_log::record(db_, req.principal, id, "response");
+  tx.commit();
+  if (relay_) relay_->notify();
+  return http::json(200, *v);
+}
+
+}  // namespace henvis::socialsog

@@ -1,0 +1,160 @@
+// Socialsøg through the real stack: incidents produced to police.incidents.v1,
+// an on-demand scan, the underretning in the right municipality's inbox only,
+// and the municipality's receipt.
+
+#include <google/protobuf/util/json_util.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "harness.hpp"
+#include "henvis/ids.hpp"
+#include "henvis/kafka.hpp"
+#include "henvis/topics.hpp"
+#include "henvis/v1/api.pb.h"
+#include "henvis/v1/socialsog.pb.h"
+
+using namespace henvis;
+using namespace henvis::testing;
+
+namespace {
+template <class M>
+M parse(const std::string& json) {
+  M m;
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(json, &m, opts).ok())
+    FAIL("response is not a " << m.GetTypeName() << ": " << json);
+  return m;
+}
+
+v1::Inbox inbox(Stack& s, const std::string& token) {
+  auto r = http("GET", s.port("notifier"), "/v1/inbox?all=true", token);
+  REQUIRE(r.status == 200);
+  return parse<v1::Inbox>(r.body);
+}
+
+v1::UnderretningList underretninger(Stack& s, const std::string& token) {
+  auto r = http("GET", s.port("socialsog"), "/v1/underretninger", token);
+  REQUIRE(r.status == 200);
+  return parse<v1::UnderretningList>(r.body);
+}
+
+v1::Incident incident(const std::string& id, const std::string& district, const std::string& code,
+                      std::int64_t occurred) {
+  v1::Incident in;
+  in.set_incident_id(id);
+  in.set_journal_number("4100-84123-00042-26");
+  in.set_district_id(district);
+  in.mutable_occurred_at()->set_seconds(occurred);
+  in.set_location_kommunekode(district == "mvj" ? 657 : 751);
+  in.add_offence_codes(code);
+  auto* p = in.add_involved();
+  p->set_role(v1::PERSON_ROLE_SUSPECT);
+  p->set_cpr("150580-1235");
+  p->set_name("Svend Testesen");
+  p->set_home_kommunekode(657);
+  auto* c = p->add_children();
+  c->set_cpr("010315-4123");
+  c->set_name("Lille Testesen");
+  c->set_home_kommunekode(657);
+  return in;
+}
+}  // namespace
+
+TEST_CASE("Socialsøg through the stack: scan, the right inbox, receipt", "[integration]") {
+  Stack s;
+  s.start_broker();
+  // The weekly schedule stays out of the way; the coordinator scans on demand.
+  std::ofstream(s.dir() / "socialsog-settings.textproto") << "weekly_scan_disabled: true\n";
+  s.start("notifier");
+  s.start("socialsog");
+
+  // Given two weak drink-driving incidents (in two districts) and an aggravated
+  // violence incident of a Herning father, and an incident with a bad CPR number
+  const std::int64_t now = std::time(nullptr);
+  std::vector<v1::Incident> incidents = {
+      incident("it-inc-1", "mvj", "PH-G-FL53", now - 86400 * 60),
+      incident("it-inc-2", "oj", "PH-G-FL53", now - 86400 * 30),
+      incident("it-inc-3", "mvj", "PH-G-GROV-VOLD", now - 86400 * 2)};
+  auto bad = incident("it-inc-bad", "mvj", "PH-G-FL53", now);
+  bad.mutable_involved(0)->set_cpr("999999-9999");
+  incidents.push_back(bad);
+  {
+    kafka::Producer producer(s.bootstrap(), [](std::int64_t, bool, const std::string&) {});
+    std::int64_t n = 0;
+    for (const auto& in : incidents) {
+      auto e = kafka::make_event("/test/police", event_types::INCIDENT_REGISTERED,
+                                 in.incident_id(), in.SerializeAsString());
+      producer.produce(topics::INCIDENTS, e.key, e.payload, e.headers(), ++n);
+    }
+    REQUIRE(producer.flush(30000));
+  }
+  REQUIRE(eventually([&] {
+    return s.metric("socialsog", "henvis_consumer_applied_total") +
+               s.metric("socialsog", "henvis_consumer_dead_lettered_total") >=
+           4;
+  }));
+  CHECK(s.metric("socialsog", "henvis_consumer_dead_lettered_total") == 1);
+
+  // When the coordinator scans on demand
+  CHECK(http("POST", s.port("socialsog"), "/v1/scans", "dev-municipality-657").status == 403);
+  auto r = http("POST", s.port("socialsog"), "/v1/scans", "dev-coordinator-mvj");
+  REQUIRE(r.status == 200);
+  auto scan = parse<v1::ScanView>(r.body);
+  CHECK(scan.incidents_considered() == 3);
+  CHECK(scan.children_flagged() == 1);
+  REQUIRE(scan.underretninger_created() == 1);
+  const std::string id = scan.underretning_ids(0);
+  auto again = http("GET", s.port("socialsog"), "/v1/scans/" + scan.scan_id(), "dev-coordinator-mvj");
+  CHECK(again.status == 200);
+  CHECK(parse<v1::ScanView>(again.body).underretninger_created() == 1);
+
+  // Then Herning's inbox shows the underretning with the child, and Aarhus's does not
+  REQUIRE(eventually([&] {
+    const v1::Inbox in = inbox(s, "dev-municipality-657");
+    for (const auto& e : in.entries())
+      if (e.kind() == v1::NOTIFICATION_KIND_UNDERRETNING &&
+          e.underretning().underretning_id() == id)
+        return true;
+    return false;
+  }));
+  const auto herning = inbox(s, "dev-municipality-657");
+  REQUIRE(herning.entries_size() == 1);
+  const auto& notice = herning.entries(0).underretning();
+  CHECK(notice.kommunekode() == 657);
+  CHECK(notice.incidents_size() == 3);
+  REQUIRE(notice.children_size() == 1);
+  CHECK(notice.children(0).cpr() == "0103154123");
+  CHECK(notice.rules_version() == "placeholder-2024.1");
+  CHECK(inbox(s, "dev-municipality-751").entries_size() == 0);
+
+  // And both list it as theirs (Herning) or not at all (Aarhus); the
+  // coordinator of a district with an incident sees it
+  CHECK(underretninger(s, "dev-municipality-751").underretninger_size() == 0);
+  CHECK(underretninger(s, "dev-coordinator-mvj").underretninger_size() == 1);
+  REQUIRE(eventually([&] {
+    auto l = underretninger(s, "dev-municipality-657");
+    return l.underretninger_size() == 1 && l.underretninger(0).has_delivered_at();
+  }));
+
+  // When Herning confirms receipt (Aarhus may not)
+  CHECK(http("POST", s.port("socialsog"), "/v1/underretninger/" + id + "/receipt",
+             "dev-municipality-751")
+            .status == 404);
+  auto rc = http("POST", s.port("socialsog"), "/v1/underretninger/" + id + "/receipt",
+                 "dev-municipality-657");
+  REQUIRE(rc.status == 200);
+  // Then the receipt shows in the list, and a response can follow
+  auto l = underretninger(s, "dev-municipality-657");
+  REQUIRE(l.underretninger_size() == 1);
+  CHECK(l.underretninger(0).has_receipt_at());
+  auto resp = http("POST", s.port("socialsog"), "/v1/underretninger/" + id + "/response",
+                   "dev-municipality-657",
+                   "{\"response\":\"UNDERRETNING_RESPONSE_ASSESSMENT_STARTED\"}");
+  CHECK(resp.status == 200);
+  CHECK(underretninger(s, "dev-municipality-657").underretninger(0).response() ==
+        v1::UNDERRETNING_RESPONSE_ASSESSMENT_STARTED);
+  CHECK(s.stop("socialsog") == 0);
+  CHECK(s.stop("notifier") == 0);
+}
