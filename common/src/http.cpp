@@ -171,6 +171,16 @@ void parse_json(const std::string& body, google::protobuf::Message& out) {
     if (close != std::string::npos) {
       field = camel_path(msg.substr(1, close - 1));
       rest = msg.substr(close + 1);
+      // An unknown key can imitate that form ("(0101901234)...: Cannot find
+      // field", found by fuzzing): keep the path only if every segment looks
+      // like a field name.
+      for (std::size_t b = 0, e; b <= field.size(); b = e + 1) {
+        e = std::min(field.find('.', b), field.size());
+        if (!looks_like_identifier(field.substr(b, e - b))) {
+          field.clear();
+          break;
+        }
+      }
     }
   }
   auto unknown_at = rest.find(": Cannot find field");

@@ -67,6 +67,12 @@ google::protobuf::Timestamp parse_timestamp(const std::string& s) {
   return t;
 }
 
+bool valid_event_time(const google::protobuf::Timestamp& t) {
+  constexpr std::int64_t MIN_S = -2208988800;  // 1900-01-01T00:00:00Z
+  constexpr std::int64_t MAX_S = 7258118400;   // 2200-01-01T00:00:00Z
+  return t.seconds() >= MIN_S && t.seconds() < MAX_S && t.nanos() >= 0 && t.nanos() < 1000000000;
+}
+
 std::chrono::sys_seconds parse_rfc3339(const std::string& s) {
   return std::chrono::sys_seconds(std::chrono::seconds(parse_timestamp(s).seconds()));
 }

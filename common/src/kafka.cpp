@@ -18,6 +18,18 @@ constexpr int METADATA_TIMEOUT_MS = 2000;
 constexpr int RETRY_PAUSE_MS = 100;
 // Pause while librdkafka's local queue is full before enqueueing again.
 constexpr int QUEUE_FULL_POLL_MS = 50;
+// Health probe: one Metadata round-trip (brokers only, no topics) this often.
+// It bounds how stale /readyz may be: an outage or a recovery shows within
+// about one interval plus one timeout.
+constexpr int HEALTH_PROBE_INTERVAL_MS = 1000;
+// How long the probe waits for any broker to answer before it calls the
+// brokers unreachable. A loopback or LAN round-trip takes milliseconds, a
+// sanitizer build tens of them; seconds mean the broker is not serving.
+constexpr int HEALTH_PROBE_TIMEOUT_MS = 2000;
+// The probe's handle reconnects at least this often while the brokers are
+// down (librdkafka's default backs off to 10 s), so a recovery is seen within
+// about a second.
+constexpr const char* HEALTH_PROBE_RECONNECT_MAX_MS = "500";
 
 struct ConfDeleter {
   void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
@@ -130,6 +142,62 @@ int partition_count(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
     if (std::chrono::steady_clock::now() > deadline)
       throw std::runtime_error("kafka: topic " + topic + " not available");
     std::this_thread::sleep_for(std::chrono::milliseconds(RETRY_PAUSE_MS));
+  }
+}
+
+Health::~Health() { stop_probe(); }
+
+void Health::start_probe(const std::string& bootstrap) {
+  if (probe_.joinable()) return;
+  // Its own handle: the probe must not queue behind a producer's or a
+  // consumer's traffic. Its error_cb marks this Health down on
+  // ALL_BROKERS_DOWN like the others.
+  ConfHandle conf = base_conf(bootstrap, this);
+  kafka::set(conf.get(), "client.id", "henvis-health");
+  kafka::set(conf.get(), "reconnect.backoff.max.ms", HEALTH_PROBE_RECONNECT_MAX_MS);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err);
+  if (!rk) throw std::runtime_error(std::string("kafka health probe: ") + err);
+  conf.release();
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = false;
+  }
+  probing_.store(true);
+  probe_ = std::thread([this, rk] {
+    probe_loop(rk);
+    rd_kafka_destroy(rk);
+  });
+}
+
+void Health::stop_probe() {
+  if (!probe_.joinable()) return;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  probe_.join();
+  probing_.store(false);
+}
+
+void Health::probe_loop(rd_kafka_t* rk) {
+  for (;;) {
+    const rd_kafka_metadata_t* md = nullptr;
+    // all_topics=0 and no topic: a brokers-only Metadata request.
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, nullptr, &md, HEALTH_PROBE_TIMEOUT_MS);
+    if (md) rd_kafka_metadata_destroy(md);
+    const bool ok = err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (ok != up_.exchange(ok)) {
+      if (ok)
+        spdlog::info("kafka brokers reachable again");
+      else
+        spdlog::warn("kafka brokers unreachable error={}", rd_kafka_err2name(err));
+    }
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, std::chrono::milliseconds(HEALTH_PROBE_INTERVAL_MS),
+                     [this] { return stopping_; }))
+      return;
   }
 }
 

@@ -113,6 +113,9 @@ int run_service(RunSpec spec) {
   }
   std::atomic<bool> stop{false};
   std::atomic<bool> failed{false};
+  // /readyz follows a periodic broker round-trip, not only the data paths
+  // (see kafka::Health).
+  if (spec.health) spec.health->start_probe(spec.setup->bootstrap);
   if (spec.relay) spec.relay->start();
   std::thread consumer_thread;
   if (spec.consumer) {
@@ -161,6 +164,7 @@ int run_service(RunSpec spec) {
     if (consumer_thread.joinable()) consumer_thread.join();
     join_workers();
     if (spec.relay) spec.relay->stop();
+    if (spec.health) spec.health->stop_probe();
     return 1;
   }
   spdlog::info("listening service={} address={} port={}", spec.service, opts.address,
@@ -174,6 +178,7 @@ int run_service(RunSpec spec) {
   if (consumer_thread.joinable()) consumer_thread.join();
   join_workers();
   if (spec.relay) spec.relay->stop();
+  if (spec.health) spec.health->stop_probe();
   spdlog::info("stopped service={}", spec.service);
   return failed.load() ? 3 : 0;
 }

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "henvis/consumer_loop.hpp"
+#include "henvis/ids.hpp"
 #include "henvis/outbox.hpp"
 #include "henvis/topics.hpp"
 
@@ -93,6 +95,25 @@ CREATE TABLE deliveries (
   recipient_id TEXT NOT NULL,
   PRIMARY KEY (referral_id, recipient_id)
 ) WITHOUT ROWID;
+)sql",
+          R"sql(
+-- One row per Socialsøg underretning (henvis.underretninger.v1): no CPR
+-- numbers, names or incident details, only what the statistics count.
+CREATE TABLE underretninger (
+  underretning_id TEXT PRIMARY KEY,
+  created_day TEXT NOT NULL,            -- YYYY-MM-DD, Europe/Copenhagen
+  kommunekode INTEGER NOT NULL,         -- the children's home municipality; 0 = unknown
+  district_id TEXT NOT NULL,            -- the sending district
+  children INTEGER NOT NULL,
+  cross_district INTEGER NOT NULL,
+  cross_municipality INTEGER NOT NULL,
+  receipt_due_at INTEGER,               -- unix seconds; NULL = no clock (sent to a coordinator)
+  receipt_at INTEGER,                   -- the earliest receipt, unix seconds
+  missed INTEGER NOT NULL DEFAULT 0,    -- a receipt_missed event was seen
+  response INTEGER NOT NULL DEFAULT 0,  -- henvis.v1.UnderretningResponse, of the latest event
+  state_at INTEGER NOT NULL             -- `at` of the latest event (unix seconds)
+) WITHOUT ROWID;
+CREATE INDEX underretninger_created ON underretninger(created_day);
 )sql"};
 }
 
@@ -130,6 +151,15 @@ void Applier::apply(const kafka::Message& m, sqlite::Db& db) {
     if (!d.ParseFromString(m.payload))
       throw Rejected("payload is not a valid henvis.v1.DeliveryEvent");
     on_delivery(d, db);
+  } else if (m.topic == topics::UNDERRETNINGER) {
+    if (type.rfind(event_types::UNDERRETNING_PREFIX, 0) != 0)
+      throw Rejected("unexpected ce_type for underretninger topic");
+    v1::UnderretningEvent e;
+    if (!e.ParseFromString(m.payload))
+      throw Rejected("payload is not a valid henvis.v1.UnderretningEvent");
+    if (type != event_types::UNDERRETNING_PREFIX + e.event())
+      throw Rejected("ce_type does not match field event");
+    on_underretning(e, db);
   } else {
     throw Rejected("topic not consumed by evaluation");
   }
@@ -142,6 +172,8 @@ void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {
   if (o.answer() != v1::ANSWER_YES && o.answer() != v1::ANSWER_NO)
     throw Rejected("field answer is not ANSWER_YES or ANSWER_NO");
   if (!o.has_charged_at()) throw Rejected("missing field charged_at");
+  if (!valid_event_time(o.charged_at())) throw Rejected("field charged_at is not a valid time");
+  if (!v1::Offence_IsValid(o.offence())) throw Rejected("field offence is not a known offence");
   const bool yes = o.answer() == v1::ANSWER_YES;
   if (yes && o.referral_id().empty()) throw Rejected("missing field referral_id");
   const std::string key = yes ? o.referral_id() : o.offer_id();
@@ -190,6 +222,9 @@ void Applier::on_withdrawn(const v1::OfferWithdrawn& w, sqlite::Db& db) {
 
 void Applier::on_status(const v1::ReferralStatusChanged& s, sqlite::Db& db) {
   if (s.referral_id().empty()) throw Rejected("missing field referral_id");
+  if ((s.has_occurred_at() && !valid_event_time(s.occurred_at())) ||
+      (s.has_at() && !valid_event_time(s.at())))
+    throw Rejected("field at or occurred_at is not a valid time");
   std::string first_contact;
   if (contact_type(s.status())) {
     // When it happened as the centre reported it; else when henvis recorded it.
@@ -204,11 +239,105 @@ void Applier::on_status(const v1::ReferralStatusChanged& s, sqlite::Db& db) {
 
 void Applier::on_delivery(const v1::DeliveryEvent& d, sqlite::Db& db) {
   if (d.referral_id().empty() || d.recipient_id().empty()) return;  // not about a referral
+  // An unknown status (proto3 keeps any number) is a newer producer's: refuse
+  // it (DLQ, replayable after an upgrade) rather than drop it silently.
+  if (d.status() == v1::DELIVERY_STATUS_UNSPECIFIED || !v1::DeliveryStatus_IsValid(d.status()))
+    throw Rejected("field status is not a known delivery status");
   if (d.status() != v1::DELIVERY_STATUS_DELIVERED && d.status() != v1::DELIVERY_STATUS_READ &&
       d.status() != v1::DELIVERY_STATUS_ACKNOWLEDGED)
     return;  // a failed push reached no one
   sqlite::Stmt s(db, "INSERT OR IGNORE INTO deliveries(referral_id, recipient_id) VALUES (?, ?)");
   s.bind(1, d.referral_id()).bind(2, d.recipient_id()).run();
+}
+
+void Applier::on_underretning(const v1::UnderretningEvent& e, sqlite::Db& db) {
+  // Only these fields are read; the event carries no personal data and none
+  // is stored (no scan id, no recipient, no incident municipalities).
+  static const std::set<std::string> known = {"created", "delivered", "receipt_recorded",
+                                              "receipt_missed", "response_recorded"};
+  if (e.underretning_id().empty()) throw Rejected("missing field underretning_id");
+  if (e.underretning_id().size() > 128)
+    throw Rejected("field underretning_id is longer than 128 characters");
+  if (!known.count(e.event())) throw Rejected("field event is not a known underretning event");
+  if (!e.has_created_at() || !valid_event_time(e.created_at()))
+    throw Rejected("field created_at is missing or not a valid time");
+  if (!e.has_at() || !valid_event_time(e.at()))
+    throw Rejected("field at is missing or not a valid time");
+  if ((e.has_receipt_due_at() && !valid_event_time(e.receipt_due_at())) ||
+      (e.has_receipt_at() && !valid_event_time(e.receipt_at())))
+    throw Rejected("field receipt_due_at or receipt_at is not a valid time");
+  if (!v1::UnderretningResponse_IsValid(e.response()))
+    throw Rejected("field response is not a known response");
+  if (e.children() < 0) throw Rejected("field children is negative");
+  if (e.district_id().size() > 128)
+    throw Rejected("field district_id is longer than 128 characters");
+  if (e.kommunekode() != 0 && (e.kommunekode() < 101 || e.kommunekode() > 999))
+    throw Rejected("field kommunekode is not a kommunekode");
+
+  sqlite::Stmt s(db, R"sql(
+INSERT INTO underretninger(underretning_id, created_day, kommunekode, district_id, children,
+                           cross_district, cross_municipality, receipt_due_at, receipt_at,
+                           missed, response, state_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+ON CONFLICT(underretning_id) DO UPDATE SET
+  receipt_due_at = coalesce(underretninger.receipt_due_at, excluded.receipt_due_at),
+  receipt_at = CASE
+    WHEN underretninger.receipt_at IS NULL THEN excluded.receipt_at
+    WHEN excluded.receipt_at IS NULL THEN underretninger.receipt_at
+    ELSE min(underretninger.receipt_at, excluded.receipt_at) END,
+  missed = max(underretninger.missed, excluded.missed),
+  response = CASE WHEN excluded.state_at >= underretninger.state_at
+                  THEN excluded.response ELSE underretninger.response END,
+  state_at = max(underretninger.state_at, excluded.state_at)
+)sql");
+  s.bind(1, e.underretning_id()).bind(2, day_of(e.created_at()));
+  s.bind(3, e.kommunekode()).bind(4, e.district_id()).bind(5, e.children());
+  s.bind(6, e.cross_district() ? 1 : 0).bind(7, e.cross_municipality() ? 1 : 0);
+  if (e.has_receipt_due_at())
+    s.bind(8, static_cast<std::int64_t>(e.receipt_due_at().seconds()));
+  else
+    s.bind_null(8);
+  if (e.has_receipt_at())
+    s.bind(9, static_cast<std::int64_t>(e.receipt_at().seconds()));
+  else
+    s.bind_null(9);
+  s.bind(10, e.event() == "receipt_missed" ? 1 : 0);
+  s.bind(11, static_cast<int>(e.response()));
+  s.bind(12, static_cast<std::int64_t>(e.at().seconds()));
+  s.run();
+}
+
+std::vector<UnderretningFact> load_underretning_facts(sqlite::Db& db, const Query& q) {
+  sqlite::Stmt s(db, R"sql(
+SELECT created_day, kommunekode, district_id, children, cross_district, cross_municipality,
+       receipt_due_at, receipt_at, missed, response
+FROM underretninger
+WHERE created_day >= ? AND created_day < ?
+ORDER BY created_day, underretning_id
+)sql");
+  s.bind(1, q.from ? q.from_text : std::string("0000-00-00"));
+  s.bind(2, q.to ? q.to_text : std::string("9999-99-99"));
+  std::vector<UnderretningFact> out;
+  while (s.step()) {
+    UnderretningFact f;
+    f.created_day = s.text(0);
+    f.kommunekode = static_cast<int>(s.i64(1));
+    f.district_id = s.text(2);
+    f.children = static_cast<int>(s.i64(3));
+    f.cross_district = s.i64(4) != 0;
+    f.cross_municipality = s.i64(5) != 0;
+    if (s.is_null(6))
+      f.receipt = ReceiptState::no_clock;
+    else if (!s.is_null(7))
+      // A receipt is on time when it came before the deadline (as socialsog
+      // decides receiptOnTime); a late one counts as missed.
+      f.receipt = s.i64(7) < s.i64(6) ? ReceiptState::on_time : ReceiptState::missed;
+    else
+      f.receipt = s.i64(8) != 0 ? ReceiptState::missed : ReceiptState::pending;
+    f.response = static_cast<int>(s.i64(9));
+    out.push_back(std::move(f));
+  }
+  return out;
 }
 
 std::vector<Fact> load_facts(sqlite::Db& db, const Query& q) {
@@ -275,6 +404,8 @@ Api::Api(const std::string& db_path, Directory directory, int min_cell)
 void Api::register_routes(http::Router& router) {
   router.add("GET", "/v1/stats/referrals", {v1::ROLE_EVALUATOR},
              [this](http::Request& r) { return referrals(r); });
+  router.add("GET", "/v1/stats/underretninger", {v1::ROLE_EVALUATOR},
+             [this](http::Request& r) { return underretninger(r); });
 }
 
 http::Response Api::referrals(const http::Request& req) {
@@ -282,6 +413,17 @@ http::Response Api::referrals(const http::Request& req) {
   const auto stats = compute(load_facts(db_, q), q, min_cell_, directory_);
   spdlog::info("statistics served principal={} group_by={} rows={} format={}", req.principal.label,
                stats.group_by_size(), stats.rows_size(), q.csv ? "csv" : "json");
+  if (q.csv) return http::Response{200, "text/csv; charset=utf-8", to_csv(stats, q)};
+  return http::json(200, stats);
+}
+
+http::Response Api::underretninger(const http::Request& req) {
+  const Query q = parse_query(req.query, underretning_dims());  // throws a 400 problem
+  const auto stats =
+      compute_underretninger(load_underretning_facts(db_, q), q, min_cell_, directory_);
+  spdlog::info("underretning statistics served principal={} group_by={} rows={} format={}",
+               req.principal.label, stats.group_by_size(), stats.rows_size(),
+               q.csv ? "csv" : "json");
   if (q.csv) return http::Response{200, "text/csv; charset=utf-8", to_csv(stats, q)};
   return http::json(200, stats);
 }

@@ -14,6 +14,15 @@
 // are a set; so applying any permutation of any multiset of the events gives
 // the same rows. A referral whose offer has not arrived yet waits (it is
 // counted from the moment its offer is in).
+//
+// It also consumes henvis.underretninger.v1 (Socialsøg's underretning
+// lifecycle events, which carry no CPR numbers or names) into one row per
+// underretning: creation date, municipality, sending district, number of
+// children, whether its incidents crossed district or municipality borders,
+// the receipt clock and the latest response. Every event carries the
+// underretning's whole state, so each is an upsert: static facts from any
+// event, the earliest receipt, "missed" OR-ed in, the response of the latest
+// event (by its `at`): any order gives the same row.
 
 #include <string>
 #include <vector>
@@ -23,7 +32,9 @@
 #include "henvis/kafka.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/events.pb.h"
+#include "henvis/v1/socialsog.pb.h"
 #include "stats.hpp"
+#include "underretning_stats.hpp"
 
 namespace henvis::evaluation {
 
@@ -44,19 +55,24 @@ class Applier {
   void on_withdrawn(const v1::OfferWithdrawn& w, sqlite::Db& db);
   void on_status(const v1::ReferralStatusChanged& s, sqlite::Db& db);
   void on_delivery(const v1::DeliveryEvent& d, sqlite::Db& db);
+  void on_underretning(const v1::UnderretningEvent& e, sqlite::Db& db);
 };
 
 // The facts of every offer charged in [q.from, q.to), with the implied
 // outcomes filled in (see stats.hpp).
 std::vector<Fact> load_facts(sqlite::Db& db, const Query& q);
 
-// GET /v1/stats/referrals for evaluators.
+// The underretninger created in [q.from, q.to).
+std::vector<UnderretningFact> load_underretning_facts(sqlite::Db& db, const Query& q);
+
+// GET /v1/stats/referrals and /v1/stats/underretninger for evaluators.
 class Api {
  public:
   // min_cell <= 0 means the default (5).
   Api(const std::string& db_path, Directory directory, int min_cell);
   void register_routes(http::Router& router);
   http::Response referrals(const http::Request& req);
+  http::Response underretninger(const http::Request& req);
   int min_cell() const { return min_cell_; }
 
  private:

@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
       svc, setup.database, setup.bootstrap,
       {{topics::OFFERS, dlq_topic(topics::OFFERS, svc)},
        {topics::REFERRALS, dlq_topic(topics::REFERRALS, svc)},
-       {topics::DELIVERIES, dlq_topic(topics::DELIVERIES, svc)}},
+       {topics::DELIVERIES, dlq_topic(topics::DELIVERIES, svc)},
+       {topics::UNDERRETNINGER, dlq_topic(topics::UNDERRETNINGER, svc)}},
       [&](const kafka::Message& m, sqlite::Db& db) { applier.apply(m, db); }, &relay, &health);
   http::Router routes;
   api.register_routes(routes);

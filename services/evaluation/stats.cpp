@@ -41,26 +41,9 @@ constexpr int FIRST_RATE_COL = ROUTED;
 std::string rate_field(int col) { return std::string(COL_FIELD[col]) + "_rate"; }
 std::string rate_json(int col) { return std::string(COL_JSON[col]) + "Rate"; }
 
-const std::map<std::string, Dim>& dim_names() {
-  static const std::map<std::string, Dim> m = {{"municipality", Dim::municipality},
-                                               {"month", Dim::month},
-                                               {"offence", Dim::offence},
-                                               {"district", Dim::district}};
-  return m;
-}
-
-const char* dim_name(Dim d) {
-  switch (d) {
-    case Dim::municipality:
-      return "municipality";
-    case Dim::month:
-      return "month";
-    case Dim::offence:
-      return "offence";
-    case Dim::district:
-      return "district";
-  }
-  return "";
+const std::vector<Dim>& referral_dims() {
+  static const std::vector<Dim> d = {Dim::municipality, Dim::month, Dim::offence, Dim::district};
+  return d;
 }
 
 // A sortable key part for one dimension of a fact.
@@ -74,6 +57,8 @@ std::string key_part(Dim d, const Fact& f) {
       return fmt::format("{:04d}", f.offence);
     case Dim::district:
       return f.district_id;
+    case Dim::week:
+      break;  // not a dimension of this table
   }
   return {};
 }
@@ -95,8 +80,6 @@ double median(std::vector<int> v) {
   const std::size_t n = v.size();
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
 }
-
-double round4(double x) { return std::round(x * 10000.0) / 10000.0; }
 
 // Sets counts, rates, median and `suppressed` of one row.
 void fill(v1::ReferralStatsRow& row, const Agg& a, const std::array<bool, NCOL>& hidden,
@@ -146,6 +129,8 @@ void set_group(v1::ReferralStatsRow& row, const Query& q, const Fact& f,
         for (const auto& dd : directory.raw().districts())
           if (dd.id() == f.district_id) row.set_district_name(dd.name());
         break;
+      case Dim::week:
+        break;  // not a dimension of this table
     }
   }
 }
@@ -164,6 +149,24 @@ std::string format_number(double v) { return fmt::format("{}", v); }
 
 }  // namespace
 
+const char* dim_name(Dim d) {
+  switch (d) {
+    case Dim::municipality:
+      return "municipality";
+    case Dim::month:
+      return "month";
+    case Dim::offence:
+      return "offence";
+    case Dim::district:
+      return "district";
+    case Dim::week:
+      return "week";
+  }
+  return "";
+}
+
+double round4(double x) { return std::round(x * 10000.0) / 10000.0; }
+
 const char* col_name(int col) { return col >= 0 && col < NCOL ? COL_JSON[col] : ""; }
 
 std::string format_date(std::chrono::year_month_day d) {
@@ -174,6 +177,13 @@ std::string format_date(std::chrono::year_month_day d) {
 }
 
 Query parse_query(const std::map<std::string, std::string>& params) {
+  return parse_query(params, referral_dims());
+}
+
+Query parse_query(const std::map<std::string, std::string>& params, const std::vector<Dim>& dims) {
+  std::string dim_list;
+  for (std::size_t i = 0; i < dims.size(); ++i)
+    dim_list += std::string(i == 0 ? "" : ", ") + dim_name(dims[i]);
   Query q;
   std::vector<http::FieldError> errors;
   for (const auto& [name, value] : params) {
@@ -193,18 +203,17 @@ Query parse_query(const std::map<std::string, std::string>& params) {
         const std::size_t comma = value.find(',', start);
         const std::string item =
             value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        auto it = dim_names().find(item);
-        if (it == dim_names().end()) {
-          errors.push_back({"groupBy",
-                            "must be a comma-separated list of municipality, month, offence, "
-                            "district"});
+        auto it =
+            std::find_if(dims.begin(), dims.end(), [&](Dim d) { return item == dim_name(d); });
+        if (it == dims.end()) {
+          errors.push_back({"groupBy", "must be a comma-separated list of " + dim_list});
           break;
         }
-        if (std::find(q.group_by.begin(), q.group_by.end(), it->second) != q.group_by.end()) {
+        if (std::find(q.group_by.begin(), q.group_by.end(), *it) != q.group_by.end()) {
           errors.push_back({"groupBy", "names a dimension more than once"});
           break;
         }
-        q.group_by.push_back(it->second);
+        q.group_by.push_back(*it);
         if (comma == std::string::npos) break;
         start = comma + 1;
       }
@@ -223,12 +232,17 @@ Query parse_query(const std::map<std::string, std::string>& params) {
   return q;
 }
 
-std::vector<std::array<bool, NCOL>> suppress(const std::vector<Counts>& rows, int min_cell) {
-  std::vector<std::array<bool, NCOL>> hidden(rows.size());
+std::vector<std::vector<bool>> suppress_table(const std::vector<std::vector<int>>& rows,
+                                              const std::vector<RowRelation>& row_relations,
+                                              int min_cell) {
+  std::vector<std::vector<bool>> hidden(rows.size());
   if (rows.empty()) return hidden;
+  const int ncol = static_cast<int>(rows[0].size());
   // Rule 1, primary suppression.
-  for (std::size_t r = 0; r < rows.size(); ++r)
-    for (int c = 0; c < NCOL; ++c) hidden[r][c] = rows[r][c] > 0 && rows[r][c] < min_cell;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    hidden[r].assign(static_cast<std::size_t>(ncol), false);
+    for (int c = 0; c < ncol; ++c) hidden[r][c] = rows[r][c] > 0 && rows[r][c] < min_cell;
+  }
 
   // Rule 2, complementary suppression, over every relation "total = sum of parts".
   struct Cell {
@@ -242,17 +256,20 @@ std::vector<std::array<bool, NCOL>> suppress(const std::vector<Counts>& rows, in
   std::vector<Relation> relations;
   const std::size_t total_row = rows.size() - 1;
   for (std::size_t r = 0; r < rows.size(); ++r) {
-    relations.push_back({{r, OFFERED}, {{r, ACCEPTED}, {r, DECLINED}}});
-    relations.push_back({{r, ACCEPTED}, {{r, ROUTED}, {r, UNROUTABLE}}});
+    for (const auto& rr : row_relations) {
+      Relation rel{{r, rr.total}, {}};
+      for (int p : rr.parts) rel.parts.push_back({r, p});
+      relations.push_back(std::move(rel));
+    }
   }
   if (total_row > 0) {
-    for (int c = 0; c < NCOL; ++c) {
+    for (int c = 0; c < ncol; ++c) {
       Relation rel{{total_row, c}, {}};
       for (std::size_t r = 0; r < total_row; ++r) rel.parts.push_back({r, c});
       relations.push_back(std::move(rel));
     }
   }
-  auto is_hidden = [&](const Cell& x) { return hidden[x.r][x.c]; };
+  auto is_hidden = [&](const Cell& x) { return static_cast<bool>(hidden[x.r][x.c]); };
   auto value = [&](const Cell& x) { return rows[x.r][x.c]; };
   for (bool changed = true; changed;) {
     changed = false;
@@ -277,6 +294,18 @@ std::vector<std::array<bool, NCOL>> suppress(const std::vector<Counts>& rows, in
     }
   }
   return hidden;
+}
+
+std::vector<std::array<bool, NCOL>> suppress(const std::vector<Counts>& rows, int min_cell) {
+  std::vector<std::vector<int>> table;
+  for (const auto& r : rows) table.emplace_back(r.begin(), r.end());
+  // In every row: offered = accepted + declined, accepted = routed + unroutable.
+  const auto h = suppress_table(
+      table, {{OFFERED, {ACCEPTED, DECLINED}}, {ACCEPTED, {ROUTED, UNROUTABLE}}}, min_cell);
+  std::vector<std::array<bool, NCOL>> out(rows.size());
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    for (int c = 0; c < NCOL; ++c) out[r][c] = h[r][c];
+  return out;
 }
 
 v1::ReferralStats compute(const std::vector<Fact>& facts, const Query& q, int min_cell,
@@ -313,69 +342,79 @@ v1::ReferralStats compute(const std::vector<Fact>& facts, const Query& q, int mi
   return out;
 }
 
-std::string to_csv(const v1::ReferralStats& stats, const Query& q) {
-  const auto* desc = v1::ReferralStatsRow::descriptor();
-  std::vector<std::string> group_fields;
-  for (Dim d : q.group_by) {
-    switch (d) {
-      case Dim::municipality:
-        group_fields.insert(group_fields.end(), {"kommunekode", "municipality_name"});
-        break;
-      case Dim::month:
-        group_fields.push_back("month");
-        break;
-      case Dim::offence:
-        group_fields.push_back("offence");
-        break;
-      case Dim::district:
-        group_fields.insert(group_fields.end(), {"district_id", "district_name"});
-        break;
-    }
+std::vector<std::string> group_fields(Dim d) {
+  switch (d) {
+    case Dim::municipality:
+      return {"kommunekode", "municipality_name"};
+    case Dim::month:
+      return {"month"};
+    case Dim::offence:
+      return {"offence"};
+    case Dim::district:
+      return {"district_id", "district_name"};
+    case Dim::week:
+      return {"week"};
   }
-  std::vector<const google::protobuf::FieldDescriptor*> value_fields;
-  for (int c = 0; c < NCOL; ++c) value_fields.push_back(desc->FindFieldByName(COL_FIELD[c]));
-  for (int c = FIRST_RATE_COL; c < NCOL; ++c)
-    value_fields.push_back(desc->FindFieldByName(rate_field(c)));
-  value_fields.push_back(desc->FindFieldByName(MEDIAN_FIELD));
+  return {};
+}
+
+std::string csv_table(const google::protobuf::Descriptor* desc, const std::vector<Dim>& group_by,
+                      const std::vector<std::string>& value_names,
+                      const std::vector<const google::protobuf::Message*>& rows) {
+  using google::protobuf::FieldDescriptor;
+  std::vector<const FieldDescriptor*> groups, values;
+  for (Dim d : group_by)
+    for (const auto& g : group_fields(d)) groups.push_back(desc->FindFieldByName(g));
+  for (const auto& v : value_names) values.push_back(desc->FindFieldByName(v));
+  const auto* total_field = desc->FindFieldByName("total");
+  const auto* suppressed_field = desc->FindFieldByName("suppressed");
 
   std::string out = "row";
-  for (const auto& g : group_fields) out += "," + desc->FindFieldByName(g)->json_name();
-  for (const auto* f : value_fields) out += "," + f->json_name();
+  for (const auto* f : groups) out += "," + f->json_name();
+  for (const auto* f : values) out += "," + f->json_name();
   out += ",suppressed\r\n";
-
-  auto line = [&](const v1::ReferralStatsRow& row) {
-    const auto* refl = row.GetReflection();
-    std::string l = row.total() ? "total" : "group";
-    for (const auto& g : group_fields) {
-      const auto* f = desc->FindFieldByName(g);
+  for (const auto* row : rows) {
+    const auto* refl = row->GetReflection();
+    const bool total = refl->GetBool(*row, total_field);
+    std::string l = total ? "total" : "group";
+    for (const auto* f : groups) {
       std::string v;
-      if (row.total()) {
+      if (total) {
         v = "";
-      } else if (f->type() == google::protobuf::FieldDescriptor::TYPE_INT32) {
-        v = std::to_string(refl->GetInt32(row, f));
-      } else if (f->type() == google::protobuf::FieldDescriptor::TYPE_ENUM) {
-        v = refl->GetEnum(row, f)->name();
+      } else if (f->type() == FieldDescriptor::TYPE_INT32) {
+        v = std::to_string(refl->GetInt32(*row, f));
+      } else if (f->type() == FieldDescriptor::TYPE_ENUM) {
+        v = refl->GetEnum(*row, f)->name();
       } else {
-        v = refl->GetString(row, f);
+        v = refl->GetString(*row, f);
       }
       l += "," + csv_cell(v);
     }
-    for (const auto* f : value_fields) {
+    for (const auto* f : values) {
       l += ",";
-      if (!refl->HasField(row, f)) continue;  // withheld: empty cell
-      if (f->type() == google::protobuf::FieldDescriptor::TYPE_INT32)
-        l += std::to_string(refl->GetInt32(row, f));
+      if (!refl->HasField(*row, f)) continue;  // withheld: empty cell
+      if (f->type() == FieldDescriptor::TYPE_INT32)
+        l += std::to_string(refl->GetInt32(*row, f));
       else
-        l += format_number(refl->GetDouble(row, f));
+        l += format_number(refl->GetDouble(*row, f));
     }
     std::string sup;
-    for (const auto& s : row.suppressed()) sup += (sup.empty() ? "" : ";") + s;
-    l += "," + csv_cell(sup) + "\r\n";
-    return l;
-  };
-  for (const auto& row : stats.rows()) out += line(row);
-  out += line(stats.total());
+    for (int i = 0; i < refl->FieldSize(*row, suppressed_field); ++i)
+      sup += (sup.empty() ? "" : ";") + refl->GetRepeatedString(*row, suppressed_field, i);
+    out += l + "," + csv_cell(sup) + "\r\n";
+  }
   return out;
+}
+
+std::string to_csv(const v1::ReferralStats& stats, const Query& q) {
+  std::vector<std::string> values;
+  for (int c = 0; c < NCOL; ++c) values.push_back(COL_FIELD[c]);
+  for (int c = FIRST_RATE_COL; c < NCOL; ++c) values.push_back(rate_field(c));
+  values.push_back(MEDIAN_FIELD);
+  std::vector<const google::protobuf::Message*> rows;
+  for (const auto& row : stats.rows()) rows.push_back(&row);
+  rows.push_back(&stats.total());
+  return csv_table(v1::ReferralStatsRow::descriptor(), q.group_by, values, rows);
 }
 
 }  // namespace henvis::evaluation

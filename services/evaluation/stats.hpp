@@ -73,7 +73,10 @@
 
 namespace henvis::evaluation {
 
-enum class Dim { municipality, month, offence, district };
+// Group-by dimensions. The referral table knows municipality, month, offence
+// and district; the underretning table week, municipality and district.
+enum class Dim { municipality, month, offence, district, week };
+const char* dim_name(Dim d);
 
 struct Query {
   std::optional<std::chrono::year_month_day> from;  // inclusive
@@ -84,7 +87,10 @@ struct Query {
 };
 
 // Parses the query parameters; throws http::Problem 400 naming each bad one.
+// The first form is the referral table's (municipality, month, offence,
+// district); the second allows the dimensions in `dims`.
 Query parse_query(const std::map<std::string, std::string>& params);
+Query parse_query(const std::map<std::string, std::string>& params, const std::vector<Dim>& dims);
 
 // The funnel columns, in output order.
 enum Col {
@@ -122,6 +128,33 @@ v1::ReferralStats compute(const std::vector<Fact>& facts, const Query& q, int mi
 // rows[R] the total. Returns which cells are withheld (rules 1 and 2 above).
 using Counts = std::array<int, NCOL>;
 std::vector<std::array<bool, NCOL>> suppress(const std::vector<Counts>& rows, int min_cell);
+
+// The same disclosure control for any table of counts (one implementation
+// for every statistics table): rows[0..R-1] the group rows, rows[R] the
+// total, every row with the same number of columns. Rule 1 on every cell;
+// rule 2 over the column relations (total = sum of the group rows, for every
+// column) and, in every row, the given row relations.
+struct RowRelation {
+  int total;               // column index of the whole
+  std::vector<int> parts;  // column indices of its parts, in tie-break order
+};
+std::vector<std::vector<bool>> suppress_table(const std::vector<std::vector<int>>& rows,
+                                              const std::vector<RowRelation>& row_relations,
+                                              int min_cell);
+
+// A share rounded to 4 decimals.
+double round4(double x);
+
+// CSV of a statistics message (RFC 4180, CRLF) whose rows have the group
+// fields of `group_by` (see group_fields), a bool `total` and a repeated
+// string `suppressed`: a header line of JSON names, one line per row, the
+// total last. `value_fields` are proto field names (int32 or double, optional:
+// an absent one is an empty cell).
+std::vector<std::string> group_fields(Dim d);
+std::string csv_table(const google::protobuf::Descriptor* row_type,
+                      const std::vector<Dim>& group_by,
+                      const std::vector<std::string>& value_fields,
+                      const std::vector<const google::protobuf::Message*>& rows);
 
 // CSV (RFC 4180, UTF-8, CRLF line ends): a header line, one line per group
 // row, then the total line. The first column, `row`, is "group" or "total".

@@ -54,7 +54,8 @@ std::vector<http::FieldError> check_offer(const v1::OfferRequest& r, const Direc
   if (!safe_id(r.offer_id()))
     e.push_back({"offerId", "required: 1-64 characters of letters, digits, '-', '_' or '.'"});
   if (auto why = validate::journal_number(r.journal_number())) e.push_back({"journalNumber", *why});
-  if (r.offence() == v1::OFFENCE_UNSPECIFIED)
+  // proto3 JSON takes any integer for an enum: only the named values count.
+  if (r.offence() == v1::OFFENCE_UNSPECIFIED || !v1::Offence_IsValid(r.offence()))
     e.push_back({"offence", "required: OFFENCE_DRUNK, OFFENCE_DRUG or OFFENCE_BOTH"});
   if (!r.has_charged_at() || r.charged_at().seconds() <= 0)
     e.push_back({"chargedAt", "required: RFC 3339 time"});
@@ -62,7 +63,7 @@ std::vector<http::FieldError> check_offer(const v1::OfferRequest& r, const Direc
     e.push_back({"chargedAt", "must not be in the future"});
   if (r.officer_id().empty() || r.officer_id().size() > MAX_ID_LEN)
     e.push_back({"officerId", "required: at most 64 characters"});
-  if (r.answer() == v1::ANSWER_UNSPECIFIED)
+  if (r.answer() != v1::ANSWER_YES && r.answer() != v1::ANSWER_NO)
     e.push_back({"answer", "required: ANSWER_YES or ANSWER_NO"});
 
   const bool yes = r.answer() == v1::ANSWER_YES;

@@ -145,8 +145,11 @@ http::Response Api::record_outcome(const http::Request& req) {
     errors.push_back({"outcome",
                       "one of REFERRAL_STATUS_CONTACT_ATTEMPTED, _REACHED, _CONVERSATION_HELD, "
                       "_FURTHER_SESSIONS_ACCEPTED, _DECLINED, _UNREACHABLE, _CLOSED"});
-  if (r.has_at() && std::chrono::system_clock::time_point(std::chrono::seconds(r.at().seconds())) >
-                        now + MAX_CLOCK_SKEW)
+  // Compared in seconds: a time_point (nanoseconds) overflows past 2262, and
+  // proto3 JSON accepts times up to 9999-12-31 (found by fuzzing, UBSan).
+  if (r.has_at() && r.at().seconds() > std::chrono::duration_cast<std::chrono::seconds>(
+                                           (now + MAX_CLOCK_SKEW).time_since_epoch())
+                                           .count())
     errors.push_back({"at", "must not be in the future"});
   if (r.note().size() > MAX_NOTE) errors.push_back({"note", "at most 500 characters"});
   const std::string idem = req.header("idempotency-key");

@@ -171,6 +171,10 @@ void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {
   if (o.answer() != v1::ANSWER_YES) throw Rejected("field answer is not ANSWER_YES or ANSWER_NO");
   if (o.referral_id().empty()) throw Rejected("missing field referral_id");
   if (!o.has_charged_at()) throw Rejected("missing field charged_at");
+  if (!valid_event_time(o.charged_at())) throw Rejected("field charged_at is not a valid time");
+  if (!v1::Offence_IsValid(o.offence())) throw Rejected("field offence is not a known offence");
+  if (o.consent().has_given_at() && !valid_event_time(o.consent().given_at()))
+    throw Rejected("field consent.given_at is not a valid time");
   if (o.district_id().empty()) throw Rejected("missing field district_id");
   if (validate::cpr(o.person().cpr())) throw Rejected("field person.cpr is not a valid CPR number");
   if (o.person().name().empty()) throw Rejected("missing field person.name");
@@ -255,6 +259,7 @@ void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {
 
 void Applier::on_withdrawn(const v1::OfferWithdrawn& w, sqlite::Db& db) {
   if (w.referral_id().empty()) throw Rejected("missing field referral_id");
+  if (w.has_at() && !valid_event_time(w.at())) throw Rejected("field at is not a valid time");
   std::optional<ReferralRow> row = find_referral(db, w.referral_id());
   if (!row) throw Rejected("withdrawal for an unknown referral_id");
   if (row->status == v1::REFERRAL_STATUS_WITHDRAWN) return;
@@ -280,6 +285,11 @@ void Applier::on_withdrawn(const v1::OfferWithdrawn& w, sqlite::Db& db) {
 
 void Applier::on_delivery(const v1::DeliveryEvent& d, sqlite::Db& db) {
   if (d.referral_id().empty()) return;  // not about a referral
+  // An unknown status (proto3 keeps any number) is a newer producer's: refuse
+  // it (DLQ, replayable after an upgrade) rather than drop it silently.
+  if (d.status() == v1::DELIVERY_STATUS_UNSPECIFIED || !v1::DeliveryStatus_IsValid(d.status()))
+    throw Rejected("field status is not a known delivery status");
+  if (d.has_at() && !valid_event_time(d.at())) throw Rejected("field at is not a valid time");
   v1::ReferralStatus target;
   std::vector<v1::ReferralStatus> from;
   if (d.status() == v1::DELIVERY_STATUS_DELIVERED) {

@@ -18,15 +18,6 @@
 
 namespace henvis::socialsog {
 
-namespace {
-constexpr std::size_t MAX_ID = 128;
-constexpr std::size_t MAX_CODES = 200;
-constexpr std::size_t MAX_PERSONS = 200;
-constexpr std::size_t MAX_NAME = 200;
-
-bool kommunekode_ok(int k) { return k == 0 || (k >= 101 && k <= 999); }
-}  // namespace
-
 std::vector<std::string> migrations() {
   return {std::string(outbox::MIGRATION) + ConsumerLoop::MIGRATION + access_log::MIGRATION + R"sql(
 -- The incident window. `seq` is the ingest order: the weekly watermark counts it.
@@ -191,43 +182,6 @@ std::optional<v1::UnderretningView> load_underretning(sqlite::Db& db, const std:
   return v;
 }
 
-std::optional<std::string> invalid_incident(const v1::Incident& in) {
-  if (in.incident_id().empty()) return "missing field incident_id";
-  if (in.incident_id().size() > MAX_ID) return "field incident_id is longer than 128 characters";
-  if (in.district_id().empty()) return "missing field district_id";
-  if (in.district_id().size() > MAX_ID) return "field district_id is longer than 128 characters";
-  if (auto r = validate::journal_number(in.journal_number()))
-    return "field journal_number: " + *r;
-  if (!in.has_occurred_at()) return "missing field occurred_at";
-  if (!kommunekode_ok(in.location_kommunekode()))
-    return "field location_kommunekode is not a kommunekode";
-  if (in.incident_codes().empty() && in.offence_codes().empty())
-    return "missing field incident_codes or offence_codes";
-  if (static_cast<std::size_t>(in.incident_codes_size() + in.offence_codes_size()) > MAX_CODES)
-    return "too many codes";
-  if (static_cast<std::size_t>(in.involved_size()) > MAX_PERSONS) return "too many involved persons";
-  for (int i = 0; i < in.involved_size(); ++i) {
-    const auto& p = in.involved(i);
-    const std::string f = "involved[" + std::to_string(i) + "]";
-    if (p.role() == v1::PERSON_ROLE_UNSPECIFIED || !v1::PersonRole_IsValid(p.role()))
-      return "field " + f + ".role is not a known role";
-    if (validate::cpr(p.cpr())) return "field " + f + ".cpr is not a valid CPR number";
-    if (p.name().size() > MAX_NAME) return "field " + f + ".name is longer than 200 characters";
-    if (!kommunekode_ok(p.home_kommunekode()))
-      return "field " + f + ".home_kommunekode is not a kommunekode";
-    if (static_cast<std::size_t>(p.children_size()) > MAX_PERSONS) return "too many children";
-    for (int j = 0; j < p.children_size(); ++j) {
-      const auto& c = p.children(j);
-      const std::string g = f + ".children[" + std::to_string(j) + "]";
-      if (validate::cpr(c.cpr())) return "field " + g + ".cpr is not a valid CPR number";
-      if (c.name().size() > MAX_NAME) return "field " + g + ".name is longer than 200 characters";
-      if (!kommunekode_ok(c.home_kommunekode()))
-        return "field " + g + ".home_kommunekode is not a kommunekode";
-    }
-  }
-  return std::nullopt;
-}
-
 void Applier::apply(const kafka::Message& m, sqlite::Db& db) {
   const std::string type = m.header(kafka::header::TYPE).value_or("");
   if (m.topic == topics::INCIDENTS) {
@@ -283,7 +237,8 @@ void Applier::on_incident(const v1::Incident& original, sqlite::Db& db) {
   ins.bind(4, in.underretning_sent_at_scene() ? 1 : 0).bind_blob(5, payload);
   ins.bind(6, rfc3339(clock_.now())).run();
   sqlite::Stmt p(db, "INSERT INTO incident_persons(incident_id, cpr, role) VALUES (?,?,?)");
-  sqlite::Stmt c(db, "INSERT INTO adult_children(incident_id, adult_cpr, child_cpr) VALUES (?,?,?)");
+  sqlite::Stmt c(db,
+                 "INSERT INTO adult_children(incident_id, adult_cpr, child_cpr) VALUES (?,?,?)");
   for (const auto& person : in.involved()) {
     p.bind(1, in.incident_id()).bind(2, person.cpr()).bind(3, static_cast<int>(person.role()));
     p.run();

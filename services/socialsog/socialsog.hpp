@@ -30,6 +30,7 @@
 #include "henvis/v1/events.pb.h"
 #include "henvis/v1/socialsog.pb.h"
 #include "henvis/workdays.hpp"
+#include "incident_check.hpp"
 
 namespace henvis::socialsog {
 
@@ -121,8 +122,8 @@ class Applier {
   const Clock& clock_;
 };
 
-// The reason naming the field of an invalid incident; nullopt if valid.
-std::optional<std::string> invalid_incident(const v1::Incident& incident);
+// invalid_incident(): the reason naming the field of an invalid incident
+// (incident_check.hpp, shared with henvisctl incidents import).
 
 struct ScanSpec {
   bool weekly = false;

@@ -23,6 +23,9 @@
 // That is why every topic henvis uses is pre-created below with --partitions;
 // pass --topic for anything else a test needs.
 //
+// --control-fifo PATH gives tests a line protocol for the mock's fault
+// injection (request errors, brokers down/up, latency): see kUsage below.
+//
 // The mock's limits: everything lives in memory and is forgotten on exit; each
 // partition keeps at most 5 MiB and 100 000 message sets and silently drops
 // the oldest beyond that, read or not. It is for development and tests only.
@@ -50,7 +53,12 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <thread>
 
 namespace {
 
@@ -95,7 +103,28 @@ options:
                          henvis.deliveries.v1.dlq.router,
                          henvis.notifications.v1.dlq.notifier
                          (replication factor min(3, brokers))
+  --control-fifo PATH    create a FIFO at PATH and read fault-injection commands
+                         from it, one per line (see "control commands" below)
   --help                 show this text
+
+control commands (with --control-fifo; write whole lines, e.g.
+`echo 'broker-down all' > PATH`; each is applied at once and logged as
+"control ok: <line>" or "control error: <line>: <why>"):
+  push-errors API N ERR[,ERR...]
+                         the next N requests of API fail, cycling through the
+                         given errors (rd_kafka_mock_push_request_errors_array).
+                         API: produce, fetch, metadata, or a numeric ApiKey;
+                         ERR: an error name without RD_KAFKA_RESP_ERR_ (e.g.
+                         NOT_LEADER_FOR_PARTITION) or its number
+  clear-errors API       drop the errors still queued for API
+  broker-down ID|all     broker ID (1..brokers) or every broker stops
+                         accepting connections and drops the open ones
+                         (rd_kafka_mock_broker_set_down)
+  broker-up ID|all       the broker accepts connections again, same port
+                         (rd_kafka_mock_broker_set_up)
+  rtt ID|all MS          add MS milliseconds of latency to every response
+                         (rd_kafka_mock_broker_set_rtt; 0 removes it)
+  # ...                  a comment, ignored
 
 limits of the mock (it is NOT a real Kafka; production runs Apache Kafka):
   * everything is in memory and forgotten when this process exits;
@@ -112,6 +141,7 @@ struct Options {
   int brokers = kDefaultBrokers;
   int partitions = kDefaultPartitions;
   std::string bootstrap_file;
+  std::string control_fifo;
   std::vector<std::string> topics;
 };
 
@@ -180,6 +210,9 @@ ParseResult parse_args(int argc, char** argv) {
     } else if (arg == "--bootstrap-file") {
       if (!need_value() || value.empty()) return usage_error("--bootstrap-file needs a path");
       o.bootstrap_file = std::string(value);
+    } else if (arg == "--control-fifo") {
+      if (!need_value() || value.empty()) return usage_error("--control-fifo needs a path");
+      o.control_fifo = std::string(value);
     } else if (arg == "--topic") {
       if (!need_value()) return usage_error("--topic needs a name");
       if (!valid_topic_name(value)) return usage_error("invalid topic name: " + std::string(value));
@@ -258,6 +291,188 @@ bool write_file_atomically(const std::string& path, const std::string& content) 
   return true;
 }
 
+// ---- control channel (--control-fifo): fault injection for tests ----------
+
+// How long the control thread waits for a command before it checks whether
+// the broker is stopping; bounds the shutdown delay.
+constexpr int kControlPollMs = 200;
+// A longer line is refused (and dropped up to the next newline).
+constexpr std::size_t kMaxControlLine = 4096;
+// Kafka ApiKeys named on the control channel.
+constexpr int16_t kApiProduce = 0;
+constexpr int16_t kApiFetch = 1;
+constexpr int16_t kApiMetadata = 3;
+
+std::vector<std::string> split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == sep || (sep == ' ' && c == '\t')) {
+      if (!cur.empty()) out.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  if (!cur.empty()) out.push_back(std::move(cur));
+  return out;
+}
+
+std::optional<int16_t> parse_api(std::string_view s) {
+  if (s == "produce") return kApiProduce;
+  if (s == "fetch") return kApiFetch;
+  if (s == "metadata") return kApiMetadata;
+  if (auto v = parse_int(s, 0, 1000)) return static_cast<int16_t>(*v);
+  return std::nullopt;
+}
+
+std::optional<rd_kafka_resp_err_t> parse_error(std::string_view s) {
+  if (auto v = parse_int(s, -200, 1000)) return static_cast<rd_kafka_resp_err_t>(*v);
+  std::string_view name = s;
+  constexpr std::string_view prefix = "RD_KAFKA_RESP_ERR_";
+  if (name.starts_with(prefix)) name.remove_prefix(prefix.size());
+  const rd_kafka_err_desc* descs = nullptr;
+  size_t cnt = 0;
+  rd_kafka_get_err_descs(&descs, &cnt);
+  for (size_t i = 0; i < cnt; ++i)
+    if (descs[i].name && name == descs[i].name) return descs[i].code;
+  return std::nullopt;
+}
+
+// Applies one command; returns why it failed, or an empty string.
+std::string apply_control(rd_kafka_mock_cluster_t* cluster, int brokers, std::string_view line) {
+  const std::vector<std::string> w = split(line, ' ');
+  if (w.empty() || w[0].starts_with("#")) return "";
+  auto broker_ids = [&](const std::string& which, std::vector<int32_t>& ids) -> bool {
+    if (which == "all") {
+      for (int b = 1; b <= brokers; ++b) ids.push_back(b);
+      return true;
+    }
+    auto v = parse_int(which, 1, brokers);
+    if (!v) return false;
+    ids.push_back(*v);
+    return true;
+  };
+  const std::string& cmd = w[0];
+  if (cmd == "push-errors") {
+    if (w.size() != 4) return "usage: push-errors API N ERR[,ERR...]";
+    auto api = parse_api(w[1]);
+    if (!api) return "unknown API " + w[1];
+    auto n = parse_int(w[2], 1, 1000000);
+    if (!n) return "N must be 1..1000000";
+    std::vector<rd_kafka_resp_err_t> cycle;
+    for (const auto& e : split(w[3], ',')) {
+      auto err = parse_error(e);
+      if (!err) return "unknown error " + e;
+      cycle.push_back(*err);
+    }
+    if (cycle.empty()) return "no errors given";
+    std::vector<rd_kafka_resp_err_t> errs;
+    for (int i = 0; i < *n; ++i) errs.push_back(cycle[static_cast<std::size_t>(i) % cycle.size()]);
+    rd_kafka_mock_push_request_errors_array(cluster, *api, errs.size(), errs.data());
+    return "";
+  }
+  if (cmd == "clear-errors") {
+    if (w.size() != 2) return "usage: clear-errors API";
+    auto api = parse_api(w[1]);
+    if (!api) return "unknown API " + w[1];
+    rd_kafka_mock_clear_request_errors(cluster, *api);
+    return "";
+  }
+  if (cmd == "broker-down" || cmd == "broker-up" || cmd == "rtt") {
+    const bool rtt = cmd == "rtt";
+    if (w.size() != (rtt ? 3u : 2u))
+      return rtt ? "usage: rtt ID|all MS" : "usage: " + cmd + " ID|all";
+    std::vector<int32_t> ids;
+    if (!broker_ids(w[1], ids)) return "broker must be 1.." + std::to_string(brokers) + " or all";
+    std::optional<int> ms;
+    if (rtt && !(ms = parse_int(w[2], 0, 600000))) return "MS must be 0..600000";
+    for (int32_t id : ids) {
+      rd_kafka_resp_err_t err = rtt ? rd_kafka_mock_broker_set_rtt(cluster, id, *ms)
+                                : cmd == "broker-down" ? rd_kafka_mock_broker_set_down(cluster, id)
+                                                       : rd_kafka_mock_broker_set_up(cluster, id);
+      if (err) return "broker " + std::to_string(id) + ": " + rd_kafka_err2str(err);
+    }
+    return "";
+  }
+  return "unknown command " + cmd;
+}
+
+// Reads commands from a FIFO on a thread of its own until stopped.
+class ControlChannel {
+ public:
+  ControlChannel(std::string path, rd_kafka_mock_cluster_t* cluster, int brokers)
+      : path_(std::move(path)), cluster_(cluster), brokers_(brokers) {}
+  ~ControlChannel() { stop(); }
+
+  bool start() {
+    struct stat st {};
+    if (::lstat(path_.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) ::unlink(path_.c_str());
+    if (::mkfifo(path_.c_str(), 0600) != 0) {
+      spdlog::error("cannot create control FIFO {}: {}", path_, std::strerror(errno));
+      return false;
+    }
+    // O_RDWR: the FIFO always has a writer (us), so a client closing its end
+    // is not an end-of-file and the next client's lines are read the same way.
+    fd_ = ::open(path_.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd_ < 0) {
+      spdlog::error("cannot open control FIFO {}: {}", path_, std::strerror(errno));
+      ::unlink(path_.c_str());
+      return false;
+    }
+    thread_ = std::thread([this] { run(); });
+    return true;
+  }
+
+  void stop() {
+    if (!thread_.joinable()) return;
+    stop_.store(true);
+    thread_.join();
+    ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+
+ private:
+  void run() {
+    std::string pending;
+    bool dropping = false;  // inside an over-long line
+    char buf[1024];
+    while (!stop_.load()) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, kControlPollMs) <= 0) continue;
+      ssize_t n = ::read(fd_, buf, sizeof buf);
+      if (n <= 0) continue;
+      for (ssize_t i = 0; i < n; ++i) {
+        if (buf[i] == '\n') {
+          if (!dropping) handle(pending);
+          pending.clear();
+          dropping = false;
+        } else if (pending.size() >= kMaxControlLine) {
+          if (!dropping) spdlog::error("control error: line longer than {} bytes", kMaxControlLine);
+          dropping = true;
+        } else if (buf[i] != '\r') {
+          pending.push_back(buf[i]);
+        }
+      }
+    }
+  }
+
+  void handle(const std::string& line) {
+    std::string err = apply_control(cluster_, brokers_, line);
+    if (err.empty())
+      spdlog::info("control ok: {}", line);
+    else
+      spdlog::error("control error: {}: {}", line, err);
+  }
+
+  std::string path_;
+  rd_kafka_mock_cluster_t* cluster_;
+  int brokers_;
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -312,6 +527,14 @@ int main(int argc, char** argv) {
     }
   }
 
+  // Started before the bootstrap file is written: a test that sees the file
+  // may write commands at once.
+  std::optional<ControlChannel> control;
+  if (!opt.control_fifo.empty()) {
+    control.emplace(opt.control_fifo, cluster.get(), opt.brokers);
+    if (!control->start()) return 1;
+  }
+
   const std::string bootstraps = rd_kafka_mock_cluster_bootstraps(cluster.get());
   if (!write_file_atomically(opt.bootstrap_file, bootstraps + "\n")) return 1;
 
@@ -339,7 +562,8 @@ int main(int argc, char** argv) {
   std::filesystem::remove(opt.bootstrap_file, ec);
   if (ec) spdlog::warn("cannot remove {}: {}", opt.bootstrap_file, ec.message());
 
-  cluster.reset();  // before rk: the cluster belongs to it
+  if (control) control->stop();  // before the cluster it drives
+  cluster.reset();               // before rk: the cluster belongs to it
   rk.reset();
   spdlog::info("stopped");
   return 0;

@@ -452,7 +452,10 @@ int stats_referrals(const Context& c, const Args& a) {
 
 }  // namespace
 
-int config_check(const Context& c, const Args& a);  // config_check.cpp
+int config_check(const Context& c, const Args& a);      // config_check.cpp
+int dlq_list(const Context& c, const Args& a);          // dlq.cpp
+int dlq_replay(const Context& c, const Args& a);        // dlq.cpp
+int incidents_import(const Context& c, const Args& a);  // incidents.cpp
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all{
@@ -536,6 +539,36 @@ const std::vector<Command>& commands() {
        {},
        {},
        config_check},
+      {{"dlq", "list"},
+       "--topic T (--bootstrap HOST:PORT | --bootstrap-file FILE)",
+       "List a dead-letter topic's entries (operator). Shows partition, offset, service,\n"
+       "origin topic/partition/offset, ce_type, payload size and reason; never the payload.\n"
+       "  --topic T              e.g. henvis.offers.v1.dlq.router\n"
+       "  --bootstrap HOST:PORT  Kafka bootstrap servers\n"
+       "  --bootstrap-file FILE  a file whose first line is that (henvis-devbroker's)\n",
+       {"topic", "bootstrap", "bootstrap-file"},
+       {},
+       dlq_list},
+      {{"dlq", "replay"},
+       "--topic T (--offset N [--partition P] | --all) (--bootstrap ... | --bootstrap-file ...)",
+       "Re-produce dead-lettered events to their origin topic (operator). Each keeps its key,\n"
+       "payload and original headers, under a new ce_id derived from the entry (the old one\n"
+       "was recorded as processed; replaying one entry twice still applies it once).\n"
+       "  --offset N             the entry at offset N (--partition P if several have it)\n"
+       "  --all                  every entry of the topic\n",
+       {"topic", "offset", "partition", "bootstrap", "bootstrap-file"},
+       {"all"},
+       dlq_replay},
+      {{"incidents", "import"},
+       "FILE.jsonl (--bootstrap HOST:PORT | --bootstrap-file FILE | --dry-run)",
+       "Produce police incidents (proto3 JSON, one henvis.v1.Incident a line) to\n"
+       "police.incidents.v1, validated as socialsog does; bad lines are reported as\n"
+       "'line N: field: reason' (never a value) and skipped. Exit 0 when all lines were\n"
+       "imported, 1 when some were bad (the good ones are imported). Needs no token.\n"
+       "  --dry-run              check the file only\n",
+       {"bootstrap", "bootstrap-file"},
+       {"dry-run"},
+       incidents_import},
   };
   return all;
 }
@@ -647,7 +680,8 @@ int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& e
         throw UsageError(e.what());
       }
     }
-    if (g.token.empty() && cmd->words[0] != "config")
+    if (g.token.empty() && cmd->words[0] != "config" && cmd->words[0] != "dlq" &&
+        cmd->words[0] != "incidents")
       throw UsageError("no token: give --token TOKEN or set HENVIS_TOKEN");
     Context ctx{g, out, err};
     return cmd->run(ctx, a);

@@ -3,6 +3,9 @@
 //
 //   henvis-sim run  [options]   play the scenario against the stack
 //   henvis-sim plan [options]   print the planned actions (no I/O)
+//   henvis-sim incidents [--seed N] [--year Y] [--out FILE.jsonl]
+//                               a year of police incidents for Socialsøg, as
+//                               JSON lines for `henvisctl incidents import`
 //
 // The same --seed gives the same scenario on every platform (see Rng in
 // plan.hpp). Offer ids are "sim-<run id>-NNNN" (run id defaults to the seed)
@@ -15,12 +18,14 @@
 #include <string>
 #include <vector>
 
+#include "sim/incidents.hpp"
 #include "sim/plan.hpp"
 #include "sim/run.hpp"
 
 namespace {
 
 constexpr const char* USAGE = R"(usage: henvis-sim run|plan [options]
+       henvis-sim incidents [--seed N] [--year YYYY] [--households N] [--out FILE.jsonl]
 
   run     register the scenario's offers as officers, wait for the referrals,
           acknowledge them and record outcomes as the centres; print and write
@@ -49,6 +54,14 @@ run:
   --out FILE             also write the summary as JSON to FILE
   --json                 print the summary as JSON instead of text
 
+incidents (Socialsøg; see tools/sim/incidents.hpp for the scenario):
+  --seed N               random seed (default 1); the same seed gives the same incidents
+  --year YYYY            the calendar year the incidents happen in (default 2023)
+  --households N         households with children (default 500; about 3-4 underretninger
+                         a week over the two dev districts)
+  --out FILE             write the JSON lines to FILE (default: standard output); a
+                         summary goes to standard error
+
 exit status: 0 done without errors, 1 some calls were refused (see the summary),
 2 bad command line, 3 the stack could not be reached.
 )";
@@ -56,6 +69,64 @@ exit status: 0 done without errors, 1 some calls were refused (see the summary),
 int usage_error(const std::string& msg) {
   std::cerr << "henvis-sim: " << msg << "\n(henvis-sim --help for the options)\n";
   return 2;
+}
+
+long long number(const std::string& name, const std::string& v);
+
+int incidents_main(const std::vector<std::string>& args) {
+  henvis::sim::IncidentOptions opt;
+  std::string out_file;
+  try {
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      std::string name = args[i], value;
+      if (name == "--help" || name == "-h") {
+        std::cout << USAGE;
+        return 0;
+      }
+      if (name.rfind("--", 0) != 0) return usage_error("unexpected argument " + name);
+      if (auto eq = name.find('='); eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      } else {
+        if (i + 1 >= args.size()) return usage_error(name + " needs a value");
+        value = args[++i];
+      }
+      name = name.substr(2);
+      if (name == "seed")
+        opt.seed = static_cast<std::uint64_t>(number(name, value));
+      else if (name == "year")
+        opt.year = static_cast<int>(number(name, value));
+      else if (name == "households")
+        opt.households = static_cast<int>(number(name, value));
+      else if (name == "out")
+        out_file = value;
+      else
+        return usage_error("unknown option --" + name + " for incidents");
+    }
+    const auto year = henvis::sim::generate_incidents(opt);
+    const std::string text = henvis::sim::to_jsonl(year);
+    if (out_file.empty()) {
+      std::cout << text;
+    } else {
+      std::ofstream f(out_file, std::ios::binary);
+      f << text;
+      if (!f) {
+        std::cerr << "henvis-sim: cannot write " << out_file << "\n";
+        return 1;
+      }
+    }
+    const auto& s = year.summary;
+    std::cerr << "henvis-sim incidents: seed " << opt.seed << ", year " << opt.year << ": "
+              << s.incidents << " incidents (mvj " << s.incidents_mvj << ", oj " << s.incidents_oj
+              << ", " << s.severe_incidents << " severe, " << s.late_registered
+              << " registered late); " << s.households << " households with " << s.children
+              << " children (" << s.children_elsewhere << " living in another municipality, "
+              << s.moved_households << " households moved)"
+              << (out_file.empty() ? "" : "; written to " + out_file) << "\n";
+    return 0;
+  } catch (const std::invalid_argument& e) {
+    return usage_error(e.what());
+  }
 }
 
 long long number(const std::string& name, const std::string& v) {
@@ -74,12 +145,13 @@ long long number(const std::string& name, const std::string& v) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty()) return usage_error("expected run or plan");
+  if (args.empty()) return usage_error("expected run, plan or incidents");
   if (args[0] == "--help" || args[0] == "-h") {
     std::cout << USAGE;
     return 0;
   }
   const std::string command = args[0];
+  if (command == "incidents") return incidents_main(args);
   if (command != "run" && command != "plan") return usage_error("unknown command " + command);
 
   henvis::sim::Options opt;

@@ -148,22 +148,6 @@ struct Person {
   std::int64_t last_charge = 0;
 };
 
-// A fictitious but valid CPR number: an existing birth date and a 7th digit
-// consistent with the century (0-3: 1900-1999; 4-9 with a year 00-36:
-// 2000-2036), last digit odd for men. No modulus-11 check (not used since 2007).
-std::string make_cpr(Rng& r, int birth_year, bool male) {
-  const unsigned month = static_cast<unsigned>(r.uniform(1, 12));
-  const chr::year_month_day_last last{chr::year{birth_year},
-                                      chr::month_day_last{chr::month{month}}};
-  const unsigned day = static_cast<unsigned>(r.uniform(1, static_cast<unsigned>(last.day())));
-  const int seventh =
-      birth_year >= 2000 ? static_cast<int>(r.uniform(4, 9)) : static_cast<int>(r.uniform(0, 3));
-  const int middle = static_cast<int>(r.uniform(0, 99));
-  int lastd = static_cast<int>(r.uniform(0, 4)) * 2 + (male ? 1 : 0);
-  return two(static_cast<int>(day)) + two(static_cast<int>(month)) + two(birth_year % 100) + "-" +
-         std::to_string(seventh) + two(middle) + std::to_string(lastd);
-}
-
 // A Danish 8-digit number, written "+45 DD DD DD DD" as officers type it.
 std::string make_phone(Rng& r) {
   std::string d = std::to_string(r.uniform(2, 9));
@@ -303,6 +287,22 @@ void plan_outcomes(Rng& r, Plan& plan, int index, const std::string& offer_id, F
 }
 
 }  // namespace
+
+// A fictitious but valid CPR number: an existing birth date and a 7th digit
+// consistent with the century (0-3: 1900-1999; 4-9 with a year 00-36:
+// 2000-2036), last digit odd for men. No modulus-11 check (not used since 2007).
+std::string make_cpr(Rng& r, int birth_year, bool male) {
+  const unsigned month = static_cast<unsigned>(r.uniform(1, 12));
+  const chr::year_month_day_last last{chr::year{birth_year},
+                                      chr::month_day_last{chr::month{month}}};
+  const unsigned day = static_cast<unsigned>(r.uniform(1, static_cast<unsigned>(last.day())));
+  const int seventh =
+      birth_year >= 2000 ? static_cast<int>(r.uniform(4, 9)) : static_cast<int>(r.uniform(0, 3));
+  const int middle = static_cast<int>(r.uniform(0, 99));
+  int lastd = static_cast<int>(r.uniform(0, 4)) * 2 + (male ? 1 : 0);
+  return two(static_cast<int>(day)) + two(static_cast<int>(month)) + two(birth_year % 100) + "-" +
+         std::to_string(seventh) + two(middle) + std::to_string(lastd);
+}
 
 const char* fate_name(Fate f) {
   switch (f) {

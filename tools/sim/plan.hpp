@@ -49,6 +49,11 @@ class Rng {
   std::mt19937_64 engine_;
 };
 
+// A fictitious but valid CPR number "DDMMYY-NNNN" born in `birth_year`: an
+// existing birth date, a 7th digit consistent with the century, last digit
+// odd for men.
+std::string make_cpr(Rng& r, int birth_year, bool male);
+
 struct ProgrammeMunicipality {
   int kommunekode;
   const char* name;

@@ -62,8 +62,12 @@ class ConsumerLoop {
   std::uint64_t duplicates() const { return duplicates_.load(); }
   std::uint64_t dead_lettered() const { return dead_lettered_.load(); }
 
- private:
+  // One batch in one transaction, as run() does it (throws if it failed and
+  // was rolled back). Public so that tests can drive it without a broker
+  // (tests/unit/disk_fault_test.cpp fails the Nth write or sync under it).
   void apply_batch(sqlite::Db& db, const std::vector<kafka::Message>& batch);
+
+ private:
   std::string service_;
   std::string db_path_;
   std::string bootstrap_;

@@ -21,5 +21,12 @@ google::protobuf::Timestamp to_timestamp(std::chrono::system_clock::time_point t
 // Parses an RFC 3339 time; throws std::invalid_argument if malformed.
 std::chrono::sys_seconds parse_rfc3339(const std::string& s);
 google::protobuf::Timestamp parse_timestamp(const std::string& s);
+// True if `t` is a time an event may carry: nanos in [0, 1e9) and seconds
+// from 1900-01-01 to 2200-01-01 UTC, so that to_rfc3339() round-trips through
+// parse_timestamp() and a system_clock::time_point (nanoseconds, about
+// 1678-2262) holds it without overflow. Consumers refuse others (found by
+// fuzzing: a charged_at of INT64_MAX seconds made the router throw a
+// non-Rejected error on every attempt and stop).
+bool valid_event_time(const google::protobuf::Timestamp& t);
 
 }  // namespace henvis

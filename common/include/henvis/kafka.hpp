@@ -12,12 +12,15 @@
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -77,15 +80,42 @@ using KafkaHandle = std::unique_ptr<rd_kafka_t, RdKafkaDeleter>;
 // (written by henvis-devbroker), waiting up to `wait_ms` for the file.
 std::string resolve_bootstrap(const std::string& servers, const std::string& file, int wait_ms);
 
-// Tracks whether the brokers are reachable, from librdkafka's error callback
-// and successful broker round-trips. Feeds /readyz.
+// Tracks whether the brokers are reachable. Feeds /readyz.
+//
+// Without a probe, up() follows librdkafka's error callback (down on
+// ALL_BROKERS_DOWN) and successful deliveries and consumes (up). That alone is
+// not enough: an idle service never has a successful round-trip, so once down
+// it stayed not ready after the brokers came back, and a service with no
+// request in flight noticed an outage only when librdkafka happened to report
+// every broker down. start_probe() adds a thread that asks the brokers for
+// metadata every few seconds on a handle of its own; while it runs, only the
+// probe marks the brokers up (a consume of messages fetched before an outage
+// proves nothing), and both the probe and ALL_BROKERS_DOWN mark them down.
 class Health {
  public:
+  Health() = default;
+  ~Health();
+  Health(const Health&) = delete;
+  Health& operator=(const Health&) = delete;
+
   bool up() const { return up_.load(); }
-  void set(bool up) { up_.store(up); }
+  void set(bool up) {
+    if (up && probing_.load()) return;
+    up_.store(up);
+  }
+  // Starts the probe thread (see above). Call once; stop_probe() or the
+  // destructor ends it.
+  void start_probe(const std::string& bootstrap);
+  void stop_probe();
 
  private:
+  void probe_loop(rd_kafka_t* rk);
   std::atomic<bool> up_{true};
+  std::atomic<bool> probing_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread probe_;
 };
 
 // Idempotent producer (enable.idempotence=true, acks=all).

@@ -1,0 +1,239 @@
+// The evaluators' Socialsøg statistics; the rules are in underretning_stats.hpp.
+#include "underretning_stats.hpp"
+
+#include <fmt/format.h>
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/reflection.h>
+
+#include <map>
+
+#include "henvis/v1/socialsog.pb.h"
+
+namespace henvis::evaluation {
+
+namespace {
+
+constexpr std::array<const char*, U_NCOL> UCOL_FIELD = {
+    "underretninger",           "children_flagged",
+    "children_cross_district",  "children_cross_municipality",
+    "receipts_on_time",         "receipts_missed",
+    "receipts_pending",         "sent_to_coordinator",
+    "response_no_action",       "response_assessment_started",
+    "response_support_measure", "response_none"};
+constexpr std::array<const char*, U_NCOL> UCOL_JSON = {
+    "underretninger",         "childrenFlagged",
+    "childrenCrossDistrict",  "childrenCrossMunicipality",
+    "receiptsOnTime",         "receiptsMissed",
+    "receiptsPending",        "sentToCoordinator",
+    "responseNoAction",       "responseAssessmentStarted",
+    "responseSupportMeasure", "responseNone"};
+
+// A share: numerator columns over a denominator of summed columns.
+struct Share {
+  const char* field;
+  const char* json;
+  std::vector<int> numerator;
+  std::vector<int> denominator;
+};
+const std::vector<Share>& shares() {
+  static const std::vector<Share> s = {
+      {"cross_district_share",
+       "crossDistrictShare",
+       {U_CHILDREN_CROSS_DISTRICT},
+       {U_CHILDREN_FLAGGED}},
+      {"cross_municipality_share",
+       "crossMunicipalityShare",
+       {U_CHILDREN_CROSS_MUNICIPALITY},
+       {U_CHILDREN_FLAGGED}},
+      {"receipts_on_time_share",
+       "receiptsOnTimeShare",
+       {U_RECEIPTS_ON_TIME},
+       {U_RECEIPTS_ON_TIME, U_RECEIPTS_MISSED}},
+  };
+  return s;
+}
+
+using UCounts = std::vector<int>;
+
+struct Agg {
+  UCounts counts = UCounts(U_NCOL, 0);
+  const UnderretningFact* first = nullptr;
+};
+
+void add(Agg& a, const UnderretningFact& f) {
+  auto& c = a.counts;
+  c[U_UNDERRETNINGER] += 1;
+  c[U_CHILDREN_FLAGGED] += f.children;
+  if (f.cross_district) c[U_CHILDREN_CROSS_DISTRICT] += f.children;
+  if (f.cross_municipality) c[U_CHILDREN_CROSS_MUNICIPALITY] += f.children;
+  switch (f.receipt) {
+    case ReceiptState::on_time:
+      ++c[U_RECEIPTS_ON_TIME];
+      break;
+    case ReceiptState::missed:
+      ++c[U_RECEIPTS_MISSED];
+      break;
+    case ReceiptState::pending:
+      ++c[U_RECEIPTS_PENDING];
+      break;
+    case ReceiptState::no_clock:
+      ++c[U_SENT_TO_COORDINATOR];
+      break;
+  }
+  switch (f.response) {
+    case v1::UNDERRETNING_RESPONSE_NO_ACTION:
+      ++c[U_RESPONSE_NO_ACTION];
+      break;
+    case v1::UNDERRETNING_RESPONSE_ASSESSMENT_STARTED:
+      ++c[U_RESPONSE_ASSESSMENT_STARTED];
+      break;
+    case v1::UNDERRETNING_RESPONSE_SUPPORT_MEASURE:
+      ++c[U_RESPONSE_SUPPORT_MEASURE];
+      break;
+    default:
+      ++c[U_RESPONSE_NONE];
+      break;
+  }
+  if (!a.first) a.first = &f;
+}
+
+std::string key_part(Dim d, const UnderretningFact& f) {
+  switch (d) {
+    case Dim::week: {
+      auto day = parse_date(f.created_day);
+      return day ? iso_week(*day) : std::string();
+    }
+    case Dim::municipality:
+      return fmt::format("{:08d}", f.kommunekode);
+    case Dim::district:
+      return f.district_id;
+    default:
+      return {};
+  }
+}
+
+void set_group(v1::UnderretningStatsRow& row, const Query& q, const UnderretningFact& f,
+               const Directory& directory) {
+  for (Dim d : q.group_by) {
+    switch (d) {
+      case Dim::week:
+        row.set_week(key_part(d, f));
+        break;
+      case Dim::municipality:
+        row.set_kommunekode(f.kommunekode);
+        if (const auto* m = directory.municipality(f.kommunekode))
+          row.set_municipality_name(m->name());
+        break;
+      case Dim::district:
+        row.set_district_id(f.district_id);
+        for (const auto& dd : directory.raw().districts())
+          if (dd.id() == f.district_id) row.set_district_name(dd.name());
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+void fill(v1::UnderretningStatsRow& row, const UCounts& counts, const std::vector<bool>& hidden,
+          int min_cell) {
+  const auto* desc = row.GetDescriptor();
+  const auto* refl = row.GetReflection();
+  for (int c = 0; c < U_NCOL; ++c) {
+    if (hidden[c])
+      row.add_suppressed(UCOL_JSON[c]);
+    else
+      refl->SetInt32(&row, desc->FindFieldByName(UCOL_FIELD[c]), counts[c]);
+  }
+  // A share needs a shown denominator of at least N and a shown numerator.
+  for (const auto& s : shares()) {
+    bool shown = true;
+    int num = 0, den = 0;
+    for (int c : s.numerator) {
+      shown = shown && !hidden[c];
+      num += counts[c];
+    }
+    for (int c : s.denominator) {
+      shown = shown && !hidden[c];
+      den += counts[c];
+    }
+    if (shown && den >= min_cell && den > 0)
+      refl->SetDouble(&row, desc->FindFieldByName(s.field), round4(static_cast<double>(num) / den));
+    else
+      row.add_suppressed(s.json);
+  }
+}
+
+}  // namespace
+
+const std::vector<Dim>& underretning_dims() {
+  static const std::vector<Dim> d = {Dim::week, Dim::municipality, Dim::district};
+  return d;
+}
+
+const char* ucol_name(int col) { return col >= 0 && col < U_NCOL ? UCOL_JSON[col] : ""; }
+
+std::string iso_week(std::chrono::year_month_day d) {
+  namespace chr = std::chrono;
+  const chr::sys_days day{d};
+  // Monday = 0 ... Sunday = 6; the Thursday of the same ISO week decides the year.
+  const unsigned wd = (chr::weekday{day}.iso_encoding() + 6) % 7;
+  const chr::sys_days thursday = day - chr::days(wd) + chr::days(3);
+  const chr::year y = chr::year_month_day{thursday}.year();
+  const chr::sys_days jan1{y / chr::January / 1};
+  const int week = static_cast<int>((thursday - jan1).count() / 7) + 1;
+  return fmt::format("{:04d}-W{:02d}", static_cast<int>(y), week);
+}
+
+v1::UnderretningStats compute_underretninger(const std::vector<UnderretningFact>& facts,
+                                             const Query& q, int min_cell,
+                                             const Directory& directory) {
+  v1::UnderretningStats out;
+  out.set_from(q.from_text);
+  out.set_to(q.to_text);
+  out.set_min_cell(min_cell);
+  for (Dim d : q.group_by) out.add_group_by(dim_name(d));
+
+  std::map<std::vector<std::string>, Agg> groups;  // ordered by the group values
+  Agg total;
+  for (const auto& f : facts) {
+    add(total, f);
+    if (q.group_by.empty()) continue;
+    std::vector<std::string> key;
+    for (Dim d : q.group_by) key.push_back(key_part(d, f));
+    add(groups[key], f);
+  }
+  std::vector<std::vector<int>> table;
+  for (const auto& [key, agg] : groups) table.push_back(agg.counts);
+  table.push_back(total.counts);
+  const auto hidden = suppress_table(
+      table,
+      {{U_UNDERRETNINGER,
+        {U_RECEIPTS_ON_TIME, U_RECEIPTS_MISSED, U_RECEIPTS_PENDING, U_SENT_TO_COORDINATOR}},
+       {U_UNDERRETNINGER,
+        {U_RESPONSE_NO_ACTION, U_RESPONSE_ASSESSMENT_STARTED, U_RESPONSE_SUPPORT_MEASURE,
+         U_RESPONSE_NONE}}},
+      min_cell);
+
+  std::size_t r = 0;
+  for (const auto& [key, agg] : groups) {
+    auto* row = out.add_rows();
+    set_group(*row, q, *agg.first, directory);
+    fill(*row, agg.counts, hidden[r++], min_cell);
+  }
+  auto* t = out.mutable_total();
+  t->set_total(true);
+  fill(*t, total.counts, hidden[r], min_cell);
+  return out;
+}
+
+std::string to_csv(const v1::UnderretningStats& stats, const Query& q) {
+  std::vector<std::string> values(UCOL_FIELD.begin(), UCOL_FIELD.end());
+  for (const auto& s : shares()) values.push_back(s.field);
+  std::vector<const google::protobuf::Message*> rows;
+  for (const auto& row : stats.rows()) rows.push_back(&row);
+  rows.push_back(&stats.total());
+  return csv_table(v1::UnderretningStatsRow::descriptor(), q.group_by, values, rows);
+}
+
+}  // namespace henvis::evaluation
