@@ -1,0 +1,181 @@
+// Broker faults (issue 5, item 2): while offers stream through intake, router
+// and notifier, henvis-devbroker's control FIFO makes the mock cluster fail
+// produce and fetch requests and takes its brokers down. Nothing may be lost
+// or duplicated, no service may need a restart, and /readyz must say 503
+// while the brokers are unreachable and 200 again after.
+//
+// HENVIS_ROBUSTNESS_FAULT_OFFERS=N runs N offers (default 10 000).
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "henvis/topics.hpp"
+#include "robust_stack.hpp"
+
+using namespace henvis;
+using namespace henvis::robustness;
+
+namespace {
+constexpr std::int64_t DEFAULT_OFFERS = 10000;
+// 10 000 offers of ~500 bytes over 6 partitions: ~0.8 MB per partition, far
+// under the mock's 5 MiB.
+constexpr int PARTITIONS = 6;
+constexpr int CLIENT_THREADS = 4;
+// Offers per second: paces the stream over ~50 s so that every fault below
+// happens while offers are still arriving (unpaced, a release build takes
+// them all in ~10 s). A sanitizer build may be slower than this anyway.
+constexpr double OFFER_RATE = 200;
+// Requests failed per injection, cycling through retriable errors.
+constexpr int ERRORS_PER_INJECTION = 30;
+// All brokers stay down at least this long ("several seconds").
+constexpr auto ALL_DOWN_FOR = std::chrono::seconds(6);
+// One broker stays down this long.
+constexpr auto ONE_DOWN_FOR = std::chrono::seconds(4);
+// /readyz must turn 503 within this after the brokers go down: the health
+// probe's interval (1 s) plus its timeout (2 s), with room for a slow build.
+constexpr auto NOT_READY_WITHIN = std::chrono::seconds(10);
+// ... and 200 within this after they are back (reconnect backoff plus one
+// probe round).
+constexpr auto READY_AGAIN_WITHIN = std::chrono::seconds(30);
+constexpr auto SETTLE_TIMEOUT = std::chrono::seconds(300);
+const char* const SERVICES[] = {"intake", "router", "notifier"};
+
+double since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+}  // namespace
+
+TEST_CASE("Broker faults: produce and fetch errors and brokers down lose and duplicate nothing",
+          "[robustness][broker]") {
+  const auto t0 = std::chrono::steady_clock::now();
+  const int n = static_cast<int>(env_int("HENVIS_ROBUSTNESS_FAULT_OFFERS", DEFAULT_OFFERS));
+  REQUIRE(n >= 100);
+  std::int64_t yes = 0, routable = 0;
+  for (int i = 0; i < n; ++i) {
+    auto o = make_offer("faults", i);
+    yes += o.yes;
+    routable += o.routable;
+  }
+  std::cout << "robustness broker-faults: offers=" << n << std::endl;
+
+  RobustStack s({.partitions = PARTITIONS, .control_fifo = true});
+  s.start_broker();
+  for (const char* svc : SERVICES) s.start(svc);
+
+  OfferStream st;
+  std::thread officers(
+      [&] { post_offers(st, "faults", n, CLIENT_THREADS, s.port("intake"), OFFER_RATE); });
+  auto wait_progress = [&](double fraction) {
+    while (st.accepted.load() < static_cast<int>(fraction * n) && !st.failed.load())
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  };
+  auto all_readyz = [&](int status) {
+    for (const char* svc : SERVICES)
+      if (s.readyz(svc) != status) return false;
+    return true;
+  };
+  int faults = 0;
+  auto say = [&](const std::string& what) {
+    std::cout << "robustness broker-faults: at " << st.accepted.load() << "/" << n << " offers, "
+              << since(t0) << " s: " << what << std::endl;
+  };
+
+  // 1. Produce errors: the idempotent producers retry.
+  wait_progress(0.10);
+  s.control("push-errors produce " + std::to_string(ERRORS_PER_INJECTION) +
+            " NOT_LEADER_FOR_PARTITION,LEADER_NOT_AVAILABLE,NOT_ENOUGH_REPLICAS");
+  faults += ERRORS_PER_INJECTION;
+  say(std::to_string(ERRORS_PER_INJECTION) + " produce errors pushed");
+
+  // 2. Fetch errors: the consumers refresh metadata and fetch again.
+  wait_progress(0.25);
+  s.control("push-errors fetch " + std::to_string(ERRORS_PER_INJECTION) +
+            " NOT_LEADER_FOR_PARTITION,UNKNOWN_TOPIC_OR_PART,KAFKA_STORAGE_ERROR");
+  faults += ERRORS_PER_INJECTION;
+  say(std::to_string(ERRORS_PER_INJECTION) + " fetch errors pushed");
+
+  // 3. Every broker down for several seconds: not ready, then ready again.
+  wait_progress(0.40);
+  const auto down_at = std::chrono::steady_clock::now();
+  s.control("broker-down all");
+  ++faults;
+  say("all brokers down");
+  const bool went_unready = testing::eventually([&] { return all_readyz(503); }, NOT_READY_WITHIN);
+  const double unready_after = since(down_at);
+  say(went_unready ? "every /readyz is 503 after " + std::to_string(unready_after) + " s"
+                   : "NOT every /readyz turned 503");
+  CHECK(went_unready);
+  while (std::chrono::steady_clock::now() - down_at < ALL_DOWN_FOR)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const bool still_unready = all_readyz(503);
+  CHECK(still_unready);
+  const auto up_at = std::chrono::steady_clock::now();
+  s.control("broker-up all");
+  const bool ready_again = testing::eventually([&] { return all_readyz(200); }, READY_AGAIN_WITHIN);
+  const double ready_after = since(up_at);
+  say("all brokers up after " + std::to_string(since(down_at)) + " s down; " +
+      (ready_again ? "every /readyz is 200 after " + std::to_string(ready_after) + " s"
+                   : "NOT every /readyz is 200 again"));
+  CHECK(ready_again);
+
+  // 4. One broker down (its partitions' leaders unreachable), then up.
+  wait_progress(0.60);
+  s.control("broker-down 1");
+  ++faults;
+  say("broker 1 down");
+  std::this_thread::sleep_for(ONE_DOWN_FOR);
+  s.control("broker-up 1");
+  say("broker 1 up");
+
+  // 5. Produce and fetch errors together.
+  wait_progress(0.75);
+  s.control("push-errors produce " + std::to_string(ERRORS_PER_INJECTION) +
+            " REQUEST_TIMED_OUT,NOT_LEADER_FOR_PARTITION");
+  s.control("push-errors fetch " + std::to_string(ERRORS_PER_INJECTION) +
+            " NOT_LEADER_FOR_PARTITION,REPLICA_NOT_AVAILABLE");
+  faults += 2 * ERRORS_PER_INJECTION;
+  say("produce and fetch errors pushed together");
+
+  officers.join();
+  INFO(st.failure);
+  REQUIRE_FALSE(st.failed.load());
+  REQUIRE(st.accepted.load() == n);
+  const bool settled = wait_settled(s, yes, routable, SETTLE_TIMEOUT);
+  // Recovered without a restart: the same processes, all ready.
+  for (const char* svc : SERVICES) {
+    CHECK(s.running(svc));
+    CHECK(s.readyz(svc) == 200);
+  }
+  std::map<std::string, Census> topics;
+  for (const char* t :
+       {topics::OFFERS, topics::NOTIFICATIONS, topics::DELIVERIES, "henvis.offers.v1.dlq.router",
+        "henvis.deliveries.v1.dlq.router", "henvis.notifications.v1.dlq.notifier"})
+    topics[t] = census(s.bootstrap(), t);
+  for (const char* svc : SERVICES) CHECK(s.stop(svc) == 0);
+
+  Audit a = audit(s, n, yes, routable, topics);
+  const std::int64_t events = a.events;
+  std::string truncated;
+  for (const auto& t : a.truncated_topics) truncated += " " + t;
+  if (!truncated.empty())
+    std::cout
+        << "robustness broker-faults: the mock dropped the oldest (already consumed) messages of"
+        << truncated << " (5 MiB per partition)" << std::endl;
+  for (const auto& p : a.problems)
+    std::cout << "robustness broker-faults: PROBLEM " << p << std::endl;
+  std::cout << "robustness broker-faults: " << n << " offers, " << events << " events applied, "
+            << a.resent << " re-sent copies absorbed, " << st.retries.load()
+            << " client retries, settled=" << settled << ", referrals=" << a.referrals
+            << " inbox=" << a.inbox << " integrity=" << (a.integrity_ok ? "ok" : "FAILED")
+            << "; not ready after " << unready_after << " s down, ready " << ready_after
+            << " s after up; total " << since(t0) << " s" << std::endl;
+  std::cout << "robustness broker-faults: events=" << events << " faults=" << faults
+            << " lost=" << a.lost << " duplicated=" << a.duplicated << std::endl;
+  CHECK(settled);
+  CHECK(a.lost == 0);
+  CHECK(a.duplicated == 0);
+  CHECK(a.integrity_ok);
+  CHECK(a.problems.empty());
+}
