@@ -377,7 +377,7 @@ TEST_CASE("Socialsøg: a late-registered incident is caught by the next weekly s
 // ---------------------------------------------------------------------------
 // No duplicates; linking
 
-TEST_CASE("Socialsøg: no second underretning for the same incidents; a new one links back",
+TEST_CASE("Socialsøg: no second underretning for the same incidents - a new one links back",
           "[socialsog][dedup]") {
   TempDir dir("socialsog");
   henvis::ManualClock clock(at("2024-06-03T04:00:00Z"));
@@ -467,7 +467,7 @@ TEST_CASE("Socialsøg: the 6-working-day receipt clock runs over Easter", "[soci
   CHECK(ss::load_underretning(s.db, id)->receipt_missed());
 }
 
-TEST_CASE("Socialsøg: the receipt clock skips the weekend; a receipt in time stops it",
+TEST_CASE("Socialsøg: the receipt clock skips the weekend - a receipt in time stops it",
           "[socialsog][receipt]") {
   TempDir dir("socialsog");
   // Given two underretninger created Friday 7 June 2024 10:00
