@@ -121,14 +121,10 @@ void Applier::apply(const kafka::Message& m, sqlite::Db& db) {
   const std::string type = m.header(kafka::header::TYPE).value_or("");
   if (m.topic == topics::OFFERS) {
     if (type == event_types::OFFER_RECORDED) {
-      v1::OfferRecorded o;
-      if (!o.ParseFromString(m.payload))
-        throw Rejected("payload is not a valid henvis.v1.OfferRecorded");
+      const auto o = decode_or_reject<v1::OfferRecorded>(m);
       on_offer(o, db);
     } else if (type == event_types::OFFER_WITHDRAWN) {
-      v1::OfferWithdrawn w;
-      if (!w.ParseFromString(m.payload))
-        throw Rejected("payload is not a valid henvis.v1.OfferWithdrawn");
+      const auto w = decode_or_reject<v1::OfferWithdrawn>(m);
       on_withdrawn(w, db);
     } else {
       throw Rejected("unexpected ce_type for offers topic");
@@ -136,9 +132,7 @@ void Applier::apply(const kafka::Message& m, sqlite::Db& db) {
   } else if (m.topic == topics::REFERRALS) {
     if (type.rfind(event_types::REFERRAL_PREFIX, 0) != 0)
       throw Rejected("unexpected ce_type for referrals topic");
-    v1::ReferralStatusChanged s;
-    if (!s.ParseFromString(m.payload))
-      throw Rejected("payload is not a valid henvis.v1.ReferralStatusChanged");
+    const auto s = decode_or_reject<v1::ReferralStatusChanged>(m);
     if (s.status() == v1::REFERRAL_STATUS_UNSPECIFIED || !v1::ReferralStatus_IsValid(s.status()))
       throw Rejected("field status is not a referral status");
     if (type != event_types::REFERRAL_PREFIX + status_name(s.status()))
@@ -147,16 +141,12 @@ void Applier::apply(const kafka::Message& m, sqlite::Db& db) {
   } else if (m.topic == topics::DELIVERIES) {
     if (type.rfind(event_types::DELIVERY_PREFIX, 0) != 0)
       throw Rejected("unexpected ce_type for deliveries topic");
-    v1::DeliveryEvent d;
-    if (!d.ParseFromString(m.payload))
-      throw Rejected("payload is not a valid henvis.v1.DeliveryEvent");
+    const auto d = decode_or_reject<v1::DeliveryEvent>(m);
     on_delivery(d, db);
   } else if (m.topic == topics::UNDERRETNINGER) {
     if (type.rfind(event_types::UNDERRETNING_PREFIX, 0) != 0)
       throw Rejected("unexpected ce_type for underretninger topic");
-    v1::UnderretningEvent e;
-    if (!e.ParseFromString(m.payload))
-      throw Rejected("payload is not a valid henvis.v1.UnderretningEvent");
+    const auto e = decode_or_reject<v1::UnderretningEvent>(m);
     if (type != event_types::UNDERRETNING_PREFIX + e.event())
       throw Rejected("ce_type does not match field event");
     on_underretning(e, db);

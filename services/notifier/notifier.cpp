@@ -224,9 +224,7 @@ int erase_person_data(sqlite::Db& db, const std::string& referral_id) {
 void Applier::apply(const kafka::Message& m, sqlite::Db& db) {
   if (m.header(kafka::header::TYPE).value_or("") != event_types::NOTIFICATION_REQUESTED)
     throw Rejected("unexpected ce_type for notifications topic");
-  v1::NotificationRequested n;
-  if (!n.ParseFromString(m.payload))
-    throw Rejected("payload is not a valid henvis.v1.NotificationRequested");
+  const auto n = decode_or_reject<v1::NotificationRequested>(m);
   if (n.notification_id().empty()) throw Rejected("missing field notification_id");
   if (n.recipient_id().empty()) throw Rejected("missing field recipient_id");
   if (n.kind() == v1::NOTIFICATION_KIND_UNSPECIFIED) throw Rejected("missing field kind");
@@ -322,10 +320,10 @@ http::Response Api::inbox(const http::Request& req) {
     }
     // An underretning discloses the children and adults it names: logged by
     // its id (a referral's entries by the referral id).
-    access_log::record(db_, req.principal,
-                       e.has_underretning() ? e.underretning().underretning_id()
-                                            : e.referral().referral_id(),
-                       "inbox");
+    access_log::record(
+        db_, req.principal,
+        e.has_underretning() ? e.underretning().underretning_id() : e.referral().referral_id(),
+        "inbox");
     *out.add_entries() = std::move(e);
   }
   tx.commit();

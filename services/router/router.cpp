@@ -141,14 +141,10 @@ void Applier::apply(const kafka::Message& m, sqlite::Db& db) {
   const std::string type = m.header(kafka::header::TYPE).value_or("");
   if (m.topic == topics::OFFERS) {
     if (type == event_types::OFFER_RECORDED) {
-      v1::OfferRecorded offer;
-      if (!offer.ParseFromString(m.payload))
-        throw Rejected("payload is not a valid henvis.v1.OfferRecorded");
+      const auto offer = decode_or_reject<v1::OfferRecorded>(m);
       on_offer(offer, db);
     } else if (type == event_types::OFFER_WITHDRAWN) {
-      v1::OfferWithdrawn w;
-      if (!w.ParseFromString(m.payload))
-        throw Rejected("payload is not a valid henvis.v1.OfferWithdrawn");
+      const auto w = decode_or_reject<v1::OfferWithdrawn>(m);
       on_withdrawn(w, db);
     } else {
       throw Rejected("unexpected ce_type for offers topic");
@@ -156,9 +152,7 @@ void Applier::apply(const kafka::Message& m, sqlite::Db& db) {
   } else if (m.topic == topics::DELIVERIES) {
     if (type.rfind(event_types::DELIVERY_PREFIX, 0) != 0)
       throw Rejected("unexpected ce_type for deliveries topic");
-    v1::DeliveryEvent d;
-    if (!d.ParseFromString(m.payload))
-      throw Rejected("payload is not a valid henvis.v1.DeliveryEvent");
+    const auto d = decode_or_reject<v1::DeliveryEvent>(m);
     on_delivery(d, db);
   } else {
     throw Rejected("topic not consumed by router");

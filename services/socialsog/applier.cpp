@@ -187,16 +187,13 @@ void Applier::apply(const kafka::Message& m, sqlite::Db& db) {
   if (m.topic == topics::INCIDENTS) {
     if (type != event_types::INCIDENT_REGISTERED)
       throw Rejected("unexpected ce_type for incidents topic");
-    v1::Incident in;
-    if (!in.ParseFromString(m.payload)) throw Rejected("payload is not a valid henvis.v1.Incident");
+    const auto in = decode_or_reject<v1::Incident>(m);
     if (auto r = invalid_incident(in)) throw Rejected(*r);
     on_incident(in, db);
   } else if (m.topic == topics::DELIVERIES) {
     if (type.rfind(event_types::DELIVERY_PREFIX, 0) != 0)
       throw Rejected("unexpected ce_type for deliveries topic");
-    v1::DeliveryEvent d;
-    if (!d.ParseFromString(m.payload))
-      throw Rejected("payload is not a valid henvis.v1.DeliveryEvent");
+    const auto d = decode_or_reject<v1::DeliveryEvent>(m);
     on_delivery(d, db);
   } else {
     throw Rejected("topic not consumed by socialsog");

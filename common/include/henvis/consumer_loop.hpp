@@ -33,6 +33,16 @@ class Rejected : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The event's payload as an `M`, or Rejected("payload is not a valid
+// <full message name>") when it does not decode.
+template <class M>
+M decode_or_reject(const kafka::Message& m) {
+  M out;
+  if (!out.ParseFromString(m.payload))
+    throw Rejected("payload is not a valid " + out.GetDescriptor()->full_name());
+  return out;
+}
+
 struct ConsumedTopic {
   std::string topic;
   std::string dlq_topic;  // "<topic>.dlq.<service>"
