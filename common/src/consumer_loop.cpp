@@ -3,7 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <map>
+#include <optional>
 #include <thread>
+#include <utility>
 
 #include "henvis/ids.hpp"
 
@@ -93,8 +96,22 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
 }
 
 void ConsumerLoop::apply_batch(sqlite::Db& db, const std::vector<kafka::Message>& batch) {
-  std::uint64_t applied = 0, dups = 0, dlq = 0;
+  std::uint64_t applied = 0, dups = 0, dlq = 0, skipped = 0;
+  // A partition's offsets have no holes on henvis's topics (no transactions,
+  // no compaction). A message beyond the stored next offset means events
+  // were removed from Kafka before this service read them (retention, a
+  // truncated log) and the consumer's offset reset jumped over them: that is
+  // loss, and it must not be silent. Logged and counted after the commit.
+  struct Gap {
+    std::string topic;
+    std::int32_t partition;
+    std::int64_t expected, got;
+  };
+  std::vector<Gap> gaps;
+  std::map<std::pair<std::string, std::int32_t>, std::optional<std::int64_t>> next_offset;
   sqlite::Transaction tx(db);
+  sqlite::Stmt stored(db,
+                      "SELECT next_offset FROM consumer_offsets WHERE topic = ? AND partition = ?");
   sqlite::Stmt seen(db, "SELECT 1 FROM processed_events WHERE ce_id = ?");
   sqlite::Stmt mark(db, "INSERT INTO processed_events(ce_id, processed_at) VALUES (?, ?)");
   sqlite::Stmt offset(
@@ -104,6 +121,18 @@ void ConsumerLoop::apply_batch(sqlite::Db& db, const std::vector<kafka::Message>
   const std::string now = now_rfc3339();
 
   for (const auto& m : batch) {
+    auto [next, fresh] = next_offset.try_emplace({m.topic, m.partition});
+    if (fresh) {
+      stored.bind(1, m.topic).bind(2, m.partition);
+      if (stored.step()) next->second = stored.i64(0);
+      stored.reset();
+    }
+    if (next->second && m.offset > *next->second) {
+      gaps.push_back({m.topic, m.partition, *next->second, m.offset});
+      skipped += static_cast<std::uint64_t>(m.offset - *next->second);
+    }
+    next->second = m.offset + 1;
+
     auto dead_letter = [&](const std::string& reason) {
       const ConsumedTopic* ct = nullptr;
       for (const auto& t : topics_)
@@ -159,6 +188,12 @@ void ConsumerLoop::apply_batch(sqlite::Db& db, const std::vector<kafka::Message>
   applied_ += applied;
   duplicates_ += dups;
   dead_lettered_ += dlq;
+  skipped_offsets_ += skipped;
+  for (const auto& g : gaps)
+    spdlog::error(
+        "consumer offsets skipped service={} topic={} partition={} expected={} got={} missing={}: "
+        "events were removed from Kafka before this service read them",
+        service_, g.topic, g.partition, g.expected, g.got, g.got - g.expected);
 }
 
 }  // namespace henvis

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -30,6 +31,8 @@ constexpr int HEALTH_PROBE_TIMEOUT_MS = 2000;
 // down (librdkafka's default backs off to 10 s), so a recovery is seen within
 // about a second.
 constexpr const char* HEALTH_PROBE_RECONNECT_MAX_MS = "500";
+// How long a producer being destroyed waits for its purged messages' reports.
+constexpr int PURGE_FLUSH_MS = 2000;
 
 struct ConfDeleter {
   void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
@@ -64,6 +67,11 @@ ConfHandle base_conf(const std::string& bootstrap, Health* health) {
   ConfHandle conf(rd_kafka_conf_new());
   set(conf.get(), "bootstrap.servers", bootstrap);
   set(conf.get(), "client.id", "henvis");
+  // A developer's switch for librdkafka's own tracing (e.g. "eos,msg,fetch"),
+  // logged at debug level (HENVIS_LOG_LEVEL=debug), for investigating the
+  // test broker only: some contexts (protocol) may dump request bytes, so it
+  // is never set in a deployment.
+  if (const char* d = std::getenv("HENVIS_KAFKA_DEBUG"); d && *d) set(conf.get(), "debug", d);
   rd_kafka_conf_set_log_cb(conf.get(), log_cb);
   rd_kafka_conf_set_error_cb(conf.get(), error_cb);
   rd_kafka_conf_set_opaque(conf.get(), health);
@@ -217,7 +225,16 @@ Producer::Producer(const std::string& bootstrap, DeliveryCallback on_delivery, H
   conf.release();  // owned by rk_ now
 }
 
-Producer::~Producer() = default;
+Producer::~Producer() {
+  // Messages still queued or in flight (the relay gave up waiting, or the
+  // producer hit a fatal error) are purged so that their delivery reports
+  // run and free what produce() allocated; their outbox rows stay and are
+  // sent again.
+  if (rk_ && rd_kafka_outq_len(rk_.get()) > 0) {
+    rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(rk_.get(), PURGE_FLUSH_MS);
+  }
+}
 
 namespace {
 struct InFlight {
@@ -263,6 +280,13 @@ bool Producer::flush(int timeout_ms) {
 }
 
 int Producer::outstanding() const { return rd_kafka_outq_len(rk_.get()); }
+
+std::optional<std::string> Producer::fatal_error() const {
+  char reason[512];
+  rd_kafka_resp_err_t err = rd_kafka_fatal_error(rk_.get(), reason, sizeof reason);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+  return std::string(rd_kafka_err2name(err));
+}
 
 Consumer::Consumer(const std::string& bootstrap, const std::string& group_id, Health* health)
     : health_(health) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <memory>
 #include <vector>
 
 #include "henvis/ids.hpp"
@@ -83,17 +84,20 @@ void Relay::run() {
   sqlite::Db db(db_path_);
   std::vector<std::int64_t> delivered;
   bool failed = false;
-  kafka::Producer producer(
-      bootstrap_,
-      [&](std::int64_t id, bool ok, const std::string& error) {
-        if (ok) {
-          delivered.push_back(id);
-        } else {
-          failed = true;
-          spdlog::warn("outbox delivery failed row={} error={}", id, error);
-        }
-      },
-      health_);
+  auto new_producer = [&] {
+    return std::make_unique<kafka::Producer>(
+        bootstrap_,
+        [&](std::int64_t id, bool ok, const std::string& error) {
+          if (ok) {
+            delivered.push_back(id);
+          } else {
+            failed = true;
+            spdlog::warn("outbox delivery failed row={} error={}", id, error);
+          }
+        },
+        health_);
+  };
+  std::unique_ptr<kafka::Producer> producer = new_producer();
 
   std::int64_t sent_up_to = 0;  // highest row id handed to the producer
   auto forget_delivered = [&] {
@@ -111,6 +115,27 @@ void Relay::run() {
 
   while (true) {
     bool stopping = stop_.load();
+    // An idempotent producer with a fatal error refuses every message from
+    // then on; without a new one the outbox would grow until a restart.
+    // Rows it confirmed are forgotten first; every other row is sent again
+    // by the new producer (consumers drop the copies by ce_id).
+    if (auto fatal = producer->fatal_error()) {
+      producer->poll(0);
+      try {
+        forget_delivered();
+      } catch (const std::exception& e) {
+        // Not forgotten: they are sent again, and de-duplicated.
+        spdlog::error("outbox relay error={}", e.what());
+        delivered.clear();
+      }
+      spdlog::error("outbox producer fatal error={}; replacing it and re-sending unconfirmed rows",
+                    *fatal);
+      producer.reset();
+      producer = new_producer();
+      ++producer_restarts_;
+      failed = false;
+      sent_up_to = 0;
+    }
     try {
       int sent = 0;
       sqlite::Stmt sel(
@@ -124,19 +149,19 @@ void Relay::run() {
         kafka::HeaderList headers;
         for (const auto& h : hs.header()) headers.emplace_back(h.key(), h.value());
         std::int64_t id = sel.i64(0);
-        producer.produce(sel.text(1), sel.blob(2), sel.blob(3), headers, id);
+        producer->produce(sel.text(1), sel.blob(2), sel.blob(3), headers, id);
         sent_up_to = id;
         ++sent;
       }
-      producer.poll(DELIVERY_POLL_MS);
-      if (stopping) producer.flush(FLUSH_TIMEOUT_MS);
+      producer->poll(DELIVERY_POLL_MS);
+      if (stopping) producer->flush(FLUSH_TIMEOUT_MS);
       forget_delivered();
       if (failed) {
         // Re-send everything not yet confirmed, after a pause. Rows already
         // delivered were deleted, so only the failed ones (and any still in
         // flight, which consumers de-duplicate) go again.
         failed = false;
-        producer.flush(FLUSH_TIMEOUT_MS);
+        producer->flush(FLUSH_TIMEOUT_MS);
         forget_delivered();
         sent_up_to = 0;
         std::this_thread::sleep_for(std::chrono::milliseconds(RETRY_BACKOFF_MS));
@@ -152,13 +177,13 @@ void Relay::run() {
     std::unique_lock lock(mu_);
     cv_.wait_for(
         lock,
-        std::chrono::milliseconds(producer.outstanding() > 0 ? DELIVERY_POLL_MS : IDLE_WAIT_MS),
+        std::chrono::milliseconds(producer->outstanding() > 0 ? DELIVERY_POLL_MS : IDLE_WAIT_MS),
         [&] { return wake_ || stop_.load(); });
     wake_ = false;
   }
-  if (producer.outstanding() > 0)
+  if (producer->outstanding() > 0)
     spdlog::warn("outbox relay stopped with {} unconfirmed messages; they are re-sent on start",
-                 producer.outstanding());
+                 producer->outstanding());
 }
 
 }  // namespace henvis::outbox

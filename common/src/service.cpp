@@ -101,6 +101,8 @@ int run_service(RunSpec spec) {
     outbox::Relay* relay = spec.relay;
     spec.metrics->gauge("henvis_outbox_published_total",
                         [relay] { return static_cast<double>(relay->published()); });
+    spec.metrics->gauge("henvis_outbox_producer_restarts_total",
+                        [relay] { return static_cast<double>(relay->producer_restarts()); });
   }
   if (spec.consumer) {
     ConsumerLoop* c = spec.consumer;
@@ -110,6 +112,8 @@ int run_service(RunSpec spec) {
                         [c] { return static_cast<double>(c->duplicates()); });
     spec.metrics->gauge("henvis_consumer_dead_lettered_total",
                         [c] { return static_cast<double>(c->dead_lettered()); });
+    spec.metrics->gauge("henvis_consumer_skipped_offsets_total",
+                        [c] { return static_cast<double>(c->skipped_offsets()); });
   }
   std::atomic<bool> stop{false};
   std::atomic<bool> failed{false};

@@ -235,7 +235,11 @@ void Stack::kill(const std::string& s, int sig) {
 int Stack::stop(const std::string& s) { return procs_.at(s)->stop(); }
 
 double Stack::metric(const std::string& s, const std::string& name) {
-  auto r = http("GET", ports_.at(s), "/metrics");
+  return testing::metric(ports_.at(s), name);
+}
+
+double metric(int port, const std::string& name) {
+  auto r = http("GET", port, "/metrics");
   std::istringstream in(r.body);
   std::string line;
   while (std::getline(in, line)) {

@@ -45,6 +45,9 @@ struct HttpResult {
 HttpResult http(const std::string& method, int port, const std::string& target,
                 const std::string& token = "", const std::string& body = "");
 
+// A value from the /metrics of the service on `port`, 0 if absent.
+double metric(int port, const std::string& name);
+
 // Polls `pred` until true or `timeout`; returns its last value.
 bool eventually(const std::function<bool()>& pred,
                 std::chrono::milliseconds timeout = std::chrono::seconds(60));

@@ -167,3 +167,42 @@ TEST_CASE("sqlite: a database is opened in WAL mode with synchronous=FULL", "[sq
   CHECK(j.text(0) == "wal");
   CHECK(scalar(db, "PRAGMA synchronous") == 2);  // FULL
 }
+
+namespace {
+henvis::kafka::Message numbered(std::int32_t partition, std::int64_t offset) {
+  henvis::kafka::Message m;
+  m.topic = "henvis.test.v1";
+  m.partition = partition;
+  m.offset = offset;
+  m.headers = {{henvis::kafka::header::ID,
+                "id-" + std::to_string(partition) + "-" + std::to_string(offset)}};
+  return m;
+}
+}  // namespace
+
+TEST_CASE("ConsumerLoop counts offsets it jumped over instead of losing them silently",
+          "[consumer]") {
+  // Given a consumer loop whose handler applies every event
+  TempDir tmp("henvis-outbox-test");
+  henvis::sqlite::Db db(tmp.file("svc.db"));
+  db.migrate({std::string(henvis::outbox::MIGRATION) + henvis::ConsumerLoop::MIGRATION});
+  int handled = 0;
+  henvis::ConsumerLoop loop(
+      "test", "", "", {{"henvis.test.v1", "henvis.test.v1.dlq.test"}},
+      [&](const henvis::kafka::Message&, henvis::sqlite::Db&) { ++handled; }, nullptr, nullptr);
+  // When partition 0 is read from its start without holes, and partition 1
+  // starts wherever the log starts (nothing stored yet for it)
+  loop.apply_batch(db, {numbered(0, 0), numbered(0, 1), numbered(1, 40)});
+  // Then nothing is counted as skipped
+  CHECK(loop.skipped_offsets() == 0);
+  // When the next batch jumps from offset 2 to offset 5 on partition 0 (the
+  // log lost 2, 3 and 4 before they were read) and re-reads partition 1's 40
+  loop.apply_batch(db, {numbered(0, 5), numbered(1, 40), numbered(1, 41)});
+  // Then exactly the three missing offsets are counted, the events present
+  // are applied once, and the stored offsets move on
+  CHECK(loop.skipped_offsets() == 3);
+  CHECK(handled == 5);
+  CHECK(loop.duplicates() == 1);
+  CHECK(scalar(db, "SELECT next_offset FROM consumer_offsets WHERE partition = 0") == 6);
+  CHECK(scalar(db, "SELECT next_offset FROM consumer_offsets WHERE partition = 1") == 42);
+}

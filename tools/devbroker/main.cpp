@@ -26,6 +26,19 @@
 // --control-fifo PATH gives tests a line protocol for the mock's fault
 // injection (request errors, brokers down/up, latency): see kUsage below.
 //
+// Produce faults other than a broker going down are NOT faithful for henvis's
+// producers (idempotent, not transactional). The 2.0.2 mock checks producer
+// sequence numbers only for transactional producers
+// (rd_kafka_mock_validate_records returns early without a TransactionalId).
+// When request R1 fails (a pushed error, or a leader moved with
+// rd_kafka_mock_partition_set_leader) and a later request R2 for the same
+// partition is appended, a real broker would refuse R2 with
+// OUT_OF_ORDER_SEQUENCE_NUMBER; the mock appends it, and librdkafka then
+// "implicitly acks" R1's messages as delivered although they never reached
+// the log (rdkafka_request.c, IMPLICITACK). The broker-fault test saw both.
+// A broker that goes down fails every request of its connections in order,
+// which the mock does faithfully.
+//
 // The mock's limits: everything lives in memory and is forgotten on exit; each
 // partition keeps at most 5 MiB and 100 000 message sets and silently drops
 // the oldest beyond that, read or not. It is for development and tests only.
@@ -116,6 +129,10 @@ control commands (with --control-fifo; write whole lines, e.g.
                          API: produce, fetch, metadata, or a numeric ApiKey;
                          ERR: an error name without RD_KAFKA_RESP_ERR_ (e.g.
                          NOT_LEADER_FOR_PARTITION) or its number
+                         NOT for produce when the outcome matters: the mock
+                         does not check idempotent producers' sequence
+                         numbers, so a message failed by an injected error
+                         can be reported delivered; use broker-down
   clear-errors API       drop the errors still queued for API
   broker-down ID|all     broker ID (1..brokers) or every broker stops
                          accepting connections and drops the open ones

@@ -71,6 +71,9 @@ class ConsumerLoop {
   std::uint64_t applied() const { return applied_.load(); }
   std::uint64_t duplicates() const { return duplicates_.load(); }
   std::uint64_t dead_lettered() const { return dead_lettered_.load(); }
+  // Offsets jumped over: events removed from Kafka before they were read
+  // (0 unless data was lost upstream of this service; logged as an error).
+  std::uint64_t skipped_offsets() const { return skipped_offsets_.load(); }
 
   // One batch in one transaction, as run() does it (throws if it failed and
   // was rolled back). Public so that tests can drive it without a broker
@@ -90,6 +93,7 @@ class ConsumerLoop {
   std::atomic<std::uint64_t> applied_{0};
   std::atomic<std::uint64_t> duplicates_{0};
   std::atomic<std::uint64_t> dead_lettered_{0};
+  std::atomic<std::uint64_t> skipped_offsets_{0};
 };
 
 }  // namespace henvis

@@ -139,6 +139,10 @@ class Producer {
   // Waits for every outstanding message; false on timeout.
   bool flush(int timeout_ms);
   int outstanding() const;
+  // The idempotent producer's fatal error (e.g. its sequence numbers and the
+  // broker's disagree), if one was raised: this instance can send nothing
+  // more and must be replaced. The error's name, never message content.
+  std::optional<std::string> fatal_error() const;
 
  private:
   static void dr_cb(rd_kafka_t*, const rd_kafka_message_t*, void* opaque);

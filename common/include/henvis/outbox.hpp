@@ -45,6 +45,8 @@ class Relay {
   // Publishes what is left (waiting up to the flush timeout), then stops.
   void stop();
   std::uint64_t published() const { return published_.load(); }
+  // Producers replaced after a fatal error (see run()).
+  std::uint64_t producer_restarts() const { return producer_restarts_.load(); }
 
  private:
   void run();
@@ -56,6 +58,7 @@ class Relay {
   bool wake_ = false;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> published_{0};
+  std::atomic<std::uint64_t> producer_restarts_{0};
   std::thread thread_;
 };
 
