@@ -228,7 +228,8 @@ struct Runner {
     std::set<std::string> conv, further;
     for (const auto& [index, st] : stages) {
       const auto& o = offer(index);
-      auto has = [&](v1::ReferralStatus x) { return st.count(x) != 0; };
+      // Explicit capture: clang 14 cannot capture a structured binding.
+      auto has = [&stages_of = st](v1::ReferralStatus x) { return stages_of.count(x) != 0; };
       ++s.contact_attempted;
       s.reached += has(v1::REFERRAL_STATUS_REACHED);
       s.declined_by_person += has(v1::REFERRAL_STATUS_DECLINED);
