@@ -187,4 +187,22 @@ int run_service(RunSpec spec) {
   return failed.load() ? 3 : 0;
 }
 
+void every(std::chrono::seconds interval, const std::atomic<bool>& stop, const std::string& what,
+           const std::function<void()>& pass) {
+  // Checked in small steps so that a stop is noticed quickly.
+  constexpr auto STEP = std::chrono::milliseconds(200);
+  auto next = std::chrono::steady_clock::now();
+  while (!stop.load()) {
+    if (std::chrono::steady_clock::now() >= next) {
+      try {
+        pass();
+      } catch (const std::exception& e) {
+        spdlog::error("{} failed error={}", what, e.what());
+      }
+      next = std::chrono::steady_clock::now() + interval;
+    }
+    std::this_thread::sleep_for(STEP);
+  }
+}
+
 }  // namespace henvis

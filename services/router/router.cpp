@@ -8,11 +8,11 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
 #include "henvis/access_log.hpp"
 #include "henvis/consumer_loop.hpp"
 #include "henvis/ids.hpp"
+#include "henvis/service.hpp"
 #include "henvis/topics.hpp"
 #include "henvis/validate.hpp"
 #include "referral_store.hpp"
@@ -373,21 +373,8 @@ int Reminders::run_once(sqlite::Db& db) {
 
 void Reminders::run(const std::atomic<bool>& stop) {
   sqlite::Db db(db_path_);
-  // Checked in small steps so that a stop is noticed quickly.
-  constexpr auto STEP = std::chrono::milliseconds(200);
-  auto next = std::chrono::steady_clock::now();
-  while (!stop.load()) {
-    if (std::chrono::steady_clock::now() >= next) {
-      try {
-        run_once(db);
-      } catch (const std::exception& e) {
-        spdlog::error("reminder pass failed error={}", e.what());
-      }
-      next =
-          std::chrono::steady_clock::now() + std::chrono::seconds(settings_.check_interval_seconds);
-    }
-    std::this_thread::sleep_for(STEP);
-  }
+  every(std::chrono::seconds(settings_.check_interval_seconds), stop, "reminder pass",
+        [&] { run_once(db); });
 }
 
 }  // namespace henvis::router

@@ -7,9 +7,9 @@
 #include <map>
 #include <numeric>
 #include <set>
-#include <thread>
 
 #include "henvis/ids.hpp"
+#include "henvis/service.hpp"
 #include "henvis/validate.hpp"
 #include "socialsog.hpp"
 #include "store.hpp"
@@ -348,9 +348,10 @@ v1::ScanView Scanner::scan(sqlite::Db& db, const ScanSpec& spec) {
       notification_id =
           request_notification(db, recipient, v1::NOTIFICATION_KIND_UNDERRETNING, n, now);
     else
-      spdlog::warn("no recipient for underretning underretning_id={} district={} (listed for "
-                   "the district's coordinators)",
-                   n.underretning_id(), sending_district);
+      spdlog::warn(
+          "no recipient for underretning underretning_id={} district={} (listed for "
+          "the district's coordinators)",
+          n.underretning_id(), sending_district);
 
     sqlite::Stmt ins(db,
                      "INSERT INTO underretninger(underretning_id, kommunekode, recipient_id, "
@@ -373,9 +374,10 @@ v1::ScanView Scanner::scan(sqlite::Db& db, const ScanSpec& spec) {
       dist.bind(1, n.underretning_id()).bind(2, si->incident.district_id()).run();
       dist.reset();
     }
-    sqlite::Stmt mark(db,
-                      "INSERT OR IGNORE INTO notified(child_cpr, incident_id, underretning_id, seq) "
-                      "VALUES (?,?,?,?)");
+    sqlite::Stmt mark(
+        db,
+        "INSERT OR IGNORE INTO notified(child_cpr, incident_id, underretning_id, seq) "
+        "VALUES (?,?,?,?)");
     for (std::size_t m : members)
       for (const auto& id : hits[m].qualifying) {
         mark.bind(1, hits[m].cpr).bind(2, id).bind(3, n.underretning_id()).bind(4, seq).run();
@@ -390,9 +392,9 @@ v1::ScanView Scanner::scan(sqlite::Db& db, const ScanSpec& spec) {
     spdlog::info(
         "underretning created underretning_id={} kommunekode={} recipient={} district={} "
         "children={} incidents={} rule={} rules_version={} previous={} reason={}",
-        n.underretning_id(), k, recipient, sending_district, n.children_size(),
-        n.incidents_size(), v1::SocialsogRule_Name(n.rule()), rules.version(),
-        n.previous_underretning_id(), n.reason());
+        n.underretning_id(), k, recipient, sending_district, n.children_size(), n.incidents_size(),
+        v1::SocialsogRule_Name(n.rule()), rules.version(), n.previous_underretning_id(),
+        n.reason());
   }
 
   sqlite::Stmt ins(db, "INSERT INTO scans(scan_id, kind, started_at, view) VALUES (?,?,?,?)");
@@ -494,20 +496,8 @@ int Worker::run_once(sqlite::Db& db) {
 
 void Worker::run(const std::atomic<bool>& stop) {
   sqlite::Db db(db_path_);
-  constexpr auto STEP = std::chrono::milliseconds(200);
-  auto next = std::chrono::steady_clock::now();
-  while (!stop.load()) {
-    if (std::chrono::steady_clock::now() >= next) {
-      try {
-        run_once(db);
-      } catch (const std::exception& e) {
-        spdlog::error("socialsog scheduled pass failed error={}", e.what());
-      }
-      next = std::chrono::steady_clock::now() +
-             std::chrono::seconds(scanner_.settings().check_interval_seconds);
-    }
-    std::this_thread::sleep_for(STEP);
-  }
+  every(std::chrono::seconds(scanner_.settings().check_interval_seconds), stop,
+        "socialsog scheduled pass", [&] { run_once(db); });
 }
 
 }  // namespace henvis::socialsog

@@ -186,6 +186,14 @@ TEST_CASE("Socialsøg statistics: import with bad lines, scan, receipt, counted"
                   "dev-evaluator");
   CHECK(csv.status == 200);
   CHECK(csv.body.rfind("row,week,underretninger,childrenFlagged", 0) == 0);
+  // And henvisctl prints the same table for an evaluator (header, then the
+  // total: two underretninger-counting columns read from the server's CSV)
+  auto ctl = henvisctl(s, "--evaluation http://127.0.0.1:" + std::to_string(s.port("evaluation")) +
+                              " --token dev-evaluator stats underretninger --csv");
+  INFO(ctl.err);
+  CHECK(ctl.status == 0);
+  CHECK(ctl.out.rfind("row,underretninger,childrenFlagged", 0) == 0);
+  CHECK(ctl.out.find("total,2,2") != std::string::npos);
   // And only evaluators get them
   CHECK(
       http("GET", s.port("evaluation"), "/v1/stats/underretninger", "dev-coordinator-mvj").status ==

@@ -406,7 +406,8 @@ int inbox_ack(const Context& c, const Args& a) {
   return EXIT_OK;
 }
 
-int stats_referrals(const Context& c, const Args& a) {
+// Both statistics tables print the same way: the server's CSV as a table.
+int stats_table(const Context& c, const Args& a, const std::string& table) {
   expect_positional(a, 0, "no arguments besides the options");
   std::string q;
   auto add = [&](const std::string& k, const std::string& v) {
@@ -418,7 +419,7 @@ int stats_referrals(const Context& c, const Args& a) {
   add("groupBy", a.get("group-by"));
   const bool csv = a.flag("csv");
   add("format", c.globals.json && !csv ? "json" : "csv");
-  const std::string body = c.api().stats_referrals(q);
+  const std::string body = c.api().stats(table, q);
   if (c.globals.json || csv) {
     c.out << body << (body.empty() || body.back() == '\n' ? "" : "\n");
     return EXIT_OK;
@@ -448,6 +449,11 @@ int stats_referrals(const Context& c, const Args& a) {
   }
   print_table(c.out, header, rows);
   return EXIT_OK;
+}
+
+int stats_referrals(const Context& c, const Args& a) { return stats_table(c, a, "referrals"); }
+int stats_underretninger(const Context& c, const Args& a) {
+  return stats_table(c, a, "underretninger");
 }
 
 }  // namespace
@@ -532,6 +538,17 @@ const std::vector<Command>& commands() {
        {"from", "to", "group-by"},
        {"csv"},
        stats_referrals},
+      {{"stats", "underretninger"},
+       "[--from D] [--to D] [--group-by LIST] [--csv]",
+       "Socialsøg for evaluators: underretninger, children flagged, cross-district share,\n"
+       "receipts on time, municipalities' responses (evaluator). Small cells are\n"
+       "suppressed by the server. Printed as a table by default.\n"
+       "  --from D, --to D       period, YYYY-MM-DD\n"
+       "  --group-by LIST        comma-separated: week, municipality, district\n"
+       "  --csv                  print the server's CSV as is (--json: its JSON)\n",
+       {"from", "to", "group-by"},
+       {"csv"},
+       stats_underretninger},
       {{"config", "check"},
        "SERVICE_CONFIG...",
        "Parse each henvis.v1.ServiceConfig file and the directory and tokens files it\n"

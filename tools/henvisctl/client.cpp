@@ -278,9 +278,9 @@ v1::InboxEntry Client::ack(const std::string& notification_id) {
   return out;
 }
 
-std::string Client::stats_referrals(const std::string& query) {
+std::string Client::stats(const std::string& table, const std::string& query) {
   HttpResponse r = conns_->evaluation.request(
-      "GET", "/v1/stats/referrals" + (query.empty() ? "" : "?" + query), token_);
+      "GET", "/v1/stats/" + table + (query.empty() ? "" : "?" + query), token_);
   if (r.status < 200 || r.status >= 300) throw ApiError(parse_problem(r));
   return r.body;
 }

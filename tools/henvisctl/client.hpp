@@ -120,7 +120,9 @@ class Client {
   v1::Inbox inbox(bool all = false);
   v1::InboxEntry ack(const std::string& notification_id);
   // evaluation: the raw body (JSON or CSV); `query` without the leading '?'.
-  std::string stats_referrals(const std::string& query);
+  // GET /v1/stats/<table>?<query> (table: referrals or underretninger): the
+  // body as the server sent it (CSV or JSON, as the query's format asks).
+  std::string stats(const std::string& table, const std::string& query);
 
  private:
   struct Connections {

@@ -4,6 +4,7 @@
 // let the consumer finish its batch, flush the outbox, close databases).
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -56,5 +57,12 @@ struct RunSpec {
   std::vector<std::function<void(const std::atomic<bool>&)>> workers;
 };
 int run_service(RunSpec spec);
+
+// A service's periodic work (reminders, scheduled scans): runs `pass` at once
+// and then every `interval` until `stop` is set, noticing a stop within a
+// fraction of a second. A pass that throws is logged as "<what> failed" and
+// tried again at the next interval.
+void every(std::chrono::seconds interval, const std::atomic<bool>& stop, const std::string& what,
+           const std::function<void()>& pass);
 
 }  // namespace henvis
