@@ -146,6 +146,14 @@ Settings::Settings(const Directory& directory, const v1::ServiceConfig& config,
         break;
       }
       case v1::CHANNEL_FILE: {
+        // The CSV file is a centre's contact list (CSV_HEADER). Municipalities
+        // and coordinators receive underretninger and receipt notices, which
+        // it cannot carry; they would get rows without them.
+        if (r.kind() != v1::RECIPIENT_KIND_CENTRE)
+          throw config::Error(who +
+                              "channel CHANNEL_FILE (a CSV contact list) is for centres only; a "
+                              "municipality or coordinator receives underretninger: use "
+                              "CHANNEL_INBOX or CHANNEL_WEBHOOK");
         c.channel = v1::CHANNEL_FILE;
         if (r.file_drop_dir().empty()) throw config::Error(who + "file_drop_dir is required");
         c.drop_dir = config::resolve(config_dir, r.file_drop_dir());

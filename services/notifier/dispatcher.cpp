@@ -11,6 +11,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -93,6 +94,8 @@ struct Dispatcher::Row {
   v1::NotificationKind kind = v1::NOTIFICATION_KIND_UNSPECIFIED;
   std::string referral_id;
   v1::ReferralContact contact;
+  // Socialsøg's UNDERRETNING and RECEIPT_MISSED carry the notice instead.
+  std::optional<v1::UnderretningNotice> underretning;
   int attempts = 0;
 };
 
@@ -150,7 +153,8 @@ int Dispatcher::run_once() {
   std::map<std::string, std::vector<Row>> by_recipient;
   {
     sqlite::Stmt s(db,
-                   "SELECT notification_id, recipient_id, kind, referral_id, contact, attempts "
+                   "SELECT notification_id, recipient_id, kind, referral_id, contact, attempts, "
+                   "underretning "
                    "FROM inbox WHERE state = 'pending' AND available_at <= ?1 "
                    "AND coalesce(next_attempt_at, 0) <= ?1 ORDER BY available_at, rowid LIMIT ?2");
     s.bind(1, to_ms(now)).bind(2, ROUND_LIMIT);
@@ -162,6 +166,7 @@ int Dispatcher::run_once() {
       r.referral_id = s.text(3);
       r.contact.ParseFromString(s.blob(4));
       r.attempts = static_cast<int>(s.i64(5));
+      if (!s.is_null(6)) r.underretning.emplace().ParseFromString(s.blob(6));
       by_recipient[r.recipient].push_back(std::move(r));
     }
   }
@@ -190,7 +195,10 @@ int Dispatcher::push_webhook(const std::string& recipient, std::vector<Row>& row
     v1::InboxEntry e;
     e.set_notification_id(row.id);
     e.set_kind(row.kind);
-    *e.mutable_referral() = row.contact;
+    if (row.underretning)
+      *e.mutable_underretning() = *row.underretning;
+    else
+      *e.mutable_referral() = row.contact;
     *e.mutable_delivered_at() = timestamp(at);
     std::string body;
     google::protobuf::util::JsonPrintOptions opts;
@@ -355,6 +363,9 @@ void Dispatcher::escalate(const Row& row, const std::string& reason) {
   *n.mutable_referral() = row.contact;
   n.mutable_referral()->set_reason(reason);
   if (n.referral().centre_id().empty()) n.mutable_referral()->set_centre_id(row.recipient);
+  // An underretning the municipality did not get goes to the coordinator
+  // whole: the children must not wait for the municipality's endpoint.
+  if (row.underretning) *n.mutable_underretning() = *row.underretning;
   *n.mutable_requested_at() = timestamp(clock_->now());
   // At once whatever the coordinator's mode: a failed push is urgent.
   store_notification(*db_, settings_, *clock_, n, /*at_once=*/true);

@@ -52,6 +52,8 @@ constexpr const char* NAME = "Jens Testesen";
 constexpr const char* PHONE = "+4523456789";
 constexpr const char* CENTRE = "rusmiddelcenter-657";
 constexpr const char* COORDINATOR = "coordinator-mvj";
+constexpr const char* MUNICIPALITY = "kommune-657";
+constexpr const char* CHILD_CPR = "0101151234";
 constexpr const char* KEY = "test-webhook-key";
 
 std::chrono::system_clock::time_point instant(const std::string& s) {
@@ -145,14 +147,17 @@ std::string read_file(const fs::path& p) {
 // changed by `configure`, the settings built and checked as at start, a
 // migrated database, a ManualClock.
 struct Notifier {
+  // `configure` adjusts the recipient `configured` (the Herning centre unless
+  // given) in the dev directory.
   explicit Notifier(const std::string& start,
                     const std::function<void(henvis::v1::Recipient&)>& configure,
-                    const std::string& notifier_settings = "")
+                    const std::string& notifier_settings = "",
+                    const std::string& configured = CENTRE)
       : tmp("henvis-notifier-channels"), clock(instant(start)) {
     tmp.write("webhook.key", std::string(KEY) + "\n");
     henvis::v1::Directory d = dev_directory().raw();
     for (auto& r : *d.mutable_recipients())
-      if (r.id() == CENTRE) configure(r);
+      if (r.id() == configured) configure(r);
     directory = henvis::Directory(d);
     henvis::v1::ServiceConfig config;
     if (!notifier_settings.empty()) {
@@ -748,4 +753,71 @@ TEST_CASE("notifier channels: reminders and escalations from the router land in 
   auto coord = parse_inbox(nt.api->inbox(inbox_request("mvj", henvis::v1::ROLE_COORDINATOR)));
   REQUIRE(coord.entries_size() == 1);
   CHECK(coord.entries(0).kind() == henvis::v1::NOTIFICATION_KIND_ESCALATION);
+}
+
+TEST_CASE("notifier channels: the CSV file channel is refused for a municipality",
+          "[notifier][channels][config]") {
+  // Given Herning Kommune (which receives underretninger) set to the CSV file
+  // drop, a centre's contact list format that cannot carry them
+  // When the settings are built / Then a configuration error names the recipient and the fix
+  try {
+    Notifier nt(
+        "2025-05-16T14:00:00Z",
+        [](henvis::v1::Recipient& r) {
+          r.set_channel(henvis::v1::CHANNEL_FILE);
+          r.set_file_drop_dir("drop");
+        },
+        "", MUNICIPALITY);
+    FAIL("no configuration error");
+  } catch (const henvis::config::Error& e) {
+    const std::string what = e.what();
+    CHECK(what.find(MUNICIPALITY) != std::string::npos);
+    CHECK(what.find("CHANNEL_FILE") != std::string::npos);
+    CHECK(what.find("CHANNEL_WEBHOOK") != std::string::npos);
+  }
+}
+
+TEST_CASE(
+    "notifier channels: an underretning pushed by webhook carries the notice, and goes whole to "
+    "the coordinator when the push fails",
+    "[notifier][channels][webhook][socialsog]") {
+  // Given Herning Kommune reached by a signed webhook that answers 503, one attempt
+  Receiver receiver(KEY, 503);
+  Notifier nt(
+      "2025-05-16T14:00:00Z",
+      [&](henvis::v1::Recipient& r) {
+        r.set_channel(henvis::v1::CHANNEL_WEBHOOK);
+        r.set_webhook_url(receiver.url());
+        r.set_webhook_secret_file("webhook.key");
+      },
+      "notifier { webhook_max_attempts: 1 }", MUNICIPALITY);
+  // When an underretning about a child arrives for it
+  henvis::v1::NotificationRequested n;
+  n.set_notification_id("n-underretning");
+  n.set_recipient_id(MUNICIPALITY);
+  n.set_kind(henvis::v1::NOTIFICATION_KIND_UNDERRETNING);
+  auto* u = n.mutable_underretning();
+  u->set_underretning_id("u-1");
+  u->set_kommunekode(657);
+  u->add_children()->set_cpr(CHILD_CPR);
+  *n.mutable_requested_at() = henvis::now_timestamp();
+  nt.apply(n);
+  CHECK(nt.dispatcher->run_once() == 1);
+  // Then the webhook body is the InboxEntry with the notice and its child
+  auto got = receiver.received();
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].signature_ok);
+  henvis::v1::InboxEntry e;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(got[0].body, &e).ok());
+  CHECK(e.kind() == henvis::v1::NOTIFICATION_KIND_UNDERRETNING);
+  CHECK(e.underretning().underretning_id() == "u-1");
+  REQUIRE(e.underretning().children_size() == 1);
+  CHECK(e.underretning().children(0).cpr() == CHILD_CPR);
+  // And after the failed push the coordinator's escalation carries the same notice
+  auto coord = parse_inbox(nt.api->inbox(inbox_request("mvj", henvis::v1::ROLE_COORDINATOR)));
+  REQUIRE(coord.entries_size() == 1);
+  CHECK(coord.entries(0).kind() == henvis::v1::NOTIFICATION_KIND_ESCALATION);
+  CHECK(coord.entries(0).referral().reason() == "webhook_failed");
+  CHECK(coord.entries(0).underretning().underretning_id() == "u-1");
+  CHECK(coord.entries(0).underretning().children(0).cpr() == CHILD_CPR);
 }
