@@ -46,8 +46,7 @@ int main(int argc, char** argv) {
   workdays::Calendar calendar;
   try {
     if (settings_file.empty()) {
-      const std::string beside =
-          config::resolve(setup.config_dir, "socialsog-settings.textproto");
+      const std::string beside = config::resolve(setup.config_dir, "socialsog-settings.textproto");
       if (std::filesystem::exists(beside)) settings_file = beside;
     }
     v1::SocialsogSettings raw;
@@ -61,10 +60,12 @@ int main(int argc, char** argv) {
     spdlog::critical("socialsog configuration error: {}", e.what());
     return 2;
   }
-  spdlog::info("socialsog rules version={} threshold={} look_back_months={} settings={}",
-               settings.rules.version(), settings.rules.threshold(),
-               settings.rules.look_back_months(),
-               settings_file.empty() ? std::string("defaults") : settings_file);
+  spdlog::info(
+      "socialsog rules version={} threshold={} look_back_months={} incident_retention_months={} "
+      "settings={}",
+      settings.rules.version(), settings.rules.threshold(), settings.rules.look_back_months(),
+      settings.incident_retention_months,
+      settings_file.empty() ? std::string("defaults") : settings_file);
   outbox::Relay relay(setup.database, setup.bootstrap, &health);
   socialsog::Scanner scanner(Directory(setup.directory), settings, calendar, clock);
   socialsog::Api api(setup.database, scanner, &relay);

@@ -66,7 +66,8 @@ IncidentMatch Rules::match(const v1::Incident& incident) const {
   };
   for (const auto& c : incident.incident_codes())
     consider(v1::CODE_KIND_INCIDENT, c, m.incident_codes);
-  for (const auto& c : incident.offence_codes()) consider(v1::CODE_KIND_OFFENCE, c, m.offence_codes);
+  for (const auto& c : incident.offence_codes())
+    consider(v1::CODE_KIND_OFFENCE, c, m.offence_codes);
   return m;
 }
 
@@ -75,8 +76,8 @@ Settings Settings::from(const v1::SocialsogSettings& s, const std::string& base_
   if (!s.rules_file().empty() && s.has_rules())
     throw std::invalid_argument("socialsog settings: give rules_file or rules, not both");
   if (!s.rules_file().empty())
-    out.rules = Rules::from(
-        config::load<v1::SocialsogRules>(config::resolve(base_dir, s.rules_file())));
+    out.rules =
+        Rules::from(config::load<v1::SocialsogRules>(config::resolve(base_dir, s.rules_file())));
   else if (s.has_rules())
     out.rules = Rules::from(s.rules());
   else
@@ -102,7 +103,8 @@ Settings Settings::from(const v1::SocialsogSettings& s, const std::string& base_
         !std::isdigit(static_cast<unsigned char>(t[4])))
       throw std::invalid_argument("socialsog settings: scan_time must be HH:MM");
     const int h = std::stoi(t.substr(0, 2)), mi = std::stoi(t.substr(3, 2));
-    if (h > 23 || mi > 59) throw std::invalid_argument("socialsog settings: scan_time must be HH:MM");
+    if (h > 23 || mi > 59)
+      throw std::invalid_argument("socialsog settings: scan_time must be HH:MM");
     out.scan_time = std::chrono::hours(h) + std::chrono::minutes(mi);
   }
   if (s.receipt_working_days() < 0 || s.check_interval_seconds() < 0)
@@ -115,6 +117,17 @@ Settings Settings::from(const v1::SocialsogSettings& s, const std::string& base_
     out.senders[snd.district_id()] = snd.name();
   }
   out.weekly_scan = !s.weekly_scan_disabled();
+  const int look_back = out.rules.look_back_months();
+  if (s.incident_retention_months() < 0)
+    throw std::invalid_argument(
+        "socialsog settings: incident_retention_months must not be negative");
+  out.incident_retention_months =
+      s.incident_retention_months() ? s.incident_retention_months() : look_back + 3;
+  if (out.incident_retention_months < look_back)
+    throw std::invalid_argument(
+        "socialsog settings: incident_retention_months must be at least the rules' "
+        "look_back_months (" +
+        std::to_string(look_back) + ")");
   return out;
 }
 

@@ -486,10 +486,38 @@ int Scanner::check_receipts(sqlite::Db& db) {
   return static_cast<int>(due.size());
 }
 
+int Scanner::purge_incidents(sqlite::Db& db) {
+  const std::int64_t now_s =
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch()).count();
+  const std::int64_t horizon = months_before(now_s, settings_.incident_retention_months);
+  sqlite::Transaction tx(db);
+  for (const char* sql : {"DELETE FROM incident_persons WHERE incident_id IN "
+                          "(SELECT incident_id FROM incidents WHERE occurred_at < ?)",
+                          "DELETE FROM adult_children WHERE incident_id IN "
+                          "(SELECT incident_id FROM incidents WHERE occurred_at < ?)"}) {
+    sqlite::Stmt del(db, sql);
+    del.bind(1, horizon).run();
+  }
+  sqlite::Stmt del(db, "DELETE FROM incidents WHERE occurred_at < ?");
+  del.bind(1, horizon).run();
+  const int erased = static_cast<int>(db.changes());
+  tx.commit();
+  if (erased > 0) {
+    // secure_delete zeroes the pages; the WAL still holds the old ones
+    // until it is checkpointed (best effort while readers are active).
+    db.checkpoint_truncate();
+    spdlog::info("incidents erased after retention count={} occurred_before={} months={}", erased,
+                 rfc3339(std::chrono::system_clock::time_point(std::chrono::seconds(horizon))),
+                 settings_.incident_retention_months);
+  }
+  return erased;
+}
+
 int Worker::run_once(sqlite::Db& db) {
   int n = 0;
   if (scanner_.weekly_if_due(db)) ++n;
   n += scanner_.check_receipts(db);
+  scanner_.purge_incidents(db);
   if (n && relay_) relay_->notify();
   return n;
 }

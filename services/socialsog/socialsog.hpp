@@ -78,6 +78,8 @@ struct Settings {
   std::map<std::string, std::string> senders;  // district id -> sender name
   int check_interval_seconds = 60;
   bool weekly_scan = true;
+  // Months after which an incident is erased (>= the rules' look-back).
+  int incident_retention_months = 15;
 
   // Defaults for unset fields; `base_dir` resolves rules_file. Throws
   // std::invalid_argument (or config::Error) on bad values.
@@ -148,6 +150,12 @@ class Scanner {
   // Reports missed receipt deadlines to the coordinator (once each); returns
   // how many.
   int check_receipts(sqlite::Db& db);
+  // Erases the incidents that occurred more than incident_retention_months
+  // ago, with their persons and children (data minimisation: no scan can
+  // count them any more). What was already sent stays with its underretning,
+  // and who was notified about which incident stays so that nobody is
+  // notified twice. Returns how many incidents were erased.
+  int purge_incidents(sqlite::Db& db);
   std::int64_t watermark(sqlite::Db& db);
   const Settings& settings() const { return settings_; }
   const Directory& directory() const { return directory_; }
@@ -178,8 +186,8 @@ class Api {
   outbox::Relay* relay_;
 };
 
-// The background loop: the weekly scan when due and the receipt clock,
-// every check interval, on its own connection.
+// The background loop: the weekly scan when due, the receipt clock and the
+// incident retention, every check interval, on its own connection.
 class Worker {
  public:
   Worker(std::string db_path, Scanner& scanner, outbox::Relay* relay)

@@ -29,7 +29,7 @@ namespace ss = henvis::socialsog;
 
 // Placeholder codes of the default list: weights 6 (severe) / 2 / 3.
 constexpr const char* SEVERE = "PH-G-GROV-VOLD";
-constexpr const char* DRUNK = "PH-G-FL53";      // weight 2
+constexpr const char* DRUNK = "PH-G-FL53";                // weight 2
 constexpr const char* DISTURBANCE = "PH-H-HUSSPEKTAKEL";  // weight 2
 
 constexpr const char* FATHER = "150580-1235";
@@ -48,8 +48,7 @@ struct Kid {
 
 v1::Incident incident(const std::string& id, const std::string& district, const std::string& when,
                       const std::string& code, const std::string& adult, int adult_home,
-                      const std::vector<Kid>& kids,
-                      v1::PersonRole role = v1::PERSON_ROLE_SUSPECT) {
+                      const std::vector<Kid>& kids, v1::PersonRole role = v1::PERSON_ROLE_SUSPECT) {
   v1::Incident in;
   in.set_incident_id(id);
   in.set_journal_number("4100-84123-00042-24");
@@ -410,9 +409,10 @@ TEST_CASE("Socialsøg: no second underretning for the same incidents - a new one
   CHECK(scalar(s.db, "SELECT count(*) FROM underretninger") == 2);
 }
 
-TEST_CASE("Socialsøg: an incident with an underretning sent at the scene counts but does not "
-          "alone trigger one",
-          "[socialsog][dedup]") {
+TEST_CASE(
+    "Socialsøg: an incident with an underretning sent at the scene counts but does not "
+    "alone trigger one",
+    "[socialsog][dedup]") {
   TempDir dir("socialsog");
   henvis::ManualClock clock(at("2024-06-03T04:00:00Z"));
   Service s(dir.file("s.db"), clock);
@@ -507,8 +507,8 @@ TEST_CASE("Socialsøg: the receipt clock skips the weekend - a receipt in time s
 TEST_CASE("Socialsøg: an invalid incident is refused naming the field, never the value",
           "[socialsog][dlq]") {
   // Given an incident whose child has an impossible CPR number
-  auto in = incident("inc-1", "mvj", "2024-05-20T21:00:00Z", SEVERE, FATHER, 657,
-                     {{"310299-9999", 657}});
+  auto in =
+      incident("inc-1", "mvj", "2024-05-20T21:00:00Z", SEVERE, FATHER, 657, {{"310299-9999", 657}});
   // Then the reason names the field and not the number
   auto r = ss::invalid_incident(in);
   REQUIRE(r);
@@ -516,4 +516,64 @@ TEST_CASE("Socialsøg: an invalid incident is refused naming the field, never th
   // And a valid one passes
   CHECK_FALSE(ss::invalid_incident(
       incident("inc-2", "mvj", "2024-05-20T21:00:00Z", SEVERE, FATHER, 657, {{CHILD1, 657}})));
+}
+
+// ---------------------------------------------------------------------------
+// Retention
+
+TEST_CASE("Socialsøg: incidents are erased with their persons after the retention period",
+          "[socialsog][retention]") {
+  // Given the default retention (the 12-month look-back + 3 = 15 months), an
+  // incident from January 2023 and one from May 2024, both scanned (the
+  // recent one flags the child)
+  TempDir dir("socialsog");
+  henvis::ManualClock clock(at("2024-06-03T04:00:00Z"));
+  Service s(dir.file("s.db"), clock);
+  s.add(incident("inc-old", "mvj", "2023-01-10T21:00:00Z", DRUNK, MOTHER, 657, {{CHILD2, 657}}));
+  s.add(incident("inc-new", "mvj", "2024-05-20T21:00:00Z", SEVERE, FATHER, 657, {{CHILD1, 657}}));
+  REQUIRE(s.on_demand().underretninger_created() == 1);
+  auto count = [&](const std::string& table) {
+    return scalar(s.db, "SELECT count(*) FROM " + table);
+  };
+  REQUIRE(count("incidents") == 2);
+  // When the retention pass runs
+  const int erased = s.scanner.purge_incidents(s.db);
+  // Then the old incident and its persons and children are gone, the recent one stays
+  CHECK(erased == 1);
+  CHECK(scalar(s.db, "SELECT count(*) FROM incidents WHERE incident_id = 'inc-old'") == 0);
+  CHECK(scalar(s.db, "SELECT count(*) FROM incident_persons WHERE incident_id = 'inc-old'") == 0);
+  CHECK(scalar(s.db, "SELECT count(*) FROM adult_children WHERE incident_id = 'inc-old'") == 0);
+  CHECK(scalar(s.db, "SELECT count(*) FROM incidents WHERE incident_id = 'inc-new'") == 1);
+  CHECK(scalar(s.db, "SELECT count(*) FROM adult_children WHERE incident_id = 'inc-new'") == 1);
+  // And the underretning already sent keeps its notice, and the record that
+  // the child was notified stays (no second underretning for it)
+  CHECK(count("underretninger") == 1);
+  CHECK(count("notified") == 1);
+  // And a second pass erases nothing more
+  CHECK(s.scanner.purge_incidents(s.db) == 0);
+  // When 15 months after the recent incident have passed / Then it goes too
+  clock.set(at("2025-08-21T00:00:00Z"));
+  CHECK(s.scanner.purge_incidents(s.db) == 1);
+  CHECK(count("incidents") == 0);
+  CHECK(count("incident_persons") == 0);
+  CHECK(count("adult_children") == 0);
+}
+
+TEST_CASE("Socialsøg: a retention shorter than the look-back is a configuration error",
+          "[socialsog][retention][config]") {
+  // Given a retention of 6 months with the default 12-month look-back
+  v1::SocialsogSettings cfg;
+  cfg.set_incident_retention_months(6);
+  // When the settings are read / Then the error names the field and the look-back
+  try {
+    ss::Settings::from(cfg, ".");
+    FAIL("no error");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()).find("incident_retention_months") != std::string::npos);
+    CHECK(std::string(e.what()).find("12") != std::string::npos);
+  }
+  // And 12 months, or the default, is accepted
+  cfg.set_incident_retention_months(12);
+  CHECK(ss::Settings::from(cfg, ".").incident_retention_months == 12);
+  CHECK(ss::Settings::from(v1::SocialsogSettings(), ".").incident_retention_months == 15);
 }
