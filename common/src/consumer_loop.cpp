@@ -95,13 +95,20 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
                applied_.load(), duplicates_.load(), dead_lettered_.load());
 }
 
+bool ConsumerLoop::contiguous(const std::string& topic) const {
+  for (const auto& t : topics_)
+    if (t.topic == topic) return t.contiguous_offsets;
+  return true;
+}
+
 void ConsumerLoop::apply_batch(sqlite::Db& db, const std::vector<kafka::Message>& batch) {
   std::uint64_t applied = 0, dups = 0, dlq = 0, skipped = 0;
   // A partition's offsets have no holes on henvis's topics (no transactions,
-  // no compaction). A message beyond the stored next offset means events
-  // were removed from Kafka before this service read them (retention, a
-  // truncated log) and the consumer's offset reset jumped over them: that is
-  // loss, and it must not be silent. Logged and counted after the commit.
+  // no compaction; ConsumedTopic::contiguous_offsets). A message beyond the
+  // stored next offset means events were removed from Kafka before this
+  // service read them (retention, a truncated log) and the consumer's offset
+  // reset jumped over them: that is loss, and it must not be silent. Logged
+  // and counted after the commit.
   struct Gap {
     std::string topic;
     std::int32_t partition;
@@ -127,7 +134,7 @@ void ConsumerLoop::apply_batch(sqlite::Db& db, const std::vector<kafka::Message>
       if (stored.step()) next->second = stored.i64(0);
       stored.reset();
     }
-    if (next->second && m.offset > *next->second) {
+    if (next->second && m.offset > *next->second && contiguous(m.topic)) {
       gaps.push_back({m.topic, m.partition, *next->second, m.offset});
       skipped += static_cast<std::uint64_t>(m.offset - *next->second);
     }

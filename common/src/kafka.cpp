@@ -68,10 +68,17 @@ ConfHandle base_conf(const std::string& bootstrap, Health* health) {
   set(conf.get(), "bootstrap.servers", bootstrap);
   set(conf.get(), "client.id", "henvis");
   // A developer's switch for librdkafka's own tracing (e.g. "eos,msg,fetch"),
-  // logged at debug level (HENVIS_LOG_LEVEL=debug), for investigating the
-  // test broker only: some contexts (protocol) may dump request bytes, so it
-  // is never set in a deployment.
-  if (const char* d = std::getenv("HENVIS_KAFKA_DEBUG"); d && *d) set(conf.get(), "debug", d);
+  // logged at debug level (HENVIS_LOG_LEVEL=debug). Contexts that may dump
+  // request bytes (and so message content) are refused.
+  if (const char* d = std::getenv("HENVIS_KAFKA_DEBUG"); d && *d) {
+    const std::string contexts = std::string(",") + d + ",";
+    for (const char* unsafe : {",all,", ",protocol,"})
+      if (contexts.find(unsafe) != std::string::npos)
+        throw std::runtime_error(
+            "HENVIS_KAFKA_DEBUG: the contexts all and protocol are refused (they can log "
+            "message bytes)");
+    set(conf.get(), "debug", d);
+  }
   rd_kafka_conf_set_log_cb(conf.get(), log_cb);
   rd_kafka_conf_set_error_cb(conf.get(), error_cb);
   rd_kafka_conf_set_opaque(conf.get(), health);
@@ -226,10 +233,12 @@ Producer::Producer(const std::string& bootstrap, DeliveryCallback on_delivery, H
 }
 
 Producer::~Producer() {
-  // Messages still queued or in flight (the relay gave up waiting, or the
+  // Messages still queued or in flight (the caller gave up waiting, or the
   // producer hit a fatal error) are purged so that their delivery reports
-  // run and free what produce() allocated; their outbox rows stay and are
-  // sent again.
+  // run and free what produce() allocated. The caller is not told (it may
+  // be half destroyed, and its callback must not throw here): to it they
+  // stay unconfirmed, e.g. outbox rows that are sent again.
+  destroying_ = true;
   if (rk_ && rd_kafka_outq_len(rk_.get()) > 0) {
     rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_flush(rk_.get(), PURGE_FLUSH_MS);
@@ -245,6 +254,7 @@ struct InFlight {
 
 void Producer::dr_cb(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
   std::unique_ptr<InFlight> f(static_cast<InFlight*>(m->_private));
+  if (f->producer->destroying_) return;
   bool ok = m->err == RD_KAFKA_RESP_ERR_NO_ERROR;
   if (ok && f->producer->health_) f->producer->health_->set(true);
   f->producer->on_delivery_(f->opaque, ok, ok ? std::string() : rd_kafka_err2name(m->err));

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "henvis/ids.hpp"
@@ -97,7 +98,7 @@ void Relay::run() {
         },
         health_);
   };
-  std::unique_ptr<kafka::Producer> producer = new_producer();
+  std::unique_ptr<kafka::Producer> producer;
 
   std::int64_t sent_up_to = 0;  // highest row id handed to the producer
   auto forget_delivered = [&] {
@@ -119,22 +120,33 @@ void Relay::run() {
     // then on; without a new one the outbox would grow until a restart.
     // Rows it confirmed are forgotten first; every other row is sent again
     // by the new producer (consumers drop the copies by ce_id).
-    if (auto fatal = producer->fatal_error()) {
-      producer->poll(0);
-      try {
-        forget_delivered();
-      } catch (const std::exception& e) {
-        // Not forgotten: they are sent again, and de-duplicated.
-        spdlog::error("outbox relay error={}", e.what());
-        delivered.clear();
+    if (producer) {
+      if (auto fatal = producer->fatal_error()) {
+        producer->poll(0);
+        try {
+          forget_delivered();
+        } catch (const std::exception& e) {
+          // Not forgotten: they are sent again, and de-duplicated.
+          spdlog::error("outbox relay error={}", e.what());
+          delivered.clear();
+        }
+        spdlog::error(
+            "outbox producer fatal error={}; replacing it and re-sending unconfirmed rows", *fatal);
+        producer.reset();  // what it still held stays unconfirmed
+        ++producer_restarts_;
+        failed = false;
+        sent_up_to = 0;
       }
-      spdlog::error("outbox producer fatal error={}; replacing it and re-sending unconfirmed rows",
-                    *fatal);
-      producer.reset();
-      producer = new_producer();
-      ++producer_restarts_;
-      failed = false;
-      sent_up_to = 0;
+    }
+    if (!producer) {
+      try {
+        producer = new_producer();
+      } catch (const std::exception& e) {
+        spdlog::error("outbox producer could not be created error={}", e.what());
+        if (stopping) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(RETRY_BACKOFF_MS));
+        continue;
+      }
     }
     try {
       int sent = 0;
@@ -181,7 +193,7 @@ void Relay::run() {
         [&] { return wake_ || stop_.load(); });
     wake_ = false;
   }
-  if (producer->outstanding() > 0)
+  if (producer && producer->outstanding() > 0)
     spdlog::warn("outbox relay stopped with {} unconfirmed messages; they are re-sent on start",
                  producer->outstanding());
 }

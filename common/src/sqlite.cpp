@@ -67,9 +67,11 @@ void Db::migrate(const std::vector<std::string>& migrations) {
   }
 }
 
-void Db::checkpoint_truncate() {
+bool Db::checkpoint_truncate() {
   int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
-  if (rc != SQLITE_OK && rc != SQLITE_BUSY) fail(rc, "checkpoint failed");
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return false;
+  if (rc != SQLITE_OK) fail(rc, "checkpoint failed");
+  return true;
 }
 
 std::int64_t Db::changes() const { return sqlite3_changes64(db_); }

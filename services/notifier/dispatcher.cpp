@@ -195,10 +195,11 @@ int Dispatcher::push_webhook(const std::string& recipient, std::vector<Row>& row
     v1::InboxEntry e;
     e.set_notification_id(row.id);
     e.set_kind(row.kind);
-    if (row.underretning)
-      *e.mutable_underretning() = *row.underretning;
-    else
-      *e.mutable_referral() = row.contact;
+    // An underretning carries its notice; an escalation of one carries the
+    // notice and the referral part (why, and whose delivery failed), as the
+    // pull inbox shows them.
+    if (row.underretning) *e.mutable_underretning() = *row.underretning;
+    if (!row.underretning || row.contact.ByteSizeLong() > 0) *e.mutable_referral() = row.contact;
     *e.mutable_delivered_at() = timestamp(at);
     std::string body;
     google::protobuf::util::JsonPrintOptions opts;
@@ -217,7 +218,8 @@ int Dispatcher::push_webhook(const std::string& recipient, std::vector<Row>& row
     sqlite::Transaction tx(*db_);
     // The body may have reached the receiver whatever the answer.
     access_log::record(*db_, auth::Principal{"notifier-webhook", role_of(who), recipient},
-                       row.referral_id, "webhook");
+                       row.underretning ? row.underretning->underretning_id() : row.referral_id,
+                       "webhook");
     if (res.ok()) {
       sqlite::Stmt up(
           *db_,
@@ -390,8 +392,7 @@ void Dispatcher::checkpoint_after_withdrawal() {
   // into the (secure_delete) database file and truncated.
   bool done = false;
   try {
-    sqlite::Stmt cp(*db_, "PRAGMA wal_checkpoint(TRUNCATE)");
-    done = cp.step() && cp.i64(0) == 0;
+    done = db_->checkpoint_truncate();
   } catch (const sqlite::Error& e) {
     if (!e.retryable()) throw;
   }

@@ -74,7 +74,9 @@ int main(int argc, char** argv) {
   // The consumer is declared last: it stops before what its handler uses.
   ConsumerLoop consumer(
       "socialsog", setup.database, setup.bootstrap,
-      {{topics::INCIDENTS, dlq_topic(topics::INCIDENTS, "socialsog")},
+      // police.incidents.v1 is written by the police's systems, which may
+      // use transactions: its offsets may have holes.
+      {{topics::INCIDENTS, dlq_topic(topics::INCIDENTS, "socialsog"), false},
        {topics::DELIVERIES, dlq_topic(topics::DELIVERIES, "socialsog")}},
       [&](const kafka::Message& m, sqlite::Db& db) { applier.apply(m, db); }, &relay, &health);
   http::Router routes;

@@ -502,10 +502,11 @@ int Scanner::purge_incidents(sqlite::Db& db) {
   del.bind(1, horizon).run();
   const int erased = static_cast<int>(db.changes());
   tx.commit();
+  // secure_delete zeroes the pages; the WAL still holds the old ones until
+  // it is checkpointed, which a reader can hold up: then again next pass.
+  if (erased > 0) wal_holds_erased_ = true;
+  if (wal_holds_erased_ && db.checkpoint_truncate()) wal_holds_erased_ = false;
   if (erased > 0) {
-    // secure_delete zeroes the pages; the WAL still holds the old ones
-    // until it is checkpointed (best effort while readers are active).
-    db.checkpoint_truncate();
     spdlog::info("incidents erased after retention count={} occurred_before={} months={}", erased,
                  rfc3339(std::chrono::system_clock::time_point(std::chrono::seconds(horizon))),
                  settings_.incident_retention_months);

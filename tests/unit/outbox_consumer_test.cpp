@@ -169,13 +169,14 @@ TEST_CASE("sqlite: a database is opened in WAL mode with synchronous=FULL", "[sq
 }
 
 namespace {
-henvis::kafka::Message numbered(std::int32_t partition, std::int64_t offset) {
+henvis::kafka::Message numbered(std::int32_t partition, std::int64_t offset,
+                                const std::string& topic = "henvis.test.v1") {
   henvis::kafka::Message m;
-  m.topic = "henvis.test.v1";
+  m.topic = topic;
   m.partition = partition;
   m.offset = offset;
   m.headers = {{henvis::kafka::header::ID,
-                "id-" + std::to_string(partition) + "-" + std::to_string(offset)}};
+                "id-" + topic + "-" + std::to_string(partition) + "-" + std::to_string(offset)}};
   return m;
 }
 }  // namespace
@@ -187,8 +188,11 @@ TEST_CASE("ConsumerLoop counts offsets it jumped over instead of losing them sil
   henvis::sqlite::Db db(tmp.file("svc.db"));
   db.migrate({std::string(henvis::outbox::MIGRATION) + henvis::ConsumerLoop::MIGRATION});
   int handled = 0;
+  // (and a topic written by others, whose offsets may have holes)
   henvis::ConsumerLoop loop(
-      "test", "", "", {{"henvis.test.v1", "henvis.test.v1.dlq.test"}},
+      "test", "", "",
+      {{"henvis.test.v1", "henvis.test.v1.dlq.test"},
+       {"police.test.v1", "police.test.v1.dlq.test", false}},
       [&](const henvis::kafka::Message&, henvis::sqlite::Db&) { ++handled; }, nullptr, nullptr);
   // When partition 0 is read from its start without holes, and partition 1
   // starts wherever the log starts (nothing stored yet for it)
@@ -205,4 +209,10 @@ TEST_CASE("ConsumerLoop counts offsets it jumped over instead of losing them sil
   CHECK(loop.duplicates() == 1);
   CHECK(scalar(db, "SELECT next_offset FROM consumer_offsets WHERE partition = 0") == 6);
   CHECK(scalar(db, "SELECT next_offset FROM consumer_offsets WHERE partition = 1") == 42);
+  // When the other writer's topic jumps (a transaction marker took offset 1)
+  loop.apply_batch(db, {numbered(0, 0, "police.test.v1")});
+  loop.apply_batch(db, {numbered(0, 2, "police.test.v1")});
+  // Then that is not counted as loss
+  CHECK(loop.skipped_offsets() == 3);
+  CHECK(handled == 7);
 }

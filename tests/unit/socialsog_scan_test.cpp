@@ -549,10 +549,14 @@ TEST_CASE("Socialsøg: incidents are erased with their persons after the retenti
   // the child was notified stays (no second underretning for it)
   CHECK(count("underretninger") == 1);
   CHECK(count("notified") == 1);
+  REQUIRE(s.on_demand().underretninger_created() == 0);
   // And a second pass erases nothing more
   CHECK(s.scanner.purge_incidents(s.db) == 0);
-  // When 15 months after the recent incident have passed / Then it goes too
-  clock.set(at("2025-08-21T00:00:00Z"));
+  // When it is one second short of 15 months after the recent incident
+  // (2024-05-20T21:00Z) / Then it stays; one second past / Then it goes too
+  clock.set(at("2025-08-20T20:59:59Z"));
+  CHECK(s.scanner.purge_incidents(s.db) == 0);
+  clock.set(at("2025-08-20T21:00:01Z"));
   CHECK(s.scanner.purge_incidents(s.db) == 1);
   CHECK(count("incidents") == 0);
   CHECK(count("incident_persons") == 0);

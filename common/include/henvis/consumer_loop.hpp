@@ -46,6 +46,12 @@ M decode_or_reject(const kafka::Message& m) {
 struct ConsumedTopic {
   std::string topic;
   std::string dlq_topic;  // "<topic>.dlq.<service>"
+  // Offsets have no holes: written only by henvis's idempotent, not
+  // transactional producers, never compacted. A jump over offsets is then
+  // events removed before they were read, counted as skipped. False for a
+  // topic written by others (a transactional producer's commit markers take
+  // offsets too).
+  bool contiguous_offsets = true;
 };
 
 class ConsumerLoop {
@@ -81,6 +87,7 @@ class ConsumerLoop {
   void apply_batch(sqlite::Db& db, const std::vector<kafka::Message>& batch);
 
  private:
+  bool contiguous(const std::string& topic) const;
   std::string service_;
   std::string db_path_;
   std::string bootstrap_;

@@ -148,6 +148,8 @@ class Producer {
   static void dr_cb(rd_kafka_t*, const rd_kafka_message_t*, void* opaque);
   DeliveryCallback on_delivery_;
   Health* health_;
+  // Set by the destructor: purged messages' reports only free their state.
+  bool destroying_ = false;
   KafkaHandle rk_;
 };
 

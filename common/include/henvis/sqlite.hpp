@@ -82,8 +82,9 @@ class Db {
   std::int64_t changes() const;
   // Copies the WAL into the database file and truncates the WAL, so that
   // erased data is gone from both files (with secure_delete on). Waits for
-  // readers through the busy timeout; best effort.
-  void checkpoint_truncate();
+  // readers through the busy timeout; false if a reader was still in the way
+  // (then erased bytes may remain in the WAL: try again later).
+  bool checkpoint_truncate();
   sqlite3* raw() { return db_; }
   [[noreturn]] void fail(int rc, std::string_view what) const;
 
