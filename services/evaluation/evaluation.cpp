@@ -398,24 +398,29 @@ void Api::register_routes(http::Router& router) {
              [this](http::Request& r) { return underretninger(r); });
 }
 
-http::Response Api::referrals(const http::Request& req) {
-  const Query q = parse_query(req.query);  // throws a 400 problem
-  const auto stats = compute(load_facts(db_, q), q, min_cell_, directory_);
-  spdlog::info("statistics served principal={} group_by={} rows={} format={}", req.principal.label,
-               stats.group_by_size(), stats.rows_size(), q.csv ? "csv" : "json");
-  if (q.csv) return http::Response{200, "text/csv; charset=utf-8", to_csv(stats, q)};
-  return http::json(200, stats);
-}
-
-http::Response Api::underretninger(const http::Request& req) {
-  const Query q = parse_query(req.query, underretning_dims());  // throws a 400 problem
-  const auto stats =
-      compute_underretninger(load_underretning_facts(db_, q), q, min_cell_, directory_);
-  spdlog::info("underretning statistics served principal={} group_by={} rows={} format={}",
+namespace {
+// Both statistics resources answer alike: logged (who, shape; no figures),
+// then CSV or JSON as the query asks.
+template <class Stats>
+http::Response answer(const char* what, const http::Request& req, const Query& q,
+                      const Stats& stats) {
+  spdlog::info("{} statistics served principal={} group_by={} rows={} format={}", what,
                req.principal.label, stats.group_by_size(), stats.rows_size(),
                q.csv ? "csv" : "json");
   if (q.csv) return http::Response{200, "text/csv; charset=utf-8", to_csv(stats, q)};
   return http::json(200, stats);
+}
+}  // namespace
+
+http::Response Api::referrals(const http::Request& req) {
+  const Query q = parse_query(req.query);  // throws a 400 problem
+  return answer("referral", req, q, compute(load_facts(db_, q), q, min_cell_, directory_));
+}
+
+http::Response Api::underretninger(const http::Request& req) {
+  const Query q = parse_query(req.query, underretning_dims());  // throws a 400 problem
+  return answer("underretning", req, q,
+                compute_underretninger(load_underretning_facts(db_, q), q, min_cell_, directory_));
 }
 
 }  // namespace henvis::evaluation
