@@ -87,7 +87,7 @@ std::chrono::minutes parse_hh_mm(const std::string& s) {
 }
 
 Settings::Settings(const Directory& directory, const v1::ServiceConfig& config,
-                   const std::string& config_dir)
+                   const std::string& config_dir, bool create_dirs)
     : calendar_(config.calendar()) {
   const auto& n = config.notifier();
   if (n.webhook_max_attempts() < 0 || n.webhook_initial_backoff_ms() < 0 ||
@@ -158,9 +158,11 @@ Settings::Settings(const Directory& directory, const v1::ServiceConfig& config,
         if (r.file_drop_dir().empty()) throw config::Error(who + "file_drop_dir is required");
         c.drop_dir = config::resolve(config_dir, r.file_drop_dir());
         std::error_code ec;
-        std::filesystem::create_directories(c.drop_dir, ec);
-        if (ec || !std::filesystem::is_directory(c.drop_dir))
-          throw config::Error(who + "file_drop_dir " + c.drop_dir + " cannot be created");
+        if (create_dirs) std::filesystem::create_directories(c.drop_dir, ec);
+        const bool ok = create_dirs ? !ec && std::filesystem::is_directory(c.drop_dir)
+                                    : !std::filesystem::exists(c.drop_dir) ||
+                                          std::filesystem::is_directory(c.drop_dir);
+        if (!ok) throw config::Error(who + "file_drop_dir " + c.drop_dir + " cannot be created");
         break;
       }
       default:

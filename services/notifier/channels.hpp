@@ -60,10 +60,12 @@ class Settings {
   // retry settings, the default Danish calendar.
   Settings() = default;
   // Checks every recipient of the directory and loads webhook keys and
-  // creates drop directories (paths relative to `config_dir`). Throws
-  // config::Error naming the recipient and the field on a bad value.
+  // creates drop directories (paths relative to `config_dir`; with
+  // `create_dirs` false, as `henvisctl config check` does, they are only
+  // checked not to be something else). Throws config::Error naming the
+  // recipient and the field on a bad value.
   Settings(const Directory& directory, const v1::ServiceConfig& config,
-           const std::string& config_dir);
+           const std::string& config_dir, bool create_dirs = true);
 
   // A recipient's channel; the default (inbox, immediate) for one not listed.
   const RecipientChannel& of(const std::string& recipient_id) const;

@@ -8,7 +8,6 @@
 // services/socialsog/default_rules.textproto). See docs/socialsog.md.
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
 #include <iostream>
 #include <vector>
 
@@ -45,14 +44,7 @@ int main(int argc, char** argv) {
   socialsog::Settings settings;
   workdays::Calendar calendar;
   try {
-    if (settings_file.empty()) {
-      const std::string beside = config::resolve(setup.config_dir, "socialsog-settings.textproto");
-      if (std::filesystem::exists(beside)) settings_file = beside;
-    }
-    v1::SocialsogSettings raw;
-    if (!settings_file.empty()) config::load(settings_file, raw);
-    settings = socialsog::Settings::from(
-        raw, settings_file.empty() ? setup.config_dir : config::dir_of(settings_file));
+    settings = socialsog::load_settings(settings_file, setup.config_dir, &settings_file);
     calendar = workdays::Calendar(setup.config.calendar());
     sqlite::Db db(setup.database);
     db.migrate(socialsog::migrations());

@@ -2,6 +2,7 @@
 // assessment of one child.
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <stdexcept>
 
 #include "henvis/config.hpp"
@@ -129,6 +130,19 @@ Settings Settings::from(const v1::SocialsogSettings& s, const std::string& base_
         "look_back_months (" +
         std::to_string(look_back) + ")");
   return out;
+}
+
+Settings load_settings(const std::string& settings_file, const std::string& config_dir,
+                       std::string* used) {
+  std::string file = settings_file;
+  if (file.empty()) {
+    const std::string beside = config::resolve(config_dir, "socialsog-settings.textproto");
+    if (std::filesystem::exists(beside)) file = beside;
+  }
+  v1::SocialsogSettings raw;
+  if (!file.empty()) config::load(file, raw);
+  if (used) *used = file;
+  return Settings::from(raw, file.empty() ? config_dir : config::dir_of(file));
 }
 
 std::string Settings::sender(const std::string& district_id, const Directory& dir) const {

@@ -88,6 +88,13 @@ struct Settings {
   std::string sender(const std::string& district_id, const Directory& dir) const;
 };
 
+// The settings a service with config directory `config_dir` runs with:
+// `settings_file` if given, else socialsog-settings.textproto in that
+// directory if it exists, else the defaults. `used` (if given) is set to the
+// file read, or left empty. Throws config::Error or std::invalid_argument.
+Settings load_settings(const std::string& settings_file, const std::string& config_dir,
+                       std::string* used = nullptr);
+
 // One child's assessment under the rules (pure; exposed for tests).
 struct WeightedIncident {
   std::string incident_id;

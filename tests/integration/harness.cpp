@@ -9,6 +9,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -236,6 +237,22 @@ int Stack::stop(const std::string& s) { return procs_.at(s)->stop(); }
 
 double Stack::metric(const std::string& s, const std::string& name) {
   return testing::metric(ports_.at(s), name);
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+CtlRun henvisctl(const fs::path& dir, const std::string& args) {
+  const auto out = dir / "henvisctl.out";
+  const auto err = dir / "henvisctl.err";
+  const std::string cmd = std::string(HENVIS_BUILD_DIR "/tools/henvisctl/henvisctl ") + args +
+                          " >" + out.string() + " 2>" + err.string();
+  const int rc = std::system(cmd.c_str());
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(out), slurp(err)};
 }
 
 double metric(int port, const std::string& name) {

@@ -52,6 +52,17 @@ double metric(int port, const std::string& name);
 bool eventually(const std::function<bool()>& pred,
                 std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+// The whole file ("" if it cannot be read).
+std::string slurp(const std::filesystem::path& p);
+
+// `henvisctl ARGS` (the built binary) run through the shell, its output
+// captured in files under `dir`: the exit status, stdout and stderr.
+struct CtlRun {
+  int status;
+  std::string out, err;
+};
+CtlRun henvisctl(const std::filesystem::path& dir, const std::string& args);
+
 // Every byte of every SQLite file (db, -wal, -shm) in `dir`.
 std::string read_all_databases(const std::filesystem::path& dir);
 

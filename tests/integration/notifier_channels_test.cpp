@@ -122,13 +122,6 @@ class Receiver {
   std::thread thread_;
 };
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // The dev directory with rusmiddelcenter-657 on the webhook channel.
 std::string webhook_directory(const std::string& url) {
   std::string d = slurp(fs::path(HENVIS_SOURCE_DIR) / "deploy/config/dev/directory.textproto");

@@ -57,26 +57,6 @@ std::string json_line(const v1::Incident& in) {
   return s + "\n";
 }
 
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs henvisctl with `args`; returns its exit status, stdout and stderr.
-struct Run {
-  int status;
-  std::string out, err;
-};
-Run henvisctl(const Stack& s, const std::string& args) {
-  const auto out = s.dir() / "henvisctl.out";
-  const auto err = s.dir() / "henvisctl.err";
-  const std::string cmd = std::string(HENVIS_BUILD_DIR "/tools/henvisctl/henvisctl ") + args +
-                          " >" + out.string() + " 2>" + err.string();
-  const int rc = std::system(cmd.c_str());
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(out), slurp(err)};
-}
 }  // namespace
 
 TEST_CASE("Socialsøg statistics: import with bad lines, scan, receipt, counted",
@@ -111,11 +91,11 @@ TEST_CASE("Socialsøg statistics: import with bad lines, scan, receipt, counted"
   }
 
   // When it is checked (dry run) and imported with henvisctl
-  auto dry = henvisctl(s, "incidents import " + file.string() + " --dry-run");
+  auto dry = henvisctl(s.dir(), "incidents import " + file.string() + " --dry-run");
   CHECK(dry.status == 1);
   CHECK(dry.out.find("4 valid, 2 bad") != std::string::npos);
-  auto imp = henvisctl(s, "incidents import " + file.string() + " --bootstrap-file " +
-                              (s.dir() / "bootstrap.txt").string());
+  auto imp = henvisctl(s.dir(), "incidents import " + file.string() + " --bootstrap-file " +
+                                    (s.dir() / "bootstrap.txt").string());
   // Then each bad line is reported by number and field, never the value, and
   // the good ones are imported
   CHECK(imp.status == 1);
@@ -188,8 +168,9 @@ TEST_CASE("Socialsøg statistics: import with bad lines, scan, receipt, counted"
   CHECK(csv.body.rfind("row,week,underretninger,childrenFlagged", 0) == 0);
   // And henvisctl prints the same table for an evaluator (header, then the
   // total: two underretninger-counting columns read from the server's CSV)
-  auto ctl = henvisctl(s, "--evaluation http://127.0.0.1:" + std::to_string(s.port("evaluation")) +
-                              " --token dev-evaluator stats underretninger --csv");
+  auto ctl =
+      henvisctl(s.dir(), "--evaluation http://127.0.0.1:" + std::to_string(s.port("evaluation")) +
+                             " --token dev-evaluator stats underretninger --csv");
   INFO(ctl.err);
   CHECK(ctl.status == 0);
   CHECK(ctl.out.rfind("row,underretninger,childrenFlagged", 0) == 0);

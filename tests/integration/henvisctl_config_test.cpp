@@ -1,0 +1,65 @@
+// henvisctl config check: the offline check an operator runs before a
+// deploy finds what the services themselves would refuse at start (the
+// notifier's channels per recipient, Socialsøg's settings), not only
+// malformed files.
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "harness.hpp"
+
+using namespace henvis::testing;
+namespace fs = std::filesystem;
+
+namespace {
+const fs::path DEV = fs::path(HENVIS_SOURCE_DIR) / "deploy/config/dev";
+}  // namespace
+
+TEST_CASE("henvisctl config check finds what the services would refuse at start",
+          "[integration][henvisctl][config]") {
+  // Given the dev stack's notifier and socialsog configs as a test stack writes them
+  Stack s;
+  const std::string notifier = (s.dir() / "notifier.textproto").string();
+  const std::string socialsog = (s.dir() / "socialsog.textproto").string();
+  // When they are checked / Then both are ok, with the channels and settings checked too
+  auto ok = henvisctl(s.dir(), "config check " + notifier + " " + socialsog);
+  INFO(ok.err);
+  CHECK(ok.status == 0);
+  CHECK(ok.out.find("recipients' channels") != std::string::npos);
+  CHECK(ok.out.find("socialsog settings (defaults) (rules placeholder-2024.1)") !=
+        std::string::npos);
+  // And the check created nothing beside them
+  CHECK_FALSE(fs::exists(s.dir() / "drop"));
+
+  // Given Socialsøg settings that keep incidents shorter than the look-back
+  std::ofstream(s.dir() / "socialsog-settings.textproto") << "incident_retention_months: 6\n";
+  // When checked / Then it fails naming the field
+  auto short_retention = henvisctl(s.dir(), "config check " + socialsog);
+  CHECK(short_retention.status != 0);
+  CHECK(short_retention.err.find("incident_retention_months") != std::string::npos);
+
+  // Given a directory that puts Herning Kommune on the CSV file channel
+  std::string dir = slurp(DEV / "directory.textproto");
+  const std::string herning = "id: \"kommune-657\"";
+  const auto at = dir.find(herning);
+  REQUIRE(at != std::string::npos);
+  dir.insert(at + herning.size(), "\n  file_drop_dir: \"drop\"");
+  const auto channel = dir.find("channel: CHANNEL_INBOX", at);
+  REQUIRE(channel != std::string::npos);
+  dir.replace(channel, std::string("channel: CHANNEL_INBOX").size(), "channel: CHANNEL_FILE");
+  std::ofstream(s.dir() / "csv-directory.textproto") << dir;
+  std::ofstream(s.dir() / "csv-notifier.textproto")
+      << "service: \"notifier\"\n"
+      << "kafka { bootstrap_file: \"bootstrap.txt\" }\n"
+      << "database: \"notifier.db\"\n"
+      << "directory_file: \"csv-directory.textproto\"\n"
+      << "tokens_file: \"" << (DEV / "tokens.textproto").string() << "\"\n";
+  // When checked / Then it fails naming the recipient and the channel, and creates no directory
+  auto csv = henvisctl(s.dir(), "config check " + (s.dir() / "csv-notifier.textproto").string());
+  CHECK(csv.status != 0);
+  CHECK(csv.err.find("kommune-657") != std::string::npos);
+  CHECK(csv.err.find("CHANNEL_FILE") != std::string::npos);
+  CHECK_FALSE(fs::exists(s.dir() / "drop"));
+}
