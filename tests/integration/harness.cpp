@@ -239,6 +239,12 @@ double Stack::metric(const std::string& s, const std::string& name) {
   return testing::metric(ports_.at(s), name);
 }
 
+v1::Inbox inbox(Stack& s, const std::string& token) {
+  auto r = http("GET", s.port("notifier"), "/v1/inbox?all=true", token);
+  REQUIRE(r.status == 200);
+  return parse<v1::Inbox>(r.body);
+}
+
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::ostringstream ss;

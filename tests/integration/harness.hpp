@@ -2,6 +2,9 @@
 // Test harness: real processes (henvis-devbroker and the service binaries),
 // real SQLite files in a temp directory, real HTTP on loopback.
 
+#include <google/protobuf/util/json_util.h>
+
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -10,6 +13,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "henvis/v1/api.pb.h"
 
 namespace henvis::testing {
 
@@ -44,6 +49,16 @@ struct HttpResult {
 
 HttpResult http(const std::string& method, int port, const std::string& target,
                 const std::string& token = "", const std::string& body = "");
+
+// A response body in proto3 JSON as an M, every field known; fails the
+// test naming the type otherwise.
+template <class M>
+M parse(const std::string& json) {
+  M m;
+  if (!google::protobuf::util::JsonStringToMessage(json, &m).ok())
+    FAIL("response is not a " << m.GetTypeName() << ": " << json);
+  return m;
+}
 
 // A value from the /metrics of the service on `port`, 0 if absent.
 double metric(int port, const std::string& name);
@@ -93,6 +108,9 @@ class Stack {
   std::map<std::string, std::unique_ptr<Process>> procs_;
   int restarts_ = 0;
 };
+
+// The whole inbox of `token`'s recipient (GET /v1/inbox?all=true); 200 required.
+v1::Inbox inbox(Stack& s, const std::string& token);
 
 // A JSON body for POST /v1/offers.
 std::string offer_json(const std::string& offer_id, int kommunekode, bool yes,

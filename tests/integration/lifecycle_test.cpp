@@ -14,22 +14,6 @@ using namespace henvis;
 using namespace henvis::testing;
 
 namespace {
-template <class M>
-M parse(const std::string& json) {
-  M m;
-  google::protobuf::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = true;
-  if (!google::protobuf::util::JsonStringToMessage(json, &m, opts).ok())
-    FAIL("response is not a " << m.GetTypeName() << ": " << json);
-  return m;
-}
-
-v1::Inbox inbox(Stack& s, const std::string& token) {
-  auto r = http("GET", s.port("notifier"), "/v1/inbox?all=true", token);
-  REQUIRE(r.status == 200);
-  return parse<v1::Inbox>(r.body);
-}
-
 v1::ReferralView referral(Stack& s, const std::string& id) {
   auto r = http("GET", s.port("router"), "/v1/referrals/" + id, "dev-coordinator-mvj");
   REQUIRE(r.status == 200);

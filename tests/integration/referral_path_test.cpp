@@ -18,26 +18,11 @@ using namespace henvis;
 using namespace henvis::testing;
 
 namespace {
-template <class M>
-M parse(const std::string& json) {
-  M m;
-  google::protobuf::util::JsonParseOptions opts;
-  auto st = google::protobuf::util::JsonStringToMessage(json, &m, opts);
-  if (!st.ok()) FAIL("response is not a " << m.GetTypeName() << ": " << json);
-  return m;
-}
-
 void start_all(Stack& s) {
   s.start_broker();
   s.start("intake");
   s.start("router");
   s.start("notifier");
-}
-
-v1::Inbox inbox(Stack& s, const std::string& token) {
-  auto r = http("GET", s.port("notifier"), "/v1/inbox?all=true", token);
-  REQUIRE(r.status == 200);
-  return parse<v1::Inbox>(r.body);
 }
 
 v1::ReferralList referrals(Stack& s, const std::string& token, const std::string& query = "") {

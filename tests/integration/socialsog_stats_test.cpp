@@ -19,16 +19,6 @@ using namespace henvis;
 using namespace henvis::testing;
 
 namespace {
-template <class M>
-M parse(const std::string& json) {
-  M m;
-  google::protobuf::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = true;
-  if (!google::protobuf::util::JsonStringToMessage(json, &m, opts).ok())
-    FAIL("response is not a " << m.GetTypeName() << ": " << json);
-  return m;
-}
-
 v1::Incident incident(const std::string& id, const std::string& district, int location,
                       const std::string& code, std::int64_t occurred, const std::string& adult,
                       int home, const std::string& child) {

@@ -18,22 +18,6 @@ using namespace henvis;
 using namespace henvis::testing;
 
 namespace {
-template <class M>
-M parse(const std::string& json) {
-  M m;
-  google::protobuf::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = true;
-  if (!google::protobuf::util::JsonStringToMessage(json, &m, opts).ok())
-    FAIL("response is not a " << m.GetTypeName() << ": " << json);
-  return m;
-}
-
-v1::Inbox inbox(Stack& s, const std::string& token) {
-  auto r = http("GET", s.port("notifier"), "/v1/inbox?all=true", token);
-  REQUIRE(r.status == 200);
-  return parse<v1::Inbox>(r.body);
-}
-
 v1::UnderretningList underretninger(Stack& s, const std::string& token) {
   auto r = http("GET", s.port("socialsog"), "/v1/underretninger", token);
   REQUIRE(r.status == 200);
@@ -84,8 +68,8 @@ TEST_CASE("Socialsøg through the stack: scan, the right inbox, receipt", "[inte
     kafka::Producer producer(s.bootstrap(), [](std::int64_t, bool, const std::string&) {});
     std::int64_t n = 0;
     for (const auto& in : incidents) {
-      auto e = kafka::make_event("/test/police", event_types::INCIDENT_REGISTERED,
-                                 in.incident_id(), in.SerializeAsString());
+      auto e = kafka::make_event("/test/police", event_types::INCIDENT_REGISTERED, in.incident_id(),
+                                 in.SerializeAsString());
       producer.produce(topics::INCIDENTS, e.key, e.payload, e.headers(), ++n);
     }
     REQUIRE(producer.flush(30000));
@@ -106,7 +90,8 @@ TEST_CASE("Socialsøg through the stack: scan, the right inbox, receipt", "[inte
   CHECK(scan.children_flagged() == 1);
   REQUIRE(scan.underretninger_created() == 1);
   const std::string id = scan.underretning_ids(0);
-  auto again = http("GET", s.port("socialsog"), "/v1/scans/" + scan.scan_id(), "dev-coordinator-mvj");
+  auto again =
+      http("GET", s.port("socialsog"), "/v1/scans/" + scan.scan_id(), "dev-coordinator-mvj");
   CHECK(again.status == 200);
   CHECK(parse<v1::ScanView>(again.body).underretninger_created() == 1);
 
@@ -149,9 +134,9 @@ TEST_CASE("Socialsøg through the stack: scan, the right inbox, receipt", "[inte
   auto l = underretninger(s, "dev-municipality-657");
   REQUIRE(l.underretninger_size() == 1);
   CHECK(l.underretninger(0).has_receipt_at());
-  auto resp = http("POST", s.port("socialsog"), "/v1/underretninger/" + id + "/response",
-                   "dev-municipality-657",
-                   "{\"response\":\"UNDERRETNING_RESPONSE_ASSESSMENT_STARTED\"}");
+  auto resp =
+      http("POST", s.port("socialsog"), "/v1/underretninger/" + id + "/response",
+           "dev-municipality-657", "{\"response\":\"UNDERRETNING_RESPONSE_ASSESSMENT_STARTED\"}");
   CHECK(resp.status == 200);
   CHECK(underretninger(s, "dev-municipality-657").underretninger(0).response() ==
         v1::UNDERRETNING_RESPONSE_ASSESSMENT_STARTED);

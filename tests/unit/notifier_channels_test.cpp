@@ -146,6 +146,13 @@ std::string read_file(const fs::path& p) {
 // A notifier on a temp directory: the dev directory with rusmiddelcenter-657
 // changed by `configure`, the settings built and checked as at start, a
 // migrated database, a ManualClock.
+// A recipient reached by the signed webhook at `url`, keyed with webhook.key.
+void webhook_to(henvis::v1::Recipient& r, const std::string& url) {
+  r.set_channel(henvis::v1::CHANNEL_WEBHOOK);
+  r.set_webhook_url(url);
+  r.set_webhook_secret_file("webhook.key");
+}
+
 struct Notifier {
   // `configure` adjusts the recipient `configured` (the Herning centre unless
   // given) in the dev directory.
@@ -443,11 +450,7 @@ TEST_CASE("notifier channels: bad channel settings are configuration errors nami
   CHECK(error_of([](auto& r) { r.set_channel(henvis::v1::CHANNEL_FILE); }).find("file_drop_dir") !=
         std::string::npos);
   // And a good webhook configuration is accepted
-  CHECK(error_of([](auto& r) {
-          r.set_channel(henvis::v1::CHANNEL_WEBHOOK);
-          r.set_webhook_url("http://127.0.0.1:9/hook");
-          r.set_webhook_secret_file("webhook.key");
-        }).empty());
+  CHECK(error_of([](auto& r) { webhook_to(r, "http://127.0.0.1:9/hook"); }).empty());
 }
 
 TEST_CASE(
@@ -455,11 +458,8 @@ TEST_CASE(
     "[notifier][channels][webhook]") {
   // Given a receiver that answers 200 and a centre reached by a signed webhook
   Receiver receiver(KEY, 200);
-  Notifier nt("2025-05-16T14:00:00Z", [&](henvis::v1::Recipient& r) {
-    r.set_channel(henvis::v1::CHANNEL_WEBHOOK);
-    r.set_webhook_url(receiver.url());
-    r.set_webhook_secret_file("webhook.key");
-  });
+  Notifier nt("2025-05-16T14:00:00Z",
+              [&](henvis::v1::Recipient& r) { webhook_to(r, receiver.url()); });
   // When a notification arrives
   nt.apply(notification("n-hook", CENTRE));
   // Then nothing is delivered before the dispatcher pushes it
@@ -499,12 +499,7 @@ TEST_CASE("notifier channels: a failing webhook is retried with backoff, then fa
   // Given a receiver answering 503, three attempts, 1 s initial backoff
   Receiver receiver(KEY, 503);
   Notifier nt(
-      "2025-05-16T14:00:00Z",
-      [&](henvis::v1::Recipient& r) {
-        r.set_channel(henvis::v1::CHANNEL_WEBHOOK);
-        r.set_webhook_url(receiver.url());
-        r.set_webhook_secret_file("webhook.key");
-      },
+      "2025-05-16T14:00:00Z", [&](henvis::v1::Recipient& r) { webhook_to(r, receiver.url()); },
       "notifier { webhook_max_attempts: 3 webhook_initial_backoff_ms: 1000 }");
   const auto t0 = instant("2025-05-16T14:00:00Z");
   nt.apply(notification("n-fail", CENTRE));
@@ -571,9 +566,7 @@ TEST_CASE("notifier channels: a webhook with nothing listening is retried, faile
   Notifier nt(
       "2025-05-16T14:00:00Z",
       [&](henvis::v1::Recipient& r) {
-        r.set_channel(henvis::v1::CHANNEL_WEBHOOK);
-        r.set_webhook_url("http://127.0.0.1:" + std::to_string(port) + "/hook");
-        r.set_webhook_secret_file("webhook.key");
+        webhook_to(r, "http://127.0.0.1:" + std::to_string(port) + "/hook");
       },
       "notifier { webhook_max_attempts: 2 webhook_initial_backoff_ms: 500 }");
   nt.apply(notification("n-down", CENTRE));
@@ -708,9 +701,7 @@ TEST_CASE("notifier channels: a withdrawal is pushed through the webhook at once
   Receiver receiver(KEY, 200);
   Notifier nt("2025-05-16T14:00:00Z", [&](henvis::v1::Recipient& r) {
     daily_at_0730(r);
-    r.set_channel(henvis::v1::CHANNEL_WEBHOOK);
-    r.set_webhook_url(receiver.url());
-    r.set_webhook_secret_file("webhook.key");
+    webhook_to(r, receiver.url());
   });
   // When a referral waiting for Monday's list is withdrawn
   nt.apply(notification("n-1", CENTRE, henvis::v1::NOTIFICATION_KIND_NEW_REFERRAL, "ref-x"));
@@ -784,12 +775,7 @@ TEST_CASE(
   // Given Herning Kommune reached by a signed webhook that answers 503, one attempt
   Receiver receiver(KEY, 503);
   Notifier nt(
-      "2025-05-16T14:00:00Z",
-      [&](henvis::v1::Recipient& r) {
-        r.set_channel(henvis::v1::CHANNEL_WEBHOOK);
-        r.set_webhook_url(receiver.url());
-        r.set_webhook_secret_file("webhook.key");
-      },
+      "2025-05-16T14:00:00Z", [&](henvis::v1::Recipient& r) { webhook_to(r, receiver.url()); },
       "notifier { webhook_max_attempts: 1 }", MUNICIPALITY);
   // When an underretning about a child arrives for it
   henvis::v1::NotificationRequested n;
