@@ -311,20 +311,10 @@ std::vector<std::array<bool, NCOL>> suppress(const std::vector<Counts>& rows, in
 v1::ReferralStats compute(const std::vector<Fact>& facts, const Query& q, int min_cell,
                           const Directory& directory) {
   v1::ReferralStats out;
-  out.set_from(q.from_text);
-  out.set_to(q.to_text);
-  out.set_min_cell(min_cell);
-  for (Dim d : q.group_by) out.add_group_by(dim_name(d));
-
-  std::map<std::vector<std::string>, Agg> groups;  // ordered by the group values
-  Agg total;
-  for (const auto& f : facts) {
-    add(total, f);
-    if (q.group_by.empty()) continue;
-    std::vector<std::string> key;
-    for (Dim d : q.group_by) key.push_back(key_part(d, f));
-    add(groups[key], f);
-  }
+  set_query(out, q, min_cell);
+  const auto [groups, total] = group_facts<Agg>(
+      facts, q.group_by, [](Agg& a, const Fact& f) { add(a, f); },
+      [](Dim d, const Fact& f) { return key_part(d, f); });
   std::vector<Counts> counts;
   for (const auto& [key, agg] : groups) counts.push_back(agg.counts);
   counts.push_back(total.counts);

@@ -92,6 +92,37 @@ struct Query {
 Query parse_query(const std::map<std::string, std::string>& params);
 Query parse_query(const std::map<std::string, std::string>& params, const std::vector<Dim>& dims);
 
+// The facts of a table summed per group (keyed by their values for the
+// query's group-by dimensions, in order) and in total. `add(agg, fact)` and
+// `key_part(dim, fact)` are the table's own.
+template <class Agg>
+struct Grouped {
+  std::map<std::vector<std::string>, Agg> groups;
+  Agg total;
+};
+template <class Agg, class Fact, class Add, class KeyPart>
+Grouped<Agg> group_facts(const std::vector<Fact>& facts, const std::vector<Dim>& group_by, Add add,
+                         KeyPart key_part) {
+  Grouped<Agg> g;
+  for (const auto& f : facts) {
+    add(g.total, f);
+    if (group_by.empty()) continue;
+    std::vector<std::string> key;
+    for (Dim d : group_by) key.push_back(key_part(d, f));
+    add(g.groups[key], f);
+  }
+  return g;
+}
+
+// The head every statistics answer starts with: period, cell limit, groups.
+template <class Stats>
+void set_query(Stats& out, const Query& q, int min_cell) {
+  out.set_from(q.from_text);
+  out.set_to(q.to_text);
+  out.set_min_cell(min_cell);
+  for (Dim d : q.group_by) out.add_group_by(dim_name(d));
+}
+
 // The funnel columns, in output order.
 enum Col {
   OFFERED,

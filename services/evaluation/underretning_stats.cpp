@@ -189,20 +189,10 @@ v1::UnderretningStats compute_underretninger(const std::vector<UnderretningFact>
                                              const Query& q, int min_cell,
                                              const Directory& directory) {
   v1::UnderretningStats out;
-  out.set_from(q.from_text);
-  out.set_to(q.to_text);
-  out.set_min_cell(min_cell);
-  for (Dim d : q.group_by) out.add_group_by(dim_name(d));
-
-  std::map<std::vector<std::string>, Agg> groups;  // ordered by the group values
-  Agg total;
-  for (const auto& f : facts) {
-    add(total, f);
-    if (q.group_by.empty()) continue;
-    std::vector<std::string> key;
-    for (Dim d : q.group_by) key.push_back(key_part(d, f));
-    add(groups[key], f);
-  }
+  set_query(out, q, min_cell);
+  const auto [groups, total] = group_facts<Agg>(
+      facts, q.group_by, [](Agg& a, const UnderretningFact& f) { add(a, f); },
+      [](Dim d, const UnderretningFact& f) { return key_part(d, f); });
   std::vector<std::vector<int>> table;
   for (const auto& [key, agg] : groups) table.push_back(agg.counts);
   table.push_back(total.counts);
