@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,23 @@ int usage_error(const std::string& msg) {
 
 long long number(const std::string& name, const std::string& v);
 
+// Splits the option at args[i] ("--name=value" or "--name value", moving i
+// past the value) into `name` (without "--") and `value`; the usage error
+// if it is not an option or lacks its value.
+std::optional<std::string> option_value(const std::vector<std::string>& args, std::size_t& i,
+                                        std::string& name, std::string& value) {
+  if (name.rfind("--", 0) != 0) return "unexpected argument " + name;
+  if (auto eq = name.find('='); eq != std::string::npos) {
+    value = name.substr(eq + 1);
+    name = name.substr(0, eq);
+  } else {
+    if (i + 1 >= args.size()) return name + " needs a value";
+    value = args[++i];
+  }
+  name = name.substr(2);
+  return std::nullopt;
+}
+
 int incidents_main(const std::vector<std::string>& args) {
   henvis::sim::IncidentOptions opt;
   std::string out_file;
@@ -83,15 +101,7 @@ int incidents_main(const std::vector<std::string>& args) {
         std::cout << USAGE;
         return 0;
       }
-      if (name.rfind("--", 0) != 0) return usage_error("unexpected argument " + name);
-      if (auto eq = name.find('='); eq != std::string::npos) {
-        value = name.substr(eq + 1);
-        name = name.substr(0, eq);
-      } else {
-        if (i + 1 >= args.size()) return usage_error(name + " needs a value");
-        value = args[++i];
-      }
-      name = name.substr(2);
+      if (auto bad = option_value(args, i, name, value)) return usage_error(*bad);
       if (name == "seed")
         opt.seed = static_cast<std::uint64_t>(number(name, value));
       else if (name == "year")
@@ -173,15 +183,7 @@ int main(int argc, char** argv) {
         json = true;
         continue;
       }
-      if (name.rfind("--", 0) != 0) return usage_error("unexpected argument " + name);
-      if (auto eq = name.find('='); eq != std::string::npos) {
-        value = name.substr(eq + 1);
-        name = name.substr(0, eq);
-      } else {
-        if (i + 1 >= args.size()) return usage_error(name + " needs a value");
-        value = args[++i];
-      }
-      name = name.substr(2);
+      if (auto bad = option_value(args, i, name, value)) return usage_error(*bad);
       if (name == "seed")
         opt.seed = static_cast<std::uint64_t>(number(name, value));
       else if (name == "run-id")
