@@ -53,10 +53,11 @@ struct TempDir {
   std::filesystem::path path;
 };
 
-// Path of `file` in the repository's deploy/config/dev/, found from this
-// header's own location (tests/unit/), so it works from any working directory.
+// Path of `file` in the repository's deploy/config/dev/, absolute (from the
+// build's source directory, not __FILE__, which a compiler cache or
+// -ffile-prefix-map may make relative), so it works from any directory.
 inline std::filesystem::path dev_config(const std::string& file) {
-  return std::filesystem::path(__FILE__).parent_path() / "../../deploy/config/dev" / file;
+  return std::filesystem::path(HENVIS_SOURCE_DIR) / "deploy/config/dev" / file;
 }
 
 // The routing directory from deploy/config/dev/directory.textproto; throws
