@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "henvis/events.hpp"
 #include "henvis/ids.hpp"
 
 namespace henvis {
@@ -15,7 +16,7 @@ namespace henvis {
 namespace {
 // Large values are fine but make shutdown take longer.
 constexpr int POLL_TIMEOUT_MS = 200;
-// Events per batch = per SQLite transaction (see STYLE.md on commit rates).
+// Events per batch = per SQLite transaction (docs/style.md: commit per batch, never per row).
 constexpr std::size_t BATCH_MAX = 500;
 // How long to wait for topics to exist at start.
 constexpr int ASSIGN_TIMEOUT_MS = 60000;
@@ -51,6 +52,17 @@ ConsumerLoop::ConsumerLoop(std::string service, std::string db_path, std::string
       handler_(std::move(handler)),
       relay_(relay),
       health_(health) {}
+
+ConsumerLoop::ConsumerLoop(std::string service, std::string db_path, std::string bootstrap,
+                           const Subscriptions& subs, outbox::Relay* relay, kafka::Health* health)
+    : ConsumerLoop(
+          std::move(service), std::move(db_path), std::move(bootstrap), subs.topics(),
+          [&subs](const kafka::Message& m, sqlite::Db& db) { subs.dispatch(m, db); }, relay,
+          health) {}
+
+std::string dlq_topic(const std::string& topic, const std::string& service) {
+  return topic + ".dlq." + service;
+}
 
 void ConsumerLoop::run(const std::atomic<bool>& stop) {
   sqlite::Db db(db_path_);

@@ -3,8 +3,11 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -18,37 +21,57 @@ namespace {
 // How long a service waits at start for henvis-devbroker's bootstrap file.
 constexpr int BOOTSTRAP_WAIT_MS = 30000;
 
-[[noreturn]] void usage(const std::string& service, int code) {
-  (code == 0 ? std::cout : std::cerr)
-      << "usage: henvis-" << service
-      << " --config FILE [--database FILE] [--port N] [--bootstrap-file FILE]\n"
+[[noreturn]] void usage(const std::string& service, const std::vector<ServiceFlag>& own, int code) {
+  auto& out = code == 0 ? std::cout : std::cerr;
+  out << "usage: henvis-" << service
+      << " --config FILE [--database FILE] [--port N] [--bootstrap-file FILE] [--port-file FILE]";
+  for (const auto& f : own) out << " [" << f.name << " " << f.value_name << "]";
+  out << "\n"
          "  --config FILE          service configuration (henvis.v1.ServiceConfig, text format)\n"
          "  --database FILE        SQLite database (overrides `database`)\n"
          "  --port N               HTTP port (overrides `http.port`; 0 = any free port)\n"
          "  --bootstrap-file FILE  file holding the Kafka bootstrap address (henvis-devbroker)\n"
-         "Stops on SIGTERM/SIGINT after finishing the batch in hand and flushing its outbox.\n";
+         "  --port-file FILE       once listening, write the bound port to FILE\n";
+  for (const auto& f : own) out << "  " << f.name << " " << f.value_name << "  " << f.help << "\n";
+  out << "Stops on SIGTERM/SIGINT after finishing the batch in hand and flushing its outbox.\n";
   std::exit(code);
+}
+// The one way a service reports bad flags or configuration: on stderr, for
+// whoever started it (exit 2 follows). Configuration errors name the
+// setting, never personal data.
+void configuration_error(const std::string& service, const std::exception& e) {
+  std::cerr << "henvis-" << service << ": configuration error: " << e.what() << "\n";
+}
+
+// Written to a temporary name and renamed, so that a reader never sees a
+// partial number.
+void write_port_file(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out.flush()) throw std::runtime_error("cannot write the port file " + path);
+  }
+  std::filesystem::rename(tmp, path);
 }
 }  // namespace
 
-std::string dlq_topic(const std::string& topic, const std::string& service) {
-  return topic + ".dlq." + service;
-}
-
-ServiceSetup setup_service(const std::string& service, int argc, char** argv) {
+ServiceSetup setup_service(const std::string& service, int argc, char** argv,
+                           const std::vector<ServiceFlag>& own_flags) {
   log::init(service);
-  std::string config_path, database, port, bootstrap_file;
+  std::string config_path, database, port, bootstrap_file, port_file;
+  std::map<std::string, std::string> own;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
       if (i + 1 >= argc) {
         std::cerr << "missing value for " << a << "\n";
-        usage(service, 2);
+        usage(service, own_flags, 2);
       }
       return argv[++i];
     };
     if (a == "--help" || a == "-h")
-      usage(service, 0);
+      usage(service, own_flags, 0);
     else if (a == "--config")
       config_path = value();
     else if (a == "--database")
@@ -57,13 +80,20 @@ ServiceSetup setup_service(const std::string& service, int argc, char** argv) {
       port = value();
     else if (a == "--bootstrap-file")
       bootstrap_file = value();
+    else if (a == "--port-file")
+      port_file = value();
+    else if (std::any_of(own_flags.begin(), own_flags.end(),
+                         [&](const ServiceFlag& f) { return f.name == a; }))
+      own[a] = value();
     else {
       std::cerr << "unknown argument " << a << "\n";
-      usage(service, 2);
+      usage(service, own_flags, 2);
     }
   }
-  if (config_path.empty()) usage(service, 2);
+  if (config_path.empty()) usage(service, own_flags, 2);
   ServiceSetup s;
+  s.port_file = port_file;
+  s.flags = std::move(own);
   try {
     config::load(config_path, s.config);
     s.config_dir = config::dir_of(config_path);
@@ -83,108 +113,176 @@ ServiceSetup setup_service(const std::string& service, int argc, char** argv) {
     std::string servers = bootstrap_file.empty() ? s.config.kafka().bootstrap_servers() : "";
     s.bootstrap = kafka::resolve_bootstrap(servers, bf, BOOTSTRAP_WAIT_MS);
   } catch (const std::exception& e) {
-    std::cerr << "henvis-" << service << ": configuration error: " << e.what() << "\n";
+    configuration_error(service, e);
     std::exit(2);
   }
   return s;
 }
 
-int run_service(RunSpec spec) {
-  // Block the stop signals in every thread; main waits for them below.
+std::string ServiceContext::flag(const std::string& name) const {
+  const auto it = setup.flags.find(name);
+  return it == setup.flags.end() ? std::string() : it->second;
+}
+
+namespace {
+
+// The consumer's and the relay's counters on /metrics.
+void register_metrics(http::Metrics& metrics, const outbox::Relay& relay,
+                      const ConsumerLoop* consumer) {
+  const outbox::Relay* r = &relay;
+  metrics.gauge("henvis_outbox_published_total",
+                [r] { return static_cast<double>(r->published()); });
+  metrics.gauge("henvis_outbox_producer_restarts_total",
+                [r] { return static_cast<double>(r->producer_restarts()); });
+  if (!consumer) return;
+  const ConsumerLoop* c = consumer;
+  metrics.gauge("henvis_consumer_applied_total", [c] { return static_cast<double>(c->applied()); });
+  metrics.gauge("henvis_consumer_duplicates_total",
+                [c] { return static_cast<double>(c->duplicates()); });
+  metrics.gauge("henvis_consumer_dead_lettered_total",
+                [c] { return static_cast<double>(c->dead_lettered()); });
+  metrics.gauge("henvis_consumer_skipped_offsets_total",
+                [c] { return static_cast<double>(c->skipped_offsets()); });
+}
+
+// The background threads of a running service (the consumer and the
+// workers). A thread that stops on an error marks the service failed and
+// sends SIGTERM, so that main's wait ends and the shutdown runs as usual.
+class Threads {
+ public:
+  explicit Threads(std::string service) : service_(std::move(service)) {}
+  ~Threads() { stop(); }
+  void spawn(const char* what, BackgroundLoop w) {
+    threads_.emplace_back([this, what, w = std::move(w)] {
+      try {
+        w(stop_);
+      } catch (const std::exception& e) {
+        spdlog::critical("{} stopped on error service={} error={}", what, service_, e.what());
+        failed_.store(true);
+        kill(getpid(), SIGTERM);
+      }
+    });
+  }
+  // Sets the stop flag and joins every thread, in the order they started.
+  void stop() {
+    stop_.store(true);
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+  }
+  bool failed() const { return failed_.load(); }
+
+ private:
+  std::string service_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> failed_{false};
+  std::vector<std::thread> threads_;
+};
+
+http::ServerOptions server_options(const v1::ServiceConfig& config) {
+  http::ServerOptions opts;
+  const auto& h = config.http();
+  if (!h.address().empty()) opts.address = h.address();
+  opts.port = h.port();
+  if (h.body_limit_bytes() > 0) opts.body_limit = static_cast<std::size_t>(h.body_limit_bytes());
+  return opts;
+}
+
+// Builds the declared service on a migrated store; nullptr (logged) on a
+// configuration error.
+std::unique_ptr<Service> build(const ServiceDeclaration& d, ServiceContext& ctx) {
+  try {
+    if (d.migrations) {
+      sqlite::Db db(ctx.setup.database);
+      db.migrate(d.migrations());
+    }
+    return d.build(ctx);
+  } catch (const std::exception& e) {
+    configuration_error(d.name, e);
+    return nullptr;
+  }
+}
+
+// Serves until SIGTERM/SIGINT, then stops the server (first, so that no
+// request starts while the rest shuts down). 0, or 1 if it cannot listen.
+int serve_until_signal(const std::string& name, http::Server& server, const ServiceSetup& setup,
+                       const sigset_t& signals) {
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot listen service={} port={} error={}", name, setup.config.http().port(),
+                     e.what());
+    return 1;
+  }
+  spdlog::info("listening service={} address={} port={}", name,
+               server_options(setup.config).address, server.port());
+  if (!setup.port_file.empty()) write_port_file(setup.port_file, server.port());
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("stopping service={} signal={}", name, sig);
+  server.stop();
+  return 0;
+}
+
+sigset_t stop_signals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
 
-  if (spec.relay) {
-    outbox::Relay* relay = spec.relay;
-    spec.metrics->gauge("henvis_outbox_published_total",
-                        [relay] { return static_cast<double>(relay->published()); });
-    spec.metrics->gauge("henvis_outbox_producer_restarts_total",
-                        [relay] { return static_cast<double>(relay->producer_restarts()); });
+}  // namespace
+
+int run_service(const ServiceDeclaration& d, int argc, char** argv) {
+  // Block the stop signals in every thread (before any starts); main waits
+  // for them below.
+  const sigset_t signals = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ServiceSetup setup = setup_service(d.name, argc, argv, d.flags);
+  SystemClock clock;
+  workdays::Calendar calendar;
+  try {
+    calendar = workdays::Calendar(setup.config.calendar());
+  } catch (const std::exception& e) {
+    configuration_error(d.name, e);
+    return 2;
   }
-  if (spec.consumer) {
-    ConsumerLoop* c = spec.consumer;
-    spec.metrics->gauge("henvis_consumer_applied_total",
-                        [c] { return static_cast<double>(c->applied()); });
-    spec.metrics->gauge("henvis_consumer_duplicates_total",
-                        [c] { return static_cast<double>(c->duplicates()); });
-    spec.metrics->gauge("henvis_consumer_dead_lettered_total",
-                        [c] { return static_cast<double>(c->dead_lettered()); });
-    spec.metrics->gauge("henvis_consumer_skipped_offsets_total",
-                        [c] { return static_cast<double>(c->skipped_offsets()); });
+  kafka::Health health;
+  http::Metrics metrics;
+  outbox::Relay relay(setup.database, setup.bootstrap, &health);
+  ServiceContext ctx{setup, clock, calendar, relay, metrics};
+  const std::unique_ptr<Service> service = build(d, ctx);
+  if (!service) return 2;
+  http::Router routes;
+  service->routes(routes);
+  // Declared after the service: it stops before what its handlers use.
+  std::unique_ptr<ConsumerLoop> consumer;
+  if (const Subscriptions* subs = service->subscriptions()) {
+    consumer = std::make_unique<ConsumerLoop>(d.name, setup.database, setup.bootstrap, *subs,
+                                              &relay, &health);
+    consumer->after_commit([s = service.get()](sqlite::Db& db) { s->after_commit(db); });
   }
-  std::atomic<bool> stop{false};
-  std::atomic<bool> failed{false};
+  register_metrics(metrics, relay, consumer.get());
   // /readyz follows a periodic broker round-trip, not only the data paths
   // (see kafka::Health).
-  if (spec.health) spec.health->start_probe(spec.setup->bootstrap);
-  if (spec.relay) spec.relay->start();
-  std::thread consumer_thread;
-  if (spec.consumer) {
-    consumer_thread = std::thread([&] {
-      try {
-        spec.consumer->run(stop);
-      } catch (const std::exception& e) {
-        spdlog::critical("consumer stopped on error service={} error={}", spec.service, e.what());
-        failed.store(true);
-        kill(getpid(), SIGTERM);
-      }
-    });
+  health.start_probe(setup.bootstrap);
+  relay.start();
+  int code = 0;
+  {
+    Threads threads(d.name);
+    if (consumer) threads.spawn("consumer", [&c = *consumer](const auto& stop) { c.run(stop); });
+    for (auto& w : service->workers()) threads.spawn("worker", std::move(w));
+    const ConsumerLoop* c = consumer.get();
+    http::Server server(server_options(setup.config), setup.tokens, std::move(routes), metrics,
+                        [c, &health] { return (!c || c->ready()) && health.up(); });
+    code = serve_until_signal(d.name, server, setup, signals);
+    threads.stop();
+    if (code == 0 && threads.failed()) code = 3;
   }
-  std::vector<std::thread> workers;
-  for (auto& w : spec.workers) {
-    workers.emplace_back([&stop, &failed, w, &spec] {
-      try {
-        w(stop);
-      } catch (const std::exception& e) {
-        spdlog::critical("worker stopped on error service={} error={}", spec.service, e.what());
-        failed.store(true);
-        kill(getpid(), SIGTERM);
-      }
-    });
-  }
-  auto join_workers = [&] {
-    for (auto& t : workers)
-      if (t.joinable()) t.join();
-  };
-  ConsumerLoop* consumer = spec.consumer;
-  kafka::Health* health = spec.health;
-  http::ServerOptions opts;
-  const auto& h = spec.setup->config.http();
-  if (!h.address().empty()) opts.address = h.address();
-  opts.port = h.port();
-  if (h.body_limit_bytes() > 0) opts.body_limit = static_cast<std::size_t>(h.body_limit_bytes());
-  http::Server server(opts, spec.setup->tokens, std::move(spec.router), *spec.metrics, [=] {
-    return (!consumer || consumer->ready()) && (!health || health->up());
-  });
-  try {
-    server.start();
-  } catch (const std::exception& e) {
-    spdlog::critical("cannot listen service={} port={} error={}", spec.service, opts.port,
-                     e.what());
-    stop.store(true);
-    if (consumer_thread.joinable()) consumer_thread.join();
-    join_workers();
-    if (spec.relay) spec.relay->stop();
-    if (spec.health) spec.health->stop_probe();
-    return 1;
-  }
-  spdlog::info("listening service={} address={} port={}", spec.service, opts.address,
-               server.port());
-
-  int sig = 0;
-  sigwait(&signals, &sig);
-  spdlog::info("stopping service={} signal={}", spec.service, sig);
-  server.stop();
-  stop.store(true);
-  if (consumer_thread.joinable()) consumer_thread.join();
-  join_workers();
-  if (spec.relay) spec.relay->stop();
-  if (spec.health) spec.health->stop_probe();
-  spdlog::info("stopped service={}", spec.service);
-  return failed.load() ? 3 : 0;
+  relay.stop();
+  health.stop_probe();
+  spdlog::info("stopped service={}", d.name);
+  return code;
 }
 
 void every(std::chrono::seconds interval, const std::atomic<bool>& stop, const std::string& what,

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "henvis/consumer_loop.hpp"
+#include "henvis/events.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/outbox.hpp"
 #include "henvis/topics.hpp"
@@ -24,15 +25,7 @@ bool contact_type(v1::ReferralStatus s) {
          s == v1::REFERRAL_STATUS_FURTHER_SESSIONS_ACCEPTED;
 }
 
-// "routed" for REFERRAL_STATUS_ROUTED (the suffix of the ce_type).
-std::string status_name(v1::ReferralStatus s) {
-  std::string n = v1::ReferralStatus_Name(s);
-  const std::string prefix = "REFERRAL_STATUS_";
-  if (n.rfind(prefix, 0) == 0) n = n.substr(prefix.size());
-  std::transform(n.begin(), n.end(), n.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return n;
-}
+using events::status_name;
 
 std::string day_of(const google::protobuf::Timestamp& t) {
   return format_date(copenhagen_date(t.seconds()));
@@ -117,42 +110,12 @@ CREATE INDEX underretninger_created ON underretninger(created_day);
 )sql"};
 }
 
-void Applier::apply(const kafka::Message& m, sqlite::Db& db) {
-  const std::string type = m.header(kafka::header::TYPE).value_or("");
-  if (m.topic == topics::OFFERS) {
-    if (type == event_types::OFFER_RECORDED) {
-      const auto o = decode_or_reject<v1::OfferRecorded>(m);
-      on_offer(o, db);
-    } else if (type == event_types::OFFER_WITHDRAWN) {
-      const auto w = decode_or_reject<v1::OfferWithdrawn>(m);
-      on_withdrawn(w, db);
-    } else {
-      throw Rejected("unexpected ce_type for offers topic");
-    }
-  } else if (m.topic == topics::REFERRALS) {
-    if (type.rfind(event_types::REFERRAL_PREFIX, 0) != 0)
-      throw Rejected("unexpected ce_type for referrals topic");
-    const auto s = decode_or_reject<v1::ReferralStatusChanged>(m);
-    if (s.status() == v1::REFERRAL_STATUS_UNSPECIFIED || !v1::ReferralStatus_IsValid(s.status()))
-      throw Rejected("field status is not a referral status");
-    if (type != event_types::REFERRAL_PREFIX + status_name(s.status()))
-      throw Rejected("ce_type does not match field status");
-    on_status(s, db);
-  } else if (m.topic == topics::DELIVERIES) {
-    if (type.rfind(event_types::DELIVERY_PREFIX, 0) != 0)
-      throw Rejected("unexpected ce_type for deliveries topic");
-    const auto d = decode_or_reject<v1::DeliveryEvent>(m);
-    on_delivery(d, db);
-  } else if (m.topic == topics::UNDERRETNINGER) {
-    if (type.rfind(event_types::UNDERRETNING_PREFIX, 0) != 0)
-      throw Rejected("unexpected ce_type for underretninger topic");
-    const auto e = decode_or_reject<v1::UnderretningEvent>(m);
-    if (type != event_types::UNDERRETNING_PREFIX + e.event())
-      throw Rejected("ce_type does not match field event");
-    on_underretning(e, db);
-  } else {
-    throw Rejected("topic not consumed by evaluation");
-  }
+Applier::Applier() {
+  subs_.on(this, &Applier::on_offer)
+      .on(this, &Applier::on_withdrawn)
+      .on(this, &Applier::on_status)
+      .on(this, &Applier::on_delivery)
+      .on(this, &Applier::on_underretning);
 }
 
 void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {

@@ -1,5 +1,5 @@
 #pragma once
-// evaluation: the evaluators' statistics read model (DESIGN.md "Statistics
+// evaluation: the evaluators' statistics read model (docs/design.md "Statistics
 // for evaluators"). Consumes the offers, referral status and delivery events
 // and keeps, per offer, only the facts the funnel needs: no CPR, name,
 // phone, e-mail, journal number, officer or consent; the charge time only as
@@ -28,8 +28,10 @@
 #include <vector>
 
 #include "henvis/directory.hpp"
+#include "henvis/events.hpp"
 #include "henvis/http.hpp"
 #include "henvis/kafka.hpp"
+#include "henvis/service.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/events.pb.h"
 #include "henvis/v1/socialsog.pb.h"
@@ -43,12 +45,19 @@ inline constexpr int DEFAULT_MIN_CELL = 5;
 
 std::vector<std::string> migrations();
 
+// The evaluation as the host runs it (service.cpp; see henvis/service.hpp).
+ServiceDeclaration service();
+
 // Applies one consumed event inside the consumer loop's transaction. Throws
 // henvis::Rejected (reason names the rule, never a value) for events that can
 // never be applied.
 class Applier {
  public:
-  void apply(const kafka::Message& m, sqlite::Db& db);
+  Applier();
+  Applier(const Applier&) = delete;
+  Applier& operator=(const Applier&) = delete;
+  const Subscriptions& subscriptions() const { return subs_; }
+  void apply(const kafka::Message& m, sqlite::Db& db) { subs_.dispatch(m, db); }
 
  private:
   void on_offer(const v1::OfferRecorded& o, sqlite::Db& db);
@@ -56,6 +65,7 @@ class Applier {
   void on_status(const v1::ReferralStatusChanged& s, sqlite::Db& db);
   void on_delivery(const v1::DeliveryEvent& d, sqlite::Db& db);
   void on_underretning(const v1::UnderretningEvent& e, sqlite::Db& db);
+  Subscriptions subs_{SERVICE};  // last: its handlers use the members above
 };
 
 // The facts of every offer charged in [q.from, q.to), with the implied

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
+#include "henvis/events.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/topics.hpp"
@@ -13,6 +14,8 @@ namespace henvis::intake {
 using google::protobuf::util::TimeUtil;
 
 namespace {
+// ce_source of the events intake emits.
+constexpr const char* SOURCE = "/henvis/intake";
 // A charge time this far in the future is a clock or typing error.
 constexpr std::int64_t MAX_CLOCK_SKEW_S = 10 * 60;
 constexpr std::size_t MAX_ID_LEN = 64;
@@ -150,9 +153,7 @@ http::Response Intake::withdraw(const http::Request& req) {
   res.set_referral_id(ev.referral_id());
   *res.mutable_withdrawn_at() = ev.at();
   http::Response out = http::json(200, res);
-  outbox::add(db_, topics::OFFERS,
-              kafka::make_event("/henvis/intake", event_types::OFFER_WITHDRAWN, ev.referral_id(),
-                                ev.SerializeAsString()));
+  events::emit(db_, SOURCE, ev);
   sqlite::Stmt up(db_,
                   "UPDATE offers SET withdrawn_at = ?, withdrawal_response = ? WHERE offer_id = ?");
   up.bind(1, to_rfc3339(ev.at())).bind(2, out.body).bind(3, offer_id).run();
@@ -245,10 +246,7 @@ http::Response Intake::post_offer(const http::Request& req) {
                     "the district coordinator is told.");
   http::Response out = http::json(201, res);
 
-  const std::string key = yes ? ev.referral_id() : ev.offer_id();
-  outbox::add(db_, topics::OFFERS,
-              kafka::make_event("/henvis/intake", event_types::OFFER_RECORDED, key,
-                                ev.SerializeAsString()));
+  events::emit(db_, SOURCE, ev);
   sqlite::Stmt ins(db_,
                    "INSERT INTO offers(offer_id, request_hash, status, response, referral_id, "
                    "answer, kommunekode, district_id, created_at, charged_at) "

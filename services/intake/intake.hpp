@@ -11,6 +11,7 @@
 #include "henvis/directory.hpp"
 #include "henvis/http.hpp"
 #include "henvis/outbox.hpp"
+#include "henvis/service.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/api.pb.h"
 #include "henvis/v1/events.pb.h"
@@ -18,6 +19,9 @@
 namespace henvis::intake {
 
 std::vector<std::string> migrations();
+
+// Intake as the host runs it (service.cpp; see henvis/service.hpp).
+ServiceDeclaration service();
 
 // Checks an offer; returns every bad field (empty when valid). On ANSWER_NO
 // the person and consent are not checked: they are dropped.

@@ -1,5 +1,5 @@
 #pragma once
-// How each recipient is reached (DESIGN.md "Contact lists"): the delivery
+// How each recipient is reached (docs/design.md "Contact lists"): the delivery
 // mode (immediate, or a daily list at a local time on working days) and the
 // channel (pull inbox, signed webhook, CSV file drop), checked once at start,
 // plus the pieces the dispatcher uses to push: the HMAC signature, a small

@@ -5,6 +5,7 @@
 
 #include "henvis/access_log.hpp"
 #include "henvis/consumer_loop.hpp"
+#include "henvis/events.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/topics.hpp"
 
@@ -111,11 +112,7 @@ void emit_delivery(sqlite::Db& db, const Clock& clock, const std::string& notifi
   d.set_status(status);
   d.set_channel(channel);
   *d.mutable_at() = timestamp(clock.now());
-  std::string name = v1::DeliveryStatus_Name(status).substr(std::string("DELIVERY_STATUS_").size());
-  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  outbox::add(db, topics::DELIVERIES,
-              kafka::make_event(SOURCE, event_types::DELIVERY_PREFIX + name, recipient_id,
-                                d.SerializeAsString()));
+  events::emit(db, SOURCE, d);
 }
 
 bool store_notification(sqlite::Db& db, const Settings& settings, const Clock& clock,
@@ -221,10 +218,12 @@ int erase_person_data(sqlite::Db& db, const std::string& referral_id) {
   return n;
 }
 
-void Applier::apply(const kafka::Message& m, sqlite::Db& db) {
-  if (m.header(kafka::header::TYPE).value_or("") != event_types::NOTIFICATION_REQUESTED)
-    throw Rejected("unexpected ce_type for notifications topic");
-  const auto n = decode_or_reject<v1::NotificationRequested>(m);
+Applier::Applier(Directory directory, Settings settings, const Clock& clock)
+    : directory_(std::move(directory)), settings_(std::move(settings)), clock_(&clock) {
+  subs_.on(this, &Applier::on_requested);
+}
+
+void Applier::on_requested(const v1::NotificationRequested& n, sqlite::Db& db) {
   if (n.notification_id().empty()) throw Rejected("missing field notification_id");
   if (n.recipient_id().empty()) throw Rejected("missing field recipient_id");
   if (n.kind() == v1::NOTIFICATION_KIND_UNSPECIFIED) throw Rejected("missing field kind");

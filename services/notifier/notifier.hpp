@@ -1,5 +1,5 @@
 #pragma once
-// notifier: keeps each recipient's contact list (DESIGN.md "Contact lists").
+// notifier: keeps each recipient's contact list (docs/design.md "Contact lists").
 //
 // A NotificationRequested becomes an inbox row. When it becomes available
 // depends on the recipient's mode: at once (IMMEDIATE, the default) or at the
@@ -35,9 +35,11 @@
 #include "channels.hpp"
 #include "henvis/clock.hpp"
 #include "henvis/directory.hpp"
+#include "henvis/events.hpp"
 #include "henvis/http.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/outbox.hpp"
+#include "henvis/service.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/api.pb.h"
 #include "henvis/v1/events.pb.h"
@@ -45,6 +47,9 @@
 namespace henvis::notifier {
 
 std::vector<std::string> migrations();
+
+// The notifier as the host runs it (service.cpp; see henvis/service.hpp).
+ServiceDeclaration service();
 
 // Row states of the inbox table.
 inline constexpr const char* STATE_PENDING = "pending";      // not yet delivered
@@ -75,12 +80,16 @@ int deliver_due_inbox_rows(sqlite::Db& db, const Settings& settings, const Clock
 // referral; returns how many rows held some. In a transaction.
 int erase_person_data(sqlite::Db& db, const std::string& referral_id);
 
+// Stores each requested notification in its recipient's inbox (and
+// schedules its push), inside the consumer loop's transaction.
 class Applier {
  public:
   explicit Applier(Directory directory, Settings settings = Settings(),
-                   const Clock& clock = system_clock())
-      : directory_(std::move(directory)), settings_(std::move(settings)), clock_(&clock) {}
-  void apply(const kafka::Message& m, sqlite::Db& db);
+                   const Clock& clock = system_clock());
+  Applier(const Applier&) = delete;
+  Applier& operator=(const Applier&) = delete;
+  const Subscriptions& subscriptions() const { return subs_; }
+  void apply(const kafka::Message& m, sqlite::Db& db) { subs_.dispatch(m, db); }
   // True (once) if an applied event erased person data since the last call:
   // the consumer then checkpoints the WAL at once (the dispatcher checks
   // that a checkpoint completed and retries if not).
@@ -91,6 +100,8 @@ class Applier {
   Settings settings_;
   const Clock* clock_;
   bool erased_ = false;  // used on the consumer's thread only
+  void on_requested(const v1::NotificationRequested& n, sqlite::Db& db);
+  Subscriptions subs_{"notifier"};  // last: its handlers use the members above
 };
 
 class Api {

@@ -55,12 +55,4 @@ bool awaits_centre(S s) {
          s == v1::REFERRAL_STATUS_REACHED;
 }
 
-std::string status_name(S s) {
-  std::string n = v1::ReferralStatus_Name(s);
-  const std::string prefix = "REFERRAL_STATUS_";
-  if (n.rfind(prefix, 0) == 0) n = n.substr(prefix.size());
-  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
-  return n;
-}
-
 }  // namespace henvis::router

@@ -1,5 +1,5 @@
 #pragma once
-// The referral lifecycle (DESIGN.md "Lifecycle"; HL7 BSeR / FHIR Task
+// The referral lifecycle (docs/design.md "Lifecycle"; HL7 BSeR / FHIR Task
 // aligned): which outcome a centre may record in which status. Pure.
 //
 //   routed | delivered | acknowledged | contact_attempted
@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "henvis/events.hpp"
 #include "henvis/v1/common.pb.h"
 
 namespace henvis::router {
@@ -27,7 +28,7 @@ std::vector<v1::ReferralStatus> allowed_outcomes(v1::ReferralStatus from);
 bool is_final(v1::ReferralStatus s);
 // Waiting on the centre: no reminder clock runs in other statuses.
 bool awaits_centre(v1::ReferralStatus s);
-// "routed" for REFERRAL_STATUS_ROUTED.
-std::string status_name(v1::ReferralStatus s);
+// "routed" for REFERRAL_STATUS_ROUTED (the event contract's spelling).
+using events::status_name;
 
 }  // namespace henvis::router

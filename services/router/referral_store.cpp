@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "henvis/events.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/outbox.hpp"
@@ -92,9 +93,7 @@ void emit_status(sqlite::Db& db, const ReferralRow& row, v1::ReferralStatus stat
   ev.set_contact_attempts(row.contact_attempts);
   ev.set_prior_referrals_90d(row.prior_90d);
   ev.set_prior_referrals_5y(row.prior_5y);
-  outbox::add(db, topics::REFERRALS,
-              kafka::make_event(SOURCE, event_types::REFERRAL_PREFIX + status_name(status),
-                                row.referral_id, ev.SerializeAsString()));
+  events::emit(db, SOURCE, ev);
 }
 
 void erase_person(sqlite::Db& db, const std::string& referral_id) {
@@ -176,9 +175,7 @@ void request_notification(sqlite::Db& db, const std::string& recipient_id,
   n.set_kind(kind);
   *n.mutable_referral() = contact;
   *n.mutable_requested_at() = parse_timestamp(now);
-  outbox::add(db, topics::NOTIFICATIONS,
-              kafka::make_event(SOURCE, event_types::NOTIFICATION_REQUESTED, recipient_id,
-                                n.SerializeAsString()));
+  events::emit(db, SOURCE, n);
 }
 
 }  // namespace henvis::router

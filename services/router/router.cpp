@@ -137,26 +137,11 @@ CREATE TABLE idempotency (
 )sql"};
 }
 
-void Applier::apply(const kafka::Message& m, sqlite::Db& db) {
-  const std::string type = m.header(kafka::header::TYPE).value_or("");
-  if (m.topic == topics::OFFERS) {
-    if (type == event_types::OFFER_RECORDED) {
-      const auto offer = decode_or_reject<v1::OfferRecorded>(m);
-      on_offer(offer, db);
-    } else if (type == event_types::OFFER_WITHDRAWN) {
-      const auto w = decode_or_reject<v1::OfferWithdrawn>(m);
-      on_withdrawn(w, db);
-    } else {
-      throw Rejected("unexpected ce_type for offers topic");
-    }
-  } else if (m.topic == topics::DELIVERIES) {
-    if (type.rfind(event_types::DELIVERY_PREFIX, 0) != 0)
-      throw Rejected("unexpected ce_type for deliveries topic");
-    const auto d = decode_or_reject<v1::DeliveryEvent>(m);
-    on_delivery(d, db);
-  } else {
-    throw Rejected("topic not consumed by router");
-  }
+Applier::Applier(Directory directory, Settings settings, const Clock& clock)
+    : directory_(std::move(directory)), settings_(std::move(settings)), clock_(clock) {
+  subs_.on(this, &Applier::on_offer)
+      .on(this, &Applier::on_withdrawn)
+      .on(this, &Applier::on_delivery);
 }
 
 void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {

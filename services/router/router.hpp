@@ -14,9 +14,11 @@
 #include "henvis/auth.hpp"
 #include "henvis/clock.hpp"
 #include "henvis/directory.hpp"
+#include "henvis/events.hpp"
 #include "henvis/http.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/outbox.hpp"
+#include "henvis/service.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/api.pb.h"
 #include "henvis/v1/config.pb.h"
@@ -27,6 +29,9 @@
 namespace henvis::router {
 
 std::vector<std::string> migrations();
+
+// The router as the host runs it (service.cpp; see henvis/service.hpp).
+ServiceDeclaration service();
 
 struct Settings {
   int max_contact_attempts = 3;
@@ -44,13 +49,15 @@ struct Settings {
 // beside the data protects less than one kept apart).
 std::string load_person_key(sqlite::Db& db, const std::string& file);
 
-// Applies one consumed event inside the consumer loop's transaction. Throws
-// henvis::Rejected for events that can never be applied.
+// Applies the consumed offers and deliveries inside the consumer loop's
+// transaction. Throws henvis::Rejected for events that can never be applied.
 class Applier {
  public:
-  Applier(Directory directory, Settings settings, const Clock& clock)
-      : directory_(std::move(directory)), settings_(std::move(settings)), clock_(clock) {}
-  void apply(const kafka::Message& m, sqlite::Db& db);
+  Applier(Directory directory, Settings settings, const Clock& clock);
+  Applier(const Applier&) = delete;
+  Applier& operator=(const Applier&) = delete;
+  const Subscriptions& subscriptions() const { return subs_; }
+  void apply(const kafka::Message& m, sqlite::Db& db) { subs_.dispatch(m, db); }
   // True (once) if an applied event erased personal data since the last call.
   bool take_erased() { return std::exchange(erased_, false); }
 
@@ -62,6 +69,7 @@ class Applier {
   Settings settings_;
   const Clock& clock_;
   bool erased_ = false;
+  Subscriptions subs_{"router"};  // last: its handlers use the members above
 };
 
 // The HTTP API for centre staff and coordinators.

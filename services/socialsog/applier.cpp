@@ -8,6 +8,7 @@
 
 #include "henvis/access_log.hpp"
 #include "henvis/consumer_loop.hpp"
+#include "henvis/events.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/outbox.hpp"
@@ -142,9 +143,7 @@ void emit_event(sqlite::Db& db, const v1::UnderretningView& v, const std::string
   e.set_cross_municipality(homes.size() > 1);
   if (v.has_receipt_at() && n.has_receipt_due_at())
     e.set_receipt_on_time(v.receipt_at().seconds() < n.receipt_due_at().seconds());
-  outbox::add(db, topics::UNDERRETNINGER,
-              kafka::make_event(SOURCE, event_types::UNDERRETNING_PREFIX + event,
-                                n.underretning_id(), e.SerializeAsString()));
+  events::emit(db, SOURCE, e);
 }
 
 std::string request_notification(sqlite::Db& db, const std::string& recipient_id,
@@ -156,9 +155,7 @@ std::string request_notification(sqlite::Db& db, const std::string& recipient_id
   n.set_kind(kind);
   *n.mutable_underretning() = notice;
   *n.mutable_requested_at() = parse_timestamp(now);
-  outbox::add(db, topics::NOTIFICATIONS,
-              kafka::make_event(SOURCE, event_types::NOTIFICATION_REQUESTED, recipient_id,
-                                n.SerializeAsString()));
+  events::emit(db, SOURCE, n);
   return n.notification_id();
 }
 
@@ -182,25 +179,13 @@ std::optional<v1::UnderretningView> load_underretning(sqlite::Db& db, const std:
   return v;
 }
 
-void Applier::apply(const kafka::Message& m, sqlite::Db& db) {
-  const std::string type = m.header(kafka::header::TYPE).value_or("");
-  if (m.topic == topics::INCIDENTS) {
-    if (type != event_types::INCIDENT_REGISTERED)
-      throw Rejected("unexpected ce_type for incidents topic");
-    const auto in = decode_or_reject<v1::Incident>(m);
-    if (auto r = invalid_incident(in)) throw Rejected(*r);
-    on_incident(in, db);
-  } else if (m.topic == topics::DELIVERIES) {
-    if (type.rfind(event_types::DELIVERY_PREFIX, 0) != 0)
-      throw Rejected("unexpected ce_type for deliveries topic");
-    const auto d = decode_or_reject<v1::DeliveryEvent>(m);
-    on_delivery(d, db);
-  } else {
-    throw Rejected("topic not consumed by socialsog");
-  }
+Applier::Applier(Settings settings, const Clock& clock)
+    : settings_(std::move(settings)), clock_(clock) {
+  subs_.on(this, &Applier::on_incident).on(this, &Applier::on_delivery);
 }
 
 void Applier::on_incident(const v1::Incident& original, sqlite::Db& db) {
+  if (auto r = invalid_incident(original)) throw Rejected(*r);
   // Stored with CPR numbers in one spelling (no hyphen).
   v1::Incident in = original;
   for (auto& p : *in.mutable_involved()) {

@@ -23,9 +23,11 @@
 #include "henvis/auth.hpp"
 #include "henvis/clock.hpp"
 #include "henvis/directory.hpp"
+#include "henvis/events.hpp"
 #include "henvis/http.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/outbox.hpp"
+#include "henvis/service.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/events.pb.h"
 #include "henvis/v1/socialsog.pb.h"
@@ -35,6 +37,9 @@
 namespace henvis::socialsog {
 
 std::vector<std::string> migrations();
+
+// Socialsøg as the host runs it (service.cpp; see henvis/service.hpp).
+ServiceDeclaration service();
 
 // The code list shipped with the service (default_rules.textproto, embedded
 // at build time).
@@ -121,14 +126,18 @@ std::int64_t months_before(std::int64_t unix_seconds, int months);
 // transaction. Throws henvis::Rejected for events that can never be applied.
 class Applier {
  public:
-  Applier(Settings settings, const Clock& clock) : settings_(std::move(settings)), clock_(clock) {}
-  void apply(const kafka::Message& m, sqlite::Db& db);
+  Applier(Settings settings, const Clock& clock);
+  Applier(const Applier&) = delete;
+  Applier& operator=(const Applier&) = delete;
+  const Subscriptions& subscriptions() const { return subs_; }
+  void apply(const kafka::Message& m, sqlite::Db& db) { subs_.dispatch(m, db); }
 
  private:
   void on_incident(const v1::Incident& incident, sqlite::Db& db);
   void on_delivery(const v1::DeliveryEvent& d, sqlite::Db& db);
   Settings settings_;
   const Clock& clock_;
+  Subscriptions subs_{"socialsog"};  // last: its handlers use the members above
 };
 
 // invalid_incident(): the reason naming the field of an invalid incident

@@ -1,5 +1,5 @@
 // Bad input never blocks or crashes a service, and nothing is dropped
-// silently (issue 5, "Bad input"; DESIGN.md "Kafka", "Interfaces").
+// silently (issue 5, "Bad input"; docs/design.md "Kafka", "Interfaces").
 //
 // Every consumer (router on offers and deliveries, notifier on
 // notifications, evaluation on offers, referrals and deliveries) is given

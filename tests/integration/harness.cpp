@@ -33,12 +33,6 @@ constexpr auto READY_TIMEOUT = std::chrono::seconds(90);
 constexpr auto STOP_GRACE = std::chrono::seconds(20);
 constexpr auto POLL_PAUSE = std::chrono::milliseconds(100);
 
-int free_port() {
-  asio::io_context ioc;
-  asio::ip::tcp::acceptor a(ioc, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
-
 std::string rfc3339_minutes_ago(int minutes) {
   auto t = std::chrono::system_clock::now() - std::chrono::minutes(minutes);
   std::time_t tt = std::chrono::system_clock::to_time_t(t);
@@ -162,18 +156,49 @@ std::string read_all_databases(const fs::path& dir) {
 
 Stack::Stack(std::map<std::string, std::string> extra)
     : extra_config_(std::move(extra)), dir_(make_temp_dir("henvis-it")) {
+  for (const std::string s : {"intake", "router", "notifier", "evaluation", "socialsog"})
+    write_service_config(dir_, s, extra_config_[s]);
+}
+
+void write_service_config(const fs::path& dir, const std::string& service,
+                          const std::string& extra) {
   const fs::path conf = fs::path(HENVIS_SOURCE_DIR) / "deploy/config/dev";
-  for (const std::string s : {"intake", "router", "notifier", "evaluation", "socialsog"}) {
-    ports_[s] = free_port();
-    std::ofstream out(dir_ / (s + ".textproto"));
-    out << "service: \"" << s << "\"\n"
-        << "kafka { bootstrap_file: \"" << (dir_ / "bootstrap.txt").string() << "\" }\n"
-        << "http { address: \"127.0.0.1\" port: " << ports_[s] << " }\n"
-        << "database: \"" << database(s) << "\"\n"
-        << "directory_file: \"" << (conf / "directory.textproto").string() << "\"\n"
-        << "tokens_file: \"" << (conf / "tokens.textproto").string() << "\"\n"
-        << extra_config_[s];
-  }
+  std::ofstream out(dir / (service + ".textproto"));
+  out << "service: \"" << service << "\"\n"
+      << "kafka { bootstrap_file: \"" << (dir / "bootstrap.txt").string() << "\" }\n"
+      << "http { address: \"127.0.0.1\" port: 0 }\n"
+      << "database: \"" << (dir / (service + ".db")).string() << "\"\n"
+      << "directory_file: \"" << (conf / "directory.textproto").string() << "\"\n"
+      << "tokens_file: \"" << (conf / "tokens.textproto").string() << "\"\n"
+      << extra;
+}
+
+std::unique_ptr<Process> start_service(const fs::path& dir, const std::string& service, int& port,
+                                       std::chrono::milliseconds timeout) {
+  const fs::path port_file = dir / (service + ".port");
+  fs::remove(port_file);
+  auto proc = std::make_unique<Process>(
+      std::string(HENVIS_BUILD_DIR) + "/services/" + service + "/henvis-" + service,
+      std::vector<std::string>{"--config", (dir / (service + ".textproto")).string(), "--port",
+                               std::to_string(port), "--port-file", port_file.string()},
+      dir / (service + ".log"));
+  bool ok = eventually(
+      [&] {
+        if (!proc->running()) throw std::runtime_error(service + " exited; see its log");
+        if (port == 0) {
+          // Written atomically (renamed into place) once the service listens.
+          std::ifstream in(port_file);
+          if (!(in >> port)) return false;
+        }
+        try {
+          return http("GET", port, "/readyz").status == 200;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      timeout);
+  if (!ok) throw std::runtime_error(service + " did not become ready");
+  return proc;
 }
 
 Stack::~Stack() {
@@ -207,25 +232,8 @@ std::string Stack::bootstrap() const {
 }
 
 void Stack::start(const std::string& s) {
-  procs_[s] = std::make_unique<Process>(
-      std::string(HENVIS_BUILD_DIR) + "/services/" + s + "/henvis-" + s,
-      std::vector<std::string>{"--config", (dir_ / (s + ".textproto")).string()},
-      dir_ / (s + ".log"));
-  wait_ready(s);
-}
-
-void Stack::wait_ready(const std::string& s) {
-  bool ok = eventually(
-      [&] {
-        if (!procs_.at(s)->running()) throw std::runtime_error(s + " exited; see its log");
-        try {
-          return http("GET", ports_.at(s), "/readyz").status == 200;
-        } catch (const std::exception&) {
-          return false;
-        }
-      },
-      READY_TIMEOUT);
-  if (!ok) throw std::runtime_error(s + " did not become ready");
+  procs_.erase(s);
+  procs_[s] = start_service(dir_, s, ports_[s], READY_TIMEOUT);
 }
 
 void Stack::kill(const std::string& s, int sig) {

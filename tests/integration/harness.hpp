@@ -81,7 +81,22 @@ CtlRun henvisctl(const std::filesystem::path& dir, const std::string& args);
 // Every byte of every SQLite file (db, -wal, -shm) in `dir`.
 std::string read_all_databases(const std::filesystem::path& dir);
 
-// The embedded broker and the three services, each a process of its own.
+// Writes dir/<service>.textproto for a test stack: loopback, port 0 (the
+// service binds a free port itself), its database in `dir`, the dev
+// directory and tokens, then `extra` (text-format fields).
+void write_service_config(const std::filesystem::path& dir, const std::string& service,
+                          const std::string& extra = "");
+
+// Starts henvis-<service> with dir/<service>.textproto and waits until its
+// /readyz answers 200. The service reports the port it bound in
+// dir/<service>.port, so no test can reach another process on a port picked
+// beforehand. `port` is 0 on the first start and then holds the bound port;
+// a restart binds that port again, so clients keep their address. Throws if
+// the service exits or is not ready within `timeout`.
+std::unique_ptr<Process> start_service(const std::filesystem::path& dir, const std::string& service,
+                                       int& port, std::chrono::milliseconds timeout);
+
+// The embedded broker and the services, each a process of its own.
 class Stack {
  public:
   // `extra` adds text-format fields to a service's config, e.g.
@@ -93,7 +108,6 @@ class Stack {
   void kill(const std::string& service, int sig);
   // SIGTERM; returns the exit status.
   int stop(const std::string& service);
-  void wait_ready(const std::string& service);
   int port(const std::string& service) const { return ports_.at(service); }
   std::string bootstrap() const;
   const std::filesystem::path& dir() const { return dir_; }

@@ -155,36 +155,20 @@ TEST_CASE(
   fs::create_directories(dir);
   std::ofstream(dir / "directory.textproto") << webhook_directory(receiver.url());
   std::ofstream(dir / "webhook.key") << KEY << "\n";
-  const int port = [] {
-    asio::io_context ioc;
-    asio::ip::tcp::acceptor a(ioc, {asio::ip::make_address("127.0.0.1"), 0});
-    return static_cast<int>(a.local_endpoint().port());
-  }();
+  int port = 0;  // bound by the notifier itself, kept across its restart
   const std::string db_path = (dir / "notifier.db").string();
   std::ofstream(dir / "notifier.textproto")
       << "service: \"notifier\"\n"
       << "kafka { bootstrap_file: \"" << (stack.dir() / "bootstrap.txt").string() << "\" }\n"
-      << "http { address: \"127.0.0.1\" port: " << port << " }\n"
+      << "http { address: \"127.0.0.1\" port: 0 }\n"
       << "database: \"" << db_path << "\"\n"
       << "directory_file: \"directory.textproto\"\n"
       << "tokens_file: \""
       << (fs::path(HENVIS_SOURCE_DIR) / "deploy/config/dev/tokens.textproto").string() << "\"\n"
       << "notifier { webhook_initial_backoff_ms: 200 webhook_max_attempts: 8 "
          "dispatch_interval_ms: 50 }\n";
-  const std::string exe = std::string(HENVIS_BUILD_DIR) + "/services/notifier/henvis-notifier";
-  const std::vector<std::string> args{"--config", (dir / "notifier.textproto").string()};
-  auto start = [&](const std::string& log) {
-    auto p = std::make_unique<Process>(exe, args, dir / log);
-    REQUIRE(eventually([&] {
-      try {
-        return http("GET", port, "/readyz").status == 200;
-      } catch (const std::exception&) {
-        return false;  // not listening yet
-      }
-    }));
-    return p;
-  };
-  auto notifier = start("notifier-1.log");
+  auto start = [&] { return start_service(dir, "notifier", port, std::chrono::seconds(60)); };
+  auto notifier = start();
 
   // When a NotificationRequested for the centre is produced to Kafka
   v1::NotificationRequested n;
@@ -214,7 +198,7 @@ TEST_CASE(
   CHECK(attempts_before >= 2);
   CHECK(scalar(db_path, "SELECT count(*) FROM inbox WHERE state = 'pending'") == 1);
   receiver.set_status(200);
-  notifier = start("notifier-2.log");
+  notifier = start();
   // Then the schedule continues (the attempt count goes on from where it was)
   // and the notification is delivered, every request correctly signed
   REQUIRE(eventually([&] {

@@ -46,12 +46,6 @@ constexpr const char* SERVICES[] = {"intake", "router", "notifier"};
 constexpr int PROGRAMME[] = {657, 661, 665, 671, 740, 756, 760, 773, 779, 787, 791};
 constexpr int AARHUS = 751;  // not in the programme
 
-int free_port() {
-  asio::io_context ioc;
-  asio::ip::tcp::acceptor a(ioc, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
-
 std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::stringstream ss;
@@ -73,17 +67,7 @@ std::int64_t env_int(const char* name, std::int64_t dflt) {
 }
 
 RobustStack::RobustStack(Options o) : opt_(o), dir_(testing::make_temp_dir("henvis-robust")) {
-  const fs::path conf = fs::path(HENVIS_SOURCE_DIR) / "deploy/config/dev";
-  for (const std::string s : SERVICES) {
-    ports_[s] = free_port();
-    std::ofstream out(dir_ / (s + ".textproto"));
-    out << "service: \"" << s << "\"\n"
-        << "kafka { bootstrap_file: \"" << (dir_ / "bootstrap.txt").string() << "\" }\n"
-        << "http { address: \"127.0.0.1\" port: " << ports_[s] << " }\n"
-        << "database: \"" << database(s) << "\"\n"
-        << "directory_file: \"" << (conf / "directory.textproto").string() << "\"\n"
-        << "tokens_file: \"" << (conf / "tokens.textproto").string() << "\"\n";
-  }
+  for (const std::string s : SERVICES) testing::write_service_config(dir_, s);
 }
 
 RobustStack::~RobustStack() {
@@ -128,17 +112,8 @@ int RobustStack::readyz(const std::string& s) {
 }
 
 void RobustStack::start(const std::string& s) {
-  procs_[s] = std::make_unique<Process>(
-      std::string(HENVIS_BUILD_DIR) + "/services/" + s + "/henvis-" + s,
-      std::vector<std::string>{"--config", (dir_ / (s + ".textproto")).string()},
-      dir_ / (s + ".log"));
-  bool ok = eventually(
-      [&] {
-        if (!procs_.at(s)->running()) throw std::runtime_error(s + " exited; see its log");
-        return readyz(s) == 200;
-      },
-      READY_TIMEOUT);
-  if (!ok) throw std::runtime_error(s + " did not become ready");
+  procs_.erase(s);
+  procs_[s] = testing::start_service(dir_, s, ports_[s], READY_TIMEOUT);
 }
 
 void RobustStack::kill(const std::string& s, int sig) {

@@ -82,7 +82,7 @@ TEST_CASE("config::resolve keeps absolute paths and joins relative ones", "[conf
 TEST_CASE("TokenStore: the dev admin token authenticates as admin", "[auth]") {
   // Given the dev tokens
   const auto store = dev_tokens();
-  REQUIRE(store.size() == 18);  // DESIGN.md's nine and a centre token for each of the 11
+  REQUIRE(store.size() == 18);  // docs/design.md's nine and a centre token for each of the 11
   // When "Bearer dev-admin" is presented
   auto p = store.authenticate("Bearer dev-admin");
   // Then it is the admin

@@ -1,4 +1,4 @@
-// The effective-dated routing directory (DESIGN.md "Drink/drug-driving
+// The effective-dated routing directory (docs/design.md "Drink/drug-driving
 // referral", Routing): participation periods are [from, to) in local dates.
 
 #include "henvis/directory.hpp"

@@ -1,5 +1,5 @@
 // evaluation: the statistics read model and GET /v1/stats/referrals
-// (DESIGN.md "Statistics for evaluators"): exact funnel counts from a known
+// (docs/design.md "Statistics for evaluators"): exact funnel counts from a known
 // set of events, order independence, idempotency, windows and grouping,
 // disclosure control (primary and complementary suppression, rates and the
 // median under N), CSV, and no personal data in the database or responses.

@@ -1,5 +1,5 @@
 // intake: offer validation, idempotent POST /v1/offers, the outbox event, and
-// that a "no" keeps no personal data (DESIGN.md "Drink/drug-driving referral",
+// that a "no" keeps no personal data (docs/design.md "Drink/drug-driving referral",
 // "Exactly-once effect").
 
 #include "intake.hpp"

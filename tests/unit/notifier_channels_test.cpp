@@ -1,4 +1,4 @@
-// notifier delivery modes and channels (DESIGN.md "Contact lists"): daily
+// notifier delivery modes and channels (docs/design.md "Contact lists"): daily
 // lists at a local time on working days (DST included), the signed webhook
 // with retries, backoff and escalation, the CSV file drop, and consent
 // withdrawal erasing the person data of every row of the referral.

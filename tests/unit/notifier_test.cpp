@@ -1,6 +1,6 @@
 // notifier: NotificationRequested lands in the recipient's pull inbox once;
 // GET /v1/inbox marks read; POST /v1/inbox/{id}/ack acknowledges; each is a
-// DeliveryEvent in the outbox (DESIGN.md "Contact lists").
+// DeliveryEvent in the outbox (docs/design.md "Contact lists").
 
 #include "notifier.hpp"
 

@@ -1,4 +1,4 @@
-// The transactional outbox and the consumer loop's schema (DESIGN.md
+// The transactional outbox and the consumer loop's schema (docs/design.md
 // "Exactly-once effect"). ConsumerLoop::run needs a broker and is covered by
 // the integration tests.
 
@@ -158,7 +158,7 @@ TEST_CASE("ConsumerLoop::MIGRATION creates consumer_offsets and processed_events
 
 TEST_CASE("sqlite: a database is opened in WAL mode with synchronous=FULL", "[sqlite]") {
   // Given / When a fresh database is opened
-  // Then the durability pragmas of DESIGN.md are in force
+  // Then the durability pragmas of docs/design.md are in force
   TempDir tmp("henvis-outbox-test");
   const auto db_path = tmp.file("svc.db");
   henvis::sqlite::Db db(db_path);

@@ -1,6 +1,6 @@
 // router: offers become routed or unroutable referrals, with history, status
 // events and a notification; delivery events move referrals to delivered and
-// acknowledged (DESIGN.md "Drink/drug-driving referral", "Exactly-once effect").
+// acknowledged (docs/design.md "Drink/drug-driving referral", "Exactly-once effect").
 
 #include "router.hpp"
 

@@ -7,6 +7,8 @@
 #include <iomanip>
 #include <sstream>
 
+#include "henvis/events.hpp"
+
 namespace henvis::ctl {
 
 using google::protobuf::Timestamp;
@@ -64,20 +66,14 @@ Args parse_args(const std::vector<std::string>& argv, const std::set<std::string
 
 // ---------------------------------------------------------------- output
 
-std::string lower_enum(const std::string& name, const std::string& prefix) {
-  std::string n = name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name;
-  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
-  return n;
-}
-
 namespace {
-std::string status_str(v1::ReferralStatus s) {
-  return lower_enum(v1::ReferralStatus_Name(s), "REFERRAL_STATUS_");
+using events::status_name;
+std::string offence_str(v1::Offence o) {
+  return events::enum_word(v1::Offence_Name(o), "OFFENCE_");
 }
-std::string offence_str(v1::Offence o) { return lower_enum(v1::Offence_Name(o), "OFFENCE_"); }
-std::string answer_str(v1::Answer a) { return lower_enum(v1::Answer_Name(a), "ANSWER_"); }
+std::string answer_str(v1::Answer a) { return events::enum_word(v1::Answer_Name(a), "ANSWER_"); }
 std::string kind_str(v1::NotificationKind k) {
-  return lower_enum(v1::NotificationKind_Name(k), "NOTIFICATION_KIND_");
+  return events::enum_word(v1::NotificationKind_Name(k), "NOTIFICATION_KIND_");
 }
 
 std::size_t display_width(const std::string& s) {
@@ -297,7 +293,7 @@ int referrals_list(const Context& c, const Args& a) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : list.referrals()) {
     rows.push_back(
-        {r.referral_id(), status_str(r.status()),
+        {r.referral_id(), status_name(r.status()),
          municipality(r.kommunekode(), r.municipality_name()), offence_str(r.offence()),
          short_time(r.charged_at()).substr(0, 10), r.person().name(), r.person().phone(),
          std::to_string(r.prior_referrals_90d()) + "/" + std::to_string(r.prior_referrals_5y())});
@@ -319,7 +315,7 @@ int referrals_show(const Context& c, const Args& a) {
   }
   kv(c.out, "referral", r.referral_id());
   kv(c.out, "offer", r.offer_id());
-  kv(c.out, "status", status_str(r.status()));
+  kv(c.out, "status", status_name(r.status()));
   kv(c.out, "reason", r.reason());
   kv(c.out, "centre", r.centre_id());
   kv(c.out, "municipality", municipality(r.kommunekode(), r.municipality_name()));
@@ -344,7 +340,7 @@ int referrals_show(const Context& c, const Args& a) {
     c.out << "\nhistory:\n";
     std::vector<std::vector<std::string>> rows;
     for (const auto& h : r.history())
-      rows.push_back({short_time(h.at()), status_str(h.status()), short_time(h.occurred_at()),
+      rows.push_back({short_time(h.at()), status_name(h.status()), short_time(h.occurred_at()),
                       h.reason(), h.note()});
     print_table(c.out, {"RECORDED", "STATUS", "HAPPENED", "REASON", "NOTE"}, rows);
   }
@@ -362,7 +358,7 @@ int outcome_record(const Context& c, const Args& a) {
     c.out << client::to_json(v, true) << "\n";
     return EXIT_OK;
   }
-  c.out << "referral " << v.referral_id() << " is now " << status_str(v.status());
+  c.out << "referral " << v.referral_id() << " is now " << status_name(v.status());
   if (v.contact_attempts()) c.out << " (failed contact attempts: " << v.contact_attempts() << ")";
   c.out << "\n";
   return EXIT_OK;

@@ -72,7 +72,6 @@ const std::vector<Command>& commands();
 int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);
 
 // Output helpers (exposed for tests).
-std::string lower_enum(const std::string& name, const std::string& prefix);
 std::string short_time(const google::protobuf::Timestamp& t);  // "" when unset
 // RFC 3339, "YYYY-MM-DD" (midnight UTC) or "now"; throws UsageError.
 google::protobuf::Timestamp parse_time(const std::string& option, const std::string& v);

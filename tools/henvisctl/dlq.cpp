@@ -1,5 +1,5 @@
 // henvisctl dlq list / dlq replay: inspect and re-drive a consumer's
-// dead-letter topic (<topic>.dlq.<service>, DESIGN.md "Kafka").
+// dead-letter topic (<topic>.dlq.<service>, docs/design.md "Kafka").
 //
 // A DLQ entry (common/src/consumer_loop.cpp, dead_letter) is the refused
 // event's key and payload with its original headers prefixed `orig_`, plus

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "henvis/events.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/topics.hpp"
 #include "henvisctl/cli.hpp"
@@ -69,9 +70,8 @@ int incidents_import(const Context& c, const Args& a) {
     });
     std::int64_t n = 0;
     for (const auto& [line, incident] : file.good) {
-      auto e = kafka::make_event(SOURCE, event_types::INCIDENT_REGISTERED, incident.incident_id(),
-                                 incident.SerializeAsString());
-      producer.produce(topics::INCIDENTS, e.key, e.payload, e.headers(), ++n);
+      const auto e = events::make(SOURCE, incident);
+      producer.produce(events::Contract<v1::Incident>::TOPIC, e.key, e.payload, e.headers(), ++n);
       producer.poll(0);
     }
     if (!producer.flush(FLUSH_TIMEOUT_MS)) {

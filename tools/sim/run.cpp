@@ -6,6 +6,8 @@
 #include <sstream>
 #include <thread>
 
+#include "henvis/events.hpp"
+
 namespace henvis::sim {
 
 namespace {
@@ -13,12 +15,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto POLL = std::chrono::milliseconds(200);
 constexpr std::size_t MAX_ERROR_SAMPLES = 10;
-
-std::string lower_status(v1::ReferralStatus s) {
-  std::string n = v1::ReferralStatus_Name(s).substr(std::string("REFERRAL_STATUS_").size());
-  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
-  return n;
-}
 
 std::string municipality_name(int k) {
   for (const auto& m : programme_municipalities())
@@ -213,12 +209,13 @@ struct Runner {
       try {
         auto v = centre->second.record_outcome(rid->second, a.outcome, a.idempotency_key);
         status_of[a.offer_index] = v.status();
-        ++s.outcomes[lower_status(outcome)];
+        ++s.outcomes[events::status_name(outcome)];
         stages[a.offer_index].insert(outcome);
         if (v.status() == v1::REFERRAL_STATUS_UNREACHABLE)
           stages[a.offer_index].insert(v1::REFERRAL_STATUS_UNREACHABLE);
       } catch (const client::ApiError& e) {
-        error("outcome " + a.idempotency_key + " (" + lower_status(outcome) + "): " + e.what());
+        error("outcome " + a.idempotency_key + " (" + events::status_name(outcome) +
+              "): " + e.what());
       }
     }
     s.without_token = static_cast<int>(no_token.size());

@@ -1,5 +1,5 @@
 #pragma once
-// The exactly-once-effect consumer loop of DESIGN.md.
+// The exactly-once-effect consumer loop of docs/design.md.
 //
 // Reads a batch, and in ONE SQLite transaction: skips events whose ce_id was
 // already processed, applies each new event through the handler, sends events
@@ -43,6 +43,12 @@ M decode_or_reject(const kafka::Message& m) {
   return out;
 }
 
+// "<topic>.dlq.<service>": where `service` sends the events of `topic` it
+// cannot apply.
+std::string dlq_topic(const std::string& topic, const std::string& service);
+
+class Subscriptions;  // henvis/events.hpp
+
 struct ConsumedTopic {
   std::string topic;
   std::string dlq_topic;  // "<topic>.dlq.<service>"
@@ -65,6 +71,10 @@ class ConsumerLoop {
   ConsumerLoop(std::string service, std::string db_path, std::string bootstrap,
                std::vector<ConsumedTopic> topics, Handler handler, outbox::Relay* relay,
                kafka::Health* health);
+  // Consumes the subscriptions' topics and dispatches each event to them;
+  // `subs` must outlive the loop.
+  ConsumerLoop(std::string service, std::string db_path, std::string bootstrap,
+               const Subscriptions& subs, outbox::Relay* relay, kafka::Health* health);
 
   // Runs until `stop` is set; finishes the batch in hand first. Throws if a
   // batch keeps failing.

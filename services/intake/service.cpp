@@ -1,0 +1,25 @@
+// Intake as the host runs it: the officers' API; it consumes nothing.
+#include "henvis/service.hpp"
+#include "intake.hpp"
+
+namespace henvis::intake {
+
+namespace {
+class IntakeService final : public Service {
+ public:
+  explicit IntakeService(ServiceContext& c)
+      : intake_(c.setup.database, Directory(c.setup.directory), &c.relay) {}
+  void routes(http::Router& r) override { intake_.register_routes(r); }
+
+ private:
+  Intake intake_;
+};
+}  // namespace
+
+ServiceDeclaration service() {
+  return {"intake", migrations, {}, [](ServiceContext& c) {
+            return std::make_unique<IntakeService>(c);
+          }};
+}
+
+}  // namespace henvis::intake

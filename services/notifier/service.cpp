@@ -1,0 +1,44 @@
+// The notifier as the host runs it: channel settings per recipient (a bad
+// daily time, webhook URL or key, or drop directory stops it at start,
+// naming the recipient), the inbox API, the applier of requested
+// notifications and the dispatcher of delayed and pushed deliveries.
+#include "henvis/service.hpp"
+#include "dispatcher.hpp"
+#include "notifier.hpp"
+
+namespace henvis::notifier {
+
+namespace {
+class NotifierService final : public henvis::Service {
+ public:
+  explicit NotifierService(ServiceContext& c)
+      : settings_(Directory(c.setup.directory), c.setup.config, c.setup.config_dir),
+        api_(c.setup.database, Directory(c.setup.directory), &c.relay, settings_, c.clock),
+        applier_(Directory(c.setup.directory), settings_, c.clock),
+        dispatcher_(c.setup.database, Directory(c.setup.directory), settings_, &c.relay, c.clock,
+                    &c.metrics) {}
+  void routes(http::Router& r) override { api_.register_routes(r); }
+  const Subscriptions* subscriptions() const override { return &applier_.subscriptions(); }
+  // Erased personal data must leave the WAL and the file at once.
+  void after_commit(sqlite::Db& db) override {
+    if (applier_.take_erased()) db.checkpoint_truncate();
+  }
+  std::vector<BackgroundLoop> workers() override {
+    return {[this](const std::atomic<bool>& stop) { dispatcher_.run(stop); }};
+  }
+
+ private:
+  Settings settings_;
+  Api api_;
+  Applier applier_;
+  Dispatcher dispatcher_;
+};
+}  // namespace
+
+ServiceDeclaration service() {
+  return {"notifier", migrations, {}, [](ServiceContext& c) {
+            return std::make_unique<NotifierService>(c);
+          }};
+}
+
+}  // namespace henvis::notifier

@@ -1,0 +1,51 @@
+// The router as the host runs it: its settings from the config, the API for
+// centres and coordinators, the applier of offers and deliveries, and the
+// reminder loop.
+#include "henvis/service.hpp"
+#include "henvis/config.hpp"
+#include "router.hpp"
+
+namespace henvis::router {
+
+namespace {
+Settings settings_of(const ServiceContext& c) {
+  Settings s = Settings::from(c.setup.config.router());
+  sqlite::Db db(c.setup.database);
+  s.person_key = load_person_key(
+      db, config::resolve(c.setup.config_dir, c.setup.config.router().person_key_file()));
+  return s;
+}
+
+class RouterService final : public Service {
+ public:
+  explicit RouterService(ServiceContext& c)
+      : settings_(settings_of(c)),
+        api_(c.setup.database, Directory(c.setup.directory), settings_, c.clock, &c.relay),
+        applier_(Directory(c.setup.directory), settings_, c.clock),
+        reminders_(c.setup.database, Directory(c.setup.directory), settings_, c.calendar, c.clock,
+                   &c.relay) {}
+  void routes(http::Router& r) override { api_.register_routes(r); }
+  const Subscriptions* subscriptions() const override { return &applier_.subscriptions(); }
+  // Erased personal data must leave the WAL and the file at once.
+  void after_commit(sqlite::Db& db) override {
+    if (applier_.take_erased()) db.checkpoint_truncate();
+  }
+  std::vector<BackgroundLoop> workers() override {
+    return {[this](const std::atomic<bool>& stop) { reminders_.run(stop); }};
+  }
+
+ private:
+  Settings settings_;
+  Api api_;
+  Applier applier_;
+  Reminders reminders_;
+};
+}  // namespace
+
+ServiceDeclaration service() {
+  return {"router", migrations, {}, [](ServiceContext& c) {
+            return std::make_unique<RouterService>(c);
+          }};
+}
+
+}  // namespace henvis::router
