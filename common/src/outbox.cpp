@@ -81,121 +81,182 @@ void Relay::stop() {
   thread_.join();
 }
 
-void Relay::run() {
-  sqlite::Db db(db_path_);
-  std::vector<std::int64_t> delivered;
-  bool failed = false;
-  auto new_producer = [&] {
-    return std::make_unique<kafka::Producer>(
-        bootstrap_,
-        [&](std::int64_t id, bool ok, const std::string& error) {
-          if (ok) {
-            delivered.push_back(id);
-          } else {
-            failed = true;
-            spdlog::warn("outbox delivery failed row={} error={}", id, error);
-          }
-        },
-        health_);
-  };
-  std::unique_ptr<kafka::Producer> producer;
+namespace {
+enum class Next { wait, again, stop };
 
-  std::int64_t sent_up_to = 0;  // highest row id handed to the producer
-  auto forget_delivered = [&] {
-    if (delivered.empty()) return;
-    sqlite::Transaction tx(db);
-    sqlite::Stmt del(db, "DELETE FROM outbox WHERE id = ?");
-    for (auto id : delivered) {
+void back_off() { std::this_thread::sleep_for(std::chrono::milliseconds(RETRY_BACKOFF_MS)); }
+
+// The relay thread's side: its connection, its producer, and what that
+// producer has sent and confirmed.
+class Publisher {
+ public:
+  Publisher(const std::string& db_path, const std::string& bootstrap, kafka::Health* health,
+            std::atomic<std::uint64_t>& published, std::atomic<std::uint64_t>& restarts)
+      : db_(db_path),
+        bootstrap_(bootstrap),
+        health_(health),
+        published_(published),
+        restarts_(restarts) {}
+  Publisher(const Publisher&) = delete;
+  Publisher& operator=(const Publisher&) = delete;
+
+  // An idempotent producer with a fatal error refuses every message from
+  // then on; without a new one the outbox would grow until a restart.
+  // Rows it confirmed are forgotten first; every other row is sent again
+  // by the new producer (consumers drop the copies by ce_id).
+  void drop_if_fatal() {
+    if (!producer_) return;
+    auto fatal = producer_->fatal_error();
+    if (!fatal) return;
+    producer_->poll(0);
+    try {
+      forget_delivered();
+    } catch (const std::exception& e) {
+      // Not forgotten: they are sent again, and de-duplicated.
+      spdlog::error("outbox relay error={}", e.what());
+      delivered_.clear();
+    }
+    spdlog::error("outbox producer fatal error={}; replacing it and re-sending unconfirmed rows",
+                  *fatal);
+    producer_.reset();  // what it still held stays unconfirmed
+    ++restarts_;
+    failed_ = false;
+    sent_up_to_ = 0;
+  }
+
+  // Creates a producer if there is none; false (logged) if it cannot.
+  bool ensure_producer() {
+    if (producer_) return true;
+    try {
+      producer_ = std::make_unique<kafka::Producer>(
+          bootstrap_,
+          [this](std::int64_t id, bool ok, const std::string& error) {
+            on_delivery(id, ok, error);
+          },
+          health_);
+      return true;
+    } catch (const std::exception& e) {
+      spdlog::error("outbox producer could not be created error={}", e.what());
+      return false;
+    }
+  }
+
+  // Sends the next rows, serves their delivery reports (on `stopping`
+  // waiting for all of them) and forgets what was confirmed. Says whether
+  // to wait for more rows, go again at once, or stop.
+  Next round(bool stopping) {
+    try {
+      const int sent = produce_batch();
+      producer_->poll(DELIVERY_POLL_MS);
+      if (stopping) producer_->flush(FLUSH_TIMEOUT_MS);
+      forget_delivered();
+      if (failed_) {
+        resend_unconfirmed();
+        return Next::again;
+      }
+      if (stopping) return Next::stop;
+      return sent == BATCH_ROWS ? Next::again : Next::wait;
+    } catch (const std::exception& e) {
+      spdlog::error("outbox relay error={}", e.what());
+      if (stopping) return Next::stop;
+      back_off();
+      return Next::wait;
+    }
+  }
+
+  int outstanding() const { return producer_ ? producer_->outstanding() : 0; }
+
+ private:
+  void on_delivery(std::int64_t id, bool ok, const std::string& error) {
+    if (ok) {
+      delivered_.push_back(id);
+    } else {
+      failed_ = true;
+      spdlog::warn("outbox delivery failed row={} error={}", id, error);
+    }
+  }
+
+  // Hands the rows after the last one sent to the producer; returns how many.
+  int produce_batch() {
+    int sent = 0;
+    sqlite::Stmt sel(db_,
+                     "SELECT id, topic, key, payload, headers FROM outbox WHERE id > ? ORDER BY id "
+                     "LIMIT ?");
+    sel.bind(1, sent_up_to_).bind(2, BATCH_ROWS);
+    while (sel.step()) {
+      v1::Headers hs;
+      hs.ParseFromString(sel.blob(4));
+      kafka::HeaderList headers;
+      for (const auto& h : hs.header()) headers.emplace_back(h.key(), h.value());
+      std::int64_t id = sel.i64(0);
+      producer_->produce(sel.text(1), sel.blob(2), sel.blob(3), headers, id);
+      sent_up_to_ = id;
+      ++sent;
+    }
+    return sent;
+  }
+
+  // Re-sends everything not yet confirmed, after a pause. Rows already
+  // delivered were deleted, so only the failed ones (and any still in
+  // flight, which consumers de-duplicate) go again.
+  void resend_unconfirmed() {
+    failed_ = false;
+    producer_->flush(FLUSH_TIMEOUT_MS);
+    forget_delivered();
+    sent_up_to_ = 0;
+    back_off();
+  }
+
+  // Deletes the confirmed rows.
+  void forget_delivered() {
+    if (delivered_.empty()) return;
+    sqlite::Transaction tx(db_);
+    sqlite::Stmt del(db_, "DELETE FROM outbox WHERE id = ?");
+    for (auto id : delivered_) {
       del.bind(1, id).run();
       del.reset();
     }
     tx.commit();
-    published_ += delivered.size();
-    delivered.clear();
-  };
+    published_ += delivered_.size();
+    delivered_.clear();
+  }
 
+  sqlite::Db db_;
+  const std::string& bootstrap_;
+  kafka::Health* health_;
+  std::atomic<std::uint64_t>& published_;
+  std::atomic<std::uint64_t>& restarts_;
+  std::vector<std::int64_t> delivered_;
+  bool failed_ = false;
+  // Declared after what its delivery reports write to: destroyed first.
+  std::unique_ptr<kafka::Producer> producer_;
+  std::int64_t sent_up_to_ = 0;  // highest row id handed to the producer
+};
+}  // namespace
+
+void Relay::run() {
+  Publisher publisher(db_path_, bootstrap_, health_, published_, producer_restarts_);
   while (true) {
     bool stopping = stop_.load();
-    // An idempotent producer with a fatal error refuses every message from
-    // then on; without a new one the outbox would grow until a restart.
-    // Rows it confirmed are forgotten first; every other row is sent again
-    // by the new producer (consumers drop the copies by ce_id).
-    if (producer) {
-      if (auto fatal = producer->fatal_error()) {
-        producer->poll(0);
-        try {
-          forget_delivered();
-        } catch (const std::exception& e) {
-          // Not forgotten: they are sent again, and de-duplicated.
-          spdlog::error("outbox relay error={}", e.what());
-          delivered.clear();
-        }
-        spdlog::error(
-            "outbox producer fatal error={}; replacing it and re-sending unconfirmed rows", *fatal);
-        producer.reset();  // what it still held stays unconfirmed
-        ++producer_restarts_;
-        failed = false;
-        sent_up_to = 0;
-      }
-    }
-    if (!producer) {
-      try {
-        producer = new_producer();
-      } catch (const std::exception& e) {
-        spdlog::error("outbox producer could not be created error={}", e.what());
-        if (stopping) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(RETRY_BACKOFF_MS));
-        continue;
-      }
-    }
-    try {
-      int sent = 0;
-      sqlite::Stmt sel(
-          db,
-          "SELECT id, topic, key, payload, headers FROM outbox WHERE id > ? ORDER BY id "
-          "LIMIT ?");
-      sel.bind(1, sent_up_to).bind(2, BATCH_ROWS);
-      while (sel.step()) {
-        v1::Headers hs;
-        hs.ParseFromString(sel.blob(4));
-        kafka::HeaderList headers;
-        for (const auto& h : hs.header()) headers.emplace_back(h.key(), h.value());
-        std::int64_t id = sel.i64(0);
-        producer->produce(sel.text(1), sel.blob(2), sel.blob(3), headers, id);
-        sent_up_to = id;
-        ++sent;
-      }
-      producer->poll(DELIVERY_POLL_MS);
-      if (stopping) producer->flush(FLUSH_TIMEOUT_MS);
-      forget_delivered();
-      if (failed) {
-        // Re-send everything not yet confirmed, after a pause. Rows already
-        // delivered were deleted, so only the failed ones (and any still in
-        // flight, which consumers de-duplicate) go again.
-        failed = false;
-        producer->flush(FLUSH_TIMEOUT_MS);
-        forget_delivered();
-        sent_up_to = 0;
-        std::this_thread::sleep_for(std::chrono::milliseconds(RETRY_BACKOFF_MS));
-        continue;
-      }
+    publisher.drop_if_fatal();
+    if (!publisher.ensure_producer()) {
       if (stopping) break;
-      if (sent == BATCH_ROWS) continue;
-    } catch (const std::exception& e) {
-      spdlog::error("outbox relay error={}", e.what());
-      if (stopping) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(RETRY_BACKOFF_MS));
+      back_off();
+      continue;
     }
+    const Next next = publisher.round(stopping);
+    if (next == Next::stop) break;
+    if (next == Next::again) continue;
     std::unique_lock lock(mu_);
     cv_.wait_for(
         lock,
-        std::chrono::milliseconds(producer->outstanding() > 0 ? DELIVERY_POLL_MS : IDLE_WAIT_MS),
+        std::chrono::milliseconds(publisher.outstanding() > 0 ? DELIVERY_POLL_MS : IDLE_WAIT_MS),
         [&] { return wake_ || stop_.load(); });
     wake_ = false;
   }
-  if (producer && producer->outstanding() > 0)
+  if (publisher.outstanding() > 0)
     spdlog::warn("outbox relay stopped with {} unconfirmed messages; they are re-sent on start",
-                 producer->outstanding());
+                 publisher.outstanding());
 }
 
 }  // namespace henvis::outbox

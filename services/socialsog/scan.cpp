@@ -1,16 +1,16 @@
 // The scan: which children the rules flag, grouped into one underretning per
 // household and home municipality; the weekly schedule; the receipt clock.
+// Scanner::scan runs the phases of a ScanRun; those that need no database are
+// in scan_phases.cpp.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <functional>
 #include <map>
-#include <numeric>
 #include <set>
 
 #include "henvis/ids.hpp"
 #include "henvis/service.hpp"
-#include "henvis/validate.hpp"
+#include "scan_phases.hpp"
 #include "socialsog.hpp"
 #include "store.hpp"
 
@@ -26,11 +26,13 @@ google::protobuf::Timestamp seconds_ts(std::int64_t s) {
   return t;
 }
 
-struct StoredIncident {
-  v1::Incident incident;
-  std::int64_t seq = 0;
-  IncidentMatch match;
-};
+// The first of `districts` with a coordinator: its recipient id, else empty.
+std::string first_coordinator(const Directory& directory,
+                              const std::vector<std::string>& districts) {
+  for (const auto& d : districts)
+    if (const auto* c = directory.coordinator(d)) return c->id();
+  return {};
+}
 
 // Loads incidents once per scan.
 class IncidentCache {
@@ -55,22 +57,332 @@ class IncidentCache {
   std::map<std::string, StoredIncident> cache_;
 };
 
-struct ChildHit {
-  std::string cpr, name;
-  int home = 0;
-  Assessment assessment;
-  std::set<std::string> adults;      // the child's adults involved in its qualifying incidents
-  std::set<std::string> qualifying;  // incident ids
-  std::set<std::string> fresh;       // of those, not yet notified for this child
+// The incidents a scan is about and the look-back it applies.
+struct Window {
+  std::vector<std::string> triggers;  // incident ids, in ingest order
+  std::int64_t ref = 0;               // the look-back ends here
+  std::int64_t look_back_from = 0;
+  std::int64_t high = 0;  // the highest ingest number covered (the next watermark)
 };
 
-bool adult_at(const std::chrono::year_month_day& born, std::int64_t at) {
-  using namespace std::chrono;
-  const year_month_day day{floor<days>(sys_seconds{seconds(at)})};
-  year_month_day eighteen = born + years(18);
-  if (!eighteen.ok()) eighteen = eighteen.year() / eighteen.month() / last;
-  return day >= eighteen;
-}
+// What the database says about each candidate child (ChildFacts), with the
+// statements prepared once per scan.
+class ChildLoader {
+ public:
+  ChildLoader(sqlite::Db& db, IncidentCache& incidents, const Window& window)
+      : incidents_(incidents),
+        window_(window),
+        adults_of_(db, "SELECT DISTINCT adult_cpr FROM adult_children WHERE child_cpr = ?"),
+        latest_(db,
+                "SELECT ac.incident_id FROM adult_children ac JOIN incidents i "
+                "ON i.incident_id = ac.incident_id WHERE ac.child_cpr = ? "
+                "ORDER BY i.occurred_at DESC, i.seq DESC LIMIT 1"),
+        of_adult_(db,
+                  "SELECT ip.incident_id, ip.role FROM incident_persons ip JOIN incidents i "
+                  "ON i.incident_id = ip.incident_id WHERE ip.cpr = ? "
+                  "AND i.occurred_at >= ? AND i.occurred_at <= ?"),
+        notified_(db, "SELECT incident_id FROM notified WHERE child_cpr = ?") {}
+
+  ChildFacts load(const std::string& child) {
+    ChildFacts f;
+    f.cpr = child;
+    identify(f);
+    for (const auto& adult : adults(child)) involve(f, adult);
+    notified_.bind(1, child);
+    while (notified_.step()) f.notified.insert(notified_.text(0));
+    notified_.reset();
+    return f;
+  }
+
+ private:
+  // Name and home municipality as the most recent incident listing the child says.
+  void identify(ChildFacts& f) {
+    latest_.bind(1, f.cpr);
+    if (latest_.step()) {
+      const StoredIncident& si = incidents_.get(latest_.text(0));
+      for (const auto& p : si.incident.involved())
+        for (const auto& c : p.children())
+          if (c.cpr() == f.cpr) {
+            f.name = c.name();
+            f.home = c.home_kommunekode();
+          }
+    }
+    latest_.reset();
+  }
+
+  std::vector<std::string> adults(const std::string& child) {
+    std::vector<std::string> out;
+    adults_of_.bind(1, child);
+    while (adults_of_.step()) out.push_back(adults_of_.text(0));
+    adults_of_.reset();
+    return out;
+  }
+
+  // The adult's incidents within the look-back.
+  void involve(ChildFacts& f, const std::string& adult) {
+    of_adult_.bind(1, adult).bind(2, window_.look_back_from).bind(3, window_.ref);
+    while (of_adult_.step()) {
+      const StoredIncident& si = incidents_.get(of_adult_.text(0));
+      f.involvements.push_back(Involvement{
+          adult, static_cast<v1::PersonRole>(of_adult_.i64(1)), si.incident.incident_id(),
+          si.incident.occurred_at().seconds(), si.match.watched, si.match.weight, si.match.severe,
+          si.incident.underretning_sent_at_scene()});
+    }
+    of_adult_.reset();
+  }
+
+  IncidentCache& incidents_;
+  const Window& window_;
+  sqlite::Stmt adults_of_, latest_, of_adult_, notified_;
+};
+
+// One scan inside its transaction: the phases that read and write the
+// database, around the pure ones (scan_phases.hpp). Fills in the scan's view.
+class ScanRun {
+ public:
+  ScanRun(sqlite::Db& db, const Scanner& scanner, const ScanSpec& spec,
+          std::chrono::system_clock::time_point now)
+      : db_(db),
+        scanner_(scanner),
+        rules_(scanner.settings().rules),
+        spec_(spec),
+        now_tp_(now),
+        now_(rfc3339(now)),
+        incidents_(db, rules_) {
+    view_.set_scan_id(new_uuid());
+    view_.set_kind(spec.weekly ? "weekly" : "on_demand");
+    *view_.mutable_started_at() = parse_timestamp(now_);
+    view_.set_rules_version(rules_.version());
+    view_.set_requested_by(spec.requested_by);
+  }
+
+  const v1::ScanView& view() const { return view_; }
+
+  // 1. The incidents this scan is about: those that occurred in the window,
+  // else those received since the watermark.
+  Window load_window() {
+    using namespace std::chrono;
+    Window w;
+    w.ref = duration_cast<seconds>(now_tp_.time_since_epoch()).count();
+    if (spec_.from && spec_.to) {
+      *view_.mutable_window_from() = seconds_ts(*spec_.from);
+      *view_.mutable_window_to() = seconds_ts(*spec_.to);
+      sqlite::Stmt s(db_,
+                     "SELECT incident_id FROM incidents WHERE occurred_at >= ? AND occurred_at < ? "
+                     "ORDER BY seq");
+      s.bind(1, *spec_.from).bind(2, *spec_.to);
+      while (s.step()) w.triggers.push_back(s.text(0));
+      w.ref = std::min(w.ref, *spec_.to - 1);
+    } else {
+      const std::int64_t from_seq = state_get(db_, WATERMARK, 0);
+      {
+        sqlite::Stmt m(db_, "SELECT coalesce(max(seq), 0) FROM incidents");
+        m.step();
+        w.high = std::max(m.i64(0), from_seq);
+      }
+      view_.set_received_after_seq(from_seq);
+      view_.set_received_up_to_seq(w.high);
+      sqlite::Stmt s(db_,
+                     "SELECT incident_id FROM incidents WHERE seq > ? AND seq <= ? ORDER BY seq");
+      s.bind(1, from_seq).bind(2, w.high);
+      while (s.step()) w.triggers.push_back(s.text(0));
+    }
+    w.look_back_from = months_before(w.ref, rules_.look_back_months());
+    return w;
+  }
+
+  // 2. The children whose adults appear in the triggers (and the children listed).
+  std::set<std::string> candidates(const Window& w) {
+    std::set<std::string> out;
+    sqlite::Stmt kids(db_, "SELECT DISTINCT child_cpr FROM adult_children WHERE adult_cpr = ?");
+    for (const auto& id : w.triggers) {
+      const StoredIncident& si = incidents_.get(id);
+      if (si.match.watched) view_.set_incidents_watched(view_.incidents_watched() + 1);
+      for (const auto& p : si.incident.involved()) {
+        for (const auto& c : p.children()) out.insert(c.cpr());
+        kids.bind(1, p.cpr());
+        while (kids.step()) out.insert(kids.text(0));
+        kids.reset();
+      }
+    }
+    view_.set_incidents_considered(static_cast<int>(w.triggers.size()));
+    return out;
+  }
+
+  // 3. Each child under the rules: the hits with something new to notify.
+  std::vector<ChildHit> flag_children(const std::set<std::string>& children, const Window& w) {
+    ChildLoader loader(db_, incidents_, w);
+    std::vector<ChildHit> hits;
+    for (const auto& child : children) {
+      ChildVerdict v = evaluate_child(loader.load(child), rules_, w.look_back_from, w.ref);
+      if (v.outcome == ChildOutcome::adult || v.outcome == ChildOutcome::not_flagged) continue;
+      view_.set_children_flagged(view_.children_flagged() + 1);
+      if (v.outcome == ChildOutcome::already_notified)
+        view_.set_children_already_notified(view_.children_already_notified() + 1);
+      else
+        hits.push_back(std::move(v.hit));
+    }
+    return hits;
+  }
+
+  // 4. One underretning for the household `members` (indexes into `hits`).
+  void underretning(const std::vector<ChildHit>& hits, const std::vector<std::size_t>& members) {
+    const Household h = household(hits, members);
+    v1::UnderretningNotice n = describe_household(h, rules_);
+    n.set_underretning_id(new_uuid());
+    const int k = n.kommunekode();
+    const v1::Municipality* municipality = k ? directory().municipality(k) : nullptr;
+    if (municipality) n.set_municipality_name(municipality->name());
+    n.set_scan_id(view_.scan_id());
+    *n.mutable_created_at() = parse_timestamp(now_);
+    n.set_sender(scanner_.settings().sender(n.district_id(), directory()));
+    link_previous(h, n);
+    const std::string recipient = address(n, municipality, h);
+    const std::string notification_id = notify(n, recipient);
+    store(n, recipient, notification_id, h);
+    announce(n, recipient);
+  }
+
+  // 5. The scan itself, and for a weekly scan the watermark.
+  void record(std::int64_t high) {
+    sqlite::Stmt ins(db_, "INSERT INTO scans(scan_id, kind, started_at, view) VALUES (?,?,?,?)");
+    ins.bind(1, view_.scan_id()).bind(2, view_.kind()).bind(3, now_);
+    ins.bind_blob(4, view_.SerializeAsString()).run();
+    if (spec_.weekly) {
+      // The watermark moves with the scan's results, in one transaction.
+      state_set(db_, WATERMARK, high);
+      state_set(db_, WEEKLY_SLOT, spec_.weekly_slot);
+    }
+  }
+
+ private:
+  const Directory& directory() const { return scanner_.directory(); }
+
+  Household household(const std::vector<ChildHit>& hits, const std::vector<std::size_t>& members) {
+    Household h;
+    std::set<std::string> incident_ids;
+    for (std::size_t m : members) {
+      h.children.push_back(&hits[m]);
+      incident_ids.insert(hits[m].qualifying.begin(), hits[m].qualifying.end());
+    }
+    for (const auto& id : incident_ids) h.incidents.push_back(&incidents_.get(id));
+    std::sort(h.incidents.begin(), h.incidents.end(), [](const auto* a, const auto* b) {
+      return std::make_pair(a->incident.occurred_at().seconds(), a->seq) <
+             std::make_pair(b->incident.occurred_at().seconds(), b->seq);
+    });
+    return h;
+  }
+
+  // The earlier underretning about any of these children.
+  void link_previous(const Household& h, v1::UnderretningNotice& n) {
+    sqlite::Stmt prev(db_,
+                      "SELECT underretning_id, seq FROM notified WHERE child_cpr = ? "
+                      "ORDER BY seq DESC LIMIT 1");
+    std::int64_t best = -1;
+    for (const ChildHit* c : h.children) {
+      prev.bind(1, c->cpr);
+      if (prev.step() && prev.i64(1) > best) {
+        best = prev.i64(1);
+        n.set_previous_underretning_id(prev.text(0));
+      }
+      prev.reset();
+    }
+  }
+
+  // The recipient: the municipality (with the receipt deadline), else the
+  // sending district's coordinator (or another district's in the incidents),
+  // with the reason; empty when there is none.
+  std::string address(v1::UnderretningNotice& n, const v1::Municipality* municipality,
+                      const Household& h) {
+    using namespace std::chrono;
+    const std::string municipality_id = "kommune-" + std::to_string(n.kommunekode());
+    const v1::Recipient* r = municipality ? directory().recipient(municipality_id) : nullptr;
+    if (r && r->kind() == v1::RECIPIENT_KIND_MUNICIPALITY) {
+      const auto due = scanner_.calendar().deadline(floor<seconds>(now_tp_),
+                                                    scanner_.settings().receipt_working_days);
+      *n.mutable_receipt_due_at() = seconds_ts(due.time_since_epoch().count());
+      return r->id();
+    }
+    n.set_reason(municipality ? "municipality_not_configured" : "municipality_unknown");
+    std::vector<std::string> districts{n.district_id()};
+    for (const StoredIncident* si : h.incidents) districts.push_back(si->incident.district_id());
+    return first_coordinator(directory(), districts);
+  }
+
+  // Asks notifier to deliver it; returns the notification id (empty without
+  // a recipient: then the district's coordinators see it listed).
+  std::string notify(const v1::UnderretningNotice& n, const std::string& recipient) {
+    if (!recipient.empty())
+      return request_notification(db_, recipient, v1::NOTIFICATION_KIND_UNDERRETNING, n, now_);
+    spdlog::warn(
+        "no recipient for underretning underretning_id={} district={} (listed for "
+        "the district's coordinators)",
+        n.underretning_id(), n.district_id());
+    return {};
+  }
+
+  // Stores the underretning, its districts, and which incidents each child
+  // has now been notified about.
+  void store(const v1::UnderretningNotice& n, const std::string& recipient,
+             const std::string& notification_id, const Household& h) {
+    sqlite::Stmt ins(db_,
+                     "INSERT INTO underretninger(underretning_id, kommunekode, recipient_id, "
+                     "district_id, notice, notification_id, created_at, receipt_due_at) "
+                     "VALUES (?,?,?,?,?,?,?,?)");
+    ins.bind(1, n.underretning_id()).bind(2, n.kommunekode()).bind(3, recipient);
+    ins.bind(4, n.district_id()).bind_blob(5, n.SerializeAsString()).bind(6, notification_id);
+    ins.bind(7, now_);
+    if (n.has_receipt_due_at())
+      ins.bind(8, n.receipt_due_at().seconds());
+    else
+      ins.bind_null(8);
+    ins.run();
+    const std::int64_t seq = sqlite3_last_insert_rowid(db_.raw());
+    sqlite::Stmt dist(db_,
+                      "INSERT OR IGNORE INTO underretning_districts(underretning_id, district_id) "
+                      "VALUES (?,?)");
+    dist.bind(1, n.underretning_id()).bind(2, n.district_id()).run();
+    dist.reset();
+    for (const StoredIncident* si : h.incidents) {
+      dist.bind(1, n.underretning_id()).bind(2, si->incident.district_id()).run();
+      dist.reset();
+    }
+    sqlite::Stmt mark(
+        db_,
+        "INSERT OR IGNORE INTO notified(child_cpr, incident_id, underretning_id, seq) "
+        "VALUES (?,?,?,?)");
+    for (const ChildHit* c : h.children)
+      for (const auto& id : c->qualifying) {
+        mark.bind(1, c->cpr).bind(2, id).bind(3, n.underretning_id()).bind(4, seq).run();
+        mark.reset();
+      }
+  }
+
+  // The created event, the scan's counts and the log line.
+  void announce(const v1::UnderretningNotice& n, const std::string& recipient) {
+    auto stored = load_underretning(db_, n.underretning_id());
+    emit_event(db_, *stored, "created", now_);
+    view_.add_underretning_ids(n.underretning_id());
+    view_.set_underretninger_created(view_.underretninger_created() + 1);
+    if (!n.previous_underretning_id().empty())
+      view_.set_underretninger_linked(view_.underretninger_linked() + 1);
+    spdlog::info(
+        "underretning created underretning_id={} kommunekode={} recipient={} district={} "
+        "children={} incidents={} rule={} rules_version={} previous={} reason={}",
+        n.underretning_id(), n.kommunekode(), recipient, n.district_id(), n.children_size(),
+        n.incidents_size(), v1::SocialsogRule_Name(n.rule()), rules_.version(),
+        n.previous_underretning_id(), n.reason());
+  }
+
+  sqlite::Db& db_;
+  const Scanner& scanner_;
+  const Rules& rules_;
+  const ScanSpec& spec_;
+  const std::chrono::system_clock::time_point now_tp_;
+  const std::string now_;
+  IncidentCache incidents_;
+  v1::ScanView view_;
+};
 }  // namespace
 
 Scanner::Scanner(Directory directory, Settings settings, workdays::Calendar calendar,
@@ -83,329 +395,14 @@ Scanner::Scanner(Directory directory, Settings settings, workdays::Calendar cale
 std::int64_t Scanner::watermark(sqlite::Db& db) { return state_get(db, WATERMARK, 0); }
 
 v1::ScanView Scanner::scan(sqlite::Db& db, const ScanSpec& spec) {
-  using namespace std::chrono;
-  const auto now_tp = clock_.now();
-  const std::string now = rfc3339(now_tp);
-  const std::int64_t now_s = duration_cast<seconds>(now_tp.time_since_epoch()).count();
-  const Rules& rules = settings_.rules;
-
   sqlite::Transaction tx(db);
-  v1::ScanView view;
-  view.set_scan_id(new_uuid());
-  view.set_kind(spec.weekly ? "weekly" : "on_demand");
-  *view.mutable_started_at() = parse_timestamp(now);
-  view.set_rules_version(rules.version());
-  view.set_requested_by(spec.requested_by);
-
-  // 1. The incidents this scan is about.
-  std::vector<std::string> triggers;
-  std::int64_t ref = now_s;  // the look-back ends here
-  std::int64_t high = 0;
-  if (spec.from && spec.to) {
-    *view.mutable_window_from() = seconds_ts(*spec.from);
-    *view.mutable_window_to() = seconds_ts(*spec.to);
-    sqlite::Stmt s(db,
-                   "SELECT incident_id FROM incidents WHERE occurred_at >= ? AND occurred_at < ? "
-                   "ORDER BY seq");
-    s.bind(1, *spec.from).bind(2, *spec.to);
-    while (s.step()) triggers.push_back(s.text(0));
-    ref = std::min(now_s, *spec.to - 1);
-  } else {
-    const std::int64_t from_seq = state_get(db, WATERMARK, 0);
-    {
-      sqlite::Stmt m(db, "SELECT coalesce(max(seq), 0) FROM incidents");
-      m.step();
-      high = std::max(m.i64(0), from_seq);
-    }
-    view.set_received_after_seq(from_seq);
-    view.set_received_up_to_seq(high);
-    sqlite::Stmt s(db, "SELECT incident_id FROM incidents WHERE seq > ? AND seq <= ? ORDER BY seq");
-    s.bind(1, from_seq).bind(2, high);
-    while (s.step()) triggers.push_back(s.text(0));
-  }
-  const std::int64_t look_back_from = months_before(ref, rules.look_back_months());
-  IncidentCache incidents(db, rules);
-
-  // 2. The children whose adults appear in them (and the children listed).
-  std::set<std::string> candidates;
-  {
-    sqlite::Stmt kids(db, "SELECT DISTINCT child_cpr FROM adult_children WHERE adult_cpr = ?");
-    for (const auto& id : triggers) {
-      const StoredIncident& si = incidents.get(id);
-      if (si.match.watched) view.set_incidents_watched(view.incidents_watched() + 1);
-      for (const auto& p : si.incident.involved()) {
-        for (const auto& c : p.children()) candidates.insert(c.cpr());
-        kids.bind(1, p.cpr());
-        while (kids.step()) candidates.insert(kids.text(0));
-        kids.reset();
-      }
-    }
-  }
-  view.set_incidents_considered(static_cast<int>(triggers.size()));
-
-  // 3. Each child under the rules.
-  std::vector<ChildHit> hits;
-  sqlite::Stmt adults_of(db, "SELECT DISTINCT adult_cpr FROM adult_children WHERE child_cpr = ?");
-  sqlite::Stmt latest(db,
-                      "SELECT ac.incident_id FROM adult_children ac JOIN incidents i "
-                      "ON i.incident_id = ac.incident_id WHERE ac.child_cpr = ? "
-                      "ORDER BY i.occurred_at DESC, i.seq DESC LIMIT 1");
-  sqlite::Stmt of_adult(db,
-                        "SELECT ip.incident_id, ip.role FROM incident_persons ip JOIN incidents i "
-                        "ON i.incident_id = ip.incident_id WHERE ip.cpr = ? "
-                        "AND i.occurred_at >= ? AND i.occurred_at <= ?");
-  sqlite::Stmt notified(db, "SELECT incident_id FROM notified WHERE child_cpr = ?");
-  for (const auto& child : candidates) {
-    ChildHit hit;
-    hit.cpr = child;
-    // Name and home municipality as the most recent incident listing the child says.
-    latest.bind(1, child);
-    if (latest.step()) {
-      const StoredIncident& si = incidents.get(latest.text(0));
-      for (const auto& p : si.incident.involved())
-        for (const auto& c : p.children())
-          if (c.cpr() == child) {
-            hit.name = c.name();
-            hit.home = c.home_kommunekode();
-          }
-    }
-    latest.reset();
-    // Children who have turned 18 are no longer Socialsøg's concern.
-    if (auto born = validate::cpr_birth_date(child); born && adult_at(*born, ref)) continue;
-
-    std::map<std::string, WeightedIncident> weighted;
-    std::map<std::string, std::set<std::string>> adults_in;  // incident -> counted adults
-    adults_of.bind(1, child);
-    std::vector<std::string> adults;
-    while (adults_of.step()) adults.push_back(adults_of.text(0));
-    adults_of.reset();
-    for (const auto& adult : adults) {
-      of_adult.bind(1, adult).bind(2, look_back_from).bind(3, ref);
-      while (of_adult.step()) {
-        if (!rules.counted(static_cast<v1::PersonRole>(of_adult.i64(1)))) continue;
-        const std::string id = of_adult.text(0);
-        const StoredIncident& si = incidents.get(id);
-        if (!si.match.watched) continue;
-        weighted[id] = WeightedIncident{id, si.incident.occurred_at().seconds(), si.match.weight,
-                                        si.match.severe};
-        adults_in[id].insert(adult);
-      }
-      of_adult.reset();
-    }
-    std::vector<WeightedIncident> list;
-    for (auto& [id, w] : weighted) list.push_back(w);
-    hit.assessment = assess(list, look_back_from, ref, rules.threshold());
-    if (!hit.assessment.flagged()) continue;
-    view.set_children_flagged(view.children_flagged() + 1);
-
-    // Already notified: in an earlier underretning for this child, or an
-    // underretning was sent at the scene.
-    std::set<std::string> known;
-    notified.bind(1, child);
-    while (notified.step()) known.insert(notified.text(0));
-    notified.reset();
-    for (const auto& id : hit.assessment.qualifying) {
-      hit.qualifying.insert(id);
-      for (const auto& a : adults_in[id]) hit.adults.insert(a);
-      if (!known.count(id) && !incidents.get(id).incident.underretning_sent_at_scene())
-        hit.fresh.insert(id);
-    }
-    if (hit.fresh.empty()) {
-      view.set_children_already_notified(view.children_already_notified() + 1);
-      continue;
-    }
-    hits.push_back(std::move(hit));
-  }
-
-  // 4. Households: children of one home municipality connected through a
-  // shared adult.
-  std::vector<std::size_t> parent(hits.size());
-  std::iota(parent.begin(), parent.end(), 0);
-  std::function<std::size_t(std::size_t)> find = [&](std::size_t i) {
-    return parent[i] == i ? i : parent[i] = find(parent[i]);
-  };
-  for (std::size_t i = 0; i < hits.size(); ++i)
-    for (std::size_t j = i + 1; j < hits.size(); ++j) {
-      if (hits[i].home != hits[j].home) continue;
-      for (const auto& a : hits[i].adults)
-        if (hits[j].adults.count(a)) {
-          parent[find(j)] = find(i);
-          break;
-        }
-    }
-  std::map<std::size_t, std::vector<std::size_t>> groups;
-  for (std::size_t i = 0; i < hits.size(); ++i) groups[find(i)].push_back(i);
-
-  // 5. One underretning per household.
-  for (const auto& [root, members] : groups) {
-    v1::UnderretningNotice n;
-    n.set_underretning_id(new_uuid());
-    const int k = hits[members.front()].home;
-    n.set_kommunekode(k);
-    const v1::Municipality* municipality = k ? directory_.municipality(k) : nullptr;
-    if (municipality) n.set_municipality_name(municipality->name());
-    n.set_rules_version(rules.version());
-    n.set_threshold(rules.threshold());
-    n.set_look_back_months(rules.look_back_months());
-    n.set_scan_id(view.scan_id());
-    *n.mutable_created_at() = parse_timestamp(now);
-
-    std::set<std::string> incident_ids, fresh, adults;
-    bool severe = false;
-    for (std::size_t m : members) {
-      const ChildHit& h = hits[m];
-      incident_ids.insert(h.qualifying.begin(), h.qualifying.end());
-      fresh.insert(h.fresh.begin(), h.fresh.end());
-      adults.insert(h.adults.begin(), h.adults.end());
-      severe = severe || h.assessment.severe_rule;
-      auto* c = n.add_children();
-      c->set_cpr(h.cpr);
-      c->set_name(h.name);
-      c->set_home_kommunekode(h.home);
-      if (h.assessment.severe_rule) c->add_rules(v1::SOCIALSOG_RULE_SEVERE);
-      if (h.assessment.threshold_rule) c->add_rules(v1::SOCIALSOG_RULE_THRESHOLD);
-      c->set_total_weight(h.assessment.total_weight);
-    }
-    n.set_rule(severe ? v1::SOCIALSOG_RULE_SEVERE : v1::SOCIALSOG_RULE_THRESHOLD);
-
-    std::vector<const StoredIncident*> ordered;
-    for (const auto& id : incident_ids) ordered.push_back(&incidents.get(id));
-    std::sort(ordered.begin(), ordered.end(), [](const auto* a, const auto* b) {
-      return std::make_pair(a->incident.occurred_at().seconds(), a->seq) <
-             std::make_pair(b->incident.occurred_at().seconds(), b->seq);
-    });
-    // The adults as the most recent incident names them.
-    std::map<std::string, v1::UnderretningAdult> adult_info;
-    std::string sending_district;
-    for (const StoredIncident* si : ordered) {
-      const auto& in = si->incident;
-      auto* ui = n.add_incidents();
-      ui->set_incident_id(in.incident_id());
-      ui->set_journal_number(in.journal_number());
-      *ui->mutable_occurred_at() = in.occurred_at();
-      ui->set_district_id(in.district_id());
-      ui->set_location_kommunekode(in.location_kommunekode());
-      for (const auto& c : si->match.incident_codes) ui->add_incident_codes(c);
-      for (const auto& c : si->match.offence_codes) ui->add_offence_codes(c);
-      for (auto c : si->match.categories) ui->add_categories(c);
-      ui->set_weight(si->match.weight);
-      ui->set_severe(si->match.severe);
-      ui->set_sent_at_scene(in.underretning_sent_at_scene());
-      ui->set_new_since_previous(fresh.count(in.incident_id()) > 0);
-      for (const auto& p : in.involved()) {
-        if (!adults.count(p.cpr())) continue;
-        auto* r = ui->add_adults();
-        r->set_cpr(p.cpr());
-        r->set_role(p.role());
-        v1::UnderretningAdult a;
-        a.set_cpr(p.cpr());
-        a.set_name(p.name());
-        a.set_home_kommunekode(p.home_kommunekode());
-        adult_info[p.cpr()] = a;
-      }
-      if (fresh.count(in.incident_id())) sending_district = in.district_id();
-    }
-    for (auto& [cpr, a] : adult_info) *n.add_adults() = a;
-    n.set_district_id(sending_district);
-    n.set_sender(settings_.sender(sending_district, directory_));
-
-    // The earlier underretning about any of these children.
-    {
-      sqlite::Stmt prev(db,
-                        "SELECT underretning_id, seq FROM notified WHERE child_cpr = ? "
-                        "ORDER BY seq DESC LIMIT 1");
-      std::int64_t best = -1;
-      for (std::size_t m : members) {
-        prev.bind(1, hits[m].cpr);
-        if (prev.step() && prev.i64(1) > best) {
-          best = prev.i64(1);
-          n.set_previous_underretning_id(prev.text(0));
-        }
-        prev.reset();
-      }
-    }
-
-    // The recipient: the municipality, else the sending district's coordinator.
-    std::string recipient;
-    const std::string municipality_id = "kommune-" + std::to_string(k);
-    const v1::Recipient* r = municipality ? directory_.recipient(municipality_id) : nullptr;
-    if (r && r->kind() == v1::RECIPIENT_KIND_MUNICIPALITY) {
-      recipient = r->id();
-      const auto due = calendar_.deadline(floor<seconds>(now_tp), settings_.receipt_working_days);
-      *n.mutable_receipt_due_at() = seconds_ts(due.time_since_epoch().count());
-    } else {
-      n.set_reason(municipality ? "municipality_not_configured" : "municipality_unknown");
-      std::vector<std::string> districts{sending_district};
-      for (const StoredIncident* si : ordered) districts.push_back(si->incident.district_id());
-      for (const auto& d : districts)
-        if (const auto* c = directory_.coordinator(d)) {
-          recipient = c->id();
-          break;
-        }
-    }
-    std::string notification_id;
-    if (!recipient.empty())
-      notification_id =
-          request_notification(db, recipient, v1::NOTIFICATION_KIND_UNDERRETNING, n, now);
-    else
-      spdlog::warn(
-          "no recipient for underretning underretning_id={} district={} (listed for "
-          "the district's coordinators)",
-          n.underretning_id(), sending_district);
-
-    sqlite::Stmt ins(db,
-                     "INSERT INTO underretninger(underretning_id, kommunekode, recipient_id, "
-                     "district_id, notice, notification_id, created_at, receipt_due_at) "
-                     "VALUES (?,?,?,?,?,?,?,?)");
-    ins.bind(1, n.underretning_id()).bind(2, k).bind(3, recipient).bind(4, sending_district);
-    ins.bind_blob(5, n.SerializeAsString()).bind(6, notification_id).bind(7, now);
-    if (n.has_receipt_due_at())
-      ins.bind(8, n.receipt_due_at().seconds());
-    else
-      ins.bind_null(8);
-    ins.run();
-    const std::int64_t seq = sqlite3_last_insert_rowid(db.raw());
-    sqlite::Stmt dist(db,
-                      "INSERT OR IGNORE INTO underretning_districts(underretning_id, district_id) "
-                      "VALUES (?,?)");
-    dist.bind(1, n.underretning_id()).bind(2, sending_district).run();
-    dist.reset();
-    for (const StoredIncident* si : ordered) {
-      dist.bind(1, n.underretning_id()).bind(2, si->incident.district_id()).run();
-      dist.reset();
-    }
-    sqlite::Stmt mark(
-        db,
-        "INSERT OR IGNORE INTO notified(child_cpr, incident_id, underretning_id, seq) "
-        "VALUES (?,?,?,?)");
-    for (std::size_t m : members)
-      for (const auto& id : hits[m].qualifying) {
-        mark.bind(1, hits[m].cpr).bind(2, id).bind(3, n.underretning_id()).bind(4, seq).run();
-        mark.reset();
-      }
-    auto stored = load_underretning(db, n.underretning_id());
-    emit_event(db, *stored, "created", now);
-    view.add_underretning_ids(n.underretning_id());
-    view.set_underretninger_created(view.underretninger_created() + 1);
-    if (!n.previous_underretning_id().empty())
-      view.set_underretninger_linked(view.underretninger_linked() + 1);
-    spdlog::info(
-        "underretning created underretning_id={} kommunekode={} recipient={} district={} "
-        "children={} incidents={} rule={} rules_version={} previous={} reason={}",
-        n.underretning_id(), k, recipient, sending_district, n.children_size(), n.incidents_size(),
-        v1::SocialsogRule_Name(n.rule()), rules.version(), n.previous_underretning_id(),
-        n.reason());
-  }
-
-  sqlite::Stmt ins(db, "INSERT INTO scans(scan_id, kind, started_at, view) VALUES (?,?,?,?)");
-  ins.bind(1, view.scan_id()).bind(2, view.kind()).bind(3, now);
-  ins.bind_blob(4, view.SerializeAsString()).run();
-  if (spec.weekly) {
-    // The watermark moves with the scan's results, in one transaction.
-    state_set(db, WATERMARK, high);
-    state_set(db, WEEKLY_SLOT, spec.weekly_slot);
-  }
+  ScanRun run(db, *this, spec, clock_.now());
+  const Window window = run.load_window();
+  const std::vector<ChildHit> hits = run.flag_children(run.candidates(window), window);
+  for (const auto& members : households(hits)) run.underretning(hits, members);
+  run.record(window.high);
   tx.commit();
+  const v1::ScanView& view = run.view();
   spdlog::info(
       "scan done scan_id={} kind={} considered={} watched={} flagged={} already_notified={} "
       "underretninger={} linked={} watermark={}..{}",
@@ -468,12 +465,7 @@ int Scanner::check_receipts(sqlite::Db& db) {
     brief.set_reason("receipt_missed");
     std::vector<std::string> districts{brief.district_id()};
     for (const auto& i : brief.incidents()) districts.push_back(i.district_id());
-    std::string coordinator;
-    for (const auto& d : districts)
-      if (const auto* c = directory_.coordinator(d)) {
-        coordinator = c->id();
-        break;
-      }
+    const std::string coordinator = first_coordinator(directory_, districts);
     if (!coordinator.empty())
       request_notification(db, coordinator, v1::NOTIFICATION_KIND_RECEIPT_MISSED, brief, now);
     else
