@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "henvis/http.hpp"
 #include "henvis/ids.hpp"
 
 namespace henvis {
@@ -51,6 +52,21 @@ ConsumerLoop::ConsumerLoop(std::string service, std::string db_path, std::string
       handler_(std::move(handler)),
       relay_(relay),
       health_(health) {}
+
+// The counters are the loop's own atomics, read at scrape time: its log lines
+// and tests read the same numbers, and one count cannot drift from another.
+void ConsumerLoop::report_to(http::Metrics& metrics) {
+  metrics.counter_reading("henvis_consumer_applied_total", "Events applied",
+                          [this] { return static_cast<double>(applied()); });
+  metrics.counter_reading("henvis_consumer_duplicates_total", "Events skipped as already applied",
+                          [this] { return static_cast<double>(duplicates()); });
+  metrics.counter_reading("henvis_consumer_dead_lettered_total",
+                          "Events sent to a dead-letter topic",
+                          [this] { return static_cast<double>(dead_lettered()); });
+  metrics.counter_reading("henvis_consumer_skipped_offsets_total",
+                          "Offsets jumped over: events removed from Kafka before they were read",
+                          [this] { return static_cast<double>(skipped_offsets()); });
+}
 
 void ConsumerLoop::run(const std::atomic<bool>& stop) {
   sqlite::Db db(db_path_);

@@ -97,24 +97,8 @@ int run_service(RunSpec spec) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  if (spec.relay) {
-    outbox::Relay* relay = spec.relay;
-    spec.metrics->gauge("henvis_outbox_published_total",
-                        [relay] { return static_cast<double>(relay->published()); });
-    spec.metrics->gauge("henvis_outbox_producer_restarts_total",
-                        [relay] { return static_cast<double>(relay->producer_restarts()); });
-  }
-  if (spec.consumer) {
-    ConsumerLoop* c = spec.consumer;
-    spec.metrics->gauge("henvis_consumer_applied_total",
-                        [c] { return static_cast<double>(c->applied()); });
-    spec.metrics->gauge("henvis_consumer_duplicates_total",
-                        [c] { return static_cast<double>(c->duplicates()); });
-    spec.metrics->gauge("henvis_consumer_dead_lettered_total",
-                        [c] { return static_cast<double>(c->dead_lettered()); });
-    spec.metrics->gauge("henvis_consumer_skipped_offsets_total",
-                        [c] { return static_cast<double>(c->skipped_offsets()); });
-  }
+  if (spec.relay) spec.relay->report_to(*spec.metrics);
+  if (spec.consumer) spec.consumer->report_to(*spec.metrics);
   std::atomic<bool> stop{false};
   std::atomic<bool> failed{false};
   // /readyz follows a periodic broker round-trip, not only the data paths

@@ -24,6 +24,10 @@
 #include "henvis/outbox.hpp"
 #include "henvis/sqlite.hpp"
 
+namespace henvis::http {
+class Metrics;
+}
+
 namespace henvis {
 
 // Thrown by a handler for an event that can never be applied (undecodable,
@@ -72,6 +76,9 @@ class ConsumerLoop {
   // Runs after each committed batch, on the loop's connection (e.g. a WAL
   // checkpoint after personal data was erased).
   void after_commit(std::function<void(sqlite::Db&)> f) { after_commit_ = std::move(f); }
+  // Exposes the loop's counters in `metrics` (which must outlive the loop).
+  // Call before run().
+  void report_to(http::Metrics& metrics);
   // True once partitions are assigned.
   bool ready() const { return ready_.load(); }
   std::uint64_t applied() const { return applied_.load(); }
