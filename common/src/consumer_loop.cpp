@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -9,6 +10,7 @@
 #include <utility>
 
 #include "henvis/events.hpp"
+#include "henvis/http.hpp"
 #include "henvis/ids.hpp"
 
 namespace henvis {
@@ -26,6 +28,11 @@ constexpr int BATCH_BACKOFF_MS = 250;
 constexpr const char* DEDUP_HORIZON = "-30 days";
 // Prune the processed-ids table about once in this many batches.
 constexpr int PRUNE_EVERY_BATCHES = 1000;
+// Batch apply latency buckets, in seconds: one event in one transaction takes
+// about a millisecond, a full batch of BATCH_MAX with its disk sync tens to
+// hundreds; the top buckets catch a database waiting on a lock or a slow disk.
+const std::vector<double> BATCH_SECONDS_BUCKETS = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                   0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
 }  // namespace
 
 const char* const ConsumerLoop::MIGRATION = R"sql(
@@ -64,6 +71,39 @@ std::string dlq_topic(const std::string& topic, const std::string& service) {
   return topic + ".dlq." + service;
 }
 
+// The counters are the loop's own atomics, read at scrape time: its log lines
+// and tests read the same numbers, and one count cannot drift from another.
+void ConsumerLoop::report_to(http::Metrics& metrics) {
+  metrics_ = &metrics;
+  metrics.counter_reading("henvis_consumer_applied_total", "Events applied",
+                          [this] { return static_cast<double>(applied()); });
+  metrics.counter_reading("henvis_consumer_duplicates_total", "Events skipped as already applied",
+                          [this] { return static_cast<double>(duplicates()); });
+  metrics.counter_reading("henvis_consumer_dead_lettered_total",
+                          "Events sent to a dead-letter topic",
+                          [this] { return static_cast<double>(dead_lettered()); });
+  metrics.counter_reading("henvis_consumer_skipped_offsets_total",
+                          "Offsets jumped over: events removed from Kafka before they were read",
+                          [this] { return static_cast<double>(skipped_offsets()); });
+  batch_seconds_ = &metrics.histogram("henvis_consumer_batch_apply_seconds",
+                                      "Time to apply and commit one batch", BATCH_SECONDS_BUCKETS);
+}
+
+// Once per batch from librdkafka's cached watermarks: no broker round trip.
+void ConsumerLoop::report_lag(const kafka::Consumer& consumer,
+                              const kafka::Consumer::Offsets& next) const {
+  if (!metrics_) return;
+  for (const auto& [tp, offset] : next) {
+    auto high = consumer.high_watermark(tp.first, tp.second);
+    if (!high) continue;
+    metrics_
+        ->gauge("henvis_consumer_lag",
+                "Events in the partition not yet read (high watermark - next offset)",
+                {{"topic", tp.first}, {"partition", std::to_string(tp.second)}})
+        .Set(static_cast<double>(std::max<std::int64_t>(*high - offset, 0)));
+  }
+}
+
 void ConsumerLoop::run(const std::atomic<bool>& stop) {
   sqlite::Db db(db_path_);
   kafka::Consumer consumer(bootstrap_, "henvis-" + service_, health_);
@@ -81,12 +121,16 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
                names.size(), stored.size());
 
   int batches = 0;
+  kafka::Consumer::Offsets next = stored;  // per partition, the next offset to read
   while (!stop.load()) {
     std::vector<kafka::Message> batch = consumer.poll_batch(BATCH_MAX, POLL_TIMEOUT_MS);
     if (batch.empty()) continue;
     for (int attempt = 1;; ++attempt) {
       try {
+        const auto started = std::chrono::steady_clock::now();
         apply_batch(db, batch);
+        const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+        if (batch_seconds_) batch_seconds_->Observe(took.count());
         break;
       } catch (const std::exception& e) {
         spdlog::error("batch failed service={} attempt={} error={}", service_, attempt, e.what());
@@ -94,6 +138,8 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
         std::this_thread::sleep_for(std::chrono::milliseconds(BATCH_BACKOFF_MS * attempt));
       }
     }
+    for (const auto& m : batch) next[{m.topic, m.partition}] = m.offset + 1;
+    report_lag(consumer, next);
     if (relay_) relay_->notify();
     if (after_commit_) after_commit_(db);
     if (++batches % PRUNE_EVERY_BATCHES == 0) {

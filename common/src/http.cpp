@@ -1,6 +1,8 @@
 #include "henvis/http.hpp"
 
 #include <google/protobuf/util/json_util.h>
+#include <prometheus/collectable.h>
+#include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio.hpp>
@@ -19,6 +21,24 @@ using tcp = asio::ip::tcp;
 namespace {
 // An idle keep-alive connection is closed after this long.
 constexpr auto IDLE_TIMEOUT = std::chrono::seconds(30);
+
+// Request latency buckets, in seconds. Handlers are synchronous SQLite
+// reads and writes of a few milliseconds; the upper buckets catch a write
+// waiting on a busy database or a slow disk sync.
+const std::vector<double> REQUEST_SECONDS_BUCKETS = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                     0.1,   0.25,   0.5,   1.0,  2.5,   5.0};
+// The route label of a request no route matched.
+constexpr const char* UNMATCHED_ROUTE = "unmatched";
+
+// The method as a label: any method string a client sends would otherwise
+// become a label value of its own.
+std::string method_label(const std::string& method) {
+  static const std::set<std::string> known = {"GET",   "HEAD",   "POST",   "PUT",
+                                              "PATCH", "DELETE", "OPTIONS"};
+  return known.count(method) ? method : "other";
+}
+
+std::string status_class(int status) { return std::to_string(status / 100) + "xx"; }
 
 std::string json_escape(std::string_view s) {
   std::string out;
@@ -198,29 +218,73 @@ void parse_json(const std::string& body, google::protobuf::Message& out) {
                 {{field.empty() ? "body" : field, "malformed JSON or wrong type"}});
 }
 
-void Metrics::inc(const std::string& name_with_labels, std::uint64_t by) {
-  std::lock_guard lock(mu_);
-  counters_[name_with_labels] += by;
+// The readings are collected next to the registry rather than registered in
+// it: a Registry only holds the metric objects it creates itself.
+class Metrics::Readings : public prometheus::Collectable {
+ public:
+  void add(prometheus::MetricFamily family, std::function<double()> read) {
+    std::lock_guard lock(mu_);
+    readings_.emplace_back(std::move(family), std::move(read));
+  }
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::lock_guard lock(mu_);
+    std::vector<prometheus::MetricFamily> out;
+    out.reserve(readings_.size());
+    for (const auto& [family, read] : readings_) {
+      out.push_back(family);
+      out.back().metric.resize(1);
+      out.back().metric[0].counter.value = read();
+    }
+    return out;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::pair<prometheus::MetricFamily, std::function<double()>>> readings_;
+};
+
+Metrics::Metrics()
+    : registry_(std::make_unique<prometheus::Registry>()),
+      readings_(std::make_unique<Readings>()) {}
+
+Metrics::~Metrics() = default;
+
+prometheus::Counter& Metrics::counter(const std::string& name, const std::string& help,
+                                      const Labels& labels) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add(labels);
 }
 
-void Metrics::gauge(const std::string& name, std::function<double()> read) {
-  std::lock_guard lock(mu_);
-  gauges_[name] = std::move(read);
+prometheus::Gauge& Metrics::gauge(const std::string& name, const std::string& help,
+                                  const Labels& labels) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(*registry_).Add(labels);
+}
+
+prometheus::Histogram& Metrics::histogram(const std::string& name, const std::string& help,
+                                          const std::vector<double>& buckets,
+                                          const Labels& labels) {
+  return prometheus::BuildHistogram()
+      .Name(name)
+      .Help(help)
+      .Register(*registry_)
+      .Add(labels, buckets);
+}
+
+void Metrics::counter_reading(const std::string& name, const std::string& help,
+                              std::function<double()> read) {
+  prometheus::MetricFamily family;
+  family.name = name;
+  family.help = help;
+  family.type = prometheus::MetricType::Counter;
+  readings_->add(std::move(family), std::move(read));
 }
 
 std::string Metrics::render() const {
-  std::lock_guard lock(mu_);
-  std::ostringstream os;
-  std::string last;
-  for (const auto& [k, v] : counters_) {
-    std::string base = k.substr(0, k.find('{'));
-    if (base != last) os << "# TYPE " << base << " counter\n";
-    last = base;
-    os << k << " " << v << "\n";
-  }
-  for (const auto& [k, read] : gauges_)
-    os << "# TYPE " << k << " gauge\n" << k << " " << read() << "\n";
-  return os.str();
+  auto families = registry_->Collect();
+  auto readings = readings_->Collect();
+  families.insert(families.end(), std::make_move_iterator(readings.begin()),
+                  std::make_move_iterator(readings.end()));
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 void Router::add(const std::string& method, const std::string& pattern, std::set<v1::Role> roles,
@@ -243,7 +307,9 @@ struct Server::Impl {
   Impl(ServerOptions o, const auth::TokenStore& t, Router r, Metrics& m, std::function<bool()> rd)
       : options(std::move(o)), tokens(t), router(std::move(r)), metrics(m), ready(std::move(rd)) {}
 
-  Response dispatch(Request& req) {
+  // Sets `route` to the matched route's pattern (the fixed paths are their own).
+  Response dispatch(Request& req, std::string& route) {
+    if (req.path == "/healthz" || req.path == "/readyz" || req.path == "/metrics") route = req.path;
     if (req.method == "GET" && req.path == "/healthz") return Response{200, "text/plain", "ok\n"};
     if (req.method == "GET" && req.path == "/readyz") {
       return ready() ? Response{200, "text/plain", "ready\n"}
@@ -269,6 +335,7 @@ struct Server::Impl {
       }
       if (!ok) continue;
       path_matched = true;
+      route = r.pattern;
       if (r.method == req.method) {
         match = &r;
         params = std::move(p);
@@ -297,17 +364,31 @@ struct Server::Impl {
     }
   }
 
-  Response handle_safe(Request& req, const std::string& route_label) {
+  Response handle_safe(Request& req) {
+    const auto started = std::chrono::steady_clock::now();
+    std::string route = UNMATCHED_ROUTE;
     Response res;
     try {
-      res = dispatch(req);
+      res = dispatch(req, route);
     } catch (const std::exception& e) {
       // Exception texts from our code name rules and ids, never personal data.
-      spdlog::error("http handler failed method={} route={} error={}", req.method, route_label,
-                    e.what());
+      spdlog::error("http handler failed method={} route={} error={}", method_label(req.method),
+                    route, e.what());
       res = problem(500, "Internal Server Error", "the request could not be completed");
     }
-    metrics.inc("henvis_http_requests_total{status=\"" + std::to_string(res.status) + "\"}");
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    metrics
+        .counter("henvis_http_requests_total", "HTTP requests answered, by status",
+                 {{"status", std::to_string(res.status)}})
+        .Increment();
+    metrics
+        .histogram("henvis_http_request_duration_seconds",
+                   "HTTP request latency by route pattern, method and status class",
+                   REQUEST_SECONDS_BUCKETS,
+                   {{"route", route},
+                    {"method", method_label(req.method)},
+                    {"status_class", status_class(res.status)}})
+        .Observe(took.count());
     return res;
   }
 };
@@ -372,7 +453,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     req.body = std::move(msg.body());
     keep_alive_ = msg.keep_alive();
-    write(impl_.handle_safe(req, req.path), msg.version());
+    write(impl_.handle_safe(req), msg.version());
   }
 
   void write(Response r, unsigned version) {
@@ -448,6 +529,6 @@ void Server::stop() {
 
 int Server::port() const { return impl_->bound_port; }
 
-Response Server::handle(Request& req) { return impl_->handle_safe(req, req.path); }
+Response Server::handle(Request& req) { return impl_->handle_safe(req); }
 
 }  // namespace henvis::http

@@ -350,6 +350,16 @@ void Consumer::seek(const Offsets& next_offsets) {
   }
 }
 
+std::optional<std::int64_t> Consumer::high_watermark(const std::string& topic,
+                                                     std::int32_t partition) const {
+  std::int64_t low = 0, high = 0;
+  if (rd_kafka_get_watermark_offsets(rk_.get(), topic.c_str(), partition, &low, &high) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR ||
+      high < 0)
+    return std::nullopt;
+  return high;
+}
+
 std::vector<Message> Consumer::poll_batch(std::size_t max, int timeout_ms) {
   std::vector<rd_kafka_message_t*> raw(max);
   ssize_t n = rd_kafka_consume_batch_queue(queue_, timeout_ms, raw.data(), max);

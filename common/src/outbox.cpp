@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "henvis/http.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/v1/events.pb.h"
 
@@ -79,6 +80,16 @@ void Relay::stop() {
   stop_.store(true);
   notify();
   thread_.join();
+}
+
+// The relay's own atomics, read at scrape time, rather than a second count
+// kept inside run().
+void Relay::report_to(http::Metrics& metrics) const {
+  metrics.counter_reading("henvis_outbox_published_total", "Outbox rows published and confirmed",
+                          [this] { return static_cast<double>(published()); });
+  metrics.counter_reading("henvis_outbox_producer_restarts_total",
+                          "Producers replaced after a fatal error",
+                          [this] { return static_cast<double>(producer_restarts()); });
 }
 
 namespace {

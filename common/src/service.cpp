@@ -126,25 +126,6 @@ std::string ServiceContext::flag(const std::string& name) const {
 
 namespace {
 
-// The consumer's and the relay's counters on /metrics.
-void register_metrics(http::Metrics& metrics, const outbox::Relay& relay,
-                      const ConsumerLoop* consumer) {
-  const outbox::Relay* r = &relay;
-  metrics.gauge("henvis_outbox_published_total",
-                [r] { return static_cast<double>(r->published()); });
-  metrics.gauge("henvis_outbox_producer_restarts_total",
-                [r] { return static_cast<double>(r->producer_restarts()); });
-  if (!consumer) return;
-  const ConsumerLoop* c = consumer;
-  metrics.gauge("henvis_consumer_applied_total", [c] { return static_cast<double>(c->applied()); });
-  metrics.gauge("henvis_consumer_duplicates_total",
-                [c] { return static_cast<double>(c->duplicates()); });
-  metrics.gauge("henvis_consumer_dead_lettered_total",
-                [c] { return static_cast<double>(c->dead_lettered()); });
-  metrics.gauge("henvis_consumer_skipped_offsets_total",
-                [c] { return static_cast<double>(c->skipped_offsets()); });
-}
-
 // The background threads of a running service (the consumer and the
 // workers). A thread that stops on an error marks the service failed and
 // sends SIGTERM, so that main's wait ends and the shutdown runs as usual.
@@ -262,7 +243,8 @@ int run_service(const ServiceDeclaration& d, int argc, char** argv) {
                                               &relay, &health);
     consumer->after_commit([s = service.get()](sqlite::Db& db) { s->after_commit(db); });
   }
-  register_metrics(metrics, relay, consumer.get());
+  relay.report_to(metrics);
+  if (consumer) consumer->report_to(metrics);
   // /readyz follows a periodic broker round-trip, not only the data paths
   // (see kafka::Health).
   health.start_probe(setup.bootstrap);

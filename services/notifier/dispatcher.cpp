@@ -22,6 +22,10 @@
 namespace henvis::notifier {
 
 namespace {
+void count(prometheus::Counter* c) {
+  if (c) c->Increment();
+}
+
 constexpr const char* CHANNEL_WEBHOOK = "webhook";
 constexpr const char* CHANNEL_FILE = "file";
 // Rows handled per round at most; the rest wait for the next round.
@@ -106,8 +110,16 @@ Dispatcher::Dispatcher(const std::string& db_path, Directory directory, Settings
       settings_(std::move(settings)),
       relay_(relay),
       clock_(&clock),
-      metrics_(metrics),
       db_(std::make_unique<sqlite::Db>(db_path)) {
+  if (metrics) {
+    webhook_attempts_ =
+        &metrics->counter("henvis_notifier_webhook_attempts_total", "Webhook POSTs made");
+    file_drop_failures_ =
+        &metrics->counter("henvis_notifier_file_drop_failures_total", "File drops that failed");
+    files_written_ = &metrics->counter("henvis_notifier_files_written_total", "Files dropped");
+    push_failed_ = &metrics->counter("henvis_notifier_push_failed_total",
+                                     "Notifications failed after their last attempt");
+  }
   // A temp file is a drop that never committed; its rows are still pending
   // and will be written again.
   for (const auto& r : directory_.raw().recipients()) {
@@ -213,7 +225,7 @@ int Dispatcher::push_webhook(const std::string& recipient, std::vector<Row>& row
         {"X-Henvis-Notification-Id", row.id},
         {"X-Henvis-Timestamp", rfc3339(at)}};
     const PostResult res = http_post(c.webhook, headers, body);
-    if (metrics_) metrics_->inc("henvis_notifier_webhook_attempts_total");
+    count(webhook_attempts_);
 
     sqlite::Transaction tx(*db_);
     // The body may have reached the receiver whatever the answer.
@@ -285,14 +297,14 @@ int Dispatcher::drop_file(const std::string& recipient, std::vector<Row>& rows) 
     }
     fsync_path(c.drop_dir, O_RDONLY | O_DIRECTORY);
   } catch (const std::exception& e) {
-    if (metrics_) metrics_->inc("henvis_notifier_file_drop_failures_total");
+    count(file_drop_failures_);
     sqlite::Transaction tx(*db_);
     for (const Row& row : rows) failed_attempt(row, CHANNEL_FILE, e.what(), "file_failed");
     tx.commit();
     if (relay_) relay_->notify();
     return static_cast<int>(rows.size());
   }
-  if (metrics_) metrics_->inc("henvis_notifier_files_written_total");
+  count(files_written_);
   sqlite::Transaction tx(*db_);
   sqlite::Stmt up(*db_,
                   "UPDATE inbox SET state = 'delivered', channel = 'file', delivered_at = ?, "
@@ -335,7 +347,7 @@ void Dispatcher::failed_attempt(const Row& row, const std::string& channel,
                   "WHERE notification_id = ? AND state = 'pending'");
   up.bind(1, channel).bind(2, attempts).bind(3, error).bind(4, row.id).run();
   if (db_->changes() == 0) return;
-  if (metrics_) metrics_->inc("henvis_notifier_push_failed_total");
+  count(push_failed_);
   emit_delivery(*db_, *clock_, row.id, row.recipient, row.referral_id, v1::DELIVERY_STATUS_FAILED,
                 channel);
   spdlog::error("{} delivery gave up notification_id={} recipient={} attempts={} error={}", channel,

@@ -72,7 +72,11 @@ class Dispatcher {
   Settings settings_;
   outbox::Relay* relay_;
   const Clock* clock_;
-  http::Metrics* metrics_;
+  // Counters, null without metrics.
+  prometheus::Counter* webhook_attempts_ = nullptr;
+  prometheus::Counter* file_drop_failures_ = nullptr;
+  prometheus::Counter* files_written_ = nullptr;
+  prometheus::Counter* push_failed_ = nullptr;
   std::unique_ptr<sqlite::Db> db_;
 };
 

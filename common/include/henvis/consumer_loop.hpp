@@ -24,6 +24,13 @@
 #include "henvis/outbox.hpp"
 #include "henvis/sqlite.hpp"
 
+namespace prometheus {
+class Histogram;
+}
+namespace henvis::http {
+class Metrics;
+}
+
 namespace henvis {
 
 // Thrown by a handler for an event that can never be applied (undecodable,
@@ -82,6 +89,9 @@ class ConsumerLoop {
   // Runs after each committed batch, on the loop's connection (e.g. a WAL
   // checkpoint after personal data was erased).
   void after_commit(std::function<void(sqlite::Db&)> f) { after_commit_ = std::move(f); }
+  // Exposes the loop's counters, its batch apply latency and its lag per
+  // partition in `metrics` (which must outlive the loop). Call before run().
+  void report_to(http::Metrics& metrics);
   // True once partitions are assigned.
   bool ready() const { return ready_.load(); }
   std::uint64_t applied() const { return applied_.load(); }
@@ -98,6 +108,7 @@ class ConsumerLoop {
 
  private:
   bool contiguous(const std::string& topic) const;
+  void report_lag(const kafka::Consumer& consumer, const kafka::Consumer::Offsets& next) const;
   std::string service_;
   std::string db_path_;
   std::string bootstrap_;
@@ -106,6 +117,8 @@ class ConsumerLoop {
   std::function<void(sqlite::Db&)> after_commit_;
   outbox::Relay* relay_;
   kafka::Health* health_;
+  http::Metrics* metrics_ = nullptr;
+  prometheus::Histogram* batch_seconds_ = nullptr;
   std::atomic<bool> ready_{false};
   std::atomic<std::uint64_t> applied_{0};
   std::atomic<std::uint64_t> duplicates_{0};

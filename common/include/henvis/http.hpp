@@ -11,6 +11,10 @@
 // synchronous and may use their own SQLite connection.
 
 #include <google/protobuf/message.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
 
 #include <atomic>
 #include <functional>
@@ -69,20 +73,43 @@ class Problem : public std::exception {
 // 400 naming the field where one can be told, never echoing values.
 void parse_json(const std::string& body, google::protobuf::Message& out);
 
-// Prometheus text exposition of counters. Names and labels are fixed strings
-// chosen by the code: never personal data. (No Prometheus client library is
-// packaged in Debian bookworm; a counter map is all henvis needs.)
+// A service's Prometheus metrics: prometheus-cpp's core registry, rendered by
+// its text serializer at GET /metrics. Names and label values are fixed
+// strings chosen by the code (route patterns, status classes, topic names):
+// never personal data, never a raw request path. A name ending in _total is a
+// counter.
+//
+// Threading: every member may be called from any thread.
 class Metrics {
  public:
-  void inc(const std::string& name_with_labels, std::uint64_t by = 1);
-  // A gauge read at scrape time.
-  void gauge(const std::string& name, std::function<double()> read);
+  using Labels = std::map<std::string, std::string>;
+
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // The metric of family `name` with these labels, created on first use; the
+  // same name and labels give the same metric. Throws std::invalid_argument
+  // for a name already used by another type.
+  prometheus::Counter& counter(const std::string& name, const std::string& help,
+                               const Labels& labels = {});
+  prometheus::Gauge& gauge(const std::string& name, const std::string& help,
+                           const Labels& labels = {});
+  prometheus::Histogram& histogram(const std::string& name, const std::string& help,
+                                   const std::vector<double>& buckets, const Labels& labels = {});
+  // A counter another object keeps anyway (an atomic), read at scrape time and
+  // exposed as TYPE counter.
+  void counter_reading(const std::string& name, const std::string& help,
+                       std::function<double()> read);
+
+  // The Prometheus text exposition format (0.0.4).
   std::string render() const;
 
  private:
-  mutable std::mutex mu_;
-  std::map<std::string, std::uint64_t> counters_;
-  std::map<std::string, std::function<double()>> gauges_;
+  class Readings;
+  std::unique_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<Readings> readings_;
 };
 
 using Handler = std::function<Response(Request&)>;

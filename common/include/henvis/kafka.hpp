@@ -172,6 +172,10 @@ class Consumer {
   std::vector<Message> poll_batch(std::size_t max, int timeout_ms);
   // Rewinds each partition to the given next offset (after a failed batch).
   void seek(const Offsets& next_offsets);
+  // The partition's high watermark as of the last fetch (librdkafka's cache,
+  // no broker round trip); nullopt before the first fetch.
+  std::optional<std::int64_t> high_watermark(const std::string& topic,
+                                             std::int32_t partition) const;
 
  private:
   Health* health_;

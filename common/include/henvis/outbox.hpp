@@ -20,6 +20,10 @@
 #include "henvis/kafka.hpp"
 #include "henvis/sqlite.hpp"
 
+namespace henvis::http {
+class Metrics;
+}
+
 namespace henvis::outbox {
 
 // Schema the outbox needs; part of every service's migrations.
@@ -47,6 +51,8 @@ class Relay {
   std::uint64_t published() const { return published_.load(); }
   // Producers replaced after a fatal error (see run()).
   std::uint64_t producer_restarts() const { return producer_restarts_.load(); }
+  // Exposes the counters above in `metrics` (which must outlive the relay).
+  void report_to(http::Metrics& metrics) const;
 
  private:
   void run();
