@@ -1,8 +1,6 @@
 #include "channels.hpp"
 
 #include <google/protobuf/util/time_util.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -15,6 +13,7 @@
 #include <stdexcept>
 
 #include "henvis/config.hpp"
+#include "henvis/digest.hpp"
 #include "henvis/ids.hpp"
 
 namespace henvis::notifier {
@@ -196,18 +195,7 @@ TimePoint next_list_time(const workdays::Calendar& calendar, std::chrono::minute
 }
 
 std::string webhook_signature(const std::string& key, const std::string& body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-            reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len))
-    throw std::runtime_error("HMAC-SHA256 failed");
-  static const char* hex = "0123456789abcdef";
-  std::string out = "sha256=";
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[mac[i] >> 4];
-    out += hex[mac[i] & 0xf];
-  }
-  return out;
+  return "sha256=" + hmac_sha256_hex(key, body);
 }
 
 PostResult http_post(const HttpUrl& url,
