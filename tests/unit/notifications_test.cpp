@@ -37,13 +37,19 @@ Row only_outbox_row(henvis::sqlite::Db& db) {
   return r;
 }
 
+// A fresh database with the outbox schema.
+struct OutboxDb {
+  TempDir tmp{"henvis-notifications-test"};
+  henvis::sqlite::Db db{tmp.file("svc.db")};
+  OutboxDb() { db.migrate({henvis::outbox::MIGRATION}); }
+};
+
 }  // namespace
 
-TEST_CASE("request_notification puts one NotificationRequested keyed by recipient in the outbox",
-          "[notifications]") {
-  TempDir tmp("henvis-notifications-test");
-  henvis::sqlite::Db db(tmp.file("svc.db"));
-  db.migrate({henvis::outbox::MIGRATION});
+TEST_CASE_METHOD(
+    OutboxDb,
+    "request_notification puts one NotificationRequested keyed by recipient in the outbox",
+    "[notifications]") {
   henvis::v1::ReferralContact contact;
   contact.set_referral_id("ref-1");
   std::string id;
@@ -68,20 +74,19 @@ TEST_CASE("request_notification puts one NotificationRequested keyed by recipien
   CHECK(r.n.requested_at().seconds() == 1714644000);
 }
 
-TEST_CASE("request_notification carries an underretning notice and gives each request a new id",
-          "[notifications]") {
-  TempDir tmp("henvis-notifications-test");
-  henvis::sqlite::Db db(tmp.file("svc.db"));
-  db.migrate({henvis::outbox::MIGRATION});
+TEST_CASE_METHOD(
+    OutboxDb, "request_notification carries an underretning notice and gives each request a new id",
+    "[notifications]") {
   henvis::v1::UnderretningNotice notice;
   notice.set_underretning_id("u-1");
   henvis::sqlite::Transaction tx(db);
-  const auto a = henvis::request_notification(db, "/henvis/socialsog", "kommune-657",
-                                              henvis::v1::NOTIFICATION_KIND_UNDERRETNING, notice,
-                                              "2024-05-02T10:00:00Z");
-  const auto b = henvis::request_notification(db, "/henvis/socialsog", "kommune-657",
-                                              henvis::v1::NOTIFICATION_KIND_UNDERRETNING, notice,
-                                              "2024-05-02T10:00:00Z");
+  auto ask = [&] {
+    return henvis::request_notification(db, "/henvis/socialsog", "kommune-657",
+                                        henvis::v1::NOTIFICATION_KIND_UNDERRETNING, notice,
+                                        "2024-05-02T10:00:00Z");
+  };
+  const auto a = ask();
+  const auto b = ask();
   CHECK(a != b);
   henvis::sqlite::Stmt s(db, "SELECT payload FROM outbox ORDER BY id");
   REQUIRE(s.step());
