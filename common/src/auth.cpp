@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "henvis/ids.hpp"
+#include "henvis/digest.hpp"
 
 namespace henvis::auth {
 

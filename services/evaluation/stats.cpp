@@ -81,30 +81,25 @@ double median(std::vector<int> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
 }
 
+// Rule 3: each rate is a share of `accepted`.
+const std::vector<Share>& rates() {
+  static const std::vector<Share> r = [] {
+    std::vector<Share> out;
+    for (int c = FIRST_RATE_COL; c < NCOL; ++c)
+      out.push_back({rate_field(c), rate_json(c), {c}, {ACCEPTED}});
+    return out;
+  }();
+  return r;
+}
+
 // Sets counts, rates, median and `suppressed` of one row.
 void fill(v1::ReferralStatsRow& row, const Agg& a, const std::array<bool, NCOL>& hidden,
           int min_cell) {
-  const auto* desc = row.GetDescriptor();
-  const auto* refl = row.GetReflection();
-  for (int c = 0; c < NCOL; ++c) {
-    if (hidden[c])
-      row.add_suppressed(COL_JSON[c]);
-    else
-      refl->SetInt32(&row, desc->FindFieldByName(COL_FIELD[c]), a.counts[c]);
-  }
-  // Rule 3: a rate needs a shown denominator of at least N and a shown numerator.
-  const int accepted = a.counts[ACCEPTED];
-  const bool denominator_ok = !hidden[ACCEPTED] && accepted >= min_cell;
-  for (int c = FIRST_RATE_COL; c < NCOL; ++c) {
-    if (denominator_ok && !hidden[c])
-      refl->SetDouble(&row, desc->FindFieldByName(rate_field(c)),
-                      round4(static_cast<double>(a.counts[c]) / accepted));
-    else
-      row.add_suppressed(rate_json(c));
-  }
+  fill_counts_and_shares(row, a.counts, std::vector<bool>(hidden.begin(), hidden.end()), COL_FIELD,
+                         COL_JSON, rates(), min_cell);
   // Rule 4: the median of at least N persons.
   if (static_cast<int>(a.days.size()) >= min_cell && !a.days.empty())
-    refl->SetDouble(&row, desc->FindFieldByName(MEDIAN_FIELD), median(a.days));
+    row.set_median_days_to_first_contact(median(a.days));
   else
     row.add_suppressed(MEDIAN_JSON);
 }
@@ -166,6 +161,38 @@ const char* dim_name(Dim d) {
 }
 
 double round4(double x) { return std::round(x * 10000.0) / 10000.0; }
+
+void fill_counts_and_shares(google::protobuf::Message& row, std::span<const int> counts,
+                            const std::vector<bool>& hidden,
+                            std::span<const char* const> count_fields,
+                            std::span<const char* const> count_json,
+                            const std::vector<Share>& shares, int min_cell) {
+  const auto* desc = row.GetDescriptor();
+  const auto* refl = row.GetReflection();
+  const auto* suppressed = desc->FindFieldByName("suppressed");
+  for (std::size_t c = 0; c < counts.size(); ++c) {
+    if (hidden[c])
+      refl->AddString(&row, suppressed, count_json[c]);
+    else
+      refl->SetInt32(&row, desc->FindFieldByName(count_fields[c]), counts[c]);
+  }
+  for (const auto& s : shares) {
+    bool shown = true;
+    int num = 0, den = 0;
+    for (int c : s.numerator) {
+      shown = shown && !hidden[c];
+      num += counts[c];
+    }
+    for (int c : s.denominator) {
+      shown = shown && !hidden[c];
+      den += counts[c];
+    }
+    if (shown && den >= min_cell && den > 0)
+      refl->SetDouble(&row, desc->FindFieldByName(s.field), round4(static_cast<double>(num) / den));
+    else
+      refl->AddString(&row, suppressed, s.json);
+  }
+}
 
 const char* col_name(int col) { return col >= 0 && col < NCOL ? COL_JSON[col] : ""; }
 

@@ -65,6 +65,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -175,6 +176,27 @@ std::vector<std::vector<bool>> suppress_table(const std::vector<std::vector<int>
 
 // A share rounded to 4 decimals.
 double round4(double x);
+
+// A share column: the sum of the `numerator` columns over the sum of the
+// `denominator` columns, rounded to 4 decimals.
+struct Share {
+  std::string field;  // proto field name (a double)
+  std::string json;   // JSON name, as `suppressed` names it
+  std::vector<int> numerator;
+  std::vector<int> denominator;
+};
+
+// Sets the counts and shares of one statistics row (one implementation for
+// every statistics table), by reflection: count c into the int32 field
+// `count_fields[c]` unless hidden[c]; a share only where each of its columns
+// is shown and its denominator is at least `min_cell` (and not 0), since
+// share x denominator would give a withheld cell back. Each withheld value
+// is named by its JSON name in the row's `suppressed`, counts first.
+void fill_counts_and_shares(google::protobuf::Message& row, std::span<const int> counts,
+                            const std::vector<bool>& hidden,
+                            std::span<const char* const> count_fields,
+                            std::span<const char* const> count_json,
+                            const std::vector<Share>& shares, int min_cell);
 
 // CSV of a statistics message (RFC 4180, CRLF) whose rows have the group
 // fields of `group_by` (see group_fields), a bool `total` and a repeated

@@ -28,13 +28,7 @@ constexpr std::array<const char*, U_NCOL> UCOL_JSON = {
     "responseNoAction",       "responseAssessmentStarted",
     "responseSupportMeasure", "responseNone"};
 
-// A share: numerator columns over a denominator of summed columns.
-struct Share {
-  const char* field;
-  const char* json;
-  std::vector<int> numerator;
-  std::vector<int> denominator;
-};
+// The table's shares (underretning_stats.hpp).
 const std::vector<Share>& shares() {
   static const std::vector<Share> s = {
       {"cross_district_share",
@@ -135,35 +129,6 @@ void set_group(v1::UnderretningStatsRow& row, const Query& q, const Underretning
   }
 }
 
-void fill(v1::UnderretningStatsRow& row, const UCounts& counts, const std::vector<bool>& hidden,
-          int min_cell) {
-  const auto* desc = row.GetDescriptor();
-  const auto* refl = row.GetReflection();
-  for (int c = 0; c < U_NCOL; ++c) {
-    if (hidden[c])
-      row.add_suppressed(UCOL_JSON[c]);
-    else
-      refl->SetInt32(&row, desc->FindFieldByName(UCOL_FIELD[c]), counts[c]);
-  }
-  // A share needs a shown denominator of at least N and a shown numerator.
-  for (const auto& s : shares()) {
-    bool shown = true;
-    int num = 0, den = 0;
-    for (int c : s.numerator) {
-      shown = shown && !hidden[c];
-      num += counts[c];
-    }
-    for (int c : s.denominator) {
-      shown = shown && !hidden[c];
-      den += counts[c];
-    }
-    if (shown && den >= min_cell && den > 0)
-      refl->SetDouble(&row, desc->FindFieldByName(s.field), round4(static_cast<double>(num) / den));
-    else
-      row.add_suppressed(s.json);
-  }
-}
-
 }  // namespace
 
 const std::vector<Dim>& underretning_dims() {
@@ -209,11 +174,12 @@ v1::UnderretningStats compute_underretninger(const std::vector<UnderretningFact>
   for (const auto& [key, agg] : groups) {
     auto* row = out.add_rows();
     set_group(*row, q, *agg.first, directory);
-    fill(*row, agg.counts, hidden[r++], min_cell);
+    fill_counts_and_shares(*row, agg.counts, hidden[r++], UCOL_FIELD, UCOL_JSON, shares(),
+                           min_cell);
   }
   auto* t = out.mutable_total();
   t->set_total(true);
-  fill(*t, total.counts, hidden[r], min_cell);
+  fill_counts_and_shares(*t, total.counts, hidden[r], UCOL_FIELD, UCOL_JSON, shares(), min_cell);
   return out;
 }
 

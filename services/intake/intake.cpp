@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
+#include "henvis/digest.hpp"
 #include "henvis/events.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
@@ -186,14 +187,7 @@ http::Response Intake::post_offer(const http::Request& req) {
   }
 
   // Same offerId + same request (from the same officer scope) = same answer.
-  std::string canonical;
-  {
-    google::protobuf::io::StringOutputStream sos(&canonical);
-    google::protobuf::io::CodedOutputStream cos(&sos);
-    cos.SetSerializationDeterministic(true);
-    r.SerializeToCodedStream(&cos);
-  }
-  const std::string hash = sha256_hex(req.principal.scope + '\0' + canonical);
+  const std::string hash = idempotency_hash({req.principal.scope}, r);
 
   sqlite::Transaction tx(db_);
   {

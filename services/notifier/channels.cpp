@@ -1,13 +1,7 @@
 #include "channels.hpp"
 
 #include <google/protobuf/util/time_util.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -15,15 +9,12 @@
 #include <stdexcept>
 
 #include "henvis/config.hpp"
+#include "henvis/digest.hpp"
 #include "henvis/ids.hpp"
 
 namespace henvis::notifier {
 
 namespace {
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-
 std::string lower_suffix(const std::string& enum_name, const std::string& prefix) {
   std::string s = enum_name.rfind(prefix, 0) == 0 ? enum_name.substr(prefix.size()) : enum_name;
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -196,74 +187,20 @@ TimePoint next_list_time(const workdays::Calendar& calendar, std::chrono::minute
 }
 
 std::string webhook_signature(const std::string& key, const std::string& body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-            reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len))
-    throw std::runtime_error("HMAC-SHA256 failed");
-  static const char* hex = "0123456789abcdef";
-  std::string out = "sha256=";
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[mac[i] >> 4];
-    out += hex[mac[i] & 0xf];
-  }
-  return out;
+  return "sha256=" + hmac_sha256_hex(key, body);
 }
 
-PostResult http_post(const HttpUrl& url,
-                     const std::vector<std::pair<std::string, std::string>>& headers,
-                     const std::string& body, std::chrono::milliseconds timeout) {
-  PostResult out;
+PostResult http_post(const HttpUrl& url, const http::Headers& headers, const std::string& body,
+                     std::chrono::milliseconds timeout) {
+  http::Headers all{{"User-Agent", "henvis-notifier"}};
+  all.insert(all.end(), headers.begin(), headers.end());
   try {
-    asio::io_context ioc;
-    asio::ip::tcp::resolver resolver(ioc);
-    beast::tcp_stream stream(ioc);
-    // One deadline for the whole exchange, checked by the async operations
-    // run to completion below (the sync calls of tcp_stream ignore it).
-    stream.expires_after(timeout);
-    beast::error_code ec;
-    auto results = resolver.resolve(url.host, url.port, ec);
-    if (ec) return {0, "resolve: " + ec.message()};
-    bhttp::request<bhttp::string_body> req{bhttp::verb::post, url.target, 11};
-    req.set(bhttp::field::host, url.host + ":" + url.port);
-    req.set(bhttp::field::user_agent, "henvis-notifier");
-    req.set(bhttp::field::connection, "close");
-    for (const auto& [k, v] : headers) req.set(k, v);
-    req.body() = body;
-    req.prepare_payload();
-    beast::flat_buffer buffer;
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(64 * 1024);
-    std::string step;
-    stream.async_connect(results, [&](beast::error_code e, const auto&) {
-      if (e) {
-        ec = e;
-        step = "connect";
-        return;
-      }
-      bhttp::async_write(stream, req, [&](beast::error_code e2, std::size_t) {
-        if (e2) {
-          ec = e2;
-          step = "write";
-          return;
-        }
-        bhttp::async_read(stream, buffer, parser, [&](beast::error_code e3, std::size_t) {
-          if (e3) {
-            ec = e3;
-            step = "read";
-          }
-        });
-      });
-    });
-    ioc.run();
-    if (ec) return {0, step + ": " + ec.message()};
-    out.status = static_cast<int>(parser.get().result_int());
-    beast::error_code ignored;
-    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    const auto res = http::request({url.host, url.port}, "POST", url.target, all, body,
+                                   {timeout, WEBHOOK_BODY_LIMIT});
+    return {res.status, {}};
   } catch (const std::exception& e) {
     return {0, e.what()};
   }
-  return out;
 }
 
 std::string kind_name(v1::NotificationKind k) {

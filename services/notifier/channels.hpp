@@ -16,6 +16,7 @@
 
 #include "henvis/clock.hpp"
 #include "henvis/directory.hpp"
+#include "henvis/http_client.hpp"
 #include "henvis/v1/config.pb.h"
 #include "henvis/v1/events.pb.h"
 #include "henvis/workdays.hpp"
@@ -109,13 +110,16 @@ struct PostResult {
   bool ok() const { return status >= 200 && status < 300; }
 };
 
-// Bound on every webhook request (connect, write, read).
+// Bound on every webhook request (connect, write, read together).
 inline constexpr std::chrono::seconds WEBHOOK_TIMEOUT{10};
+// The largest answer read from a receiver; only its status is used.
+inline constexpr std::size_t WEBHOOK_BODY_LIMIT = 64 * 1024;
 
-// POSTs `body` with the headers; synchronous, bounded by `timeout`.
-PostResult http_post(const HttpUrl& url,
-                     const std::vector<std::pair<std::string, std::string>>& headers,
-                     const std::string& body, std::chrono::milliseconds timeout = WEBHOOK_TIMEOUT);
+// POSTs `body` with the headers on a fresh connection (henvis/http_client);
+// synchronous, bounded by `timeout`. Never throws: a transport error is in
+// `error` as "<step>: <message>".
+PostResult http_post(const HttpUrl& url, const http::Headers& headers, const std::string& body,
+                     std::chrono::milliseconds timeout = WEBHOOK_TIMEOUT);
 
 // The CSV contact list (RFC 4180: CRLF line ends, fields with a comma, quote,
 // CR or LF quoted, quotes doubled).

@@ -2,10 +2,8 @@
 // coordinators (their district); outcomes from the owning centre.
 #include <spdlog/spdlog.h>
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include "henvis/access_log.hpp"
+#include "henvis/digest.hpp"
 #include "henvis/ids.hpp"
 #include "referral_store.hpp"
 #include "router.hpp"
@@ -169,14 +167,7 @@ http::Response Api::record_outcome(const http::Request& req) {
   std::string key, hash;
   if (!idem.empty()) {
     key = req.principal.scope + '\0' + id + '\0' + idem;
-    std::string canonical;
-    {
-      google::protobuf::io::StringOutputStream sos(&canonical);
-      google::protobuf::io::CodedOutputStream cos(&sos);
-      cos.SetSerializationDeterministic(true);
-      r.SerializeToCodedStream(&cos);
-    }
-    hash = sha256_hex(canonical);
+    hash = idempotency_hash({}, r);
     sqlite::Stmt f(db_, "SELECT request_hash, status, response FROM idempotency WHERE key = ?");
     f.bind(1, sha256_hex(key));
     if (f.step()) {

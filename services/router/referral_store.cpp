@@ -8,6 +8,7 @@
 #include "henvis/events.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
+#include "henvis/notifications.hpp"
 #include "henvis/outbox.hpp"
 #include "henvis/topics.hpp"
 #include "henvis/v1/api.pb.h"
@@ -169,13 +170,7 @@ v1::ReferralContact contact_of(sqlite::Db& db, const ReferralRow& row, const Dir
 void request_notification(sqlite::Db& db, const std::string& recipient_id,
                           v1::NotificationKind kind, const v1::ReferralContact& contact,
                           const std::string& now) {
-  v1::NotificationRequested n;
-  n.set_notification_id(new_uuid());
-  n.set_recipient_id(recipient_id);
-  n.set_kind(kind);
-  *n.mutable_referral() = contact;
-  *n.mutable_requested_at() = parse_timestamp(now);
-  events::emit(db, SOURCE, n);
+  henvis::request_notification(db, SOURCE, recipient_id, kind, contact, now);
 }
 
 }  // namespace henvis::router

@@ -45,7 +45,8 @@ void emit_status(sqlite::Db& db, const ReferralRow& row, v1::ReferralStatus stat
 void erase_person(sqlite::Db& db, const std::string& referral_id);
 // What a recipient needs to act on the referral (personal data if any left).
 v1::ReferralContact contact_of(sqlite::Db& db, const ReferralRow& row, const Directory& dir);
-// Publishes a NotificationRequested for `recipient_id` through the outbox.
+// Publishes a NotificationRequested for `recipient_id` through the outbox,
+// sent by the router (henvis/notifications.hpp).
 void request_notification(sqlite::Db& db, const std::string& recipient_id,
                           v1::NotificationKind kind, const v1::ReferralContact& contact,
                           const std::string& now);

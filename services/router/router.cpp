@@ -1,7 +1,6 @@
 #include "router.hpp"
 
 #include <google/protobuf/util/time_util.h>
-#include <openssl/hmac.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 
 #include "henvis/access_log.hpp"
 #include "henvis/consumer_loop.hpp"
+#include "henvis/digest.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/service.hpp"
 #include "henvis/topics.hpp"
@@ -25,20 +25,6 @@ namespace {
 constexpr auto DAYS_90 = std::chrono::hours(24 * 90);
 // Five years, counting leap days: 5 * 365 + 2.
 constexpr auto YEARS_5 = std::chrono::hours(24 * (5 * 365 + 2));
-
-std::string hmac_hex(const std::string& key, const std::string& data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len);
-  static constexpr char HEX[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(HEX[md[i] >> 4]);
-    out.push_back(HEX[md[i] & 0xf]);
-  }
-  return out;
-}
 }  // namespace
 
 Settings Settings::from(const v1::RouterSettings& s) {
@@ -178,7 +164,7 @@ void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {
 
   // Repeat referrals: earlier charges of the same person, by pseudonym.
   const std::string person_key =
-      hmac_hex(settings_.person_key, validate::normalise_cpr(o.person().cpr()));
+      hmac_sha256_hex(settings_.person_key, validate::normalise_cpr(o.person().cpr()));
   const auto charged =
       std::chrono::system_clock::time_point(std::chrono::seconds(o.charged_at().seconds()));
   auto count_since = [&](std::chrono::system_clock::duration back) {

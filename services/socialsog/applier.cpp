@@ -11,6 +11,7 @@
 #include "henvis/events.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
+#include "henvis/notifications.hpp"
 #include "henvis/outbox.hpp"
 #include "henvis/topics.hpp"
 #include "henvis/validate.hpp"
@@ -149,14 +150,7 @@ void emit_event(sqlite::Db& db, const v1::UnderretningView& v, const std::string
 std::string request_notification(sqlite::Db& db, const std::string& recipient_id,
                                  v1::NotificationKind kind, const v1::UnderretningNotice& notice,
                                  const std::string& now) {
-  v1::NotificationRequested n;
-  n.set_notification_id(new_uuid());
-  n.set_recipient_id(recipient_id);
-  n.set_kind(kind);
-  *n.mutable_underretning() = notice;
-  *n.mutable_requested_at() = parse_timestamp(now);
-  events::emit(db, SOURCE, n);
-  return n.notification_id();
+  return henvis::request_notification(db, SOURCE, recipient_id, kind, notice, now);
 }
 
 std::optional<v1::UnderretningView> load_underretning(sqlite::Db& db, const std::string& id) {

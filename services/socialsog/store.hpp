@@ -15,7 +15,8 @@ inline constexpr const char* SOURCE = "/henvis/socialsog";
 // Publishes an UnderretningEvent (no CPR, no names) through the outbox.
 void emit_event(sqlite::Db& db, const v1::UnderretningView& v, const std::string& event,
                 const std::string& at, const std::string& reason = {});
-// Publishes a NotificationRequested through the outbox; returns its id.
+// Publishes a NotificationRequested through the outbox, sent by socialsog
+// (henvis/notifications.hpp); returns its id.
 std::string request_notification(sqlite::Db& db, const std::string& recipient_id,
                                  v1::NotificationKind kind, const v1::UnderretningNotice& notice,
                                  const std::string& now);

@@ -7,8 +7,6 @@
 #include <unistd.h>
 
 #include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -16,6 +14,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "henvis/http_client.hpp"
 #include "henvis/ids.hpp"
 
 extern char** environ;
@@ -24,8 +23,6 @@ namespace henvis::testing {
 
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
 
 namespace {
 // A service must be ready this long after start (sanitizer builds are slow).
@@ -105,31 +102,18 @@ int Process::stop() {
   return st;
 }
 
+http::Headers api_headers(const std::string& token, const std::string& body) {
+  http::Headers h;
+  if (!token.empty()) h.emplace_back("Authorization", "Bearer " + token);
+  if (!body.empty()) h.emplace_back("Content-Type", "application/json");
+  return h;
+}
+
 HttpResult http(const std::string& method, int port, const std::string& target,
                 const std::string& token, const std::string& body) {
-  asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  stream.expires_after(std::chrono::seconds(30));
-  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                         static_cast<unsigned short>(port)));
-  bhttp::request<bhttp::string_body> req(bhttp::string_to_verb(method), target, 11);
-  req.set(bhttp::field::host, "127.0.0.1");
-  if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
-  if (!body.empty()) {
-    req.set(bhttp::field::content_type, "application/json");
-    req.body() = body;
-  }
-  req.prepare_payload();
-  bhttp::write(stream, req);
-  beast::flat_buffer buf;
-  bhttp::response_parser<bhttp::string_body> parser;
-  parser.body_limit(64 * 1024 * 1024);
-  bhttp::read(stream, buf, parser);
-  auto res = parser.release();
-  beast::error_code ec;
-  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  return HttpResult{static_cast<int>(res.result_int()),
-                    std::string(res[bhttp::field::content_type]), res.body()};
+  auto r = http::request({"127.0.0.1", std::to_string(port)}, method, target,
+                         api_headers(token, body), body);
+  return {r.status, std::move(r.content_type), std::move(r.body)};
 }
 
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "henvis/v1/api.pb.h"
@@ -41,14 +42,23 @@ class Process {
   int status_ = -1;
 };
 
+// (Not henvis::http::ClientResponse: this header does not name the
+// henvis::http namespace, which would make `http(...)` ambiguous in the tests
+// that use both namespaces.)
 struct HttpResult {
   int status = 0;
   std::string content_type;
   std::string body;
 };
 
+// One request to 127.0.0.1:port on a fresh connection (henvis/http_client,
+// its default timeout); throws std::runtime_error when it fails.
 HttpResult http(const std::string& method, int port, const std::string& target,
                 const std::string& token = "", const std::string& body = "");
+// The headers of a request to a henvis API (henvis::http::Headers): the
+// bearer token (if any) and, with a body, its JSON content type.
+std::vector<std::pair<std::string, std::string>> api_headers(const std::string& token,
+                                                             const std::string& body);
 
 // A response body in proto3 JSON as an M, every field known; fails the
 // test naming the type otherwise.

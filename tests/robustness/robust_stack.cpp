@@ -6,8 +6,6 @@
 #include <unistd.h>
 
 #include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -15,6 +13,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "henvis/http_client.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/topics.hpp"
@@ -25,8 +24,6 @@ namespace henvis::robustness {
 
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
 using testing::eventually;
 using testing::HttpResult;
 using testing::Process;
@@ -155,9 +152,7 @@ void RobustStack::control(const std::string& line) {
 // ---- keep-alive client ----------------------------------------------------
 
 struct KeepAliveClient::Impl {
-  asio::io_context ioc;
-  std::optional<beast::tcp_stream> stream;
-  beast::flat_buffer buf;
+  std::optional<http::Connection> connection;
 };
 
 KeepAliveClient::KeepAliveClient(int port) : impl_(std::make_unique<Impl>()), port_(port) {}
@@ -167,35 +162,14 @@ std::optional<HttpResult> KeepAliveClient::request(const std::string& method,
                                                    const std::string& target,
                                                    const std::string& token,
                                                    const std::string& body) {
+  auto& c = impl_->connection;
+  if (!c || !c->is_open())
+    c.emplace(http::Endpoint{"127.0.0.1", std::to_string(port_)},
+              http::ClientOptions{REQUEST_TIMEOUT});
   try {
-    if (!impl_->stream) {
-      impl_->stream.emplace(impl_->ioc);
-      impl_->buf.clear();
-      impl_->stream->expires_after(REQUEST_TIMEOUT);
-      impl_->stream->connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                                     static_cast<unsigned short>(port_)));
-    }
-    bhttp::request<bhttp::string_body> req(bhttp::string_to_verb(method), target, 11);
-    req.set(bhttp::field::host, "127.0.0.1");
-    req.keep_alive(true);
-    if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
-    if (!body.empty()) {
-      req.set(bhttp::field::content_type, "application/json");
-      req.body() = body;
-    }
-    req.prepare_payload();
-    impl_->stream->expires_after(REQUEST_TIMEOUT);
-    bhttp::write(*impl_->stream, req);
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
-    bhttp::read(*impl_->stream, impl_->buf, parser);
-    auto res = parser.release();
-    HttpResult out{static_cast<int>(res.result_int()), std::string(res[bhttp::field::content_type]),
-                   res.body()};
-    if (!res.keep_alive()) impl_->stream.reset();
-    return out;
+    auto r = c->request(method, target, testing::api_headers(token, body), body);
+    return HttpResult{r.status, std::move(r.content_type), std::move(r.body)};
   } catch (const std::exception&) {
-    impl_->stream.reset();
     return std::nullopt;
   }
 }

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "henvis/auth.hpp"
-#include "henvis/ids.hpp"
+#include "henvis/digest.hpp"
 #include "henvis/v1/config.pb.h"
 #include "support.hpp"
 

@@ -729,3 +729,33 @@ TEST_CASE("evaluation: events that can never be applied are rejected with a reas
   // And nothing was stored
   CHECK(henvis::test::scalar(f.db, "SELECT count(*) FROM facts") == 0);
 }
+
+TEST_CASE("fill_counts_and_shares shows a share only with both columns shown and N in the base",
+          "[evaluation]") {
+  const std::vector<int> counts = {10, 4, 3};
+  const std::array<const char*, 3> fields = {"offered", "accepted", "routed"};
+  const std::array<const char*, 3> json = {"offered", "accepted", "routed"};
+  const std::vector<ev::Share> rate = {{"routed_rate", "routedRate", {2}, {1}}};
+  auto suppressed = [](const v1::ReferralStatsRow& r) {
+    return std::vector<std::string>(r.suppressed().begin(), r.suppressed().end());
+  };
+  // All shown, base 4 >= N 3: counts and the share
+  v1::ReferralStatsRow shown;
+  ev::fill_counts_and_shares(shown, counts, {false, false, false}, fields, json, rate, 3);
+  CHECK(shown.offered() == 10);
+  CHECK(shown.routed() == 3);
+  CHECK(shown.routed_rate() == 0.75);
+  CHECK(suppressed(shown).empty());
+  // Base 4 < N 5: the share is withheld, the counts are not
+  v1::ReferralStatsRow small;
+  ev::fill_counts_and_shares(small, counts, {false, false, false}, fields, json, rate, 5);
+  CHECK(small.routed() == 3);
+  CHECK_FALSE(small.has_routed_rate());
+  CHECK(suppressed(small) == std::vector<std::string>{"routedRate"});
+  // A withheld numerator withholds the share too, counts named first
+  v1::ReferralStatsRow hidden;
+  ev::fill_counts_and_shares(hidden, counts, {false, false, true}, fields, json, rate, 3);
+  CHECK_FALSE(hidden.has_routed());
+  CHECK_FALSE(hidden.has_routed_rate());
+  CHECK(suppressed(hidden) == std::vector<std::string>{"routed", "routedRate"});
+}

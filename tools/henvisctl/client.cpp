@@ -3,16 +3,7 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
 namespace henvis::client {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-using tcp = asio::ip::tcp;
 
 Url parse_url(const std::string& url) {
   const std::string scheme = "http://";
@@ -43,105 +34,59 @@ Url parse_url(const std::string& url) {
   return u;
 }
 
-// Asynchronous operations driven to completion one at a time, so that the
-// tcp_stream's timeout applies (Beast's synchronous calls ignore it).
 struct HttpClient::Impl {
   Url url;
-  std::chrono::milliseconds timeout;
-  asio::io_context ioc;
-  std::optional<beast::tcp_stream> stream;
-  beast::flat_buffer buffer;
-
-  void run() {
-    ioc.restart();
-    ioc.run();
-  }
+  http::Connection connection;
+  Impl(Url u, std::chrono::milliseconds timeout)
+      : url(u), connection({u.host, u.port}, {timeout, http::DEFAULT_BODY_LIMIT}) {}
 
   void connect() {
-    stream.reset();
-    buffer.clear();
-    tcp::resolver resolver(ioc);
-    beast::error_code ec;
-    auto endpoints = resolver.resolve(url.host, url.port, ec);
-    if (ec) throw ConnectionError("cannot resolve " + url.host + ": " + ec.message());
-    stream.emplace(ioc);
-    stream->expires_after(timeout);
-    stream->async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
-    run();
-    if (ec) {
-      stream.reset();
-      throw ConnectionError("cannot connect to " + url.host + ":" + url.port + ": " + ec.message());
+    try {
+      connection.connect();
+    } catch (const http::TransportError& e) {
+      if (e.step() == "resolve")
+        throw ConnectionError("cannot resolve " + url.host + ": " + e.message());
+      throw ConnectionError("cannot connect to " + url.host + ":" + url.port + ": " + e.message());
     }
   }
 
-  // Returns false when the connection broke before any response byte arrived.
-  bool exchange(bhttp::request<bhttp::string_body>& req, HttpResponse& out, std::string& error) {
-    beast::error_code ec;
-    stream->expires_after(timeout);
-    bhttp::async_write(*stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
-    run();
-    if (ec) {
-      error = ec.message();
+  // Returns false when the connection broke before an answer was read.
+  bool exchange(const std::string& method, const std::string& target, const http::Headers& headers,
+                const std::string& body, HttpResponse& out, std::string& error) {
+    try {
+      out = connection.request(method, target, headers, body);
+      return true;
+    } catch (const http::TransportError& e) {
+      error = e.message();
       return false;
     }
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
-    stream->expires_after(timeout);
-    bhttp::async_read(*stream, buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
-    run();
-    if (ec) {
-      error = ec.message();
-      return false;
-    }
-    auto res = parser.release();
-    out.status = static_cast<int>(res.result_int());
-    out.content_type = std::string(res[bhttp::field::content_type]);
-    out.body = std::move(res.body());
-    if (!res.keep_alive()) {
-      beast::error_code ignored;
-      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-      stream.reset();
-    }
-    return true;
   }
 };
 
 HttpClient::HttpClient(const std::string& base_url, std::chrono::milliseconds timeout)
-    : base_url_(base_url), impl_(std::make_unique<Impl>()) {
-  impl_->url = parse_url(base_url);
-  impl_->timeout = timeout;
-}
+    : base_url_(base_url), impl_(std::make_unique<Impl>(parse_url(base_url), timeout)) {}
 
 HttpClient::~HttpClient() = default;
 
 HttpResponse HttpClient::request(const std::string& method, const std::string& target,
                                  const std::string& token, const std::string& body,
-                                 const std::vector<std::pair<std::string, std::string>>& headers) {
-  bhttp::request<bhttp::string_body> req(bhttp::string_to_verb(method),
-                                         impl_->url.base_path + target, 11);
-  req.set(bhttp::field::host, impl_->url.host + ":" + impl_->url.port);
-  req.set(bhttp::field::user_agent, "henvis-client/1");
-  req.set(bhttp::field::accept, "application/json, application/problem+json, text/csv");
-  req.keep_alive(true);
-  if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
-  for (const auto& [k, v] : headers) req.set(k, v);
-  if (!body.empty()) {
-    req.set(bhttp::field::content_type, "application/json");
-    req.body() = body;
-  }
-  req.prepare_payload();
+                                 const http::Headers& headers) {
+  http::Headers all{{"User-Agent", "henvis-client/1"},
+                    {"Accept", "application/json, application/problem+json, text/csv"}};
+  if (!token.empty()) all.emplace_back("Authorization", "Bearer " + token);
+  all.insert(all.end(), headers.begin(), headers.end());
+  if (!body.empty()) all.emplace_back("Content-Type", "application/json");
+  const std::string path = impl_->url.base_path + target;
 
   HttpResponse out;
   std::string error;
-  const bool reused = impl_->stream.has_value();
+  const bool reused = impl_->connection.is_open();
   if (!reused) impl_->connect();
-  if (impl_->exchange(req, out, error)) return out;
+  if (impl_->exchange(method, path, all, body, out, error)) return out;
   // A kept-alive connection the server had closed: one fresh attempt.
-  impl_->stream.reset();
   if (reused) {
     impl_->connect();
-    if (impl_->exchange(req, out, error)) return out;
-    impl_->stream.reset();
+    if (impl_->exchange(method, path, all, body, out, error)) return out;
   }
   throw ConnectionError(method + " " + base_url_ + target + ": " + error);
 }

@@ -17,15 +17,12 @@
 #include <utility>
 #include <vector>
 
+#include "henvis/http_client.hpp"
 #include "henvis/v1/api.pb.h"
 
 namespace henvis::client {
 
-struct HttpResponse {
-  int status = 0;
-  std::string content_type;
-  std::string body;
-};
+using HttpResponse = http::ClientResponse;
 
 // The server could not be reached or the connection broke (exit code 3).
 class ConnectionError : public std::runtime_error {
@@ -56,7 +53,7 @@ class HttpClient {
   // `target` is the path and query, e.g. "/v1/referrals?status=routed".
   HttpResponse request(const std::string& method, const std::string& target,
                        const std::string& token, const std::string& body = {},
-                       const std::vector<std::pair<std::string, std::string>>& headers = {});
+                       const http::Headers& headers = {});
   const std::string& base_url() const { return base_url_; }
 
  private:
