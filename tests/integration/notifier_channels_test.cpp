@@ -189,7 +189,11 @@ TEST_CASE(
     REQUIRE(producer.flush(30000));
   }
   // Then the receiver is called and refuses, and the attempts are stored
-  REQUIRE(eventually([&] { return receiver.requests() >= 2; }));
+  // (the notifier records an attempt after the receiver answered it: wait
+  // for the record, not only for the request, before killing it)
+  REQUIRE(eventually([&] {
+    return receiver.requests() >= 2 && scalar(db_path, "SELECT attempts FROM inbox") >= 2;
+  }));
   // When the notifier is killed between attempts and started again
   notifier->signal(SIGKILL);
   notifier->wait(std::chrono::seconds(10));
