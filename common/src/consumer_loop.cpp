@@ -159,92 +159,140 @@ bool ConsumerLoop::contiguous(const std::string& topic) const {
   return true;
 }
 
-void ConsumerLoop::apply_batch(sqlite::Db& db, const std::vector<kafka::Message>& batch) {
-  std::uint64_t applied = 0, dups = 0, dlq = 0, skipped = 0;
-  // A partition's offsets have no holes on henvis's topics (no transactions,
-  // no compaction; ConsumedTopic::contiguous_offsets). A message beyond the
-  // stored next offset means events were removed from Kafka before this
-  // service read them (retention, a truncated log) and the consumer's offset
-  // reset jumped over them: that is loss, and it must not be silent. Logged
-  // and counted after the commit.
+namespace {
+
+// A partition's offsets have no holes on henvis's topics (no transactions,
+// no compaction; ConsumedTopic::contiguous_offsets). A message beyond the
+// stored next offset means events were removed from Kafka before this
+// service read them (retention, a truncated log) and the consumer's offset
+// reset jumped over them: that is loss, and it must not be silent. Logged
+// and counted after the commit.
+class GapDetector {
+ public:
   struct Gap {
     std::string topic;
     std::int32_t partition;
     std::int64_t expected, got;
   };
-  std::vector<Gap> gaps;
-  std::map<std::pair<std::string, std::int32_t>, std::optional<std::int64_t>> next_offset;
+  explicit GapDetector(sqlite::Db& db)
+      : stored_(db, "SELECT next_offset FROM consumer_offsets WHERE topic = ? AND partition = ?") {}
+  void see(const kafka::Message& m, bool contiguous) {
+    auto [next, fresh] = next_.try_emplace({m.topic, m.partition});
+    if (fresh) {
+      stored_.bind(1, m.topic).bind(2, m.partition);
+      if (stored_.step()) next->second = stored_.i64(0);
+      stored_.reset();
+    }
+    if (next->second && m.offset > *next->second && contiguous) {
+      gaps_.push_back({m.topic, m.partition, *next->second, m.offset});
+      skipped_ += static_cast<std::uint64_t>(m.offset - *next->second);
+    }
+    next->second = m.offset + 1;
+  }
+  std::uint64_t skipped() const { return skipped_; }
+  void log(const std::string& service) const {
+    for (const auto& g : gaps_)
+      spdlog::error(
+          "consumer offsets skipped service={} topic={} partition={} expected={} got={} "
+          "missing={}: events were removed from Kafka before this service read them",
+          service, g.topic, g.partition, g.expected, g.got, g.got - g.expected);
+  }
+
+ private:
+  sqlite::Stmt stored_;
+  std::map<std::pair<std::string, std::int32_t>, std::optional<std::int64_t>> next_;
+  std::vector<Gap> gaps_;
+  std::uint64_t skipped_ = 0;
+};
+
+// The dead-letter entry for `m`: its key and payload, its original envelope
+// kept as orig_* headers (so that a replay can restore it), why and where
+// from. The reason names a rule or field, never a value.
+kafka::Event dead_letter_event(const kafka::Message& m, const std::string& service,
+                               const std::string& reason, const std::string& now) {
+  kafka::Event e;
+  e.id = new_uuid();
+  e.source = "/henvis/" + service;
+  e.type = "henvis.deadletter";
+  e.time = now;
+  e.key = m.key;
+  e.payload = m.payload;
+  for (const auto& [k, v] : m.headers) e.extra.emplace_back("orig_" + k, v);
+  e.extra.emplace_back(kafka::header::DLQ_REASON, reason);
+  e.extra.emplace_back(kafka::header::DLQ_SERVICE, service);
+  e.extra.emplace_back(kafka::header::DLQ_TOPIC, m.topic);
+  e.extra.emplace_back(kafka::header::DLQ_PARTITION, std::to_string(m.partition));
+  e.extra.emplace_back(kafka::header::DLQ_OFFSET, std::to_string(m.offset));
+  return e;
+}
+
+}  // namespace
+
+// What became of one event in a batch.
+struct ConsumerLoop::Outcome {
+  enum { applied, duplicate, rejected } kind;
+  std::string reason;  // for rejected
+};
+
+// The de-duplication statements, prepared once per batch.
+struct ConsumerLoop::Seen {
+  explicit Seen(sqlite::Db& db)
+      : seen(db, "SELECT 1 FROM processed_events WHERE ce_id = ?"),
+        mark(db, "INSERT INTO processed_events(ce_id, processed_at) VALUES (?, ?)") {}
+  sqlite::Stmt seen, mark;
+};
+
+ConsumerLoop::Outcome ConsumerLoop::apply_event(sqlite::Db& db, Seen& ids, const kafka::Message& m,
+                                                const std::string& now) {
+  const auto id = m.header(kafka::header::ID);
+  if (!id || id->empty()) return {Outcome::rejected, "missing header ce_id"};
+  const bool dup = ids.seen.bind(1, *id).step();
+  ids.seen.reset();
+  if (dup) return {Outcome::duplicate, {}};
+  // A refused event leaves no partial state behind: its savepoint is undone.
+  Outcome out{Outcome::applied, {}};
+  db.exec("SAVEPOINT event");
+  try {
+    handler_(m, db);
+    db.exec("RELEASE event");
+  } catch (const Rejected& r) {
+    db.exec("ROLLBACK TO event");
+    db.exec("RELEASE event");
+    out = {Outcome::rejected, r.what()};
+  }
+  ids.mark.bind(1, *id).bind(2, now).run();
+  ids.mark.reset();
+  return out;
+}
+
+void ConsumerLoop::dead_letter(sqlite::Db& db, const kafka::Message& m, const std::string& reason,
+                               const std::string& now) {
+  std::string dlq = dlq_topic(m.topic, service_);
+  for (const auto& t : topics_)
+    if (t.topic == m.topic) dlq = t.dlq_topic;
+  outbox::add(db, dlq, dead_letter_event(m, service_, reason, now));
+  spdlog::warn("dead-lettered service={} topic={} partition={} offset={} reason={}", service_,
+               m.topic, m.partition, m.offset, reason);
+}
+
+void ConsumerLoop::apply_batch(sqlite::Db& db, const std::vector<kafka::Message>& batch) {
+  std::uint64_t applied = 0, dups = 0, dlq = 0;
   sqlite::Transaction tx(db);
-  sqlite::Stmt stored(db,
-                      "SELECT next_offset FROM consumer_offsets WHERE topic = ? AND partition = ?");
-  sqlite::Stmt seen(db, "SELECT 1 FROM processed_events WHERE ce_id = ?");
-  sqlite::Stmt mark(db, "INSERT INTO processed_events(ce_id, processed_at) VALUES (?, ?)");
+  GapDetector gaps(db);
+  Seen ids(db);
   sqlite::Stmt offset(
       db,
       "INSERT INTO consumer_offsets(topic, partition, next_offset) VALUES (?,?,?) "
       "ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset");
   const std::string now = now_rfc3339();
-
   for (const auto& m : batch) {
-    auto [next, fresh] = next_offset.try_emplace({m.topic, m.partition});
-    if (fresh) {
-      stored.bind(1, m.topic).bind(2, m.partition);
-      if (stored.step()) next->second = stored.i64(0);
-      stored.reset();
-    }
-    if (next->second && m.offset > *next->second && contiguous(m.topic)) {
-      gaps.push_back({m.topic, m.partition, *next->second, m.offset});
-      skipped += static_cast<std::uint64_t>(m.offset - *next->second);
-    }
-    next->second = m.offset + 1;
-
-    auto dead_letter = [&](const std::string& reason) {
-      const ConsumedTopic* ct = nullptr;
-      for (const auto& t : topics_)
-        if (t.topic == m.topic) ct = &t;
-      kafka::Event e;
-      e.id = new_uuid();
-      e.source = "/henvis/" + service_;
-      e.type = "henvis.deadletter";
-      e.time = now;
-      e.key = m.key;
-      e.payload = m.payload;
-      // Keep the original envelope, prefixed, so replay can restore it.
-      for (const auto& [k, v] : m.headers) e.extra.emplace_back("orig_" + k, v);
-      e.extra.emplace_back(kafka::header::DLQ_REASON, reason);
-      e.extra.emplace_back(kafka::header::DLQ_SERVICE, service_);
-      e.extra.emplace_back(kafka::header::DLQ_TOPIC, m.topic);
-      e.extra.emplace_back(kafka::header::DLQ_PARTITION, std::to_string(m.partition));
-      e.extra.emplace_back(kafka::header::DLQ_OFFSET, std::to_string(m.offset));
-      outbox::add(db, ct ? ct->dlq_topic : m.topic + ".dlq." + service_, e);
-      spdlog::warn("dead-lettered service={} topic={} partition={} offset={} reason={}", service_,
-                   m.topic, m.partition, m.offset, reason);
+    gaps.see(m, contiguous(m.topic));
+    const Outcome o = apply_event(db, ids, m, now);
+    if (o.kind == Outcome::rejected) {
+      dead_letter(db, m, o.reason, now);
       ++dlq;
-    };
-
-    auto id = m.header(kafka::header::ID);
-    if (!id || id->empty()) {
-      dead_letter("missing header ce_id");
     } else {
-      seen.bind(1, *id);
-      bool dup = seen.step();
-      seen.reset();
-      if (dup) {
-        ++dups;
-      } else {
-        db.exec("SAVEPOINT event");
-        try {
-          handler_(m, db);
-          db.exec("RELEASE event");
-          ++applied;
-        } catch (const Rejected& r) {
-          db.exec("ROLLBACK TO event");
-          db.exec("RELEASE event");
-          dead_letter(r.what());
-        }
-        mark.bind(1, *id).bind(2, now).run();
-        mark.reset();
-      }
+      ++(o.kind == Outcome::applied ? applied : dups);
     }
     offset.bind(1, m.topic).bind(2, m.partition).bind(3, m.offset + 1).run();
     offset.reset();
@@ -253,12 +301,8 @@ void ConsumerLoop::apply_batch(sqlite::Db& db, const std::vector<kafka::Message>
   applied_ += applied;
   duplicates_ += dups;
   dead_lettered_ += dlq;
-  skipped_offsets_ += skipped;
-  for (const auto& g : gaps)
-    spdlog::error(
-        "consumer offsets skipped service={} topic={} partition={} expected={} got={} missing={}: "
-        "events were removed from Kafka before this service read them",
-        service_, g.topic, g.partition, g.expected, g.got, g.got - g.expected);
+  skipped_offsets_ += gaps.skipped();
+  gaps.log(service_);
 }
 
 }  // namespace henvis

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <thread>
 
@@ -32,7 +33,9 @@ constexpr int BOOTSTRAP_WAIT_MS = 30000;
          "  --port N               HTTP port (overrides `http.port`; 0 = any free port)\n"
          "  --bootstrap-file FILE  file holding the Kafka bootstrap address (henvis-devbroker)\n"
          "  --port-file FILE       once listening, write the bound port to FILE\n";
-  for (const auto& f : own) out << "  " << f.name << " " << f.value_name << "  " << f.help << "\n";
+  for (const auto& f : own)
+    out << "  " << std::left << std::setw(21) << (f.name + " " + f.value_name) << "  " << f.help
+        << "\n";
   out << "Stops on SIGTERM/SIGINT after finishing the batch in hand and flushing its outbox.\n";
   std::exit(code);
 }
@@ -56,62 +59,72 @@ void write_port_file(const std::string& path, int port) {
 }
 }  // namespace
 
-ServiceSetup setup_service(const std::string& service, int argc, char** argv,
-                           const std::vector<ServiceFlag>& own_flags) {
-  log::init(service);
+namespace {
+// The command line, before any file is read.
+struct Flags {
   std::string config_path, database, port, bootstrap_file, port_file;
   std::map<std::string, std::string> own;
+};
+
+// Prints usage and exits on --help (0) or a bad command line (2).
+Flags parse_flags(const std::string& service, int argc, char** argv,
+                  const std::vector<ServiceFlag>& own_flags) {
+  Flags f;
+  const std::map<std::string, std::string*> common{{"--config", &f.config_path},
+                                                   {"--database", &f.database},
+                                                   {"--port", &f.port},
+                                                   {"--bootstrap-file", &f.bootstrap_file},
+                                                   {"--port-file", &f.port_file}};
   for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << "missing value for " << a << "\n";
-        usage(service, own_flags, 2);
-      }
-      return argv[++i];
-    };
-    if (a == "--help" || a == "-h")
-      usage(service, own_flags, 0);
-    else if (a == "--config")
-      config_path = value();
-    else if (a == "--database")
-      database = value();
-    else if (a == "--port")
-      port = value();
-    else if (a == "--bootstrap-file")
-      bootstrap_file = value();
-    else if (a == "--port-file")
-      port_file = value();
-    else if (std::any_of(own_flags.begin(), own_flags.end(),
-                         [&](const ServiceFlag& f) { return f.name == a; }))
-      own[a] = value();
-    else {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") usage(service, own_flags, 0);
+    const bool own = std::any_of(own_flags.begin(), own_flags.end(),
+                                 [&](const ServiceFlag& o) { return o.name == a; });
+    if (!own && !common.count(a)) {
       std::cerr << "unknown argument " << a << "\n";
       usage(service, own_flags, 2);
     }
+    if (i + 1 >= argc) {
+      std::cerr << "missing value for " << a << "\n";
+      usage(service, own_flags, 2);
+    }
+    *(own ? &f.own[a] : common.at(a)) = argv[++i];
   }
-  if (config_path.empty()) usage(service, own_flags, 2);
+  if (f.config_path.empty()) usage(service, own_flags, 2);
+  return f;
+}
+
+// Loads and checks every configuration file the flags name; throws.
+void load_configuration(const Flags& f, ServiceSetup& s) {
+  config::load(f.config_path, s.config);
+  s.config_dir = config::dir_of(f.config_path);
+  if (!f.port.empty()) s.config.mutable_http()->set_port(std::stoi(f.port));
+  s.database = f.database.empty() ? config::resolve(s.config_dir, s.config.database()) : f.database;
+  if (s.database.empty()) throw config::Error("database is required");
+  v1::Directory dir;
+  config::load(config::resolve(s.config_dir, s.config.directory_file()), dir);
+  Directory checked(dir);  // throws on an inconsistent directory
+  s.directory = std::move(dir);
+  v1::Tokens tokens;
+  config::load(config::resolve(s.config_dir, s.config.tokens_file()), tokens);
+  s.tokens = auth::TokenStore(tokens);
+  const std::string bf = f.bootstrap_file.empty()
+                             ? config::resolve(s.config_dir, s.config.kafka().bootstrap_file())
+                             : f.bootstrap_file;
+  const std::string servers = f.bootstrap_file.empty() ? s.config.kafka().bootstrap_servers() : "";
+  s.bootstrap = kafka::resolve_bootstrap(servers, bf, BOOTSTRAP_WAIT_MS);
+}
+}  // namespace
+
+ServiceSetup setup_service(const std::string& service, int argc, char** argv,
+                           const std::vector<ServiceFlag>& own_flags) {
+  log::init(service);
+  Flags flags = parse_flags(service, argc, argv, own_flags);
   ServiceSetup s;
-  s.port_file = port_file;
-  s.flags = std::move(own);
+  s.port_file = flags.port_file;
+  s.flags = flags.own;
   try {
-    config::load(config_path, s.config);
-    s.config_dir = config::dir_of(config_path);
-    if (!port.empty()) s.config.mutable_http()->set_port(std::stoi(port));
-    s.database = database.empty() ? config::resolve(s.config_dir, s.config.database()) : database;
-    if (s.database.empty()) throw config::Error("database is required");
-    v1::Directory dir;
-    config::load(config::resolve(s.config_dir, s.config.directory_file()), dir);
-    Directory checked(dir);  // throws on an inconsistent directory
-    s.directory = std::move(dir);
-    v1::Tokens tokens;
-    config::load(config::resolve(s.config_dir, s.config.tokens_file()), tokens);
-    s.tokens = auth::TokenStore(tokens);
-    std::string bf = bootstrap_file.empty()
-                         ? config::resolve(s.config_dir, s.config.kafka().bootstrap_file())
-                         : bootstrap_file;
-    std::string servers = bootstrap_file.empty() ? s.config.kafka().bootstrap_servers() : "";
-    s.bootstrap = kafka::resolve_bootstrap(servers, bf, BOOTSTRAP_WAIT_MS);
+    load_configuration(flags, s);
   } catch (const std::exception& e) {
     configuration_error(service, e);
     std::exit(2);

@@ -107,6 +107,14 @@ class ConsumerLoop {
   void apply_batch(sqlite::Db& db, const std::vector<kafka::Message>& batch);
 
  private:
+  struct Outcome;
+  struct Seen;
+  // One event inside the batch transaction: de-duplicated by ce_id, applied
+  // in a SAVEPOINT, its ce_id recorded.
+  Outcome apply_event(sqlite::Db& db, Seen& ids, const kafka::Message& m, const std::string& now);
+  // Sends a refused event to its topic's DLQ through the outbox.
+  void dead_letter(sqlite::Db& db, const kafka::Message& m, const std::string& reason,
+                   const std::string& now);
   bool contiguous(const std::string& topic) const;
   void report_lag(const kafka::Consumer& consumer, const kafka::Consumer::Offsets& next) const;
   std::string service_;
