@@ -259,28 +259,35 @@ Query parse_query(const std::map<std::string, std::string>& params, const std::v
   return q;
 }
 
-std::vector<std::vector<bool>> suppress_table(const std::vector<std::vector<int>>& rows,
-                                              const std::vector<RowRelation>& row_relations,
-                                              int min_cell) {
-  std::vector<std::vector<bool>> hidden(rows.size());
-  if (rows.empty()) return hidden;
+namespace {
+// Rule 1, primary suppression: a count 0 < v < min_cell. rows is not empty.
+std::vector<std::vector<bool>> primary_suppression(const std::vector<std::vector<int>>& rows,
+                                                   int min_cell) {
   const int ncol = static_cast<int>(rows[0].size());
-  // Rule 1, primary suppression.
+  std::vector<std::vector<bool>> hidden(rows.size());
   for (std::size_t r = 0; r < rows.size(); ++r) {
     hidden[r].assign(static_cast<std::size_t>(ncol), false);
     for (int c = 0; c < ncol; ++c) hidden[r][c] = rows[r][c] > 0 && rows[r][c] < min_cell;
   }
+  return hidden;
+}
 
-  // Rule 2, complementary suppression, over every relation "total = sum of parts".
-  struct Cell {
-    std::size_t r;
-    int c;
-  };
-  struct Relation {
-    Cell total;
-    std::vector<Cell> parts;
-  };
+struct Cell {
+  std::size_t r;
+  int c;
+};
+// total = sum of parts
+struct Relation {
+  Cell total;
+  std::vector<Cell> parts;
+};
+
+// The row relations in every row, then the column relations (the total row
+// is the sum of the group rows). rows is not empty.
+std::vector<Relation> relations_of(const std::vector<std::vector<int>>& rows,
+                                   const std::vector<RowRelation>& row_relations) {
   std::vector<Relation> relations;
+  const int ncol = static_cast<int>(rows[0].size());
   const std::size_t total_row = rows.size() - 1;
   for (std::size_t r = 0; r < rows.size(); ++r) {
     for (const auto& rr : row_relations) {
@@ -296,28 +303,47 @@ std::vector<std::vector<bool>> suppress_table(const std::vector<std::vector<int>
       relations.push_back(std::move(rel));
     }
   }
+  return relations;
+}
+
+// The cell to hide with the one hidden cell of `rel`, or null if there is none.
+const Cell* complement(const Relation& rel, const std::vector<std::vector<int>>& rows,
+                       const std::vector<std::vector<bool>>& hidden) {
   auto is_hidden = [&](const Cell& x) { return static_cast<bool>(hidden[x.r][x.c]); };
   auto value = [&](const Cell& x) { return rows[x.r][x.c]; };
+  int n = is_hidden(rel.total) ? 1 : 0;
+  for (const auto& p : rel.parts) n += is_hidden(p) ? 1 : 0;
+  if (n != 1) return nullptr;
+  // The smallest shown part, non-zero ones first (hiding a 0 hides
+  // little); ties go to the earlier row or column, so the result is
+  // deterministic. Only if no part is left, the total.
+  const Cell* pick = nullptr;
+  for (const auto& p : rel.parts) {
+    if (is_hidden(p)) continue;
+    if (!pick ||
+        std::make_tuple(value(p) == 0, value(p)) < std::make_tuple(value(*pick) == 0, value(*pick)))
+      pick = &p;
+  }
+  if (!pick && !is_hidden(rel.total)) pick = &rel.total;
+  return pick;
+}
+}  // namespace
+
+std::vector<std::vector<bool>> suppress_table(const std::vector<std::vector<int>>& rows,
+                                              const std::vector<RowRelation>& row_relations,
+                                              int min_cell) {
+  if (rows.empty()) return {};
+  std::vector<std::vector<bool>> hidden = primary_suppression(rows, min_cell);
+  // Rule 2, complementary suppression, over every relation "total = sum of
+  // parts", until no relation has a single hidden cell left.
+  const std::vector<Relation> relations = relations_of(rows, row_relations);
   for (bool changed = true; changed;) {
     changed = false;
     for (const auto& rel : relations) {
-      int n = is_hidden(rel.total) ? 1 : 0;
-      for (const auto& p : rel.parts) n += is_hidden(p) ? 1 : 0;
-      if (n != 1) continue;
-      // The smallest shown part, non-zero ones first (hiding a 0 hides
-      // little); ties go to the earlier row or column, so the result is
-      // deterministic. Only if no part is left, the total.
-      const Cell* pick = nullptr;
-      for (const auto& p : rel.parts) {
-        if (is_hidden(p)) continue;
-        if (!pick || std::make_tuple(value(p) == 0, value(p)) <
-                         std::make_tuple(value(*pick) == 0, value(*pick)))
-          pick = &p;
+      if (const Cell* pick = complement(rel, rows, hidden)) {
+        hidden[pick->r][pick->c] = true;
+        changed = true;
       }
-      if (!pick && !is_hidden(rel.total)) pick = &rel.total;
-      if (!pick) continue;
-      hidden[pick->r][pick->c] = true;
-      changed = true;
     }
   }
   return hidden;

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
+#include <optional>
 
 #include "henvis/digest.hpp"
 #include "henvis/events.hpp"
@@ -165,47 +166,38 @@ http::Response Intake::withdraw(const http::Request& req) {
   return out;
 }
 
-http::Response Intake::post_offer(const http::Request& req) {
-  v1::OfferRequest r;
-  http::parse_json(req.body, r);
-  const std::int64_t now = now_timestamp().seconds();
-  auto errors = check_offer(r, directory_, now);
-  if (!errors.empty())
-    return http::problem(400, "Bad Request", "the offer has invalid fields", errors);
-
-  v1::OfferResponse res;
-  const bool yes = r.answer() == v1::ANSWER_YES;
-  if (yes) {
+namespace {
+// On yes, the CPR and phone are kept in their normal form. On no, personal
+// data is neither accepted nor kept: it is dropped, and the response says so.
+void normalise_offer(v1::OfferRequest& r, v1::OfferResponse& res) {
+  if (r.answer() == v1::ANSWER_YES) {
     auto* p = r.mutable_person();
     p->set_cpr(validate::normalise_cpr(p->cpr()));
     p->set_phone(validate::normalise_phone(p->phone()));
   } else if (r.has_person() || r.has_consent()) {
-    // On no, personal data is neither accepted nor kept.
     r.clear_person();
     r.clear_consent();
     res.set_personal_data_dropped(true);
   }
+}
 
-  // Same offerId + same request (from the same officer scope) = same answer.
-  const std::string hash = idempotency_hash({req.principal.scope}, r);
+// The stored answer when offerId was used before: the same answer for the same
+// request, 409 for a different one; nothing when offerId is new.
+std::optional<http::Response> earlier_answer(sqlite::Db& db, const std::string& offer_id,
+                                             const std::string& hash) {
+  sqlite::Stmt find(db, "SELECT request_hash, status, response FROM offers WHERE offer_id = ?");
+  find.bind(1, offer_id);
+  if (!find.step()) return std::nullopt;
+  if (find.text(0) != hash)
+    return http::problem(409, "Conflict",
+                         "offerId was already used for a different offer; choose a new offerId",
+                         {{"offerId", "already used with a different body"}});
+  return http::Response{static_cast<int>(find.i64(1)), "application/json", find.text(2)};
+}
 
-  sqlite::Transaction tx(db_);
-  {
-    sqlite::Stmt find(db_, "SELECT request_hash, status, response FROM offers WHERE offer_id = ?");
-    find.bind(1, r.offer_id());
-    if (find.step()) {
-      if (find.text(0) != hash)
-        return http::problem(409, "Conflict",
-                             "offerId was already used for a different offer; choose a new offerId",
-                             {{"offerId", "already used with a different body"}});
-      return http::Response{static_cast<int>(find.i64(1)), "application/json", find.text(2)};
-    }
-  }
-
-  const auto* muni = directory_.municipality(r.kommunekode());
-  const auto day = copenhagen_date(r.charged_at().seconds());
-  const bool covered = muni && directory_.route(r.kommunekode(), day).routed;
-
+v1::OfferRecorded offer_recorded(const v1::OfferRequest& r, const std::string& district_id,
+                                 bool covered) {
+  const bool yes = r.answer() == v1::ANSWER_YES;
   v1::OfferRecorded ev;
   ev.set_offer_id(r.offer_id());
   if (yes) ev.set_referral_id(new_uuid());
@@ -213,7 +205,7 @@ http::Response Intake::post_offer(const http::Request& req) {
   ev.set_offence(r.offence());
   *ev.mutable_charged_at() = r.charged_at();
   ev.set_officer_id(r.officer_id());
-  ev.set_district_id(req.principal.scope);
+  ev.set_district_id(district_id);
   ev.set_answer(r.answer());
   ev.set_kommunekode(r.kommunekode());
   if (yes) {
@@ -222,40 +214,74 @@ http::Response Intake::post_offer(const http::Request& req) {
   }
   *ev.mutable_recorded_at() = now_timestamp();
   ev.set_covered(covered);
+  return ev;
+}
 
-  res.set_offer_id(r.offer_id());
+// Fills the officer's answer for a recorded offer; muni is null only on no
+// without a kommunekode.
+void describe_offer(v1::OfferResponse& res, const v1::OfferRecorded& ev,
+                    const v1::Municipality* muni) {
+  res.set_offer_id(ev.offer_id());
   res.set_referral_id(ev.referral_id());
-  res.set_answer(r.answer());
-  res.set_kommunekode(r.kommunekode());
+  res.set_answer(ev.answer());
+  res.set_kommunekode(ev.kommunekode());
   if (muni) res.set_municipality_name(muni->name());
-  res.set_covered(covered);
-  if (!yes)
+  res.set_covered(ev.covered());
+  if (ev.answer() != v1::ANSWER_YES)
     res.set_message("Declined: recorded without personal data.");
-  else if (covered)
+  else if (ev.covered())
     res.set_message("Accepted: the rusmiddelcenter of " + muni->name() +
                     " will contact the person.");
   else
     res.set_message(muni->name() +
                     " does not take part in the programme: no centre will be told automatically; "
                     "the district coordinator is told.");
-  http::Response out = http::json(201, res);
+}
 
-  events::emit(db_, SOURCE, ev);
-  sqlite::Stmt ins(db_,
+void insert_offer(sqlite::Db& db, const v1::OfferRecorded& ev, const std::string& hash,
+                  const http::Response& out) {
+  sqlite::Stmt ins(db,
                    "INSERT INTO offers(offer_id, request_hash, status, response, referral_id, "
                    "answer, kommunekode, district_id, created_at, charged_at) "
                    "VALUES (?,?,?,?,?,?,?,?,?,?)");
-  ins.bind(1, r.offer_id()).bind(2, hash).bind(3, out.status).bind(4, out.body);
-  if (yes)
+  ins.bind(1, ev.offer_id()).bind(2, hash).bind(3, out.status).bind(4, out.body);
+  if (ev.answer() == v1::ANSWER_YES)
     ins.bind(5, ev.referral_id());
   else
     ins.bind_null(5);
-  ins.bind(6, static_cast<int>(r.answer())).bind(7, r.kommunekode()).bind(8, req.principal.scope);
-  ins.bind(9, now_rfc3339()).bind(10, to_rfc3339(r.charged_at())).run();
+  ins.bind(6, static_cast<int>(ev.answer())).bind(7, ev.kommunekode()).bind(8, ev.district_id());
+  ins.bind(9, now_rfc3339()).bind(10, to_rfc3339(ev.charged_at())).run();
+}
+}  // namespace
+
+http::Response Intake::post_offer(const http::Request& req) {
+  v1::OfferRequest r;
+  http::parse_json(req.body, r);
+  auto errors = check_offer(r, directory_, now_timestamp().seconds());
+  if (!errors.empty())
+    return http::problem(400, "Bad Request", "the offer has invalid fields", errors);
+
+  v1::OfferResponse res;
+  normalise_offer(r, res);
+  // Same offerId + same request (from the same officer scope) = same answer.
+  const std::string hash = idempotency_hash({req.principal.scope}, r);
+
+  sqlite::Transaction tx(db_);
+  if (auto earlier = earlier_answer(db_, r.offer_id(), hash)) return *earlier;
+
+  const auto* muni = directory_.municipality(r.kommunekode());
+  const auto day = copenhagen_date(r.charged_at().seconds());
+  const bool covered = muni && directory_.route(r.kommunekode(), day).routed;
+  const v1::OfferRecorded ev = offer_recorded(r, req.principal.scope, covered);
+  describe_offer(res, ev, muni);
+  http::Response out = http::json(201, res);
+
+  events::emit(db_, SOURCE, ev);
+  insert_offer(db_, ev, hash, out);
   tx.commit();
   if (relay_) relay_->notify();
   spdlog::info("offer recorded offer_id={} answer={} covered={} district={}", r.offer_id(),
-               yes ? "yes" : "no", covered, req.principal.scope);
+               r.answer() == v1::ANSWER_YES ? "yes" : "no", covered, req.principal.scope);
   return out;
 }
 

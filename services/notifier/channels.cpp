@@ -77,6 +77,91 @@ std::chrono::minutes parse_hh_mm(const std::string& s) {
   return std::chrono::minutes(h * 60 + m);
 }
 
+namespace {
+// The delivery mode: immediate, or a daily list at a local time.
+void set_mode(RecipientChannel& c, const v1::Recipient& r, const std::string& who) {
+  switch (r.mode()) {
+    case v1::DELIVERY_MODE_UNSPECIFIED:
+    case v1::DELIVERY_MODE_IMMEDIATE:
+      if (!r.daily_at().empty())
+        throw config::Error(who + "daily_at is set but mode is not DELIVERY_MODE_DAILY");
+      break;
+    case v1::DELIVERY_MODE_DAILY:
+      c.daily = true;
+      try {
+        c.daily_at = parse_hh_mm(r.daily_at());
+      } catch (const std::invalid_argument& e) {
+        throw config::Error(who + "daily_at " + e.what() + " (Europe/Copenhagen)");
+      }
+      break;
+    default:
+      throw config::Error(who + "mode is not a known DeliveryMode");
+  }
+}
+
+void set_webhook(RecipientChannel& c, const v1::Recipient& r, const std::string& who,
+                 const std::string& config_dir) {
+  c.channel = v1::CHANNEL_WEBHOOK;
+  if (r.webhook_url().empty()) throw config::Error(who + "webhook_url is required");
+  try {
+    c.webhook = parse_http_url(r.webhook_url());
+  } catch (const std::invalid_argument& e) {
+    throw config::Error(who + "webhook_url " + e.what());
+  }
+  c.webhook_url = r.webhook_url();
+  if (r.webhook_secret_file().empty()) throw config::Error(who + "webhook_secret_file is required");
+  const std::string path = config::resolve(config_dir, r.webhook_secret_file());
+  try {
+    c.webhook_key = read_key(path);
+  } catch (const std::invalid_argument& e) {
+    throw config::Error(who + "webhook_secret_file " + path + " " + e.what());
+  }
+}
+
+void set_file_drop(RecipientChannel& c, const v1::Recipient& r, const std::string& who,
+                   const std::string& config_dir, bool create_dirs) {
+  // The CSV file is a centre's contact list (CSV_HEADER). Municipalities
+  // and coordinators receive underretninger and receipt notices, which
+  // it cannot carry; they would get rows without them.
+  if (r.kind() != v1::RECIPIENT_KIND_CENTRE)
+    throw config::Error(who +
+                        "channel CHANNEL_FILE (a CSV contact list) is for centres only; a "
+                        "municipality or coordinator receives underretninger: use "
+                        "CHANNEL_INBOX or CHANNEL_WEBHOOK");
+  c.channel = v1::CHANNEL_FILE;
+  if (r.file_drop_dir().empty()) throw config::Error(who + "file_drop_dir is required");
+  c.drop_dir = config::resolve(config_dir, r.file_drop_dir());
+  std::error_code ec;
+  if (create_dirs) std::filesystem::create_directories(c.drop_dir, ec);
+  const bool ok = create_dirs ? !ec && std::filesystem::is_directory(c.drop_dir)
+                              : !std::filesystem::exists(c.drop_dir) ||
+                                    std::filesystem::is_directory(c.drop_dir);
+  if (!ok) throw config::Error(who + "file_drop_dir " + c.drop_dir + " cannot be created");
+}
+
+RecipientChannel channel_of(const v1::Recipient& r, const std::string& config_dir,
+                            bool create_dirs) {
+  const std::string who = "recipient " + r.id() + ": ";
+  RecipientChannel c;
+  set_mode(c, r, who);
+  switch (r.channel()) {
+    case v1::CHANNEL_UNSPECIFIED:
+    case v1::CHANNEL_INBOX:
+      c.channel = v1::CHANNEL_INBOX;
+      break;
+    case v1::CHANNEL_WEBHOOK:
+      set_webhook(c, r, who, config_dir);
+      break;
+    case v1::CHANNEL_FILE:
+      set_file_drop(c, r, who, config_dir, create_dirs);
+      break;
+    default:
+      throw config::Error(who + "channel is not a known Channel");
+  }
+  return c;
+}
+}  // namespace
+
 Settings::Settings(const Directory& directory, const v1::ServiceConfig& config,
                    const std::string& config_dir, bool create_dirs)
     : calendar_(config.calendar()) {
@@ -91,76 +176,8 @@ Settings::Settings(const Directory& directory, const v1::ServiceConfig& config,
     initial_backoff_ = std::chrono::milliseconds(n.webhook_initial_backoff_ms());
   if (n.dispatch_interval_ms() > 0)
     dispatch_interval_ = std::chrono::milliseconds(n.dispatch_interval_ms());
-
-  for (const auto& r : directory.raw().recipients()) {
-    const std::string who = "recipient " + r.id() + ": ";
-    RecipientChannel c;
-    switch (r.mode()) {
-      case v1::DELIVERY_MODE_UNSPECIFIED:
-      case v1::DELIVERY_MODE_IMMEDIATE:
-        if (!r.daily_at().empty())
-          throw config::Error(who + "daily_at is set but mode is not DELIVERY_MODE_DAILY");
-        break;
-      case v1::DELIVERY_MODE_DAILY:
-        c.daily = true;
-        try {
-          c.daily_at = parse_hh_mm(r.daily_at());
-        } catch (const std::invalid_argument& e) {
-          throw config::Error(who + "daily_at " + e.what() + " (Europe/Copenhagen)");
-        }
-        break;
-      default:
-        throw config::Error(who + "mode is not a known DeliveryMode");
-    }
-    switch (r.channel()) {
-      case v1::CHANNEL_UNSPECIFIED:
-      case v1::CHANNEL_INBOX:
-        c.channel = v1::CHANNEL_INBOX;
-        break;
-      case v1::CHANNEL_WEBHOOK: {
-        c.channel = v1::CHANNEL_WEBHOOK;
-        if (r.webhook_url().empty()) throw config::Error(who + "webhook_url is required");
-        try {
-          c.webhook = parse_http_url(r.webhook_url());
-        } catch (const std::invalid_argument& e) {
-          throw config::Error(who + "webhook_url " + e.what());
-        }
-        c.webhook_url = r.webhook_url();
-        if (r.webhook_secret_file().empty())
-          throw config::Error(who + "webhook_secret_file is required");
-        const std::string path = config::resolve(config_dir, r.webhook_secret_file());
-        try {
-          c.webhook_key = read_key(path);
-        } catch (const std::invalid_argument& e) {
-          throw config::Error(who + "webhook_secret_file " + path + " " + e.what());
-        }
-        break;
-      }
-      case v1::CHANNEL_FILE: {
-        // The CSV file is a centre's contact list (CSV_HEADER). Municipalities
-        // and coordinators receive underretninger and receipt notices, which
-        // it cannot carry; they would get rows without them.
-        if (r.kind() != v1::RECIPIENT_KIND_CENTRE)
-          throw config::Error(who +
-                              "channel CHANNEL_FILE (a CSV contact list) is for centres only; a "
-                              "municipality or coordinator receives underretninger: use "
-                              "CHANNEL_INBOX or CHANNEL_WEBHOOK");
-        c.channel = v1::CHANNEL_FILE;
-        if (r.file_drop_dir().empty()) throw config::Error(who + "file_drop_dir is required");
-        c.drop_dir = config::resolve(config_dir, r.file_drop_dir());
-        std::error_code ec;
-        if (create_dirs) std::filesystem::create_directories(c.drop_dir, ec);
-        const bool ok = create_dirs ? !ec && std::filesystem::is_directory(c.drop_dir)
-                                    : !std::filesystem::exists(c.drop_dir) ||
-                                          std::filesystem::is_directory(c.drop_dir);
-        if (!ok) throw config::Error(who + "file_drop_dir " + c.drop_dir + " cannot be created");
-        break;
-      }
-      default:
-        throw config::Error(who + "channel is not a known Channel");
-    }
-    by_recipient_[r.id()] = std::move(c);
-  }
+  for (const auto& r : directory.raw().recipients())
+    by_recipient_[r.id()] = channel_of(r, config_dir, create_dirs);
 }
 
 const RecipientChannel& Settings::of(const std::string& recipient_id) const {

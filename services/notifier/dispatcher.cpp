@@ -90,6 +90,63 @@ v1::Role role_of(const v1::Recipient* r) {
       return v1::ROLE_UNSPECIFIED;
   }
 }
+
+// The JSON body of a webhook POST: the entry as the pull inbox shows it. An
+// underretning carries its notice; an escalation of one carries the notice
+// and the referral part (why, and whose delivery failed).
+std::string webhook_body(const std::string& notification_id, v1::NotificationKind kind,
+                         const std::optional<v1::UnderretningNotice>& underretning,
+                         const v1::ReferralContact& contact, TimePoint at) {
+  v1::InboxEntry e;
+  e.set_notification_id(notification_id);
+  e.set_kind(kind);
+  if (underretning) *e.mutable_underretning() = *underretning;
+  if (!underretning || contact.ByteSizeLong() > 0) *e.mutable_referral() = contact;
+  *e.mutable_delivered_at() = timestamp(at);
+  std::string body;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = false;
+  if (!google::protobuf::util::MessageToJsonString(e, &body, opts).ok())
+    throw std::runtime_error("webhook body could not be encoded");
+  return body;
+}
+
+// Marks a pending row delivered by webhook; false if it was not pending.
+bool mark_webhook_delivered(sqlite::Db& db, const std::string& notification_id, TimePoint at) {
+  sqlite::Stmt up(db,
+                  "UPDATE inbox SET state = 'delivered', channel = 'webhook', delivered_at = ?, "
+                  "attempts = attempts + 1, next_attempt_at = NULL, last_error = NULL "
+                  "WHERE notification_id = ? AND state = 'pending'");
+  up.bind(1, rfc3339(at)).bind(2, notification_id).run();
+  return db.changes() > 0;
+}
+
+// Writes `data` to `tmp`, syncs it, renames it to `final_path` and syncs the
+// directory `dir`; throws std::runtime_error ("<step>: <reason>") and leaves
+// no temp file behind on failure.
+void write_file_durably(const std::string& tmp, const std::string& final_path,
+                        const std::string& dir, const std::string& data) {
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd < 0) throw std::runtime_error(std::string("open: ") + std::strerror(errno));
+  try {
+    write_all(fd, data);
+    if (::fsync(fd) != 0) throw std::runtime_error(std::string("fsync: ") + std::strerror(errno));
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  if (::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    throw std::runtime_error(std::string("close: ") + std::strerror(errno));
+  }
+  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw std::runtime_error(std::string("rename: ") + std::strerror(err));
+  }
+  fsync_path(dir, O_RDONLY | O_DIRECTORY);
+}
 }  // namespace
 
 struct Dispatcher::Row {
@@ -204,26 +261,12 @@ int Dispatcher::push_webhook(const std::string& recipient, std::vector<Row>& row
   int handled = 0;
   for (const Row& row : rows) {
     const TimePoint at = clock_->now();
-    v1::InboxEntry e;
-    e.set_notification_id(row.id);
-    e.set_kind(row.kind);
-    // An underretning carries its notice; an escalation of one carries the
-    // notice and the referral part (why, and whose delivery failed), as the
-    // pull inbox shows them.
-    if (row.underretning) *e.mutable_underretning() = *row.underretning;
-    if (!row.underretning || row.contact.ByteSizeLong() > 0) *e.mutable_referral() = row.contact;
-    *e.mutable_delivered_at() = timestamp(at);
-    std::string body;
-    google::protobuf::util::JsonPrintOptions opts;
-    opts.preserve_proto_field_names = false;
-    if (!google::protobuf::util::MessageToJsonString(e, &body, opts).ok())
-      throw std::runtime_error("webhook body could not be encoded");
+    const std::string body = webhook_body(row.id, row.kind, row.underretning, row.contact, at);
     // The signature covers the exact bytes sent. The key is never logged.
-    const std::vector<std::pair<std::string, std::string>> headers = {
-        {"Content-Type", "application/json"},
-        {"X-Henvis-Signature", webhook_signature(c.webhook_key, body)},
-        {"X-Henvis-Notification-Id", row.id},
-        {"X-Henvis-Timestamp", rfc3339(at)}};
+    const http::Headers headers = {{"Content-Type", "application/json"},
+                                   {"X-Henvis-Signature", webhook_signature(c.webhook_key, body)},
+                                   {"X-Henvis-Notification-Id", row.id},
+                                   {"X-Henvis-Timestamp", rfc3339(at)}};
     const PostResult res = http_post(c.webhook, headers, body);
     count(webhook_attempts_);
 
@@ -233,13 +276,7 @@ int Dispatcher::push_webhook(const std::string& recipient, std::vector<Row>& row
                        row.underretning ? row.underretning->underretning_id() : row.referral_id,
                        "webhook");
     if (res.ok()) {
-      sqlite::Stmt up(
-          *db_,
-          "UPDATE inbox SET state = 'delivered', channel = 'webhook', delivered_at = ?, "
-          "attempts = attempts + 1, next_attempt_at = NULL, last_error = NULL "
-          "WHERE notification_id = ? AND state = 'pending'");
-      up.bind(1, rfc3339(at)).bind(2, row.id).run();
-      if (db_->changes() > 0)
+      if (mark_webhook_delivered(*db_, row.id, at))
         emit_delivery(*db_, *clock_, row.id, recipient, row.referral_id,
                       v1::DELIVERY_STATUS_DELIVERED, CHANNEL_WEBHOOK);
       tx.commit();
@@ -269,33 +306,13 @@ int Dispatcher::drop_file(const std::string& recipient, std::vector<Row>& rows) 
   const std::string tmp = c.drop_dir + "/.tmp-" + new_uuid() + ".csv";
   const std::string name = "henvis-" + file_safe(recipient) + "-" + compact_utc(at) + "-" +
                            file_safe(rows.front().id.substr(0, 8)) + ".csv";
-  const std::string final_path = c.drop_dir + "/" + name;
   try {
     // Write the file first, then commit. If the commit below fails (or the
     // process dies in between), the rows are still pending and the next round
     // writes them into a new file: a duplicate file is acceptable, a lost row
     // is not. Rows in a file already dropped cannot be recalled by a later
     // consent withdrawal; the WITHDRAWN row that follows tells the centre.
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd < 0) throw std::runtime_error(std::string("open: ") + std::strerror(errno));
-    try {
-      write_all(fd, csv);
-      if (::fsync(fd) != 0) throw std::runtime_error(std::string("fsync: ") + std::strerror(errno));
-    } catch (...) {
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw;
-    }
-    if (::close(fd) != 0) {
-      ::unlink(tmp.c_str());
-      throw std::runtime_error(std::string("close: ") + std::strerror(errno));
-    }
-    if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
-      int err = errno;
-      ::unlink(tmp.c_str());
-      throw std::runtime_error(std::string("rename: ") + std::strerror(err));
-    }
-    fsync_path(c.drop_dir, O_RDONLY | O_DIRECTORY);
+    write_file_durably(tmp, c.drop_dir + "/" + name, c.drop_dir, csv);
   } catch (const std::exception& e) {
     count(file_drop_failures_);
     sqlite::Transaction tx(*db_);

@@ -134,10 +134,9 @@ http::Response Api::get(const http::Request& req) {
   return http::json(200, v);
 }
 
-http::Response Api::record_outcome(const http::Request& req) {
-  v1::OutcomeRequest r;
-  http::parse_json(req.body, r);
-  const auto now = clock_.now();
+namespace {
+std::vector<http::FieldError> check_outcome(const v1::OutcomeRequest& r, const std::string& idem,
+                                            std::chrono::system_clock::time_point now) {
   std::vector<http::FieldError> errors;
   if (!is_outcome(r.outcome()))
     errors.push_back({"outcome",
@@ -150,9 +149,76 @@ http::Response Api::record_outcome(const http::Request& req) {
                                            .count())
     errors.push_back({"at", "must not be in the future"});
   if (r.note().size() > MAX_NOTE) errors.push_back({"note", "at most 500 characters"});
-  const std::string idem = req.header("idempotency-key");
   if (idem.size() > MAX_IDEMPOTENCY_KEY)
     errors.push_back({"Idempotency-Key", "at most 128 characters"});
+  return errors;
+}
+
+// The first answer for this Idempotency-Key (hashed), 409 if it came with
+// another body; nothing when the key is new.
+std::optional<http::Response> earlier_outcome(sqlite::Db& db, const std::string& key,
+                                              const std::string& hash) {
+  sqlite::Stmt f(db, "SELECT request_hash, status, response FROM idempotency WHERE key = ?");
+  f.bind(1, sha256_hex(key));
+  if (!f.step()) return std::nullopt;
+  if (f.text(0) != hash)
+    return http::problem(409, "Conflict", "Idempotency-Key was used for another outcome",
+                         {{"Idempotency-Key", "already used with a different body"}});
+  return http::Response{static_cast<int>(f.i64(1)), "application/json", f.text(2)};
+}
+
+// Why the outcome cannot be recorded on the referral as it stands, if it cannot.
+std::optional<http::Response> refuse_outcome(const v1::OutcomeRequest& r, const ReferralRow& row) {
+  auto allowed = allowed_outcomes(row.status);
+  if (std::find(allowed.begin(), allowed.end(), r.outcome()) == allowed.end())
+    return http::problem(
+        409, "Conflict",
+        "cannot record " + status_name(r.outcome()) + " on a referral that is " +
+            status_name(row.status) + "; allowed: " + names(allowed),
+        {{"outcome", "allowed from " + status_name(row.status) + ": " + names(allowed)}});
+  if (r.has_at() && r.at().seconds() < parse_rfc3339(row.charged_at).time_since_epoch().count())
+    return http::problem(400, "Bad Request", "the outcome predates the charge",
+                         {{"at", "must not be before the charge time"}});
+  return std::nullopt;
+}
+
+// Moves the referral to the outcome, and on to unreachable once the configured
+// number of contact attempts is reached; counts the attempt in `row`.
+void apply_outcome(sqlite::Db& db, ReferralRow& row, const v1::OutcomeRequest& r,
+                   int max_contact_attempts, const std::string& now, const std::string& occurred) {
+  const std::string& id = row.referral_id;
+  const auto target = r.outcome();
+  const auto previous = row.status;
+  if (target == v1::REFERRAL_STATUS_CONTACT_ATTEMPTED) ++row.contact_attempts;
+  set_status(db, id, target, now, row.contact_attempts);
+  add_history(db, id, target, now, "", occurred, r.note());
+  emit_status(db, row, target, previous, "", now, occurred);
+  if (target == v1::REFERRAL_STATUS_CONTACT_ATTEMPTED &&
+      row.contact_attempts >= max_contact_attempts) {
+    // The configured number of failed attempts: the person is unreachable.
+    set_status(db, id, v1::REFERRAL_STATUS_UNREACHABLE, now, row.contact_attempts);
+    add_history(db, id, v1::REFERRAL_STATUS_UNREACHABLE, now, "max_contact_attempts", occurred, "");
+    emit_status(db, row, v1::REFERRAL_STATUS_UNREACHABLE, target, "max_contact_attempts", now,
+                occurred);
+  }
+}
+
+void store_answer(sqlite::Db& db, const std::string& key, const std::string& referral_id,
+                  const std::string& hash, const http::Response& out, const std::string& now) {
+  sqlite::Stmt ins(db,
+                   "INSERT INTO idempotency(key, referral_id, request_hash, status, response, "
+                   "created_at) VALUES (?,?,?,?,?,?)");
+  ins.bind(1, sha256_hex(key)).bind(2, referral_id).bind(3, hash).bind(4, out.status);
+  ins.bind(5, out.body).bind(6, now).run();
+}
+}  // namespace
+
+http::Response Api::record_outcome(const http::Request& req) {
+  v1::OutcomeRequest r;
+  http::parse_json(req.body, r);
+  const auto now = clock_.now();
+  const std::string idem = req.header("idempotency-key");
+  auto errors = check_outcome(r, idem, now);
   if (!errors.empty())
     return http::problem(400, "Bad Request", "the outcome has invalid fields", errors);
 
@@ -168,60 +234,23 @@ http::Response Api::record_outcome(const http::Request& req) {
   if (!idem.empty()) {
     key = req.principal.scope + '\0' + id + '\0' + idem;
     hash = idempotency_hash({}, r);
-    sqlite::Stmt f(db_, "SELECT request_hash, status, response FROM idempotency WHERE key = ?");
-    f.bind(1, sha256_hex(key));
-    if (f.step()) {
-      if (f.text(0) != hash)
-        return http::problem(409, "Conflict", "Idempotency-Key was used for another outcome",
-                             {{"Idempotency-Key", "already used with a different body"}});
-      return http::Response{static_cast<int>(f.i64(1)), "application/json", f.text(2)};
-    }
+    if (auto earlier = earlier_outcome(db_, key, hash)) return *earlier;
   }
+  if (auto refusal = refuse_outcome(r, *row)) return *refusal;
 
-  auto allowed = allowed_outcomes(row->status);
-  if (std::find(allowed.begin(), allowed.end(), r.outcome()) == allowed.end())
-    return http::problem(
-        409, "Conflict",
-        "cannot record " + status_name(r.outcome()) + " on a referral that is " +
-            status_name(row->status) + "; allowed: " + names(allowed),
-        {{"outcome", "allowed from " + status_name(row->status) + ": " + names(allowed)}});
-
-  if (r.has_at() && r.at().seconds() < parse_rfc3339(row->charged_at).time_since_epoch().count())
-    return http::problem(400, "Bad Request", "the outcome predates the charge",
-                         {{"at", "must not be before the charge time"}});
   const std::string occurred = r.has_at() ? to_rfc3339(r.at()) : now_str;
-  auto target = r.outcome();
-  ReferralRow before = *row;
-  if (target == v1::REFERRAL_STATUS_CONTACT_ATTEMPTED) ++row->contact_attempts;
-  set_status(db_, id, target, now_str, row->contact_attempts);
-  add_history(db_, id, target, now_str, "", occurred, r.note());
-  emit_status(db_, *row, target, before.status, "", now_str, occurred);
-  if (target == v1::REFERRAL_STATUS_CONTACT_ATTEMPTED &&
-      row->contact_attempts >= settings_.max_contact_attempts) {
-    // The configured number of failed attempts: the person is unreachable.
-    set_status(db_, id, v1::REFERRAL_STATUS_UNREACHABLE, now_str, row->contact_attempts);
-    add_history(db_, id, v1::REFERRAL_STATUS_UNREACHABLE, now_str, "max_contact_attempts", occurred,
-                "");
-    emit_status(db_, *row, v1::REFERRAL_STATUS_UNREACHABLE, target, "max_contact_attempts", now_str,
-                occurred);
-  }
+  apply_outcome(db_, *row, r, settings_.max_contact_attempts, now_str, occurred);
   access_log::record(db_, req.principal, id, "outcome");
 
   sqlite::Stmt s(db_, std::string("SELECT ") + COLUMNS + " FROM referrals WHERE referral_id = ?");
   s.bind(1, id);
   s.step();
   http::Response out = http::json(200, view(s, true));
-  if (!key.empty()) {
-    sqlite::Stmt ins(db_,
-                     "INSERT INTO idempotency(key, referral_id, request_hash, status, response, "
-                     "created_at) VALUES (?,?,?,?,?,?)");
-    ins.bind(1, sha256_hex(key)).bind(2, id).bind(3, hash).bind(4, out.status).bind(5, out.body);
-    ins.bind(6, now_str).run();
-  }
+  if (!key.empty()) store_answer(db_, key, id, hash, out, now_str);
   tx.commit();
   if (relay_) relay_->notify();
-  spdlog::info("outcome recorded referral_id={} outcome={} attempts={}", id, status_name(target),
-               row->contact_attempts);
+  spdlog::info("outcome recorded referral_id={} outcome={} attempts={}", id,
+               status_name(r.outcome()), row->contact_attempts);
   return out;
 }
 

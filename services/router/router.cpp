@@ -130,9 +130,12 @@ Applier::Applier(Directory directory, Settings settings, const Clock& clock)
       .on(this, &Applier::on_delivery);
 }
 
-void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {
+namespace {
+// Throws Rejected for an offer that can never be applied; false for a
+// declined offer, which has nothing to route (evaluation counts it).
+bool to_route(const v1::OfferRecorded& o) {
   if (o.offer_id().empty()) throw Rejected("missing field offer_id");
-  if (o.answer() == v1::ANSWER_NO) return;  // nothing to route; evaluation counts it
+  if (o.answer() == v1::ANSWER_NO) return false;
   if (o.answer() != v1::ANSWER_YES) throw Rejected("field answer is not ANSWER_YES or ANSWER_NO");
   if (o.referral_id().empty()) throw Rejected("missing field referral_id");
   if (!o.has_charged_at()) throw Rejected("missing field charged_at");
@@ -145,26 +148,26 @@ void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {
   if (o.person().name().empty()) throw Rejected("missing field person.name");
   if (validate::phone(o.person().phone()))
     throw Rejected("field person.phone is not a valid phone");
+  return true;
+}
 
-  {
-    // The same offer arriving under another ce_id (a re-registration) must
-    // not make a second referral.
-    sqlite::Stmt exists(db, "SELECT 1 FROM referrals WHERE referral_id = ? OR offer_id = ?");
-    exists.bind(1, o.referral_id()).bind(2, o.offer_id());
-    if (exists.step()) {
-      spdlog::info("offer already routed referral_id={}", o.referral_id());
-      return;
-    }
-  }
+// The same offer arriving under another ce_id (a re-registration) must not
+// make a second referral.
+bool already_routed(sqlite::Db& db, const v1::OfferRecorded& o) {
+  sqlite::Stmt exists(db, "SELECT 1 FROM referrals WHERE referral_id = ? OR offer_id = ?");
+  exists.bind(1, o.referral_id()).bind(2, o.offer_id());
+  return exists.step();
+}
 
-  const auto day = copenhagen_date(o.charged_at().seconds());
-  RouteResult route = directory_.route(o.kommunekode(), day);
-  const auto status = route.routed ? v1::REFERRAL_STATUS_ROUTED : v1::REFERRAL_STATUS_UNROUTABLE;
-  const std::string now = rfc3339(clock_.now());
+// Earlier charges of the same person, by pseudonym.
+struct Priors {
+  int days_90 = 0;
+  int years_5 = 0;
+};
 
-  // Repeat referrals: earlier charges of the same person, by pseudonym.
-  const std::string person_key =
-      hmac_sha256_hex(settings_.person_key, validate::normalise_cpr(o.person().cpr()));
+// Counts the person's earlier charges, then indexes this one under the pseudonym.
+Priors index_person(sqlite::Db& db, const std::string& key, const v1::OfferRecorded& o) {
+  const std::string person_key = hmac_sha256_hex(key, validate::normalise_cpr(o.person().cpr()));
   const auto charged =
       std::chrono::system_clock::time_point(std::chrono::seconds(o.charged_at().seconds()));
   auto count_since = [&](std::chrono::system_clock::duration back) {
@@ -175,12 +178,18 @@ void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {
     c.step();
     return static_cast<int>(c.i64(0));
   };
-  const int prior_90d = count_since(DAYS_90);
-  const int prior_5y = count_since(YEARS_5);
+  Priors priors;
+  priors.days_90 = count_since(DAYS_90);
+  priors.years_5 = count_since(YEARS_5);
   sqlite::Stmt idx(db,
                    "INSERT INTO person_index(referral_id, person_key, charged_at) VALUES (?,?,?)");
   idx.bind(1, o.referral_id()).bind(2, person_key).bind(3, rfc3339(charged)).run();
+  return priors;
+}
 
+void insert_referral(sqlite::Db& db, const v1::OfferRecorded& o, const RouteResult& route,
+                     v1::ReferralStatus status, const std::string& directory_version,
+                     const std::string& now, const Priors& priors) {
   sqlite::Stmt ins(
       db,
       "INSERT INTO referrals(referral_id, offer_id, status, centre_id, kommunekode, district_id, "
@@ -190,36 +199,56 @@ void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {
       "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   ins.bind(1, o.referral_id()).bind(2, o.offer_id()).bind(3, static_cast<int>(status));
   ins.bind(4, route.centre_id).bind(5, o.kommunekode()).bind(6, o.district_id());
-  ins.bind(7, directory_.version())
-      .bind(8, o.journal_number())
-      .bind(9, static_cast<int>(o.offence()));
+  ins.bind(7, directory_version).bind(8, o.journal_number()).bind(9, static_cast<int>(o.offence()));
   ins.bind(10, to_rfc3339(o.charged_at())).bind(11, o.person().cpr()).bind(12, o.person().name());
   ins.bind(13, o.person().phone()).bind(14, o.person().email());
   ins.bind(15, o.person().preferred_contact_time()).bind(16, o.consent().text_version());
   ins.bind(17, to_rfc3339(o.consent().given_at())).bind(18, route.reason).bind(19, now);
-  ins.bind(20, now).bind(21, now).bind(22, prior_90d).bind(23, prior_5y).run();
+  ins.bind(20, now).bind(21, now).bind(22, priors.days_90).bind(23, priors.years_5).run();
+}
+
+// Tells the centre of a routed referral, or the district's coordinator of an
+// unroutable one.
+void announce_referral(sqlite::Db& db, const ReferralRow& row, const RouteResult& route,
+                       const Directory& dir, const std::string& now) {
+  v1::ReferralContact c = contact_of(db, row, dir);
+  if (route.routed) {
+    request_notification(db, route.centre_id, v1::NOTIFICATION_KIND_NEW_REFERRAL, c, now);
+  } else if (const auto* coord = dir.coordinator(row.district_id)) {
+    request_notification(db, coord->id(), v1::NOTIFICATION_KIND_UNROUTABLE_REFERRAL, c, now);
+  } else {
+    // Still listed by GET /v1/referrals?status=unroutable for the district.
+    spdlog::warn("no coordinator configured district={} referral_id={}", row.district_id,
+                 row.referral_id);
+  }
+}
+}  // namespace
+
+void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {
+  if (!to_route(o)) return;
+  if (already_routed(db, o)) {
+    spdlog::info("offer already routed referral_id={}", o.referral_id());
+    return;
+  }
+
+  const auto day = copenhagen_date(o.charged_at().seconds());
+  RouteResult route = directory_.route(o.kommunekode(), day);
+  const auto status = route.routed ? v1::REFERRAL_STATUS_ROUTED : v1::REFERRAL_STATUS_UNROUTABLE;
+  const std::string now = rfc3339(clock_.now());
+  const Priors priors = index_person(db, settings_.person_key, o);
+  insert_referral(db, o, route, status, directory_.version(), now, priors);
 
   ReferralRow row = load_referral(db, o.referral_id());
   add_history(db, row.referral_id, v1::REFERRAL_STATUS_RECEIVED, now, "", now, "");
   add_history(db, row.referral_id, status, now, route.reason, now, "");
   emit_status(db, row, v1::REFERRAL_STATUS_RECEIVED, v1::REFERRAL_STATUS_UNSPECIFIED, "", now, now);
   emit_status(db, row, status, v1::REFERRAL_STATUS_RECEIVED, route.reason, now, now);
-
-  v1::ReferralContact c = contact_of(db, row, directory_);
-  if (route.routed) {
-    request_notification(db, route.centre_id, v1::NOTIFICATION_KIND_NEW_REFERRAL, c, now);
-  } else if (const auto* coord = directory_.coordinator(o.district_id())) {
-    request_notification(db, coord->id(), v1::NOTIFICATION_KIND_UNROUTABLE_REFERRAL, c, now);
-  } else {
-    // Still listed by GET /v1/referrals?status=unroutable for the district.
-    spdlog::warn("no coordinator configured district={} referral_id={}", o.district_id(),
-                 o.referral_id());
-  }
+  announce_referral(db, row, route, directory_, now);
   spdlog::info(
       "referral created referral_id={} status={} centre={} directory_version={} "
       "prior_90d={} prior_5y={}",
-      o.referral_id(), status_name(status), route.centre_id, directory_.version(), prior_90d,
-      prior_5y);
+      o.referral_id(), status_name(status), route.centre_id, directory_.version(), priors.days_90,
+      priors.years_5);
 }
 
 void Applier::on_withdrawn(const v1::OfferWithdrawn& w, sqlite::Db& db) {
