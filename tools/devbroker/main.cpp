@@ -490,6 +490,69 @@ class ControlChannel {
   std::thread thread_;
 };
 
+// Blocks SIGTERM/SIGINT in stop_signals before librdkafka starts its threads,
+// so they inherit the mask and the main thread alone receives them through
+// sigwait().
+bool block_stop_signals(sigset_t& stop_signals) {
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  if (int rc = pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr); rc != 0) {
+    spdlog::error("pthread_sigmask: {}", std::strerror(rc));
+    return false;
+  }
+  return true;
+}
+
+// The mock cluster needs an rd_kafka_t for its bookkeeping; a producer
+// handle that never produces is enough. nullptr (logged) on failure.
+KafkaPtr bookkeeping_handle() {
+  char errstr[512];
+  ConfPtr conf(rd_kafka_conf_new());
+  rd_kafka_conf_set_log_cb(conf.get(), log_cb);
+  if (rd_kafka_conf_set(conf.get(), "client.id", "henvis-devbroker", errstr, sizeof(errstr)) !=
+      RD_KAFKA_CONF_OK) {
+    spdlog::error("config: {}", errstr);
+    return nullptr;
+  }
+  // rd_kafka_new takes ownership of conf on success only.
+  KafkaPtr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof(errstr)));
+  if (!rk) {
+    spdlog::error("rd_kafka_new: {}", errstr);
+    return nullptr;
+  }
+  (void)conf.release();
+  return rk;
+}
+
+bool create_topics(rd_kafka_mock_cluster_t* cluster, const Options& opt, int replication_factor) {
+  for (const auto& topic : opt.topics) {
+    rd_kafka_resp_err_t err =
+        rd_kafka_mock_topic_create(cluster, topic.c_str(), opt.partitions, replication_factor);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::error("cannot create topic {}: {}", topic, rd_kafka_err2str(err));
+      return false;
+    }
+  }
+  return true;
+}
+
+// Waits for one of stop_signals (or a failing sigwait) and logs it.
+void wait_for_stop(const sigset_t& stop_signals) {
+  int sig = 0;
+  for (;;) {
+    int rc = sigwait(&stop_signals, &sig);
+    if (rc == 0) break;
+    if (rc != EINTR) {
+      spdlog::error("sigwait: {}", std::strerror(rc));
+      break;
+    }
+  }
+  spdlog::info("received {}, stopping", sig == SIGTERM  ? "SIGTERM"
+                                        : sig == SIGINT ? "SIGINT"
+                                                        : "signal");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -499,50 +562,17 @@ int main(int argc, char** argv) {
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ henvis-devbroker %v");
 
-  // Block SIGTERM/SIGINT before librdkafka starts its threads, so they inherit
-  // the mask and the main thread alone receives them through sigwait().
   sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  if (int rc = pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr); rc != 0) {
-    spdlog::error("pthread_sigmask: {}", std::strerror(rc));
-    return 1;
-  }
-
-  // The mock cluster needs an rd_kafka_t for its bookkeeping; a producer
-  // handle that never produces is enough.
-  char errstr[512];
-  ConfPtr conf(rd_kafka_conf_new());
-  rd_kafka_conf_set_log_cb(conf.get(), log_cb);
-  if (rd_kafka_conf_set(conf.get(), "client.id", "henvis-devbroker", errstr, sizeof(errstr)) !=
-      RD_KAFKA_CONF_OK) {
-    spdlog::error("config: {}", errstr);
-    return 1;
-  }
-  // rd_kafka_new takes ownership of conf on success only.
-  KafkaPtr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof(errstr)));
-  if (!rk) {
-    spdlog::error("rd_kafka_new: {}", errstr);
-    return 1;
-  }
-  (void)conf.release();
-
+  if (!block_stop_signals(stop_signals)) return 1;
+  KafkaPtr rk = bookkeeping_handle();
+  if (!rk) return 1;
   MockClusterPtr cluster(rd_kafka_mock_cluster_new(rk.get(), opt.brokers));
   if (!cluster) {
     spdlog::error("could not start the mock cluster with {} brokers", opt.brokers);
     return 1;
   }
-
   const int replication_factor = std::min(3, opt.brokers);
-  for (const auto& topic : opt.topics) {
-    rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(cluster.get(), topic.c_str(),
-                                                         opt.partitions, replication_factor);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      spdlog::error("cannot create topic {}: {}", topic, rd_kafka_err2str(err));
-      return 1;
-    }
-  }
+  if (!create_topics(cluster.get(), opt, replication_factor)) return 1;
 
   // Started before the bootstrap file is written: a test that sees the file
   // may write commands at once.
@@ -561,18 +591,7 @@ int main(int argc, char** argv) {
       opt.brokers, bootstraps, opt.topics.size(), opt.partitions, replication_factor,
       opt.bootstrap_file);
 
-  int sig = 0;
-  for (;;) {
-    int rc = sigwait(&stop_signals, &sig);
-    if (rc == 0) break;
-    if (rc != EINTR) {
-      spdlog::error("sigwait: {}", std::strerror(rc));
-      break;
-    }
-  }
-  spdlog::info("received {}, stopping", sig == SIGTERM  ? "SIGTERM"
-                                        : sig == SIGINT ? "SIGINT"
-                                                        : "signal");
+  wait_for_stop(stop_signals);
 
   // Remove the file first so nobody connects to a cluster that is going away.
   std::error_code ec;

@@ -628,76 +628,109 @@ void print_problem(std::ostream& err, const client::Problem& p) {
   for (const auto& e : p.errors) err << e.field << ": " << e.reason << "\n";
 }
 
-}  // namespace
+const std::set<std::string>& global_values() {
+  static const std::set<std::string> v{"token", "intake", "router", "notifier", "evaluation"};
+  return v;
+}
 
-int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  static const std::set<std::string> global_values{"token", "intake", "router", "notifier",
-                                                   "evaluation"};
-  static const std::set<std::string> global_flags{"json", "help"};
+// The global options from the environment; the command line may override them.
+Globals env_globals() {
   Globals g;
   g.endpoints.intake = env("HENVIS_INTAKE", g.endpoints.intake);
   g.endpoints.router = env("HENVIS_ROUTER", g.endpoints.router);
   g.endpoints.notifier = env("HENVIS_NOTIFIER", g.endpoints.notifier);
   g.endpoints.evaluation = env("HENVIS_EVALUATION", g.endpoints.evaluation);
   g.token = env("HENVIS_TOKEN", "");
+  return g;
+}
+
+// The command the first two words of argv name (global options may come
+// anywhere), or nullptr; `words` gets those words.
+const Command* find_command(const std::vector<std::string>& argv, std::vector<std::string>& words) {
+  for (std::size_t i = 0; i < argv.size() && words.size() < 2; ++i) {
+    if (argv[i].rfind("--", 0) == 0) {
+      const std::string name = argv[i].substr(2, argv[i].find('=') - 2);
+      if (global_values().count(name) && argv[i].find('=') == std::string::npos) ++i;
+      continue;
+    }
+    words.push_back(argv[i]);
+  }
+  const Command* cmd = nullptr;
+  for (const auto& c : commands())
+    if (words == c.words) cmd = &c;
+  return cmd;
+}
+
+// Without a command: the usage on --help (or no arguments at all), else a
+// UsageError.
+int no_command(const Args& a, const std::vector<std::string>& words, bool no_arguments,
+               std::ostream& out, std::ostream& err) {
+  if (a.flag("help") || no_arguments) {
+    usage(a.flag("help") ? out : err);
+    return a.flag("help") ? EXIT_OK : EXIT_USAGE;
+  }
+  throw UsageError(words.empty()
+                       ? "no command given"
+                       : "unknown command \"" +
+                             (words.size() > 1 ? words[0] + " " + words[1] : words[0]) + "\"");
+}
+
+// Moves the global options given on the command line from `a` into `g` and
+// checks the URLs (a UsageError).
+void take_globals(Args& a, Globals& g) {
+  for (const auto& k : global_values()) {
+    if (!a.has(k)) continue;
+    if (k == "token") g.token = a.options[k];
+    if (k == "intake") g.endpoints.intake = a.options[k];
+    if (k == "router") g.endpoints.router = a.options[k];
+    if (k == "notifier") g.endpoints.notifier = a.options[k];
+    if (k == "evaluation") g.endpoints.evaluation = a.options[k];
+    a.options.erase(k);
+  }
+  g.json = a.flag("json");
+  for (const auto& url :
+       {g.endpoints.intake, g.endpoints.router, g.endpoints.notifier, g.endpoints.evaluation}) {
+    try {
+      client::parse_url(url);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(e.what());
+    }
+  }
+}
+
+// Parses argv for `cmd` (nullptr: none found) and runs it.
+int run_command(const Command* cmd, const std::vector<std::string>& words,
+                const std::vector<std::string>& argv, Globals g, std::ostream& out,
+                std::ostream& err) {
+  std::set<std::string> values = global_values(), flags{"json", "help"};
+  if (cmd) {
+    values.insert(cmd->value_options.begin(), cmd->value_options.end());
+    flags.insert(cmd->flag_options.begin(), cmd->flag_options.end());
+  }
+  Args a = parse_args(argv, values, flags);
+  if (!cmd) return no_command(a, words, argv.empty(), out, err);
+  if (a.flag("help")) {
+    command_help(out, *cmd);
+    return EXIT_OK;
+  }
+  a.positional.erase(a.positional.begin(), a.positional.begin() + 2);
+  take_globals(a, g);
+  if (g.token.empty() && cmd->words[0] != "config" && cmd->words[0] != "dlq" &&
+      cmd->words[0] != "incidents")
+    throw UsageError("no token: give --token TOKEN or set HENVIS_TOKEN");
+  Context ctx{g, out, err};
+  return cmd->run(ctx, a);
+}
+
+}  // namespace
+
+int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+  const Globals g = env_globals();
   const Command* cmd = nullptr;
   try {
-    // Global options may come anywhere; the first two words name the command.
     std::vector<std::string> words;
-    for (std::size_t i = 0; i < argv.size() && words.size() < 2; ++i) {
-      if (argv[i].rfind("--", 0) == 0) {
-        const std::string name = argv[i].substr(2, argv[i].find('=') - 2);
-        if (global_values.count(name) && argv[i].find('=') == std::string::npos) ++i;
-        continue;
-      }
-      words.push_back(argv[i]);
-    }
-    for (const auto& c : commands())
-      if (words == c.words) cmd = &c;
-    std::set<std::string> values = global_values, flags = global_flags;
-    if (cmd) {
-      values.insert(cmd->value_options.begin(), cmd->value_options.end());
-      flags.insert(cmd->flag_options.begin(), cmd->flag_options.end());
-    }
-    Args a = parse_args(argv, values, flags);
-    if (!cmd) {
-      if (a.flag("help") || argv.empty()) {
-        usage(a.flag("help") ? out : err);
-        return a.flag("help") ? EXIT_OK : EXIT_USAGE;
-      }
-      throw UsageError(words.empty()
-                           ? "no command given"
-                           : "unknown command \"" +
-                                 (words.size() > 1 ? words[0] + " " + words[1] : words[0]) + "\"");
-    }
-    if (a.flag("help")) {
-      command_help(out, *cmd);
-      return EXIT_OK;
-    }
-    a.positional.erase(a.positional.begin(), a.positional.begin() + 2);
-    for (const auto& k : global_values) {
-      if (!a.has(k)) continue;
-      if (k == "token") g.token = a.options[k];
-      if (k == "intake") g.endpoints.intake = a.options[k];
-      if (k == "router") g.endpoints.router = a.options[k];
-      if (k == "notifier") g.endpoints.notifier = a.options[k];
-      if (k == "evaluation") g.endpoints.evaluation = a.options[k];
-      a.options.erase(k);
-    }
-    g.json = a.flag("json");
-    for (const auto& url :
-         {g.endpoints.intake, g.endpoints.router, g.endpoints.notifier, g.endpoints.evaluation}) {
-      try {
-        client::parse_url(url);
-      } catch (const std::invalid_argument& e) {
-        throw UsageError(e.what());
-      }
-    }
-    if (g.token.empty() && cmd->words[0] != "config" && cmd->words[0] != "dlq" &&
-        cmd->words[0] != "incidents")
-      throw UsageError("no token: give --token TOKEN or set HENVIS_TOKEN");
-    Context ctx{g, out, err};
-    return cmd->run(ctx, a);
+    cmd = find_command(argv, words);
+    return run_command(cmd, words, argv, g, out, err);
   } catch (const UsageError& e) {
     err << "henvisctl: " << e.what() << "\n";
     if (cmd)

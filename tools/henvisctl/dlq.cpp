@@ -122,38 +122,62 @@ int dlq_list(const Context& c, const Args& a) {
   return EXIT_OK;
 }
 
-int dlq_replay(const Context& c, const Args& a) {
-  const std::string topic = a.required("topic");
-  const bool all = a.flag("all");
-  if (all == a.has("offset")) throw UsageError("give exactly one of --offset N and --all");
-  std::optional<std::int64_t> offset, partition;
-  auto number = [](const std::string& opt, const std::string& v) {
-    try {
-      std::size_t used = 0;
-      long long n = std::stoll(v, &used);
-      if (used != v.size() || n < 0) throw std::invalid_argument(v);
-      return static_cast<std::int64_t>(n);
-    } catch (const std::exception&) {
-      throw UsageError("--" + opt + " must be a non-negative integer");
-    }
-  };
-  if (a.has("offset")) offset = number("offset", a.get("offset"));
-  if (a.has("partition")) partition = number("partition", a.get("partition"));
+namespace {
 
-  const std::string bootstrap = bootstrap_of(a);
+std::int64_t non_negative(const std::string& opt, const std::string& v) {
+  try {
+    std::size_t used = 0;
+    long long n = std::stoll(v, &used);
+    if (used != v.size() || n < 0) throw std::invalid_argument(v);
+    return static_cast<std::int64_t>(n);
+  } catch (const std::exception&) {
+    throw UsageError("--" + opt + " must be a non-negative integer");
+  }
+}
+
+// The entries to replay: all of them (or those in `partition`), or those at
+// `offset` (in `partition`).
+std::vector<kafka::Message> chosen_entries(std::vector<kafka::Message> entries, bool all,
+                                           std::optional<std::int64_t> offset,
+                                           std::optional<std::int64_t> partition) {
   std::vector<kafka::Message> chosen;
-  for (auto& m : read_all(bootstrap, topic))
+  for (auto& m : entries)
     if (all || (m.offset == *offset && (!partition || m.partition == *partition)))
       if (!partition || m.partition == *partition) chosen.push_back(std::move(m));
-  if (chosen.empty()) {
-    c.err << "henvisctl: no such entry in " << topic << "\n";
-    return EXIT_API;
-  }
-  if (!all && chosen.size() > 1)
-    throw UsageError("offset " + std::to_string(*offset) + " exists in " +
-                     std::to_string(chosen.size()) + " partitions of " + topic +
-                     ": give --partition P");
+  return chosen;
+}
 
+// What a DLQ entry is produced again with: its original headers, under a
+// new ce_id derived from the entry's coordinates in `dlq_topic`.
+struct Replay {
+  kafka::HeaderList headers;
+  std::string ce_id;
+};
+
+Replay replay_of(const kafka::Message& m, const std::string& dlq_topic) {
+  Replay r;
+  std::string orig_id;
+  for (const auto& [k, v] : m.headers) {
+    if (k.rfind("orig_", 0) != 0) continue;
+    const std::string name = k.substr(5);
+    if (name == kafka::header::ID) {
+      orig_id = v;
+      continue;
+    }
+    if (name == "replay_of_ce_id") continue;
+    r.headers.emplace_back(name, v);
+  }
+  const std::string coords =
+      dlq_topic + "." + std::to_string(m.partition) + "." + std::to_string(m.offset);
+  r.ce_id = (orig_id.empty() ? std::string() : orig_id + ".") + "replay." + coords;
+  r.headers.emplace_back(kafka::header::ID, r.ce_id);
+  if (!orig_id.empty()) r.headers.emplace_back("replay_of_ce_id", orig_id);
+  return r;
+}
+
+// Produces the entries of dlq_topic to their origin topics; the exit status.
+int produce_replays(const Context& c, const std::string& bootstrap, const std::string& dlq_topic,
+                    const std::vector<kafka::Message>& entries) {
   int failed = 0;
   std::string error;
   kafka::Producer producer(bootstrap, [&](std::int64_t, bool ok, const std::string& e) {
@@ -163,7 +187,7 @@ int dlq_replay(const Context& c, const Args& a) {
     }
   });
   std::int64_t n = 0;
-  for (const auto& m : chosen) {
+  for (const auto& m : entries) {
     const std::string origin = h(m, kafka::header::DLQ_TOPIC);
     if (origin.empty()) {
       c.err << "henvisctl: entry " << m.partition << "/" << m.offset
@@ -171,27 +195,10 @@ int dlq_replay(const Context& c, const Args& a) {
       ++failed;
       continue;
     }
-    kafka::HeaderList headers;
-    std::string orig_id;
-    for (const auto& [k, v] : m.headers) {
-      if (k.rfind("orig_", 0) != 0) continue;
-      const std::string name = k.substr(5);
-      if (name == kafka::header::ID) {
-        orig_id = v;
-        continue;
-      }
-      if (name == "replay_of_ce_id") continue;
-      headers.emplace_back(name, v);
-    }
-    const std::string coords =
-        topic + "." + std::to_string(m.partition) + "." + std::to_string(m.offset);
-    const std::string new_id =
-        (orig_id.empty() ? std::string() : orig_id + ".") + "replay." + coords;
-    headers.emplace_back(kafka::header::ID, new_id);
-    if (!orig_id.empty()) headers.emplace_back("replay_of_ce_id", orig_id);
-    producer.produce(origin, m.key, m.payload, headers, ++n);
+    const Replay r = replay_of(m, dlq_topic);
+    producer.produce(origin, m.key, m.payload, r.headers, ++n);
     c.out << "replayed " << m.partition << "/" << m.offset << " to " << origin << " as ce_id "
-          << new_id << "\n";
+          << r.ce_id << "\n";
   }
   if (!producer.flush(FLUSH_TIMEOUT_MS)) {
     c.err << "henvisctl: not every replayed event was confirmed by the broker\n";
@@ -202,6 +209,29 @@ int dlq_replay(const Context& c, const Args& a) {
     return EXIT_API;
   }
   return EXIT_OK;
+}
+
+}  // namespace
+
+int dlq_replay(const Context& c, const Args& a) {
+  const std::string topic = a.required("topic");
+  const bool all = a.flag("all");
+  if (all == a.has("offset")) throw UsageError("give exactly one of --offset N and --all");
+  std::optional<std::int64_t> offset, partition;
+  if (a.has("offset")) offset = non_negative("offset", a.get("offset"));
+  if (a.has("partition")) partition = non_negative("partition", a.get("partition"));
+
+  const std::string bootstrap = bootstrap_of(a);
+  const auto chosen = chosen_entries(read_all(bootstrap, topic), all, offset, partition);
+  if (chosen.empty()) {
+    c.err << "henvisctl: no such entry in " << topic << "\n";
+    return EXIT_API;
+  }
+  if (!all && chosen.size() > 1)
+    throw UsageError("offset " + std::to_string(*offset) + " exists in " +
+                     std::to_string(chosen.size()) + " partitions of " + topic +
+                     ": give --partition P");
+  return produce_replays(c, bootstrap, topic, chosen);
 }
 
 }  // namespace henvis::ctl

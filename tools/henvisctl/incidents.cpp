@@ -15,6 +15,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "henvis/events.hpp"
 #include "henvis/kafka.hpp"
@@ -28,6 +29,54 @@ namespace {
 constexpr int BOOTSTRAP_WAIT_MS = 5000;
 constexpr int FLUSH_TIMEOUT_MS = 30000;
 constexpr const char* SOURCE = "/henvisctl";
+
+// The lines of `path` ("-": standard input), checked; nullopt when the file
+// cannot be read.
+std::optional<socialsog::ImportFile> read_file(const std::string& path) {
+  if (path == "-") return socialsog::read_incidents_jsonl(std::cin);
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  return socialsog::read_incidents_jsonl(in);
+}
+
+struct Delivery {
+  std::size_t delivered = 0, failed = 0;  // confirmed by the broker, or not
+};
+
+// Produces the good incidents of `file` to police.incidents.v1.
+Delivery produce_incidents(const Context& c, const Args& a, const socialsog::ImportFile& file) {
+  Delivery d;
+  std::string bootstrap;
+  try {
+    bootstrap =
+        kafka::resolve_bootstrap(a.get("bootstrap"), a.get("bootstrap-file"), BOOTSTRAP_WAIT_MS);
+  } catch (const std::exception& e) {
+    throw UsageError(e.what());
+  }
+  std::string first_error;
+  kafka::Producer producer(bootstrap, [&](std::int64_t, bool ok, const std::string& e) {
+    if (ok) {
+      ++d.delivered;
+    } else {
+      ++d.failed;
+      if (first_error.empty()) first_error = e;
+    }
+  });
+  std::int64_t n = 0;
+  for (const auto& [line, incident] : file.good) {
+    const auto e = events::make(SOURCE, incident);
+    producer.produce(events::Contract<v1::Incident>::TOPIC, e.key, e.payload, e.headers(), ++n);
+    producer.poll(0);
+  }
+  if (!producer.flush(FLUSH_TIMEOUT_MS)) {
+    c.err << "henvisctl: the broker did not confirm " << producer.outstanding()
+          << " incident(s) within " << FLUSH_TIMEOUT_MS / 1000 << " s\n";
+    d.failed += static_cast<std::size_t>(producer.outstanding());
+  }
+  if (!first_error.empty()) c.err << "henvisctl: produce failed: " << first_error << "\n";
+  return d;
+}
+
 }  // namespace
 
 int incidents_import(const Context& c, const Args& a) {
@@ -37,61 +86,26 @@ int incidents_import(const Context& c, const Args& a) {
   if (!dry_run && !a.has("bootstrap") && !a.has("bootstrap-file"))
     throw UsageError("give --bootstrap HOST:PORT or --bootstrap-file FILE (or --dry-run)");
 
-  socialsog::ImportFile file;
-  if (path == "-") {
-    file = socialsog::read_incidents_jsonl(std::cin);
-  } else {
-    std::ifstream in(path);
-    if (!in) {
-      c.err << "henvisctl: cannot read " << path << "\n";
-      return EXIT_USAGE;
-    }
-    file = socialsog::read_incidents_jsonl(in);
+  const auto file = read_file(path);
+  if (!file) {
+    c.err << "henvisctl: cannot read " << path << "\n";
+    return EXIT_USAGE;
   }
-  for (const auto& bad : file.bad) c.err << bad.text() << "\n";
+  for (const auto& bad : file->bad) c.err << bad.text() << "\n";
+  Delivery d;
+  if (!dry_run && !file->good.empty()) d = produce_incidents(c, a, *file);
 
-  std::size_t delivered = 0, failed = 0;
-  if (!dry_run && !file.good.empty()) {
-    std::string bootstrap;
-    try {
-      bootstrap =
-          kafka::resolve_bootstrap(a.get("bootstrap"), a.get("bootstrap-file"), BOOTSTRAP_WAIT_MS);
-    } catch (const std::exception& e) {
-      throw UsageError(e.what());
-    }
-    std::string first_error;
-    kafka::Producer producer(bootstrap, [&](std::int64_t, bool ok, const std::string& e) {
-      if (ok) {
-        ++delivered;
-      } else {
-        ++failed;
-        if (first_error.empty()) first_error = e;
-      }
-    });
-    std::int64_t n = 0;
-    for (const auto& [line, incident] : file.good) {
-      const auto e = events::make(SOURCE, incident);
-      producer.produce(events::Contract<v1::Incident>::TOPIC, e.key, e.payload, e.headers(), ++n);
-      producer.poll(0);
-    }
-    if (!producer.flush(FLUSH_TIMEOUT_MS)) {
-      c.err << "henvisctl: the broker did not confirm " << producer.outstanding()
-            << " incident(s) within " << FLUSH_TIMEOUT_MS / 1000 << " s\n";
-      failed += static_cast<std::size_t>(producer.outstanding());
-    }
-    if (!first_error.empty()) c.err << "henvisctl: produce failed: " << first_error << "\n";
-  }
-
-  const std::size_t lines = file.good.size() + file.bad.size();
+  const std::size_t lines = file->good.size() + file->bad.size();
   if (dry_run)
-    c.out << "checked " << lines << " line(s) of " << path << ": " << file.good.size() << " valid, "
-          << file.bad.size() << " bad (dry run: nothing produced)\n";
+    c.out << "checked " << lines << " line(s) of " << path << ": " << file->good.size()
+          << " valid, " << file->bad.size() << " bad (dry run: nothing produced)\n";
   else
-    c.out << "imported " << delivered << " of " << lines << " incident(s) from " << path << " to "
-          << topics::INCIDENTS << "; " << file.bad.size() << " bad line(s) skipped"
-          << (failed ? "; " + std::to_string(failed) + " not confirmed by the broker" : "") << "\n";
-  if (failed) return EXIT_CONNECTION;
-  return file.bad.empty() ? EXIT_OK : EXIT_API;
+    c.out << "imported " << d.delivered << " of " << lines << " incident(s) from " << path << " to "
+          << topics::INCIDENTS << "; " << file->bad.size() << " bad line(s) skipped"
+          << (d.failed ? "; " + std::to_string(d.failed) + " not confirmed by the broker" : "")
+          << "\n";
+  if (d.failed) return EXIT_CONNECTION;
+  return file->bad.empty() ? EXIT_OK : EXIT_API;
 }
 
 }  // namespace henvis::ctl

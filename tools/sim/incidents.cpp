@@ -237,24 +237,10 @@ struct Builder {
     }
     if (r.bernoulli(0.1)) add_witness(in, in.location_kommunekode());
   }
-};
 
-}  // namespace
-
-IncidentYear generate_incidents(const IncidentOptions& opt) {
-  if (opt.year < 2000 || opt.year > 2035) throw std::invalid_argument("--year must be 2000-2035");
-  if (opt.households < 0 || opt.households > 100000)
-    throw std::invalid_argument("--households must be 0-100000");
-  IncidentYear y;
-  y.options = opt;
-  Rng r(opt.seed ^ 0x5ec1a150u);
-  std::set<std::string> cprs;
-  const auto start = chr::sys_days(chr::year{opt.year} / chr::January / 1);
-  const auto end = chr::sys_days(chr::year{opt.year + 1} / chr::January / 1);
-  Builder b{r,    opt, start.time_since_epoch().count() * DAY, end.time_since_epoch().count() * DAY,
-            cprs, y};
-
-  for (int i = 0; i < opt.households; ++i) {
+  // A household with children: one or two adults, one to three children (one
+  // of them perhaps living elsewhere), perhaps a move during the year.
+  Household household() {
     Household h;
     h.home = pick_muni(r);
     const std::string surname = one_of(r, SURNAMES);
@@ -263,7 +249,7 @@ IncidentYear generate_incidents(const IncidentOptions& opt) {
       const bool male = a == 0 ? r.bernoulli(0.7) : !r.bernoulli(0.1);
       const int age = static_cast<int>(r.uniform(22, 55));
       h.adults.push_back(
-          {b.cpr(opt.year - age, male), one_of(r, male ? MALE : FEMALE) + " " + surname});
+          {cpr(opt.year - age, male), one_of(r, male ? MALE : FEMALE) + " " + surname});
     }
     const int n_children = static_cast<int>(r.weighted({45, 40, 15})) + 1;
     const bool one_elsewhere = r.bernoulli(0.12);
@@ -271,25 +257,28 @@ IncidentYear generate_incidents(const IncidentOptions& opt) {
       // Born in the year before this one at the latest and at most 16 years
       // before it: under 18 all year.
       const int birth = opt.year - 1 - static_cast<int>(r.uniform(0, 15));
-      Child ch{b.cpr(birth, r.bernoulli(0.5)), one_of(r, CHILD) + " " + surname, h.home, false};
+      Child ch{cpr(birth, r.bernoulli(0.5)), one_of(r, CHILD) + " " + surname, h.home, false};
       if (one_elsewhere && c == 0) {
         ch.elsewhere = true;
         ch.home = r.bernoulli(0.6) ? pick_muni(r, muni(h.home).district, h.home)
                                    : pick_muni(r, "", h.home);
-        ++y.summary.children_elsewhere;
+        ++out.summary.children_elsewhere;
       }
       h.children.push_back(std::move(ch));
     }
     if (r.bernoulli(0.08)) {
       h.moved_to =
           r.bernoulli(0.7) ? pick_muni(r, muni(h.home).district, h.home) : pick_muni(r, "", h.home);
-      h.move_at = b.when();
-      ++y.summary.moved_households;
+      h.move_at = when();
+      ++out.summary.moved_households;
     }
-    ++y.summary.households;
-    y.summary.children += n_children;
+    ++out.summary.households;
+    out.summary.children += n_children;
+    return h;
+  }
 
-    // The household's year.
+  // The kinds of a household's incidents over the year.
+  std::vector<const Kind*> household_kinds() {
     std::vector<const Kind*> kinds;
     switch (r.weighted({50, 25, 12, 13})) {
       case 0:
@@ -313,24 +302,50 @@ IncidentYear generate_incidents(const IncidentOptions& opt) {
           kinds.push_back(&one_of(r, unwatched_kinds()));
         break;
     }
-    for (std::size_t k = 0; k < kinds.size(); ++k)
-      // The first incident lists the children; later ones in 70 % of the cases.
-      b.household_incident(h, *kinds[k], k == 0 || r.bernoulli(0.7));
+    return kinds;
   }
 
-  // Adults without children: incidents that never flag anyone.
-  for (int i = 0; i < opt.noise_adults; ++i) {
+  // A household with children and its year of incidents.
+  void household_year() {
+    const Household h = household();
+    const auto kinds = household_kinds();
+    for (std::size_t k = 0; k < kinds.size(); ++k)
+      // The first incident lists the children; later ones in 70 % of the cases.
+      household_incident(h, *kinds[k], k == 0 || r.bernoulli(0.7));
+  }
+
+  // An adult without children: incidents that never flag anyone.
+  void noise_adult() {
     Household h;
     h.home = pick_muni(r);
     const bool male = r.bernoulli(0.75);
-    h.adults.push_back({b.cpr(opt.year - static_cast<int>(r.uniform(18, 70)), male),
+    h.adults.push_back({cpr(opt.year - static_cast<int>(r.uniform(18, 70)), male),
                         one_of(r, male ? MALE : FEMALE) + " " + one_of(r, SURNAMES)});
     const bool watched = r.bernoulli(0.6);
     for (int k = static_cast<int>(r.uniform(1, 2)); k > 0; --k)
-      b.household_incident(
+      household_incident(
           h, watched ? weak_kinds()[r.weighted(WEAK_WEIGHTS)] : one_of(r, unwatched_kinds()),
           false);
   }
+};
+
+}  // namespace
+
+IncidentYear generate_incidents(const IncidentOptions& opt) {
+  if (opt.year < 2000 || opt.year > 2035) throw std::invalid_argument("--year must be 2000-2035");
+  if (opt.households < 0 || opt.households > 100000)
+    throw std::invalid_argument("--households must be 0-100000");
+  IncidentYear y;
+  y.options = opt;
+  Rng r(opt.seed ^ 0x5ec1a150u);
+  std::set<std::string> cprs;
+  const auto start = chr::sys_days(chr::year{opt.year} / chr::January / 1);
+  const auto end = chr::sys_days(chr::year{opt.year + 1} / chr::January / 1);
+  Builder b{r,    opt, start.time_since_epoch().count() * DAY, end.time_since_epoch().count() * DAY,
+            cprs, y};
+
+  for (int i = 0; i < opt.households; ++i) b.household_year();
+  for (int i = 0; i < opt.noise_adults; ++i) b.noise_adult();
 
   std::stable_sort(y.incidents.begin(), y.incidents.end(),
                    [](const v1::Incident& a, const v1::Incident& b) {

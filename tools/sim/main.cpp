@@ -151,6 +151,109 @@ long long number(const std::string& name, const std::string& v) {
   return n;
 }
 
+// What `run` and `plan` are told on the command line.
+struct RunCommand {
+  henvis::sim::Options opt;
+  henvis::sim::RunOptions ropt;
+  std::string out_file;
+  bool json = false;
+};
+
+// Sets the option --name to value; std::invalid_argument (the usage error's
+// text) for an unknown option or a bad value.
+void set_option(RunCommand& c, const std::string& name, const std::string& value) {
+  auto& opt = c.opt;
+  auto& ropt = c.ropt;
+  if (name == "seed")
+    opt.seed = static_cast<std::uint64_t>(number(name, value));
+  else if (name == "run-id")
+    opt.run_id = value;
+  else if (name == "scenario")
+    opt.scenario = value;
+  else if (name == "months")
+    opt.months = static_cast<int>(number(name, value));
+  else if (name == "start")
+    opt.start = value;
+  else if (name == "yes")
+    opt.yes = static_cast<int>(number(name, value));
+  else if (name == "intake")
+    ropt.endpoints.intake = value;
+  else if (name == "router")
+    ropt.endpoints.router = value;
+  else if (name == "notifier")
+    ropt.endpoints.notifier = value;
+  else if (name == "evaluation")
+    ropt.endpoints.evaluation = value;
+  else if (name == "officer-token")
+    ropt.officer_token = value;
+  else if (name == "centre-token") {
+    auto eq = value.find('=');
+    if (eq == std::string::npos || eq + 1 >= value.size())
+      throw std::invalid_argument("--centre-token needs KOMMUNEKODE=TOKEN");
+    ropt.centre_tokens[static_cast<int>(number(name, value.substr(0, eq)))] = value.substr(eq + 1);
+  } else if (name == "timeout")
+    ropt.wait_timeout = std::chrono::seconds(number(name, value));
+  else if (name == "out")
+    c.out_file = value;
+  else
+    throw std::invalid_argument("unknown option --" + name);
+}
+
+// Reads the options of `run` and `plan` into c; the exit code when there is
+// nothing to run (--help, a usage error).
+std::optional<int> parse_run_options(const std::vector<std::string>& args, RunCommand& c) {
+  try {
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      std::string name = args[i], value;
+      if (name == "--help" || name == "-h") {
+        std::cout << USAGE;
+        return 0;
+      }
+      if (name == "--no-ack") {
+        c.ropt.acknowledge = false;
+        continue;
+      }
+      if (name == "--json") {
+        c.json = true;
+        continue;
+      }
+      if (auto bad = option_value(args, i, name, value)) return usage_error(*bad);
+      set_option(c, name, value);
+    }
+    const auto& e = c.ropt.endpoints;
+    for (const auto& url : {e.intake, e.router, e.notifier, e.evaluation})
+      henvis::client::parse_url(url);
+  } catch (const std::invalid_argument& e) {
+    return usage_error(e.what());
+  }
+  return std::nullopt;
+}
+
+// Plays the plan against the stack, prints the summary and writes it to
+// --out; the exit status.
+int run_plan(const henvis::sim::Plan& plan, const RunCommand& c) {
+  try {
+    auto summary = henvis::sim::run(plan, c.ropt, std::cerr);
+    const std::string j = henvis::sim::to_json(summary);
+    if (c.json)
+      std::cout << j;
+    else
+      henvis::sim::print(std::cout, summary);
+    if (!c.out_file.empty()) {
+      std::ofstream f(c.out_file);
+      f << j;
+      if (!f) {
+        std::cerr << "henvis-sim: cannot write " << c.out_file << "\n";
+        return 1;
+      }
+    }
+    return summary.errors ? 1 : 0;
+  } catch (const henvis::client::ConnectionError& e) {
+    std::cerr << "henvis-sim: " << e.what() << "\n";
+    return 3;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -164,71 +267,11 @@ int main(int argc, char** argv) {
   if (command == "incidents") return incidents_main(args);
   if (command != "run" && command != "plan") return usage_error("unknown command " + command);
 
-  henvis::sim::Options opt;
-  henvis::sim::RunOptions ropt;
-  std::string out_file;
-  bool json = false;
-  try {
-    for (std::size_t i = 1; i < args.size(); ++i) {
-      std::string name = args[i], value;
-      if (name == "--help" || name == "-h") {
-        std::cout << USAGE;
-        return 0;
-      }
-      if (name == "--no-ack") {
-        ropt.acknowledge = false;
-        continue;
-      }
-      if (name == "--json") {
-        json = true;
-        continue;
-      }
-      if (auto bad = option_value(args, i, name, value)) return usage_error(*bad);
-      if (name == "seed")
-        opt.seed = static_cast<std::uint64_t>(number(name, value));
-      else if (name == "run-id")
-        opt.run_id = value;
-      else if (name == "scenario")
-        opt.scenario = value;
-      else if (name == "months")
-        opt.months = static_cast<int>(number(name, value));
-      else if (name == "start")
-        opt.start = value;
-      else if (name == "yes")
-        opt.yes = static_cast<int>(number(name, value));
-      else if (name == "intake")
-        ropt.endpoints.intake = value;
-      else if (name == "router")
-        ropt.endpoints.router = value;
-      else if (name == "notifier")
-        ropt.endpoints.notifier = value;
-      else if (name == "evaluation")
-        ropt.endpoints.evaluation = value;
-      else if (name == "officer-token")
-        ropt.officer_token = value;
-      else if (name == "centre-token") {
-        auto eq = value.find('=');
-        if (eq == std::string::npos || eq + 1 >= value.size())
-          return usage_error("--centre-token needs KOMMUNEKODE=TOKEN");
-        ropt.centre_tokens[static_cast<int>(number(name, value.substr(0, eq)))] =
-            value.substr(eq + 1);
-      } else if (name == "timeout")
-        ropt.wait_timeout = std::chrono::seconds(number(name, value));
-      else if (name == "out")
-        out_file = value;
-      else
-        return usage_error("unknown option --" + name);
-    }
-    for (const auto& url : {ropt.endpoints.intake, ropt.endpoints.router, ropt.endpoints.notifier,
-                            ropt.endpoints.evaluation})
-      henvis::client::parse_url(url);
-  } catch (const std::invalid_argument& e) {
-    return usage_error(e.what());
-  }
-
+  RunCommand c;
+  if (auto done = parse_run_options(args, c)) return *done;
   henvis::sim::Plan plan;
   try {
-    plan = henvis::sim::plan(opt);
+    plan = henvis::sim::plan(c.opt);
   } catch (const std::invalid_argument& e) {
     return usage_error(e.what());
   }
@@ -236,24 +279,5 @@ int main(int argc, char** argv) {
     std::cout << henvis::sim::to_text(plan);
     return 0;
   }
-  try {
-    auto summary = henvis::sim::run(plan, ropt, std::cerr);
-    const std::string j = henvis::sim::to_json(summary);
-    if (json)
-      std::cout << j;
-    else
-      henvis::sim::print(std::cout, summary);
-    if (!out_file.empty()) {
-      std::ofstream f(out_file);
-      f << j;
-      if (!f) {
-        std::cerr << "henvis-sim: cannot write " << out_file << "\n";
-        return 1;
-      }
-    }
-    return summary.errors ? 1 : 0;
-  } catch (const henvis::client::ConnectionError& e) {
-    std::cerr << "henvis-sim: " << e.what() << "\n";
-    return 3;
-  }
+  return run_plan(plan, c);
 }

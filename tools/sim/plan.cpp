@@ -322,7 +322,11 @@ const char* fate_name(Fate f) {
   return "?";
 }
 
-Plan plan(Options opt) {
+namespace {
+
+// The options with the run id filled in; throws std::invalid_argument for
+// options the planner cannot honour.
+Options checked(Options opt) {
   if (opt.scenario != "default")
     throw std::invalid_argument("unknown scenario \"" + opt.scenario + "\" (known: default)");
   if (opt.yes < 0 || opt.yes > 100000) throw std::invalid_argument("--yes must be 0-100000");
@@ -332,19 +336,12 @@ Plan plan(Options opt) {
   for (char c : opt.run_id)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_')
       throw std::invalid_argument("--run-id may hold letters, digits, '-' and '_' only");
+  return opt;
+}
 
-  Plan p;
-  p.options = opt;
-  Rng r(opt.seed);
-  const std::int64_t begin = parse_date(opt.start);
-  const std::int64_t end = add_months(begin, opt.months);
-
-  const int yes = opt.yes;
-  const int no = static_cast<int>(std::lround(opt.no_per_yes * yes));
-  const int n = yes + no;
-
-  // Charge times: a Poisson process conditioned on n arrivals in the period,
-  // i.e. n sorted uniform times, drawn as normalised exponential spacings.
+// Charge times: a Poisson process conditioned on n arrivals in [begin, end),
+// i.e. n sorted uniform times, drawn as normalised exponential spacings.
+std::vector<std::int64_t> charge_times(Rng& r, int n, std::int64_t begin, std::int64_t end) {
   std::vector<double> gaps(static_cast<std::size_t>(n) + 1);
   double sum = 0;
   for (auto& g : gaps) sum += (g = r.exponential(1.0));
@@ -355,9 +352,12 @@ Plan plan(Options opt) {
     times.push_back(begin +
                     static_cast<std::int64_t>(acc / sum * static_cast<double>(end - begin)));
   }
+  return times;
+}
 
-  // Fates of the yes: exact quotas from the seed's shares, shuffled, so that
-  // every seed reproduces the calibration and differs only in who and when.
+// Fates of the yes: exact quotas from the seed's shares, shuffled, so that
+// every seed reproduces the calibration and differs only in who and when.
+std::vector<Fate> yes_fates(Rng& r, int yes) {
   const int conversation = static_cast<int>(std::lround(CONVERSATION_SHARE * yes));
   const int further = static_cast<int>(std::lround(FURTHER_SHARE * yes));
   const int withdrawn =
@@ -373,64 +373,124 @@ Plan plan(Options opt) {
   while (static_cast<int>(fates.size()) < yes) fates.push_back(Fate::kDeclinedByPerson);
   fates.resize(static_cast<std::size_t>(yes));
   r.shuffle(fates);
-  // Who said yes among the n offers.
+  return fates;
+}
+
+// Who said yes among the n offers (1 for yes), shuffled.
+std::vector<int> who_said_yes(Rng& r, int n, int yes) {
   std::vector<int> answers(static_cast<std::size_t>(n), 0);
   std::fill(answers.begin(), answers.begin() + yes, 1);
   r.shuffle(answers);
+  return answers;
+}
 
+// Where people live: the programme municipalities by population.
+std::vector<int> municipality_weights() {
   std::vector<int> weights;
   for (const auto& m : programme_municipalities()) weights.push_back(m.population / 1000);
+  return weights;
+}
+
+std::vector<std::string> draw_officers(Rng& r) {
   std::vector<std::string> officers;
   for (int i = 0; i < 25; ++i) officers.push_back("MVJ-" + std::to_string(r.uniform(1000, 9999)));
+  return officers;
+}
 
+// What stays the same over the offers of one plan.
+struct OfferContext {
+  Rng& r;
+  const std::string& run_id;
+  const std::vector<int>& weights;  // municipality_weights()
+  const std::vector<std::string>& officers;
+};
+
+// Offer number i (0-based), charged at `charged`, without its person.
+Action offer_action(const OfferContext& ctx, int i, std::int64_t charged, bool is_yes) {
+  Rng& r = ctx.r;
+  const auto& muni = programme_municipalities()[r.weighted(ctx.weights)];
+  Action a;
+  a.kind = Action::Kind::kOffer;
+  a.offer_index = i;
+  auto& o = a.offer;
+  o.set_offer_id("sim-" + ctx.run_id + "-" + pad(i + 1, 4));
+  o.set_journal_number("4100-" + std::to_string(r.uniform(70000, 99999)) + "-" + pad(i + 1, 5) +
+                       "-" + two(static_cast<int>(ymd_of(charged).year()) % 100));
+  o.set_offence(OFFENCES[r.weighted(OFFENCE_WEIGHTS)]);
+  *o.mutable_charged_at() = ts(charged);
+  o.set_officer_id(ctx.officers[static_cast<std::size_t>(r.uniform(0, ctx.officers.size() - 1))]);
+  o.set_answer(is_yes ? v1::ANSWER_YES : v1::ANSWER_NO);
+  o.set_kommunekode(muni.kommunekode);
+  return a;
+}
+
+// The people who said yes so far, and their CPR numbers.
+struct People {
   std::set<std::string> cprs;
-  std::vector<Person> people;                   // people who said yes so far
+  std::vector<Person> all;
+
+  // The person who says yes to offer `a`: now and then a repeat offender
+  // (someone charged 30-240 days ago, again, in the municipality they were
+  // charged in first), otherwise someone new.
+  Person yes_to(Rng& r, Action& a, std::int64_t charged) {
+    std::vector<std::size_t> earlier;
+    for (std::size_t k = 0; k < all.size(); ++k)
+      if (charged - all[k].last_charge >= 30 * DAY && charged - all[k].last_charge <= 240 * DAY)
+        earlier.push_back(k);
+    if (!earlier.empty() && r.bernoulli(REPEAT_SHARE)) {
+      auto& prev = all[earlier[static_cast<std::size_t>(r.uniform(0, earlier.size() - 1))]];
+      prev.last_charge = charged;
+      a.repeat = true;
+      a.offer.set_kommunekode(prev.kommunekode);
+      return prev;
+    }
+    Person person = make_person(r, charged, a.offer.kommunekode(), cprs, a.offer_index + 1);
+    person.last_charge = charged;
+    all.push_back(person);
+    return person;
+  }
+};
+
+// The person and their consent, given at the charge.
+void set_person(v1::OfferRequest& o, const Person& person, std::int64_t charged) {
+  auto* pp = o.mutable_person();
+  pp->set_cpr(person.cpr);
+  pp->set_name(person.name);
+  pp->set_phone(person.phone);
+  pp->set_email(person.email);
+  pp->set_preferred_contact_time(person.contact_time);
+  o.mutable_consent()->set_text_version("rusmiddel-samtykke-v1");
+  *o.mutable_consent()->mutable_given_at() = ts(charged);
+}
+
+}  // namespace
+
+Plan plan(Options options) {
+  const Options opt = checked(std::move(options));
+  Plan p;
+  p.options = opt;
+  Rng r(opt.seed);
+  const std::int64_t begin = parse_date(opt.start);
+  const std::int64_t end = add_months(begin, opt.months);
+  const int yes = opt.yes;
+  const int n = yes + static_cast<int>(std::lround(opt.no_per_yes * yes));
+
+  const auto times = charge_times(r, n, begin, end);
+  const auto fates = yes_fates(r, yes);
+  const auto answers = who_said_yes(r, n, yes);
+  const auto weights = municipality_weights();
+  const auto officers = draw_officers(r);
+  const OfferContext ctx{r, opt.run_id, weights, officers};
+
+  People people;
   std::vector<std::pair<int, Fate>> referrals;  // offer index, fate
-  std::size_t next_fate = 0;
   for (int i = 0; i < n; ++i) {
     const std::int64_t charged = times[static_cast<std::size_t>(i)];
     const bool is_yes = answers[static_cast<std::size_t>(i)] != 0;
-    const auto& muni = programme_municipalities()[r.weighted(weights)];
-    Action a;
-    a.kind = Action::Kind::kOffer;
-    a.offer_index = i;
-    auto& o = a.offer;
-    o.set_offer_id("sim-" + opt.run_id + "-" + pad(i + 1, 4));
-    o.set_journal_number("4100-" + std::to_string(r.uniform(70000, 99999)) + "-" + pad(i + 1, 5) +
-                         "-" + two(static_cast<int>(ymd_of(charged).year()) % 100));
-    o.set_offence(OFFENCES[r.weighted(OFFENCE_WEIGHTS)]);
-    *o.mutable_charged_at() = ts(charged);
-    o.set_officer_id(officers[static_cast<std::size_t>(r.uniform(0, officers.size() - 1))]);
-    o.set_answer(is_yes ? v1::ANSWER_YES : v1::ANSWER_NO);
-    o.set_kommunekode(muni.kommunekode);
+    Action a = offer_action(ctx, i, charged, is_yes);
     if (is_yes) {
-      // A repeat offender: someone charged 30-240 days ago, again.
-      std::vector<std::size_t> earlier;
-      for (std::size_t k = 0; k < people.size(); ++k)
-        if (charged - people[k].last_charge >= 30 * DAY &&
-            charged - people[k].last_charge <= 240 * DAY)
-          earlier.push_back(k);
-      Person person;
-      if (!earlier.empty() && r.bernoulli(REPEAT_SHARE)) {
-        auto& prev = people[earlier[static_cast<std::size_t>(r.uniform(0, earlier.size() - 1))]];
-        prev.last_charge = charged;
-        person = prev;
-        a.repeat = true;
-        o.set_kommunekode(person.kommunekode);
-      } else {
-        person = make_person(r, charged, muni.kommunekode, cprs, i + 1);
-        person.last_charge = charged;
-        people.push_back(person);
-      }
-      auto* pp = o.mutable_person();
-      pp->set_cpr(person.cpr);
-      pp->set_name(person.name);
-      pp->set_phone(person.phone);
-      pp->set_email(person.email);
-      pp->set_preferred_contact_time(person.contact_time);
-      o.mutable_consent()->set_text_version("rusmiddel-samtykke-v1");
-      *o.mutable_consent()->mutable_given_at() = ts(charged);
-      a.fate = fates[next_fate++];
+      set_person(a.offer, people.yes_to(r, a, charged), charged);
+      a.fate = fates[referrals.size()];
       referrals.emplace_back(i, a.fate);
     }
     p.actions.push_back(std::move(a));

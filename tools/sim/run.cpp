@@ -288,9 +288,16 @@ Summary run(const Plan& plan, RunOptions options, std::ostream& log) {
   return r.s;
 }
 
-std::string to_json(const Summary& s) {
-  std::ostringstream o;
-  o << "{\n  \"seed\": " << s.seed << ",\n  \"runId\": ";
+namespace {
+
+// A member `"k": v` of the summary's object, on a line of its own.
+void json_number(std::ostream& o, const char* k, int v, bool comma = true) {
+  o << "  \"" << k << "\": " << v << (comma ? ",\n" : "\n");
+}
+
+// The run's identity and period, and the centres that had a token.
+void json_head(std::ostream& o, const Summary& s) {
+  o << "  \"seed\": " << s.seed << ",\n  \"runId\": ";
   json_string(o, s.run_id);
   o << ",\n  \"scenario\": ";
   json_string(o, s.scenario);
@@ -302,27 +309,32 @@ std::string to_json(const Summary& s) {
   for (std::size_t i = 0; i < s.centres_with_token.size(); ++i)
     o << (i ? ", " : "") << s.centres_with_token[i];
   o << "],\n";
-  auto num = [&](const char* k, auto v, bool comma = true) {
-    o << "  \"" << k << "\": " << v << (comma ? ",\n" : "\n");
-  };
-  num("offered", s.offered);
-  num("accepted", s.accepted);
-  num("declined", s.declined);
-  num("routedExpected", s.routed_expected);
-  num("repeatReferrals", s.repeat_referrals);
-  num("referralsWithoutCentreToken", s.without_token);
-  num("acknowledged", s.acknowledged);
-  num("withdrawn", s.withdrawn);
-  num("contactAttempted", s.contact_attempted);
-  num("reached", s.reached);
-  num("conversationHeld", s.conversation_held);
-  num("furtherSessionsAccepted", s.further_sessions_accepted);
-  num("declinedByPerson", s.declined_by_person);
-  num("unreachable", s.unreachable);
-  num("unreachableByRouter", s.unreachable_by_router);
-  num("closed", s.closed);
-  num("personsWithConversation", s.persons_conversation);
-  num("personsWithFurtherSessions", s.persons_further);
+}
+
+// The funnel's counts, offers to persons.
+void json_funnel(std::ostream& o, const Summary& s) {
+  json_number(o, "offered", s.offered);
+  json_number(o, "accepted", s.accepted);
+  json_number(o, "declined", s.declined);
+  json_number(o, "routedExpected", s.routed_expected);
+  json_number(o, "repeatReferrals", s.repeat_referrals);
+  json_number(o, "referralsWithoutCentreToken", s.without_token);
+  json_number(o, "acknowledged", s.acknowledged);
+  json_number(o, "withdrawn", s.withdrawn);
+  json_number(o, "contactAttempted", s.contact_attempted);
+  json_number(o, "reached", s.reached);
+  json_number(o, "conversationHeld", s.conversation_held);
+  json_number(o, "furtherSessionsAccepted", s.further_sessions_accepted);
+  json_number(o, "declinedByPerson", s.declined_by_person);
+  json_number(o, "unreachable", s.unreachable);
+  json_number(o, "unreachableByRouter", s.unreachable_by_router);
+  json_number(o, "closed", s.closed);
+  json_number(o, "personsWithConversation", s.persons_conversation);
+  json_number(o, "personsWithFurtherSessions", s.persons_further);
+}
+
+// "outcomesRecorded" and "municipalities".
+void json_breakdowns(std::ostream& o, const Summary& s) {
   o << "  \"outcomesRecorded\": {";
   bool first = true;
   for (const auto& [k, v] : s.outcomes) {
@@ -343,7 +355,17 @@ std::string to_json(const Summary& s) {
     first = false;
   }
   o << "\n  ],\n";
-  num("errors", s.errors);
+}
+
+}  // namespace
+
+std::string to_json(const Summary& s) {
+  std::ostringstream o;
+  o << "{\n";
+  json_head(o, s);
+  json_funnel(o, s);
+  json_breakdowns(o, s);
+  json_number(o, "errors", s.errors);
   o << "  \"errorSamples\": [";
   for (std::size_t i = 0; i < s.error_samples.size(); ++i) {
     o << (i ? ", " : "");
