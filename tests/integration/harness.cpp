@@ -6,7 +6,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/asio.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -22,7 +21,6 @@ extern char** environ;
 namespace henvis::testing {
 
 namespace fs = std::filesystem;
-namespace asio = boost::asio;
 
 namespace {
 // A service must be ready this long after start (sanitizer builds are slow).

@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <boost/asio.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -23,7 +22,6 @@
 namespace henvis::robustness {
 
 namespace fs = std::filesystem;
-namespace asio = boost::asio;
 using testing::eventually;
 using testing::HttpResult;
 using testing::Process;
