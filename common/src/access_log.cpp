@@ -16,13 +16,16 @@ CREATE TABLE IF NOT EXISTS access_log (
 );
 )sql";
 
+std::string migration_unix_ms() { return sqlite::to_unix_ms("access_log", "at", "rfc3339"); }
+
 void record(sqlite::Db& db, const auth::Principal& who, const std::string& referral_id,
             const std::string& purpose) {
-  sqlite::Stmt s(db,
-                 "INSERT INTO access_log(at, who, role, recipient, referral_id, purpose) "
-                 "VALUES (?,?,?,?,?,?)");
-  s.bind(1, now_rfc3339()).bind(2, who.label).bind(3, std::string(auth::role_name(who.role)));
-  s.bind(4, who.scope).bind(5, referral_id).bind(6, purpose).run();
+  auto s = db.query(
+      "INSERT INTO access_log(at, who, role, recipient, referral_id, purpose) "
+      "VALUES (?,?,?,?,?,?)");
+  s->bind(1, std::chrono::system_clock::now()).bind(2, who.label);
+  s->bind(3, std::string(auth::role_name(who.role))).bind(4, who.scope).bind(5, referral_id);
+  s->bind(6, purpose).run();
 }
 
 }  // namespace henvis::access_log

@@ -25,7 +25,7 @@ constexpr int ASSIGN_TIMEOUT_MS = 60000;
 constexpr int MAX_BATCH_ATTEMPTS = 8;
 constexpr int BATCH_BACKOFF_MS = 250;
 // De-duplication horizon: far longer than any outbox can stay unpublished.
-constexpr const char* DEDUP_HORIZON = "-30 days";
+constexpr auto DEDUP_HORIZON = std::chrono::hours(24 * 30);
 // Prune the processed-ids table about once in this many batches.
 constexpr int PRUNE_EVERY_BATCHES = 1000;
 // Batch apply latency buckets, in seconds: one event in one transaction takes
@@ -48,6 +48,12 @@ CREATE TABLE IF NOT EXISTS processed_events (
 );
 CREATE INDEX IF NOT EXISTS processed_events_at ON processed_events(processed_at);
 )sql";
+
+std::string ConsumerLoop::migration_unix_ms() {
+  return "DROP INDEX processed_events_at;\n" +
+         sqlite::to_unix_ms("processed_events", "processed_at", "rfc3339") +
+         "CREATE INDEX processed_events_at ON processed_events(processed_at);\n";
+}
 
 ConsumerLoop::ConsumerLoop(std::string service, std::string db_path, std::string bootstrap,
                            std::vector<ConsumedTopic> topics, Handler handler, outbox::Relay* relay,
@@ -143,10 +149,8 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
     if (relay_) relay_->notify();
     if (after_commit_) after_commit_(db);
     if (++batches % PRUNE_EVERY_BATCHES == 0) {
-      sqlite::Stmt prune(db,
-                         "DELETE FROM processed_events WHERE processed_at < "
-                         "strftime('%Y-%m-%dT%H:%M:%SZ','now',?)");
-      prune.bind(1, DEDUP_HORIZON).run();
+      auto prune = db.query("DELETE FROM processed_events WHERE processed_at < ?");
+      prune->bind(1, std::chrono::system_clock::now() - DEDUP_HORIZON).run();
     }
   }
   spdlog::info("consumer stopped service={} applied={} duplicates={} dead_lettered={}", service_,
@@ -243,7 +247,7 @@ struct ConsumerLoop::Seen {
 };
 
 ConsumerLoop::Outcome ConsumerLoop::apply_event(sqlite::Db& db, Seen& ids, const kafka::Message& m,
-                                                const std::string& now) {
+                                                sqlite::Instant now) {
   const auto id = m.header(kafka::header::ID);
   if (!id || id->empty()) return {Outcome::rejected, "missing header ce_id"};
   const bool dup = ids.seen.bind(1, *id).step();
@@ -284,10 +288,11 @@ void ConsumerLoop::apply_batch(sqlite::Db& db, const std::vector<kafka::Message>
       db,
       "INSERT INTO consumer_offsets(topic, partition, next_offset) VALUES (?,?,?) "
       "ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset");
-  const std::string now = now_rfc3339();
+  const auto now_tp = std::chrono::system_clock::now();
+  const std::string now = rfc3339(now_tp);
   for (const auto& m : batch) {
     gaps.see(m, contiguous(m.topic));
-    const Outcome o = apply_event(db, ids, m, now);
+    const Outcome o = apply_event(db, ids, m, now_tp);
     if (o.kind == Outcome::rejected) {
       dead_letter(db, m, o.reason, now);
       ++dlq;

@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 )sql";
 
+std::string migration_unix_ms() { return sqlite::to_unix_ms("outbox", "created_at", "rfc3339"); }
+
 void add(sqlite::Db& db, const std::string& topic, const kafka::Event& event) {
   v1::Headers hs;
   for (const auto& [k, v] : event.headers()) {
@@ -45,11 +47,11 @@ void add(sqlite::Db& db, const std::string& topic, const kafka::Event& event) {
     h->set_key(k);
     h->set_value(v);
   }
-  sqlite::Stmt s(db,
-                 "INSERT INTO outbox(topic, key, payload, headers, created_at) VALUES (?,?,?,?,?)");
-  s.bind(1, topic).bind_blob(2, event.key).bind_blob(3, event.payload);
-  s.bind_blob(4, hs.SerializeAsString()).bind(5, now_rfc3339());
-  s.run();
+  auto s =
+      db.query("INSERT INTO outbox(topic, key, payload, headers, created_at) VALUES (?,?,?,?,?)");
+  s->bind(1, topic).bind_blob(2, event.key).bind_blob(3, event.payload);
+  s->bind_blob(4, hs.SerializeAsString()).bind(5, std::chrono::system_clock::now());
+  s->run();
 }
 
 std::int64_t pending(sqlite::Db& db) {

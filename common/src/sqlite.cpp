@@ -35,7 +35,49 @@ Db::Db(const std::string& path) {
 }
 
 Db::~Db() {
+  cache_.clear();  // finalize the kept statements before the connection
   if (db_) sqlite3_close_v2(db_);
+}
+
+Query Db::query(std::string_view sql) {
+  auto it = cache_.find(std::string(sql));
+  if (it == cache_.end())
+    it = cache_.emplace(std::string(sql), Cached{std::make_unique<Stmt>(*this, sql), false}).first;
+  Cached& c = it->second;
+  if (c.busy) return Query(*c.stmt, std::make_unique<Stmt>(*this, sql), nullptr);
+  c.busy = true;
+  return Query(*c.stmt, nullptr, &c.busy);
+}
+
+Query::~Query() {
+  if (!s_) return;
+  if (!own_) s_->reset();
+  if (busy_) *busy_ = false;
+}
+
+std::int64_t unix_ms(Instant t) {
+  return std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+Instant from_unix_ms(std::int64_t ms) {
+  return Instant(std::chrono::duration_cast<Instant::duration>(std::chrono::milliseconds(ms)));
+}
+
+std::string to_unix_ms(std::string_view table, std::string_view column, std::string_view from) {
+  const std::string t(table);
+  const std::string c(column);
+  const std::string tmp = c + "__unix_ms";
+  std::string convert;
+  if (from == "rfc3339")
+    // julianday() reads RFC 3339 with any fractional digits and a Z suffix.
+    convert = "CAST(round((julianday(" + c + ") - 2440587.5) * 86400000.0) AS INTEGER)";
+  else if (from == "seconds")
+    convert = c + " * 1000";
+  else
+    throw std::invalid_argument("to_unix_ms: from must be rfc3339 or seconds");
+  return "ALTER TABLE " + t + " ADD COLUMN " + tmp + " INTEGER;\n" + "UPDATE " + t + " SET " + tmp +
+         " = " + convert + ";\n" + "ALTER TABLE " + t + " DROP COLUMN " + c + ";\n" +
+         "ALTER TABLE " + t + " RENAME COLUMN " + tmp + " TO " + c + ";\n";
 }
 
 void Db::fail(int rc, std::string_view what) const {

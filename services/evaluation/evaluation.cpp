@@ -107,7 +107,9 @@ CREATE TABLE underretninger (
   state_at INTEGER NOT NULL             -- `at` of the latest event (unix seconds)
 ) WITHOUT ROWID;
 CREATE INDEX underretninger_created ON underretninger(created_day);
-)sql"};
+)sql",
+          // The kit's tables store instants as Unix milliseconds (docs/decisions.md 16).
+          outbox::migration_unix_ms() + ConsumerLoop::migration_unix_ms()};
 }
 
 Applier::Applier() {

@@ -50,7 +50,9 @@ CREATE TABLE offers (
 ALTER TABLE offers ADD COLUMN charged_at TEXT;
 ALTER TABLE offers ADD COLUMN withdrawn_at TEXT;
 ALTER TABLE offers ADD COLUMN withdrawal_response TEXT;
-)sql"};
+)sql",
+          // The kit's tables store instants as Unix milliseconds (docs/decisions.md 16).
+          outbox::migration_unix_ms()};
 }
 
 std::vector<http::FieldError> check_offer(const v1::OfferRequest& r, const Directory& dir,

@@ -99,7 +99,10 @@ CREATE TABLE withdrawn_referrals (
           // Socialsøg: the underretning a notification carries (UnderretningNotice).
           R"sql(
 ALTER TABLE inbox ADD COLUMN underretning BLOB;
-)sql"};
+)sql",
+          // The kit's tables store instants as Unix milliseconds (docs/decisions.md 16).
+          outbox::migration_unix_ms() + ConsumerLoop::migration_unix_ms() +
+              access_log::migration_unix_ms()};
 }
 
 void emit_delivery(sqlite::Db& db, const Clock& clock, const std::string& notification_id,

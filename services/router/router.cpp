@@ -120,7 +120,10 @@ CREATE TABLE idempotency (
   response TEXT NOT NULL,
   created_at TEXT NOT NULL
 );
-)sql"};
+)sql",
+          // The kit's tables store instants as Unix milliseconds (docs/decisions.md 16).
+          outbox::migration_unix_ms() + ConsumerLoop::migration_unix_ms() +
+              access_log::migration_unix_ms()};
 }
 
 Applier::Applier(Directory directory, Settings settings, const Clock& clock)

@@ -90,7 +90,10 @@ CREATE TABLE notified (
   PRIMARY KEY (child_cpr, incident_id)
 );
 CREATE INDEX notified_child ON notified(child_cpr, seq);
-)sql"};
+)sql",
+          // The kit's tables store instants as Unix milliseconds (docs/decisions.md 16).
+          outbox::migration_unix_ms() + ConsumerLoop::migration_unix_ms() +
+              access_log::migration_unix_ms()};
 }
 
 std::int64_t state_get(sqlite::Db& db, const std::string& key, std::int64_t fallback) {

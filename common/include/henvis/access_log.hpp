@@ -11,6 +11,8 @@
 namespace henvis::access_log {
 
 extern const char* const MIGRATION;
+// A later step for databases made with MIGRATION: `at` as Unix ms.
+std::string migration_unix_ms();
 
 void record(sqlite::Db& db, const auth::Principal& who, const std::string& referral_id,
             const std::string& purpose);

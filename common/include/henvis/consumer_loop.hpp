@@ -74,6 +74,8 @@ class ConsumerLoop {
 
   // Schema the loop needs; part of every consuming service's migrations.
   static const char* const MIGRATION;
+  // A later step for databases made with MIGRATION: processed_at as Unix ms.
+  static std::string migration_unix_ms();
 
   ConsumerLoop(std::string service, std::string db_path, std::string bootstrap,
                std::vector<ConsumedTopic> topics, Handler handler, outbox::Relay* relay,
@@ -111,7 +113,7 @@ class ConsumerLoop {
   struct Seen;
   // One event inside the batch transaction: de-duplicated by ce_id, applied
   // in a SAVEPOINT, its ce_id recorded.
-  Outcome apply_event(sqlite::Db& db, Seen& ids, const kafka::Message& m, const std::string& now);
+  Outcome apply_event(sqlite::Db& db, Seen& ids, const kafka::Message& m, sqlite::Instant now);
   // Sends a refused event to its topic's DLQ through the outbox.
   void dead_letter(sqlite::Db& db, const kafka::Message& m, const std::string& reason,
                    const std::string& now);

@@ -28,6 +28,8 @@ namespace henvis::outbox {
 
 // Schema the outbox needs; part of every service's migrations.
 extern const char* const MIGRATION;
+// A later step for databases made with MIGRATION: created_at as Unix ms.
+std::string migration_unix_ms();
 
 // Adds an event to the outbox. Must be called inside a transaction.
 void add(sqlite::Db& db, const std::string& topic, const kafka::Event& event);

@@ -8,18 +8,32 @@
 //
 // Errors throw henvis::sqlite::Error carrying SQLite's message, which never
 // contains bound parameter values.
+//
+// One time format in every database (docs/decisions.md 16): an instant is an
+// INTEGER of Unix milliseconds (UTC), bound and read as a time_point through
+// Stmt::bind / Stmt::instant, so no service formats a stored time by hand; a
+// calendar day (Europe/Copenhagen) is TEXT 'YYYY-MM-DD'.
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace henvis::sqlite {
+
+using Instant = std::chrono::system_clock::time_point;
+
+// The stored form of an instant: Unix milliseconds, rounded down.
+std::int64_t unix_ms(Instant t);
+Instant from_unix_ms(std::int64_t ms);
 
 class Error : public std::runtime_error {
  public:
@@ -50,6 +64,9 @@ class Stmt {
   Stmt& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
   Stmt& bind_blob(int i, std::string_view v);
   Stmt& bind_null(int i);
+  // An instant, stored as INTEGER Unix milliseconds; an empty optional is NULL.
+  Stmt& bind(int i, Instant t) { return bind(i, unix_ms(t)); }
+  Stmt& bind(int i, std::optional<Instant> t) { return t ? bind(i, *t) : bind_null(i); }
 
   // True when a row is available; false when done.
   bool step();
@@ -61,10 +78,40 @@ class Stmt {
   std::string text(int col) const;
   std::string blob(int col) const;
   bool is_null(int col) const;
+  Instant instant(int col) const { return from_unix_ms(i64(col)); }
+  std::optional<Instant> maybe_instant(int col) const {
+    return is_null(col) ? std::nullopt : std::optional<Instant>(instant(col));
+  }
 
  private:
   Db* db_;
   sqlite3_stmt* stmt_ = nullptr;
+};
+
+// A statement the connection prepared once and lends out for one use
+// (Db::query). When the loan ends the statement is reset and its bindings
+// cleared, so no half-stepped statement keeps a read snapshot open (that
+// would stop the WAL from being checkpointed, and erased data with it).
+class Query {
+ public:
+  Query(Stmt& s, std::unique_ptr<Stmt> own, bool* busy)
+      : own_(std::move(own)), s_(own_ ? own_.get() : &s), busy_(busy) {}
+  ~Query();
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+  Query(Query&& o) noexcept : own_(std::move(o.own_)), s_(o.s_), busy_(o.busy_) {
+    o.s_ = nullptr;
+    o.busy_ = nullptr;
+  }
+  Query& operator=(Query&&) = delete;
+
+  Stmt* operator->() { return s_; }
+  Stmt& operator*() { return *s_; }
+
+ private:
+  std::unique_ptr<Stmt> own_;  // set when the cached statement was already lent out
+  Stmt* s_;
+  bool* busy_;
 };
 
 class Db {
@@ -76,6 +123,11 @@ class Db {
   Db& operator=(const Db&) = delete;
 
   void exec(std::string_view sql);
+  // The statement for `sql`, prepared on first use and kept for the life of
+  // the connection: a store names its statements as constants and asks for
+  // them here instead of compiling SQL per call. If the same statement is
+  // already lent out (a nested use), a fresh one is prepared for this loan.
+  Query query(std::string_view sql);
   // Applies migrations[user_version..] each in its own transaction and bumps
   // PRAGMA user_version. Migrations are append-only: never edit a shipped one.
   void migrate(const std::vector<std::string>& migrations);
@@ -89,8 +141,21 @@ class Db {
   [[noreturn]] void fail(int rc, std::string_view what) const;
 
  private:
+  struct Cached {
+    std::unique_ptr<Stmt> stmt;
+    bool busy = false;
+  };
   sqlite3* db_ = nullptr;
+  std::unordered_map<std::string, Cached> cache_;
 };
+
+// The SQL of a migration step that turns `column` of `table` into an INTEGER
+// of Unix milliseconds, converting what is stored: `from` is "rfc3339" (TEXT
+// such as 2025-05-16T14:00:00.5Z) or "seconds" (INTEGER Unix seconds). The
+// column keeps its name and position at the end of the table, loses NOT NULL
+// and DEFAULT; indexes on it must be dropped before and created after. The
+// text it returns is part of shipped migrations: never change it.
+std::string to_unix_ms(std::string_view table, std::string_view column, std::string_view from);
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted.
 class Transaction {

@@ -1,0 +1,121 @@
+// The SQLite kit a store is built on: statements prepared once per
+// connection, and the one stored time format (docs/decisions.md 16, 17).
+
+#include "henvis/sqlite.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "henvis/ids.hpp"
+#include "support.hpp"
+
+namespace {
+
+using henvis::test::scalar;
+using henvis::test::TempDir;
+using namespace std::chrono_literals;
+
+henvis::sqlite::Instant at(const std::string& rfc3339) {
+  return std::chrono::system_clock::time_point(std::chrono::microseconds(
+      google::protobuf::util::TimeUtil::TimestampToMicroseconds(henvis::parse_timestamp(rfc3339))));
+}
+
+}  // namespace
+
+TEST_CASE("Db::query prepares a statement once and lends it out reset", "[sqlite]") {
+  // Given a table with two rows
+  TempDir tmp("henvis-sqlite-test");
+  henvis::sqlite::Db db(tmp.file("t.db"));
+  db.exec(
+      "CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER); INSERT INTO t VALUES ('a', 1), ('b', 2)");
+  constexpr std::string_view FIND = "SELECT v FROM t WHERE k = ?";
+  // When the same named statement is used twice, the first loan stepped only once
+  henvis::sqlite::Stmt* first = nullptr;
+  {
+    auto q = db.query(FIND);
+    first = &*q;
+    REQUIRE(q->bind(1, "a").step());
+    CHECK(q->i64(0) == 1);
+  }
+  auto q = db.query(FIND);
+  // Then it is the same prepared statement, with its old binding cleared
+  CHECK(&*q == first);
+  CHECK_FALSE(q->step());  // NULL key matches nothing
+}
+
+TEST_CASE("Db::query lends a second statement when the first is still in use", "[sqlite]") {
+  // Given a table and one loan of a statement being stepped through
+  TempDir tmp("henvis-sqlite-test");
+  henvis::sqlite::Db db(tmp.file("t.db"));
+  db.exec("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1), (2)");
+  constexpr std::string_view ALL = "SELECT v FROM t ORDER BY v";
+  auto outer = db.query(ALL);
+  REQUIRE(outer->step());
+  // When the same statement is asked for again inside that loop
+  auto inner = db.query(ALL);
+  // Then it is a separate statement and both read from their own position
+  CHECK(&*inner != &*outer);
+  REQUIRE(inner->step());
+  CHECK(inner->i64(0) == 1);
+  REQUIRE(outer->step());
+  CHECK(outer->i64(0) == 2);
+}
+
+TEST_CASE("A finished loan leaves no read snapshot that would block a WAL checkpoint", "[sqlite]") {
+  // Given a database with a row, read through a kept statement that stopped mid-result
+  TempDir tmp("henvis-sqlite-test");
+  henvis::sqlite::Db db(tmp.file("t.db"));
+  db.exec("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1), (2)");
+  {
+    auto q = db.query("SELECT v FROM t");
+    REQUIRE(q->step());
+  }
+  // When another connection writes and the first truncates the WAL
+  henvis::sqlite::Db other(tmp.file("t.db"));
+  other.exec("DELETE FROM t");
+  // Then the checkpoint is not held up by the first loan
+  CHECK(db.checkpoint_truncate());
+}
+
+TEST_CASE("Instants are stored as Unix milliseconds and read back", "[sqlite][time]") {
+  TempDir tmp("henvis-sqlite-test");
+  henvis::sqlite::Db db(tmp.file("t.db"));
+  db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, at INTEGER)");
+  const auto t = at("2025-05-16T14:00:00.123456Z");
+  db.query("INSERT INTO t(id, at) VALUES (1, ?)")->bind(1, t).run();
+  db.query("INSERT INTO t(id, at) VALUES (2, ?)")
+      ->bind(1, std::optional<henvis::sqlite::Instant>{})
+      .run();
+  CHECK(scalar(db, "SELECT at FROM t WHERE id = 1") == 1747404000123);
+  auto q = db.query("SELECT at FROM t ORDER BY id");
+  REQUIRE(q->step());
+  CHECK(q->instant(0) == at("2025-05-16T14:00:00.123Z"));  // below a millisecond is dropped
+  REQUIRE(q->step());
+  CHECK_FALSE(q->maybe_instant(0).has_value());
+}
+
+TEST_CASE("to_unix_ms converts RFC 3339 text and seconds in place, keeping NULLs",
+          "[sqlite][time]") {
+  // Given a table with RFC 3339 text in every precision protobuf writes, and Unix seconds
+  TempDir tmp("henvis-sqlite-test");
+  henvis::sqlite::Db db(tmp.file("t.db"));
+  db.exec(
+      "CREATE TABLE t (id INTEGER PRIMARY KEY, at TEXT NOT NULL DEFAULT '', s INTEGER);"
+      "INSERT INTO t VALUES (1, '2025-05-16T14:00:00Z', 1747404000),"
+      " (2, '2025-05-16T14:00:00.5Z', NULL), (3, '2025-05-16T14:00:00.123456789Z', 0)");
+  // When the columns are converted
+  db.migrate({henvis::sqlite::to_unix_ms("t", "at", "rfc3339") +
+              henvis::sqlite::to_unix_ms("t", "s", "seconds")});
+  // Then they hold Unix milliseconds, in time order, and NULL stays NULL
+  CHECK(scalar(db, "SELECT at FROM t WHERE id = 1") == 1747404000000);
+  CHECK(scalar(db, "SELECT at FROM t WHERE id = 2") == 1747404000500);
+  CHECK(scalar(db, "SELECT at FROM t WHERE id = 3") == 1747404000123);
+  CHECK(scalar(db, "SELECT s FROM t WHERE id = 1") == 1747404000000);
+  CHECK(scalar(db, "SELECT count(*) FROM t WHERE s IS NULL") == 1);
+  CHECK(scalar(db, "SELECT count(*) FROM t WHERE typeof(at) = 'integer'") == 3);
+  CHECK_THROWS_AS(henvis::sqlite::to_unix_ms("t", "at", "minutes"), std::invalid_argument);
+}
