@@ -12,8 +12,10 @@
 // and outcomes carry Idempotency-Keys derived from them, so running the same
 // seed again against the same stack replays idempotently: intake answers the
 // same offers with the same answers and the router records no outcome twice.
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -91,9 +93,14 @@ std::optional<std::string> option_value(const std::vector<std::string>& args, st
   return std::nullopt;
 }
 
-int incidents_main(const std::vector<std::string>& args) {
-  henvis::sim::IncidentOptions opt;
-  std::string out_file;
+// Reads args[1..] as options: a word in `switches` (e.g. "--json") is handed
+// to `set` with the value "", anything else as "--name value" or
+// "--name=value". --help prints the usage. The exit code when there is
+// nothing to run (--help, a usage error); `set` throws std::invalid_argument
+// with the usage error's text.
+std::optional<int> read_options(
+    const std::vector<std::string>& args, const std::vector<std::string>& switches,
+    const std::function<void(const std::string& name, const std::string& value)>& set) {
   try {
     for (std::size_t i = 1; i < args.size(); ++i) {
       std::string name = args[i], value;
@@ -101,18 +108,36 @@ int incidents_main(const std::vector<std::string>& args) {
         std::cout << USAGE;
         return 0;
       }
+      if (std::find(switches.begin(), switches.end(), name) != switches.end()) {
+        set(name.substr(2), "");
+        continue;
+      }
       if (auto bad = option_value(args, i, name, value)) return usage_error(*bad);
-      if (name == "seed")
-        opt.seed = static_cast<std::uint64_t>(number(name, value));
-      else if (name == "year")
-        opt.year = static_cast<int>(number(name, value));
-      else if (name == "households")
-        opt.households = static_cast<int>(number(name, value));
-      else if (name == "out")
-        out_file = value;
-      else
-        return usage_error("unknown option --" + name + " for incidents");
+      set(name, value);
     }
+  } catch (const std::invalid_argument& e) {
+    return usage_error(e.what());
+  }
+  return std::nullopt;
+}
+
+int incidents_main(const std::vector<std::string>& args) {
+  henvis::sim::IncidentOptions opt;
+  std::string out_file;
+  auto done = read_options(args, {}, [&](const std::string& name, const std::string& value) {
+    if (name == "seed")
+      opt.seed = static_cast<std::uint64_t>(number(name, value));
+    else if (name == "year")
+      opt.year = static_cast<int>(number(name, value));
+    else if (name == "households")
+      opt.households = static_cast<int>(number(name, value));
+    else if (name == "out")
+      out_file = value;
+    else
+      throw std::invalid_argument("unknown option --" + name + " for incidents");
+  });
+  if (done) return *done;
+  try {
     const auto year = henvis::sim::generate_incidents(opt);
     const std::string text = henvis::sim::to_jsonl(year);
     if (out_file.empty()) {
@@ -202,24 +227,17 @@ void set_option(RunCommand& c, const std::string& name, const std::string& value
 // Reads the options of `run` and `plan` into c; the exit code when there is
 // nothing to run (--help, a usage error).
 std::optional<int> parse_run_options(const std::vector<std::string>& args, RunCommand& c) {
+  auto done = read_options(args, {"--no-ack", "--json"},
+                           [&](const std::string& name, const std::string& value) {
+                             if (name == "no-ack")
+                               c.ropt.acknowledge = false;
+                             else if (name == "json")
+                               c.json = true;
+                             else
+                               set_option(c, name, value);
+                           });
+  if (done) return done;
   try {
-    for (std::size_t i = 1; i < args.size(); ++i) {
-      std::string name = args[i], value;
-      if (name == "--help" || name == "-h") {
-        std::cout << USAGE;
-        return 0;
-      }
-      if (name == "--no-ack") {
-        c.ropt.acknowledge = false;
-        continue;
-      }
-      if (name == "--json") {
-        c.json = true;
-        continue;
-      }
-      if (auto bad = option_value(args, i, name, value)) return usage_error(*bad);
-      set_option(c, name, value);
-    }
     const auto& e = c.ropt.endpoints;
     for (const auto& url : {e.intake, e.router, e.notifier, e.evaluation})
       henvis::client::parse_url(url);
