@@ -3,9 +3,13 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <cstdint>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "henvis/v1/config.pb.h"
 
 namespace henvis::config {
 
@@ -51,6 +55,29 @@ std::string resolve(const std::string& base_dir, const std::string& p) {
 std::string dir_of(const std::string& path) {
   auto parent = std::filesystem::path(path).parent_path();
   return parent.empty() ? "." : parent.string();
+}
+
+void check_ranges(const v1::ServiceConfig& c) {
+  struct Range {
+    const char* field;
+    std::int64_t value, max;
+  };
+  constexpr std::int64_t MIB = 1 << 20;
+  const Range ranges[] = {
+      {"http.port", c.http().port(), 65535},
+      {"http.body_limit_bytes", c.http().body_limit_bytes(), 16 * MIB},
+      {"router.max_contact_attempts", c.router().max_contact_attempts(), 20},
+      {"router.reminder_working_days", c.router().reminder_working_days(), 60},
+      {"router.check_interval_seconds", c.router().check_interval_seconds(), 86400},
+      {"notifier.webhook_max_attempts", c.notifier().webhook_max_attempts(), 100},
+      {"notifier.webhook_initial_backoff_ms", c.notifier().webhook_initial_backoff_ms(), 3600000},
+      {"notifier.dispatch_interval_ms", c.notifier().dispatch_interval_ms(), 60000},
+      {"evaluation.min_cell", c.evaluation().min_cell(), 1000},
+  };
+  for (const auto& r : ranges)
+    if (r.value < 0 || r.value > r.max)
+      throw Error(std::string(r.field) + ": " + std::to_string(r.value) + " is not in 0.." +
+                  std::to_string(r.max));
 }
 
 }  // namespace henvis::config

@@ -2,10 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 #include "henvis/ids.hpp"
@@ -158,6 +160,36 @@ int partition_count(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
       throw std::runtime_error("kafka: topic " + topic + " not available");
     std::this_thread::sleep_for(std::chrono::milliseconds(RETRY_PAUSE_MS));
   }
+}
+
+std::vector<TopicInfo> list_topics(const std::string& bootstrap, int timeout_ms) {
+  // Only the all-topics metadata request is sent, which creates nothing.
+  ConfHandle conf = base_conf(bootstrap, nullptr);
+  char err[512];
+  KafkaHandle rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err));
+  if (!rk) throw std::runtime_error(std::string("kafka: ") + err);
+  conf.release();
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_metadata(rk.get(), 1, nullptr, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    throw std::runtime_error("kafka: the brokers did not answer");
+  std::vector<TopicInfo> topics;
+  for (int t = 0; t < md->topic_cnt; ++t) {
+    const auto& mt = md->topics[t];
+    if (mt.err != RD_KAFKA_RESP_ERR_NO_ERROR || std::string_view(mt.topic).rfind("__", 0) == 0)
+      continue;
+    TopicInfo info{mt.topic, mt.partition_cnt, 0};
+    for (int p = 0; p < mt.partition_cnt; ++p) {
+      std::int64_t lo = 0, hi = 0;
+      if (rd_kafka_query_watermark_offsets(rk.get(), mt.topic, mt.partitions[p].id, &lo, &hi,
+                                           timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        info.messages += hi - lo;
+    }
+    topics.push_back(std::move(info));
+  }
+  rd_kafka_metadata_destroy(md);
+  std::sort(topics.begin(), topics.end(),
+            [](const TopicInfo& a, const TopicInfo& b) { return a.name < b.name; });
+  return topics;
 }
 
 Health::~Health() { stop_probe(); }

@@ -99,6 +99,7 @@ void load_configuration(const Flags& f, ServiceSetup& s) {
   config::load(f.config_path, s.config);
   s.config_dir = config::dir_of(f.config_path);
   if (!f.port.empty()) s.config.mutable_http()->set_port(std::stoi(f.port));
+  config::check_ranges(s.config);
   s.database = f.database.empty() ? config::resolve(s.config_dir, s.config.database()) : f.database;
   if (s.database.empty()) throw config::Error("database is required");
   v1::Directory dir;

@@ -382,9 +382,52 @@ TEST_CASE("Bad events land in each consumer's DLQ with reason and origin, the pa
         1);
   out = run_ctl(s, "dlq list --topic henvis.offers.v1.dlq.router", &rc);
   CHECK(out.find("8 entries") != std::string::npos);
+  // And the replayed entry is marked as replayed, the others are not
+  CHECK(out.find(", 1 replayed") != std::string::npos);
+  const std::string marked = run_ctl(s, "--json dlq list --topic henvis.offers.v1.dlq.router");
+  CHECK(marked.find("\"offset\":" + offset + ",") != std::string::npos);
+  std::size_t replayed_lines = 0;
+  for (std::size_t at = 0; (at = marked.find("\"replayed\":true", at)) != std::string::npos; ++at)
+    ++replayed_lines;
+  CHECK(replayed_lines == 1);
   // Usage errors
   run_ctl(s, "dlq replay --topic henvis.offers.v1.dlq.router", &rc);
   CHECK(rc == 2);
+}
+
+TEST_CASE("henvisctl dlq list names every DLQ and refuses, never creates, an unknown topic",
+          "[integration][robustness][henvisctl]") {
+  // Given a stack whose router dead-lettered one event
+  Stack s;
+  s.start_broker();
+  s.start("router");
+  henvis::kafka::Producer producer(s.bootstrap(), [](std::int64_t, bool, const std::string&) {});
+  auto junk = henvis::kafka::make_event("/test/dlq-list", "henvis.offer.recorded", "k", "junk");
+  producer.produce("henvis.offers.v1", junk.key, junk.payload, junk.headers(), 1);
+  REQUIRE(producer.flush(10000));
+  int rc = -1;
+  REQUIRE(eventually([&] {
+    return run_ctl(s, "dlq list --topic henvis.offers.v1.dlq.router", &rc).find("1 entry") !=
+           std::string::npos;
+  }));
+  // When every DLQ is listed / Then the router's shows its one entry, none replayed
+  std::string all = run_ctl(s, "--json dlq list", &rc);
+  INFO(all);
+  CHECK(rc == 0);
+  CHECK(all.find("{\"topic\":\"henvis.offers.v1.dlq.router\",\"entries\":1,\"replayed\":0}") !=
+        std::string::npos);
+  // When a misspelled topic is listed / Then it is refused with the likely one named
+  const std::string typo = run_ctl(s, "dlq list --topic henvis.offers.v1.dlq.ruoter", &rc);
+  INFO(typo);
+  CHECK(rc == 2);
+  CHECK(typo.find("no dead-letter topic henvis.offers.v1.dlq.ruoter") != std::string::npos);
+  CHECK(typo.find("did you mean henvis.offers.v1.dlq.router?") != std::string::npos);
+  // And the misspelled topic was not created by asking
+  all = run_ctl(s, "dlq list", &rc);
+  CHECK(all.find("ruoter") == std::string::npos);
+  CHECK(henvis::kafka::list_topics(s.bootstrap(), 10000).size() > 0);
+  for (const auto& t : henvis::kafka::list_topics(s.bootstrap(), 10000))
+    CHECK(t.name != "henvis.offers.v1.dlq.ruoter");
 }
 
 TEST_CASE("Bad HTTP bodies get problem+json and the services keep answering",

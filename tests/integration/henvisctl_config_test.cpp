@@ -63,3 +63,39 @@ TEST_CASE("henvisctl config check finds what the services would refuse at start"
   CHECK(csv.err.find("CHANNEL_FILE") != std::string::npos);
   CHECK_FALSE(fs::exists(s.dir() / "drop"));
 }
+
+TEST_CASE(
+    "henvisctl config check refuses numbers out of range and recognises the files a config names",
+    "[integration][henvisctl][config]") {
+  Stack s;
+  const std::string notifier = (s.dir() / "notifier.textproto").string();
+  // Given a service configuration with a port no socket can have
+  std::string text = slurp(notifier);
+  const auto port_at = text.find("port: 0");
+  REQUIRE(port_at != std::string::npos);
+  text.replace(port_at, 7, "port: 99999");
+  std::ofstream(s.dir() / "bad-port.textproto") << text;
+  // When checked / Then it fails naming the field and the range
+  auto port = henvisctl(s.dir(), "config check " + (s.dir() / "bad-port.textproto").string());
+  CHECK(port.status != 0);
+  CHECK(port.err.find("http.port: 99999 is not in 0..65535") != std::string::npos);
+  // Given the dev directory and tokens files on their own
+  auto files = henvisctl(s.dir(), "config check " + (DEV / "directory.textproto").string() + " " +
+                                      (DEV / "tokens.textproto").string());
+  // Then each is recognised and checked as what it is
+  INFO(files.err);
+  CHECK(files.status == 0);
+  CHECK(files.out.find("directory.textproto: ok (a directory file, version ") != std::string::npos);
+  CHECK(files.out.find("tokens.textproto: ok (a tokens file, ") != std::string::npos);
+  // And the socialsog config warns that its shipped rules are placeholder codes
+  auto socialsog = henvisctl(s.dir(), "config check " + (s.dir() / "socialsog.textproto").string());
+  CHECK(socialsog.status == 0);
+  CHECK(
+      socialsog.err.find("warning: the Socialsøg rules placeholder-2024.1 are placeholder codes") !=
+      std::string::npos);
+  // And a file that is none of these still gets the service configuration's error
+  std::ofstream(s.dir() / "junk.textproto") << "nonsense: 1\n";
+  auto junk = henvisctl(s.dir(), "config check " + (s.dir() / "junk.textproto").string());
+  CHECK(junk.status != 0);
+  CHECK(junk.err.find("nonsense") != std::string::npos);
+}

@@ -157,3 +157,22 @@ TEST_CASE("henvis-sim incidents: deterministic, realistic, and every line import
   for (const auto& c : rules.codes()) CHECK(codes.count(c.code()) == 1);
   CHECK(codes.count("PH-G-TYVERI") == 1);
 }
+
+TEST_CASE("henvis-sim incidents can cover the 365 days before a date instead of a calendar year",
+          "[sim][incidents]") {
+  // Given the window ending 2026-11-30 (henvis-sim's default is the one ending today)
+  henvis::sim::IncidentOptions opt;
+  opt.households = 50;
+  opt.until = std::chrono::sys_days(std::chrono::year{2026} / 11 / 30);
+  opt.year = 2025;
+  const auto y = henvis::sim::generate_incidents(opt);
+  // Then every incident happened in those 365 days, and they all pass validation
+  REQUIRE_FALSE(y.incidents.empty());
+  const std::int64_t end = 1795996800;  // 2026-11-30T00:00:00Z
+  for (const auto& i : y.incidents) {
+    CHECK(i.occurred_at().seconds() >= end - 365 * 86400);
+    CHECK(i.occurred_at().seconds() < end);
+  }
+  std::istringstream in(henvis::sim::to_jsonl(y));
+  CHECK(ss::read_incidents_jsonl(in).bad.empty());
+}

@@ -58,10 +58,43 @@ Args parse_args(const std::vector<std::string>& argv, const std::set<std::string
       }
       a.options[name] = value;
     } else {
-      throw UsageError("unknown option --" + name);
+      std::vector<std::string> known;
+      for (const auto* set : {&value_options, &flag_options})
+        for (const auto& o : *set) known.push_back(o);
+      std::string msg = "unknown option --" + name;
+      if (auto guess = did_you_mean(name, known)) msg += " (did you mean --" + *guess + "?)";
+      throw UsageError(msg);
     }
   }
   return a;
+}
+
+// Levenshtein distance, the textbook two-row version: twenty lines are less
+// than a dependency for suggesting a command name.
+std::optional<std::string> did_you_mean(const std::string& word,
+                                        const std::vector<std::string>& candidates) {
+  const auto distance = [](const std::string& a, const std::string& b) {
+    std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+      cur[0] = i;
+      for (std::size_t j = 1; j <= b.size(); ++j)
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+      std::swap(prev, cur);
+    }
+    return prev[b.size()];
+  };
+  const std::size_t limit = std::max<std::size_t>(1, word.size() / 3);
+  std::optional<std::string> best;
+  std::size_t best_d = limit + 1;
+  for (const auto& c : candidates) {
+    const std::size_t d = distance(word, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  return best;
 }
 
 // ---------------------------------------------------------------- output
@@ -546,16 +579,22 @@ const std::vector<Command>& commands() {
        {"csv"},
        stats_underretninger},
       {{"config", "check"},
-       "SERVICE_CONFIG...",
-       "Parse each henvis.v1.ServiceConfig file and the directory and tokens files it\n"
-       "names; unknown fields are refused; exit 0 when all are valid. Needs no server.\n",
+       "FILE...",
+       "Check configuration files offline, as the services would at start. A service\n"
+       "configuration (henvis.v1.ServiceConfig) is checked with the directory and tokens\n"
+       "files it names, its numbers' ranges, the notifier's channels and Socialsøg's\n"
+       "settings; a directory, tokens or Socialsøg settings file on its own is recognised\n"
+       "and checked as that. Unknown fields are refused; placeholder code lists are\n"
+       "warned about. Exit 0 when all are valid. Needs no server.\n",
        {},
        {},
        config_check},
       {{"dlq", "list"},
-       "--topic T (--bootstrap HOST:PORT | --bootstrap-file FILE)",
-       "List a dead-letter topic's entries (operator). Shows partition, offset, service,\n"
-       "origin topic/partition/offset, ce_type, payload size and reason; never the payload.\n"
+       "[--topic T] (--bootstrap HOST:PORT | --bootstrap-file FILE)",
+       "List dead-letter topics and their entries (operator). Without --topic: every DLQ\n"
+       "topic of the cluster with its entries and how many were replayed. With --topic: its\n"
+       "entries' partition, offset, service, origin topic/partition/offset, ce_type, payload\n"
+       "size, whether replayed, and reason; never the payload. An unknown topic is refused.\n"
        "  --topic T              e.g. henvis.offers.v1.dlq.router\n"
        "  --bootstrap HOST:PORT  Kafka bootstrap servers\n"
        "  --bootstrap-file FILE  a file whose first line is that (henvis-devbroker's)\n",
@@ -590,6 +629,27 @@ namespace {
 
 std::string command_name(const Command& c) { return c.words[0] + " " + c.words[1]; }
 
+// One line of a command list: the command and the first sentence of its help.
+void summary_line(std::ostream& o, const Command& c) {
+  std::string first = c.help.substr(0, std::min(c.help.find(". "), c.help.find(".\n")));
+  std::replace(first.begin(), first.end(), '\n', ' ');
+  o << "  " << std::left << std::setw(22) << command_name(c) << first << "\n";
+}
+
+// The commands whose first word is `word` ("offer": offer register, offer withdraw).
+std::vector<const Command*> group(const std::string& word) {
+  std::vector<const Command*> g;
+  for (const auto& c : commands())
+    if (c.words[0] == word) g.push_back(&c);
+  return g;
+}
+
+void group_usage(std::ostream& o, const std::string& word) {
+  o << "usage: henvisctl [global options] " << word << " COMMAND [options]\n\ncommands:\n";
+  for (const auto* c : group(word)) summary_line(o, *c);
+  o << "\n(henvisctl " << word << " COMMAND --help for a command's options)\n";
+}
+
 void usage(std::ostream& o) {
   o << "usage: henvisctl [global options] COMMAND [options]\n\n"
        "global options:\n"
@@ -599,14 +659,10 @@ void usage(std::ostream& o) {
        "  --notifier URL         default http://127.0.0.1:8084 ($HENVIS_NOTIFIER)\n"
        "  --evaluation URL       default http://127.0.0.1:8085 ($HENVIS_EVALUATION)\n"
        "  --json                 print the server's JSON instead of a table\n"
-       "  --help                 this text; COMMAND --help for a command's\n\n"
+       "  --help, -h             this text; COMMAND --help (or help COMMAND) for a command's\n"
+       "  --version              henvisctl's version\n\n"
        "commands:\n";
-  for (const auto& c : commands()) {
-    // The first sentence of the help, on one line.
-    std::string first = c.help.substr(0, std::min(c.help.find(". "), c.help.find(".\n")));
-    std::replace(first.begin(), first.end(), '\n', ' ');
-    o << "  " << std::left << std::setw(18) << command_name(c) << first << "\n";
-  }
+  for (const auto& c : commands()) summary_line(o, c);
   o << "\nexit status: 0 ok, 1 the server refused (its reasons are printed as field: reason),\n"
        "2 bad command line, 3 the server could not be reached.\n";
 }
@@ -665,14 +721,25 @@ const Command* find_command(const std::vector<std::string>& argv, std::vector<st
 // UsageError.
 int no_command(const Args& a, const std::vector<std::string>& words, bool no_arguments,
                std::ostream& out, std::ostream& err) {
+  if (a.flag("version")) {
+    out << "henvisctl " << HENVIS_VERSION << "\n";
+    return EXIT_OK;
+  }
+  if (words.size() == 1 && !group(words[0]).empty()) {
+    group_usage(out, words[0]);
+    return EXIT_OK;
+  }
   if (a.flag("help") || no_arguments) {
     usage(a.flag("help") ? out : err);
     return a.flag("help") ? EXIT_OK : EXIT_USAGE;
   }
-  throw UsageError(words.empty()
-                       ? "no command given"
-                       : "unknown command \"" +
-                             (words.size() > 1 ? words[0] + " " + words[1] : words[0]) + "\"");
+  if (words.empty()) throw UsageError("no command given");
+  const std::string given = words.size() > 1 ? words[0] + " " + words[1] : words[0];
+  std::vector<std::string> names;
+  for (const auto& c : commands()) names.push_back(words.size() > 1 ? command_name(c) : c.words[0]);
+  std::string msg = "unknown command \"" + given + "\"";
+  if (auto guess = did_you_mean(given, names)) msg += " (did you mean \"" + *guess + "\"?)";
+  throw UsageError(msg);
 }
 
 // Moves the global options given on the command line from `a` into `g` and
@@ -702,7 +769,7 @@ void take_globals(Args& a, Globals& g) {
 int run_command(const Command* cmd, const std::vector<std::string>& words,
                 const std::vector<std::string>& argv, Globals g, std::ostream& out,
                 std::ostream& err) {
-  std::set<std::string> values = global_values(), flags{"json", "help"};
+  std::set<std::string> values = global_values(), flags{"json", "help", "version"};
   if (cmd) {
     values.insert(cmd->value_options.begin(), cmd->value_options.end());
     flags.insert(cmd->flag_options.begin(), cmd->flag_options.end());
@@ -722,11 +789,23 @@ int run_command(const Command* cmd, const std::vector<std::string>& words,
   return cmd->run(ctx, a);
 }
 
+// `-h` is --help, and `help [COMMAND]` is `[COMMAND] --help`.
+std::vector<std::string> help_spelled_out(std::vector<std::string> argv) {
+  for (auto& s : argv)
+    if (s == "-h") s = "--help";
+  if (!argv.empty() && argv[0] == "help") {
+    argv.erase(argv.begin());
+    argv.push_back("--help");
+  }
+  return argv;
+}
+
 }  // namespace
 
-int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   const Globals g = env_globals();
   const Command* cmd = nullptr;
+  const std::vector<std::string> argv = help_spelled_out(args);
   try {
     std::vector<std::string> words;
     cmd = find_command(argv, words);

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <set>
 #include <stdexcept>
@@ -78,6 +79,10 @@ google::protobuf::Timestamp parse_time(const std::string& option, const std::str
 // Columns aligned by display width (UTF-8); numbers right-aligned.
 void print_table(std::ostream& out, const std::vector<std::string>& header,
                  const std::vector<std::vector<std::string>>& rows);
+// The candidate closest to `word` if it is close enough to be a slip of the
+// keyboard (edit distance at most a third of the word, at least 1).
+std::optional<std::string> did_you_mean(const std::string& word,
+                                        const std::vector<std::string>& candidates);
 // RFC 4180 CSV into rows of fields.
 std::vector<std::vector<std::string>> parse_csv(const std::string& text);
 

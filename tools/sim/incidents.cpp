@@ -339,8 +339,10 @@ IncidentYear generate_incidents(const IncidentOptions& opt) {
   y.options = opt;
   Rng r(opt.seed ^ 0x5ec1a150u);
   std::set<std::string> cprs;
-  const auto start = chr::sys_days(chr::year{opt.year} / chr::January / 1);
-  const auto end = chr::sys_days(chr::year{opt.year + 1} / chr::January / 1);
+  const auto start = opt.until ? *opt.until - chr::days(365)
+                               : chr::sys_days(chr::year{opt.year} / chr::January / 1);
+  const auto end =
+      opt.until ? *opt.until : chr::sys_days(chr::year{opt.year + 1} / chr::January / 1);
   Builder b{r,    opt, start.time_since_epoch().count() * DAY, end.time_since_epoch().count() * DAY,
             cprs, y};
 

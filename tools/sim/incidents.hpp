@@ -33,13 +33,20 @@
 #include <string>
 #include <vector>
 
+#include <chrono>
+#include <optional>
+
 #include "henvis/v1/socialsog.pb.h"
 
 namespace henvis::sim {
 
 struct IncidentOptions {
   std::uint64_t seed = 1;
+  // The calendar year the incidents happen in, unless `until` is set: then
+  // the 365 days before it (and `year` is the year those days begin in, for
+  // ages and journal numbers).
   int year = 2023;
+  std::optional<std::chrono::sys_days> until;
   int households = 500;
   int noise_adults = 300;  // adults without children with an incident or two
 };

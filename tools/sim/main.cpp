@@ -13,6 +13,8 @@
 // seed again against the same stack replays idempotently: intake answers the
 // same offers with the same answers and the router records no outcome twice.
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -47,7 +49,9 @@ scenario:
 
 run:
   --intake URL --router URL --notifier URL --evaluation URL
-                         default http://127.0.0.1:8081, :8082, :8084, :8085
+                         default $HENVIS_INTAKE, $HENVIS_ROUTER, $HENVIS_NOTIFIER,
+                         $HENVIS_EVALUATION as henvisctl reads them, else
+                         http://127.0.0.1:8081, :8082, :8084, :8085
   --officer-token T      default dev-officer-mvj
   --centre-token K=T     a centre token for kommunekode K (repeatable); outcomes are
                          recorded only for referrals whose centre has one. Default:
@@ -59,7 +63,8 @@ run:
 
 incidents (Socialsøg; see tools/sim/incidents.hpp for the scenario):
   --seed N               random seed (default 1); the same seed gives the same incidents
-  --year YYYY            the calendar year the incidents happen in (default 2023)
+  --year YYYY            the calendar year the incidents happen in (default: the 365
+                         days up to today, which a scan run now looks back over)
   --households N         households with children (default 500; about 3-4 underretninger
                          a week over the two dev districts)
   --out FILE             write the JSON lines to FILE (default: standard output); a
@@ -68,6 +73,14 @@ incidents (Socialsøg; see tools/sim/incidents.hpp for the scenario):
 exit status: 0 done without errors, 1 some calls were refused (see the summary),
 2 bad command line, 3 the stack could not be reached.
 )";
+
+std::string date_text(std::chrono::sys_days d) {
+  const std::chrono::year_month_day ymd(d);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return buf;
+}
 
 int usage_error(const std::string& msg) {
   std::cerr << "henvis-sim: " << msg << "\n(henvis-sim --help for the options)\n";
@@ -123,18 +136,25 @@ std::optional<int> read_options(
 
 int incidents_main(const std::vector<std::string>& args) {
   henvis::sim::IncidentOptions opt;
+  // By default the last 365 days up to today, so that a scan run now sees
+  // them and the dev retention (15 months) keeps them.
+  const auto today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  opt.until = today;
+  opt.year = static_cast<int>(std::chrono::year_month_day(today - std::chrono::days(365)).year());
   std::string out_file;
   auto done = read_options(args, {}, [&](const std::string& name, const std::string& value) {
-    if (name == "seed")
+    if (name == "seed") {
       opt.seed = static_cast<std::uint64_t>(number(name, value));
-    else if (name == "year")
+    } else if (name == "year") {
       opt.year = static_cast<int>(number(name, value));
-    else if (name == "households")
+      opt.until.reset();
+    } else if (name == "households") {
       opt.households = static_cast<int>(number(name, value));
-    else if (name == "out")
+    } else if (name == "out") {
       out_file = value;
-    else
+    } else {
       throw std::invalid_argument("unknown option --" + name + " for incidents");
+    }
   });
   if (done) return *done;
   try {
@@ -151,9 +171,11 @@ int incidents_main(const std::vector<std::string>& args) {
       }
     }
     const auto& s = year.summary;
-    std::cerr << "henvis-sim incidents: seed " << opt.seed << ", year " << opt.year << ": "
-              << s.incidents << " incidents (mvj " << s.incidents_mvj << ", oj " << s.incidents_oj
-              << ", " << s.severe_incidents << " severe, " << s.late_registered
+    std::cerr << "henvis-sim incidents: seed " << opt.seed << ", "
+              << (opt.until ? "the 365 days before " + date_text(*opt.until)
+                            : "year " + std::to_string(opt.year))
+              << ": " << s.incidents << " incidents (mvj " << s.incidents_mvj << ", oj "
+              << s.incidents_oj << ", " << s.severe_incidents << " severe, " << s.late_registered
               << " registered late); " << s.households << " households with " << s.children
               << " children (" << s.children_elsewhere << " living in another municipality, "
               << s.moved_households << " households moved)"
@@ -227,6 +249,13 @@ void set_option(RunCommand& c, const std::string& name, const std::string& value
 // Reads the options of `run` and `plan` into c; the exit code when there is
 // nothing to run (--help, a usage error).
 std::optional<int> parse_run_options(const std::vector<std::string>& args, RunCommand& c) {
+  // The same addresses henvisctl reads; the command line overrides them.
+  auto& e = c.ropt.endpoints;
+  for (auto [var, url] : {std::pair{"HENVIS_INTAKE", &e.intake},
+                          {"HENVIS_ROUTER", &e.router},
+                          {"HENVIS_NOTIFIER", &e.notifier},
+                          {"HENVIS_EVALUATION", &e.evaluation}})
+    if (const char* v = std::getenv(var); v && *v) *url = v;
   auto done = read_options(args, {"--no-ack", "--json"},
                            [&](const std::string& name, const std::string& value) {
                              if (name == "no-ack")
@@ -238,7 +267,6 @@ std::optional<int> parse_run_options(const std::vector<std::string>& args, RunCo
                            });
   if (done) return done;
   try {
-    const auto& e = c.ropt.endpoints;
     for (const auto& url : {e.intake, e.router, e.notifier, e.evaluation})
       henvis::client::parse_url(url);
   } catch (const std::invalid_argument& e) {

@@ -8,6 +8,10 @@
 #include <stdexcept>
 #include <string>
 
+namespace henvis::v1 {
+class ServiceConfig;
+}
+
 namespace henvis::config {
 
 class Error : public std::runtime_error {
@@ -24,6 +28,10 @@ M load(const std::string& path) {
   load(path, m);
   return m;
 }
+
+// Refuses a number outside what the service can use (a port above 65535, a
+// negative interval, ...), naming the field; 0 always means "the default".
+void check_ranges(const v1::ServiceConfig& c);
 
 // `p` if absolute, else `base_dir/p`.
 std::string resolve(const std::string& base_dir, const std::string& p);

@@ -186,4 +186,17 @@ class Consumer {
 // Number of partitions of `topic`, or throws after `timeout_ms`.
 int partition_count(rd_kafka_t* rk, const std::string& topic, int timeout_ms);
 
+// A topic of the cluster and the messages its partitions hold now (high minus
+// low watermark, summed over partitions).
+struct TopicInfo {
+  std::string name;
+  int partitions = 0;
+  std::int64_t messages = 0;
+};
+// Every topic of the cluster but Kafka's internal ones, by name. Asks for all
+// topics' metadata, never for one by name, so that asking creates nothing on
+// a broker that creates topics on first mention. Throws std::runtime_error
+// when the brokers do not answer within `timeout_ms`.
+std::vector<TopicInfo> list_topics(const std::string& bootstrap, int timeout_ms);
+
 }  // namespace henvis::kafka
