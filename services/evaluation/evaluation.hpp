@@ -36,14 +36,13 @@
 #include "henvis/v1/events.pb.h"
 #include "henvis/v1/socialsog.pb.h"
 #include "stats.hpp"
+#include "store.hpp"
 #include "underretning_stats.hpp"
 
 namespace henvis::evaluation {
 
 inline constexpr const char* SERVICE = "evaluation";
 inline constexpr int DEFAULT_MIN_CELL = 5;
-
-std::vector<std::string> migrations();
 
 // The evaluation as the host runs it (service.cpp; see henvis/service.hpp).
 ServiceDeclaration service();
