@@ -236,12 +236,11 @@ std::vector<Fact> load_facts(sqlite::Db& db, const Query& q) {
   return out;
 }
 
+// The host migrated the store before building the service (run_service).
 Api::Api(const std::string& db_path, Directory directory, int min_cell)
     : db_(db_path),
       directory_(std::move(directory)),
-      min_cell_(min_cell > 0 ? min_cell : DEFAULT_MIN_CELL) {
-  db_.migrate(migrations());
-}
+      min_cell_(min_cell > 0 ? min_cell : DEFAULT_MIN_CELL) {}
 
 void Api::register_routes(http::Router& router) {
   router.add("GET", "/v1/stats/referrals", {v1::ROLE_EVALUATOR},

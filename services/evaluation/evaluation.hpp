@@ -77,7 +77,8 @@ std::vector<UnderretningFact> load_underretning_facts(sqlite::Db& db, const Quer
 // GET /v1/stats/referrals and /v1/stats/underretninger for evaluators.
 class Api {
  public:
-  // min_cell <= 0 means the default (5).
+  // Opens the store at db_path, which must already be migrated (the host
+  // does it; see migrations() in store.hpp). min_cell <= 0 means the default (5).
   Api(const std::string& db_path, Directory directory, int min_cell);
   void register_routes(http::Router& router);
   http::Response referrals(const http::Request& req);
