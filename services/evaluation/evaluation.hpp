@@ -36,14 +36,13 @@
 #include "henvis/v1/events.pb.h"
 #include "henvis/v1/socialsog.pb.h"
 #include "stats.hpp"
+#include "store.hpp"
 #include "underretning_stats.hpp"
 
 namespace henvis::evaluation {
 
 inline constexpr const char* SERVICE = "evaluation";
 inline constexpr int DEFAULT_MIN_CELL = 5;
-
-std::vector<std::string> migrations();
 
 // The evaluation as the host runs it (service.cpp; see henvis/service.hpp).
 ServiceDeclaration service();
@@ -78,7 +77,8 @@ std::vector<UnderretningFact> load_underretning_facts(sqlite::Db& db, const Quer
 // GET /v1/stats/referrals and /v1/stats/underretninger for evaluators.
 class Api {
  public:
-  // min_cell <= 0 means the default (5).
+  // Opens the store at db_path, which must already be migrated (the host
+  // does it; see migrations() in store.hpp). min_cell <= 0 means the default (5).
   Api(const std::string& db_path, Directory directory, int min_cell);
   void register_routes(http::Router& router);
   http::Response referrals(const http::Request& req);

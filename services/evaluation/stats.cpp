@@ -109,9 +109,7 @@ void set_group(v1::ReferralStatsRow& row, const Query& q, const Fact& f,
   for (Dim d : q.group_by) {
     switch (d) {
       case Dim::municipality:
-        row.set_kommunekode(f.kommunekode);
-        if (const auto* m = directory.municipality(f.kommunekode))
-          row.set_municipality_name(m->name());
+        set_municipality(row, f.kommunekode, directory);
         break;
       case Dim::month:
         row.set_month(f.charged_day.substr(0, 7));
@@ -120,9 +118,7 @@ void set_group(v1::ReferralStatsRow& row, const Query& q, const Fact& f,
         row.set_offence(static_cast<v1::Offence>(f.offence));
         break;
       case Dim::district:
-        row.set_district_id(f.district_id);
-        for (const auto& dd : directory.raw().districts())
-          if (dd.id() == f.district_id) row.set_district_name(dd.name());
+        set_district(row, f.district_id, directory);
         break;
       case Dim::week:
         break;  // not a dimension of this table

@@ -124,6 +124,21 @@ void set_query(Stats& out, const Query& q, int min_cell) {
   for (Dim d : q.group_by) out.add_group_by(dim_name(d));
 }
 
+// The group fields of a municipality and of a district, which the rows of
+// every statistics table have: the code or id, and the name where the routing
+// directory knows it.
+template <class Row>
+void set_municipality(Row& row, int kommunekode, const Directory& directory) {
+  row.set_kommunekode(kommunekode);
+  if (const auto* m = directory.municipality(kommunekode)) row.set_municipality_name(m->name());
+}
+template <class Row>
+void set_district(Row& row, const std::string& district_id, const Directory& directory) {
+  row.set_district_id(district_id);
+  for (const auto& d : directory.raw().districts())
+    if (d.id() == district_id) row.set_district_name(d.name());
+}
+
 // The funnel columns, in output order.
 enum Col {
   OFFERED,

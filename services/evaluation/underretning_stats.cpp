@@ -114,14 +114,10 @@ void set_group(v1::UnderretningStatsRow& row, const Query& q, const Underretning
         row.set_week(key_part(d, f));
         break;
       case Dim::municipality:
-        row.set_kommunekode(f.kommunekode);
-        if (const auto* m = directory.municipality(f.kommunekode))
-          row.set_municipality_name(m->name());
+        set_municipality(row, f.kommunekode, directory);
         break;
       case Dim::district:
-        row.set_district_id(f.district_id);
-        for (const auto& dd : directory.raw().districts())
-          if (dd.id() == f.district_id) row.set_district_name(dd.name());
+        set_district(row, f.district_id, directory);
         break;
       default:
         break;

@@ -341,6 +341,75 @@ TEST_CASE("underretning events that can never be applied are refused",
   CHECK(henvis::test::scalar(f.db, "SELECT count(*) FROM underretninger") == 0);
 }
 
+TEST_CASE("a store written before the Unix-milliseconds step reads the same after migrating",
+          "[evaluation][underretninger][migration]") {
+  // Given the known set in a current store
+  Fixture now;
+  now.apply_all(known_events());
+  // And the same underretninger in a store of the three steps before it,
+  // with the receipt clock and `at` in Unix seconds as that schema kept them
+  TempDir tmp("henvis-evaluation-migration-test");
+  henvis::sqlite::Db old(tmp.file("old.db"));
+  const auto steps = ev::migrations();
+  REQUIRE(steps.size() >= 4);
+  old.migrate({steps.begin(), steps.begin() + 3});
+  const std::string columns =
+      "underretning_id, created_day, kommunekode, district_id, children, cross_district, "
+      "cross_municipality, missed, response";
+  const std::string instants = "receipt_due_at, receipt_at, state_at";
+  henvis::sqlite::Stmt(old, "ATTACH ? AS cur").bind(1, now.path).run();
+  old.exec("INSERT INTO underretninger(" + columns + ", " + instants + ") SELECT " + columns +
+           ", receipt_due_at / 1000, receipt_at / 1000, state_at / 1000 FROM cur.underretninger");
+  old.exec("DETACH cur");
+  REQUIRE(henvis::test::scalar(old, "SELECT count(*) FROM underretninger") == 5);
+
+  // When it is migrated
+  old.migrate(steps);
+
+  // Then it holds the current store's rows, instants as INTEGER Unix milliseconds
+  henvis::sqlite::Stmt(old, "ATTACH ? AS cur").bind(1, now.path).run();
+  CHECK(henvis::test::scalar(old, "SELECT count(*) FROM (SELECT " + columns + ", " + instants +
+                                      " FROM underretninger EXCEPT SELECT " + columns + ", " +
+                                      instants + " FROM cur.underretninger)") == 0);
+  old.exec("DETACH cur");
+  CHECK(henvis::test::scalar(old,
+                             "SELECT receipt_due_at FROM underretninger WHERE underretning_id = ?1",
+                             U1.id) == ts(U1.due).seconds() * 1000);
+  CHECK(henvis::test::scalar(old,
+                             "SELECT count(*) FROM underretninger WHERE typeof(state_at) = "
+                             "'integer' AND typeof(receipt_due_at) IN ('integer', 'null')") == 5);
+  // And the statistics and later events treat it as the current store
+  const auto q =
+      ev::parse_query({{"groupBy", "week,municipality,district"}}, ev::underretning_dims());
+  CHECK(ev::to_csv(
+            ev::compute_underretninger(ev::load_underretning_facts(old, q), q, 1, now.directory),
+            q) == now.csv({{"groupBy", "week,municipality,district"}}, 1));
+  ev::Applier a;
+  apply(a, old,
+        event(U5, "response_recorded", "2024-03-19T10:00:00Z", "2024-03-14T10:00:00Z",
+              v1::UNDERRETNING_RESPONSE_NO_ACTION));  // older than the stored response
+  CHECK(henvis::test::scalar(old, "SELECT response FROM underretninger WHERE underretning_id = ?1",
+                             U5.id) == v1::UNDERRETNING_RESPONSE_SUPPORT_MEASURE);
+}
+
+TEST_CASE("underretning responses are ordered by `at` to the millisecond, in any order",
+          "[evaluation][underretninger]") {
+  // Given two responses of u5 within one second, the later one by 300 ms
+  const auto first = event(U5, "response_recorded", "2024-03-18T10:00:00.200Z",
+                           "2024-03-14T10:00:00Z", v1::UNDERRETNING_RESPONSE_NO_ACTION);
+  const auto second = event(U5, "response_recorded", "2024-03-18T10:00:00.500Z",
+                            "2024-03-14T10:00:00Z", v1::UNDERRETNING_RESPONSE_SUPPORT_MEASURE);
+  // When they are applied in either order
+  for (const auto& order : {std::vector{first, second}, std::vector{second, first}}) {
+    Fixture f;
+    f.apply_all(order);
+    // Then the later one is the response
+    CHECK(henvis::test::scalar(f.db,
+                               "SELECT response FROM underretninger WHERE underretning_id = ?1",
+                               U5.id) == v1::UNDERRETNING_RESPONSE_SUPPORT_MEASURE);
+  }
+}
+
 TEST_CASE("GET /v1/stats/underretninger: evaluator only, parameters checked",
           "[evaluation][underretninger][api]") {
   TempDir tmp("henvis-evaluation-underretning-api");
