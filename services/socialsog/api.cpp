@@ -5,6 +5,7 @@
 
 #include "henvis/access_log.hpp"
 #include "henvis/ids.hpp"
+#include "outgoing.hpp"
 #include "socialsog.hpp"
 #include "store.hpp"
 
@@ -20,9 +21,7 @@ bool owns(const http::Request& req, const v1::UnderretningView& v) {
 }  // namespace
 
 Api::Api(const std::string& db_path, Scanner& scanner, outbox::Relay* relay)
-    : db_(db_path), scanner_(scanner), relay_(relay) {
-  db_.migrate(migrations());
-}
+    : db_(db_path), scanner_(scanner), relay_(relay) {}
 
 void Api::register_routes(http::Router& router) {
   router.add("POST", "/v1/scans", {v1::ROLE_COORDINATOR},
@@ -59,29 +58,17 @@ http::Response Api::post_scan(const http::Request& req) {
 }
 
 http::Response Api::get_scan(const http::Request& req) {
-  sqlite::Stmt s(db_, "SELECT view FROM scans WHERE scan_id = ?");
-  s.bind(1, req.params.at("id"));
-  if (!s.step()) return http::problem(404, "Not Found", "no such scan");
-  v1::ScanView v;
-  v.ParseFromString(s.blob(0));
-  return http::json(200, v);
+  auto v = store::find_scan(db_, req.params.at("id"));
+  if (!v) return http::problem(404, "Not Found", "no such scan");
+  return http::json(200, *v);
 }
 
 http::Response Api::list(const http::Request& req) {
   const bool municipality = req.principal.role == v1::ROLE_MUNICIPALITY;
   sqlite::Transaction tx(db_);  // the access-log rows commit with the read
-  std::vector<std::string> ids;
-  {
-    sqlite::Stmt s(db_, municipality
-                            ? "SELECT underretning_id FROM underretninger WHERE recipient_id = ? "
-                              "ORDER BY created_at, rowid"
-                            : "SELECT u.underretning_id FROM underretninger u WHERE EXISTS ("
-                              "SELECT 1 FROM underretning_districts d WHERE d.underretning_id = "
-                              "u.underretning_id AND d.district_id = ?) ORDER BY u.created_at, "
-                              "u.rowid");
-    s.bind(1, req.principal.scope);
-    while (s.step()) ids.push_back(s.text(0));
-  }
+  const std::vector<std::string> ids =
+      municipality ? store::underretninger_to(db_, req.principal.scope)
+                   : store::underretninger_of_district(db_, req.principal.scope);
   v1::UnderretningList out;
   for (const auto& id : ids) {
     *out.add_underretninger() = *load_underretning(db_, id);
@@ -93,15 +80,14 @@ http::Response Api::list(const http::Request& req) {
 
 http::Response Api::receipt(const http::Request& req) {
   const std::string id = req.params.at("id");
-  const std::string now = rfc3339(scanner_.clock().now());
+  const sqlite::Instant now = store::stored(scanner_.clock().now());
   sqlite::Transaction tx(db_);
   auto v = load_underretning(db_, id);
   // Another municipality's underretning does not exist for it.
   if (!v || !owns(req, *v)) return http::problem(404, "Not Found", "no such underretning");
   if (!v->has_receipt_at()) {  // recording it twice is the same as once
-    sqlite::Stmt up(db_, "UPDATE underretninger SET receipt_at = ? WHERE underretning_id = ?");
-    up.bind(1, now).bind(2, id).run();
-    *v->mutable_receipt_at() = parse_timestamp(now);
+    store::set_receipt(db_, id, now);
+    *v->mutable_receipt_at() = to_timestamp(now);
     emit_event(db_, *v, "receipt_recorded", now);
     spdlog::info("receipt recorded underretning_id={} recipient={}", id, v->recipient_id());
   }
@@ -125,31 +111,22 @@ http::Response Api::response(const http::Request& req) {
   if (!errors.empty())
     return http::problem(400, "Bad Request", "the response has invalid fields", errors);
   const std::string id = req.params.at("id");
-  const std::string now = rfc3339(scanner_.clock().now());
+  const sqlite::Instant now = store::stored(scanner_.clock().now());
   sqlite::Transaction tx(db_);
   auto v = load_underretning(db_, id);
   if (!v || !owns(req, *v)) return http::problem(404, "Not Found", "no such underretning");
   if (!v->has_receipt_at()) {
     // Responding is confirming receipt.
-    sqlite::Stmt up(db_, "UPDATE underretninger SET receipt_at = ? WHERE underretning_id = ?");
-    up.bind(1, now).bind(2, id).run();
-    *v->mutable_receipt_at() = parse_timestamp(now);
+    store::set_receipt(db_, id, now);
+    *v->mutable_receipt_at() = to_timestamp(now);
     emit_event(db_, *v, "receipt_recorded", now);
   }
   if (v->response() != r.response() || v->response_note() != r.note()) {
     // A later response (assessment started, then a support measure) replaces
     // the earlier; each is an event. The same response again changes nothing.
-    sqlite::Stmt up(db_,
-                    "UPDATE underretninger SET response = ?, response_at = ?, response_note = ? "
-                    "WHERE underretning_id = ?");
-    up.bind(1, static_cast<int>(r.response())).bind(2, now);
-    if (r.note().empty())
-      up.bind_null(3);
-    else
-      up.bind(3, r.note());
-    up.bind(4, id).run();
+    store::set_response(db_, id, r.response(), now, r.note());
     v->set_response(r.response());
-    *v->mutable_response_at() = parse_timestamp(now);
+    *v->mutable_response_at() = to_timestamp(now);
     v->set_response_note(r.note());
     emit_event(db_, *v, "response_recorded", now);
     spdlog::info("response recorded underretning_id={} response={}", id,

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <set>
 
+#include "henvis/ids.hpp"
 #include "henvis/validate.hpp"
 
 namespace henvis::socialsog {
@@ -72,6 +73,9 @@ std::optional<IncidentProblem> incident_problem(const v1::Incident& in) {
   if (auto r = validate::journal_number(in.journal_number()))
     return IncidentProblem{"journal_number", *r};
   if (!in.has_occurred_at()) return IncidentProblem{"occurred_at", "missing"};
+  // socialsog stores it as a time_point, which holds only times of this era.
+  if (!valid_event_time(in.occurred_at()))
+    return IncidentProblem{"occurred_at", "is not a valid time"};
   if (!kommunekode_ok(in.location_kommunekode()))
     return IncidentProblem{"location_kommunekode", "is not a kommunekode"};
   if (in.incident_codes().empty() && in.offence_codes().empty())

@@ -10,6 +10,7 @@
 
 #include "henvis/ids.hpp"
 #include "henvis/service.hpp"
+#include "outgoing.hpp"
 #include "scan_phases.hpp"
 #include "socialsog.hpp"
 #include "store.hpp"
@@ -17,14 +18,16 @@
 namespace henvis::socialsog {
 
 namespace {
-constexpr const char* WATERMARK = "watermark_seq";
-constexpr const char* WEEKLY_SLOT = "weekly_slot";
+using sqlite::Instant;
 
 google::protobuf::Timestamp seconds_ts(std::int64_t s) {
   google::protobuf::Timestamp t;
   t.set_seconds(s);
   return t;
 }
+
+// The scan reckons in Unix seconds (the rules count whole seconds).
+Instant at_second(std::int64_t unix_seconds) { return Instant(std::chrono::seconds(unix_seconds)); }
 
 // The first of `districts` with a coordinator: its recipient id, else empty.
 std::string first_coordinator(const Directory& directory,
@@ -41,12 +44,11 @@ class IncidentCache {
   const StoredIncident& get(const std::string& id) {
     auto it = cache_.find(id);
     if (it != cache_.end()) return it->second;
-    sqlite::Stmt s(db_, "SELECT payload, seq FROM incidents WHERE incident_id = ?");
-    s.bind(1, id);
-    if (!s.step()) throw std::runtime_error("incident vanished during a scan");
+    const auto stored = store::find_incident(db_, id);
+    if (!stored) throw std::runtime_error("incident vanished during a scan");
     StoredIncident si;
-    si.incident.ParseFromString(s.blob(0));
-    si.seq = s.i64(1);
+    si.incident.ParseFromString(stored->payload);
+    si.seq = stored->seq;
     si.match = rules_.match(si.incident);
     return cache_.emplace(id, std::move(si)).first->second;
   }
@@ -65,75 +67,52 @@ struct Window {
   std::int64_t high = 0;  // the highest ingest number covered (the next watermark)
 };
 
-// What the database says about each candidate child (ChildFacts), with the
-// statements prepared once per scan.
+// What the database says about each candidate child (ChildFacts).
 class ChildLoader {
  public:
   ChildLoader(sqlite::Db& db, IncidentCache& incidents, const Window& window)
-      : incidents_(incidents),
-        window_(window),
-        adults_of_(db, "SELECT DISTINCT adult_cpr FROM adult_children WHERE child_cpr = ?"),
-        latest_(db,
-                "SELECT ac.incident_id FROM adult_children ac JOIN incidents i "
-                "ON i.incident_id = ac.incident_id WHERE ac.child_cpr = ? "
-                "ORDER BY i.occurred_at DESC, i.seq DESC LIMIT 1"),
-        of_adult_(db,
-                  "SELECT ip.incident_id, ip.role FROM incident_persons ip JOIN incidents i "
-                  "ON i.incident_id = ip.incident_id WHERE ip.cpr = ? "
-                  "AND i.occurred_at >= ? AND i.occurred_at <= ?"),
-        notified_(db, "SELECT incident_id FROM notified WHERE child_cpr = ?") {}
+      : db_(db), incidents_(incidents), window_(window) {}
 
   ChildFacts load(const std::string& child) {
     ChildFacts f;
     f.cpr = child;
     identify(f);
-    for (const auto& adult : adults(child)) involve(f, adult);
-    notified_.bind(1, child);
-    while (notified_.step()) f.notified.insert(notified_.text(0));
-    notified_.reset();
+    for (const auto& adult : store::adults_of(db_, child)) involve(f, adult);
+    for (auto& id : store::notified_incidents(db_, child)) f.notified.insert(std::move(id));
     return f;
   }
 
  private:
   // Name and home municipality as the most recent incident listing the child says.
   void identify(ChildFacts& f) {
-    latest_.bind(1, f.cpr);
-    if (latest_.step()) {
-      const StoredIncident& si = incidents_.get(latest_.text(0));
-      for (const auto& p : si.incident.involved())
-        for (const auto& c : p.children())
-          if (c.cpr() == f.cpr) {
-            f.name = c.name();
-            f.home = c.home_kommunekode();
-          }
-    }
-    latest_.reset();
+    const auto latest = store::latest_incident_listing(db_, f.cpr);
+    if (!latest) return;
+    const StoredIncident& si = incidents_.get(*latest);
+    for (const auto& p : si.incident.involved())
+      for (const auto& c : p.children())
+        if (c.cpr() == f.cpr) {
+          f.name = c.name();
+          f.home = c.home_kommunekode();
+        }
   }
 
-  std::vector<std::string> adults(const std::string& child) {
-    std::vector<std::string> out;
-    adults_of_.bind(1, child);
-    while (adults_of_.step()) out.push_back(adults_of_.text(0));
-    adults_of_.reset();
-    return out;
-  }
-
-  // The adult's incidents within the look-back.
+  // The adult's incidents within the look-back [look_back_from, ref]: the
+  // rules count whole seconds, so it ends where ref's second does.
   void involve(ChildFacts& f, const std::string& adult) {
-    of_adult_.bind(1, adult).bind(2, window_.look_back_from).bind(3, window_.ref);
-    while (of_adult_.step()) {
-      const StoredIncident& si = incidents_.get(of_adult_.text(0));
-      f.involvements.push_back(Involvement{
-          adult, static_cast<v1::PersonRole>(of_adult_.i64(1)), si.incident.incident_id(),
-          si.incident.occurred_at().seconds(), si.match.watched, si.match.weight, si.match.severe,
-          si.incident.underretning_sent_at_scene()});
+    const Instant from = at_second(window_.look_back_from);
+    const Instant before = at_second(window_.ref) + std::chrono::seconds(1);
+    for (const auto& inv : store::involvements(db_, adult, from, before)) {
+      const StoredIncident& si = incidents_.get(inv.incident_id);
+      f.involvements.push_back(Involvement{adult, inv.role, si.incident.incident_id(),
+                                           si.incident.occurred_at().seconds(), si.match.watched,
+                                           si.match.weight, si.match.severe,
+                                           si.incident.underretning_sent_at_scene()});
     }
-    of_adult_.reset();
   }
 
+  sqlite::Db& db_;
   IncidentCache& incidents_;
   const Window& window_;
-  sqlite::Stmt adults_of_, latest_, of_adult_, notified_;
 };
 
 // One scan inside its transaction: the phases that read and write the
@@ -146,12 +125,11 @@ class ScanRun {
         scanner_(scanner),
         rules_(scanner.settings().rules),
         spec_(spec),
-        now_tp_(now),
-        now_(rfc3339(now)),
+        now_(store::stored(now)),
         incidents_(db, rules_) {
     view_.set_scan_id(new_uuid());
     view_.set_kind(spec.weekly ? "weekly" : "on_demand");
-    *view_.mutable_started_at() = parse_timestamp(now_);
+    *view_.mutable_started_at() = to_timestamp(now_);
     view_.set_rules_version(rules_.version());
     view_.set_requested_by(spec.requested_by);
   }
@@ -163,29 +141,18 @@ class ScanRun {
   Window load_window() {
     using namespace std::chrono;
     Window w;
-    w.ref = duration_cast<seconds>(now_tp_.time_since_epoch()).count();
+    w.ref = duration_cast<seconds>(now_.time_since_epoch()).count();
     if (spec_.from && spec_.to) {
       *view_.mutable_window_from() = seconds_ts(*spec_.from);
       *view_.mutable_window_to() = seconds_ts(*spec_.to);
-      sqlite::Stmt s(db_,
-                     "SELECT incident_id FROM incidents WHERE occurred_at >= ? AND occurred_at < ? "
-                     "ORDER BY seq");
-      s.bind(1, *spec_.from).bind(2, *spec_.to);
-      while (s.step()) w.triggers.push_back(s.text(0));
+      w.triggers = store::incidents_occurred(db_, at_second(*spec_.from), at_second(*spec_.to));
       w.ref = std::min(w.ref, *spec_.to - 1);
     } else {
-      const std::int64_t from_seq = state_get(db_, WATERMARK, 0);
-      {
-        sqlite::Stmt m(db_, "SELECT coalesce(max(seq), 0) FROM incidents");
-        m.step();
-        w.high = std::max(m.i64(0), from_seq);
-      }
+      const std::int64_t from_seq = store::watermark(db_);
+      w.high = std::max(store::last_incident_seq(db_), from_seq);
       view_.set_received_after_seq(from_seq);
       view_.set_received_up_to_seq(w.high);
-      sqlite::Stmt s(db_,
-                     "SELECT incident_id FROM incidents WHERE seq > ? AND seq <= ? ORDER BY seq");
-      s.bind(1, from_seq).bind(2, w.high);
-      while (s.step()) w.triggers.push_back(s.text(0));
+      w.triggers = store::incidents_received(db_, from_seq, w.high);
     }
     w.look_back_from = months_before(w.ref, rules_.look_back_months());
     return w;
@@ -194,15 +161,12 @@ class ScanRun {
   // 2. The children whose adults appear in the triggers (and the children listed).
   std::set<std::string> candidates(const Window& w) {
     std::set<std::string> out;
-    sqlite::Stmt kids(db_, "SELECT DISTINCT child_cpr FROM adult_children WHERE adult_cpr = ?");
     for (const auto& id : w.triggers) {
       const StoredIncident& si = incidents_.get(id);
       if (si.match.watched) view_.set_incidents_watched(view_.incidents_watched() + 1);
       for (const auto& p : si.incident.involved()) {
         for (const auto& c : p.children()) out.insert(c.cpr());
-        kids.bind(1, p.cpr());
-        while (kids.step()) out.insert(kids.text(0));
-        kids.reset();
+        for (auto& kid : store::children_of(db_, p.cpr())) out.insert(std::move(kid));
       }
     }
     view_.set_incidents_considered(static_cast<int>(w.triggers.size()));
@@ -234,24 +198,22 @@ class ScanRun {
     const v1::Municipality* municipality = k ? directory().municipality(k) : nullptr;
     if (municipality) n.set_municipality_name(municipality->name());
     n.set_scan_id(view_.scan_id());
-    *n.mutable_created_at() = parse_timestamp(now_);
+    *n.mutable_created_at() = to_timestamp(now_);
     n.set_sender(scanner_.settings().sender(n.district_id(), directory()));
     link_previous(h, n);
     const std::string recipient = address(n, municipality, h);
     const std::string notification_id = notify(n, recipient);
-    store(n, recipient, notification_id, h);
+    save(n, recipient, notification_id, h);
     announce(n, recipient);
   }
 
   // 5. The scan itself, and for a weekly scan the watermark.
   void record(std::int64_t high) {
-    sqlite::Stmt ins(db_, "INSERT INTO scans(scan_id, kind, started_at, view) VALUES (?,?,?,?)");
-    ins.bind(1, view_.scan_id()).bind(2, view_.kind()).bind(3, now_);
-    ins.bind_blob(4, view_.SerializeAsString()).run();
+    store::insert_scan(db_, {view_.scan_id(), view_.kind(), now_, view_});
     if (spec_.weekly) {
       // The watermark moves with the scan's results, in one transaction.
-      state_set(db_, WATERMARK, high);
-      state_set(db_, WEEKLY_SLOT, spec_.weekly_slot);
+      store::set_watermark(db_, high);
+      store::set_weekly_slot(db_, spec_.weekly_slot);
     }
   }
 
@@ -275,17 +237,13 @@ class ScanRun {
 
   // The earlier underretning about any of these children.
   void link_previous(const Household& h, v1::UnderretningNotice& n) {
-    sqlite::Stmt prev(db_,
-                      "SELECT underretning_id, seq FROM notified WHERE child_cpr = ? "
-                      "ORDER BY seq DESC LIMIT 1");
     std::int64_t best = -1;
     for (const ChildHit* c : h.children) {
-      prev.bind(1, c->cpr);
-      if (prev.step() && prev.i64(1) > best) {
-        best = prev.i64(1);
-        n.set_previous_underretning_id(prev.text(0));
+      const auto prev = store::last_notified(db_, c->cpr);
+      if (prev && prev->seq > best) {
+        best = prev->seq;
+        n.set_previous_underretning_id(prev->underretning_id);
       }
-      prev.reset();
     }
   }
 
@@ -298,7 +256,7 @@ class ScanRun {
     const std::string municipality_id = "kommune-" + std::to_string(n.kommunekode());
     const v1::Recipient* r = municipality ? directory().recipient(municipality_id) : nullptr;
     if (r && r->kind() == v1::RECIPIENT_KIND_MUNICIPALITY) {
-      const auto due = scanner_.calendar().deadline(floor<seconds>(now_tp_),
+      const auto due = scanner_.calendar().deadline(floor<seconds>(now_),
                                                     scanner_.settings().receipt_working_days);
       *n.mutable_receipt_due_at() = seconds_ts(due.time_since_epoch().count());
       return r->id();
@@ -323,39 +281,18 @@ class ScanRun {
 
   // Stores the underretning, its districts, and which incidents each child
   // has now been notified about.
-  void store(const v1::UnderretningNotice& n, const std::string& recipient,
-             const std::string& notification_id, const Household& h) {
-    sqlite::Stmt ins(db_,
-                     "INSERT INTO underretninger(underretning_id, kommunekode, recipient_id, "
-                     "district_id, notice, notification_id, created_at, receipt_due_at) "
-                     "VALUES (?,?,?,?,?,?,?,?)");
-    ins.bind(1, n.underretning_id()).bind(2, n.kommunekode()).bind(3, recipient);
-    ins.bind(4, n.district_id()).bind_blob(5, n.SerializeAsString()).bind(6, notification_id);
-    ins.bind(7, now_);
-    if (n.has_receipt_due_at())
-      ins.bind(8, n.receipt_due_at().seconds());
-    else
-      ins.bind_null(8);
-    ins.run();
-    const std::int64_t seq = sqlite3_last_insert_rowid(db_.raw());
-    sqlite::Stmt dist(db_,
-                      "INSERT OR IGNORE INTO underretning_districts(underretning_id, district_id) "
-                      "VALUES (?,?)");
-    dist.bind(1, n.underretning_id()).bind(2, n.district_id()).run();
-    dist.reset();
-    for (const StoredIncident* si : h.incidents) {
-      dist.bind(1, n.underretning_id()).bind(2, si->incident.district_id()).run();
-      dist.reset();
-    }
-    sqlite::Stmt mark(
-        db_,
-        "INSERT OR IGNORE INTO notified(child_cpr, incident_id, underretning_id, seq) "
-        "VALUES (?,?,?,?)");
+  void save(const v1::UnderretningNotice& n, const std::string& recipient,
+            const std::string& notification_id, const Household& h) {
+    std::optional<Instant> due;
+    if (n.has_receipt_due_at()) due = store::instant_of(n.receipt_due_at());
+    const std::int64_t seq =
+        store::insert_underretning(db_, {n, recipient, notification_id, now_, due});
+    store::add_district(db_, n.underretning_id(), n.district_id());
+    for (const StoredIncident* si : h.incidents)
+      store::add_district(db_, n.underretning_id(), si->incident.district_id());
+    const store::Notified by{n.underretning_id(), seq};
     for (const ChildHit* c : h.children)
-      for (const auto& id : c->qualifying) {
-        mark.bind(1, c->cpr).bind(2, id).bind(3, n.underretning_id()).bind(4, seq).run();
-        mark.reset();
-      }
+      for (const auto& id : c->qualifying) store::mark_notified(db_, c->cpr, id, by);
   }
 
   // The created event, the scan's counts and the log line.
@@ -378,8 +315,7 @@ class ScanRun {
   const Scanner& scanner_;
   const Rules& rules_;
   const ScanSpec& spec_;
-  const std::chrono::system_clock::time_point now_tp_;
-  const std::string now_;
+  const Instant now_;  // as stored (whole milliseconds)
   IncidentCache incidents_;
   v1::ScanView view_;
 };
@@ -392,7 +328,7 @@ Scanner::Scanner(Directory directory, Settings settings, workdays::Calendar cale
       calendar_(std::move(calendar)),
       clock_(clock) {}
 
-std::int64_t Scanner::watermark(sqlite::Db& db) { return state_get(db, WATERMARK, 0); }
+std::int64_t Scanner::watermark(sqlite::Db& db) { return store::watermark(db); }
 
 v1::ScanView Scanner::scan(sqlite::Db& db, const ScanSpec& spec) {
   sqlite::Transaction tx(db);
@@ -412,7 +348,7 @@ v1::ScanView Scanner::scan(sqlite::Db& db, const ScanSpec& spec) {
   return view;
 }
 
-std::int64_t Scanner::last_slot(std::chrono::system_clock::time_point now) const {
+std::chrono::sys_seconds Scanner::last_slot(std::chrono::system_clock::time_point now) const {
   using namespace std::chrono;
   const auto now_s = floor<seconds>(now);
   const sys_days today{workdays::local_day(now_s)};
@@ -420,15 +356,15 @@ std::int64_t Scanner::last_slot(std::chrono::system_clock::time_point now) const
     const sys_days d = today - days(back);
     if (weekday(d) != settings_.scan_weekday) continue;
     const auto at = workdays::at_local(year_month_day(d), settings_.scan_time);
-    if (at <= now_s) return at.time_since_epoch().count();
+    if (at <= now_s) return at;
   }
-  return 0;  // unreachable: some matching day within 8 days is in the past
+  return {};  // unreachable: some matching day within 8 days is in the past
 }
 
 std::optional<v1::ScanView> Scanner::weekly_if_due(sqlite::Db& db) {
   if (!settings_.weekly_scan) return std::nullopt;
-  const std::int64_t slot = last_slot(clock_.now());
-  if (slot <= state_get(db, WEEKLY_SLOT, -1)) return std::nullopt;
+  const std::chrono::sys_seconds slot = last_slot(clock_.now());
+  if (const auto done = store::weekly_slot(db); done && slot <= *done) return std::nullopt;
   ScanSpec spec;
   spec.weekly = true;
   spec.weekly_slot = slot;
@@ -437,24 +373,12 @@ std::optional<v1::ScanView> Scanner::weekly_if_due(sqlite::Db& db) {
 }
 
 int Scanner::check_receipts(sqlite::Db& db) {
-  const auto now_tp = clock_.now();
-  const std::string now = rfc3339(now_tp);
-  const std::int64_t now_s =
-      std::chrono::duration_cast<std::chrono::seconds>(now_tp.time_since_epoch()).count();
+  const Instant now = store::stored(clock_.now());
   sqlite::Transaction tx(db);
-  std::vector<std::string> due;
-  {
-    sqlite::Stmt s(db,
-                   "SELECT underretning_id FROM underretninger WHERE receipt_due_at IS NOT NULL "
-                   "AND receipt_due_at <= ? AND receipt_at IS NULL AND missed_at IS NULL "
-                   "ORDER BY receipt_due_at");
-    s.bind(1, now_s);
-    while (s.step()) due.push_back(s.text(0));
-  }
+  const std::vector<std::string> due = store::receipts_due(db, now);
   for (const auto& id : due) {
     auto v = load_underretning(db, id);
-    sqlite::Stmt up(db, "UPDATE underretninger SET missed_at = ? WHERE underretning_id = ?");
-    up.bind(1, now).bind(2, id).run();
+    store::set_missed(db, id, now);
     v->set_receipt_missed(true);
     // The coordinator needs to know which underretning and municipality,
     // not the children's details.
@@ -483,16 +407,7 @@ int Scanner::purge_incidents(sqlite::Db& db) {
       std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch()).count();
   const std::int64_t horizon = months_before(now_s, settings_.incident_retention_months);
   sqlite::Transaction tx(db);
-  for (const char* sql : {"DELETE FROM incident_persons WHERE incident_id IN "
-                          "(SELECT incident_id FROM incidents WHERE occurred_at < ?)",
-                          "DELETE FROM adult_children WHERE incident_id IN "
-                          "(SELECT incident_id FROM incidents WHERE occurred_at < ?)"}) {
-    sqlite::Stmt del(db, sql);
-    del.bind(1, horizon).run();
-  }
-  sqlite::Stmt del(db, "DELETE FROM incidents WHERE occurred_at < ?");
-  del.bind(1, horizon).run();
-  const int erased = static_cast<int>(db.changes());
+  const int erased = store::erase_incidents_before(db, at_second(horizon));
   tx.commit();
   // secure_delete zeroes the pages; the WAL still holds the old ones until
   // it is checkpointed, which a reader can hold up: then again next pass.
@@ -500,8 +415,7 @@ int Scanner::purge_incidents(sqlite::Db& db) {
   if (wal_holds_erased_ && db.checkpoint_truncate()) wal_holds_erased_ = false;
   if (erased > 0) {
     spdlog::info("incidents erased after retention count={} occurred_before={} months={}", erased,
-                 rfc3339(std::chrono::system_clock::time_point(std::chrono::seconds(horizon))),
-                 settings_.incident_retention_months);
+                 rfc3339(at_second(horizon)), settings_.incident_retention_months);
   }
   return erased;
 }

@@ -36,6 +36,7 @@
 
 namespace henvis::socialsog {
 
+// The store's schema and its migrations (store.cpp; the host applies them).
 std::vector<std::string> migrations();
 
 // Socialsøg as the host runs it (service.cpp; see henvis/service.hpp).
@@ -148,7 +149,7 @@ struct ScanSpec {
   // On demand: incidents that occurred in [from, to); without a window, the
   // incidents received since the weekly watermark (not moved).
   std::optional<std::int64_t> from, to;
-  std::int64_t weekly_slot = 0;  // the scheduled instant a weekly scan stands for
+  std::chrono::sys_seconds weekly_slot{};  // the scheduled instant a weekly scan stands for
   std::string requested_by;
 };
 
@@ -161,8 +162,8 @@ class Scanner {
   // Runs the weekly scan if its latest scheduled instant has not been
   // scanned; returns it if it ran.
   std::optional<v1::ScanView> weekly_if_due(sqlite::Db& db);
-  // The latest scheduled weekly instant at or before `now` (unix seconds).
-  std::int64_t last_slot(std::chrono::system_clock::time_point now) const;
+  // The latest scheduled weekly instant at or before `now`.
+  std::chrono::sys_seconds last_slot(std::chrono::system_clock::time_point now) const;
   // Reports missed receipt deadlines to the coordinator (once each); returns
   // how many.
   int check_receipts(sqlite::Db& db);
@@ -187,7 +188,8 @@ class Scanner {
   bool wal_holds_erased_ = false;
 };
 
-// The HTTP API for coordinators and municipalities.
+// The HTTP API for coordinators and municipalities, on its own connection to
+// a database the host has migrated.
 class Api {
  public:
   Api(const std::string& db_path, Scanner& scanner, outbox::Relay* relay);

@@ -1,26 +1,159 @@
 #pragma once
-// socialsog's stored rows and the events and notifications they make. Every
-// function runs inside the caller's transaction.
+// socialsog's store (docs/decisions.md 17): its schema and migrations
+// (migrations(), declared in socialsog.hpp for the host and the tests) and
+// every SQL statement the service runs, behind functions that take and return
+// typed rows. The applier, the scanner and the API call these; none of them
+// holds SQL. Each function runs inside the caller's transaction, if any.
+//
+// Instants are stored as INTEGER Unix milliseconds (docs/decisions.md 16) and
+// pass through here only as sqlite::Instant; events and the HTTP API keep
+// protobuf Timestamps / RFC 3339.
 
+#include <google/protobuf/timestamp.pb.h>
+
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "henvis/sqlite.hpp"
-#include "henvis/v1/events.pb.h"
 #include "henvis/v1/socialsog.pb.h"
 
-namespace henvis::socialsog {
+namespace henvis::socialsog::store {
 
-inline constexpr const char* SOURCE = "/henvis/socialsog";
+using sqlite::Instant;
 
-// Publishes an UnderretningEvent (no CPR, no names) through the outbox.
-void emit_event(sqlite::Db& db, const v1::UnderretningView& v, const std::string& event,
-                const std::string& at, const std::string& reason = {});
-// Publishes a NotificationRequested through the outbox, sent by socialsog
-// (henvis/notifications.hpp); returns its id.
-std::string request_notification(sqlite::Db& db, const std::string& recipient_id,
-                                 v1::NotificationKind kind, const v1::UnderretningNotice& notice,
-                                 const std::string& now);
-std::int64_t state_get(sqlite::Db& db, const std::string& key, std::int64_t fallback);
-void state_set(sqlite::Db& db, const std::string& key, std::int64_t value);
+// `t` as the store keeps it (whole milliseconds): a handler that answers
+// with the instant it stored answers what a later read returns.
+Instant stored(Instant t);
+// An event's Timestamp as an instant; the caller has checked it with
+// valid_event_time (a time_point of nanoseconds cannot hold every Timestamp).
+Instant instant_of(const google::protobuf::Timestamp& t);
 
-}  // namespace henvis::socialsog
+// ---------------------------------------------------------------------------
+// The incident window
+
+// One received incident; its persons and children are added beside it.
+struct IncidentRow {
+  std::string incident_id;
+  std::string district_id;
+  Instant occurred_at;
+  bool sent_at_scene = false;
+  std::string payload;  // the serialised v1::Incident (CPR numbers normalised)
+  Instant received_at;
+};
+
+// A stored incident as a scan reads it.
+struct StoredPayload {
+  std::string payload;   // the serialised v1::Incident
+  std::int64_t seq = 0;  // ingest order
+};
+
+std::optional<StoredPayload> find_incident(sqlite::Db& db, const std::string& incident_id);
+void insert_incident(sqlite::Db& db, const IncidentRow& row);
+void insert_person(sqlite::Db& db, const std::string& incident_id, const std::string& cpr,
+                   v1::PersonRole role);
+// `adult_cpr` lists `child_cpr` as one of its children in the incident.
+void insert_adult_child(sqlite::Db& db, const std::string& incident_id,
+                        const std::string& adult_cpr, const std::string& child_cpr);
+// The incident with its persons and children (a corrected one is stored anew).
+void delete_incident(sqlite::Db& db, const std::string& incident_id);
+// Erases the incidents that occurred before `horizon` with their persons and
+// children; returns how many incidents.
+int erase_incidents_before(sqlite::Db& db, Instant horizon);
+
+// The highest ingest number stored (0 when the window is empty).
+std::int64_t last_incident_seq(sqlite::Db& db);
+// Incident ids with ingest numbers in (after_seq, up_to_seq], in ingest order.
+std::vector<std::string> incidents_received(sqlite::Db& db, std::int64_t after_seq,
+                                            std::int64_t up_to_seq);
+// Incident ids that occurred in [from, to), in ingest order.
+std::vector<std::string> incidents_occurred(sqlite::Db& db, Instant from, Instant to);
+
+// The children `adult_cpr` has listed in any incident.
+std::vector<std::string> children_of(sqlite::Db& db, const std::string& adult_cpr);
+// The adults who have listed `child_cpr` in any incident.
+std::vector<std::string> adults_of(sqlite::Db& db, const std::string& child_cpr);
+// The most recent incident (by occurrence, then ingest) listing the child.
+std::optional<std::string> latest_incident_listing(sqlite::Db& db, const std::string& child_cpr);
+
+// An incident a person is involved in, and in which role.
+struct Involved {
+  std::string incident_id;
+  v1::PersonRole role = v1::PERSON_ROLE_UNSPECIFIED;
+};
+// The incidents `cpr` is involved in that occurred in [from, before).
+std::vector<Involved> involvements(sqlite::Db& db, const std::string& cpr, Instant from,
+                                   Instant before);
+
+// ---------------------------------------------------------------------------
+// Which incidents each child has been notified about
+
+// The incidents `child_cpr` has been notified about.
+std::vector<std::string> notified_incidents(sqlite::Db& db, const std::string& child_cpr);
+
+struct Notified {
+  std::string underretning_id;
+  std::int64_t seq = 0;  // the underretning's creation order
+};
+// The latest underretning about the child, if any.
+std::optional<Notified> last_notified(sqlite::Db& db, const std::string& child_cpr);
+// Records (once) that the child was notified about the incident by the underretning.
+void mark_notified(sqlite::Db& db, const std::string& child_cpr, const std::string& incident_id,
+                   const Notified& by);
+
+// ---------------------------------------------------------------------------
+// Scans and the weekly schedule
+
+struct ScanRow {
+  std::string scan_id;
+  std::string kind;  // "weekly" or "on_demand"
+  Instant started_at;
+  v1::ScanView view;
+};
+void insert_scan(sqlite::Db& db, const ScanRow& row);
+std::optional<v1::ScanView> find_scan(sqlite::Db& db, const std::string& scan_id);
+
+// The highest ingest number the weekly scans have covered (0 before the first).
+std::int64_t watermark(sqlite::Db& db);
+void set_watermark(sqlite::Db& db, std::int64_t seq);
+// The scheduled instant the last weekly scan stood for, if one ran.
+std::optional<Instant> weekly_slot(sqlite::Db& db);
+void set_weekly_slot(sqlite::Db& db, Instant slot);
+
+// ---------------------------------------------------------------------------
+// Underretninger
+
+struct UnderretningRow {
+  v1::UnderretningNotice notice;  // carries its id, kommunekode and district
+  std::string recipient_id;       // empty: listed for the district's coordinators
+  std::string notification_id;    // empty without a recipient
+  Instant created_at;
+  std::optional<Instant> receipt_due_at;
+};
+// Stores a new underretning; returns its creation order (for mark_notified).
+std::int64_t insert_underretning(sqlite::Db& db, const UnderretningRow& row);
+// Lists the underretning for the coordinators of `district_id` (once).
+void add_district(sqlite::Db& db, const std::string& underretning_id,
+                  const std::string& district_id);
+
+// The ids of the underretninger sent to `recipient_id`, oldest first.
+std::vector<std::string> underretninger_to(sqlite::Db& db, const std::string& recipient_id);
+// The ids of the underretninger listed for `district_id`, oldest first.
+std::vector<std::string> underretninger_of_district(sqlite::Db& db, const std::string& district_id);
+// The not yet delivered underretning notification `notification_id` carries.
+std::optional<std::string> undelivered(sqlite::Db& db, const std::string& notification_id);
+// The underretninger whose receipt is due by `now`, neither received nor
+// reported missed, by deadline.
+std::vector<std::string> receipts_due(sqlite::Db& db, Instant now);
+
+void set_delivered(sqlite::Db& db, const std::string& underretning_id, Instant at);
+void set_receipt(sqlite::Db& db, const std::string& underretning_id, Instant at);
+void set_missed(sqlite::Db& db, const std::string& underretning_id, Instant at);
+// An empty note is stored as none.
+void set_response(sqlite::Db& db, const std::string& underretning_id,
+                  v1::UnderretningResponse response, Instant at, const std::string& note);
+
+// load_underretning (socialsog.hpp) reads one underretning's view.
+
+}  // namespace henvis::socialsog::store
