@@ -245,7 +245,9 @@ std::string slurp(const fs::path& p) {
 CtlRun henvisctl(const fs::path& dir, const std::string& args) {
   const auto out = dir / "henvisctl.out";
   const auto err = dir / "henvisctl.err";
-  const std::string cmd = std::string(HENVIS_BUILD_DIR "/tools/henvisctl/henvisctl ") + args +
+  // Its journal of retried requests (journal.hpp) in the test's directory.
+  const std::string cmd = "HENVIS_STATE_DIR=" + dir.string() + " " +
+                          std::string(HENVIS_BUILD_DIR "/tools/henvisctl/henvisctl ") + args +
                           " >" + out.string() + " 2>" + err.string();
   const int rc = std::system(cmd.c_str());
   return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(out), slurp(err)};

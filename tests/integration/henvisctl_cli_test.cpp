@@ -2,9 +2,15 @@
 // the version, a group's commands, and a suggestion for a slip of the keyboard.
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
 #include <string>
+#include <thread>
 
 #include "harness.hpp"
+#include "henvis/digest.hpp"
+#include "henvis/sqlite.hpp"
+#include "henvis/v1/api.pb.h"
 
 using namespace henvis::testing;
 
@@ -44,11 +50,134 @@ TEST_CASE("henvisctl suggests the command or option a typo meant",
   const auto group = henvisctl(s.dir(), "ofer");
   CHECK(group.status == 2);
   CHECK(group.err.find("(did you mean \"offer\"?)") != std::string::npos);
-  const auto opt = henvisctl(s.dir(), "--token t referrals list --stauts routed");
+  const auto opt = henvisctl(s.dir(), "referrals list --stauts routed");
   CHECK(opt.status == 2);
   CHECK(opt.err.find("unknown option --stauts (did you mean --status?)") != std::string::npos);
   // Nothing is suggested for a word that resembles no command
   const auto none = henvisctl(s.dir(), "frobnicate");
   CHECK(none.status == 2);
   CHECK(none.err.find("did you mean") == std::string::npos);
+}
+
+TEST_CASE("henvisctl takes no token and no person's data on the command line",
+          "[integration][henvisctl][cli]") {
+  Stack s;
+  // A token as an option is refused, pointing to the environment or a file
+  const auto token = henvisctl(s.dir(), "--token dev-center-657 referrals list");
+  CHECK(token.status == 2);
+  CHECK(token.err.find("HENVIS_TOKEN or give --token-file") != std::string::npos);
+  // A CPR number as an option is refused, and not repeated in the error
+  std::ofstream(s.dir() / "officer.token") << "dev-officer-mvj\n";
+  const auto cpr = henvisctl(s.dir(), "--token-file " + (s.dir() / "officer.token").string() +
+                                          " offer register --offer-id x --journal "
+                                          "4100-84123-00042-26 --offence drunk --officer MVJ-1 "
+                                          "--answer yes --kommunekode 657 --cpr 010190-1234");
+  CHECK(cpr.status == 2);
+  CHECK(cpr.err.find("--person FILE") != std::string::npos);
+  CHECK(cpr.err.find("010190") == std::string::npos);
+}
+
+TEST_CASE("A repeated henvisctl offer or outcome command has the effect of one",
+          "[integration][henvisctl][cli][retry]") {
+  Stack s;
+  s.start_broker();
+  s.start("intake");
+  s.start("router");
+  s.start("notifier");
+  const auto officer = s.dir() / "officer.token";
+  const auto centre = s.dir() / "centre.token";
+  std::ofstream(officer) << "dev-officer-mvj\n";
+  std::ofstream(centre) << "dev-center-657\n";
+  std::ofstream(s.dir() / "person.json")
+      << R"({"cpr": "010190-1234", "name": "Jens Testesen", "phone": "+45 22 33 44 55"})";
+  const std::string globals = "--intake http://127.0.0.1:" + std::to_string(s.port("intake")) +
+                              " --router http://127.0.0.1:" + std::to_string(s.port("router")) +
+                              " --json --token-file ";
+  const std::string offer = globals + officer.string() +
+                            " offer register --offer-id cli-retry-1 --journal 4100-84123-00042-26"
+                            " --offence drunk --officer MVJ-1 --answer yes --kommunekode 657"
+                            " --person " +
+                            (s.dir() / "person.json").string();
+  // When the officer runs the same register command twice, seconds apart, with the default charge
+  // time
+  const auto first = henvisctl(s.dir(), offer);
+  INFO(first.err);
+  REQUIRE(first.status == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const auto second = henvisctl(s.dir(), offer);
+  INFO(second.err);
+  // Then both succeed with the same referral: one offer, not a 409 for a "different" one
+  REQUIRE(second.status == 0);
+  const auto r1 = parse<henvis::v1::OfferResponse>(first.out);
+  CHECK(parse<henvis::v1::OfferResponse>(second.out).referral_id() == r1.referral_id());
+  // And the journal kept no personal data and no offer id in clear
+  const std::string journal = slurp(s.dir() / "journal.db") + slurp(s.dir() / "journal.db-wal");
+  REQUIRE_FALSE(journal.empty());
+  CHECK(journal.find("cli-retry-1") == std::string::npos);
+  CHECK(journal.find("Testesen") == std::string::npos);
+
+  // Given the referral in the centre's inbox, acknowledged
+  REQUIRE(eventually([&] { return inbox(s, "dev-center-657").entries_size() == 1; }));
+  const auto entry = inbox(s, "dev-center-657").entries(0);
+  REQUIRE(http("POST", s.port("notifier"), "/v1/inbox/" + entry.notification_id() + "/ack",
+               "dev-center-657")
+              .status == 200);
+  const auto attempts = [&] {
+    auto r = http("GET", s.port("router"), "/v1/referrals/" + r1.referral_id(), "dev-center-657");
+    return r.status == 200 ? parse<henvis::v1::ReferralView>(r.body).contact_attempts() : -1;
+  };
+  REQUIRE(eventually([&] {
+    auto r = http("GET", s.port("router"), "/v1/referrals/" + r1.referral_id(), "dev-center-657");
+    return parse<henvis::v1::ReferralView>(r.body).status() ==
+           henvis::v1::REFERRAL_STATUS_ACKNOWLEDGED;
+  }));
+  const std::string outcome =
+      globals + centre.string() + " outcome record " + r1.referral_id() + " contact_attempted";
+  // When the router is down, the centre's attempt gets no answer
+  s.stop("router");
+  const auto lost = henvisctl(s.dir(), outcome);
+  CHECK(lost.status == 3);
+  CHECK(lost.err.find("the same command again retries this outcome safely") != std::string::npos);
+  henvis::sqlite::Db db((s.dir() / "journal.db").string());
+  auto pending = [&] {
+    henvis::sqlite::Stmt q(db, "SELECT count(*) FROM outcome_attempts");
+    q.step();
+    return q.i64(0);
+  };
+  CHECK(pending() == 1);
+  std::string key, at;
+  {
+    henvis::sqlite::Stmt q(db, "SELECT request_hash, idempotency_key, at FROM outcome_attempts");
+    REQUIRE(q.step());
+    key = q.text(1);
+    at = q.text(2);
+  }
+  // And the same command, once the router is back, records it and settles the journal
+  s.start("router");
+  const auto retried = henvisctl(s.dir(), outcome);
+  INFO(retried.err);
+  REQUIRE(retried.status == 0);
+  CHECK(attempts() == 1);
+  CHECK(pending() == 0);
+  // When the answer to that retry had been lost too (the journal still holds the attempt)
+  henvis::sqlite::Stmt restore(db,
+                               "INSERT INTO outcome_attempts(request_hash, idempotency_key, at, "
+                               "recorded_at) VALUES (?,?,?,0)");
+  // (the request hash is the journal's own; re-running the command computes the same)
+  restore
+      .bind(1, henvis::sha256_hex(r1.referral_id() + std::string(1, '\0') + "contact_attempted" +
+                                  std::string(1, '\0') + std::string(1, '\0')))
+      .bind(2, key)
+      .bind(3, at)
+      .run();
+  restore.reset();
+  db.exec("UPDATE outcome_attempts SET recorded_at = strftime('%s','now') * 1000");
+  const auto replay = henvisctl(s.dir(), outcome);
+  INFO(replay.err);
+  REQUIRE(replay.status == 0);
+  // Then the router recognises the key: still one failed attempt, not two
+  CHECK(attempts() == 1);
+  // And running it again after a settled answer is a new, deliberate attempt
+  REQUIRE(henvisctl(s.dir(), outcome).status == 0);
+  CHECK(attempts() == 2);
 }

@@ -158,9 +158,11 @@ TEST_CASE("Socialsøg statistics: import with bad lines, scan, receipt, counted"
   CHECK(csv.body.rfind("row,week,underretninger,childrenFlagged", 0) == 0);
   // And henvisctl prints the same table for an evaluator (header, then the
   // total: two underretninger-counting columns read from the server's CSV)
+  std::ofstream(s.dir() / "evaluator.token") << "dev-evaluator\n";
   auto ctl =
       henvisctl(s.dir(), "--evaluation http://127.0.0.1:" + std::to_string(s.port("evaluation")) +
-                             " --token dev-evaluator stats underretninger --csv");
+                             " --token-file " + (s.dir() / "evaluator.token").string() +
+                             " stats underretninger --csv");
   INFO(ctl.err);
   CHECK(ctl.status == 0);
   CHECK(ctl.out.rfind("row,underretninger,childrenFlagged", 0) == 0);

@@ -2,12 +2,19 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <google/protobuf/util/json_util.h>
+
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <iomanip>
+#include <iostream>
+#include <iterator>
 #include <sstream>
 
 #include "henvis/events.hpp"
+#include "henvis/ids.hpp"
+#include "henvisctl/journal.hpp"
 
 namespace henvis::ctl {
 
@@ -255,6 +262,35 @@ std::string municipality(int kode, const std::string& name) {
   return name.empty() ? std::to_string(kode) : name + " (" + std::to_string(kode) + ")";
 }
 
+// The person's data from --person FILE (or - for standard input), as the
+// API's JSON person object. Never from options of their own: the command
+// line is visible to every user of the machine (ps) and kept in shell
+// history.
+v1::Person person_from(const Args& a) {
+  for (const char* opt : {"cpr", "name", "phone", "email", "contact-time"})
+    if (a.has(opt))
+      throw UsageError(std::string("--") + opt +
+                       ": a person's data on the command line is visible to every user (ps) and "
+                       "stays in shell history; give it with --person FILE or --person - (JSON "
+                       "on standard input)");
+  const std::string source = a.get("person");
+  std::string text;
+  if (source == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), {});
+  } else {
+    std::ifstream in(source, std::ios::binary);
+    if (!in) throw UsageError("--person: cannot read " + source);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  v1::Person p;
+  // protobuf's message may quote the input: not repeated here.
+  if (!google::protobuf::util::JsonStringToMessage(text, &p).ok())
+    throw UsageError(
+        "--person: expected a JSON object with cpr, name, phone and optionally email and "
+        "preferredContactTime");
+  return p;
+}
+
 int offer_register(const Context& c, const Args& a) {
   expect_positional(a, 0, "no arguments besides the options");
   v1::OfferRequest r;
@@ -263,7 +299,14 @@ int offer_register(const Context& c, const Args& a) {
   r.set_offence(parse_enum<v1::Offence>(
       "offence", a.required("offence"),
       {{"drunk", v1::OFFENCE_DRUNK}, {"drug", v1::OFFENCE_DRUG}, {"both", v1::OFFENCE_BOTH}}));
-  *r.mutable_charged_at() = parse_time("charged-at", a.get("charged-at", "now"));
+  if (a.has("charged-at")) {
+    *r.mutable_charged_at() = parse_time("charged-at", a.get("charged-at"));
+  } else {
+    // "now" once per offer id: a retried command sends the same body.
+    const std::string now = to_rfc3339(parse_time("charged-at", "now"));
+    *r.mutable_charged_at() =
+        parse_time("charged-at", Journal().offer_charge_time(r.offer_id(), now));
+  }
   r.set_officer_id(a.required("officer"));
   r.set_answer(parse_enum<v1::Answer>("answer", a.required("answer"),
                                       {{"yes", v1::ANSWER_YES}, {"no", v1::ANSWER_NO}}));
@@ -271,14 +314,9 @@ int offer_register(const Context& c, const Args& a) {
   if (k.find_first_not_of("0123456789") != std::string::npos || k.size() > 4)
     throw UsageError("--kommunekode must be a municipality code such as 657");
   r.set_kommunekode(std::stoi(k));
-  if (a.has("cpr") || a.has("name") || a.has("phone") || a.has("email")) {
-    auto* p = r.mutable_person();
-    p->set_cpr(a.get("cpr"));
-    p->set_name(a.get("name"));
-    p->set_phone(a.get("phone"));
-    p->set_email(a.get("email"));
-    p->set_preferred_contact_time(a.get("contact-time"));
-  }
+  if (a.has("person") || a.has("cpr") || a.has("name") || a.has("phone") || a.has("email") ||
+      a.has("contact-time"))
+    *r.mutable_person() = person_from(a);
   if (r.answer() == v1::ANSWER_YES) {
     auto* consent = r.mutable_consent();
     consent->set_text_version(a.get("consent-version", "rusmiddel-samtykke-v1"));
@@ -384,9 +422,34 @@ int outcome_record(const Context& c, const Args& a) {
   expect_positional(a, 2, "REFERRAL_ID OUTCOME");
   v1::OutcomeRequest r;
   r.set_outcome(parse_enum<v1::ReferralStatus>("OUTCOME", a.positional[1], outcome_names()));
-  *r.mutable_at() = parse_time("at", a.get("at", "now"));
   r.set_note(a.get("note"));
-  auto v = c.api().record_outcome(a.positional[0], r, a.get("idempotency-key"));
+  std::string key = a.get("idempotency-key");
+  std::optional<Journal> journal;
+  const std::string request =
+      a.positional[0] + '\0' + a.positional[1] + '\0' + r.note() + '\0' + a.get("at");
+  if (key.empty()) {
+    // One key per attempt until the server answers (journal.hpp).
+    journal.emplace();
+    const auto pending =
+        journal->outcome_attempt(request, to_rfc3339(parse_time("at", a.get("at", "now"))));
+    key = pending.idempotency_key;
+    *r.mutable_at() = parse_time("at", pending.at);
+  } else {
+    *r.mutable_at() = parse_time("at", a.get("at", "now"));
+  }
+  v1::ReferralView v;
+  try {
+    v = c.api().record_outcome(a.positional[0], r, key);
+  } catch (const client::ApiError&) {
+    if (journal) journal->outcome_answered(request);
+    throw;
+  } catch (const client::ConnectionError&) {
+    if (journal)
+      c.err << "henvisctl: no answer from the router; the same command again retries this "
+               "outcome safely (it is recorded at most once)\n";
+    throw;
+  }
+  if (journal) journal->outcome_answered(request);
   if (c.globals.json) {
     c.out << client::to_json(v, true) << "\n";
     return EXIT_OK;
@@ -506,11 +569,16 @@ const std::vector<Command>& commands() {
        "  --officer ID           the officer's id\n"
        "  --answer yes|no        the person's answer\n"
        "  --kommunekode K        the person's home municipality, e.g. 657\n"
-       "  on yes: --cpr DDMMYY-SSSS --name NAME --phone NUMBER [--email ADDR]\n"
-       "          [--contact-time TEXT] [--consent-version V (default rusmiddel-samtykke-v1)]\n"
-       "          [--consent-at T (default the charge time)]\n",
-       {"offer-id", "journal", "offence", "charged-at", "officer", "answer", "kommunekode", "cpr",
-        "name", "phone", "email", "contact-time", "consent-version", "consent-at"},
+       "  on yes: --person FILE  the person as JSON ({\"cpr\": \"DDMMYY-SSSS\", \"name\": ...,\n"
+       "                         \"phone\": ..., \"email\": ..., \"preferredContactTime\": ...});\n"
+       "                         --person - reads it from standard input. Never as options:\n"
+       "                         the command line is visible to every user (ps)\n"
+       "          [--consent-version V (default rusmiddel-samtykke-v1)]\n"
+       "          [--consent-at T (default the charge time)]\n"
+       "Without --charged-at, the time an offer id was first sent with is sent again, so\n"
+       "running the same command again (e.g. after a timeout) registers it once.\n",
+       {"offer-id", "journal", "offence", "charged-at", "officer", "answer", "kommunekode",
+        "person", "cpr", "name", "phone", "email", "contact-time", "consent-version", "consent-at"},
        {},
        offer_register},
       {{"offer", "withdraw"},
@@ -540,7 +608,9 @@ const std::vector<Command>& commands() {
        "unreachable, closed. An illegal transition is refused naming the allowed ones.\n"
        "  --at T                 when it happened, RFC 3339 or YYYY-MM-DD (default now)\n"
        "  --note TEXT            a note kept with the referral (never sent in events)\n"
-       "  --idempotency-key K    resending with the same key records it once\n",
+       "  --idempotency-key K    resending with the same key records it once. Without it,\n"
+       "                         henvisctl keeps a key per request until the router answers:\n"
+       "                         the same command after a lost answer is recorded once\n",
        {"at", "note", "idempotency-key"},
        {},
        outcome_record},
@@ -653,7 +723,8 @@ void group_usage(std::ostream& o, const std::string& word) {
 void usage(std::ostream& o) {
   o << "usage: henvisctl [global options] COMMAND [options]\n\n"
        "global options:\n"
-       "  --token TOKEN          bearer token (default: $HENVIS_TOKEN)\n"
+       "  --token-file FILE      a file holding the bearer token (default: $HENVIS_TOKEN);\n"
+       "                         never the token itself: the command line is visible to all\n"
        "  --intake URL           default http://127.0.0.1:8081 ($HENVIS_INTAKE)\n"
        "  --router URL           default http://127.0.0.1:8082 ($HENVIS_ROUTER)\n"
        "  --notifier URL         default http://127.0.0.1:8084 ($HENVIS_NOTIFIER)\n"
@@ -685,7 +756,8 @@ void print_problem(std::ostream& err, const client::Problem& p) {
 }
 
 const std::set<std::string>& global_values() {
-  static const std::set<std::string> v{"token", "intake", "router", "notifier", "evaluation"};
+  static const std::set<std::string> v{"token",  "token-file", "intake",
+                                       "router", "notifier",   "evaluation"};
   return v;
 }
 
@@ -742,12 +814,24 @@ int no_command(const Args& a, const std::vector<std::string>& words, bool no_arg
   throw UsageError(msg);
 }
 
+std::string read_token_file(const std::string& path) {
+  std::ifstream in(path);
+  std::string token;
+  if (!in || !std::getline(in, token) || token.empty())
+    throw UsageError("--token-file: cannot read a token from " + path);
+  return token;
+}
+
 // Moves the global options given on the command line from `a` into `g` and
 // checks the URLs (a UsageError).
 void take_globals(Args& a, Globals& g) {
   for (const auto& k : global_values()) {
     if (!a.has(k)) continue;
-    if (k == "token") g.token = a.options[k];
+    if (k == "token")
+      throw UsageError(
+          "--token: a token on the command line is visible to every user (ps); set "
+          "HENVIS_TOKEN or give --token-file FILE");
+    if (k == "token-file") g.token = read_token_file(a.options[k]);
     if (k == "intake") g.endpoints.intake = a.options[k];
     if (k == "router") g.endpoints.router = a.options[k];
     if (k == "notifier") g.endpoints.notifier = a.options[k];
@@ -784,7 +868,7 @@ int run_command(const Command* cmd, const std::vector<std::string>& words,
   take_globals(a, g);
   if (g.token.empty() && cmd->words[0] != "config" && cmd->words[0] != "dlq" &&
       cmd->words[0] != "incidents")
-    throw UsageError("no token: give --token TOKEN or set HENVIS_TOKEN");
+    throw UsageError("no token: set HENVIS_TOKEN or give --token-file FILE");
   Context ctx{g, out, err};
   return cmd->run(ctx, a);
 }
