@@ -30,9 +30,7 @@ Api::Api(const std::string& db_path, Directory directory, Settings settings, con
       directory_(std::move(directory)),
       settings_(std::move(settings)),
       clock_(clock),
-      relay_(relay) {
-  db_.migrate(migrations());
-}
+      relay_(relay) {}
 
 void Api::register_routes(http::Router& router) {
   router.add("GET", "/v1/referrals", {v1::ROLE_CENTRE, v1::ROLE_COORDINATOR},

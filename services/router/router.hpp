@@ -71,7 +71,8 @@ class Applier {
   Subscriptions subs_{"router"};  // last: its handlers use the members above
 };
 
-// The HTTP API for centre staff and coordinators.
+// The HTTP API for centre staff and coordinators, on a database the host has
+// already migrated (run_service migrates before building the service).
 class Api {
  public:
   Api(const std::string& db_path, Directory directory, Settings settings, const Clock& clock,
