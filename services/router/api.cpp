@@ -5,16 +5,13 @@
 #include "henvis/access_log.hpp"
 #include "henvis/digest.hpp"
 #include "henvis/ids.hpp"
-#include "referral_store.hpp"
+#include "outbound.hpp"
 #include "router.hpp"
+#include "store.hpp"
 
 namespace henvis::router {
 
 namespace {
-constexpr const char* COLUMNS =
-    "referral_id, offer_id, status, centre_id, kommunekode, district_id, directory_version, "
-    "journal_number, offence, charged_at, cpr, name, phone, email, preferred_contact_time, "
-    "consent_version, consent_given_at, reason, created_at, contact_attempts, prior_90d, prior_5y";
 constexpr std::size_t MAX_NOTE = 500;
 constexpr std::size_t MAX_IDEMPOTENCY_KEY = 128;
 // An outcome dated this far in the future is a clock or typing error.
@@ -33,9 +30,7 @@ Api::Api(const std::string& db_path, Directory directory, Settings settings, con
       directory_(std::move(directory)),
       settings_(std::move(settings)),
       clock_(clock),
-      relay_(relay) {
-  db_.migrate(migrations());
-}
+      relay_(relay) {}
 
 void Api::register_routes(http::Router& router) {
   router.add("GET", "/v1/referrals", {v1::ROLE_CENTRE, v1::ROLE_COORDINATOR},
@@ -46,55 +41,49 @@ void Api::register_routes(http::Router& router) {
              [this](http::Request& r) { return record_outcome(r); });
 }
 
-v1::ReferralView Api::view(sqlite::Stmt& s, bool with_history) {
+v1::ReferralView Api::view(const Referral& r, bool with_history) {
   v1::ReferralView v;
-  v.set_referral_id(s.text(0));
-  v.set_offer_id(s.text(1));
-  v.set_status(static_cast<v1::ReferralStatus>(s.i64(2)));
-  v.set_centre_id(s.text(3));
-  v.set_kommunekode(static_cast<int>(s.i64(4)));
+  v.set_referral_id(r.row.referral_id);
+  v.set_offer_id(r.row.offer_id);
+  v.set_status(r.row.status);
+  v.set_centre_id(r.row.centre_id);
+  v.set_kommunekode(r.row.kommunekode);
   if (const auto* m = directory_.municipality(v.kommunekode())) v.set_municipality_name(m->name());
-  v.set_district_id(s.text(5));
-  v.set_directory_version(s.text(6));
-  v.set_journal_number(s.text(7));
-  v.set_offence(static_cast<v1::Offence>(s.i64(8)));
-  *v.mutable_charged_at() = parse_timestamp(s.text(9));
-  if (!s.is_null(10)) {
-    auto* p = v.mutable_person();
-    p->set_cpr(s.text(10));
-    p->set_name(s.text(11));
-    p->set_phone(s.text(12));
-    p->set_email(s.text(13));
-    p->set_preferred_contact_time(s.text(14));
-    v.mutable_consent()->set_text_version(s.text(15));
-    *v.mutable_consent()->mutable_given_at() = parse_timestamp(s.text(16));
+  v.set_district_id(r.row.district_id);
+  v.set_directory_version(r.row.directory_version);
+  v.set_journal_number(r.journal_number);
+  v.set_offence(r.row.offence);
+  *v.mutable_charged_at() = to_timestamp(r.row.charged_at);
+  if (const auto& p = r.person) {
+    auto* person = v.mutable_person();
+    person->set_cpr(p->cpr);
+    person->set_name(p->name);
+    person->set_phone(p->phone);
+    person->set_email(p->email);
+    person->set_preferred_contact_time(p->preferred_contact_time);
+    v.mutable_consent()->set_text_version(p->consent_version);
+    *v.mutable_consent()->mutable_given_at() = to_timestamp(p->consent_given_at);
   }
-  v.set_reason(s.text(17));
-  *v.mutable_created_at() = parse_timestamp(s.text(18));
-  v.set_contact_attempts(static_cast<int>(s.i64(19)));
-  v.set_prior_referrals_90d(static_cast<int>(s.i64(20)));
-  v.set_prior_referrals_5y(static_cast<int>(s.i64(21)));
+  v.set_reason(r.reason);
+  *v.mutable_created_at() = to_timestamp(r.created_at);
+  v.set_contact_attempts(r.row.contact_attempts);
+  v.set_prior_referrals_90d(r.row.prior_90d);
+  v.set_prior_referrals_5y(r.row.prior_5y);
   if (with_history) {
-    sqlite::Stmt h(db_,
-                   "SELECT status, at, reason, occurred_at, note FROM referral_history "
-                   "WHERE referral_id = ? ORDER BY id");
-    h.bind(1, v.referral_id());
-    while (h.step()) {
+    for (const auto& h : store_.history(v.referral_id())) {
       auto* e = v.add_history();
-      e->set_status(static_cast<v1::ReferralStatus>(h.i64(0)));
-      *e->mutable_at() = parse_timestamp(h.text(1));
-      e->set_reason(h.text(2));
-      if (!h.is_null(3)) *e->mutable_occurred_at() = parse_timestamp(h.text(3));
-      if (!h.is_null(4)) e->set_note(h.text(4));
+      e->set_status(h.status);
+      *e->mutable_at() = to_timestamp(h.at);
+      e->set_reason(h.reason);
+      if (h.occurred_at) *e->mutable_occurred_at() = to_timestamp(*h.occurred_at);
+      if (h.note) e->set_note(*h.note);
     }
   }
   return v;
 }
 
 http::Response Api::list(const http::Request& req) {
-  const bool centre = req.principal.role == v1::ROLE_CENTRE;
-  std::string sql = std::string("SELECT ") + COLUMNS + " FROM referrals WHERE " +
-                    (centre ? "centre_id = ?" : "district_id = ?");
+  const Scope scope = req.principal.role == v1::ROLE_CENTRE ? Scope::centre : Scope::district;
   int status_filter = 0;
   if (auto it = req.query.find("status"); it != req.query.end()) {
     for (int s = v1::ReferralStatus_MIN; s <= v1::ReferralStatus_MAX; ++s)
@@ -103,32 +92,24 @@ http::Response Api::list(const http::Request& req) {
     if (!status_filter)
       return http::problem(400, "Bad Request", "unknown status",
                            {{"status", "must be a referral status such as routed or unroutable"}});
-    sql += " AND status = ?";
   }
-  sql += " ORDER BY created_at, referral_id";
   sqlite::Transaction tx(db_);  // the access-log rows commit with the read
-  sqlite::Stmt s(db_, sql);
-  s.bind(1, req.principal.scope);
-  if (status_filter) s.bind(2, status_filter);
   v1::ReferralList out;
-  while (s.step()) {
-    *out.add_referrals() = view(s, false);
-    access_log::record(db_, req.principal, out.referrals().rbegin()->referral_id(), "list");
+  for (const auto& r : store_.referrals_in(scope, req.principal.scope, status_filter)) {
+    *out.add_referrals() = view(r, false);
+    access_log::record(db_, req.principal, r.row.referral_id, "list");
   }
   tx.commit();
   return http::json(200, out);
 }
 
 http::Response Api::get(const http::Request& req) {
-  const bool centre = req.principal.role == v1::ROLE_CENTRE;
+  const Scope scope = req.principal.role == v1::ROLE_CENTRE ? Scope::centre : Scope::district;
   sqlite::Transaction tx(db_);
-  sqlite::Stmt s(db_, std::string("SELECT ") + COLUMNS +
-                          " FROM referrals WHERE referral_id = ? AND " +
-                          (centre ? "centre_id = ?" : "district_id = ?"));
-  s.bind(1, req.params.at("id")).bind(2, req.principal.scope);
+  const auto r = store_.referral_in(scope, req.principal.scope, req.params.at("id"));
   // Another centre's referral is not found: its existence is not theirs to know.
-  if (!s.step()) return http::problem(404, "Not Found", "no such referral");
-  v1::ReferralView v = view(s, true);
+  if (!r) return http::problem(404, "Not Found", "no such referral");
+  v1::ReferralView v = view(*r, true);
   access_log::record(db_, req.principal, v.referral_id(), "read");
   tx.commit();
   return http::json(200, v);
@@ -156,15 +137,14 @@ std::vector<http::FieldError> check_outcome(const v1::OutcomeRequest& r, const s
 
 // The first answer for this Idempotency-Key (hashed), 409 if it came with
 // another body; nothing when the key is new.
-std::optional<http::Response> earlier_outcome(sqlite::Db& db, const std::string& key,
+std::optional<http::Response> earlier_outcome(Store& store, const std::string& key,
                                               const std::string& hash) {
-  sqlite::Stmt f(db, "SELECT request_hash, status, response FROM idempotency WHERE key = ?");
-  f.bind(1, sha256_hex(key));
-  if (!f.step()) return std::nullopt;
-  if (f.text(0) != hash)
+  const auto answer = store.answer(sha256_hex(key));
+  if (!answer) return std::nullopt;
+  if (answer->request_hash != hash)
     return http::problem(409, "Conflict", "Idempotency-Key was used for another outcome",
                          {{"Idempotency-Key", "already used with a different body"}});
-  return http::Response{static_cast<int>(f.i64(1)), "application/json", f.text(2)};
+  return http::Response{answer->status, "application/json", answer->response};
 }
 
 // Why the outcome cannot be recorded on the referral as it stands, if it cannot.
@@ -176,7 +156,9 @@ std::optional<http::Response> refuse_outcome(const v1::OutcomeRequest& r, const 
         "cannot record " + status_name(r.outcome()) + " on a referral that is " +
             status_name(row.status) + "; allowed: " + names(allowed),
         {{"outcome", "allowed from " + status_name(row.status) + ": " + names(allowed)}});
-  if (r.has_at() && r.at().seconds() < parse_rfc3339(row.charged_at).time_since_epoch().count())
+  // Whole seconds: the request's time may lie far outside a time_point's range.
+  const auto charged_s = std::chrono::floor<std::chrono::seconds>(row.charged_at);
+  if (r.has_at() && r.at().seconds() < charged_s.time_since_epoch().count())
     return http::problem(400, "Bad Request", "the outcome predates the charge",
                          {{"at", "must not be before the charge time"}});
   return std::nullopt;
@@ -184,32 +166,26 @@ std::optional<http::Response> refuse_outcome(const v1::OutcomeRequest& r, const 
 
 // Moves the referral to the outcome, and on to unreachable once the configured
 // number of contact attempts is reached; counts the attempt in `row`.
-void apply_outcome(sqlite::Db& db, ReferralRow& row, const v1::OutcomeRequest& r,
-                   int max_contact_attempts, const std::string& now, const std::string& occurred) {
+void apply_outcome(Store& store, ReferralRow& row, const v1::OutcomeRequest& r,
+                   int max_contact_attempts, Instant now, const google::protobuf::Timestamp& at) {
   const std::string& id = row.referral_id;
   const auto target = r.outcome();
   const auto previous = row.status;
+  const auto now_ts = to_timestamp(now);
+  const Instant occurred = to_instant(at);
   if (target == v1::REFERRAL_STATUS_CONTACT_ATTEMPTED) ++row.contact_attempts;
-  set_status(db, id, target, now, row.contact_attempts);
-  add_history(db, id, target, now, "", occurred, r.note());
-  emit_status(db, row, target, previous, "", now, occurred);
+  store.set_status(id, target, now, row.contact_attempts);
+  store.add_history(id, target, now, "", occurred, r.note());
+  emit_status(store.db(), row, target, previous, "", now_ts, at);
   if (target == v1::REFERRAL_STATUS_CONTACT_ATTEMPTED &&
       row.contact_attempts >= max_contact_attempts) {
     // The configured number of failed attempts: the person is unreachable.
-    set_status(db, id, v1::REFERRAL_STATUS_UNREACHABLE, now, row.contact_attempts);
-    add_history(db, id, v1::REFERRAL_STATUS_UNREACHABLE, now, "max_contact_attempts", occurred, "");
-    emit_status(db, row, v1::REFERRAL_STATUS_UNREACHABLE, target, "max_contact_attempts", now,
-                occurred);
+    store.set_status(id, v1::REFERRAL_STATUS_UNREACHABLE, now, row.contact_attempts);
+    store.add_history(id, v1::REFERRAL_STATUS_UNREACHABLE, now, "max_contact_attempts", occurred,
+                      "");
+    emit_status(store.db(), row, v1::REFERRAL_STATUS_UNREACHABLE, target, "max_contact_attempts",
+                now_ts, at);
   }
-}
-
-void store_answer(sqlite::Db& db, const std::string& key, const std::string& referral_id,
-                  const std::string& hash, const http::Response& out, const std::string& now) {
-  sqlite::Stmt ins(db,
-                   "INSERT INTO idempotency(key, referral_id, request_hash, status, response, "
-                   "created_at) VALUES (?,?,?,?,?,?)");
-  ins.bind(1, sha256_hex(key)).bind(2, referral_id).bind(3, hash).bind(4, out.status);
-  ins.bind(5, out.body).bind(6, now).run();
 }
 }  // namespace
 
@@ -223,9 +199,8 @@ http::Response Api::record_outcome(const http::Request& req) {
     return http::problem(400, "Bad Request", "the outcome has invalid fields", errors);
 
   const std::string id = req.params.at("id");
-  const std::string now_str = rfc3339(now);
   sqlite::Transaction tx(db_);
-  std::optional<ReferralRow> row = find_referral(db_, id);
+  std::optional<ReferralRow> row = store_.find_referral(id);
   if (!row || row->centre_id != req.principal.scope)
     return http::problem(404, "Not Found", "no such referral");
 
@@ -234,19 +209,16 @@ http::Response Api::record_outcome(const http::Request& req) {
   if (!idem.empty()) {
     key = req.principal.scope + '\0' + id + '\0' + idem;
     hash = idempotency_hash({}, r);
-    if (auto earlier = earlier_outcome(db_, key, hash)) return *earlier;
+    if (auto earlier = earlier_outcome(store_, key, hash)) return *earlier;
   }
   if (auto refusal = refuse_outcome(r, *row)) return *refusal;
 
-  const std::string occurred = r.has_at() ? to_rfc3339(r.at()) : now_str;
-  apply_outcome(db_, *row, r, settings_.max_contact_attempts, now_str, occurred);
+  apply_outcome(store_, *row, r, settings_.max_contact_attempts, now,
+                r.has_at() ? r.at() : to_timestamp(now));
   access_log::record(db_, req.principal, id, "outcome");
 
-  sqlite::Stmt s(db_, std::string("SELECT ") + COLUMNS + " FROM referrals WHERE referral_id = ?");
-  s.bind(1, id);
-  s.step();
-  http::Response out = http::json(200, view(s, true));
-  if (!key.empty()) store_answer(db_, key, id, hash, out, now_str);
+  http::Response out = http::json(200, view(*store_.referral(id), true));
+  if (!key.empty()) store_.store_answer(sha256_hex(key), id, {hash, out.status, out.body}, now);
   tx.commit();
   if (relay_) relay_->notify();
   spdlog::info("outcome recorded referral_id={} outcome={} attempts={}", id,

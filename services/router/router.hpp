@@ -25,10 +25,9 @@
 #include "henvis/v1/events.pb.h"
 #include "henvis/workdays.hpp"
 #include "lifecycle.hpp"
+#include "store.hpp"
 
 namespace henvis::router {
-
-std::vector<std::string> migrations();
 
 // The router as the host runs it (service.cpp; see henvis/service.hpp).
 ServiceDeclaration service();
@@ -72,7 +71,8 @@ class Applier {
   Subscriptions subs_{"router"};  // last: its handlers use the members above
 };
 
-// The HTTP API for centre staff and coordinators.
+// The HTTP API for centre staff and coordinators, on a database the host has
+// already migrated (run_service migrates before building the service).
 class Api {
  public:
   Api(const std::string& db_path, Directory directory, Settings settings, const Clock& clock,
@@ -83,8 +83,9 @@ class Api {
   http::Response record_outcome(const http::Request& req);
 
  private:
-  v1::ReferralView view(sqlite::Stmt& row, bool with_history);
+  v1::ReferralView view(const Referral& r, bool with_history);
   sqlite::Db db_;
+  Store store_{db_};
   Directory directory_;
   Settings settings_;
   const Clock& clock_;

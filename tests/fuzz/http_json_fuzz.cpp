@@ -55,6 +55,7 @@ struct RouterApi {
     api = std::make_unique<henvis::router::Api>(path, henvis::fuzz::dev_directory(), settings,
                                                 clock, nullptr);
     db = std::make_unique<henvis::sqlite::Db>(path);
+    db->migrate(henvis::router::migrations());  // the host migrates before building the Api
     henvis::router::Applier applier(henvis::fuzz::dev_directory(), settings, clock);
     henvis::v1::OfferRecorded o;
     o.set_offer_id("o-1");

@@ -772,3 +772,62 @@ TEST_CASE(
   CHECK(scalar(f.db, "SELECT count(*) FROM person_index WHERE person_key LIKE '%0101901234%'") ==
         0);
 }
+
+TEST_CASE("store: the Unix-ms migration converts a database's stored RFC 3339 instants",
+          "[router][store]") {
+  // Given a router database as shipped before the conversion, holding one
+  // referral whose times are RFC 3339 text (one with microseconds)
+  TempDir tmp{"henvis-router-migration"};
+  henvis::sqlite::Db db{tmp.file("router.db")};
+  const auto all = henvis::router::migrations();
+  const std::vector<std::string> before(all.begin(), all.begin() + 3);
+  db.migrate(before);
+  db.exec(
+      "INSERT INTO referrals(referral_id, offer_id, status, centre_id, kommunekode, district_id, "
+      "directory_version, journal_number, offence, charged_at, cpr, name, phone, email, "
+      "preferred_contact_time, consent_version, consent_given_at, reason, created_at, "
+      "updated_at, last_activity_at) VALUES ('ref-m', 'm', 2, 'rusmiddelcenter-657', 657, 'mvj', "
+      "'dev-1', 'j-1', 1, '2024-05-01T10:00:00Z', NULL, NULL, NULL, NULL, NULL, 'consent-v1', "
+      "'2024-05-01T10:05:00Z', '', '2024-05-01T10:06:00.500123Z', '2024-05-01T10:06:00.5Z', "
+      "'2024-05-01T10:06:00.5Z');"
+      "INSERT INTO referral_history(referral_id, status, at, reason, occurred_at) VALUES "
+      "('ref-m', 2, '2024-05-01T10:06:00.5Z', '', '2024-05-01T10:06:00Z');"
+      "INSERT INTO person_index VALUES ('ref-m', 'k', '2024-05-01T10:00:00Z');"
+      "INSERT INTO idempotency VALUES ('h', 'ref-m', 'r', 200, '{}', '2024-05-01T10:07:00Z');");
+  // When the rest of the migrations run
+  db.migrate(all);
+  // Then every instant is an integer of Unix milliseconds, and unset ones stay NULL
+  const std::int64_t charged = 1714557600000;  // 2024-05-01T10:00:00Z
+  CHECK(scalar(db, "SELECT charged_at FROM referrals") == charged);
+  CHECK(scalar(db, "SELECT consent_given_at FROM referrals") == charged + 300000);
+  CHECK(scalar(db, "SELECT created_at FROM referrals") == charged + 360500);
+  CHECK(scalar(db, "SELECT updated_at + last_activity_at FROM referrals") ==
+        2 * (charged + 360500));
+  CHECK(scalar(db,
+               "SELECT count(*) FROM referrals WHERE reminded_at IS NULL AND "
+               "escalated_at IS NULL") == 1);
+  CHECK(scalar(db, "SELECT at - occurred_at FROM referral_history") == 500);
+  CHECK(scalar(db, "SELECT charged_at FROM person_index") == charged);
+  CHECK(scalar(db, "SELECT created_at FROM idempotency") == charged + 420000);
+  CHECK(scalar(db,
+               "SELECT count(*) FROM referrals, referral_history, person_index, idempotency "
+               "WHERE typeof(referrals.charged_at) = 'integer' AND typeof(at) = 'integer' "
+               "AND typeof(person_index.charged_at) = 'integer' "
+               "AND typeof(idempotency.created_at) = 'integer'") == 1);
+  // And the indexes on converted columns are back
+  CHECK(scalar(db,
+               "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+               "('referrals_centre', 'referrals_district', 'referrals_waiting', "
+               "'person_index_key')") == 4);
+  // And the API still answers in RFC 3339
+  henvis::SystemClock clock;
+  henvis::router::Api api{tmp.file("router.db"), dev_directory(), test_settings(), clock, nullptr};
+  henvis::http::Request get;
+  get.params["id"] = "ref-m";
+  get.principal = {"dev-coordinator", v1::ROLE_COORDINATOR, "mvj"};
+  const auto r = api.get(get);
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  CHECK(r.body.find("\"chargedAt\":\"2024-05-01T10:00:00Z\"") != std::string::npos);
+  CHECK(r.body.find("\"createdAt\":\"2024-05-01T10:06:00.500Z\"") != std::string::npos);
+}

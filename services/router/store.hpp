@@ -1,0 +1,142 @@
+#pragma once
+// The router's store (docs/decisions.md 17): its schema, its migrations and
+// every SQL statement it runs, returning typed rows. The applier, the API and
+// the reminder loop call it and never write SQL. Instants are stored as Unix
+// milliseconds (decisions.md 16) and come and go here as sqlite::Instant.
+//
+// Every method runs inside the caller's transaction (sqlite::Transaction on
+// the same connection), which marks the unit of work.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "henvis/sqlite.hpp"
+#include "henvis/v1/common.pb.h"
+
+namespace henvis::router {
+
+using sqlite::Instant;
+
+// The router's schema, oldest first; append-only (Db::migrate).
+std::vector<std::string> migrations();
+
+// A referral's non-personal fields.
+struct ReferralRow {
+  std::string referral_id;
+  std::string offer_id;
+  v1::ReferralStatus status = v1::REFERRAL_STATUS_UNSPECIFIED;
+  std::string centre_id;
+  int kommunekode = 0;
+  std::string district_id;
+  std::string directory_version;
+  v1::Offence offence = v1::OFFENCE_UNSPECIFIED;
+  Instant charged_at;
+  int contact_attempts = 0;
+  int prior_90d = 0;
+  int prior_5y = 0;
+};
+
+// A referral's personal fields and consent, gone once consent is withdrawn.
+struct PersonRow {
+  std::string cpr;
+  std::string name;
+  std::string phone;
+  std::string email;
+  std::string preferred_contact_time;
+  std::string consent_version;
+  Instant consent_given_at;
+};
+
+// A whole referral as a reader or a recipient sees it.
+struct Referral {
+  ReferralRow row;
+  std::string journal_number;
+  std::optional<PersonRow> person;  // empty once erased
+  std::string reason;
+  Instant created_at;
+};
+
+// One step of a referral's history.
+struct HistoryRow {
+  v1::ReferralStatus status = v1::REFERRAL_STATUS_UNSPECIFIED;
+  Instant at;
+  std::string reason;
+  std::optional<Instant> occurred_at;  // empty in rows older than the column
+  std::optional<std::string> note;     // empty when none was given, or erased
+};
+
+// A referral still waiting on its centre, for the reminder loop.
+struct WaitingRow {
+  std::string referral_id;
+  Instant last_activity_at;
+  std::optional<Instant> reminded_at;
+};
+
+// The first answer given for an idempotency key.
+struct AnswerRow {
+  std::string request_hash;
+  int status = 0;
+  std::string response;
+};
+
+// Whose referrals a reader may see: a centre its own, a coordinator their district's.
+enum class Scope { centre, district };
+
+class Store {
+ public:
+  explicit Store(sqlite::Db& db) : db_(db) {}
+  // For the kit's writers that share the transaction (outbox, access log).
+  sqlite::Db& db() { return db_; }
+
+  std::optional<std::string> secret(const std::string& name);
+  void put_secret(const std::string& name, const std::string& value);
+
+  // True if a referral has this referral id or comes from this offer.
+  bool knows(const std::string& referral_id, const std::string& offer_id);
+  // A new referral; created, updated and last active at `now`.
+  void insert_referral(const Referral& r, Instant now);
+  std::optional<ReferralRow> find_referral(const std::string& referral_id);
+  // Throws std::runtime_error if absent.
+  ReferralRow load_referral(const std::string& referral_id);
+  std::optional<Referral> referral(const std::string& referral_id);
+  // The referral if `scope_id` (a centre or a district) may see it.
+  std::optional<Referral> referral_in(Scope scope, const std::string& scope_id,
+                                      const std::string& referral_id);
+  // The referrals `scope_id` may see, oldest first; all statuses if `status` is 0.
+  std::vector<Referral> referrals_in(Scope scope, const std::string& scope_id, int status);
+
+  // Moves the referral and restarts the reminder clock (the centre acted).
+  void set_status(const std::string& referral_id, v1::ReferralStatus status, Instant now,
+                  int contact_attempts);
+  // Moves the referral without restarting the reminder clock (a delivery is
+  // not the centre recording something).
+  void set_delivery_status(const std::string& referral_id, v1::ReferralStatus status, Instant now);
+  std::vector<WaitingRow> waiting_on_centres();
+  void mark_reminded(const std::string& referral_id, Instant now);
+  void mark_escalated(const std::string& referral_id, Instant now);
+
+  // `occurred_at` is when it happened, `at` when the router recorded it.
+  void add_history(const std::string& referral_id, v1::ReferralStatus status, Instant at,
+                   const std::string& reason, Instant occurred_at, const std::string& note);
+  std::vector<HistoryRow> history(const std::string& referral_id);
+
+  // Earlier charges under the pseudonym, charged in [from, to).
+  int count_charges(const std::string& person_key, Instant from, Instant to);
+  void index_charge(const std::string& referral_id, const std::string& person_key,
+                    Instant charged_at);
+
+  // `key_hash` is the hashed idempotency key.
+  std::optional<AnswerRow> answer(const std::string& key_hash);
+  void store_answer(const std::string& key_hash, const std::string& referral_id,
+                    const AnswerRow& answer, Instant now);
+
+  // Erases every personal field of the referral: its contact data, history
+  // notes, pseudonym and the personal data in its stored answers.
+  void erase_person(const std::string& referral_id);
+
+ private:
+  sqlite::Db& db_;
+};
+
+}  // namespace henvis::router
