@@ -37,6 +37,12 @@ google::protobuf::Timestamp to_timestamp(std::chrono::system_clock::time_point t
   return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(us);
 }
 
+std::chrono::system_clock::time_point to_time_point(const google::protobuf::Timestamp& t) {
+  using namespace std::chrono;
+  return system_clock::time_point(
+      floor<system_clock::duration>(seconds(t.seconds()) + nanoseconds(t.nanos())));
+}
+
 std::string rfc3339(std::chrono::system_clock::time_point t) { return to_rfc3339(to_timestamp(t)); }
 
 google::protobuf::Timestamp parse_timestamp(const std::string& s) {

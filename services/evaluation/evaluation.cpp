@@ -28,14 +28,6 @@ std::string day_of(const google::protobuf::Timestamp& t) {
   return format_date(copenhagen_date(t.seconds()));
 }
 
-// An event's time as a stored instant (valid_event_time has checked that it
-// fits a time_point).
-sqlite::Instant instant_of(const google::protobuf::Timestamp& t) {
-  using namespace std::chrono;
-  return sqlite::Instant(
-      floor<system_clock::duration>(seconds(t.seconds()) + nanoseconds(t.nanos())));
-}
-
 // Calendar days from one 'YYYY-MM-DD' to another; nothing if either is not a date.
 std::optional<int> days_between(const std::string& from_day, const std::string& to_day) {
   auto from = parse_date(from_day);
@@ -159,11 +151,11 @@ void Applier::on_underretning(const v1::UnderretningEvent& e, sqlite::Db& db) {
   u.children = e.children();
   u.cross_district = e.cross_district();
   u.cross_municipality = e.cross_municipality();
-  if (e.has_receipt_due_at()) u.receipt_due_at = instant_of(e.receipt_due_at());
-  if (e.has_receipt_at()) u.receipt_at = instant_of(e.receipt_at());
+  if (e.has_receipt_due_at()) u.receipt_due_at = to_time_point(e.receipt_due_at());
+  if (e.has_receipt_at()) u.receipt_at = to_time_point(e.receipt_at());
   u.missed = e.event() == "receipt_missed";
   u.response = static_cast<int>(e.response());
-  u.state_at = instant_of(e.at());
+  u.state_at = to_time_point(e.at());
   store::merge_underretning(db, u);
 }
 

@@ -172,7 +172,7 @@ void apply_outcome(Store& store, ReferralRow& row, const v1::OutcomeRequest& r,
   const auto target = r.outcome();
   const auto previous = row.status;
   const auto now_ts = to_timestamp(now);
-  const Instant occurred = to_instant(at);
+  const Instant occurred = to_time_point(at);
   if (target == v1::REFERRAL_STATUS_CONTACT_ATTEMPTED) ++row.contact_attempts;
   store.set_status(id, target, now, row.contact_attempts);
   store.add_history(id, target, now, "", occurred, r.note());

@@ -10,11 +10,6 @@ namespace {
 constexpr const char* SOURCE = "/henvis/router";
 }
 
-Instant to_instant(const google::protobuf::Timestamp& t) {
-  return Instant(std::chrono::duration_cast<Instant::duration>(
-      std::chrono::seconds(t.seconds()) + std::chrono::nanoseconds(t.nanos())));
-}
-
 void emit_status(sqlite::Db& db, const ReferralRow& row, v1::ReferralStatus status,
                  v1::ReferralStatus previous, const std::string& reason,
                  const google::protobuf::Timestamp& at,

@@ -12,10 +12,6 @@
 
 namespace henvis::router {
 
-// The instant an event or request names; `t` must be valid_event_time() or
-// otherwise within the range of a system_clock time point.
-Instant to_instant(const google::protobuf::Timestamp& t);
-
 // Publishes a ReferralStatusChanged (no personal data): recorded `at`, having
 // happened at `occurred_at`.
 void emit_status(sqlite::Db& db, const ReferralRow& row, v1::ReferralStatus status,

@@ -111,7 +111,7 @@ Referral new_referral(const v1::OfferRecorded& o, const RouteResult& route,
   r.row.district_id = o.district_id();
   r.row.directory_version = directory_version;
   r.row.offence = o.offence();
-  r.row.charged_at = to_instant(o.charged_at());
+  r.row.charged_at = to_time_point(o.charged_at());
   r.row.prior_90d = priors.days_90;
   r.row.prior_5y = priors.years_5;
   r.journal_number = o.journal_number();
@@ -121,7 +121,7 @@ Referral new_referral(const v1::OfferRecorded& o, const RouteResult& route,
                        o.person().email(),
                        o.person().preferred_contact_time(),
                        o.consent().text_version(),
-                       to_instant(o.consent().given_at())};
+                       to_time_point(o.consent().given_at())};
   r.reason = route.reason;
   return r;
 }
@@ -191,7 +191,7 @@ void Applier::on_withdrawn(const v1::OfferWithdrawn& w, sqlite::Db& db) {
   erased_ = true;
   store.set_status(row->referral_id, v1::REFERRAL_STATUS_WITHDRAWN, now, row->contact_attempts);
   store.add_history(row->referral_id, v1::REFERRAL_STATUS_WITHDRAWN, now, "consent_withdrawn",
-                    to_instant(at), "");
+                    to_time_point(at), "");
   emit_status(db, *row, v1::REFERRAL_STATUS_WITHDRAWN, row->status, "consent_withdrawn", now_ts,
               at);
   row->status = v1::REFERRAL_STATUS_WITHDRAWN;
@@ -241,7 +241,7 @@ void Applier::on_delivery(const v1::DeliveryEvent& d, sqlite::Db& db) {
   // A delivery is not the centre recording something: the reminder clock
   // keeps running from routing.
   store.set_delivery_status(row->referral_id, target, now);
-  store.add_history(row->referral_id, target, now, "", to_instant(at), "");
+  store.add_history(row->referral_id, target, now, "", to_time_point(at), "");
   emit_status(db, *row, target, row->status, "", now_ts, at);
 }
 

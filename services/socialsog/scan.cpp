@@ -284,7 +284,7 @@ class ScanRun {
   void save(const v1::UnderretningNotice& n, const std::string& recipient,
             const std::string& notification_id, const Household& h) {
     std::optional<Instant> due;
-    if (n.has_receipt_due_at()) due = store::instant_of(n.receipt_due_at());
+    if (n.has_receipt_due_at()) due = to_time_point(n.receipt_due_at());
     const std::int64_t seq =
         store::insert_underretning(db_, {n, recipient, notification_id, now_, due});
     store::add_district(db_, n.underretning_id(), n.district_id());

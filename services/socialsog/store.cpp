@@ -256,11 +256,6 @@ void set_instant(sqlite::Db& db, std::string_view sql, const std::string& id, In
 
 Instant stored(Instant t) { return std::chrono::floor<std::chrono::milliseconds>(t); }
 
-Instant instant_of(const google::protobuf::Timestamp& t) {
-  using namespace std::chrono;
-  return Instant(duration_cast<Instant::duration>(seconds(t.seconds()) + nanoseconds(t.nanos())));
-}
-
 // ---------------------------------------------------------------------------
 // The incident window
 

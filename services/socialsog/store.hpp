@@ -26,9 +26,6 @@ using sqlite::Instant;
 // `t` as the store keeps it (whole milliseconds): a handler that answers
 // with the instant it stored answers what a later read returns.
 Instant stored(Instant t);
-// An event's Timestamp as an instant; the caller has checked it with
-// valid_event_time (a time_point of nanoseconds cannot hold every Timestamp).
-Instant instant_of(const google::protobuf::Timestamp& t);
 
 // ---------------------------------------------------------------------------
 // The incident window

@@ -16,6 +16,9 @@ google::protobuf::Timestamp now_timestamp();
 std::string to_rfc3339(const google::protobuf::Timestamp& t);
 std::string rfc3339(std::chrono::system_clock::time_point t);
 google::protobuf::Timestamp to_timestamp(std::chrono::system_clock::time_point t);
+// The reverse of to_timestamp, to the clock's resolution. Only for a time
+// that valid_event_time() accepts (others overflow the time_point).
+std::chrono::system_clock::time_point to_time_point(const google::protobuf::Timestamp& t);
 // Parses an RFC 3339 time; throws std::invalid_argument if malformed.
 std::chrono::sys_seconds parse_rfc3339(const std::string& s);
 google::protobuf::Timestamp parse_timestamp(const std::string& s);
