@@ -1,7 +1,8 @@
 #include "intake.hpp"
 
-#include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
+
+#include <chrono>
 #include <optional>
 
 #include "henvis/digest.hpp"
@@ -12,8 +13,6 @@
 #include "henvis/validate.hpp"
 
 namespace henvis::intake {
-
-using google::protobuf::util::TimeUtil;
 
 namespace {
 // ce_source of the events intake emits.
@@ -30,30 +29,27 @@ bool safe_id(const std::string& s) {
       return false;
   return true;
 }
-}  // namespace
 
-std::vector<std::string> migrations() {
-  return {std::string(outbox::MIGRATION) + R"sql(
-CREATE TABLE offers (
-  offer_id TEXT PRIMARY KEY,
-  request_hash TEXT NOT NULL,
-  status INTEGER NOT NULL,
-  response TEXT NOT NULL,
-  referral_id TEXT,
-  answer INTEGER NOT NULL,
-  kommunekode INTEGER NOT NULL,
-  district_id TEXT NOT NULL,
-  created_at TEXT NOT NULL
-);
-)sql",
-          R"sql(
-ALTER TABLE offers ADD COLUMN charged_at TEXT;
-ALTER TABLE offers ADD COLUMN withdrawn_at TEXT;
-ALTER TABLE offers ADD COLUMN withdrawal_response TEXT;
-)sql",
-          // The kit's tables store instants as Unix milliseconds (docs/decisions.md 16).
-          outbox::migration_unix_ms()};
+std::int64_t unix_seconds(Instant t) {
+  return std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
 }
+
+// The instant of a checked request time (check_offer bounds it).
+Instant instant_of(const google::protobuf::Timestamp& t) {
+  return Instant(std::chrono::duration_cast<Instant::duration>(
+      std::chrono::seconds(t.seconds()) + std::chrono::nanoseconds(t.nanos())));
+}
+
+// Whether the principal may withdraw the offer's consent: an officer of its
+// district, or the centre the directory routes it to.
+bool may_withdraw(const auth::Principal& p, const OfferRow& offer, const Directory& directory) {
+  if (p.role == v1::ROLE_OFFICER) return offer.district_id == p.scope;
+  if (!offer.charged_at) return false;
+  const auto day = copenhagen_date(unix_seconds(*offer.charged_at));
+  const auto route = directory.route(offer.kommunekode, day);
+  return route.routed && route.centre_id == p.scope;
+}
+}  // namespace
 
 std::vector<http::FieldError> check_offer(const v1::OfferRequest& r, const Directory& dir,
                                           std::int64_t now) {
@@ -108,10 +104,9 @@ std::vector<http::FieldError> check_offer(const v1::OfferRequest& r, const Direc
   return e;
 }
 
-Intake::Intake(const std::string& db_path, Directory directory, outbox::Relay* relay)
-    : db_(db_path), directory_(std::move(directory)), relay_(relay) {
-  db_.migrate(migrations());
-}
+Intake::Intake(const std::string& db_path, Directory directory, outbox::Relay* relay,
+               const Clock& clock)
+    : db_(db_path), directory_(std::move(directory)), relay_(relay), clock_(&clock) {}
 
 void Intake::register_routes(http::Router& router) {
   router.add("POST", "/v1/offers", {v1::ROLE_OFFICER},
@@ -123,44 +118,28 @@ void Intake::register_routes(http::Router& router) {
 http::Response Intake::withdraw(const http::Request& req) {
   const std::string offer_id = req.params.at("offerId");
   sqlite::Transaction tx(db_);
-  sqlite::Stmt find(db_,
-                    "SELECT referral_id, answer, kommunekode, district_id, charged_at, "
-                    "withdrawal_response FROM offers WHERE offer_id = ?");
-  find.bind(1, offer_id);
+  const std::optional<OfferRow> offer = store_.offer(offer_id);
   // Not found, and not the caller's, look the same: 404.
-  if (!find.step()) return http::problem(404, "Not Found", "no such offer");
-  const bool officer = req.principal.role == v1::ROLE_OFFICER;
-  if (officer && find.text(3) != req.principal.scope)
+  if (!offer || !may_withdraw(req.principal, *offer, directory_))
     return http::problem(404, "Not Found", "no such offer");
-  if (!officer) {
-    // The owning centre: the one the directory routes the offer to.
-    bool owns = false;
-    if (!find.is_null(4)) {
-      auto day = copenhagen_date(parse_rfc3339(find.text(4)).time_since_epoch().count());
-      auto route = directory_.route(static_cast<int>(find.i64(2)), day);
-      owns = route.routed && route.centre_id == req.principal.scope;
-    }
-    if (!owns) return http::problem(404, "Not Found", "no such offer");
-  }
-  if (find.i64(1) != v1::ANSWER_YES)
+  if (offer->answer != v1::ANSWER_YES)
     return http::problem(409, "Conflict", "a declined offer holds no consent to withdraw");
-  if (!find.is_null(5))  // withdrawing twice is withdrawing once
-    return http::Response{200, "application/json", find.text(5)};
+  if (offer->withdrawal_response)  // withdrawing twice is withdrawing once
+    return http::Response{200, "application/json", *offer->withdrawal_response};
 
+  const Instant now = clock_->now();
   v1::OfferWithdrawn ev;
   ev.set_offer_id(offer_id);
-  ev.set_referral_id(find.text(0));
+  ev.set_referral_id(offer->referral_id);
   ev.set_withdrawn_by(req.principal.role);
-  *ev.mutable_at() = now_timestamp();
+  *ev.mutable_at() = to_timestamp(now);
   v1::WithdrawalResponse res;
   res.set_offer_id(offer_id);
   res.set_referral_id(ev.referral_id());
   *res.mutable_withdrawn_at() = ev.at();
   http::Response out = http::json(200, res);
   events::emit(db_, SOURCE, ev);
-  sqlite::Stmt up(db_,
-                  "UPDATE offers SET withdrawn_at = ?, withdrawal_response = ? WHERE offer_id = ?");
-  up.bind(1, to_rfc3339(ev.at())).bind(2, out.body).bind(3, offer_id).run();
+  store_.record_withdrawal(offer_id, now, out.body);
   tx.commit();
   if (relay_) relay_->notify();
   spdlog::info("consent withdrawn offer_id={} referral_id={} by={}", offer_id, ev.referral_id(),
@@ -185,20 +164,19 @@ void normalise_offer(v1::OfferRequest& r, v1::OfferResponse& res) {
 
 // The stored answer when offerId was used before: the same answer for the same
 // request, 409 for a different one; nothing when offerId is new.
-std::optional<http::Response> earlier_answer(sqlite::Db& db, const std::string& offer_id,
+std::optional<http::Response> earlier_answer(Store& store, const std::string& offer_id,
                                              const std::string& hash) {
-  sqlite::Stmt find(db, "SELECT request_hash, status, response FROM offers WHERE offer_id = ?");
-  find.bind(1, offer_id);
-  if (!find.step()) return std::nullopt;
-  if (find.text(0) != hash)
+  auto earlier = store.answer(offer_id);
+  if (!earlier) return std::nullopt;
+  if (earlier->request_hash != hash)
     return http::problem(409, "Conflict",
                          "offerId was already used for a different offer; choose a new offerId",
                          {{"offerId", "already used with a different body"}});
-  return http::Response{static_cast<int>(find.i64(1)), "application/json", find.text(2)};
+  return http::Response{earlier->status, "application/json", std::move(earlier->response)};
 }
 
 v1::OfferRecorded offer_recorded(const v1::OfferRequest& r, const std::string& district_id,
-                                 bool covered) {
+                                 bool covered, Instant now) {
   const bool yes = r.answer() == v1::ANSWER_YES;
   v1::OfferRecorded ev;
   ev.set_offer_id(r.offer_id());
@@ -214,7 +192,7 @@ v1::OfferRecorded offer_recorded(const v1::OfferRequest& r, const std::string& d
     *ev.mutable_person() = r.person();
     *ev.mutable_consent() = r.consent();
   }
-  *ev.mutable_recorded_at() = now_timestamp();
+  *ev.mutable_recorded_at() = to_timestamp(now);
   ev.set_covered(covered);
   return ev;
 }
@@ -240,26 +218,28 @@ void describe_offer(v1::OfferResponse& res, const v1::OfferRecorded& ev,
                     "the district coordinator is told.");
 }
 
-void insert_offer(sqlite::Db& db, const v1::OfferRecorded& ev, const std::string& hash,
-                  const http::Response& out) {
-  sqlite::Stmt ins(db,
-                   "INSERT INTO offers(offer_id, request_hash, status, response, referral_id, "
-                   "answer, kommunekode, district_id, created_at, charged_at) "
-                   "VALUES (?,?,?,?,?,?,?,?,?,?)");
-  ins.bind(1, ev.offer_id()).bind(2, hash).bind(3, out.status).bind(4, out.body);
-  if (ev.answer() == v1::ANSWER_YES)
-    ins.bind(5, ev.referral_id());
-  else
-    ins.bind_null(5);
-  ins.bind(6, static_cast<int>(ev.answer())).bind(7, ev.kommunekode()).bind(8, ev.district_id());
-  ins.bind(9, now_rfc3339()).bind(10, to_rfc3339(ev.charged_at())).run();
+NewOffer new_offer(const v1::OfferRecorded& ev, const std::string& hash, const http::Response& out,
+                   Instant now) {
+  NewOffer o;
+  o.offer_id = ev.offer_id();
+  o.request_hash = hash;
+  o.status = out.status;
+  o.response = out.body;
+  o.referral_id = ev.referral_id();  // empty on a no
+  o.answer = ev.answer();
+  o.kommunekode = ev.kommunekode();
+  o.district_id = ev.district_id();
+  o.created_at = now;
+  o.charged_at = instant_of(ev.charged_at());
+  return o;
 }
 }  // namespace
 
 http::Response Intake::post_offer(const http::Request& req) {
   v1::OfferRequest r;
   http::parse_json(req.body, r);
-  auto errors = check_offer(r, directory_, now_timestamp().seconds());
+  const Instant now = clock_->now();
+  auto errors = check_offer(r, directory_, unix_seconds(now));
   if (!errors.empty())
     return http::problem(400, "Bad Request", "the offer has invalid fields", errors);
 
@@ -269,17 +249,17 @@ http::Response Intake::post_offer(const http::Request& req) {
   const std::string hash = idempotency_hash({req.principal.scope}, r);
 
   sqlite::Transaction tx(db_);
-  if (auto earlier = earlier_answer(db_, r.offer_id(), hash)) return *earlier;
+  if (auto earlier = earlier_answer(store_, r.offer_id(), hash)) return *earlier;
 
   const auto* muni = directory_.municipality(r.kommunekode());
   const auto day = copenhagen_date(r.charged_at().seconds());
   const bool covered = muni && directory_.route(r.kommunekode(), day).routed;
-  const v1::OfferRecorded ev = offer_recorded(r, req.principal.scope, covered);
+  const v1::OfferRecorded ev = offer_recorded(r, req.principal.scope, covered, now);
   describe_offer(res, ev, muni);
   http::Response out = http::json(201, res);
 
   events::emit(db_, SOURCE, ev);
-  insert_offer(db_, ev, hash, out);
+  store_.add(new_offer(ev, hash, out, now));
   tx.commit();
   if (relay_) relay_->notify();
   spdlog::info("offer recorded offer_id={} answer={} covered={} district={}", r.offer_id(),

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "henvis/clock.hpp"
 #include "henvis/directory.hpp"
 #include "henvis/http.hpp"
 #include "henvis/outbox.hpp"
@@ -15,10 +16,9 @@
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/api.pb.h"
 #include "henvis/v1/events.pb.h"
+#include "store.hpp"
 
 namespace henvis::intake {
-
-std::vector<std::string> migrations();
 
 // Intake as the host runs it (service.cpp; see henvis/service.hpp).
 ServiceDeclaration service();
@@ -28,9 +28,12 @@ ServiceDeclaration service();
 std::vector<http::FieldError> check_offer(const v1::OfferRequest& req, const Directory& dir,
                                           std::int64_t now_unix_seconds);
 
+// The officers' API. The host migrates the database before building it; every
+// time it records (recorded, created, withdrawn, the charge-time check) is
+// the clock's.
 class Intake {
  public:
-  Intake(const std::string& db_path, Directory directory, outbox::Relay* relay);
+  Intake(const std::string& db_path, Directory directory, outbox::Relay* relay, const Clock& clock);
   void register_routes(http::Router& router);
   // POST /v1/offers; the principal must be an officer.
   http::Response post_offer(const http::Request& req);
@@ -40,8 +43,10 @@ class Intake {
 
  private:
   sqlite::Db db_;
+  Store store_{db_};
   Directory directory_;
   outbox::Relay* relay_;
+  const Clock* clock_;
 };
 
 }  // namespace henvis::intake

@@ -8,7 +8,7 @@ namespace {
 class IntakeService final : public Service {
  public:
   explicit IntakeService(ServiceContext& c)
-      : intake_(c.setup.database, Directory(c.setup.directory), &c.relay) {}
+      : intake_(c.setup.database, Directory(c.setup.directory), &c.relay, c.clock) {}
   void routes(http::Router& r) override { intake_.register_routes(r); }
 
  private:

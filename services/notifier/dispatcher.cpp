@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -30,12 +29,6 @@ constexpr const char* CHANNEL_WEBHOOK = "webhook";
 constexpr const char* CHANNEL_FILE = "file";
 // Rows handled per round at most; the rest wait for the next round.
 constexpr int ROUND_LIMIT = 1000;
-
-google::protobuf::Timestamp timestamp(TimePoint t) {
-  return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
-      std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
-}
-std::string rfc3339(TimePoint t) { return to_rfc3339(timestamp(t)); }
 
 // yyyymmddThhmmssZ (UTC).
 std::string compact_utc(TimePoint t) {
@@ -102,23 +95,13 @@ std::string webhook_body(const std::string& notification_id, v1::NotificationKin
   e.set_kind(kind);
   if (underretning) *e.mutable_underretning() = *underretning;
   if (!underretning || contact.ByteSizeLong() > 0) *e.mutable_referral() = contact;
-  *e.mutable_delivered_at() = timestamp(at);
+  *e.mutable_delivered_at() = to_timestamp(at);
   std::string body;
   google::protobuf::util::JsonPrintOptions opts;
   opts.preserve_proto_field_names = false;
   if (!google::protobuf::util::MessageToJsonString(e, &body, opts).ok())
     throw std::runtime_error("webhook body could not be encoded");
   return body;
-}
-
-// Marks a pending row delivered by webhook; false if it was not pending.
-bool mark_webhook_delivered(sqlite::Db& db, const std::string& notification_id, TimePoint at) {
-  sqlite::Stmt up(db,
-                  "UPDATE inbox SET state = 'delivered', channel = 'webhook', delivered_at = ?, "
-                  "attempts = attempts + 1, next_attempt_at = NULL, last_error = NULL "
-                  "WHERE notification_id = ? AND state = 'pending'");
-  up.bind(1, rfc3339(at)).bind(2, notification_id).run();
-  return db.changes() > 0;
 }
 
 // Writes `data` to `tmp`, syncs it, renames it to `final_path` and syncs the
@@ -149,17 +132,6 @@ void write_file_durably(const std::string& tmp, const std::string& final_path,
 }
 }  // namespace
 
-struct Dispatcher::Row {
-  std::string id;
-  std::string recipient;
-  v1::NotificationKind kind = v1::NOTIFICATION_KIND_UNSPECIFIED;
-  std::string referral_id;
-  v1::ReferralContact contact;
-  // Socialsøg's UNDERRETNING and RECEIPT_MISSED carry the notice instead.
-  std::optional<v1::UnderretningNotice> underretning;
-  int attempts = 0;
-};
-
 Dispatcher::Dispatcher(const std::string& db_path, Directory directory, Settings settings,
                        outbox::Relay* relay, const Clock& clock, http::Metrics* metrics)
     : db_path_(db_path),
@@ -167,7 +139,8 @@ Dispatcher::Dispatcher(const std::string& db_path, Directory directory, Settings
       settings_(std::move(settings)),
       relay_(relay),
       clock_(&clock),
-      db_(std::make_unique<sqlite::Db>(db_path)) {
+      db_(std::make_unique<sqlite::Db>(db_path)),
+      store_(*db_) {
   if (metrics) {
     webhook_attempts_ =
         &metrics->counter("henvis_notifier_webhook_attempts_total", "Webhook POSTs made");
@@ -220,25 +193,8 @@ int Dispatcher::run_once() {
   // Push rows that are due, grouped by recipient in the order they came.
   const TimePoint now = clock_->now();
   std::map<std::string, std::vector<Row>> by_recipient;
-  {
-    sqlite::Stmt s(db,
-                   "SELECT notification_id, recipient_id, kind, referral_id, contact, attempts, "
-                   "underretning "
-                   "FROM inbox WHERE state = 'pending' AND available_at <= ?1 "
-                   "AND coalesce(next_attempt_at, 0) <= ?1 ORDER BY available_at, rowid LIMIT ?2");
-    s.bind(1, to_ms(now)).bind(2, ROUND_LIMIT);
-    while (s.step()) {
-      Row r;
-      r.id = s.text(0);
-      r.recipient = s.text(1);
-      r.kind = static_cast<v1::NotificationKind>(s.i64(2));
-      r.referral_id = s.text(3);
-      r.contact.ParseFromString(s.blob(4));
-      r.attempts = static_cast<int>(s.i64(5));
-      if (!s.is_null(6)) r.underretning.emplace().ParseFromString(s.blob(6));
-      by_recipient[r.recipient].push_back(std::move(r));
-    }
-  }
+  for (Row& r : store_.due_pushes(now, ROUND_LIMIT))
+    by_recipient[r.recipient].push_back(std::move(r));
   for (auto& [recipient, rows] : by_recipient) {
     switch (settings_.of(recipient).channel) {
       case v1::CHANNEL_WEBHOOK:
@@ -260,7 +216,8 @@ int Dispatcher::push_webhook(const std::string& recipient, std::vector<Row>& row
   const v1::Recipient* who = directory_.recipient(recipient);
   int handled = 0;
   for (const Row& row : rows) {
-    const TimePoint at = clock_->now();
+    // As stored: the body shows the delivered_at a later inbox read shows.
+    const TimePoint at = sqlite::from_unix_ms(sqlite::unix_ms(clock_->now()));
     const std::string body = webhook_body(row.id, row.kind, row.underretning, row.contact, at);
     // The signature covers the exact bytes sent. The key is never logged.
     const http::Headers headers = {{"Content-Type", "application/json"},
@@ -276,7 +233,7 @@ int Dispatcher::push_webhook(const std::string& recipient, std::vector<Row>& row
                        row.underretning ? row.underretning->underretning_id() : row.referral_id,
                        "webhook");
     if (res.ok()) {
-      if (mark_webhook_delivered(*db_, row.id, at))
+      if (store_.mark_webhook_delivered(row.id, at))
         emit_delivery(*db_, *clock_, row.id, recipient, row.referral_id,
                       v1::DELIVERY_STATUS_DELIVERED, CHANNEL_WEBHOOK);
       tx.commit();
@@ -323,14 +280,8 @@ int Dispatcher::drop_file(const std::string& recipient, std::vector<Row>& rows) 
   }
   count(files_written_);
   sqlite::Transaction tx(*db_);
-  sqlite::Stmt up(*db_,
-                  "UPDATE inbox SET state = 'delivered', channel = 'file', delivered_at = ?, "
-                  "delivered_file = ?, attempts = attempts + 1, next_attempt_at = NULL, "
-                  "last_error = NULL WHERE notification_id = ? AND state = 'pending'");
   for (const Row& row : rows) {
-    up.bind(1, rfc3339(at)).bind(2, name).bind(3, row.id).run();
-    up.reset();
-    if (db_->changes() == 0) continue;
+    if (!store_.mark_file_delivered(row.id, at, name)) continue;
     emit_delivery(*db_, *clock_, row.id, recipient, row.referral_id, v1::DELIVERY_STATUS_DELIVERED,
                   CHANNEL_FILE);
     access_log::record(*db_, auth::Principal{"notifier-file", role_of(who), recipient},
@@ -348,22 +299,14 @@ void Dispatcher::failed_attempt(const Row& row, const std::string& channel,
   const int attempts = row.attempts + 1;
   if (attempts < settings_.webhook_max_attempts()) {
     const TimePoint next = now + settings_.backoff(attempts);
-    sqlite::Stmt up(*db_,
-                    "UPDATE inbox SET attempts = ?, next_attempt_at = ?, last_error = ? "
-                    "WHERE notification_id = ? AND state = 'pending'");
-    up.bind(1, attempts).bind(2, to_ms(next)).bind(3, error).bind(4, row.id).run();
+    store_.schedule_retry(row.id, attempts, next, error);
     spdlog::warn(
         "{} delivery failed, will retry notification_id={} recipient={} attempt={} "
         "next_attempt_at={} error={}",
         channel, row.id, row.recipient, attempts, rfc3339(next), error);
     return;
   }
-  sqlite::Stmt up(*db_,
-                  "UPDATE inbox SET state = 'failed', channel = ?, attempts = ?, "
-                  "next_attempt_at = NULL, last_error = ? "
-                  "WHERE notification_id = ? AND state = 'pending'");
-  up.bind(1, channel).bind(2, attempts).bind(3, error).bind(4, row.id).run();
-  if (db_->changes() == 0) return;
+  if (!store_.mark_failed(row.id, channel, attempts, error)) return;
   count(push_failed_);
   emit_delivery(*db_, *clock_, row.id, row.recipient, row.referral_id, v1::DELIVERY_STATUS_FAILED,
                 channel);
@@ -397,11 +340,10 @@ void Dispatcher::escalate(const Row& row, const std::string& reason) {
   // An underretning the municipality did not get goes to the coordinator
   // whole: the children must not wait for the municipality's endpoint.
   if (row.underretning) *n.mutable_underretning() = *row.underretning;
-  *n.mutable_requested_at() = timestamp(clock_->now());
+  *n.mutable_requested_at() = to_timestamp(clock_->now());
   // At once whatever the coordinator's mode: a failed push is urgent.
   store_notification(*db_, settings_, *clock_, n, /*at_once=*/true);
-  sqlite::Stmt up(*db_, "UPDATE inbox SET escalation_id = ? WHERE notification_id = ?");
-  up.bind(1, n.notification_id()).bind(2, row.id).run();
+  store_.set_escalation(row.id, n.notification_id());
   spdlog::warn(
       "escalated failed delivery notification_id={} recipient={} to={} escalation_id={} "
       "reason={}",
@@ -409,13 +351,7 @@ void Dispatcher::escalate(const Row& row, const std::string& reason) {
 }
 
 void Dispatcher::checkpoint_after_withdrawal() {
-  std::int64_t upto = 0;
-  {
-    sqlite::Stmt s(*db_,
-                   "SELECT coalesce(max(rowid), 0) FROM withdrawn_referrals "
-                   "WHERE checkpointed = 0");
-    if (s.step()) upto = s.i64(0);
-  }
+  const std::int64_t upto = store_.last_unchecked_withdrawal();
   if (upto == 0) return;
   // Erased bytes are still in older WAL frames until the WAL is checkpointed
   // into the (secure_delete) database file and truncated.
@@ -426,8 +362,7 @@ void Dispatcher::checkpoint_after_withdrawal() {
     if (!e.retryable()) throw;
   }
   if (!done) return;  // a reader was in the way; next round
-  sqlite::Stmt up(*db_, "UPDATE withdrawn_referrals SET checkpointed = 1 WHERE rowid <= ?");
-  up.bind(1, upto).run();
+  store_.mark_checkpointed(upto);
 }
 
 }  // namespace henvis::notifier

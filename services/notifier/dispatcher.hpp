@@ -34,6 +34,7 @@
 #include "henvis/http.hpp"
 #include "henvis/outbox.hpp"
 #include "henvis/sqlite.hpp"
+#include "store.hpp"
 
 namespace henvis::notifier {
 
@@ -58,7 +59,7 @@ class Dispatcher {
   int run_once();
 
  private:
-  struct Row;
+  using Row = PushRow;
   int push_webhook(const std::string& recipient, std::vector<Row>& rows);
   int drop_file(const std::string& recipient, std::vector<Row>& rows);
   // Records a failed attempt; after the last, FAILED and the escalation.
@@ -78,6 +79,7 @@ class Dispatcher {
   prometheus::Counter* files_written_ = nullptr;
   prometheus::Counter* push_failed_ = nullptr;
   std::unique_ptr<sqlite::Db> db_;
+  Store store_;  // on db_
 };
 
 }  // namespace henvis::notifier

@@ -1,7 +1,9 @@
 #include "notifier.hpp"
 
-#include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <optional>
 
 #include "henvis/access_log.hpp"
 #include "henvis/consumer_loop.hpp"
@@ -14,96 +16,32 @@ namespace henvis::notifier {
 namespace {
 constexpr const char* SOURCE = "/henvis/notifier";
 constexpr const char* CHANNEL_INBOX = "inbox";
-constexpr const char* COLUMNS =
-    "notification_id, recipient_id, kind, referral_id, contact, delivered_at, read_at, acked_at, "
-    "underretning";
 
-google::protobuf::Timestamp ts(const std::string& s) {
-  google::protobuf::Timestamp t;
-  google::protobuf::util::TimeUtil::FromString(s, &t);
-  return t;
+// What the database keeps of an instant (milliseconds): a response shows the
+// time a later read of the same row will show.
+TimePoint as_stored(TimePoint t) { return sqlite::from_unix_ms(sqlite::unix_ms(t)); }
+
+// The instant an event's time stands for; empty if no time_point can hold it.
+std::optional<TimePoint> instant_of(const google::protobuf::Timestamp& t) {
+  if (!valid_event_time(t)) return std::nullopt;
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(
+      std::chrono::seconds(t.seconds()) + std::chrono::nanoseconds(t.nanos())));
 }
 
-google::protobuf::Timestamp timestamp(TimePoint t) {
-  return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
-      std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
-}
-
-std::string rfc3339(TimePoint t) { return to_rfc3339(timestamp(t)); }
-
-v1::InboxEntry entry(sqlite::Stmt& s) {
+v1::InboxEntry entry(const InboxRow& r) {
   v1::InboxEntry e;
-  e.set_notification_id(s.text(0));
-  e.set_kind(static_cast<v1::NotificationKind>(s.i64(2)));
-  e.mutable_referral()->ParseFromString(s.blob(4));
-  *e.mutable_delivered_at() = ts(s.text(5));
-  if (!s.is_null(6)) *e.mutable_read_at() = ts(s.text(6));
-  if (!s.is_null(7)) *e.mutable_acknowledged_at() = ts(s.text(7));
-  if (!s.is_null(8)) e.mutable_underretning()->ParseFromString(s.blob(8));
+  e.set_notification_id(r.notification_id);
+  e.set_kind(r.kind);
+  *e.mutable_referral() = r.contact;
+  *e.mutable_delivered_at() = to_timestamp(r.delivered_at);
+  if (r.read_at) *e.mutable_read_at() = to_timestamp(*r.read_at);
+  if (r.acked_at) *e.mutable_acknowledged_at() = to_timestamp(*r.acked_at);
+  if (r.underretning) *e.mutable_underretning() = *r.underretning;
   return e;
-}
-
-bool is_withdrawn(sqlite::Db& db, const std::string& referral_id) {
-  sqlite::Stmt s(db, "SELECT 1 FROM withdrawn_referrals WHERE referral_id = ?");
-  s.bind(1, referral_id);
-  return s.step();
 }
 }  // namespace
 
-std::int64_t to_ms(TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-std::vector<std::string> migrations() {
-  return {std::string(outbox::MIGRATION) + ConsumerLoop::MIGRATION + access_log::MIGRATION + R"sql(
-CREATE TABLE inbox (
-  notification_id TEXT PRIMARY KEY,
-  recipient_id TEXT NOT NULL,
-  kind INTEGER NOT NULL,
-  referral_id TEXT NOT NULL,
-  contact BLOB NOT NULL,
-  requested_at TEXT NOT NULL,
-  delivered_at TEXT NOT NULL,
-  read_at TEXT,
-  acked_at TEXT
-);
-CREATE INDEX inbox_recipient ON inbox(recipient_id, delivered_at);
-)sql",
-          // Delivery modes and push channels. Instants the code compares are
-          // integers (ms since the epoch): RFC 3339 text with a varying number of
-          // fraction digits does not sort. delivered_at holds, for a row not yet
-          // delivered, the time it is due.
-          R"sql(
-ALTER TABLE inbox ADD COLUMN available_at INTEGER NOT NULL DEFAULT 0;
-UPDATE inbox SET available_at = coalesce(CAST(strftime('%s', delivered_at) AS INTEGER) * 1000, 0);
-ALTER TABLE inbox ADD COLUMN state TEXT NOT NULL DEFAULT 'delivered';
-ALTER TABLE inbox ADD COLUMN channel TEXT;
-UPDATE inbox SET channel = 'inbox';
-ALTER TABLE inbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE inbox ADD COLUMN next_attempt_at INTEGER;
-ALTER TABLE inbox ADD COLUMN last_error TEXT;
-ALTER TABLE inbox ADD COLUMN delivered_file TEXT;
-ALTER TABLE inbox ADD COLUMN escalation_id TEXT;
-CREATE INDEX inbox_due ON inbox(state, available_at);
-CREATE INDEX inbox_referral ON inbox(referral_id);
-CREATE INDEX inbox_available ON inbox(recipient_id, available_at);
--- Referrals whose consent was withdrawn: a late notification about one is
--- stored without person data. `checkpointed` = the WAL that held the erased
--- bytes has been checkpointed and truncated.
-CREATE TABLE withdrawn_referrals (
-  referral_id TEXT PRIMARY KEY,
-  withdrawn_at TEXT NOT NULL,
-  checkpointed INTEGER NOT NULL DEFAULT 0
-);
-)sql",
-          // Socialsøg: the underretning a notification carries (UnderretningNotice).
-          R"sql(
-ALTER TABLE inbox ADD COLUMN underretning BLOB;
-)sql",
-          // The kit's tables store instants as Unix milliseconds (docs/decisions.md 16).
-          outbox::migration_unix_ms() + ConsumerLoop::migration_unix_ms() +
-              access_log::migration_unix_ms()};
-}
+std::int64_t to_ms(TimePoint t) { return sqlite::unix_ms(t); }
 
 void emit_delivery(sqlite::Db& db, const Clock& clock, const std::string& notification_id,
                    const std::string& recipient_id, const std::string& referral_id,
@@ -114,108 +52,76 @@ void emit_delivery(sqlite::Db& db, const Clock& clock, const std::string& notifi
   d.set_referral_id(referral_id);
   d.set_status(status);
   d.set_channel(channel);
-  *d.mutable_at() = timestamp(clock.now());
+  *d.mutable_at() = to_timestamp(clock.now());
   events::emit(db, SOURCE, d);
 }
 
 bool store_notification(sqlite::Db& db, const Settings& settings, const Clock& clock,
                         const v1::NotificationRequested& n, bool at_once) {
-  v1::ReferralContact contact = n.referral();
-  if (!contact.referral_id().empty() && is_withdrawn(db, contact.referral_id())) {
+  Store store(db);
+  NewInboxRow row;
+  row.contact = n.referral();
+  if (!row.contact.referral_id().empty() && store.is_withdrawn(row.contact.referral_id())) {
     // Consent was withdrawn before this (older or reordered) notification
     // arrived: keep what the recipient needs to know, never the person.
-    contact.clear_person();
-    contact.clear_consent();
+    row.contact.clear_person();
+    row.contact.clear_consent();
   }
   const RecipientChannel& rc = settings.of(n.recipient_id());
   const TimePoint now = clock.now();
-  const TimePoint available =
+  row.available_at =
       (at_once || !rc.daily) ? now : next_list_time(settings.calendar(), rc.daily_at, now);
-  const bool deliver_now = rc.channel == v1::CHANNEL_INBOX && available <= now;
-  sqlite::Stmt ins(db,
-                   "INSERT OR IGNORE INTO inbox(notification_id, recipient_id, kind, referral_id, "
-                   "contact, requested_at, delivered_at, available_at, state, channel, "
-                   "underretning) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
-  ins.bind(1, n.notification_id()).bind(2, n.recipient_id()).bind(3, static_cast<int>(n.kind()));
-  ins.bind(4, contact.referral_id()).bind_blob(5, contact.SerializeAsString());
-  ins.bind(6, to_rfc3339(n.requested_at())).bind(7, rfc3339(available));
-  ins.bind(8, to_ms(available)).bind(9, deliver_now ? STATE_DELIVERED : STATE_PENDING);
-  if (deliver_now)
-    ins.bind(10, CHANNEL_INBOX);
-  else
-    ins.bind_null(10);
-  if (n.has_underretning())
-    ins.bind_blob(11, n.underretning().SerializeAsString());
-  else
-    ins.bind_null(11);
-  ins.run();
-  if (db.changes() == 0) return false;  // same notification re-sent under a new ce_id
+  const bool deliver_now = rc.channel == v1::CHANNEL_INBOX && row.available_at <= now;
+  row.notification_id = n.notification_id();
+  row.recipient_id = n.recipient_id();
+  row.kind = n.kind();
+  row.requested_at = instant_of(n.requested_at());
+  row.state = deliver_now ? STATE_DELIVERED : STATE_PENDING;
+  if (deliver_now) row.channel = CHANNEL_INBOX;
+  if (n.has_underretning()) row.underretning = n.underretning();
+  if (!store.add(row)) return false;  // same notification re-sent under a new ce_id
+  const std::string& referral_id = row.contact.referral_id();
   if (deliver_now) {
-    emit_delivery(db, clock, n.notification_id(), n.recipient_id(), contact.referral_id(),
+    emit_delivery(db, clock, n.notification_id(), n.recipient_id(), referral_id,
                   v1::DELIVERY_STATUS_DELIVERED, CHANNEL_INBOX);
     spdlog::info("delivered to inbox notification_id={} recipient={} referral_id={}",
-                 n.notification_id(), n.recipient_id(), contact.referral_id());
+                 n.notification_id(), n.recipient_id(), referral_id);
   } else {
     spdlog::info("scheduled notification_id={} recipient={} referral_id={} available_at={}",
-                 n.notification_id(), n.recipient_id(), contact.referral_id(), rfc3339(available));
+                 n.notification_id(), n.recipient_id(), referral_id, rfc3339(row.available_at));
   }
   return true;
 }
 
 int deliver_due_inbox_rows(sqlite::Db& db, const Settings& settings, const Clock& clock,
                            const std::string& recipient_id) {
+  Store store(db);
   const TimePoint now = clock.now();
-  struct Due {
-    std::string id, recipient, referral;
-  };
-  std::vector<Due> due;
-  {
-    sqlite::Stmt s(db, std::string("SELECT notification_id, recipient_id, referral_id FROM inbox "
-                                   "WHERE state = 'pending' AND available_at <= ?") +
-                           (recipient_id.empty() ? "" : " AND recipient_id = ?") +
-                           " ORDER BY available_at, rowid");
-    s.bind(1, to_ms(now));
-    if (!recipient_id.empty()) s.bind(2, recipient_id);
-    while (s.step())
-      if (settings.of(s.text(1)).channel == v1::CHANNEL_INBOX)
-        due.push_back({s.text(0), s.text(1), s.text(2)});
-  }
-  sqlite::Stmt up(db,
-                  "UPDATE inbox SET state = 'delivered', channel = 'inbox', delivered_at = ? "
-                  "WHERE notification_id = ? AND state = 'pending'");
   int n = 0;
-  for (const auto& d : due) {
-    up.bind(1, rfc3339(now)).bind(2, d.id).run();
-    up.reset();
-    if (db.changes() == 0) continue;
-    emit_delivery(db, clock, d.id, d.recipient, d.referral, v1::DELIVERY_STATUS_DELIVERED,
-                  CHANNEL_INBOX);
-    spdlog::info("delivered to inbox notification_id={} recipient={} referral_id={}", d.id,
-                 d.recipient, d.referral);
+  for (const DueRow& d : store.due(now, recipient_id)) {
+    // A push channel's rows are the dispatcher's to deliver.
+    if (settings.of(d.recipient_id).channel != v1::CHANNEL_INBOX) continue;
+    if (!store.mark_inbox_delivered(d.notification_id, now)) continue;
+    emit_delivery(db, clock, d.notification_id, d.recipient_id, d.referral_id,
+                  v1::DELIVERY_STATUS_DELIVERED, CHANNEL_INBOX);
+    spdlog::info("delivered to inbox notification_id={} recipient={} referral_id={}",
+                 d.notification_id, d.recipient_id, d.referral_id);
     ++n;
   }
   return n;
 }
 
 int erase_person_data(sqlite::Db& db, const std::string& referral_id) {
-  std::vector<std::pair<std::string, std::string>> rows;
-  {
-    sqlite::Stmt s(db, "SELECT notification_id, contact FROM inbox WHERE referral_id = ?");
-    s.bind(1, referral_id);
-    while (s.step()) rows.emplace_back(s.text(0), s.blob(1));
-  }
-  sqlite::Stmt up(db, "UPDATE inbox SET contact = ? WHERE notification_id = ?");
+  Store store(db);
   int n = 0;
-  for (auto& [id, blob] : rows) {
-    v1::ReferralContact c;
-    c.ParseFromString(blob);
+  for (ContactRow& row : store.contacts_of(referral_id)) {
+    v1::ReferralContact& c = row.contact;
     if (!c.has_person() && !c.has_consent()) continue;
     // Ids, municipality, offence, status and counts stay: the recipient
     // still needs to know which referral was withdrawn.
     c.clear_person();
     c.clear_consent();
-    up.bind_blob(1, c.SerializeAsString()).bind(2, id).run();
-    up.reset();
+    store.set_contact(row.notification_id, c);
     ++n;
   }
   return n;
@@ -255,12 +161,7 @@ void Applier::on_requested(const v1::NotificationRequested& n, sqlite::Db& db) {
   // recipient to erase its copy.
   const int erased = erase_person_data(db, referral_id);
   erased_ = true;
-  {
-    sqlite::Stmt w(db,
-                   "INSERT INTO withdrawn_referrals(referral_id, withdrawn_at) VALUES (?, ?) "
-                   "ON CONFLICT(referral_id) DO UPDATE SET checkpointed = 0");
-    w.bind(1, referral_id).bind(2, rfc3339(clock_->now())).run();
-  }
+  Store(db).record_withdrawal(referral_id, clock_->now());
   // (b) The withdrawal itself, at once whatever the recipient's mode: the
   // centre must stop contacting the person now, not at tomorrow's list.
   store_notification(db, settings_, *clock_, n, /*at_once=*/true);
@@ -274,9 +175,7 @@ Api::Api(const std::string& db_path, Directory directory, outbox::Relay* relay, 
       directory_(std::move(directory)),
       relay_(relay),
       settings_(std::move(settings)),
-      clock_(&clock) {
-  db_.migrate(migrations());
-}
+      clock_(&clock) {}
 
 void Api::register_routes(http::Router& router) {
   const std::set<v1::Role> who = {v1::ROLE_CENTRE, v1::ROLE_MUNICIPALITY, v1::ROLE_COORDINATOR};
@@ -302,24 +201,17 @@ http::Response Api::inbox(const http::Request& req) {
   // A daily list whose time has come is delivered before it is read, even if
   // the dispatcher has not got to it yet, so DELIVERED precedes READ.
   deliver_due_inbox_rows(db_, settings_, *clock_, recipient);
-  const TimePoint now_tp = clock_->now();
-  sqlite::Stmt s(db_, std::string("SELECT ") + COLUMNS +
-                          " FROM inbox WHERE recipient_id = ? AND available_at <= ?" +
-                          (all ? "" : " AND acked_at IS NULL") + " ORDER BY available_at, rowid");
-  s.bind(1, recipient).bind(2, to_ms(now_tp));
+  const TimePoint now = as_stored(clock_->now());
   v1::Inbox out;
   out.set_recipient_id(recipient);
-  const std::string now = rfc3339(now_tp);
-  sqlite::Stmt mark(db_, "UPDATE inbox SET read_at = ? WHERE notification_id = ?");
-  while (s.step()) {
-    v1::InboxEntry e = entry(s);
-    if (s.is_null(6)) {
-      mark.bind(1, now).bind(2, e.notification_id()).run();
-      mark.reset();
-      emit_delivery(db_, *clock_, e.notification_id(), recipient, s.text(3),
+  for (InboxRow& row : store_.inbox(recipient, now, all)) {
+    if (!row.read_at) {
+      store_.mark_read(row.notification_id, now);
+      emit_delivery(db_, *clock_, row.notification_id, recipient, row.referral_id,
                     v1::DELIVERY_STATUS_READ, CHANNEL_INBOX);
-      *e.mutable_read_at() = ts(now);
+      row.read_at = now;
     }
+    v1::InboxEntry e = entry(row);
     // An underretning discloses the children and adults it names: logged by
     // its id (a referral's entries by the referral id).
     access_log::record(
@@ -339,28 +231,20 @@ http::Response Api::ack(const http::Request& req) {
     return http::problem(403, "Forbidden", "the token's scope is not a configured recipient");
   sqlite::Transaction tx(db_);
   deliver_due_inbox_rows(db_, settings_, *clock_, recipient);
-  const TimePoint now_tp = clock_->now();
+  const TimePoint now = as_stored(clock_->now());
   // A row not yet available is unknown to the recipient: 404 like any other.
-  sqlite::Stmt s(db_, std::string("SELECT ") + COLUMNS +
-                          " FROM inbox WHERE notification_id = ? AND recipient_id = ? "
-                          "AND available_at <= ?");
-  s.bind(1, req.params.at("notificationId")).bind(2, recipient).bind(3, to_ms(now_tp));
-  if (!s.step()) return http::problem(404, "Not Found", "no such notification in this inbox");
-  v1::InboxEntry e = entry(s);
-  if (s.is_null(7)) {  // acknowledging twice is the same as once
-    const std::string now = rfc3339(now_tp);
-    sqlite::Stmt up(db_,
-                    "UPDATE inbox SET acked_at = ?, read_at = coalesce(read_at, ?) "
-                    "WHERE notification_id = ?");
-    up.bind(1, now).bind(2, now).bind(3, e.notification_id()).run();
-    emit_delivery(db_, *clock_, e.notification_id(), recipient, s.text(3),
+  auto row = store_.available(req.params.at("notificationId"), recipient, now);
+  if (!row) return http::problem(404, "Not Found", "no such notification in this inbox");
+  if (!row->acked_at) {  // acknowledging twice is the same as once
+    store_.mark_acked(row->notification_id, now);
+    emit_delivery(db_, *clock_, row->notification_id, recipient, row->referral_id,
                   v1::DELIVERY_STATUS_ACKNOWLEDGED, CHANNEL_INBOX);
-    *e.mutable_acknowledged_at() = ts(now);
-    if (!e.has_read_at()) *e.mutable_read_at() = ts(now);
+    row->acked_at = now;
+    if (!row->read_at) row->read_at = now;
   }
   tx.commit();
   if (relay_) relay_->notify();
-  return http::json(200, e);
+  return http::json(200, entry(*row));
 }
 
 }  // namespace henvis::notifier

@@ -43,10 +43,9 @@
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/api.pb.h"
 #include "henvis/v1/events.pb.h"
+#include "store.hpp"
 
 namespace henvis::notifier {
-
-std::vector<std::string> migrations();
 
 // The notifier as the host runs it (service.cpp; see henvis/service.hpp).
 ServiceDeclaration service();
@@ -56,7 +55,7 @@ inline constexpr const char* STATE_PENDING = "pending";      // not yet delivere
 inline constexpr const char* STATE_DELIVERED = "delivered";  // DELIVERED emitted
 inline constexpr const char* STATE_FAILED = "failed";        // FAILED emitted, escalated
 
-// Milliseconds since the Unix epoch (how instants are stored and compared).
+// Milliseconds since the Unix epoch: how an instant is stored (sqlite::unix_ms).
 std::int64_t to_ms(TimePoint t);
 
 // Stores a notification for its recipient, at the time its mode says; an
@@ -104,6 +103,7 @@ class Applier {
   Subscriptions subs_{"notifier"};  // last: its handlers use the members above
 };
 
+// The pull inbox. The host migrates the database before building it.
 class Api {
  public:
   Api(const std::string& db_path, Directory directory, outbox::Relay* relay,
@@ -116,6 +116,7 @@ class Api {
   // The recipient id a principal reads the inbox of; empty if none.
   std::string recipient_of(const auth::Principal& p) const;
   sqlite::Db db_;
+  Store store_{db_};
   Directory directory_;
   outbox::Relay* relay_;
   Settings settings_;

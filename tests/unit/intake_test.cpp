@@ -9,12 +9,14 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <vector>
 
+#include "henvis/clock.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/topics.hpp"
@@ -98,6 +100,16 @@ std::int64_t count(const std::string& db_path, const std::string& sql) {
 std::string read_all(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Intake's clock in these tests.
+const henvis::ManualClock CLOCK{std::chrono::system_clock::from_time_t(NOW)};
+
+// The host migrates intake's store before building it; so do these tests.
+std::string migrated(const std::string& db_path) {
+  henvis::sqlite::Db db(db_path);
+  db.migrate(henvis::intake::migrations());
+  return db_path;
 }
 
 }  // namespace
@@ -241,7 +253,7 @@ TEST_CASE("post_offer: a yes is recorded once, with one OfferRecorded in the out
   // Given an Intake on a fresh database
   TempDir tmp("henvis-intake-test");
   const auto db_path = tmp.file("intake.db");
-  henvis::intake::Intake intake(db_path, dev_directory(), nullptr);
+  henvis::intake::Intake intake(migrated(db_path), dev_directory(), nullptr, CLOCK);
   // When a valid yes for Herning is posted
   const auto res = intake.post_offer(offer_request(to_json(valid_yes())));
   // Then 201 with a referral id, covered
@@ -280,7 +292,7 @@ TEST_CASE("post_offer: the same offer again returns the first answer byte for by
   // Given a yes already posted
   TempDir tmp("henvis-intake-test");
   const auto db_path = tmp.file("intake.db");
-  henvis::intake::Intake intake(db_path, dev_directory(), nullptr);
+  henvis::intake::Intake intake(migrated(db_path), dev_directory(), nullptr, CLOCK);
   const std::string body = to_json(valid_yes());
   const auto first = intake.post_offer(offer_request(body));
   REQUIRE(first.status == 201);
@@ -298,7 +310,7 @@ TEST_CASE("post_offer: the same offerId with another body is a 409 naming offerI
   // Given a yes already posted
   TempDir tmp("henvis-intake-test");
   const auto db_path = tmp.file("intake.db");
-  henvis::intake::Intake intake(db_path, dev_directory(), nullptr);
+  henvis::intake::Intake intake(migrated(db_path), dev_directory(), nullptr, CLOCK);
   REQUIRE(intake.post_offer(offer_request(to_json(valid_yes()))).status == 201);
   // When the same offerId comes with another phone number
   auto other = valid_yes();
@@ -318,7 +330,7 @@ TEST_CASE("post_offer: an invalid offer is a 400 naming the fields and records n
   // Then 400 naming person.cpr without echoing it, and nothing recorded
   TempDir tmp("henvis-intake-test");
   const auto db_path = tmp.file("intake.db");
-  henvis::intake::Intake intake(db_path, dev_directory(), nullptr);
+  henvis::intake::Intake intake(migrated(db_path), dev_directory(), nullptr, CLOCK);
   auto r = valid_yes();
   r.mutable_person()->set_cpr("999999-9999");
   const auto res = intake.post_offer(offer_request(to_json(r)));
@@ -335,7 +347,7 @@ TEST_CASE("post_offer: a no with person data drops it and keeps none in the data
   // Given an Intake on a fresh database
   TempDir tmp("henvis-intake-test");
   const auto db_path = tmp.file("intake.db");
-  henvis::intake::Intake intake(db_path, dev_directory(), nullptr);
+  henvis::intake::Intake intake(migrated(db_path), dev_directory(), nullptr, CLOCK);
   // When a no is posted carrying a CPR, a name and a phone
   auto r = valid_yes();
   r.set_offer_id("offer-no-1");
@@ -382,7 +394,7 @@ TEST_CASE("post_offer: covered tells the officer whether the municipality takes 
   // Then `covered` is the truth for the charge's Copenhagen date
   TempDir tmp("henvis-intake-test");
   const auto db_path = tmp.file("intake.db");
-  henvis::intake::Intake intake(db_path, dev_directory(), nullptr);
+  henvis::intake::Intake intake(migrated(db_path), dev_directory(), nullptr, CLOCK);
   SECTION("Herning (657) is covered") {
     auto r = valid_yes();
     const auto res = intake.post_offer(offer_request(to_json(r)));
@@ -433,7 +445,7 @@ TEST_CASE("post_offer: an unknown JSON field is a 400 problem naming it", "[inta
   // Given a body with a key the API does not know
   TempDir tmp("henvis-intake-test");
   const auto db_path = tmp.file("intake.db");
-  henvis::intake::Intake intake(db_path, dev_directory(), nullptr);
+  henvis::intake::Intake intake(migrated(db_path), dev_directory(), nullptr, CLOCK);
   std::string body = to_json(valid_yes());
   body.insert(1, "\"surprise\":1,");
   // When posted / Then http::Problem 400 naming the key (the Server renders it)
@@ -453,7 +465,7 @@ TEST_CASE("post_offer: a wrongly typed field is a 400 problem naming it in lower
   // Given a chargedAt that is not an RFC 3339 time (here a CPR-like value)
   TempDir tmp("henvis-intake-test");
   const auto db_path = tmp.file("intake.db");
-  henvis::intake::Intake intake(db_path, dev_directory(), nullptr);
+  henvis::intake::Intake intake(migrated(db_path), dev_directory(), nullptr, CLOCK);
   auto body = to_json(valid_yes());
   const auto at = body.find("\"2024-05-01T10:00:00Z\"");
   REQUIRE(at != std::string::npos);
@@ -470,4 +482,39 @@ TEST_CASE("post_offer: a wrongly typed field is a 400 problem naming it in lower
     CHECK_THAT(p.response.body, !Catch::Contains("0101901234"));
     CHECK_THAT(p.response.body, Catch::Contains("\"field\":\"chargedAt\""));
   }
+}
+
+// ---------------------------------------------------------------- the stored times
+
+TEST_CASE("intake: instants stored as RFC 3339 text become Unix milliseconds", "[intake][time]") {
+  // Given a database migrated up to before the conversion, holding a yes for
+  // Herning in the old text times
+  TempDir tmp("henvis-intake-test");
+  const auto db_path = tmp.file("intake.db");
+  const auto steps = henvis::intake::migrations();
+  {
+    henvis::sqlite::Db db(db_path);
+    db.migrate({steps.begin(), steps.end() - 1});
+    db.exec(
+        "INSERT INTO offers(offer_id, request_hash, status, response, referral_id, answer, "
+        "kommunekode, district_id, created_at, charged_at) VALUES ('offer-old', 'h', 201, '{}', "
+        "'ref-old', 1, 657, 'mvj', '2024-05-01T10:00:01.5Z', '2024-05-01T10:00:00Z')");
+  }
+  // When the database is migrated to the end
+  henvis::intake::Intake intake(migrated(db_path), dev_directory(), nullptr, CLOCK);
+  // Then each instant is its Unix milliseconds, and a missing one stays NULL
+  CHECK(count(db_path, "SELECT created_at FROM offers") == 1714557601500);
+  CHECK(count(db_path, "SELECT charged_at FROM offers") == 1714557600000);
+  CHECK(count(db_path, "SELECT count(*) FROM offers WHERE withdrawn_at IS NULL") == 1);
+  // And the centre the charge day routes the offer to may withdraw its consent, at the clock's time
+  henvis::http::Request req;
+  req.method = "POST";
+  req.path = "/v1/offers/offer-old/withdrawal";
+  req.params["offerId"] = "offer-old";
+  req.principal =
+      henvis::auth::Principal{"dev-center-657", henvis::v1::ROLE_CENTRE, "rusmiddelcenter-657"};
+  const auto res = intake.withdraw(req);
+  INFO(res.body);
+  CHECK(res.status == 200);
+  CHECK(count(db_path, "SELECT withdrawn_at FROM offers") == NOW * 1000);
 }

@@ -321,3 +321,41 @@ TEST_CASE("notifier: the coordinator reads the coordinator recipient's inbox", "
   REQUIRE(inbox.entries_size() == 1);
   CHECK(inbox.entries(0).kind() == henvis::v1::NOTIFICATION_KIND_UNROUTABLE_REFERRAL);
 }
+
+TEST_CASE("notifier: instants stored as RFC 3339 text become Unix milliseconds",
+          "[notifier][time]") {
+  // Given a database migrated up to before the conversion, holding a read row
+  // and a withdrawal in the old text times
+  TempDir tmp("henvis-notifier-test");
+  const auto db_path = tmp.file("notifier.db");
+  const auto steps = henvis::notifier::migrations();
+  {
+    henvis::sqlite::Db db(db_path);
+    db.migrate({steps.begin(), steps.end() - 1});
+    db.exec(
+        "INSERT INTO inbox(notification_id, recipient_id, kind, referral_id, contact, "
+        "requested_at, delivered_at, read_at, available_at, state, channel) VALUES "
+        "('n-old', 'rusmiddelcenter-657', 1, 'ref-old', x'', '2025-05-16T13:59:59.5Z', "
+        "'2025-05-16T14:00:00Z', '2025-05-16T14:00:01.123456Z', 1747404000000, 'delivered', "
+        "'inbox');"
+        "INSERT INTO withdrawn_referrals(referral_id, withdrawn_at) "
+        "VALUES ('ref-w', '2025-05-16T14:00:02Z')");
+  }
+  // When the database is migrated to the end
+  henvis::sqlite::Db db(db_path);
+  db.migrate(steps);
+  // Then each instant is its Unix milliseconds, and a missing one stays NULL
+  CHECK(scalar(db, "SELECT requested_at FROM inbox") == 1747403999500);
+  CHECK(scalar(db, "SELECT delivered_at FROM inbox") == 1747404000000);
+  CHECK(scalar(db, "SELECT read_at FROM inbox") == 1747404001123);
+  CHECK(scalar(db, "SELECT count(*) FROM inbox WHERE acked_at IS NULL") == 1);
+  CHECK(scalar(db, "SELECT withdrawn_at FROM withdrawn_referrals") == 1747404002000);
+  // And the index on delivered_at, dropped while its column was rebuilt, is back
+  CHECK(scalar(db, "SELECT count(*) FROM sqlite_master WHERE name = 'inbox_recipient'") == 1);
+  // And the inbox shows the row with the same times
+  henvis::notifier::Api api(db_path, dev_directory(), nullptr);
+  const auto inbox = parse_inbox(api.inbox(request("GET", "rusmiddelcenter-657")));
+  REQUIRE(inbox.entries_size() == 1);
+  CHECK(henvis::to_rfc3339(inbox.entries(0).delivered_at()) == "2025-05-16T14:00:00Z");
+  CHECK(henvis::to_rfc3339(inbox.entries(0).read_at()) == "2025-05-16T14:00:01.123Z");
+}

@@ -1,0 +1,84 @@
+#include "store.hpp"
+
+#include "henvis/outbox.hpp"
+
+namespace henvis::intake {
+
+std::vector<std::string> migrations() {
+  return {std::string(outbox::MIGRATION) + R"sql(
+CREATE TABLE offers (
+  offer_id TEXT PRIMARY KEY,
+  request_hash TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  response TEXT NOT NULL,
+  referral_id TEXT,
+  answer INTEGER NOT NULL,
+  kommunekode INTEGER NOT NULL,
+  district_id TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+)sql",
+          R"sql(
+ALTER TABLE offers ADD COLUMN charged_at TEXT;
+ALTER TABLE offers ADD COLUMN withdrawn_at TEXT;
+ALTER TABLE offers ADD COLUMN withdrawal_response TEXT;
+)sql",
+          // The kit's tables store instants as Unix milliseconds (docs/decisions.md 16).
+          outbox::migration_unix_ms(),
+          // And so do intake's own.
+          sqlite::to_unix_ms("offers", "created_at", "rfc3339") +
+              sqlite::to_unix_ms("offers", "charged_at", "rfc3339") +
+              sqlite::to_unix_ms("offers", "withdrawn_at", "rfc3339")};
+}
+
+namespace {
+constexpr std::string_view FIND_ANSWER =
+    "SELECT request_hash, status, response FROM offers WHERE offer_id = ?";
+constexpr std::string_view FIND_OFFER =
+    "SELECT referral_id, answer, kommunekode, district_id, charged_at, withdrawal_response "
+    "FROM offers WHERE offer_id = ?";
+constexpr std::string_view ADD_OFFER =
+    "INSERT INTO offers(offer_id, request_hash, status, response, referral_id, answer, "
+    "kommunekode, district_id, created_at, charged_at) VALUES (?,?,?,?,?,?,?,?,?,?)";
+constexpr std::string_view RECORD_WITHDRAWAL =
+    "UPDATE offers SET withdrawn_at = ?, withdrawal_response = ? WHERE offer_id = ?";
+}  // namespace
+
+std::optional<StoredAnswer> Store::answer(const std::string& offer_id) {
+  auto q = db_.query(FIND_ANSWER);
+  q->bind(1, offer_id);
+  if (!q->step()) return std::nullopt;
+  return StoredAnswer{q->text(0), static_cast<int>(q->i64(1)), q->text(2)};
+}
+
+std::optional<OfferRow> Store::offer(const std::string& offer_id) {
+  auto q = db_.query(FIND_OFFER);
+  q->bind(1, offer_id);
+  if (!q->step()) return std::nullopt;
+  OfferRow r;
+  r.referral_id = q->text(0);
+  r.answer = static_cast<v1::Answer>(q->i64(1));
+  r.kommunekode = static_cast<int>(q->i64(2));
+  r.district_id = q->text(3);
+  r.charged_at = q->maybe_instant(4);
+  if (!q->is_null(5)) r.withdrawal_response = q->text(5);
+  return r;
+}
+
+void Store::add(const NewOffer& o) {
+  auto q = db_.query(ADD_OFFER);
+  q->bind(1, o.offer_id).bind(2, o.request_hash).bind(3, o.status).bind(4, o.response);
+  if (o.referral_id.empty())
+    q->bind_null(5);
+  else
+    q->bind(5, o.referral_id);
+  q->bind(6, static_cast<int>(o.answer)).bind(7, o.kommunekode).bind(8, o.district_id);
+  q->bind(9, o.created_at).bind(10, o.charged_at).run();
+}
+
+void Store::record_withdrawal(const std::string& offer_id, Instant at,
+                              const std::string& response) {
+  db_.query(RECORD_WITHDRAWAL)->bind(1, at).bind(2, response).bind(3, offer_id).run();
+}
+
+}  // namespace henvis::intake
