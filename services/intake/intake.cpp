@@ -34,12 +34,6 @@ std::int64_t unix_seconds(Instant t) {
   return std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
 }
 
-// The instant of a checked request time (check_offer bounds it).
-Instant instant_of(const google::protobuf::Timestamp& t) {
-  return Instant(std::chrono::duration_cast<Instant::duration>(
-      std::chrono::seconds(t.seconds()) + std::chrono::nanoseconds(t.nanos())));
-}
-
 // Whether the principal may withdraw the offer's consent: an officer of its
 // district, or the centre the directory routes it to.
 bool may_withdraw(const auth::Principal& p, const OfferRow& offer, const Directory& directory) {
@@ -230,7 +224,7 @@ NewOffer new_offer(const v1::OfferRecorded& ev, const std::string& hash, const h
   o.kommunekode = ev.kommunekode();
   o.district_id = ev.district_id();
   o.created_at = now;
-  o.charged_at = instant_of(ev.charged_at());
+  o.charged_at = to_time_point(ev.charged_at());  // check_offer bounded it
   return o;
 }
 }  // namespace

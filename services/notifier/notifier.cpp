@@ -17,15 +17,10 @@ namespace {
 constexpr const char* SOURCE = "/henvis/notifier";
 constexpr const char* CHANNEL_INBOX = "inbox";
 
-// What the database keeps of an instant (milliseconds): a response shows the
-// time a later read of the same row will show.
-TimePoint as_stored(TimePoint t) { return sqlite::from_unix_ms(sqlite::unix_ms(t)); }
-
 // The instant an event's time stands for; empty if no time_point can hold it.
 std::optional<TimePoint> instant_of(const google::protobuf::Timestamp& t) {
   if (!valid_event_time(t)) return std::nullopt;
-  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(
-      std::chrono::seconds(t.seconds()) + std::chrono::nanoseconds(t.nanos())));
+  return to_time_point(t);
 }
 
 v1::InboxEntry entry(const InboxRow& r) {
@@ -201,7 +196,7 @@ http::Response Api::inbox(const http::Request& req) {
   // A daily list whose time has come is delivered before it is read, even if
   // the dispatcher has not got to it yet, so DELIVERED precedes READ.
   deliver_due_inbox_rows(db_, settings_, *clock_, recipient);
-  const TimePoint now = as_stored(clock_->now());
+  const TimePoint now = sqlite::as_stored(clock_->now());
   v1::Inbox out;
   out.set_recipient_id(recipient);
   for (InboxRow& row : store_.inbox(recipient, now, all)) {
@@ -231,7 +226,7 @@ http::Response Api::ack(const http::Request& req) {
     return http::problem(403, "Forbidden", "the token's scope is not a configured recipient");
   sqlite::Transaction tx(db_);
   deliver_due_inbox_rows(db_, settings_, *clock_, recipient);
-  const TimePoint now = as_stored(clock_->now());
+  const TimePoint now = sqlite::as_stored(clock_->now());
   // A row not yet available is unknown to the recipient: 404 like any other.
   auto row = store_.available(req.params.at("notificationId"), recipient, now);
   if (!row) return http::problem(404, "Not Found", "no such notification in this inbox");

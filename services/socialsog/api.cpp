@@ -80,7 +80,7 @@ http::Response Api::list(const http::Request& req) {
 
 http::Response Api::receipt(const http::Request& req) {
   const std::string id = req.params.at("id");
-  const sqlite::Instant now = store::stored(scanner_.clock().now());
+  const sqlite::Instant now = sqlite::as_stored(scanner_.clock().now());
   sqlite::Transaction tx(db_);
   auto v = load_underretning(db_, id);
   // Another municipality's underretning does not exist for it.
@@ -111,7 +111,7 @@ http::Response Api::response(const http::Request& req) {
   if (!errors.empty())
     return http::problem(400, "Bad Request", "the response has invalid fields", errors);
   const std::string id = req.params.at("id");
-  const sqlite::Instant now = store::stored(scanner_.clock().now());
+  const sqlite::Instant now = sqlite::as_stored(scanner_.clock().now());
   sqlite::Transaction tx(db_);
   auto v = load_underretning(db_, id);
   if (!v || !owns(req, *v)) return http::problem(404, "Not Found", "no such underretning");

@@ -20,9 +20,8 @@ namespace {
 // listing themselves as a child is not their own child).
 void store_incident(sqlite::Db& db, const v1::Incident& in, const std::string& payload,
                     sqlite::Instant received_at) {
-  store::insert_incident(db,
-                         {in.incident_id(), in.district_id(), to_time_point(in.occurred_at()),
-                          in.underretning_sent_at_scene(), payload, received_at});
+  store::insert_incident(db, {in.incident_id(), in.district_id(), to_time_point(in.occurred_at()),
+                              in.underretning_sent_at_scene(), payload, received_at});
   for (const auto& person : in.involved()) {
     store::insert_person(db, in.incident_id(), person.cpr(), person.role());
     for (const auto& child : person.children())
@@ -63,7 +62,7 @@ void Applier::on_delivery(const v1::DeliveryEvent& d, sqlite::Db& db) {
   if (!id) return;  // not an underretning (a referral's), or already delivered
   // The stored instant is a time_point, which holds only times of this era.
   if (d.has_at() && !valid_event_time(d.at())) throw Rejected("field at is not a valid time");
-  const sqlite::Instant at = store::stored(d.has_at() ? to_time_point(d.at()) : clock_.now());
+  const sqlite::Instant at = sqlite::as_stored(d.has_at() ? to_time_point(d.at()) : clock_.now());
   store::set_delivered(db, *id, at);
   auto v = load_underretning(db, *id);
   emit_event(db, *v, "delivered", at);

@@ -125,7 +125,7 @@ class ScanRun {
         scanner_(scanner),
         rules_(scanner.settings().rules),
         spec_(spec),
-        now_(store::stored(now)),
+        now_(sqlite::as_stored(now)),
         incidents_(db, rules_) {
     view_.set_scan_id(new_uuid());
     view_.set_kind(spec.weekly ? "weekly" : "on_demand");
@@ -373,7 +373,7 @@ std::optional<v1::ScanView> Scanner::weekly_if_due(sqlite::Db& db) {
 }
 
 int Scanner::check_receipts(sqlite::Db& db) {
-  const Instant now = store::stored(clock_.now());
+  const Instant now = sqlite::as_stored(clock_.now());
   sqlite::Transaction tx(db);
   const std::vector<std::string> due = store::receipts_due(db, now);
   for (const auto& id : due) {

@@ -254,8 +254,6 @@ void set_instant(sqlite::Db& db, std::string_view sql, const std::string& id, In
 }
 }  // namespace
 
-Instant stored(Instant t) { return std::chrono::floor<std::chrono::milliseconds>(t); }
-
 // ---------------------------------------------------------------------------
 // The incident window
 

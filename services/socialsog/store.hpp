@@ -23,10 +23,6 @@ namespace henvis::socialsog::store {
 
 using sqlite::Instant;
 
-// `t` as the store keeps it (whole milliseconds): a handler that answers
-// with the instant it stored answers what a later read returns.
-Instant stored(Instant t);
-
 // ---------------------------------------------------------------------------
 // The incident window
 

@@ -34,6 +34,9 @@ using Instant = std::chrono::system_clock::time_point;
 // The stored form of an instant: Unix milliseconds, rounded down.
 std::int64_t unix_ms(Instant t);
 Instant from_unix_ms(std::int64_t ms);
+// `t` as a database keeps it (whole milliseconds): a handler that answers with
+// the instant it stored answers what a later read of the row returns.
+inline Instant as_stored(Instant t) { return from_unix_ms(unix_ms(t)); }
 
 class Error : public std::runtime_error {
  public:
