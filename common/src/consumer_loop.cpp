@@ -147,7 +147,6 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
     for (const auto& m : batch) next[{m.topic, m.partition}] = m.offset + 1;
     report_lag(consumer, next);
     if (relay_) relay_->notify();
-    if (after_commit_) after_commit_(db);
     if (++batches % PRUNE_EVERY_BATCHES == 0) {
       auto prune = db.query("DELETE FROM processed_events WHERE processed_at < ?");
       prune->bind(1, std::chrono::system_clock::now() - DEDUP_HORIZON).run();

@@ -255,7 +255,6 @@ int run_service(const ServiceDeclaration& d, int argc, char** argv) {
   if (const Subscriptions* subs = service->subscriptions()) {
     consumer = std::make_unique<ConsumerLoop>(d.name, setup.database, setup.bootstrap, *subs,
                                               &relay, &health);
-    consumer->after_commit([s = service.get()](sqlite::Db& db) { s->after_commit(db); });
   }
   relay.report_to(metrics);
   if (consumer) consumer->report_to(metrics);

@@ -116,6 +116,11 @@ bool Db::checkpoint_truncate() {
   return true;
 }
 
+bool Db::settle_erasure() {
+  if (erasure_pending_ && checkpoint_truncate()) erasure_pending_ = false;
+  return !erasure_pending_;
+}
+
 std::int64_t Db::changes() const { return sqlite3_changes64(db_); }
 
 Stmt::Stmt(Db& db, std::string_view sql) : db_(&db) {
@@ -199,6 +204,7 @@ Transaction::~Transaction() {
 void Transaction::commit() {
   db_.exec("COMMIT");
   done_ = true;
+  db_.settle_erasure();
 }
 
 }  // namespace henvis::sqlite

@@ -134,6 +134,9 @@ http::Response Intake::withdraw(const http::Request& req) {
   http::Response out = http::json(200, res);
   events::emit(db_, SOURCE, ev);
   store_.record_withdrawal(offer_id, now, out.body);
+  // The offer's event (with the person) left the outbox long ago, but its
+  // bytes may still be in old WAL frames: truncate the WAL on commit.
+  db_.note_erasure();
   tx.commit();
   if (relay_) relay_->notify();
   spdlog::info("consent withdrawn offer_id={} referral_id={} by={}", offer_id, ev.referral_id(),

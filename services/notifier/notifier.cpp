@@ -155,7 +155,7 @@ void Applier::on_requested(const v1::NotificationRequested& n, sqlite::Db& db) {
   // be recalled from here: the WITHDRAWN notification below tells the
   // recipient to erase its copy.
   const int erased = erase_person_data(db, referral_id);
-  erased_ = true;
+  db.note_erasure();  // the WAL is truncated when the batch commits
   Store(db).record_withdrawal(referral_id, clock_->now());
   // (b) The withdrawal itself, at once whatever the recipient's mode: the
   // centre must stop contacting the person now, not at tomorrow's list.

@@ -89,16 +89,11 @@ class Applier {
   Applier& operator=(const Applier&) = delete;
   const Subscriptions& subscriptions() const { return subs_; }
   void apply(const kafka::Message& m, sqlite::Db& db) { subs_.dispatch(m, db); }
-  // True (once) if an applied event erased person data since the last call:
-  // the consumer then checkpoints the WAL at once (the dispatcher checks
-  // that a checkpoint completed and retries if not).
-  bool take_erased() { return std::exchange(erased_, false); }
 
  private:
   Directory directory_;
   Settings settings_;
   const Clock* clock_;
-  bool erased_ = false;  // used on the consumer's thread only
   void on_requested(const v1::NotificationRequested& n, sqlite::Db& db);
   Subscriptions subs_{"notifier"};  // last: its handlers use the members above
 };

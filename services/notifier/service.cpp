@@ -19,10 +19,6 @@ class NotifierService final : public henvis::Service {
                     &c.metrics) {}
   void routes(http::Router& r) override { api_.register_routes(r); }
   const Subscriptions* subscriptions() const override { return &applier_.subscriptions(); }
-  // Erased personal data must leave the WAL and the file at once.
-  void after_commit(sqlite::Db& db) override {
-    if (applier_.take_erased()) db.checkpoint_truncate();
-  }
   std::vector<BackgroundLoop> workers() override {
     return {[this](const std::atomic<bool>& stop) { dispatcher_.run(stop); }};
   }

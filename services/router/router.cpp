@@ -188,7 +188,7 @@ void Applier::on_withdrawn(const v1::OfferWithdrawn& w, sqlite::Db& db) {
   const auto at = w.has_at() ? w.at() : now_ts;
   // Erase the contact data at once; keep what the statistics need.
   store.erase_person(row->referral_id);
-  erased_ = true;
+  db.note_erasure();  // the WAL is truncated when the batch commits
   store.set_status(row->referral_id, v1::REFERRAL_STATUS_WITHDRAWN, now, row->contact_attempts);
   store.add_history(row->referral_id, v1::REFERRAL_STATUS_WITHDRAWN, now, "consent_withdrawn",
                     to_time_point(at), "");

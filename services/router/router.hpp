@@ -57,8 +57,6 @@ class Applier {
   Applier& operator=(const Applier&) = delete;
   const Subscriptions& subscriptions() const { return subs_; }
   void apply(const kafka::Message& m, sqlite::Db& db) { subs_.dispatch(m, db); }
-  // True (once) if an applied event erased personal data since the last call.
-  bool take_erased() { return std::exchange(erased_, false); }
 
  private:
   void on_offer(const v1::OfferRecorded& offer, sqlite::Db& db);
@@ -67,7 +65,6 @@ class Applier {
   Directory directory_;
   Settings settings_;
   const Clock& clock_;
-  bool erased_ = false;
   Subscriptions subs_{"router"};  // last: its handlers use the members above
 };
 

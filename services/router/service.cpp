@@ -26,10 +26,6 @@ class RouterService final : public Service {
                    &c.relay) {}
   void routes(http::Router& r) override { api_.register_routes(r); }
   const Subscriptions* subscriptions() const override { return &applier_.subscriptions(); }
-  // Erased personal data must leave the WAL and the file at once.
-  void after_commit(sqlite::Db& db) override {
-    if (applier_.take_erased()) db.checkpoint_truncate();
-  }
   std::vector<BackgroundLoop> workers() override {
     return {[this](const std::atomic<bool>& stop) { reminders_.run(stop); }};
   }

@@ -408,11 +408,10 @@ int Scanner::purge_incidents(sqlite::Db& db) {
   const std::int64_t horizon = months_before(now_s, settings_.incident_retention_months);
   sqlite::Transaction tx(db);
   const int erased = store::erase_incidents_before(db, at_second(horizon));
+  if (erased > 0) db.note_erasure();
   tx.commit();
-  // secure_delete zeroes the pages; the WAL still holds the old ones until
-  // it is checkpointed, which a reader can hold up: then again next pass.
-  if (erased > 0) wal_holds_erased_ = true;
-  if (wal_holds_erased_ && db.checkpoint_truncate()) wal_holds_erased_ = false;
+  // A checkpoint a reader held up at the commit is tried again each pass.
+  db.settle_erasure();
   if (erased > 0) {
     spdlog::info("incidents erased after retention count={} occurred_before={} months={}", erased,
                  rfc3339(at_second(horizon)), settings_.incident_retention_months);

@@ -184,8 +184,6 @@ class Scanner {
   Settings settings_;
   workdays::Calendar calendar_;
   const Clock& clock_;
-  // Erased incidents may still be in the WAL (purge_incidents; worker only).
-  bool wal_holds_erased_ = false;
 };
 
 // The HTTP API for coordinators and municipalities, on its own connection to

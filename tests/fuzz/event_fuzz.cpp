@@ -148,10 +148,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
       if (consumer == 0) {
         c.router->apply(m, db);
-        c.router->take_erased();
       } else if (consumer == 1) {
         c.notifier->apply(m, db);
-        c.notifier->take_erased();
       } else {
         c.evaluation.apply(m, db);
       }

@@ -330,11 +330,7 @@ struct NotifierSvc {
   henvis::ManualClock clock{at(T0)};
   henvis::notifier::Applier applier{dev_directory(), henvis::notifier::Settings(), clock};
   NotifierSvc() { db.migrate(henvis::notifier::migrations()); }
-  bool apply(const Message& m) {
-    const bool ok = ::apply(applier, db, m);
-    applier.take_erased();
-    return ok;
-  }
+  bool apply(const Message& m) { return ::apply(applier, db, m); }
   std::string state() {
     return dump(db, "SELECT * FROM inbox ORDER BY notification_id") +
            dump(db, "SELECT * FROM withdrawn_referrals ORDER BY referral_id") + outbox_dump(db);

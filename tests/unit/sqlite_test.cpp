@@ -6,6 +6,9 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include <google/protobuf/util/time_util.h>
@@ -118,4 +121,50 @@ TEST_CASE("to_unix_ms converts RFC 3339 text and seconds in place, keeping NULLs
   CHECK(scalar(db, "SELECT count(*) FROM t WHERE s IS NULL") == 1);
   CHECK(scalar(db, "SELECT count(*) FROM t WHERE typeof(at) = 'integer'") == 3);
   CHECK_THROWS_AS(henvis::sqlite::to_unix_ms("t", "at", "minutes"), std::invalid_argument);
+}
+
+TEST_CASE("An erasure noted in a transaction leaves the WAL when it commits", "[sqlite][erasure]") {
+  // Given a person's data written and then deleted in a transaction that notes the erasure
+  TempDir tmp("henvis-sqlite-test");
+  const std::string path = tmp.file("t.db");
+  henvis::sqlite::Db db(path);
+  db.exec("CREATE TABLE p (cpr TEXT)");
+  db.exec("INSERT INTO p VALUES ('0101901234')");
+  {
+    henvis::sqlite::Transaction tx(db);
+    db.exec("DELETE FROM p");
+    db.note_erasure();
+    tx.commit();
+  }
+  // Then nothing is pending, the WAL is empty and no file holds the CPR
+  CHECK_FALSE(db.erasure_pending());
+  CHECK(std::filesystem::file_size(path + "-wal") == 0);
+  std::ifstream f(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(f)), {});
+  CHECK(bytes.find("0101901234") == std::string::npos);
+}
+
+TEST_CASE("An erasure a reader holds up stays pending and is settled later", "[sqlite][erasure]") {
+  // Given another connection in the middle of a read
+  TempDir tmp("henvis-sqlite-test");
+  const std::string path = tmp.file("t.db");
+  henvis::sqlite::Db db(path);
+  db.exec("CREATE TABLE p (cpr TEXT); INSERT INTO p VALUES ('0101901234'), ('0202902345')");
+  sqlite3_busy_timeout(db.raw(), 0);  // do not wait out the reader in this test
+  henvis::sqlite::Db reader(path);
+  henvis::sqlite::Stmt read(reader, "SELECT cpr FROM p");
+  REQUIRE(read.step());
+  // When an erasure commits
+  {
+    henvis::sqlite::Transaction tx(db);
+    db.exec("DELETE FROM p");
+    db.note_erasure();
+    tx.commit();
+  }
+  // Then it is still pending while the reader holds the WAL
+  CHECK(db.erasure_pending());
+  // And settled once the reader is done
+  read.reset();
+  CHECK(db.settle_erasure());
+  CHECK(std::filesystem::file_size(path + "-wal") == 0);
 }

@@ -88,9 +88,6 @@ class ConsumerLoop {
   // Runs until `stop` is set; finishes the batch in hand first. Throws if a
   // batch keeps failing.
   void run(const std::atomic<bool>& stop);
-  // Runs after each committed batch, on the loop's connection (e.g. a WAL
-  // checkpoint after personal data was erased).
-  void after_commit(std::function<void(sqlite::Db&)> f) { after_commit_ = std::move(f); }
   // Exposes the loop's counters, its batch apply latency and its lag per
   // partition in `metrics` (which must outlive the loop). Call before run().
   void report_to(http::Metrics& metrics);
@@ -124,7 +121,6 @@ class ConsumerLoop {
   std::string bootstrap_;
   std::vector<ConsumedTopic> topics_;
   Handler handler_;
-  std::function<void(sqlite::Db&)> after_commit_;
   outbox::Relay* relay_;
   kafka::Health* health_;
   http::Metrics* metrics_ = nullptr;

@@ -90,9 +90,6 @@ class Service {
   virtual void routes(http::Router& router) = 0;
   // The events it consumes; nullptr if it consumes none.
   virtual const Subscriptions* subscriptions() const { return nullptr; }
-  // Runs after each committed batch on the consumer's connection (e.g. a WAL
-  // checkpoint after personal data was erased).
-  virtual void after_commit(sqlite::Db&) {}
   virtual std::vector<BackgroundLoop> workers() { return {}; }
 };
 

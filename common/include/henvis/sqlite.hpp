@@ -140,6 +140,15 @@ class Db {
   // readers through the busy timeout; false if a reader was still in the way
   // (then erased bytes may remain in the WAL: try again later).
   bool checkpoint_truncate();
+  // Personal data was deleted in the current transaction. When it commits
+  // (Transaction::commit) the WAL is checkpointed and truncated at once,
+  // so the erased bytes are gone from the WAL as they are from the pages
+  // (secure_delete). If a reader holds the WAL up, the next commit on this
+  // connection (or settle_erasure) tries again.
+  void note_erasure() { erasure_pending_ = true; }
+  // Does the checkpoint note_erasure asked for; true when none is pending.
+  bool settle_erasure();
+  bool erasure_pending() const { return erasure_pending_; }
   sqlite3* raw() { return db_; }
   [[noreturn]] void fail(int rc, std::string_view what) const;
 
@@ -150,6 +159,7 @@ class Db {
   };
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, Cached> cache_;
+  bool erasure_pending_ = false;
 };
 
 // The SQL of a migration step that turns `column` of `table` into an INTEGER
