@@ -130,7 +130,10 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
   kafka::Consumer::Offsets next = stored;  // per partition, the next offset to read
   while (!stop.load()) {
     std::vector<kafka::Message> batch = consumer.poll_batch(BATCH_MAX, POLL_TIMEOUT_MS);
-    if (batch.empty()) continue;
+    if (batch.empty()) {
+      settle_erasure(db);
+      continue;
+    }
     for (int attempt = 1;; ++attempt) {
       try {
         const auto started = std::chrono::steady_clock::now();
@@ -154,6 +157,16 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
   }
   spdlog::info("consumer stopped service={} applied={} duplicates={} dead_lettered={}", service_,
                applied_.load(), duplicates_.load(), dead_lettered_.load());
+}
+
+void ConsumerLoop::settle_erasure(sqlite::Db& db) {
+  // An erasure whose checkpoint a reader held up at its commit is retried
+  // while the topics are quiet, not only at the next batch.
+  try {
+    db.settle_erasure();
+  } catch (const sqlite::Error& e) {
+    spdlog::warn("WAL checkpoint after an erasure failed service={} error={}", service_, e.what());
+  }
 }
 
 bool ConsumerLoop::contiguous(const std::string& topic) const {

@@ -189,6 +189,10 @@ std::unique_ptr<Service> build(const ServiceDeclaration& d, ServiceContext& ctx)
     if (d.migrations) {
       sqlite::Db db(ctx.setup.database);
       db.migrate(d.migrations());
+      // A crash between an erasure's commit and its WAL checkpoint
+      // (sqlite::Db::note_erasure) left erased bytes in the WAL: settle it
+      // before anything else runs.
+      db.checkpoint_truncate();
     }
     return d.build(ctx);
   } catch (const std::exception& e) {

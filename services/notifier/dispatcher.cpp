@@ -207,7 +207,6 @@ int Dispatcher::run_once() {
         break;  // inbox rows were delivered above
     }
   }
-  checkpoint_after_withdrawal();
   return handled;
 }
 
@@ -348,21 +347,6 @@ void Dispatcher::escalate(const Row& row, const std::string& reason) {
       "escalated failed delivery notification_id={} recipient={} to={} escalation_id={} "
       "reason={}",
       row.id, row.recipient, coordinator->id(), n.notification_id(), reason);
-}
-
-void Dispatcher::checkpoint_after_withdrawal() {
-  const std::int64_t upto = store_.last_unchecked_withdrawal();
-  if (upto == 0) return;
-  // Erased bytes are still in older WAL frames until the WAL is checkpointed
-  // into the (secure_delete) database file and truncated.
-  bool done = false;
-  try {
-    done = db_->checkpoint_truncate();
-  } catch (const sqlite::Error& e) {
-    if (!e.retryable()) throw;
-  }
-  if (!done) return;  // a reader was in the way; next round
-  store_.mark_checkpointed(upto);
 }
 
 }  // namespace henvis::notifier

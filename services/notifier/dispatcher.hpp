@@ -14,8 +14,9 @@
 //    rename, fsync of the directory), then records the file and emits
 //    DELIVERED (channel "file"); a file that cannot be written is retried and
 //    escalated like a webhook (reason "file_failed");
-//  - after a consent withdrawal, checkpoints and truncates the WAL so that the
-//    erased bytes leave the disk.
+//
+// (The WAL is truncated after a consent withdrawal by the connection that
+// erased, sqlite::Db::note_erasure.)
 //
 // Nothing is retried forever and nothing is dropped: a row that failed stays
 // readable in the recipient's pull inbox and is escalated to a person.
@@ -66,7 +67,6 @@ class Dispatcher {
   void failed_attempt(const Row& row, const std::string& channel, const std::string& error,
                       const std::string& reason);
   void escalate(const Row& row, const std::string& reason);
-  void checkpoint_after_withdrawal();
 
   std::string db_path_;
   Directory directory_;

@@ -125,13 +125,11 @@ constexpr std::string_view IS_WITHDRAWN = "SELECT 1 FROM withdrawn_referrals WHE
 constexpr std::string_view CONTACTS_OF =
     "SELECT notification_id, contact FROM inbox WHERE referral_id = ?";
 constexpr std::string_view SET_CONTACT = "UPDATE inbox SET contact = ? WHERE notification_id = ?";
+// (withdrawn_referrals.checkpointed is no longer used: the connection that
+// erases truncates the WAL when it commits, sqlite::Db::note_erasure.)
 constexpr std::string_view RECORD_WITHDRAWAL =
     "INSERT INTO withdrawn_referrals(referral_id, withdrawn_at) VALUES (?, ?) "
-    "ON CONFLICT(referral_id) DO UPDATE SET checkpointed = 0";
-constexpr std::string_view LAST_UNCHECKED_WITHDRAWAL =
-    "SELECT coalesce(max(rowid), 0) FROM withdrawn_referrals WHERE checkpointed = 0";
-constexpr std::string_view MARK_CHECKPOINTED =
-    "UPDATE withdrawn_referrals SET checkpointed = 1 WHERE rowid <= ?";
+    "ON CONFLICT(referral_id) DO NOTHING";
 
 // --------------------------------------------------------------- helpers
 
@@ -294,15 +292,6 @@ void Store::set_contact(const std::string& notification_id, const v1::ReferralCo
 
 void Store::record_withdrawal(const std::string& referral_id, Instant at) {
   db_.query(RECORD_WITHDRAWAL)->bind(1, referral_id).bind(2, at).run();
-}
-
-std::int64_t Store::last_unchecked_withdrawal() {
-  auto q = db_.query(LAST_UNCHECKED_WITHDRAWAL);
-  return q->step() ? q->i64(0) : 0;
-}
-
-void Store::mark_checkpointed(std::int64_t upto) {
-  db_.query(MARK_CHECKPOINTED)->bind(1, upto).run();
 }
 
 }  // namespace henvis::notifier

@@ -119,13 +119,8 @@ class Store {
   bool is_withdrawn(const std::string& referral_id);
   std::vector<ContactRow> contacts_of(const std::string& referral_id);
   void set_contact(const std::string& notification_id, const v1::ReferralContact& contact);
-  // Records (again) that the referral's consent was withdrawn at `at`; its
-  // erased bytes wait for a WAL checkpoint.
+  // Records (again) that the referral's consent was withdrawn at `at`.
   void record_withdrawal(const std::string& referral_id, Instant at);
-  // The last withdrawal still waiting for a checkpoint (0 if none), and
-  // marking those up to it done.
-  std::int64_t last_unchecked_withdrawal();
-  void mark_checkpointed(std::int64_t upto);
 
  private:
   sqlite::Db& db_;

@@ -110,6 +110,7 @@ class ConsumerLoop {
   struct Seen;
   // One event inside the batch transaction: de-duplicated by ce_id, applied
   // in a SAVEPOINT, its ce_id recorded.
+  void settle_erasure(sqlite::Db& db);
   Outcome apply_event(sqlite::Db& db, Seen& ids, const kafka::Message& m, sqlite::Instant now);
   // Sends a refused event to its topic's DLQ through the outbox.
   void dead_letter(sqlite::Db& db, const kafka::Message& m, const std::string& reason,
