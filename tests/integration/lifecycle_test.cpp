@@ -3,6 +3,8 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <signal.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <thread>
@@ -104,4 +106,43 @@ TEST_CASE("A consent withdrawal erases the contact data from every database", "[
   CHECK(bytes.find("150372-1357") == std::string::npos);
   CHECK(bytes.find(name) == std::string::npos);
   CHECK(bytes.find("71727374") == std::string::npos);
+}
+
+TEST_CASE("A withdrawal erases the person from every file of the running services, WAL included",
+          "[integration][erasure]") {
+  Stack s;
+  s.start_broker();
+  for (const std::string svc : {"intake", "router", "notifier", "evaluation"}) s.start(svc);
+  // Given an accepted offer delivered to Herning's centre, and a second person as a marker
+  const std::string cpr = "180473-2468", name = "Rigmor Glemmesen", phone = "+45 81 82 83 84";
+  auto res =
+      parse<v1::OfferResponse>(http("POST", s.port("intake"), "/v1/offers", "dev-officer-mvj",
+                                    offer_json("it-erase-live-1", 657, true, cpr, name, phone))
+                                   .body);
+  http("POST", s.port("intake"), "/v1/offers", "dev-officer-mvj",
+       offer_json("it-erase-live-marker", 657, true));
+  REQUIRE(eventually([&] { return inbox(s, "dev-center-657").entries_size() == 2; }));
+  // When the officer withdraws the consent, and every service has applied it
+  REQUIRE(http("POST", s.port("intake"), "/v1/offers/it-erase-live-1/withdrawal", "dev-officer-mvj")
+              .status == 200);
+  REQUIRE(eventually(
+      [&] { return referral(s, res.referral_id()).status() == v1::REFERRAL_STATUS_WITHDRAWN; }));
+  const auto holds_person = [&](const std::string& bytes) {
+    return bytes.find("1804732468") != std::string::npos ||
+           bytes.find("180473-2468") != std::string::npos ||
+           bytes.find(name) != std::string::npos || bytes.find("81828384") != std::string::npos;
+  };
+  // Then, with the services still running, within seconds no file (db, -wal, -shm) holds the person
+  std::string bytes;
+  CHECK(eventually(
+      [&] {
+        bytes = read_all_databases(s.dir());
+        return !holds_person(bytes);
+      },
+      std::chrono::seconds(15)));
+  // And the scan is not blind: the marker's data is there
+  CHECK(bytes.find("Jens Testesen") != std::string::npos);
+  // And after a SIGKILL of every service (no clean close to checkpoint anything) it stays gone
+  for (const std::string svc : {"intake", "router", "notifier", "evaluation"}) s.kill(svc, SIGKILL);
+  CHECK_FALSE(holds_person(read_all_databases(s.dir())));
 }
