@@ -181,3 +181,33 @@ TEST_CASE("A repeated henvisctl offer or outcome command has the effect of one",
   REQUIRE(henvisctl(s.dir(), outcome).status == 0);
   CHECK(attempts() == 2);
 }
+
+TEST_CASE("With --json, henvisctl's errors are JSON too: the server's problem or its own",
+          "[integration][henvisctl][cli]") {
+  Stack s;
+  s.start_broker();
+  s.start("intake");
+  std::ofstream(s.dir() / "officer.token") << "dev-officer-mvj\n";
+  const std::string globals =
+      "--json --intake http://127.0.0.1:" + std::to_string(s.port("intake")) + " --token-file " +
+      (s.dir() / "officer.token").string();
+  // The server's 400 keeps its status, title and the field it names
+  const auto bad = henvisctl(s.dir(), globals +
+                                          " offer register --offer-id json-err-1 --journal 12"
+                                          " --offence drunk --officer MVJ-1 --answer no"
+                                          " --kommunekode 657");
+  CHECK(bad.status == 1);
+  CHECK(bad.err.find("\"error\":\"api\"") != std::string::npos);
+  CHECK(bad.err.find("\"status\":400") != std::string::npos);
+  CHECK(bad.err.find("\"field\":\"journalNumber\"") != std::string::npos);
+  // A usage error and an unreachable server say so, with the exit code
+  const auto usage = henvisctl(s.dir(), globals + " referals list");
+  CHECK(usage.status == 2);
+  CHECK(usage.err.find("\"error\":\"usage\"") != std::string::npos);
+  CHECK(usage.err.find("\"exitCode\":2") != std::string::npos);
+  const auto down =
+      henvisctl(s.dir(), "--json --token-file " + (s.dir() / "officer.token").string() +
+                             " --intake http://127.0.0.1:1 offer withdraw x");
+  CHECK(down.status == 3);
+  CHECK(down.err.find("\"error\":\"connection\"") != std::string::npos);
+}

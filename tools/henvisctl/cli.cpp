@@ -2,7 +2,11 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
+
+#include <date/date.h>
+#include <date/tz.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -14,6 +18,8 @@
 
 #include "henvis/events.hpp"
 #include "henvis/ids.hpp"
+#include "henvis/v1/stats.pb.h"
+#include "henvis/workdays.hpp"
 #include "henvisctl/journal.hpp"
 
 namespace henvis::ctl {
@@ -123,6 +129,11 @@ std::size_t display_width(const std::string& s) {
   return n;
 }
 
+const date::time_zone* copenhagen() {
+  static const date::time_zone* tz = date::locate_zone("Europe/Copenhagen");
+  return tz;
+}
+
 bool numeric(const std::string& s) {
   if (s.empty()) return false;
   return s.find_first_not_of("0123456789.-%") == std::string::npos &&
@@ -132,25 +143,78 @@ bool numeric(const std::string& s) {
 
 std::string short_time(const Timestamp& t) {
   if (t.seconds() == 0 && t.nanos() == 0) return "";
-  Timestamp whole;
-  whole.set_seconds(t.seconds());
-  return TimeUtil::ToString(whole);
+  // Danish users read Danish wall-clock time (CET/CEST), to the minute.
+  const auto local =
+      date::make_zoned(copenhagen(), date::sys_seconds{std::chrono::seconds(t.seconds())});
+  return date::format("%Y-%m-%d %H:%M", date::floor<std::chrono::minutes>(local.get_local_time()));
 }
 
 Timestamp parse_time(const std::string& option, const std::string& v) {
   Timestamp t;
   if (v == "now") return TimeUtil::GetCurrentTime();
-  std::string s = v;
-  if (s.size() == 10) s += "T00:00:00Z";
-  if (!TimeUtil::FromString(s, &t))
-    throw UsageError("--" + option +
-                     " must be an RFC 3339 time such as 2020-03-14T22:30:00Z, "
-                     "a date YYYY-MM-DD or \"now\"");
-  return t;
+  if (v.size() == 10) {  // a calendar day: its start in Copenhagen
+    std::istringstream in(v);
+    date::year_month_day day{};
+    in >> date::parse("%F", day);
+    if (!in.fail() && day.ok() && in.peek() == std::char_traits<char>::eof()) {
+      const std::chrono::year_month_day d{std::chrono::year(static_cast<int>(day.year())),
+                                          std::chrono::month(static_cast<unsigned>(day.month())),
+                                          std::chrono::day(static_cast<unsigned>(day.day()))};
+      t.set_seconds(workdays::at_local(d, std::chrono::minutes(0)).time_since_epoch().count());
+      return t;
+    }
+  } else if (TimeUtil::FromString(v, &t)) {
+    return t;
+  }
+  throw UsageError("--" + option +
+                   " must be an RFC 3339 time such as 2020-03-14T22:30:00+01:00, a date "
+                   "YYYY-MM-DD (its start in Copenhagen) or \"now\"");
 }
 
+namespace {
+// A cell wider than this is cut with an ellipsis: a long note or name must not
+// push every other column off the screen.
+constexpr std::size_t MAX_CELL = 40;
+
+std::string fit_cell(const std::string& cell) {
+  if (display_width(cell) <= MAX_CELL) return cell;
+  std::string cut;
+  std::size_t n = 0;
+  for (char ch : cell) {
+    if ((static_cast<unsigned char>(ch) & 0xC0) != 0x80 && ++n == MAX_CELL) break;
+    cut += ch;
+  }
+  return cut + "\u2026";
+}
+
+// One table of the columns `cols` (indices into header/rows).
+void print_columns(std::ostream& out, const std::vector<std::string>& header,
+                   const std::vector<std::vector<std::string>>& rows,
+                   const std::vector<std::size_t>& cols, const std::vector<std::size_t>& w,
+                   const std::vector<bool>& right) {
+  auto line = [&](const std::vector<std::string>& r) {
+    std::string s;
+    for (std::size_t i = 0; i < cols.size(); ++i) {
+      const std::size_t c = cols[i];
+      const std::string cell = c < r.size() ? r[c] : "";
+      const std::string pad(w[c] - display_width(cell), ' ');
+      if (i) s += "  ";
+      s += right[c] ? pad + cell : cell + pad;
+    }
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    out << s << "\n";
+  };
+  if (std::any_of(header.begin(), header.end(), [](const std::string& h) { return !h.empty(); }))
+    line(header);
+  for (const auto& r : rows) line(r);
+}
+}  // namespace
+
 void print_table(std::ostream& out, const std::vector<std::string>& header,
-                 const std::vector<std::vector<std::string>>& rows) {
+                 const std::vector<std::vector<std::string>>& rows_in, std::size_t key_columns) {
+  std::vector<std::vector<std::string>> rows = rows_in;
+  for (auto& r : rows)
+    for (auto& cell : r) cell = fit_cell(cell);
   std::vector<std::size_t> w(header.size(), 0);
   std::vector<bool> right(header.size(), true);
   for (std::size_t c = 0; c < header.size(); ++c) w[c] = display_width(header[c]);
@@ -160,66 +224,32 @@ void print_table(std::ostream& out, const std::vector<std::string>& header,
       if (!r[c].empty() && !numeric(r[c])) right[c] = false;
     }
   if (rows.empty()) std::fill(right.begin(), right.end(), false);
-  auto line = [&](const std::vector<std::string>& r) {
-    std::string s;
-    for (std::size_t c = 0; c < w.size(); ++c) {
-      const std::string cell = c < r.size() ? r[c] : "";
-      const std::string pad(w[c] - display_width(cell), ' ');
-      if (c) s += "  ";
-      s += right[c] ? pad + cell : cell + (c + 1 < w.size() ? pad : "");
-    }
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    out << s << "\n";
-  };
-  if (std::any_of(header.begin(), header.end(), [](const std::string& h) { return !h.empty(); }))
-    line(header);
-  for (const auto& r : rows) line(r);
-}
-
-std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> row;
-  std::string field;
-  bool quoted = false, any = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-        field += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        field += c;
-      }
-      continue;
-    }
-    if (c == '"') {
-      quoted = true;
-      any = true;
-    } else if (c == ',') {
-      row.push_back(std::move(field));
-      field.clear();
-      any = true;
-    } else if (c == '\n' || c == '\r') {
-      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-      if (any || !field.empty()) {
-        row.push_back(std::move(field));
-        rows.push_back(std::move(row));
-      }
-      row.clear();
-      field.clear();
-      any = false;
-    } else {
-      field += c;
-      any = true;
-    }
+  // Too wide for TABLE_WIDTH: the columns after the key columns are split into
+  // tables of their own that each fit, every one repeating the key columns.
+  key_columns = std::min(key_columns, header.size());
+  std::vector<std::size_t> keys;
+  std::size_t keys_width = 0;
+  for (std::size_t c = 0; c < key_columns; ++c) {
+    keys.push_back(c);
+    keys_width += w[c] + (c ? 2 : 0);
   }
-  if (any || !field.empty()) {
-    row.push_back(std::move(field));
-    rows.push_back(std::move(row));
+  std::vector<std::size_t> cols = keys;
+  std::size_t width = keys_width;
+  bool first = true;
+  for (std::size_t c = key_columns; c < header.size(); ++c) {
+    const std::size_t add = w[c] + (cols.empty() ? 0 : 2);
+    if (cols.size() > keys.size() && width + add > TABLE_WIDTH) {
+      if (!first) out << "\n";
+      print_columns(out, header, rows, cols, w, right);
+      first = false;
+      cols = keys;
+      width = keys_width;
+    }
+    cols.push_back(c);
+    width += w[c] + (cols.size() > 1 ? 2 : 0);
   }
-  return rows;
+  if (!first) out << "\n";
+  print_columns(out, header, rows, cols, w, right);
 }
 
 // ---------------------------------------------------------------- commands
@@ -498,8 +528,129 @@ int inbox_ack(const Context& c, const Args& a) {
   return EXIT_OK;
 }
 
-// Both statistics tables print the same way: the server's CSV as a table.
-int stats_table(const Context& c, const Args& a, const std::string& table) {
+}  // namespace
+
+// "OFFENCE_" for enum Offence: the prefix its value names carry.
+namespace {
+std::string enum_prefix(const google::protobuf::EnumDescriptor& e) {
+  std::string p;
+  for (char ch : e.name()) {
+    if (std::isupper(static_cast<unsigned char>(ch)) && !p.empty()) p += '_';
+    p += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  return p + "_";
+}
+
+}  // namespace
+
+// A statistics value as the table shows it: counts as numbers, rates and
+// shares (0..1) as percentages, a withheld count as "<N" and any other
+// withheld value as "-".
+static std::string stats_cell(const google::protobuf::Message& row,
+                              const google::protobuf::FieldDescriptor* f, bool withheld,
+                              int min_cell) {
+  using google::protobuf::FieldDescriptor;
+  const auto* refl = row.GetReflection();
+  if (withheld)
+    return f->type() == FieldDescriptor::TYPE_INT32 ? "<" + std::to_string(min_cell) : "-";
+  if (f->has_presence() && !refl->HasField(row, f)) return "";
+  std::ostringstream o;
+  switch (f->type()) {
+    case FieldDescriptor::TYPE_INT32: {
+      const int v = refl->GetInt32(row, f);
+      if (v != 0 || f->has_presence()) o << v;  // a group's 0 is "not grouped by"
+      break;
+    }
+    case FieldDescriptor::TYPE_DOUBLE: {
+      const double v = refl->GetDouble(row, f);
+      const bool share =
+          f->name().size() > 5 && (f->name().rfind("_rate") == f->name().size() - 5 ||
+                                   f->name().rfind("_share") == f->name().size() - 6);
+      if (share)
+        o << std::fixed << std::setprecision(1) << v * 100 << "%";
+      else
+        o << std::fixed << std::setprecision(1) << v;
+      break;
+    }
+    case FieldDescriptor::TYPE_ENUM:
+      o << events::enum_word(refl->GetEnum(row, f)->name(), enum_prefix(*f->enum_type()));
+      break;
+    case FieldDescriptor::TYPE_STRING:
+      o << refl->GetString(row, f);
+      break;
+    default:
+      break;
+  }
+  return o.str();
+}
+
+// A statistics answer (ReferralStats or UnderretningStats) as a table: the
+// columns any row has, in the message's order, groups first and repeated in
+// every part of a table too wide for the screen.
+void print_stats(std::ostream& out, const google::protobuf::Message& stats) {
+  using google::protobuf::FieldDescriptor;
+  const auto* desc = stats.GetDescriptor();
+  const auto* refl = stats.GetReflection();
+  const int min_cell = refl->GetInt32(stats, desc->FindFieldByName("min_cell"));
+  std::vector<const google::protobuf::Message*> rows;
+  const auto* rows_f = desc->FindFieldByName("rows");
+  for (int i = 0; i < refl->FieldSize(stats, rows_f); ++i)
+    rows.push_back(&refl->GetRepeatedMessage(stats, rows_f, i));
+  rows.push_back(&refl->GetMessage(stats, desc->FindFieldByName("total")));
+  const auto* row_desc = rows_f->message_type();
+  const auto* suppressed_f = row_desc->FindFieldByName("suppressed");
+  std::vector<const FieldDescriptor*> cols;
+  std::size_t groups = 0;
+  for (int i = 0; i < row_desc->field_count(); ++i) {
+    const auto* f = row_desc->field(i);
+    if (f == suppressed_f || f->name() == "total") continue;
+    const bool group = !f->has_presence();
+    const bool used = std::any_of(rows.begin(), rows.end(), [&](const auto* r) {
+      return !stats_cell(*r, f, false, min_cell).empty();
+    });
+    if (group && !used) continue;
+    cols.push_back(f);
+    if (group) ++groups;
+  }
+  std::vector<std::string> header;
+  for (const auto* f : cols) {
+    std::string h = f->name();
+    std::transform(h.begin(), h.end(), h.begin(), [](unsigned char ch) {
+      return ch == '_' ? ' ' : static_cast<char>(std::toupper(ch));
+    });
+    header.push_back(h);
+  }
+  std::vector<std::vector<std::string>> table;
+  bool any_withheld = false;
+  for (const auto* r : rows) {
+    std::set<std::string> withheld;
+    for (int i = 0; i < r->GetReflection()->FieldSize(*r, suppressed_f); ++i)
+      withheld.insert(r->GetReflection()->GetRepeatedString(*r, suppressed_f, i));
+    std::vector<std::string> line;
+    for (const auto* f : cols)
+      line.push_back(stats_cell(*r, f, withheld.count(f->json_name()) != 0, min_cell));
+    if (r == rows.back() && !line.empty() && groups) line[0] = "total";
+    any_withheld = any_withheld || !withheld.empty();
+    table.push_back(std::move(line));
+  }
+  if (groups == 0) {  // the total alone: a list reads better than a wide table
+    std::vector<std::vector<std::string>> list;
+    for (std::size_t i = 0; i < header.size(); ++i) list.push_back({header[i], table[0][i]});
+    print_table(out, {"", ""}, list);
+  } else {
+    print_table(out, header, table, groups);
+  }
+  if (any_withheld)
+    out << "<" << min_cell << ": withheld, fewer than " << min_cell
+        << " persons or so that such a cell cannot be worked out from the others; "
+           "-: withheld with them\n";
+}
+
+namespace {
+
+// Both statistics tables: the server's CSV or JSON as is, or its JSON as a table.
+int stats_table(const Context& c, const Args& a, const std::string& table,
+                google::protobuf::Message&& stats) {
   expect_positional(a, 0, "no arguments besides the options");
   std::string q;
   auto add = [&](const std::string& k, const std::string& v) {
@@ -510,42 +661,25 @@ int stats_table(const Context& c, const Args& a, const std::string& table) {
   add("to", a.get("to"));
   add("groupBy", a.get("group-by"));
   const bool csv = a.flag("csv");
-  add("format", c.globals.json && !csv ? "json" : "csv");
+  add("format", csv ? "csv" : "json");
   const std::string body = c.api().stats(table, q);
   if (c.globals.json || csv) {
     c.out << body << (body.empty() || body.back() == '\n' ? "" : "\n");
     return EXIT_OK;
   }
-  auto rows = parse_csv(body);
-  if (rows.empty()) {
-    c.out << "(no statistics)\n";
-    return EXIT_OK;
-  }
-  auto header = rows.front();
-  rows.erase(rows.begin());
-  // Leave out columns empty in every row (e.g. no cell suppressed).
-  for (std::size_t col = header.size(); col-- > 0;) {
-    bool empty = true;
-    for (const auto& r : rows) empty = empty && (col >= r.size() || r[col].empty());
-    if (!empty || rows.empty()) continue;
-    header.erase(header.begin() + static_cast<std::ptrdiff_t>(col));
-    for (auto& r : rows)
-      if (col < r.size()) r.erase(r.begin() + static_cast<std::ptrdiff_t>(col));
-  }
-  if (rows.size() == 1) {  // one row (the total): a list reads better than a wide table
-    std::vector<std::vector<std::string>> list;
-    for (std::size_t col = 0; col < header.size(); ++col)
-      list.push_back({header[col], col < rows[0].size() ? rows[0][col] : ""});
-    print_table(c.out, {"", ""}, list);
-    return EXIT_OK;
-  }
-  print_table(c.out, header, rows);
+  google::protobuf::util::JsonParseOptions lenient;
+  lenient.ignore_unknown_fields = true;  // a newer server's fields are left out
+  if (!google::protobuf::util::JsonStringToMessage(body, &stats, lenient).ok())
+    throw std::runtime_error("the evaluation service answered with unreadable statistics");
+  print_stats(c.out, stats);
   return EXIT_OK;
 }
 
-int stats_referrals(const Context& c, const Args& a) { return stats_table(c, a, "referrals"); }
+int stats_referrals(const Context& c, const Args& a) {
+  return stats_table(c, a, "referrals", v1::ReferralStats());
+}
 int stats_underretninger(const Context& c, const Args& a) {
-  return stats_table(c, a, "underretninger");
+  return stats_table(c, a, "underretninger", v1::UnderretningStats());
 }
 
 }  // namespace
@@ -886,15 +1020,52 @@ std::vector<std::string> help_spelled_out(std::vector<std::string> argv) {
 
 }  // namespace
 
+namespace {
+// With --json, an error is one JSON object on standard error too, so that a
+// script reads every answer the same way: the server's problem (status,
+// title, detail, errors) or henvisctl's own, with the exit code.
+void json_error(std::ostream& err, const std::string& kind, int exit_code,
+                const std::string& message, const client::Problem* p = nullptr) {
+  google::protobuf::Struct o;
+  auto& f = *o.mutable_fields();
+  f["error"].set_string_value(kind);
+  f["exitCode"].set_number_value(exit_code);
+  if (!message.empty()) f["message"].set_string_value(message);
+  if (p) {
+    f["status"].set_number_value(p->status);
+    f["title"].set_string_value(p->title);
+    if (!p->detail.empty()) f["detail"].set_string_value(p->detail);
+    auto* list = f["errors"].mutable_list_value();
+    for (const auto& e : p->errors) {
+      auto& item = *list->add_values()->mutable_struct_value()->mutable_fields();
+      item["field"].set_string_value(e.field);
+      item["reason"].set_string_value(e.reason);
+    }
+  }
+  std::string text;
+  (void)google::protobuf::util::MessageToJsonString(o, &text);
+  err << text << "\n";
+}
+
+bool wants_json(const std::vector<std::string>& argv) {
+  return std::find(argv.begin(), argv.end(), "--json") != argv.end();
+}
+}  // namespace
+
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   const Globals g = env_globals();
   const Command* cmd = nullptr;
   const std::vector<std::string> argv = help_spelled_out(args);
+  const bool json = wants_json(argv);
   try {
     std::vector<std::string> words;
     cmd = find_command(argv, words);
     return run_command(cmd, words, argv, g, out, err);
   } catch (const UsageError& e) {
+    if (json) {
+      json_error(err, "usage", EXIT_USAGE, e.what());
+      return EXIT_USAGE;
+    }
     err << "henvisctl: " << e.what() << "\n";
     if (cmd)
       err << "usage: henvisctl " << command_name(*cmd) << " " << cmd->synopsis << "\n(henvisctl "
@@ -903,13 +1074,22 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       err << "(henvisctl --help lists the commands)\n";
     return EXIT_USAGE;
   } catch (const client::ApiError& e) {
-    print_problem(err, e.problem);
+    if (json)
+      json_error(err, "api", EXIT_API, "", &e.problem);
+    else
+      print_problem(err, e.problem);
     return EXIT_API;
   } catch (const client::ConnectionError& e) {
-    err << "error: " << e.what() << "\n";
+    if (json)
+      json_error(err, "connection", EXIT_CONNECTION, e.what());
+    else
+      err << "error: " << e.what() << "\n";
     return EXIT_CONNECTION;
   } catch (const std::exception& e) {
-    err << "error: " << e.what() << "\n";
+    if (json)
+      json_error(err, "failed", EXIT_API, e.what());
+    else
+      err << "error: " << e.what() << "\n";
     return EXIT_API;
   }
 }

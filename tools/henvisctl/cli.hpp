@@ -73,17 +73,23 @@ const std::vector<Command>& commands();
 int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);
 
 // Output helpers (exposed for tests).
-std::string short_time(const google::protobuf::Timestamp& t);  // "" when unset
-// RFC 3339, "YYYY-MM-DD" (midnight UTC) or "now"; throws UsageError.
+// "YYYY-MM-DD HH:MM" in Copenhagen time (CET/CEST); "" when unset.
+std::string short_time(const google::protobuf::Timestamp& t);
+// RFC 3339, "YYYY-MM-DD" (00:00 Copenhagen time) or "now"; throws UsageError.
 google::protobuf::Timestamp parse_time(const std::string& option, const std::string& v);
-// Columns aligned by display width (UTF-8); numbers right-aligned.
+// Columns aligned by display width (UTF-8); numbers right-aligned; a cell over
+// 40 characters cut with an ellipsis. A table wider than TABLE_WIDTH is printed
+// as several that fit, each repeating the first `key_columns` columns.
+constexpr std::size_t TABLE_WIDTH = 120;
 void print_table(std::ostream& out, const std::vector<std::string>& header,
-                 const std::vector<std::vector<std::string>>& rows);
+                 const std::vector<std::vector<std::string>>& rows, std::size_t key_columns = 1);
 // The candidate closest to `word` if it is close enough to be a slip of the
 // keyboard (edit distance at most a third of the word, at least 1).
 std::optional<std::string> did_you_mean(const std::string& word,
                                         const std::vector<std::string>& candidates);
-// RFC 4180 CSV into rows of fields.
-std::vector<std::vector<std::string>> parse_csv(const std::string& text);
+// A statistics answer (v1::ReferralStats or v1::UnderretningStats) as tables
+// that fit TABLE_WIDTH: rates and shares as percentages, withheld counts as
+// "<N" (N the answer's min_cell), with a footnote when any is withheld.
+void print_stats(std::ostream& out, const google::protobuf::Message& stats);
 
 }  // namespace henvis::ctl
