@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <chrono>
 #include <optional>
 
@@ -9,11 +10,27 @@
 #include "henvis/consumer_loop.hpp"
 #include "henvis/events.hpp"
 #include "henvis/ids.hpp"
+#include "henvis/paging.hpp"
 #include "henvis/topics.hpp"
 
 namespace henvis::notifier {
 
 namespace {
+// The inbox's paging key from a cursor's parts (http::page_request checked
+// their number; a part that is not a number is a cursor we did not hand out).
+InboxKey inbox_key(const std::vector<std::string>& parts) {
+  InboxKey k;
+  std::int64_t* into[] = {&k.available_ms, &k.rowid};
+  for (std::size_t i = 0; i < 2; ++i) {
+    const std::string& p = parts[i];
+    const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), *into[i]);
+    if (p.empty() || ec != std::errc() || end != p.data() + p.size())
+      throw http::Problem(400, "Bad Request", "the paging parameters are invalid",
+                          {{"cursor", "not a cursor this list returned as nextCursor"}});
+  }
+  return k;
+}
+
 constexpr const char* SOURCE = "/henvis/notifier";
 constexpr const char* CHANNEL_INBOX = "inbox";
 
@@ -192,6 +209,9 @@ http::Response Api::inbox(const http::Request& req) {
   if (recipient.empty())
     return http::problem(403, "Forbidden", "the token's scope is not a configured recipient");
   const bool all = req.query.count("all") && req.query.at("all") == "true";
+  const http::PageRequest page = http::page_request(req, 2);
+  InboxKey after;
+  if (!page.after.empty()) after = inbox_key(page.after);
   sqlite::Transaction tx(db_);
   // A daily list whose time has come is delivered before it is read, even if
   // the dispatcher has not got to it yet, so DELIVERED precedes READ.
@@ -199,7 +219,12 @@ http::Response Api::inbox(const http::Request& req) {
   const TimePoint now = sqlite::as_stored(clock_->now());
   v1::Inbox out;
   out.set_recipient_id(recipient);
-  for (InboxRow& row : store_.inbox(recipient, now, all)) {
+  std::vector<InboxRow> rows = store_.inbox(recipient, now, all, after, page.limit + 1);
+  out.set_next_cursor(http::take_page(rows, page, [](const InboxRow& r) {
+    return std::vector<std::string>{std::to_string(r.key.available_ms),
+                                    std::to_string(r.key.rowid)};
+  }));
+  for (InboxRow& row : rows) {
     if (!row.read_at) {
       store_.mark_read(row.notification_id, now);
       emit_delivery(db_, *clock_, row.notification_id, recipient, row.referral_id,

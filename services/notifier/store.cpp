@@ -84,14 +84,18 @@ constexpr std::string_view MARK_INBOX_DELIVERED =
     "UPDATE inbox SET state = 'delivered', channel = 'inbox', delivered_at = ? "
     "WHERE notification_id = ? AND state = 'pending'";
 // InboxRow's columns, in the order inbox_row() reads them.
+// A page of the inbox: after the key (available_at, rowid) of the page
+// before, in that order (docs/decisions.md 18).
 constexpr std::string_view INBOX_ALL =
     "SELECT notification_id, recipient_id, kind, referral_id, contact, delivered_at, read_at, "
-    "acked_at, underretning FROM inbox WHERE recipient_id = ? AND available_at <= ? "
-    "ORDER BY available_at, rowid";
+    "acked_at, underretning, available_at, rowid FROM inbox WHERE recipient_id = ? "
+    "AND available_at <= ? AND (available_at, rowid) > (?, ?) "
+    "ORDER BY available_at, rowid LIMIT ?";
 constexpr std::string_view INBOX_UNACKED =
     "SELECT notification_id, recipient_id, kind, referral_id, contact, delivered_at, read_at, "
-    "acked_at, underretning FROM inbox WHERE recipient_id = ? AND available_at <= ? "
-    "AND acked_at IS NULL ORDER BY available_at, rowid";
+    "acked_at, underretning, available_at, rowid FROM inbox WHERE recipient_id = ? "
+    "AND available_at <= ? AND acked_at IS NULL AND (available_at, rowid) > (?, ?) "
+    "ORDER BY available_at, rowid LIMIT ?";
 constexpr std::string_view AVAILABLE_ROW =
     "SELECT notification_id, recipient_id, kind, referral_id, contact, delivered_at, read_at, "
     "acked_at, underretning FROM inbox WHERE notification_id = ? AND recipient_id = ? "
@@ -198,11 +202,16 @@ bool Store::mark_inbox_delivered(const std::string& notification_id, Instant at)
   return db_.changes() > 0;
 }
 
-std::vector<InboxRow> Store::inbox(const std::string& recipient_id, Instant now, bool all) {
+std::vector<InboxRow> Store::inbox(const std::string& recipient_id, Instant now, bool all,
+                                   InboxKey after, std::size_t limit) {
   auto q = db_.query(all ? INBOX_ALL : INBOX_UNACKED);
-  q->bind(1, recipient_id).bind(2, now);
+  q->bind(1, recipient_id).bind(2, now).bind(3, after.available_ms).bind(4, after.rowid);
+  q->bind(5, static_cast<std::int64_t>(limit));
   std::vector<InboxRow> out;
-  while (q->step()) out.push_back(inbox_row(*q));
+  while (q->step()) {
+    out.push_back(inbox_row(*q));
+    out.back().key = {q->i64(9), q->i64(10)};
+  }
   return out;
 }
 

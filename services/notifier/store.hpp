@@ -36,6 +36,12 @@ struct NewInboxRow {
   std::optional<v1::UnderretningNotice> underretning;
 };
 
+// Where a row stands in its inbox's order: the paging key.
+struct InboxKey {
+  std::int64_t available_ms = -1;  // the first page starts before every row
+  std::int64_t rowid = -1;
+};
+
 // An inbox row as its recipient sees it (GET /v1/inbox, the ack).
 struct InboxRow {
   std::string notification_id;
@@ -47,6 +53,7 @@ struct InboxRow {
   std::optional<Instant> read_at;
   std::optional<Instant> acked_at;
   std::optional<v1::UnderretningNotice> underretning;
+  InboxKey key;  // set by inbox()
 };
 
 // A pending row whose time has come, for the pull inbox.
@@ -90,9 +97,10 @@ class Store {
   std::vector<DueRow> due(Instant now, const std::string& recipient_id);
   // Pending -> delivered through the pull inbox; false if it was not pending.
   bool mark_inbox_delivered(const std::string& notification_id, Instant at);
-  // A recipient's rows available at `now`, oldest first; unacknowledged
-  // ones only unless `all`.
-  std::vector<InboxRow> inbox(const std::string& recipient_id, Instant now, bool all);
+  // A recipient's rows available at `now`, oldest first, after `after` and
+  // at most `limit`; unacknowledged ones only unless `all`.
+  std::vector<InboxRow> inbox(const std::string& recipient_id, Instant now, bool all,
+                              InboxKey after, std::size_t limit);
   // One of the recipient's rows if it is available at `now`.
   std::optional<InboxRow> available(const std::string& notification_id,
                                     const std::string& recipient_id, Instant now);

@@ -14,6 +14,7 @@
 #include "henvis/consumer_loop.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
+#include "henvis/paging.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/topics.hpp"
 #include "henvis/v1/api.pb.h"
@@ -358,4 +359,37 @@ TEST_CASE("notifier: instants stored as RFC 3339 text become Unix milliseconds",
   REQUIRE(inbox.entries_size() == 1);
   CHECK(henvis::to_rfc3339(inbox.entries(0).delivered_at()) == "2025-05-16T14:00:00Z");
   CHECK(henvis::to_rfc3339(inbox.entries(0).read_at()) == "2025-05-16T14:00:01.123Z");
+}
+
+TEST_CASE("notifier: the inbox pages by ?limit= and nextCursor, each entry exactly once",
+          "[notifier][api][paging]") {
+  // Given seven notifications for rusmiddelcenter-657
+  TempDir tmp("henvis-notifier-test");
+  const auto db_path = tmp.file("notifier.db");
+  for (int i = 0; i < 7; ++i) seed(db_path, "n-" + std::to_string(i));
+  henvis::notifier::Api api(db_path, dev_directory(), nullptr);
+  // When the centre reads pages of three, following nextCursor
+  std::vector<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto r = request("GET", "rusmiddelcenter-657");
+    r.query["limit"] = "3";
+    if (!cursor.empty()) r.query["cursor"] = cursor;
+    const auto page = parse_inbox(api.inbox(r));
+    CHECK(page.entries_size() <= 3);
+    for (const auto& e : page.entries()) seen.push_back(e.notification_id());
+    cursor = page.next_cursor();
+    ++pages;
+  } while (!cursor.empty() && pages < 10);
+  // Then three pages list all seven, oldest first, none twice
+  CHECK(pages == 3);
+  CHECK(seen == std::vector<std::string>{"n-0", "n-1", "n-2", "n-3", "n-4", "n-5", "n-6"});
+  // And a limit over the maximum or a forged cursor is a 400 naming it
+  auto big = request("GET", "rusmiddelcenter-657");
+  big.query["limit"] = "501";
+  CHECK_THROWS_AS(api.inbox(big), henvis::http::Problem);
+  auto forged = request("GET", "rusmiddelcenter-657");
+  forged.query["cursor"] = henvis::http::next_cursor({"x", "1"});
+  CHECK_THROWS_AS(api.inbox(forged), henvis::http::Problem);
 }

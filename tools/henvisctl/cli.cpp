@@ -254,6 +254,19 @@ void print_table(std::ostream& out, const std::vector<std::string>& header,
 
 // ---------------------------------------------------------------- commands
 
+std::string page_query(const Args& a) {
+  std::string q;
+  if (a.has("limit")) q = "limit=" + client::url_encode(a.get("limit"));
+  if (a.has("cursor"))
+    q += (q.empty() ? "" : "&") + ("cursor=" + client::url_encode(a.get("cursor")));
+  return q;
+}
+
+void print_more(const Context& c, const std::string& next_cursor) {
+  if (!next_cursor.empty())
+    c.out << "more follow: the same command with --cursor " << next_cursor << "\n";
+}
+
 namespace {
 
 void expect_positional(const Args& a, std::size_t n, const std::string& what) {
@@ -491,8 +504,8 @@ int outcome_record(const Context& c, const Args& a) {
 }
 
 int inbox_show(const Context& c, const Args& a) {
-  expect_positional(a, 0, "no arguments besides --all");
-  auto in = c.api().inbox(a.flag("all"));
+  expect_positional(a, 0, "no arguments besides --all, --limit and --cursor");
+  auto in = c.api().inbox(a.flag("all"), page_query(a));
   if (c.globals.json) {
     c.out << client::to_json(in, true) << "\n";
     return EXIT_OK;
@@ -511,6 +524,7 @@ int inbox_show(const Context& c, const Args& a) {
                "PHONE", "DELIVERED", "ACKNOWLEDGED"},
               rows);
   c.out << in.entries_size() << " entr" << (in.entries_size() == 1 ? "y" : "ies") << "\n";
+  print_more(c, in.next_cursor());
   return EXIT_OK;
 }
 
@@ -749,10 +763,12 @@ const std::vector<Command>& commands() {
        {},
        outcome_record},
       {{"inbox", "show"},
-       "[--all]",
+       "[--all] [--limit N] [--cursor C]",
        "Show your inbox (centre, municipality, coordinator); reading marks entries read.\n"
-       "  --all                  include acknowledged entries\n",
-       {},
+       "  --all                  include acknowledged entries\n"
+       "  --limit N              at most N entries (default 100, at most 500)\n"
+       "  --cursor C             the page after the one that printed this cursor\n",
+       {"limit", "cursor"},
        {"all"},
        inbox_show},
       {{"inbox", "ack"},

@@ -69,6 +69,11 @@ struct Command {
 
 const std::vector<Command>& commands();
 
+// Paged lists: "limit=N&cursor=C" from --limit and --cursor ("" for neither),
+// and the hint that prints the next page's cursor when more follow.
+std::string page_query(const Args& a);
+void print_more(const Context& c, const std::string& next_cursor);
+
 // Runs henvisctl with argv[1..]; returns the exit code.
 int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);
 

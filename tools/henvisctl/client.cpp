@@ -211,9 +211,11 @@ v1::ReferralView Client::record_outcome(const std::string& referral_id,
   return out;
 }
 
-v1::Inbox Client::inbox(bool all) {
+v1::Inbox Client::inbox(bool all, const std::string& page) {
   v1::Inbox out;
-  call(conns_->notifier, "GET", all ? "/v1/inbox?all=true" : "/v1/inbox", "", &out);
+  std::string query = all ? "all=true" : "";
+  if (!page.empty()) query += (query.empty() ? "" : "&") + page;
+  call(conns_->notifier, "GET", "/v1/inbox" + (query.empty() ? "" : "?" + query), "", &out);
   return out;
 }
 

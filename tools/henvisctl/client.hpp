@@ -114,7 +114,8 @@ class Client {
   v1::ReferralView record_outcome(const std::string& referral_id, const v1::OutcomeRequest& req,
                                   const std::string& idempotency_key = {});
   // notifier
-  v1::Inbox inbox(bool all = false);
+  // `page`: "limit=N&cursor=C" or "" (the first page of the default size).
+  v1::Inbox inbox(bool all = false, const std::string& page = "");
   v1::InboxEntry ack(const std::string& notification_id);
   // evaluation: the raw body (JSON or CSV); `query` without the leading '?'.
   // GET /v1/stats/<table>?<query> (table: referrals or underretninger): the
