@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "henvis/config.hpp"
+#include "henvis/csv.hpp"
 #include "henvis/digest.hpp"
 #include "henvis/ids.hpp"
 
@@ -226,17 +227,6 @@ std::string kind_name(v1::NotificationKind k) {
 
 std::string offence_name(v1::Offence o) { return lower_suffix(v1::Offence_Name(o), "OFFENCE_"); }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
-
 std::string csv_line(const std::string& notification_id, v1::NotificationKind kind,
                      const v1::ReferralContact& c) {
   const auto& p = c.person();
@@ -261,7 +251,7 @@ std::string csv_line(const std::string& notification_id, v1::NotificationKind ki
   std::string line;
   for (std::size_t i = 0; i < fields.size(); ++i) {
     if (i) line += ',';
-    line += csv_field(fields[i]);
+    line += csv::cell(fields[i]);
   }
   line += "\r\n";
   return line;

@@ -121,12 +121,11 @@ inline constexpr std::size_t WEBHOOK_BODY_LIMIT = 64 * 1024;
 PostResult http_post(const HttpUrl& url, const http::Headers& headers, const std::string& body,
                      std::chrono::milliseconds timeout = WEBHOOK_TIMEOUT);
 
-// The CSV contact list (RFC 4180: CRLF line ends, fields with a comma, quote,
-// CR or LF quoted, quotes doubled).
+// The CSV contact list (RFC 4180: CRLF line ends, each field a csv::cell, so
+// quoted where needed and never run by a spreadsheet as a formula).
 inline constexpr const char* CSV_HEADER =
     "notification_id,kind,referral_id,municipality,offence,charged_at,cpr,name,phone,email,"
     "preferred_contact_time,prior_referrals_90d,prior_referrals_5y";
-std::string csv_field(const std::string& s);
 std::string csv_line(const std::string& notification_id, v1::NotificationKind kind,
                      const v1::ReferralContact& c);
 

@@ -807,3 +807,15 @@ TEST_CASE(
   CHECK(coord.entries(0).underretning().underretning_id() == "u-1");
   CHECK(coord.entries(0).underretning().children(0).cpr() == CHILD_CPR);
 }
+
+TEST_CASE("notifier channels: a name that is a spreadsheet formula is neutralised in the CSV list",
+          "[notifier][channels][csv][security]") {
+  henvis::v1::ReferralContact c;
+  c.set_referral_id("ref-csv-1");
+  c.mutable_person()->set_name("=HYPERLINK(\"http://x.example\",\"klik\")");
+  c.mutable_person()->set_phone("+4522334455");
+  const std::string line =
+      henvis::notifier::csv_line("n-csv-1", henvis::v1::NOTIFICATION_KIND_NEW_REFERRAL, c);
+  CHECK(line.find(",\"'=HYPERLINK(") != std::string::npos);
+  CHECK(line.find(",+4522334455,") != std::string::npos);
+}
