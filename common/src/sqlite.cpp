@@ -1,5 +1,9 @@
 #include "henvis/sqlite.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <string>
 
 namespace henvis::sqlite {
@@ -15,7 +19,24 @@ bool Error::retryable() const {
   return primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_IOERR;
 }
 
+namespace {
+// The database, its WAL and shared-memory file readable by the service's own
+// user only: they hold CPR numbers. SQLite gives the WAL and -shm files the
+// mode of the database file; a file created by an older version (0644) is
+// narrowed too. A path SQLite treats specially (":memory:", "") is left alone.
+void owner_only(const std::string& path) {
+  if (path.empty() || path.front() == ':') return;
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return;  // SQLite's open reports the reason
+  (void)::fchmod(fd, 0600);
+  ::close(fd);
+  for (const char* suffix : {"-wal", "-shm", "-journal"})
+    (void)::chmod((path + suffix).c_str(), 0600);  // absent: nothing to narrow
+}
+}  // namespace
+
 Db::Db(const std::string& path) {
+  owner_only(path);
   int rc =
       sqlite3_open_v2(path.c_str(), &db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);

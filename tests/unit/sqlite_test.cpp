@@ -168,3 +168,27 @@ TEST_CASE("An erasure a reader holds up stays pending and is settled later", "[s
   CHECK(db.settle_erasure());
   CHECK(std::filesystem::file_size(path + "-wal") == 0);
 }
+
+TEST_CASE("A database, its WAL and -shm file are readable by the owner only, old ones narrowed",
+          "[sqlite][security]") {
+  namespace fs = std::filesystem;
+  TempDir tmp("henvis-sqlite-mode");
+  const fs::path path = tmp.file("modes.db");
+  {
+    henvis::sqlite::Db db(path.string());
+    db.exec("CREATE TABLE t(x); INSERT INTO t VALUES (1)");
+    for (const fs::path& f :
+         {path, fs::path(path.string() + "-wal"), fs::path(path.string() + "-shm")}) {
+      INFO(f.string());
+      REQUIRE(fs::exists(f));
+      CHECK((fs::status(f).permissions() & fs::perms::all) ==
+            (fs::perms::owner_read | fs::perms::owner_write));
+    }
+  }
+  // A file an older version left world-readable is narrowed when opened
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                            fs::perms::others_read);
+  henvis::sqlite::Db again(path.string());
+  CHECK((fs::status(path).permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write));
+}
