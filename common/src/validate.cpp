@@ -1,6 +1,7 @@
 #include "henvis/validate.hpp"
 
 #include <cstddef>
+#include <string>
 
 // Every reason below is a string literal. Never build a reason from the input:
 // the inputs are personal data (CPR numbers, phone numbers, e-mail addresses).
@@ -189,6 +190,69 @@ std::optional<std::string> email(std::string_view v) {
       domain.find("..") != std::string_view::npos) {
     return "e-mail address's domain must not have empty parts between dots";
   }
+  return std::nullopt;
+}
+
+namespace {
+// The next code point of UTF-8 `v` from `i` (advanced past it), or -1 when
+// the bytes there are not well-formed UTF-8 (RFC 3629: no overlong forms, no
+// surrogates, nothing above U+10FFFF). Hand-written because the stack has no
+// Unicode library and this is all that validation needs of one.
+long next_code_point(std::string_view v, std::size_t& i) {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(v[k]); };
+  const unsigned char c = b(i);
+  int len = 0;
+  long cp = 0;
+  if (c < 0x80) {
+    ++i;
+    return c;
+  } else if ((c & 0xE0) == 0xC0) {
+    len = 2;
+    cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3;
+    cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4;
+    cp = c & 0x07;
+  } else {
+    return -1;
+  }
+  if (i + len > v.size()) return -1;
+  for (int k = 1; k < len; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return -1;
+    cp = (cp << 6) | (b(i + k) & 0x3F);
+  }
+  static constexpr long MIN[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < MIN[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return -1;
+  i += len;
+  return cp;
+}
+
+// Characters that reorder how text is shown (Trojan Source, CVE-2021-42574):
+// a name could display as another, a note hide what it says.
+bool bidi_control(long cp) {
+  return cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+         (cp >= 0x2066 && cp <= 0x2069);
+}
+
+bool control(long cp) {
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029;
+}
+}  // namespace
+
+std::optional<std::string> text(std::string_view v, std::size_t max_chars, bool multiline) {
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < v.size();) {
+    const long cp = next_code_point(v, i);
+    if (cp < 0) return "must be UTF-8 text";
+    if (bidi_control(cp)) return "must not contain bidirectional control characters";
+    if (control(cp) && !(multiline && (cp == '\n' || cp == '\r' || cp == '\t')))
+      return multiline ? "must not contain control characters"
+                       : "must be one line without control characters";
+    ++chars;
+  }
+  if (chars > max_chars) return "at most " + std::to_string(max_chars) + " characters";
   return std::nullopt;
 }
 

@@ -370,3 +370,35 @@ TEST_CASE("Reasons never contain the input or any run of its digits") {
   for (const auto& in : journals) check_reason(in, v::journal_number(in));
   for (const auto& in : emails) check_reason(in, v::email(in));
 }
+
+TEST_CASE("Free text: lengths count characters, not bytes", "[validate][text]") {
+  using henvis::validate::text;
+  CHECK_FALSE(text("Søren Ærø Åkjær", 15));  // 15 characters, 18 bytes
+  CHECK(text("Søren Ærø Åkjær", 14) == std::optional<std::string>("at most 14 characters"));
+  CHECK_FALSE(text("", 10));
+}
+
+TEST_CASE("Free text: control and bidirectional control characters are refused",
+          "[validate][text][security]") {
+  using henvis::validate::text;
+  CHECK(text(std::string("Jens\0Hansen", 11), 200));
+  CHECK(text("Jens\r\nHansen", 200));
+  CHECK(text("Jens\x1b[31m", 200));
+  CHECK(text("Jens \u202Enesnah", 200) ==
+        std::optional<std::string>("must not contain bidirectional control characters"));
+  CHECK(text("a\u2066b", 200, true));
+  CHECK(text("a\u2028b", 200));
+  // A note may have line breaks and tabs, nothing else of the kind
+  CHECK_FALSE(text("Ringet to gange.\r\nLægger besked.\tOK", 500, true));
+  CHECK(text(std::string("a\0b", 3), 500, true));
+}
+
+TEST_CASE("Free text: malformed UTF-8 is refused", "[validate][text]") {
+  using henvis::validate::text;
+  for (const std::string bad :
+       {std::string("\xc3"), std::string("\xc0\xaf"), std::string("\xed\xa0\x80"),
+        std::string("\xf4\x90\x80\x80"), std::string("a\x80"), std::string("\xff")}) {
+    CHECK(text(bad, 200) == std::optional<std::string>("must be UTF-8 text"));
+  }
+  CHECK_FALSE(text("\xf0\x9f\x98\x80", 1));  // one emoji, one character
+}

@@ -35,6 +35,13 @@ std::optional<std::string> journal_number(std::string_view v);
 // control characters.
 std::optional<std::string> email(std::string_view v);
 
+// Free text a person gave or typed (a name, a note): well-formed UTF-8, at
+// most `max_chars` characters (code points, not bytes), no bidirectional
+// control characters (they make text display as something else) and no
+// control characters, except line breaks and tabs when `multiline`. The
+// reason is "at most N characters" or names the rule.
+std::optional<std::string> text(std::string_view v, std::size_t max_chars, bool multiline = false);
+
 // Birth date encoded in a valid CPR number; nullopt if cpr(v) is not nullopt.
 std::optional<std::chrono::year_month_day> cpr_birth_date(std::string_view v);
 
