@@ -182,7 +182,7 @@ TEST_CASE("A repeated henvisctl offer or outcome command has the effect of one",
   CHECK(attempts() == 2);
 }
 
-TEST_CASE("henvisctl: a coordinator pages, forwards and closes; the last attempt needs a confirm",
+TEST_CASE("henvisctl: a coordinator pages forwards and closes - the last attempt needs a confirm",
           "[integration][henvisctl][cli][unroutable]") {
   Stack s;
   s.start_broker();

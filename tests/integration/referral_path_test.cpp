@@ -323,7 +323,7 @@ TEST_CASE("A consent is never refused for its municipality: unknown or missing i
   REQUIRE(eventually([&] { return inbox(s, "dev-coordinator-mvj").entries_size() == 2; }));
 }
 
-TEST_CASE("oj's coordinator sees and is told of oj's unroutable referrals, mvj's does not",
+TEST_CASE("oj's coordinator sees and is told of oj's unroutable referrals - mvj's does not",
           "[integration][unroutable]") {
   Stack s;
   start_all(s);

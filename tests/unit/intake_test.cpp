@@ -408,44 +408,34 @@ TEST_CASE("post_offer: covered tells the officer whether the municipality takes 
     REQUIRE(res.status == 201);
     CHECK(parse_response(res).covered());
   }
-  SECTION("Aarhus (751) is not covered, and the answer still records the yes") {
+  // Posts a valid yes for `kommunekode`: recorded (201), one event.
+  const auto post_yes = [&](const std::string& offer_id, int kommunekode) {
     auto r = valid_yes();
-    r.set_offer_id("offer-aarhus");
-    r.set_kommunekode(751);
+    r.set_offer_id(offer_id);
+    r.set_kommunekode(kommunekode);
     const auto res = intake.post_offer(offer_request(to_json(r)));
     INFO(res.body);
     REQUIRE(res.status == 201);
-    const auto body = parse_response(res);
+    CHECK(count(db_path, "SELECT count(*) FROM outbox") == 1);
+    return parse_response(res);
+  };
+  SECTION("Aarhus (751) is not covered, and the answer still records the yes") {
+    const auto body = post_yes("offer-aarhus", 751);
     CHECK_FALSE(body.covered());
     CHECK(body.municipality_name() == "Aarhus");
     CHECK_FALSE(body.referral_id().empty());
-    CHECK(count(db_path, "SELECT count(*) FROM outbox") == 1);
   }
   SECTION("København (101), not in the directory, is recorded and not covered") {
-    auto r = valid_yes();
-    r.set_offer_id("offer-kbh");
-    r.set_kommunekode(101);
-    const auto res = intake.post_offer(offer_request(to_json(r)));
-    INFO(res.body);
-    REQUIRE(res.status == 201);
-    const auto body = parse_response(res);
+    const auto body = post_yes("offer-kbh", 101);
     CHECK_FALSE(body.covered());
     CHECK(body.municipality_name() == "København");
     CHECK(body.message().find("coordinator") != std::string::npos);
     CHECK_FALSE(body.referral_id().empty());
-    CHECK(count(db_path, "SELECT count(*) FROM outbox") == 1);
   }
   SECTION("a yes without kommunekode is recorded and not covered") {
-    auto r = valid_yes();
-    r.set_offer_id("offer-nowhere");
-    r.set_kommunekode(0);
-    const auto res = intake.post_offer(offer_request(to_json(r)));
-    INFO(res.body);
-    REQUIRE(res.status == 201);
-    const auto body = parse_response(res);
+    const auto body = post_yes("offer-nowhere", 0);
     CHECK_FALSE(body.covered());
     CHECK(body.message().find("without a home municipality") != std::string::npos);
-    CHECK(count(db_path, "SELECT count(*) FROM outbox") == 1);
   }
   SECTION("Herning before 2020-03-01 is not covered") {
     auto r = valid_yes();

@@ -938,7 +938,7 @@ TEST_CASE("coordinator: forwarding routes an unroutable referral and tells the c
             .status == 200);
 }
 
-TEST_CASE("coordinator: forwarding names a missing note, an unknown centre and a missing key",
+TEST_CASE("coordinator: forwarding names a missing note or an unknown centre or a missing key",
           "[router][unroutable]") {
   UnroutableFixture f;
   const auto no_note = f.forward(R"({"centreId":"rusmiddelcenter-657"})");
@@ -982,7 +982,7 @@ TEST_CASE("coordinator: closing an unroutable referral records the reason once",
   }
 }
 
-TEST_CASE("coordinator: another district's referral is 404, a routed one 409 naming its status",
+TEST_CASE("coordinator: another district's referral is 404 and a routed one 409 naming its status",
           "[router][unroutable]") {
   UnroutableFixture f;
   // Given oj's coordinator, the mvj referral does not exist
@@ -1021,7 +1021,7 @@ TEST_CASE("lifecycle: the view counts attemptsLeft down to the attempt that ends
   CHECK(f.api.get(get).body.find("\"attemptsLeft\":0") != std::string::npos);
 }
 
-TEST_CASE("list: paging walks every referral exactly once, oldest first", "[router][paging]") {
+TEST_CASE("list: paging walks every referral exactly once - oldest first", "[router][paging]") {
   Fixture f;
   for (int i = 0; i < 7; ++i)
     apply(f.applier, f.db, offer_message(yes_offer("p" + std::to_string(i), 657)));
