@@ -11,6 +11,7 @@
 #include "henvis/kafka.hpp"
 #include "henvis/topics.hpp"
 #include "henvis/validate.hpp"
+#include "municipalities.hpp"
 
 namespace henvis::intake {
 
@@ -63,13 +64,14 @@ std::vector<http::FieldError> check_offer(const v1::OfferRequest& r, const Direc
   if (r.answer() != v1::ANSWER_YES && r.answer() != v1::ANSWER_NO)
     e.push_back({"answer", "required: ANSWER_YES or ANSWER_NO"});
 
+  // A consent is never refused for its municipality: a Danish municipality
+  // the directory does not list, or none at all (0), becomes an unroutable
+  // referral for the district's coordinator. Only a code that is no Danish
+  // municipality's is a typing error.
+  if (r.kommunekode() != 0 && !dir.municipality(r.kommunekode()) &&
+      !danish_municipality(r.kommunekode()))
+    e.push_back({"kommunekode", "not a Danish municipality code (data/municipalities.csv)"});
   const bool yes = r.answer() == v1::ANSWER_YES;
-  if (r.kommunekode() != 0 || yes) {
-    if (r.kommunekode() == 0)
-      e.push_back({"kommunekode", "required when the answer is yes"});
-    else if (!dir.municipality(r.kommunekode()))
-      e.push_back({"kommunekode", "not a municipality in the directory"});
-  }
   if (!yes) return e;
 
   const auto& p = r.person();
@@ -194,23 +196,32 @@ v1::OfferRecorded offer_recorded(const v1::OfferRequest& r, const std::string& d
   return ev;
 }
 
-// Fills the officer's answer for a recorded offer; muni is null only on no
-// without a kommunekode.
-void describe_offer(v1::OfferResponse& res, const v1::OfferRecorded& ev,
-                    const v1::Municipality* muni) {
+// The municipality's name: the directory's, else Denmark's list's; "" for
+// none (0).
+std::string municipality_name(int kommunekode, const Directory& dir) {
+  if (const auto* m = dir.municipality(kommunekode)) return m->name();
+  if (const auto* name = danish_municipality(kommunekode)) return *name;
+  return "";
+}
+
+// Fills the officer's answer for a recorded offer.
+void describe_offer(v1::OfferResponse& res, const v1::OfferRecorded& ev, const std::string& name) {
   res.set_offer_id(ev.offer_id());
   res.set_referral_id(ev.referral_id());
   res.set_answer(ev.answer());
   res.set_kommunekode(ev.kommunekode());
-  if (muni) res.set_municipality_name(muni->name());
+  res.set_municipality_name(name);
   res.set_covered(ev.covered());
   if (ev.answer() != v1::ANSWER_YES)
     res.set_message("Declined: recorded without personal data.");
   else if (ev.covered())
-    res.set_message("Accepted: the rusmiddelcenter of " + muni->name() +
-                    " will contact the person.");
+    res.set_message("Accepted: the rusmiddelcenter of " + name + " will contact the person.");
+  else if (name.empty())
+    res.set_message(
+        "Accepted without a home municipality: no centre will be told automatically; the "
+        "district coordinator is told and finds the centre.");
   else
-    res.set_message(muni->name() +
+    res.set_message(name +
                     " does not take part in the programme: no centre will be told automatically; "
                     "the district coordinator is told.");
 }
@@ -248,11 +259,10 @@ http::Response Intake::post_offer(const http::Request& req) {
   sqlite::Transaction tx(db_);
   if (auto earlier = earlier_answer(store_, r.offer_id(), hash)) return *earlier;
 
-  const auto* muni = directory_.municipality(r.kommunekode());
   const auto day = copenhagen_date(r.charged_at().seconds());
-  const bool covered = muni && directory_.route(r.kommunekode(), day).routed;
+  const bool covered = r.kommunekode() != 0 && directory_.route(r.kommunekode(), day).routed;
   const v1::OfferRecorded ev = offer_recorded(r, req.principal.scope, covered, now);
-  describe_offer(res, ev, muni);
+  describe_offer(res, ev, municipality_name(r.kommunekode(), directory_));
   http::Response out = http::json(201, res);
 
   events::emit(db_, SOURCE, ev);

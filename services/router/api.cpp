@@ -1,10 +1,16 @@
 // The router's HTTP API: referrals for centre staff (their own) and
-// coordinators (their district); outcomes from the owning centre.
+// coordinators (their district); outcomes from the owning centre; the
+// coordinator's forwarding and closure of unroutable referrals.
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
 
 #include "henvis/access_log.hpp"
 #include "henvis/digest.hpp"
 #include "henvis/ids.hpp"
+#include "henvis/paging.hpp"
 #include "outbound.hpp"
 #include "router.hpp"
 #include "store.hpp"
@@ -16,6 +22,18 @@ constexpr std::size_t MAX_NOTE = 500;
 constexpr std::size_t MAX_IDEMPOTENCY_KEY = 128;
 // An outcome dated this far in the future is a clock or typing error.
 constexpr auto MAX_CLOCK_SKEW = std::chrono::minutes(10);
+
+// The key a page continues after: (created_at in Unix ms, referral id).
+std::optional<ListKey> list_key(const http::PageRequest& page) {
+  if (page.after.empty()) return std::nullopt;
+  const std::string& ms = page.after[0];
+  std::int64_t n = 0;
+  const auto [end, ec] = std::from_chars(ms.data(), ms.data() + ms.size(), n);
+  if (ms.empty() || ec != std::errc() || end != ms.data() + ms.size())
+    throw http::Problem(400, "Bad Request", "the paging parameters are invalid",
+                        {{"cursor", "not a cursor this list returned as nextCursor"}});
+  return ListKey{sqlite::from_unix_ms(n), page.after[1]};
+}
 
 std::string names(const std::vector<v1::ReferralStatus>& ss) {
   std::string out;
@@ -39,6 +57,18 @@ void Api::register_routes(http::Router& router) {
              [this](http::Request& r) { return get(r); });
   router.add("POST", "/v1/referrals/{id}/outcomes", {v1::ROLE_CENTRE},
              [this](http::Request& r) { return record_outcome(r); });
+  router.add("POST", "/v1/referrals/{id}/forwarding", {v1::ROLE_COORDINATOR},
+             [this](http::Request& r) { return forward(r); });
+  router.add("POST", "/v1/referrals/{id}/closure", {v1::ROLE_COORDINATOR},
+             [this](http::Request& r) { return close(r); });
+}
+
+int Api::attempts_left(const ReferralRow& row) const {
+  const auto allowed = allowed_outcomes(row.status);
+  if (std::find(allowed.begin(), allowed.end(), v1::REFERRAL_STATUS_CONTACT_ATTEMPTED) ==
+      allowed.end())
+    return 0;
+  return std::max(0, settings_.max_contact_attempts - row.contact_attempts);
 }
 
 v1::ReferralView Api::view(const Referral& r, bool with_history) {
@@ -67,6 +97,7 @@ v1::ReferralView Api::view(const Referral& r, bool with_history) {
   v.set_reason(r.reason);
   *v.mutable_created_at() = to_timestamp(r.created_at);
   v.set_contact_attempts(r.row.contact_attempts);
+  v.set_attempts_left(attempts_left(r.row));
   v.set_prior_referrals_90d(r.row.prior_90d);
   v.set_prior_referrals_5y(r.row.prior_5y);
   if (with_history) {
@@ -77,6 +108,9 @@ v1::ReferralView Api::view(const Referral& r, bool with_history) {
       e->set_reason(h.reason);
       if (h.occurred_at) *e->mutable_occurred_at() = to_timestamp(*h.occurred_at);
       if (h.note) e->set_note(*h.note);
+      e->set_actor(h.actor.value_or(""));
+      e->set_directory_version(h.directory_version.value_or(""));
+      e->set_centre_id(h.centre_id.value_or(""));
     }
   }
   return v;
@@ -93,9 +127,18 @@ http::Response Api::list(const http::Request& req) {
       return http::problem(400, "Bad Request", "unknown status",
                            {{"status", "must be a referral status such as routed or unroutable"}});
   }
+  // Keyset paging on (created_at, referral_id): the list's own order.
+  const http::PageRequest page = http::page_request(req, 2);
+  const std::optional<ListKey> after = list_key(page);
   sqlite::Transaction tx(db_);  // the access-log rows commit with the read
+  auto found =
+      store_.referrals_in(scope, req.principal.scope, status_filter, after, page.limit + 1);
   v1::ReferralList out;
-  for (const auto& r : store_.referrals_in(scope, req.principal.scope, status_filter)) {
+  out.set_next_cursor(http::take_page(found, page, [](const Referral& r) {
+    return std::vector<std::string>{std::to_string(sqlite::unix_ms(r.created_at)),
+                                    r.row.referral_id};
+  }));
+  for (const auto& r : found) {
     *out.add_referrals() = view(r, false);
     access_log::record(db_, req.principal, r.row.referral_id, "list");
   }
@@ -136,13 +179,14 @@ std::vector<http::FieldError> check_outcome(const v1::OutcomeRequest& r, const s
 }
 
 // The first answer for this Idempotency-Key (hashed), 409 if it came with
-// another body; nothing when the key is new.
-std::optional<http::Response> earlier_outcome(Store& store, const std::string& key,
-                                              const std::string& hash) {
+// another body; nothing when the key is new. `what` names the request.
+std::optional<http::Response> earlier_answer(Store& store, const std::string& key,
+                                             const std::string& hash,
+                                             const std::string& what = "outcome") {
   const auto answer = store.answer(sha256_hex(key));
   if (!answer) return std::nullopt;
   if (answer->request_hash != hash)
-    return http::problem(409, "Conflict", "Idempotency-Key was used for another outcome",
+    return http::problem(409, "Conflict", "Idempotency-Key was used for another " + what,
                          {{"Idempotency-Key", "already used with a different body"}});
   return http::Response{answer->status, "application/json", answer->response};
 }
@@ -209,7 +253,7 @@ http::Response Api::record_outcome(const http::Request& req) {
   if (!idem.empty()) {
     key = req.principal.scope + '\0' + id + '\0' + idem;
     hash = idempotency_hash({}, r);
-    if (auto earlier = earlier_outcome(store_, key, hash)) return *earlier;
+    if (auto earlier = earlier_answer(store_, key, hash)) return *earlier;
   }
   if (auto refusal = refuse_outcome(r, *row)) return *refusal;
 
@@ -224,6 +268,135 @@ http::Response Api::record_outcome(const http::Request& req) {
   spdlog::info("outcome recorded referral_id={} outcome={} attempts={}", id,
                status_name(r.outcome()), row->contact_attempts);
   return out;
+}
+
+// ---- The coordinator's forwarding and closure of unroutable referrals -----
+
+namespace {
+// Why a coordinator closes an unroutable referral (ClosureRequest.reason).
+constexpr std::array<const char*, 4> CLOSURE_REASONS = {"duplicate", "person_moved_abroad",
+                                                        "handled_outside_henvis", "other"};
+// The history and event reason of a forwarding.
+constexpr const char* FORWARDED = "forwarded_by_coordinator";
+
+void check_key(const std::string& idem, std::vector<http::FieldError>& errors) {
+  if (idem.empty())
+    errors.push_back({"Idempotency-Key", "required: a key the client keeps until it is answered"});
+  else if (idem.size() > MAX_IDEMPOTENCY_KEY)
+    errors.push_back({"Idempotency-Key", "at most 128 characters"});
+}
+
+void check_note(const std::string& note, bool required, std::vector<http::FieldError>& errors) {
+  if (note.size() > MAX_NOTE)
+    errors.push_back({"note", "at most 500 characters"});
+  else if (required && note.empty())
+    errors.push_back({"note", "required: why, for the history (at most 500 characters)"});
+}
+
+// Whether `id` is a centre the directory routes some municipality to on `day`.
+bool active_centre(const Directory& dir, const std::string& id, std::chrono::year_month_day day) {
+  const auto* r = dir.recipient(id);
+  if (!r || r->kind() != v1::RECIPIENT_KIND_CENTRE) return false;
+  for (const auto& m : dir.raw().municipalities()) {
+    const RouteResult route = dir.route(m.kommunekode(), day);
+    if (route.routed && route.centre_id == id) return true;
+  }
+  return false;
+}
+
+std::chrono::year_month_day today(Instant now) {
+  return copenhagen_date(std::chrono::floor<std::chrono::seconds>(now).time_since_epoch().count());
+}
+
+http::Response not_unroutable(const std::string& action, v1::ReferralStatus status) {
+  const std::string is = status_name(status);
+  return http::problem(409, "Conflict",
+                       "cannot apply " + action + " to a referral that is " + is +
+                           "; a coordinator forwards or closes only unroutable referrals",
+                       {{"status", "is " + is +
+                                       "; forwarding and closure are allowed only from "
+                                       "unroutable"}});
+}
+}  // namespace
+
+http::Response Api::act_on_unroutable(const http::Request& req, Action action) {
+  const std::string idem = req.header("idempotency-key");
+  check_key(idem, action.errors);
+  if (!action.errors.empty())
+    return http::problem(400, "Bad Request", "the " + action.name + " has invalid fields",
+                         action.errors);
+  const std::string id = req.params.at("id");
+  const Instant now = clock_.now();
+  sqlite::Transaction tx(db_);
+  // Outside the coordinator's district, the referral is not theirs to know.
+  const auto found = store_.referral_in(Scope::district, req.principal.scope, id);
+  if (!found) return http::problem(404, "Not Found", "no such referral");
+  const std::string key = "coordinator" + std::string(1, '\0') + req.principal.scope + '\0' + id +
+                          '\0' + action.name + '\0' + idem;
+  if (auto earlier = earlier_answer(store_, key, action.request_hash, action.name)) return *earlier;
+  ReferralRow row = found->row;
+  if (row.status != v1::REFERRAL_STATUS_UNROUTABLE) return not_unroutable(action.name, row.status);
+
+  action.apply(row, now);
+  access_log::record(db_, req.principal, id, action.name);
+  http::Response out = http::json(200, view(*store_.referral(id), true));
+  store_.store_answer(sha256_hex(key), id, {action.request_hash, out.status, out.body}, now);
+  tx.commit();
+  if (relay_) relay_->notify();
+  spdlog::info("{} by coordinator referral_id={} by={} status={}", action.name, id,
+               req.principal.label, status_name(row.status));
+  return out;
+}
+
+http::Response Api::forward(const http::Request& req) {
+  v1::ForwardingRequest body;
+  http::parse_json(req.body, body);
+  Action a{"forwarding", {}, idempotency_hash({}, body), {}};
+  if (body.centre_id().empty())
+    a.errors.push_back({"centreId", "required: the id of a centre in the directory"});
+  else if (!active_centre(directory_, body.centre_id(), today(clock_.now())))
+    a.errors.push_back({"centreId", "not a centre the directory routes to today"});
+  check_note(body.note(), true, a.errors);
+  const std::string label = req.principal.label;
+  a.apply = [&](ReferralRow& row, Instant now) {
+    const auto ts = to_timestamp(now);
+    const auto previous = row.status;
+    row.status = v1::REFERRAL_STATUS_ROUTED;
+    row.centre_id = body.centre_id();
+    row.directory_version = directory_.version();
+    store_.set_routing(row.referral_id, row.centre_id, row.directory_version);
+    store_.set_status(row.referral_id, row.status, now, row.contact_attempts);
+    store_.add_history(row.referral_id, {row.status, now, FORWARDED, now, body.note(), label,
+                                         row.directory_version, row.centre_id});
+    emit_status(db_, row, row.status, previous, FORWARDED, ts, ts);
+    // The centre is told as of any routed referral: a new-referral notification.
+    v1::ReferralContact c = contact_of(store_, row, directory_);
+    c.set_reason(FORWARDED);
+    request_notification(db_, row.centre_id, v1::NOTIFICATION_KIND_NEW_REFERRAL, c, now);
+  };
+  return act_on_unroutable(req, std::move(a));
+}
+
+http::Response Api::close(const http::Request& req) {
+  v1::ClosureRequest body;
+  http::parse_json(req.body, body);
+  Action a{"closure", {}, idempotency_hash({}, body), {}};
+  if (std::find(CLOSURE_REASONS.begin(), CLOSURE_REASONS.end(), body.reason()) ==
+      CLOSURE_REASONS.end())
+    a.errors.push_back(
+        {"reason", "one of duplicate, person_moved_abroad, handled_outside_henvis, other"});
+  check_note(body.note(), body.reason() == "other", a.errors);
+  const std::string label = req.principal.label;
+  a.apply = [&](ReferralRow& row, Instant now) {
+    const auto ts = to_timestamp(now);
+    const auto previous = row.status;
+    row.status = v1::REFERRAL_STATUS_CLOSED;
+    store_.set_status(row.referral_id, row.status, now, row.contact_attempts);
+    store_.add_history(row.referral_id,
+                       {row.status, now, body.reason(), now, body.note(), label, {}, {}});
+    emit_status(db_, row, row.status, previous, body.reason(), ts, ts);
+  };
+  return act_on_unroutable(req, std::move(a));
 }
 
 }  // namespace henvis::router

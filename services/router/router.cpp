@@ -156,6 +156,8 @@ void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {
 
   const auto day = copenhagen_date(o.charged_at().seconds());
   RouteResult route = directory_.route(o.kommunekode(), day);
+  // No home municipality given (intake accepts that): the coordinator finds it.
+  if (o.kommunekode() == 0) route = {false, "", "municipality_missing"};
   const auto status = route.routed ? v1::REFERRAL_STATUS_ROUTED : v1::REFERRAL_STATUS_UNROUTABLE;
   const Instant now = clock_.now();
   const auto now_ts = to_timestamp(now);

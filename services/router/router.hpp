@@ -8,6 +8,7 @@
 // when a centre records nothing within the configured working days.
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -78,9 +79,26 @@ class Api {
   http::Response list(const http::Request& req);
   http::Response get(const http::Request& req);
   http::Response record_outcome(const http::Request& req);
+  // POST /v1/referrals/{id}/forwarding: the district's coordinator routes an
+  // unroutable referral to an active centre by hand (docs/lifecycle.md).
+  http::Response forward(const http::Request& req);
+  // POST /v1/referrals/{id}/closure: the coordinator closes an unroutable
+  // referral with a reason from a fixed set.
+  http::Response close(const http::Request& req);
 
  private:
+  // What a coordinator's action on an unroutable referral checked and does.
+  struct Action {
+    std::string name;  // "forwarding" or "closure"
+    std::vector<http::FieldError> errors;
+    std::string request_hash;
+    // Applies it inside the transaction, on the referral as it stands.
+    std::function<void(ReferralRow&, Instant)> apply;
+  };
+  http::Response act_on_unroutable(const http::Request& req, Action action);
   v1::ReferralView view(const Referral& r, bool with_history);
+  // Failed contact attempts the centre may still record (0 where none can be).
+  int attempts_left(const ReferralRow& row) const;
   sqlite::Db db_;
   Store store_{db_};
   Directory directory_;

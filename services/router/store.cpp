@@ -106,6 +106,14 @@ CREATE INDEX person_index_key ON person_index(person_key, charged_at);
   return m;
 }
 
+// A coordinator's steps (forwarding, closure) keep who made them and, for a
+// forwarding, the directory version and centre it was checked against.
+constexpr std::string_view SCHEMA_5 = R"sql(
+ALTER TABLE referral_history ADD COLUMN actor TEXT;
+ALTER TABLE referral_history ADD COLUMN directory_version TEXT;
+ALTER TABLE referral_history ADD COLUMN centre_id TEXT;
+)sql";
+
 // ---- Statements ---------------------------------------------------------
 
 constexpr std::string_view SELECT_SECRET = "SELECT value FROM secrets WHERE name = ?";
@@ -138,20 +146,25 @@ constexpr std::string_view SELECT_REFERRAL_OF_CENTRE =
     "SELECT " REFERRAL_COLUMNS " FROM referrals WHERE referral_id = ? AND centre_id = ?";
 constexpr std::string_view SELECT_REFERRAL_OF_DISTRICT =
     "SELECT " REFERRAL_COLUMNS " FROM referrals WHERE referral_id = ? AND district_id = ?";
-// Ordered by creation; the id breaks ties between referrals created in the same millisecond.
+// Ordered by creation; the id breaks ties between referrals created in the
+// same millisecond. Keyset paging: ?3/?4 the last (created_at, id) returned.
 constexpr std::string_view LIST_OF_CENTRE =
     "SELECT " REFERRAL_COLUMNS
     " FROM referrals WHERE centre_id = ?1 AND (?2 = 0 OR status = ?2) "
-    "ORDER BY created_at, referral_id";
+    "AND (?3 IS NULL OR (created_at, referral_id) > (?3, ?4)) "
+    "ORDER BY created_at, referral_id LIMIT ?5";
 constexpr std::string_view LIST_OF_DISTRICT =
     "SELECT " REFERRAL_COLUMNS
     " FROM referrals WHERE district_id = ?1 AND (?2 = 0 OR status = ?2) "
-    "ORDER BY created_at, referral_id";
+    "AND (?3 IS NULL OR (created_at, referral_id) > (?3, ?4)) "
+    "ORDER BY created_at, referral_id LIMIT ?5";
 #undef REFERRAL_COLUMNS
 
 constexpr std::string_view UPDATE_STATUS =
     "UPDATE referrals SET status = ?, contact_attempts = ?, updated_at = ?, "
     "last_activity_at = ?, reminded_at = NULL, escalated_at = NULL WHERE referral_id = ?";
+constexpr std::string_view UPDATE_ROUTING =
+    "UPDATE referrals SET centre_id = ?, directory_version = ? WHERE referral_id = ?";
 constexpr std::string_view UPDATE_DELIVERY_STATUS =
     "UPDATE referrals SET status = ?, updated_at = ? WHERE referral_id = ?";
 // The statuses awaits_centre() names (lifecycle.hpp), not yet escalated.
@@ -164,11 +177,11 @@ constexpr std::string_view UPDATE_ESCALATED =
     "UPDATE referrals SET escalated_at = ? WHERE referral_id = ?";
 
 constexpr std::string_view INSERT_HISTORY =
-    "INSERT INTO referral_history(referral_id, status, at, reason, occurred_at, note) "
-    "VALUES (?,?,?,?,?,?)";
+    "INSERT INTO referral_history(referral_id, status, at, reason, occurred_at, note, actor, "
+    "directory_version, centre_id) VALUES (?,?,?,?,?,?,?,?,?)";
 constexpr std::string_view SELECT_HISTORY =
-    "SELECT status, at, reason, occurred_at, note FROM referral_history "
-    "WHERE referral_id = ? ORDER BY id";
+    "SELECT status, at, reason, occurred_at, note, actor, directory_version, centre_id "
+    "FROM referral_history WHERE referral_id = ? ORDER BY id";
 
 constexpr std::string_view COUNT_CHARGES =
     "SELECT count(*) FROM person_index WHERE person_key = ? AND charged_at >= ? "
@@ -263,7 +276,7 @@ std::vector<std::string> migrations() {
           // The kit's tables store instants as Unix milliseconds (docs/decisions.md 16).
           outbox::migration_unix_ms() + ConsumerLoop::migration_unix_ms() +
               access_log::migration_unix_ms(),
-          own_instants_unix_ms()};
+          own_instants_unix_ms(), std::string(SCHEMA_5)};
 }
 
 std::optional<std::string> Store::secret(const std::string& name) {
@@ -325,9 +338,15 @@ std::optional<Referral> Store::referral_in(Scope scope, const std::string& scope
   return one_referral(std::move(q));
 }
 
-std::vector<Referral> Store::referrals_in(Scope scope, const std::string& scope_id, int status) {
+std::vector<Referral> Store::referrals_in(Scope scope, const std::string& scope_id, int status,
+                                          const std::optional<ListKey>& after, std::size_t limit) {
   auto q = db_.query(scope == Scope::centre ? LIST_OF_CENTRE : LIST_OF_DISTRICT);
   q->bind(1, scope_id).bind(2, status);
+  if (after)
+    q->bind(3, after->created_at).bind(4, after->referral_id);
+  else
+    q->bind_null(3).bind_null(4);
+  q->bind(5, static_cast<std::int64_t>(limit));
   std::vector<Referral> out;
   while (q->step()) out.push_back(read_referral(*q));
   return out;
@@ -338,6 +357,12 @@ void Store::set_status(const std::string& referral_id, v1::ReferralStatus status
   auto q = db_.query(UPDATE_STATUS);
   q->bind(1, static_cast<int>(status)).bind(2, contact_attempts).bind(3, now).bind(4, now);
   q->bind(5, referral_id).run();
+}
+
+void Store::set_routing(const std::string& referral_id, const std::string& centre_id,
+                        const std::string& directory_version) {
+  auto q = db_.query(UPDATE_ROUTING);
+  q->bind(1, centre_id).bind(2, directory_version).bind(3, referral_id).run();
 }
 
 void Store::set_delivery_status(const std::string& referral_id, v1::ReferralStatus status,
@@ -368,15 +393,33 @@ void Store::mark_escalated(const std::string& referral_id, Instant now) {
   q->bind(1, now).bind(2, referral_id).run();
 }
 
+namespace {
+// Binds `s` at `i`, NULL when empty.
+void bind_text_or_null(sqlite::Stmt& q, int i, const std::string& s) {
+  if (s.empty())
+    q.bind_null(i);
+  else
+    q.bind(i, s);
+}
+std::optional<std::string> maybe_text(const sqlite::Stmt& q, int col) {
+  if (q.is_null(col)) return std::nullopt;
+  return q.text(col);
+}
+}  // namespace
+
 void Store::add_history(const std::string& referral_id, v1::ReferralStatus status, Instant at,
                         const std::string& reason, Instant occurred_at, const std::string& note) {
+  add_history(referral_id, {status, at, reason, occurred_at, note, {}, {}, {}});
+}
+
+void Store::add_history(const std::string& referral_id, const HistoryRow& h) {
   auto q = db_.query(INSERT_HISTORY);
-  q->bind(1, referral_id).bind(2, static_cast<int>(status)).bind(3, at).bind(4, reason);
-  q->bind(5, occurred_at);
-  if (note.empty())
-    q->bind_null(6);
-  else
-    q->bind(6, note);
+  q->bind(1, referral_id).bind(2, static_cast<int>(h.status)).bind(3, h.at).bind(4, h.reason);
+  q->bind(5, h.occurred_at.value_or(h.at));
+  bind_text_or_null(*q, 6, h.note.value_or(""));
+  bind_text_or_null(*q, 7, h.actor.value_or(""));
+  bind_text_or_null(*q, 8, h.directory_version.value_or(""));
+  bind_text_or_null(*q, 9, h.centre_id.value_or(""));
   q->run();
 }
 
@@ -390,7 +433,10 @@ std::vector<HistoryRow> Store::history(const std::string& referral_id) {
     h.at = q->instant(1);
     h.reason = q->text(2);
     h.occurred_at = q->maybe_instant(3);
-    if (!q->is_null(4)) h.note = q->text(4);
+    h.note = maybe_text(*q, 4);
+    h.actor = maybe_text(*q, 5);
+    h.directory_version = maybe_text(*q, 6);
+    h.centre_id = maybe_text(*q, 7);
     out.push_back(std::move(h));
   }
   return out;

@@ -64,6 +64,17 @@ struct HistoryRow {
   std::string reason;
   std::optional<Instant> occurred_at;  // empty in rows older than the column
   std::optional<std::string> note;     // empty when none was given, or erased
+  // A coordinator's step: the token label, and for a forwarding the
+  // directory version and centre it was checked against.
+  std::optional<std::string> actor;
+  std::optional<std::string> directory_version;
+  std::optional<std::string> centre_id;
+};
+
+// Where a page of a referral list ends: the last referral's sort key.
+struct ListKey {
+  Instant created_at;
+  std::string referral_id;
 };
 
 // A referral still waiting on its centre, for the reminder loop.
@@ -103,8 +114,14 @@ class Store {
   // The referral if `scope_id` (a centre or a district) may see it.
   std::optional<Referral> referral_in(Scope scope, const std::string& scope_id,
                                       const std::string& referral_id);
-  // The referrals `scope_id` may see, oldest first; all statuses if `status` is 0.
-  std::vector<Referral> referrals_in(Scope scope, const std::string& scope_id, int status);
+  // At most `limit` of the referrals `scope_id` may see, oldest first (then
+  // by id), after `after` if given; all statuses if `status` is 0.
+  std::vector<Referral> referrals_in(Scope scope, const std::string& scope_id, int status,
+                                     const std::optional<ListKey>& after, std::size_t limit);
+  // Routes the referral to `centre_id` per `directory_version` (a
+  // coordinator's forwarding); the status moves with set_status().
+  void set_routing(const std::string& referral_id, const std::string& centre_id,
+                   const std::string& directory_version);
 
   // Moves the referral and restarts the reminder clock (the centre acted).
   void set_status(const std::string& referral_id, v1::ReferralStatus status, Instant now,
@@ -119,6 +136,8 @@ class Store {
   // `occurred_at` is when it happened, `at` when the router recorded it.
   void add_history(const std::string& referral_id, v1::ReferralStatus status, Instant at,
                    const std::string& reason, Instant occurred_at, const std::string& note);
+  // A step with every field of `h` (occurred_at defaults to `h.at`).
+  void add_history(const std::string& referral_id, const HistoryRow& h);
   std::vector<HistoryRow> history(const std::string& referral_id);
 
   // Earlier charges under the pseudonym, charged in [from, to).

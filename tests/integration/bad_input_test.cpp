@@ -464,6 +464,10 @@ TEST_CASE("Bad HTTP bodies get problem+json and the services keep answering",
            good.substr(good.find("\"OFFENCE_DRUNK\"") + 15),
        400, "offence"},
       {"oversized", "{\"offerId\": \"" + std::string(70 * 1024, 'a') + "\"}", 413, ""},
+      // København (101) or no municipality is accepted (unroutable); a code no
+      // Danish municipality has is not
+      {"kommunekode no Danish municipality has", offer_json("bad-kode", 99999, true), 400,
+       "kommunekode"},
   };
   for (const auto& c : cases) {
     INFO(c.name);
@@ -485,6 +489,30 @@ TEST_CASE("Bad HTTP bodies get problem+json and the services keep answering",
     CHECK((r.status == 400 || r.status == 404));
     CHECK(r.content_type.rfind("application/problem+json", 0) == 0);
     REQUIRE(http("GET", router, "/healthz").status == 200);
+  }
+  // The coordinator's forwarding and closure name the bad field
+  const std::vector<std::pair<std::string, std::string>> coordinator_cases{
+      {"forwarding", "{\"centreId\":"},
+      {"forwarding", "{\"centreId\":\"rusmiddelcenter-657\"}"},
+      {"forwarding", "{\"centreId\":\"nowhere\",\"note\":\"n\"}"},
+      {"forwarding",
+       "{\"centreId\":\"rusmiddelcenter-657\",\"note\":\"" + std::string(501, 'n') + "\"}"},
+      {"closure", "{\"reason\":\"bored\"}"},
+      {"closure", "{\"reason\":7}"}};
+  for (const auto& [action, body] : coordinator_cases) {
+    auto r = http("POST", router, "/v1/referrals/r-none/" + action, "dev-coordinator-mvj", body,
+                  {{"Idempotency-Key", "k-1"}});
+    INFO(action << " " << body.substr(0, 80) << " -> " << r.body);
+    CHECK(r.status == 400);
+    CHECK(r.content_type.rfind("application/problem+json", 0) == 0);
+  }
+  // And the list's paging parameters
+  for (const char* q : {"?limit=0", "?limit=abc", "?limit=501", "?cursor=zz", "?cursor=00"}) {
+    auto r = http("GET", router, std::string("/v1/referrals") + q, "dev-coordinator-mvj");
+    INFO(q << " -> " << r.body);
+    CHECK(r.status == 400);
+    CHECK((r.body.find("\"field\":\"limit\"") != std::string::npos ||
+           r.body.find("\"field\":\"cursor\"") != std::string::npos));
   }
   auto big = http("POST", router, "/v1/referrals/r-none/outcomes", "dev-center-657",
                   "{\"note\":\"" + std::string(100 * 1024, 'n') + "\"}");

@@ -109,8 +109,15 @@ http::Headers api_headers(const std::string& token, const std::string& body) {
 
 HttpResult http(const std::string& method, int port, const std::string& target,
                 const std::string& token, const std::string& body) {
-  auto r = http::request({"127.0.0.1", std::to_string(port)}, method, target,
-                         api_headers(token, body), body);
+  return http(method, port, target, token, body, {});
+}
+
+HttpResult http(const std::string& method, int port, const std::string& target,
+                const std::string& token, const std::string& body,
+                const std::vector<std::pair<std::string, std::string>>& extra) {
+  auto headers = api_headers(token, body);
+  headers.insert(headers.end(), extra.begin(), extra.end());
+  auto r = http::request({"127.0.0.1", std::to_string(port)}, method, target, headers, body);
   return {r.status, std::move(r.content_type), std::move(r.body)};
 }
 

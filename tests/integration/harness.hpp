@@ -55,6 +55,10 @@ struct HttpResult {
 // its default timeout); throws std::runtime_error when it fails.
 HttpResult http(const std::string& method, int port, const std::string& target,
                 const std::string& token = "", const std::string& body = "");
+// As above, with `extra` headers (e.g. an Idempotency-Key).
+HttpResult http(const std::string& method, int port, const std::string& target,
+                const std::string& token, const std::string& body,
+                const std::vector<std::pair<std::string, std::string>>& extra);
 // The headers of a request to a henvis API (henvis::http::Headers): the
 // bearer token (if any) and, with a body, its JSON content type.
 std::vector<std::pair<std::string, std::string>> api_headers(const std::string& token,

@@ -211,3 +211,94 @@ TEST_CASE("With --json, henvisctl's errors are JSON too: the server's problem or
   CHECK(down.status == 3);
   CHECK(down.err.find("\"error\":\"connection\"") != std::string::npos);
 }
+
+TEST_CASE("henvisctl: a coordinator pages forwards and closes - the last attempt needs a confirm",
+          "[integration][henvisctl][cli][unroutable]") {
+  Stack s;
+  s.start_broker();
+  s.start("intake");
+  s.start("router");
+  s.start("notifier");
+  const auto token = [&](const std::string& t) {
+    const auto f = s.dir() / (t + ".token");
+    std::ofstream(f) << t << "\n";
+    return " --token-file " + f.string();
+  };
+  const std::string globals = "--router http://127.0.0.1:" + std::to_string(s.port("router"));
+  const std::string coordinator = globals + token("dev-coordinator-mvj");
+  const std::string centre = globals + token("dev-center-657");
+  // Given two unroutable referrals of mvj (København residents)
+  for (const char* id : {"cli-kbh-1", "cli-kbh-2"})
+    REQUIRE(
+        http("POST", s.port("intake"), "/v1/offers", "dev-officer-mvj", offer_json(id, 101, true))
+            .status == 201);
+  const auto unroutable = [&] {
+    auto r =
+        http("GET", s.port("router"), "/v1/referrals?status=unroutable", "dev-coordinator-mvj");
+    return parse<henvis::v1::ReferralList>(r.body);
+  };
+  REQUIRE(eventually([&] { return unroutable().referrals_size() == 2; }));
+  const std::string first_id = unroutable().referrals(0).referral_id();
+  const std::string second_id = unroutable().referrals(1).referral_id();
+
+  // When the coordinator lists a page of one, the next page's command is printed
+  const auto page1 = henvisctl(s.dir(), coordinator + " referrals list --limit 1");
+  INFO(page1.err);
+  REQUIRE(page1.status == 0);
+  CHECK(page1.out.find(first_id) != std::string::npos);
+  const std::string more = "more: henvisctl referrals list --limit 1 --cursor ";
+  const auto hint = page1.out.find(more);
+  REQUIRE(hint != std::string::npos);
+  const std::string rest = page1.out.substr(hint + more.size());
+  const std::string cursor = rest.substr(0, rest.find('\n'));
+  const auto page2 =
+      henvisctl(s.dir(), coordinator + " referrals list --limit 1 --cursor " + cursor);
+  REQUIRE(page2.status == 0);
+  CHECK(page2.out.find(second_id) != std::string::npos);
+  CHECK(page2.out.find(first_id) == std::string::npos);
+  CHECK(page2.out.find("more:") == std::string::npos);
+
+  // A note on the command line is refused (it may name the person)
+  const auto inline_note = henvisctl(s.dir(), coordinator + " referrals forward " + first_id +
+                                                  " --centre rusmiddelcenter-657 --note secret");
+  CHECK(inline_note.status == 2);
+  CHECK(inline_note.err.find("--note-file") != std::string::npos);
+  // When the coordinator forwards the first with the note on standard input
+  std::ofstream(s.dir() / "note.txt") << "Moved to Herning\n";
+  const auto fwd = henvisctl(s.dir(), coordinator + " referrals forward " + first_id +
+                                          " --centre rusmiddelcenter-657 --note-file - < " +
+                                          (s.dir() / "note.txt").string());
+  INFO(fwd.err);
+  REQUIRE(fwd.status == 0);
+  CHECK(fwd.out.find("is now routed (centre rusmiddelcenter-657)") != std::string::npos);
+  // And closes the second as handled outside henvis
+  const auto closed = henvisctl(
+      s.dir(), coordinator + " referrals close " + second_id + " --reason handled_outside_henvis");
+  INFO(closed.err);
+  REQUIRE(closed.status == 0);
+  CHECK(closed.out.find("is now closed") != std::string::npos);
+  // And closing it again is refused by the router, naming its status
+  const auto again =
+      henvisctl(s.dir(), coordinator + " referrals close " + second_id + " --reason duplicate");
+  CHECK(again.status == 1);
+  CHECK(again.err.find("closed") != std::string::npos);
+
+  // Then the centre records two failed attempts; the third would end the referral
+  const std::string attempt = centre + " outcome record " + first_id + " contact_attempted";
+  REQUIRE(henvisctl(s.dir(), attempt).status == 0);
+  REQUIRE(henvisctl(s.dir(), attempt).status == 0);
+  const auto last = henvisctl(s.dir(), attempt);
+  CHECK(last.status == 2);
+  CHECK(last.err.find("this is the last attempt: the referral becomes unreachable; add "
+                      "--confirm-unreachable to record it") != std::string::npos);
+  auto view = [&] {
+    auto r = http("GET", s.port("router"), "/v1/referrals/" + first_id, "dev-center-657");
+    return parse<henvis::v1::ReferralView>(r.body);
+  };
+  CHECK(view().contact_attempts() == 2);
+  CHECK(view().attempts_left() == 1);
+  const auto confirmed = henvisctl(s.dir(), attempt + " --confirm-unreachable");
+  INFO(confirmed.err);
+  REQUIRE(confirmed.status == 0);
+  CHECK(view().status() == henvis::v1::REFERRAL_STATUS_UNREACHABLE);
+}

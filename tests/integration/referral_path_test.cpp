@@ -25,17 +25,50 @@ void start_all(Stack& s) {
   s.start("notifier");
 }
 
+// Every referral `token` may see, page by page (?limit=&cursor=).
 v1::ReferralList referrals(Stack& s, const std::string& token, const std::string& query = "") {
-  auto r = http("GET", s.port("router"), "/v1/referrals" + query, token);
-  REQUIRE(r.status == 200);
-  return parse<v1::ReferralList>(r.body);
+  v1::ReferralList all;
+  std::string cursor;
+  do {
+    const std::string sep = query.empty() ? "?" : "&";
+    auto r =
+        http("GET", s.port("router"),
+             "/v1/referrals" + query + (cursor.empty() ? "" : sep + "cursor=" + cursor), token);
+    REQUIRE(r.status == 200);
+    auto page = parse<v1::ReferralList>(r.body);
+    for (const auto& ref : page.referrals()) *all.add_referrals() = ref;
+    cursor = page.next_cursor();
+  } while (!cursor.empty());
+  return all;
 }
 
-v1::OfferResponse post_offer(Stack& s, const std::string& body, int expect = 201) {
-  auto r = http("POST", s.port("intake"), "/v1/offers", "dev-officer-mvj", body);
+v1::OfferResponse post_offer(Stack& s, const std::string& body, int expect = 201,
+                             const std::string& officer = "dev-officer-mvj") {
+  auto r = http("POST", s.port("intake"), "/v1/offers", officer, body);
   INFO(r.body);
   REQUIRE(r.status == expect);
   return parse<v1::OfferResponse>(r.body);
+}
+
+// POST with an Idempotency-Key, as a coordinator's forwarding or closure.
+HttpResult post_keyed(Stack& s, const std::string& target, const std::string& token,
+                      const std::string& body, const std::string& key) {
+  return http("POST", s.port("router"), target, token, body, {{"Idempotency-Key", key}});
+}
+
+v1::ReferralView referral(Stack& s, const std::string& token, const std::string& id) {
+  auto r = http("GET", s.port("router"), "/v1/referrals/" + id, token);
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  return parse<v1::ReferralView>(r.body);
+}
+
+// The inbox entries of `token` about referral `id`.
+int entries_about(Stack& s, const std::string& token, const std::string& id) {
+  int n = 0;
+  const auto entries = inbox(s, token);
+  for (const auto& e : entries.entries()) n += e.referral().referral_id() == id;
+  return n;
 }
 }  // namespace
 
@@ -257,4 +290,104 @@ TEST_CASE("The router killed with SIGKILL mid-stream routes every offer exactly 
   sqlite::Stmt check(db, "PRAGMA integrity_check");
   REQUIRE(check.step());
   CHECK(check.text(0) == "ok");
+}
+
+TEST_CASE("A consent is never refused for its municipality: unknown or missing is unroutable",
+          "[integration][unroutable]") {
+  Stack s;
+  start_all(s);
+  // Given an mvj officer registers a yes from a København (101) resident, whom
+  // the directory does not list, and a yes without a home municipality
+  auto kbh = post_offer(s, offer_json("it-kbh-1", 101, true));
+  CHECK_FALSE(kbh.covered());
+  CHECK(kbh.municipality_name() == "København");
+  auto nowhere = post_offer(s, offer_json("it-nowhere-1", 0, true));
+  CHECK_FALSE(nowhere.covered());
+  // And a code no Danish municipality has is refused, naming kommunekode
+  auto bad = http("POST", s.port("intake"), "/v1/offers", "dev-officer-mvj",
+                  offer_json("it-bad-kode", 99999, true));
+  CHECK(bad.status == 400);
+  CHECK(bad.body.find("\"field\":\"kommunekode\"") != std::string::npos);
+  // Then both are unroutable referrals of mvj's coordinator, each saying why
+  REQUIRE(eventually([&] {
+    return referrals(s, "dev-coordinator-mvj", "?status=unroutable").referrals_size() == 2;
+  }));
+  const auto k = referral(s, "dev-coordinator-mvj", kbh.referral_id());
+  CHECK(k.status() == v1::REFERRAL_STATUS_UNROUTABLE);
+  CHECK(k.kommunekode() == 101);
+  CHECK(k.reason() == "municipality_unknown");
+  CHECK(k.history(k.history_size() - 1).reason() == "municipality_unknown");
+  CHECK(referral(s, "dev-coordinator-mvj", nowhere.referral_id()).reason() ==
+        "municipality_missing");
+  // And the coordinator was told of both
+  REQUIRE(eventually([&] { return inbox(s, "dev-coordinator-mvj").entries_size() == 2; }));
+}
+
+TEST_CASE("oj's coordinator sees and is told of oj's unroutable referrals - mvj's does not",
+          "[integration][unroutable]") {
+  Stack s;
+  start_all(s);
+  // Given an oj officer registers a yes from an Aarhus (751) resident (oj is not in the programme)
+  auto res = post_offer(s, offer_json("it-oj-1", 751, true), 201, "dev-officer-oj");
+  // Then dev-coordinator-oj sees it unroutable, and its inbox has it
+  REQUIRE(eventually([&] {
+    return referrals(s, "dev-coordinator-oj", "?status=unroutable").referrals_size() == 1;
+  }));
+  CHECK(referrals(s, "dev-coordinator-oj").referrals(0).referral_id() == res.referral_id());
+  REQUIRE(eventually([&] { return inbox(s, "dev-coordinator-oj").entries_size() == 1; }));
+  // And mvj's coordinator neither sees it nor may act on it
+  CHECK(referrals(s, "dev-coordinator-mvj").referrals_size() == 0);
+  CHECK(post_keyed(s, "/v1/referrals/" + res.referral_id() + "/forwarding", "dev-coordinator-mvj",
+                   R"({"centreId":"rusmiddelcenter-657","note":"n"})", "k-1")
+            .status == 404);
+}
+
+TEST_CASE("A coordinator forwards an unroutable referral: the centre is told exactly once",
+          "[integration][unroutable]") {
+  Stack s;
+  start_all(s);
+  auto kbh = post_offer(s, offer_json("it-fwd-1", 101, true));
+  auto dup = post_offer(s, offer_json("it-fwd-2", 101, true, "020285-4321"));
+  REQUIRE(eventually([&] {
+    return referrals(s, "dev-coordinator-mvj", "?status=unroutable").referrals_size() == 2;
+  }));
+  const std::string target = "/v1/referrals/" + kbh.referral_id() + "/forwarding";
+  const std::string body = R"({"centreId":"rusmiddelcenter-657","note":"Lives in Herning now"})";
+  // When the coordinator forwards it to Herning's centre, and the request is retried
+  auto first = post_keyed(s, target, "dev-coordinator-mvj", body, "fwd-key-1");
+  INFO(first.body);
+  REQUIRE(first.status == 200);
+  auto again = post_keyed(s, target, "dev-coordinator-mvj", body, "fwd-key-1");
+  CHECK(again.status == 200);
+  CHECK(again.body == first.body);
+  // Then it is in the centre's list, routed, with the note, coordinator and directory version
+  const auto v = referral(s, "dev-center-657", kbh.referral_id());
+  CHECK(v.status() == v1::REFERRAL_STATUS_ROUTED);
+  const auto& h = v.history(v.history_size() - 1);
+  CHECK(h.note() == "Lives in Herning now");
+  CHECK(h.actor() == "dev-coordinator-mvj");
+  CHECK(h.directory_version() == "dev-1");
+  CHECK(referrals(s, "dev-center-657").referrals_size() == 1);
+  // And in its inbox exactly once, as a new referral
+  REQUIRE(eventually([&] { return entries_about(s, "dev-center-657", kbh.referral_id()) == 1; }));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  CHECK(entries_about(s, "dev-center-657", kbh.referral_id()) == 1);
+  CHECK(inbox(s, "dev-center-657").entries(0).kind() == v1::NOTIFICATION_KIND_NEW_REFERRAL);
+  // And forwarding it again (another key) is a 409 naming its status
+  auto twice = post_keyed(s, target, "dev-coordinator-mvj", body, "fwd-key-2");
+  CHECK(twice.status == 409);
+  // (routed, or delivered by now)
+  CHECK(twice.body.find("\"field\":\"status\"") != std::string::npos);
+  CHECK((twice.body.find("is routed") != std::string::npos ||
+         twice.body.find("is delivered") != std::string::npos));
+  // When the coordinator closes the other as a duplicate
+  auto closed = post_keyed(s, "/v1/referrals/" + dup.referral_id() + "/closure",
+                           "dev-coordinator-mvj", R"({"reason":"duplicate"})", "close-1");
+  INFO(closed.body);
+  REQUIRE(closed.status == 200);
+  // Then it is closed with that reason, and the centre was never told of it
+  const auto c = referral(s, "dev-coordinator-mvj", dup.referral_id());
+  CHECK(c.status() == v1::REFERRAL_STATUS_CLOSED);
+  CHECK(c.history(c.history_size() - 1).reason() == "duplicate");
+  CHECK(entries_about(s, "dev-center-657", dup.referral_id()) == 0);
 }

@@ -82,13 +82,32 @@ TEST_CASE("config::resolve keeps absolute paths and joins relative ones", "[conf
 TEST_CASE("TokenStore: the dev admin token authenticates as admin", "[auth]") {
   // Given the dev tokens
   const auto store = dev_tokens();
-  REQUIRE(store.size() == 18);  // docs/design.md's nine and a centre token for each of the 11
+  // docs/design.md's ten (a coordinator per district) and a centre token for each of the 11
+  REQUIRE(store.size() == 19);
   // When "Bearer dev-admin" is presented
   auto p = store.authenticate("Bearer dev-admin");
   // Then it is the admin
   REQUIRE(p.has_value());
   CHECK(p->role == henvis::v1::ROLE_ADMIN);
   CHECK(p->label == "dev-admin");
+}
+
+TEST_CASE("dev config: every district has a coordinator recipient and a coordinator token",
+          "[auth][directory]") {
+  // Given the dev directory and tokens
+  const auto dir = henvis::test::dev_directory();
+  const auto store = dev_tokens();
+  REQUIRE(dir.raw().districts_size() >= 2);
+  for (const auto& d : dir.raw().districts()) {
+    CAPTURE(d.id());
+    // Then its unroutable referrals have a coordinator to be told
+    CHECK(dir.coordinator(d.id()) != nullptr);
+    // And that coordinator a dev token scoped to the district
+    const auto p = store.authenticate("Bearer dev-coordinator-" + d.id());
+    REQUIRE(p.has_value());
+    CHECK(p->role == henvis::v1::ROLE_COORDINATOR);
+    CHECK(p->scope == d.id());
+  }
 }
 
 TEST_CASE("TokenStore: the dev centre token carries its recipient scope", "[auth]") {

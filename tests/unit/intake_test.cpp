@@ -159,24 +159,30 @@ TEST_CASE("check_offer: an invalid phone is named person.phone", "[intake]") {
   CHECK(fields(errors) == std::vector<std::string>{"person.phone"});
 }
 
-TEST_CASE("check_offer: a kommunekode not in the directory is named kommunekode", "[intake]") {
-  // Given a valid yes with one (or every) field spoiled / When checked
-  // Then exactly the spoiled fields are named
-  auto r = valid_yes();
-  r.set_kommunekode(999);
-  const auto errors = check_offer(r, dev_directory(), NOW);
-  CAPTURE(fields(errors));
-  CHECK(fields(errors) == std::vector<std::string>{"kommunekode"});
+TEST_CASE("check_offer: a kommunekode that is no Danish municipality's is named kommunekode",
+          "[intake]") {
+  // Given a valid yes whose kommunekode no Danish municipality has / When checked
+  // Then exactly kommunekode is named
+  for (int code : {999, 99999, -1, 102}) {
+    auto r = valid_yes();
+    r.set_kommunekode(code);
+    const auto errors = check_offer(r, dev_directory(), NOW);
+    CAPTURE(code, fields(errors));
+    CHECK(fields(errors) == std::vector<std::string>{"kommunekode"});
+  }
 }
 
-TEST_CASE("check_offer: a yes without kommunekode is named kommunekode", "[intake]") {
-  // Given a valid yes with one (or every) field spoiled / When checked
-  // Then exactly the spoiled fields are named
-  auto r = valid_yes();
-  r.set_kommunekode(0);
-  const auto errors = check_offer(r, dev_directory(), NOW);
-  CAPTURE(fields(errors));
-  CHECK(fields(errors) == std::vector<std::string>{"kommunekode"});
+TEST_CASE("check_offer: a Danish municipality outside the directory, or none, is valid",
+          "[intake]") {
+  // Given a yes from a København (101) resident, which the dev directory does
+  // not list, and a yes without a home municipality (0) / When checked
+  // Then both are valid: the consent becomes an unroutable referral
+  for (int code : {101, 0, 851}) {
+    auto r = valid_yes();
+    r.set_kommunekode(code);
+    CAPTURE(code);
+    CHECK(check_offer(r, dev_directory(), NOW).empty());
+  }
 }
 
 TEST_CASE("check_offer: a yes without consent is named consent", "[intake]") {
@@ -402,18 +408,34 @@ TEST_CASE("post_offer: covered tells the officer whether the municipality takes 
     REQUIRE(res.status == 201);
     CHECK(parse_response(res).covered());
   }
-  SECTION("Aarhus (751) is not covered, and the answer still records the yes") {
+  // Posts a valid yes for `kommunekode`: recorded (201), one event.
+  const auto post_yes = [&](const std::string& offer_id, int kommunekode) {
     auto r = valid_yes();
-    r.set_offer_id("offer-aarhus");
-    r.set_kommunekode(751);
+    r.set_offer_id(offer_id);
+    r.set_kommunekode(kommunekode);
     const auto res = intake.post_offer(offer_request(to_json(r)));
     INFO(res.body);
     REQUIRE(res.status == 201);
-    const auto body = parse_response(res);
+    CHECK(count(db_path, "SELECT count(*) FROM outbox") == 1);
+    return parse_response(res);
+  };
+  SECTION("Aarhus (751) is not covered, and the answer still records the yes") {
+    const auto body = post_yes("offer-aarhus", 751);
     CHECK_FALSE(body.covered());
     CHECK(body.municipality_name() == "Aarhus");
     CHECK_FALSE(body.referral_id().empty());
-    CHECK(count(db_path, "SELECT count(*) FROM outbox") == 1);
+  }
+  SECTION("København (101), not in the directory, is recorded and not covered") {
+    const auto body = post_yes("offer-kbh", 101);
+    CHECK_FALSE(body.covered());
+    CHECK(body.municipality_name() == "København");
+    CHECK(body.message().find("coordinator") != std::string::npos);
+    CHECK_FALSE(body.referral_id().empty());
+  }
+  SECTION("a yes without kommunekode is recorded and not covered") {
+    const auto body = post_yes("offer-nowhere", 0);
+    CHECK_FALSE(body.covered());
+    CHECK(body.message().find("without a home municipality") != std::string::npos);
   }
   SECTION("Herning before 2020-03-01 is not covered") {
     auto r = valid_yes();

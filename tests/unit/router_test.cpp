@@ -4,6 +4,8 @@
 
 #include "router.hpp"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 
@@ -17,6 +19,7 @@
 #include "henvis/consumer_loop.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
+#include "henvis/paging.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/topics.hpp"
 #include "henvis/v1/events.pb.h"
@@ -834,4 +837,219 @@ TEST_CASE("store: the Unix-ms migration converts a database's stored RFC 3339 in
   REQUIRE(r.status == 200);
   CHECK(r.body.find("\"chargedAt\":\"2024-05-01T10:00:00Z\"") != std::string::npos);
   CHECK(r.body.find("\"createdAt\":\"2024-05-01T10:06:00.500Z\"") != std::string::npos);
+}
+
+// ---- Unroutable referrals: the reason, the coordinator's forwarding and closure
+
+TEST_CASE("router: a yes without kommunekode becomes unroutable with reason municipality_missing",
+          "[router][unroutable]") {
+  // Given a yes with no home municipality (intake accepts it) / When applied
+  Fixture f;
+  apply(f.applier, f.db, offer_message(yes_offer("offer-nowhere", 0)));
+  // Then an unroutable referral saying why, and the district's coordinator told
+  CHECK(f.status_of("ref-offer-nowhere") == henvis::v1::REFERRAL_STATUS_UNROUTABLE);
+  CHECK(scalar(f.db, "SELECT count(*) FROM referrals WHERE reason = 'municipality_missing'") == 1);
+  const auto notes = on_topic(outbox_rows(f.db), henvis::topics::NOTIFICATIONS);
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0].key == "coordinator-mvj");
+}
+
+namespace {
+template <class M>
+M parse_body(const std::string& json) {
+  M m;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(json, &m).ok());
+  return m;
+}
+
+henvis::http::Request coordinator_request(const std::string& action, const std::string& referral_id,
+                                          const std::string& body, const std::string& idem = "k1",
+                                          const std::string& district = "mvj") {
+  henvis::http::Request r;
+  r.method = "POST";
+  r.path = "/v1/referrals/" + referral_id + "/" + action;
+  r.params["id"] = referral_id;
+  r.body = body;
+  r.principal = {"dev-coordinator-" + district, v1::ROLE_COORDINATOR, district};
+  if (!idem.empty()) r.headers["idempotency-key"] = idem;
+  return r;
+}
+
+constexpr const char* FORWARD_657 =
+    R"({"centreId":"rusmiddelcenter-657","note":"Moved to Herning last month"})";
+
+// The routed Herning referral "ref-o1" and an unroutable Aarhus one "ref-o2"
+// of district mvj.
+struct UnroutableFixture : LifecycleFixture {
+  UnroutableFixture() { apply(applier, db, offer_message(yes_offer("o2", 751))); }
+  henvis::http::Response forward(const std::string& body = FORWARD_657,
+                                 const std::string& idem = "k1") {
+    return api.forward(coordinator_request("forwarding", "ref-o2", body, idem));
+  }
+  std::vector<henvis::v1::NotificationRequested> notifications_to(const std::string& recipient) {
+    std::vector<henvis::v1::NotificationRequested> out;
+    for (const auto& row : on_topic(outbox_rows(db), henvis::topics::NOTIFICATIONS)) {
+      henvis::v1::NotificationRequested n;
+      REQUIRE(n.ParseFromString(row.payload));
+      if (n.recipient_id() == recipient) out.push_back(n);
+    }
+    return out;
+  }
+};
+}  // namespace
+
+TEST_CASE("coordinator: forwarding routes an unroutable referral and tells the centre once",
+          "[router][unroutable]") {
+  UnroutableFixture f;
+  // When the coordinator forwards it to Herning's centre, and the request is retried
+  const auto first = f.forward();
+  INFO(first.body);
+  REQUIRE(first.status == 200);
+  CHECK(f.forward().body == first.body);
+  // Then it is routed to that centre
+  const auto v = parse_body<v1::ReferralView>(first.body);
+  CHECK(v.status() == v1::REFERRAL_STATUS_ROUTED);
+  CHECK(v.centre_id() == "rusmiddelcenter-657");
+  // And the history keeps the note, the coordinator and the directory version
+  const auto& h = v.history(v.history_size() - 1);
+  CHECK(h.status() == v1::REFERRAL_STATUS_ROUTED);
+  CHECK(h.reason() == "forwarded_by_coordinator");
+  CHECK(h.note() == "Moved to Herning last month");
+  CHECK(h.actor() == "dev-coordinator-mvj");
+  CHECK(h.directory_version() == "dev-1");
+  CHECK(h.centre_id() == "rusmiddelcenter-657");
+  // And the centre got exactly one new-referral notification for it
+  std::size_t to_centre = 0;
+  for (const auto& n : f.notifications_to("rusmiddelcenter-657"))
+    if (n.referral().referral_id() == "ref-o2") {
+      ++to_centre;
+      CHECK(n.kind() == v1::NOTIFICATION_KIND_NEW_REFERRAL);
+      CHECK(n.referral().person().cpr() == CPR);
+    }
+  CHECK(to_centre == 1);
+  // And a routed event says so, without the note
+  const auto events = on_topic(outbox_rows(f.db), henvis::topics::REFERRALS);
+  CHECK(events.back().type == "henvis.referral.routed");
+  CHECK(events.back().payload.find("Moved to Herning") == std::string::npos);
+  // And the centre can now record outcomes on it
+  CHECK(f.api
+            .record_outcome(outcome_request("ref-o2", "rusmiddelcenter-657",
+                                            outcome_body(v1::REFERRAL_STATUS_REACHED)))
+            .status == 200);
+}
+
+TEST_CASE("coordinator: forwarding names a missing note or an unknown centre or a missing key",
+          "[router][unroutable]") {
+  UnroutableFixture f;
+  const auto no_note = f.forward(R"({"centreId":"rusmiddelcenter-657"})");
+  CHECK(no_note.status == 400);
+  CHECK(no_note.body.find("\"field\":\"note\"") != std::string::npos);
+  const auto long_note =
+      f.forward(R"({"centreId":"rusmiddelcenter-657","note":")" + std::string(501, 'x') + "\"}");
+  CHECK(long_note.body.find("\"field\":\"note\"") != std::string::npos);
+  for (const char* centre : {"rusmiddelcenter-999", "coordinator-mvj", "kommune-657", ""}) {
+    const auto r = f.forward(std::string(R"({"centreId":")") + centre + R"(","note":"n"})");
+    CHECK(r.status == 400);
+    CHECK(r.body.find("\"field\":\"centreId\"") != std::string::npos);
+  }
+  const auto no_key = f.forward(FORWARD_657, "");
+  CHECK(no_key.status == 400);
+  CHECK(no_key.body.find("\"field\":\"Idempotency-Key\"") != std::string::npos);
+  // And nothing moved
+  CHECK(f.status_of("ref-o2") == v1::REFERRAL_STATUS_UNROUTABLE);
+}
+
+TEST_CASE("coordinator: closing an unroutable referral records the reason once",
+          "[router][unroutable]") {
+  UnroutableFixture f;
+  const std::string body = R"({"reason":"duplicate","note":"Same person as ref-o1"})";
+  const auto first = f.api.close(coordinator_request("closure", "ref-o2", body));
+  INFO(first.body);
+  REQUIRE(first.status == 200);
+  CHECK(f.api.close(coordinator_request("closure", "ref-o2", body)).body == first.body);
+  CHECK(f.status_of("ref-o2") == v1::REFERRAL_STATUS_CLOSED);
+  CHECK(scalar(f.db,
+               "SELECT count(*) FROM referral_history WHERE referral_id = 'ref-o2' AND status = 8 "
+               "AND reason = 'duplicate' AND actor = 'dev-coordinator-mvj'") == 1);
+  CHECK(on_topic(outbox_rows(f.db), henvis::topics::REFERRALS).back().type ==
+        "henvis.referral.closed");
+  // And a reason outside the set, or "other" without a note, is named
+  for (const char* bad : {R"({"reason":"bored"})", R"({"reason":"other"})"}) {
+    const auto r = f.api.close(coordinator_request("closure", "ref-o2", bad, "k2"));
+    CHECK(r.status == 400);
+    CHECK((r.body.find("\"field\":\"reason\"") != std::string::npos ||
+           r.body.find("\"field\":\"note\"") != std::string::npos));
+  }
+}
+
+TEST_CASE("coordinator: another district's referral is 404 and a routed one 409 naming its status",
+          "[router][unroutable]") {
+  UnroutableFixture f;
+  // Given oj's coordinator, the mvj referral does not exist
+  CHECK(
+      f.api.forward(coordinator_request("forwarding", "ref-o2", FORWARD_657, "k1", "oj")).status ==
+      404);
+  CHECK(
+      f.api.close(coordinator_request("closure", "ref-o2", R"({"reason":"duplicate"})", "k1", "oj"))
+          .status == 404);
+  // And a routed referral cannot be forwarded or closed by the coordinator
+  const auto routed = f.api.forward(coordinator_request("forwarding", "ref-o1", FORWARD_657));
+  CHECK(routed.status == 409);
+  CHECK(routed.body.find("is routed") != std::string::npos);
+  CHECK(routed.body.find("\"field\":\"status\"") != std::string::npos);
+  CHECK(f.api.close(coordinator_request("closure", "ref-o1", R"({"reason":"duplicate"})")).status ==
+        409);
+  CHECK(f.status_of("ref-o1") == v1::REFERRAL_STATUS_ROUTED);
+}
+
+TEST_CASE("lifecycle: the view counts attemptsLeft down to the attempt that ends the referral",
+          "[router][lifecycle]") {
+  LifecycleFixture f;  // max_contact_attempts defaults to 3
+  henvis::http::Request get;
+  get.params["id"] = "ref-o1";
+  get.principal = {"dev-centre", v1::ROLE_CENTRE, "rusmiddelcenter-657"};
+  const auto view = [&] { return parse_body<v1::ReferralView>(f.api.get(get).body); };
+  CHECK(view().attempts_left() == 3);
+  CHECK(view().has_contact_attempts());  // present even at 0
+  REQUIRE(f.record(v1::REFERRAL_STATUS_CONTACT_ATTEMPTED).status == 200);
+  REQUIRE(f.record(v1::REFERRAL_STATUS_CONTACT_ATTEMPTED).status == 200);
+  CHECK(view().contact_attempts() == 2);
+  CHECK(view().attempts_left() == 1);
+  REQUIRE(f.record(v1::REFERRAL_STATUS_CONTACT_ATTEMPTED).status == 200);
+  CHECK(view().status() == v1::REFERRAL_STATUS_UNREACHABLE);
+  CHECK(view().attempts_left() == 0);
+  CHECK(f.api.get(get).body.find("\"attemptsLeft\":0") != std::string::npos);
+}
+
+TEST_CASE("list: paging walks every referral exactly once - oldest first", "[router][paging]") {
+  Fixture f;
+  for (int i = 0; i < 7; ++i)
+    apply(f.applier, f.db, offer_message(yes_offer("p" + std::to_string(i), 657)));
+  henvis::router::Api api{f.tmp.file("router.db"), dev_directory(), test_settings(), f.clock,
+                          nullptr};
+  henvis::http::Request list;
+  list.principal = {"dev-coordinator-mvj", v1::ROLE_COORDINATOR, "mvj"};
+  list.query["limit"] = "3";
+  std::vector<std::string> seen;
+  int pages = 0;
+  for (std::string cursor = "start"; !cursor.empty(); ++pages) {
+    const auto page = parse_body<v1::ReferralList>(api.list(list).body);
+    CHECK(page.referrals_size() <= 3);
+    for (const auto& r : page.referrals()) seen.push_back(r.referral_id());
+    cursor = page.next_cursor();
+    list.query["cursor"] = cursor;
+  }
+  CHECK(pages == 3);
+  std::set<std::string> unique(seen.begin(), seen.end());
+  CHECK(seen.size() == 7);
+  CHECK(unique.size() == 7);
+  // And a cursor this list never gave is a 400 naming it
+  list.query["cursor"] = henvis::http::next_cursor({"not-a-time", "x"});
+  try {
+    api.list(list);
+    FAIL("a cursor with a malformed time was accepted");
+  } catch (const henvis::http::Problem& p) {
+    CHECK(p.response.status == 400);
+    CHECK(p.response.body.find("\"field\":\"cursor\"") != std::string::npos);
+  }
 }

@@ -305,6 +305,52 @@ std::string municipality(int kode, const std::string& name) {
   return name.empty() ? std::to_string(kode) : name + " (" + std::to_string(kode) + ")";
 }
 
+// The contents of FILE, or of standard input for "-", given as --`option`.
+std::string read_input(const std::string& option, const std::string& source) {
+  if (source == "-") return {std::istreambuf_iterator<char>(std::cin), {}};
+  std::ifstream in(source, std::ios::binary);
+  if (!in) throw UsageError("--" + option + ": cannot read " + source);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// A note from --note-file FILE (or - for standard input), its final line
+// break dropped; "" without one. Never from --note: a note is free text that
+// may name the person, and the command line is visible to every user of the
+// machine (ps) and stays in shell history.
+std::string note_from(const Args& a) {
+  if (a.has("note"))
+    throw UsageError(
+        "--note: a note may name the person, and the command line is visible to every user "
+        "(ps) and stays in shell history; give it with --note-file FILE or --note-file - "
+        "(standard input)");
+  if (!a.has("note-file")) return "";
+  std::string text = read_input("note-file", a.get("note-file"));
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
+// Runs `send` (a router call with a key from the journal, journal.hpp) and
+// settles the journal's attempt at `request` once the router has answered,
+// yes or no; after no answer, the key is kept for the same command again.
+template <class Send>
+v1::ReferralView settled(const Context& c, Journal* journal, const std::string& request,
+                         const std::string& what, Send send) {
+  v1::ReferralView v;
+  try {
+    v = send();
+  } catch (const client::ApiError&) {
+    if (journal) journal->outcome_answered(request);
+    throw;
+  } catch (const client::ConnectionError&) {
+    if (journal)
+      c.err << "henvisctl: no answer from the router; the same command again retries this " << what
+            << " safely (it is recorded at most once)\n";
+    throw;
+  }
+  if (journal) journal->outcome_answered(request);
+  return v;
+}
+
 // The person's data from --person FILE (or - for standard input), as the
 // API's JSON person object. Never from options of their own: the command
 // line is visible to every user of the machine (ps) and kept in shell
@@ -316,15 +362,7 @@ v1::Person person_from(const Args& a) {
                        ": a person's data on the command line is visible to every user (ps) and "
                        "stays in shell history; give it with --person FILE or --person - (JSON "
                        "on standard input)");
-  const std::string source = a.get("person");
-  std::string text;
-  if (source == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), {});
-  } else {
-    std::ifstream in(source, std::ios::binary);
-    if (!in) throw UsageError("--person: cannot read " + source);
-    text.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  const std::string text = read_input("person", a.get("person"));
   v1::Person p;
   // protobuf's message may quote the input: not repeated here.
   if (!google::protobuf::util::JsonStringToMessage(text, &p).ok())
@@ -397,9 +435,27 @@ int offer_withdraw(const Context& c, const Args& a) {
   return EXIT_OK;
 }
 
+std::size_t page_limit(const Args& a) {
+  if (!a.has("limit")) return 0;
+  const std::string v = a.get("limit");
+  if (v.empty() || v.size() > 3 || v.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(v) < 1 || std::stoi(v) > 500)
+    throw UsageError("--limit must be a whole number from 1 to 500");
+  return static_cast<std::size_t>(std::stoi(v));
+}
+
+// How to get the page after this one, when there is one.
+void next_page_hint(const Context& c, const Args& a, const std::string& cursor) {
+  if (cursor.empty()) return;
+  c.out << "more: henvisctl referrals list";
+  if (a.has("status")) c.out << " --status " << a.get("status");
+  if (a.has("limit")) c.out << " --limit " << a.get("limit");
+  c.out << " --cursor " << cursor << "\n";
+}
+
 int referrals_list(const Context& c, const Args& a) {
-  expect_positional(a, 0, "no arguments besides --status");
-  auto list = c.api().referrals(a.get("status"));
+  expect_positional(a, 0, "no arguments besides the options");
+  auto list = c.api().referrals_page(a.get("status"), page_limit(a), a.get("cursor"));
   if (c.globals.json) {
     c.out << client::to_json(list, true) << "\n";
     return EXIT_OK;
@@ -417,6 +473,7 @@ int referrals_list(const Context& c, const Args& a) {
       {"REFERRAL", "STATUS", "MUNICIPALITY", "OFFENCE", "CHARGED", "NAME", "PHONE", "PRIOR 90D/5Y"},
       rows);
   c.out << list.referrals_size() << " referral" << (list.referrals_size() == 1 ? "" : "s") << "\n";
+  next_page_hint(c, a, list.next_cursor());
   return EXIT_OK;
 }
 
@@ -446,6 +503,7 @@ int referrals_show(const Context& c, const Args& a) {
     kv(c.out, "consent",
        r.consent().text_version() + " given " + short_time(r.consent().given_at()));
   kv(c.out, "failed contact attempts", std::to_string(r.contact_attempts()));
+  if (r.attempts_left()) kv(c.out, "attempts left", std::to_string(r.attempts_left()));
   kv(c.out, "prior referrals",
      std::to_string(r.prior_referrals_90d()) + " in 90 days, " +
          std::to_string(r.prior_referrals_5y()) + " in 5 years");
@@ -461,18 +519,28 @@ int referrals_show(const Context& c, const Args& a) {
   return EXIT_OK;
 }
 
+// Whether recording a failed contact attempt on the referral now would make
+// it unreachable (the router's attemptsLeft is 1).
+bool last_attempt(const Context& c, const std::string& referral_id) {
+  return c.api().referral(referral_id).attempts_left() == 1;
+}
+
 int outcome_record(const Context& c, const Args& a) {
   expect_positional(a, 2, "REFERRAL_ID OUTCOME");
   v1::OutcomeRequest r;
   r.set_outcome(parse_enum<v1::ReferralStatus>("OUTCOME", a.positional[1], outcome_names()));
-  r.set_note(a.get("note"));
+  r.set_note(note_from(a));
   std::string key = a.get("idempotency-key");
   std::optional<Journal> journal;
   const std::string request =
       a.positional[0] + '\0' + a.positional[1] + '\0' + r.note() + '\0' + a.get("at");
-  if (key.empty()) {
+  if (key.empty()) journal.emplace();
+  // A retry of an unanswered attempt is not a new attempt: no warning.
+  const bool warn = r.outcome() == v1::REFERRAL_STATUS_CONTACT_ATTEMPTED &&
+                    !a.flag("confirm-unreachable") &&
+                    !(journal && journal->outcome_pending(request));
+  if (journal) {
     // One key per attempt until the server answers (journal.hpp).
-    journal.emplace();
     const auto pending =
         journal->outcome_attempt(request, to_rfc3339(parse_time("at", a.get("at", "now"))));
     key = pending.idempotency_key;
@@ -480,19 +548,19 @@ int outcome_record(const Context& c, const Args& a) {
   } else {
     *r.mutable_at() = parse_time("at", a.get("at", "now"));
   }
-  v1::ReferralView v;
-  try {
-    v = c.api().record_outcome(a.positional[0], r, key);
-  } catch (const client::ApiError&) {
-    if (journal) journal->outcome_answered(request);
-    throw;
-  } catch (const client::ConnectionError&) {
-    if (journal)
-      c.err << "henvisctl: no answer from the router; the same command again retries this "
-               "outcome safely (it is recorded at most once)\n";
-    throw;
+  bool refused = false;
+  const v1::ReferralView v = settled(c, journal ? &*journal : nullptr, request, "outcome", [&] {
+    if (warn && last_attempt(c, a.positional[0])) {
+      refused = true;
+      return v1::ReferralView();
+    }
+    return c.api().record_outcome(a.positional[0], r, key);
+  });
+  if (refused) {
+    c.err << "henvisctl: this is the last attempt: the referral becomes unreachable; add "
+             "--confirm-unreachable to record it\n";
+    return EXIT_USAGE;
   }
-  if (journal) journal->outcome_answered(request);
   if (c.globals.json) {
     c.out << client::to_json(v, true) << "\n";
     return EXIT_OK;
@@ -501,6 +569,47 @@ int outcome_record(const Context& c, const Args& a) {
   if (v.contact_attempts()) c.out << " (failed contact attempts: " << v.contact_attempts() << ")";
   c.out << "\n";
   return EXIT_OK;
+}
+
+// Sends a coordinator's action (forwarding, closure) with a key the journal
+// keeps until the router answers, and prints the referral as it now is.
+template <class Send>
+int coordinator_action(const Context& c, const std::string& what, const std::string& request,
+                       Send send) {
+  Journal journal;
+  const std::string key = journal.outcome_attempt(what + '\0' + request, "").idempotency_key;
+  const v1::ReferralView v =
+      settled(c, &journal, what + '\0' + request, what, [&] { return send(key); });
+  if (c.globals.json) {
+    c.out << client::to_json(v, true) << "\n";
+    return EXIT_OK;
+  }
+  c.out << "referral " << v.referral_id() << " is now " << status_name(v.status());
+  if (!v.centre_id().empty()) c.out << " (centre " << v.centre_id() << ")";
+  c.out << "\n";
+  return EXIT_OK;
+}
+
+int referrals_forward(const Context& c, const Args& a) {
+  expect_positional(a, 1, "REFERRAL_ID");
+  v1::ForwardingRequest r;
+  r.set_centre_id(a.required("centre"));
+  if (!a.has("note-file") && !a.has("note"))
+    throw UsageError("--note-file is required: why the referral goes to this centre");
+  r.set_note(note_from(a));
+  const std::string& id = a.positional[0];
+  return coordinator_action(c, "forwarding", id + '\0' + r.centre_id() + '\0' + r.note(),
+                            [&](const std::string& key) { return c.api().forward(id, r, key); });
+}
+
+int referrals_close(const Context& c, const Args& a) {
+  expect_positional(a, 1, "REFERRAL_ID");
+  v1::ClosureRequest r;
+  r.set_reason(a.required("reason"));
+  r.set_note(note_from(a));
+  const std::string& id = a.positional[0];
+  return coordinator_action(c, "closure", id + '\0' + r.reason() + '\0' + r.note(),
+                            [&](const std::string& key) { return c.api().close(id, r, key); });
 }
 
 int inbox_show(const Context& c, const Args& a) {
@@ -737,10 +846,13 @@ const std::vector<Command>& commands() {
        {},
        offer_withdraw},
       {{"referrals", "list"},
-       "[--status S]",
-       "List the referrals you may see (a centre its own, a coordinator its district's).\n"
-       "  --status S             only this status, e.g. routed, unroutable, conversation_held\n",
-       {"status"},
+       "[--status S] [--limit N] [--cursor C]",
+       "List the referrals you may see (a centre its own, a coordinator its district's),\n"
+       "oldest first, one page at a time; a next page is shown as the command to get it.\n"
+       "  --status S             only this status, e.g. routed, unroutable, conversation_held\n"
+       "  --limit N              at most N a page, 1-500 (default the server's, 100)\n"
+       "  --cursor C             the page after the one that printed this cursor\n",
+       {"status", "limit", "cursor"},
        {},
        referrals_list},
       {{"referrals", "show"},
@@ -749,18 +861,44 @@ const std::vector<Command>& commands() {
        {},
        {},
        referrals_show},
+      {{"referrals", "forward"},
+       "REFERRAL_ID --centre ID --note-file F|-",
+       "Route an unroutable referral of your district by hand (coordinator): the centre is\n"
+       "told as of any new referral. The history keeps the note, you and the directory\n"
+       "version. Running the same command again after a lost answer forwards it once.\n"
+       "  --centre ID            a centre the directory routes to today, e.g.\n"
+       "                         rusmiddelcenter-657\n"
+       "  --note-file F          why (required, at most 500 characters), from file F or - for\n"
+       "                         standard input: a note may name the person\n",
+       {"centre", "note-file", "note"},
+       {},
+       referrals_forward},
+      {{"referrals", "close"},
+       "REFERRAL_ID --reason R [--note-file F|-]",
+       "Close an unroutable referral of your district (coordinator).\n"
+       "  --reason R             duplicate, person_moved_abroad, handled_outside_henvis or\n"
+       "                         other (other needs a note)\n"
+       "  --note-file F          a note (at most 500 characters) from file F or - for\n"
+       "                         standard input\n",
+       {"reason", "note-file", "note"},
+       {},
+       referrals_close},
       {{"outcome", "record"},
-       "REFERRAL_ID OUTCOME [--at T] [--note TEXT] [--idempotency-key K]",
+       "REFERRAL_ID OUTCOME [--at T] [--note-file F|-] [--idempotency-key K] "
+       "[--confirm-unreachable]",
        "Record what came of a referral (centre). OUTCOME is one of contact_attempted\n"
        "(a failed attempt), reached, conversation_held, further_sessions_accepted, declined,\n"
        "unreachable, closed. An illegal transition is refused naming the allowed ones.\n"
        "  --at T                 when it happened, RFC 3339 or YYYY-MM-DD (default now)\n"
-       "  --note TEXT            a note kept with the referral (never sent in events)\n"
+       "  --note-file F          a note kept with the referral (never sent in events), from\n"
+       "                         file F or - for standard input: a note may name the person\n"
        "  --idempotency-key K    resending with the same key records it once. Without it,\n"
        "                         henvisctl keeps a key per request until the router answers:\n"
-       "                         the same command after a lost answer is recorded once\n",
-       {"at", "note", "idempotency-key"},
-       {},
+       "                         the same command after a lost answer is recorded once\n"
+       "  --confirm-unreachable  record the failed attempt that makes the referral\n"
+       "                         unreachable (without it, that attempt is refused, exit 2)\n",
+       {"at", "note", "note-file", "idempotency-key"},
+       {"confirm-unreachable"},
        outcome_record},
       {{"inbox", "show"},
        "[--all] [--limit N] [--cursor C]",

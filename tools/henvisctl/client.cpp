@@ -188,9 +188,27 @@ v1::WithdrawalResponse Client::withdraw(const std::string& offer_id) {
 }
 
 v1::ReferralList Client::referrals(const std::string& status) {
+  v1::ReferralList all;
+  std::string cursor;
+  do {
+    v1::ReferralList page = referrals_page(status, 0, cursor);
+    for (auto& r : *page.mutable_referrals()) *all.add_referrals() = std::move(r);
+    cursor = page.next_cursor();
+  } while (!cursor.empty());
+  return all;
+}
+
+v1::ReferralList Client::referrals_page(const std::string& status, std::size_t limit,
+                                        const std::string& cursor) {
+  std::string query;
+  const auto add = [&](const std::string& k, const std::string& v) {
+    query += (query.empty() ? "?" : "&") + k + "=" + url_encode(v);
+  };
+  if (!status.empty()) add("status", status);
+  if (limit) add("limit", std::to_string(limit));
+  if (!cursor.empty()) add("cursor", cursor);
   v1::ReferralList out;
-  call(conns_->router, "GET",
-       "/v1/referrals" + (status.empty() ? "" : "?status=" + url_encode(status)), "", &out);
+  call(conns_->router, "GET", "/v1/referrals" + query, "", &out);
   return out;
 }
 
@@ -208,6 +226,22 @@ v1::ReferralView Client::record_outcome(const std::string& referral_id,
   if (!idempotency_key.empty()) headers.emplace_back("Idempotency-Key", idempotency_key);
   call(conns_->router, "POST", "/v1/referrals/" + url_encode(referral_id) + "/outcomes",
        to_json(req), &out, headers);
+  return out;
+}
+
+v1::ReferralView Client::forward(const std::string& referral_id, const v1::ForwardingRequest& req,
+                                 const std::string& idempotency_key) {
+  v1::ReferralView out;
+  call(conns_->router, "POST", "/v1/referrals/" + url_encode(referral_id) + "/forwarding",
+       to_json(req), &out, {{"Idempotency-Key", idempotency_key}});
+  return out;
+}
+
+v1::ReferralView Client::close(const std::string& referral_id, const v1::ClosureRequest& req,
+                               const std::string& idempotency_key) {
+  v1::ReferralView out;
+  call(conns_->router, "POST", "/v1/referrals/" + url_encode(referral_id) + "/closure",
+       to_json(req), &out, {{"Idempotency-Key", idempotency_key}});
   return out;
 }
 

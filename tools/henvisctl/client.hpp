@@ -109,10 +109,19 @@ class Client {
   v1::OfferResponse register_offer(const v1::OfferRequest& req, int* status = nullptr);
   v1::WithdrawalResponse withdraw(const std::string& offer_id);
   // router
+  // Every referral the token may see (all pages).
   v1::ReferralList referrals(const std::string& status = {});
+  // One page: `limit` 0 = the server's default; `cursor` a page's nextCursor.
+  v1::ReferralList referrals_page(const std::string& status, std::size_t limit,
+                                  const std::string& cursor);
   v1::ReferralView referral(const std::string& referral_id);
   v1::ReferralView record_outcome(const std::string& referral_id, const v1::OutcomeRequest& req,
                                   const std::string& idempotency_key = {});
+  // A coordinator's forwarding and closure of an unroutable referral.
+  v1::ReferralView forward(const std::string& referral_id, const v1::ForwardingRequest& req,
+                           const std::string& idempotency_key);
+  v1::ReferralView close(const std::string& referral_id, const v1::ClosureRequest& req,
+                         const std::string& idempotency_key);
   // notifier
   // `page`: "limit=N&cursor=C" or "" (the first page of the default size).
   v1::Inbox inbox(bool all = false, const std::string& page = "");

@@ -93,6 +93,11 @@ Journal::Pending Journal::outcome_attempt(const std::string& request, const std:
   return p;
 }
 
+bool Journal::outcome_pending(const std::string& request) {
+  auto q = db_->query(FIND_OUTCOME);
+  return q->bind(1, sha256_hex(request)).step();
+}
+
 void Journal::outcome_answered(const std::string& request) {
   db_->query(SETTLE_OUTCOME)->bind(1, sha256_hex(request)).run();
 }

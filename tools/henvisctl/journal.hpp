@@ -12,7 +12,8 @@
 // the server answers: a retry after a lost answer (the router may or may not
 // have recorded it) sends the same key and time and is recorded at most
 // once, while running the command again after it was answered is a new
-// outcome (a second failed attempt is a real second attempt).
+// outcome (a second failed attempt is a real second attempt). A
+// coordinator's forwarding and closure keep their keys the same way.
 //
 // The journal is a SQLite file in $HENVIS_STATE_DIR, else
 // $XDG_STATE_HOME/henvisctl, else ~/.local/state/henvisctl. It holds
@@ -50,6 +51,8 @@ class Journal {
   // (`request` identifies it: referral, outcome, note, explicit time), or a
   // new key with `now`, recorded before the request is sent.
   Pending outcome_attempt(const std::string& request, const std::string& now);
+  // Whether an earlier attempt at the same request is still unanswered.
+  bool outcome_pending(const std::string& request);
   // The server answered: the attempt is settled.
   void outcome_answered(const std::string& request);
 
