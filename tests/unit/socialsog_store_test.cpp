@@ -332,7 +332,7 @@ TEST_CASE("Socialsøg: a receipt time is checked against the sending and now, na
   CHECK(parsed<v1::UnderretningView>(ok).receipt_recorded_by() == "dev-municipality-657");
 }
 
-TEST_CASE("Socialsøg: every response is kept, oldest first; a retried one is recorded once",
+TEST_CASE("Socialsøg: every response is kept, oldest first, and a retried one is recorded once",
           "[socialsog][store][response]") {
   TempDir dir("socialsog-store");
   henvis::ManualClock clock(at("2024-06-03T04:00:00Z"));
