@@ -115,8 +115,9 @@ namespace {
 
 // Throws Rejected for an underretning event that can never be applied.
 void check_underretning(const v1::UnderretningEvent& e) {
-  static const std::set<std::string> known = {"created", "delivered", "receipt_recorded",
-                                              "receipt_missed", "response_recorded"};
+  static const std::set<std::string> known = {"created",           "delivered",
+                                              "receipt_recorded",  "receipt_missed",
+                                              "response_recorded", "forwarded"};
   if (e.underretning_id().empty()) throw Rejected("missing field underretning_id");
   if (e.underretning_id().size() > 128)
     throw Rejected("field underretning_id is longer than 128 characters");
@@ -128,6 +129,8 @@ void check_underretning(const v1::UnderretningEvent& e) {
   if ((e.has_receipt_due_at() && !valid_event_time(e.receipt_due_at())) ||
       (e.has_receipt_at() && !valid_event_time(e.receipt_at())))
     throw Rejected("field receipt_due_at or receipt_at is not a valid time");
+  if (e.has_earliest_incident_at() && !valid_event_time(e.earliest_incident_at()))
+    throw Rejected("field earliest_incident_at is not a valid time");
   if (!v1::UnderretningResponse_IsValid(e.response()))
     throw Rejected("field response is not a known response");
   if (e.children() < 0) throw Rejected("field children is negative");
@@ -156,6 +159,7 @@ void Applier::on_underretning(const v1::UnderretningEvent& e, sqlite::Db& db) {
   u.missed = e.event() == "receipt_missed";
   u.response = static_cast<int>(e.response());
   u.state_at = to_time_point(e.at());
+  if (e.has_earliest_incident_at()) u.incident_day = day_of(e.earliest_incident_at());
   store::merge_underretning(db, u);
 }
 
@@ -177,9 +181,12 @@ ReceiptState receipt_state(const store::UnderretningRow& u) {
 
 std::vector<UnderretningFact> load_underretning_facts(sqlite::Db& db, const Query& q) {
   std::vector<UnderretningFact> out;
-  for (const auto& u : store::underretninger_created(db, q.from_text, q.to_text)) {
+  const bool by_incident = q.date_basis == "incident";
+  const auto rows = by_incident ? store::underretninger_by_incident(db, q.from_text, q.to_text)
+                                : store::underretninger_created(db, q.from_text, q.to_text);
+  for (const auto& u : rows) {
     UnderretningFact f;
-    f.created_day = u.created_day;
+    f.created_day = by_incident ? *u.incident_day : u.created_day;
     f.kommunekode = u.kommunekode;
     f.district_id = u.district_id;
     f.children = u.children;
@@ -261,7 +268,8 @@ http::Response Api::referrals(const http::Request& req) {
 }
 
 http::Response Api::underretninger(const http::Request& req) {
-  const Query q = parse_query(req.query, underretning_dims());  // throws a 400 problem
+  // throws a 400 problem
+  const Query q = parse_query(req.query, underretning_dims(), underretning_date_bases());
   return answer("underretning", req, q,
                 compute_underretninger(load_underretning_facts(db_, q), q, min_cell_, directory_));
 }

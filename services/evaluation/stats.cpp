@@ -200,14 +200,16 @@ std::string format_date(std::chrono::year_month_day d) {
 }
 
 Query parse_query(const std::map<std::string, std::string>& params) {
-  return parse_query(params, referral_dims());
+  return parse_query(params, referral_dims(), {"charged"});
 }
 
-Query parse_query(const std::map<std::string, std::string>& params, const std::vector<Dim>& dims) {
+Query parse_query(const std::map<std::string, std::string>& params, const std::vector<Dim>& dims,
+                  const std::vector<std::string>& date_bases) {
   std::string dim_list;
   for (std::size_t i = 0; i < dims.size(); ++i)
     dim_list += std::string(i == 0 ? "" : ", ") + dim_name(dims[i]);
   Query q;
+  q.date_basis = date_bases.front();
   std::vector<http::FieldError> errors;
   for (const auto& [name, value] : params) {
     if (name == "from" || name == "to") {
@@ -240,13 +242,22 @@ Query parse_query(const std::map<std::string, std::string>& params, const std::v
         if (comma == std::string::npos) break;
         start = comma + 1;
       }
+    } else if (name == "dateBasis") {
+      if (std::find(date_bases.begin(), date_bases.end(), value) != date_bases.end()) {
+        q.date_basis = value;
+      } else {
+        std::string all;
+        for (const auto& b : date_bases) all += (all.empty() ? "" : ", ") + b;
+        errors.push_back({"dateBasis", "must be one of " + all});
+      }
     } else if (name == "format") {
       if (value == "csv")
         q.csv = true;
       else if (!value.empty() && value != "json")
         errors.push_back({"format", "must be json or csv"});
     } else {
-      errors.push_back({name, "is not a parameter of this resource (from, to, groupBy, format)"});
+      errors.push_back(
+          {name, "is not a parameter of this resource (from, to, groupBy, format, dateBasis)"});
     }
   }
   if (q.from && q.to && !(*q.from < *q.to)) errors.push_back({"to", "must be after from"});
@@ -399,7 +410,8 @@ std::vector<std::string> group_fields(Dim d) {
 
 std::string csv_table(const google::protobuf::Descriptor* desc, const std::vector<Dim>& group_by,
                       const std::vector<std::string>& value_names,
-                      const std::vector<const google::protobuf::Message*>& rows) {
+                      const std::vector<const google::protobuf::Message*>& rows,
+                      const std::string& date_basis) {
   using google::protobuf::FieldDescriptor;
   std::vector<const FieldDescriptor*> groups, values;
   for (Dim d : group_by)
@@ -411,7 +423,7 @@ std::string csv_table(const google::protobuf::Descriptor* desc, const std::vecto
   std::string out = "row";
   for (const auto* f : groups) out += "," + f->json_name();
   for (const auto* f : values) out += "," + f->json_name();
-  out += ",suppressed\r\n";
+  out += ",suppressed,dateBasis\r\n";
   for (const auto* row : rows) {
     const auto* refl = row->GetReflection();
     const bool total = refl->GetBool(*row, total_field);
@@ -440,7 +452,7 @@ std::string csv_table(const google::protobuf::Descriptor* desc, const std::vecto
     std::string sup;
     for (int i = 0; i < refl->FieldSize(*row, suppressed_field); ++i)
       sup += (sup.empty() ? "" : ";") + refl->GetRepeatedString(*row, suppressed_field, i);
-    out += l + "," + csv_cell(sup) + "\r\n";
+    out += l + "," + csv_cell(sup) + "," + csv_cell(date_basis) + "\r\n";
   }
   return out;
 }
@@ -453,7 +465,7 @@ std::string to_csv(const v1::ReferralStats& stats, const Query& q) {
   std::vector<const google::protobuf::Message*> rows;
   for (const auto& row : stats.rows()) rows.push_back(&row);
   rows.push_back(&stats.total());
-  return csv_table(v1::ReferralStatsRow::descriptor(), q.group_by, values, rows);
+  return csv_table(v1::ReferralStatsRow::descriptor(), q.group_by, values, rows, q.date_basis);
 }
 
 }  // namespace henvis::evaluation

@@ -11,6 +11,8 @@
 //   &groupBy=a,b,...   any subset of municipality, month, offence, district,
 //                      in the order wanted; empty or absent = the total only
 //   &format=json|csv   default json
+//   &dateBasis=charged the date from/to filter on; the only one (the charge
+//                      date); echoed as `dateBasis` (JSON) and a last CSV column
 //
 // Any other parameter, a malformed date, an unknown or repeated groupBy
 // dimension or an unknown format is a 400 problem naming the parameter.
@@ -85,13 +87,16 @@ struct Query {
   std::string from_text, to_text;                   // "YYYY-MM-DD" or empty
   std::vector<Dim> group_by;
   bool csv = false;
+  std::string date_basis;  // which date from/to filter on (the table's first by default)
 };
 
 // Parses the query parameters; throws http::Problem 400 naming each bad one.
 // The first form is the referral table's (municipality, month, offence,
-// district); the second allows the dimensions in `dims`.
+// district; date basis charged); the second allows the dimensions in `dims`
+// and the date bases in `date_bases` (the first is the default).
 Query parse_query(const std::map<std::string, std::string>& params);
-Query parse_query(const std::map<std::string, std::string>& params, const std::vector<Dim>& dims);
+Query parse_query(const std::map<std::string, std::string>& params, const std::vector<Dim>& dims,
+                  const std::vector<std::string>& date_bases);
 
 // The facts of a table summed per group (keyed by their values for the
 // query's group-by dimensions, in order) and in total. `add(agg, fact)` and
@@ -122,6 +127,7 @@ void set_query(Stats& out, const Query& q, int min_cell) {
   out.set_to(q.to_text);
   out.set_min_cell(min_cell);
   for (Dim d : q.group_by) out.add_group_by(dim_name(d));
+  out.set_date_basis(q.date_basis);
 }
 
 // The group fields of a municipality and of a district, which the rows of
@@ -217,12 +223,14 @@ void fill_counts_and_shares(google::protobuf::Message& row, std::span<const int>
 // fields of `group_by` (see group_fields), a bool `total` and a repeated
 // string `suppressed`: a header line of JSON names, one line per row, the
 // total last. `value_fields` are proto field names (int32 or double, optional:
-// an absent one is an empty cell).
+// an absent one is an empty cell). The last column, `dateBasis`, says on
+// every line which date the period filtered on.
 std::vector<std::string> group_fields(Dim d);
 std::string csv_table(const google::protobuf::Descriptor* row_type,
                       const std::vector<Dim>& group_by,
                       const std::vector<std::string>& value_fields,
-                      const std::vector<const google::protobuf::Message*>& rows);
+                      const std::vector<const google::protobuf::Message*>& rows,
+                      const std::string& date_basis);
 
 // CSV (RFC 4180, UTF-8, CRLF line ends): a header line, one line per group
 // row, then the total line. The first column, `row`, is "group" or "total".

@@ -64,7 +64,13 @@ CREATE INDEX underretninger_created ON underretninger(created_day);
           // covers these columns, so none is dropped and recreated.
           sqlite::to_unix_ms("underretninger", "receipt_due_at", "seconds") +
               sqlite::to_unix_ms("underretninger", "receipt_at", "seconds") +
-              sqlite::to_unix_ms("underretninger", "state_at", "seconds")};
+              sqlite::to_unix_ms("underretninger", "state_at", "seconds"),
+          // The day of the earliest incident listed (dateBasis=incident); NULL
+          // for underretninger whose events did not carry it.
+          R"sql(
+ALTER TABLE underretninger ADD COLUMN incident_day TEXT;
+CREATE INDEX underretninger_incident ON underretninger(incident_day);
+)sql"};
 }
 
 namespace store {
@@ -113,9 +119,10 @@ constexpr std::string_view ADD_DELIVERY =
 constexpr std::string_view MERGE_UNDERRETNING = R"sql(
 INSERT INTO underretninger(underretning_id, created_day, kommunekode, district_id, children,
                            cross_district, cross_municipality, receipt_due_at, receipt_at,
-                           missed, response, state_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                           missed, response, state_at, incident_day)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
 ON CONFLICT(underretning_id) DO UPDATE SET
+  incident_day = coalesce(underretninger.incident_day, excluded.incident_day),
   receipt_due_at = coalesce(underretninger.receipt_due_at, excluded.receipt_due_at),
   receipt_at = CASE
     WHEN underretninger.receipt_at IS NULL THEN excluded.receipt_at
@@ -139,10 +146,17 @@ ORDER BY f.charged_day, f.key
 
 constexpr std::string_view UNDERRETNINGER_CREATED = R"sql(
 SELECT underretning_id, created_day, kommunekode, district_id, children, cross_district,
-       cross_municipality, receipt_due_at, receipt_at, missed, response, state_at
+       cross_municipality, receipt_due_at, receipt_at, missed, response, state_at, incident_day
 FROM underretninger
 WHERE created_day >= ? AND created_day < ?
 ORDER BY created_day, underretning_id
+)sql";
+constexpr std::string_view UNDERRETNINGER_BY_INCIDENT = R"sql(
+SELECT underretning_id, created_day, kommunekode, district_id, children, cross_district,
+       cross_municipality, receipt_due_at, receipt_at, missed, response, state_at, incident_day
+FROM underretninger
+WHERE incident_day >= ? AND incident_day < ?
+ORDER BY incident_day, underretning_id
 )sql";
 
 // -------------------------------------------------------------------------
@@ -204,7 +218,7 @@ void merge_underretning(sqlite::Db& db, const UnderretningRow& u) {
   q->bind(6, u.cross_district ? 1 : 0).bind(7, u.cross_municipality ? 1 : 0);
   q->bind(8, u.receipt_due_at).bind(9, u.receipt_at);
   q->bind(10, u.missed ? 1 : 0).bind(11, u.response).bind(12, u.state_at);
-  q->run();
+  bind_text_or_null(*q, 13, u.incident_day).run();
 }
 
 std::vector<FactRow> facts_charged(sqlite::Db& db, const std::string& from_day,
@@ -227,9 +241,11 @@ std::vector<FactRow> facts_charged(sqlite::Db& db, const std::string& from_day,
   return out;
 }
 
-std::vector<UnderretningRow> underretninger_created(sqlite::Db& db, const std::string& from_day,
-                                                    const std::string& to_day) {
-  auto q = db.query(UNDERRETNINGER_CREATED);
+namespace {
+std::vector<UnderretningRow> underretninger_in(sqlite::Db& db, std::string_view sql,
+                                               const std::string& from_day,
+                                               const std::string& to_day) {
+  auto q = db.query(sql);
   q->bind(1, from_bound(from_day)).bind(2, to_bound(to_day));
   std::vector<UnderretningRow> out;
   while (q->step()) {
@@ -246,9 +262,21 @@ std::vector<UnderretningRow> underretninger_created(sqlite::Db& db, const std::s
     u.missed = q->i64(9) != 0;
     u.response = static_cast<int>(q->i64(10));
     u.state_at = q->instant(11);
+    u.incident_day = maybe_text(*q, 12);
     out.push_back(std::move(u));
   }
   return out;
+}
+}  // namespace
+
+std::vector<UnderretningRow> underretninger_created(sqlite::Db& db, const std::string& from_day,
+                                                    const std::string& to_day) {
+  return underretninger_in(db, UNDERRETNINGER_CREATED, from_day, to_day);
+}
+
+std::vector<UnderretningRow> underretninger_by_incident(sqlite::Db& db, const std::string& from_day,
+                                                        const std::string& to_day) {
+  return underretninger_in(db, UNDERRETNINGER_BY_INCIDENT, from_day, to_day);
 }
 
 }  // namespace store

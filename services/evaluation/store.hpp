@@ -75,6 +75,8 @@ struct UnderretningRow {
   bool missed = false;                            // a receipt_missed event was seen
   int response = 0;                               // v1::UnderretningResponse
   sqlite::Instant state_at;                       // `at` of the latest event
+  // YYYY-MM-DD, Europe/Copenhagen: when the earliest incident listed occurred.
+  std::optional<std::string> incident_day;
 };
 
 // Records the offer's facts, replacing what an earlier copy of it wrote.
@@ -99,6 +101,10 @@ std::vector<FactRow> facts_charged(sqlite::Db& db, const std::string& from_day,
 // order; an empty bound is open.
 std::vector<UnderretningRow> underretninger_created(sqlite::Db& db, const std::string& from_day,
                                                     const std::string& to_day);
+// The underretninger whose earliest incident occurred on a day in
+// [from_day, to_day), in that day's order; those without one are left out.
+std::vector<UnderretningRow> underretninger_by_incident(sqlite::Db& db, const std::string& from_day,
+                                                        const std::string& to_day);
 
 }  // namespace store
 }  // namespace henvis::evaluation

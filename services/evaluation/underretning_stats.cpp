@@ -132,6 +132,11 @@ const std::vector<Dim>& underretning_dims() {
   return d;
 }
 
+const std::vector<std::string>& underretning_date_bases() {
+  static const std::vector<std::string> b = {"notice", "incident"};
+  return b;
+}
+
 const char* ucol_name(int col) { return col >= 0 && col < U_NCOL ? UCOL_JSON[col] : ""; }
 
 std::string iso_week(std::chrono::year_month_day d) {
@@ -185,7 +190,7 @@ std::string to_csv(const v1::UnderretningStats& stats, const Query& q) {
   std::vector<const google::protobuf::Message*> rows;
   for (const auto& row : stats.rows()) rows.push_back(&row);
   rows.push_back(&stats.total());
-  return csv_table(v1::UnderretningStatsRow::descriptor(), q.group_by, values, rows);
+  return csv_table(v1::UnderretningStatsRow::descriptor(), q.group_by, values, rows, q.date_basis);
 }
 
 }  // namespace henvis::evaluation

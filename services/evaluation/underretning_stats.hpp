@@ -11,6 +11,12 @@
 //   &groupBy=a,b,...   any subset of week, municipality, district, in the
 //                      order wanted; empty or absent = the total only
 //   &format=json|csv   default json
+//   &dateBasis=notice|incident  the date from/to (and the week) go by: notice
+//                      (default) = the underretning's creation date; incident =
+//                      the date of the earliest incident listed in it (an
+//                      underretning recorded before this was known has none and
+//                      is left out). Echoed as `dateBasis` (JSON) and a last
+//                      CSV column
 //
 // Any other parameter, a malformed date, an unknown or repeated groupBy
 // dimension or an unknown format is a 400 problem naming the parameter.
@@ -58,8 +64,10 @@
 
 namespace henvis::evaluation {
 
-// The dimensions of this table.
+// The dimensions of this table, and the dates its period can go by (the
+// first is the default).
 const std::vector<Dim>& underretning_dims();
+const std::vector<std::string>& underretning_date_bases();
 
 // The count columns, in output order.
 enum UCol {
@@ -84,7 +92,7 @@ enum class ReceiptState { on_time, missed, pending, no_clock };
 
 // One underretning as the statistics need it: no identity.
 struct UnderretningFact {
-  std::string created_day;  // "YYYY-MM-DD", Europe/Copenhagen
+  std::string created_day;  // "YYYY-MM-DD", Europe/Copenhagen: the day of the date basis
   int kommunekode = 0;      // the children's home municipality; 0 = unknown
   std::string district_id;  // the sending district
   int children = 0;

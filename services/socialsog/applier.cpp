@@ -57,16 +57,51 @@ void Applier::on_incident(const v1::Incident& original, sqlite::Db& db) {
 }
 
 void Applier::on_delivery(const v1::DeliveryEvent& d, sqlite::Db& db) {
-  if (d.status() != v1::DELIVERY_STATUS_DELIVERED || d.notification_id().empty()) return;
+  if (d.notification_id().empty()) return;
+  if (d.status() == v1::DELIVERY_STATUS_DELIVERED) return delivered(d, db);
+  if (d.status() == v1::DELIVERY_STATUS_ACKNOWLEDGED) return acknowledged(d, db);
+}
+
+namespace {
+// The delivery's instant as stored; a time_point holds only times of this era.
+sqlite::Instant delivery_time(const v1::DeliveryEvent& d, const Clock& clock) {
+  if (d.has_at() && !valid_event_time(d.at())) throw Rejected("field at is not a valid time");
+  return sqlite::as_stored(d.has_at() ? to_time_point(d.at()) : clock.now());
+}
+}  // namespace
+
+void Applier::delivered(const v1::DeliveryEvent& d, sqlite::Db& db) {
   const auto id = store::undelivered(db, d.notification_id());
   if (!id) return;  // not an underretning (a referral's), or already delivered
-  // The stored instant is a time_point, which holds only times of this era.
-  if (d.has_at() && !valid_event_time(d.at())) throw Rejected("field at is not a valid time");
-  const sqlite::Instant at = sqlite::as_stored(d.has_at() ? to_time_point(d.at()) : clock_.now());
+  const sqlite::Instant at = delivery_time(d, clock_);
   store::set_delivered(db, *id, at);
   auto v = load_underretning(db, *id);
   emit_event(db, *v, "delivered", at);
   spdlog::info("underretning delivered underretning_id={} recipient={}", *id, d.recipient_id());
+}
+
+// The municipality acknowledged the underretning in its inbox: that is its
+// receipt (kvittering), at the acknowledgement's time, unless one is
+// recorded already (a second acknowledgement changes nothing). A
+// coordinator acknowledging one sent to it for a municipality without a
+// henvis account is not the municipality's receipt.
+void Applier::acknowledged(const v1::DeliveryEvent& d, sqlite::Db& db) {
+  const auto id = store::by_notification(db, d.notification_id());
+  if (!id) return;  // not an underretning's notification
+  auto v = load_underretning(db, *id);
+  if (!v->notice().reason().empty() || v->has_receipt_at()) return;
+  const sqlite::Instant at = delivery_time(d, clock_);
+  if (!v->has_delivered_at()) {
+    store::set_delivered(db, *id, at);
+    *v->mutable_delivered_at() = to_timestamp(at);
+    emit_event(db, *v, "delivered", at);
+  }
+  store::set_receipt(db, *id, at, "inbox");
+  *v->mutable_receipt_at() = to_timestamp(at);
+  v->set_receipt_recorded_by("inbox");
+  emit_event(db, *v, "receipt_recorded", at);
+  spdlog::info("receipt recorded from the inbox underretning_id={} recipient={}", *id,
+               d.recipient_id());
 }
 
 }  // namespace henvis::socialsog

@@ -23,7 +23,11 @@ void emit_event(sqlite::Db& db, const v1::UnderretningView& v, const std::string
   for (const auto& i : n.incidents()) {
     districts.insert(i.district_id());
     if (i.location_kommunekode()) kommuner.insert(i.location_kommunekode());
+    if (!e.has_earliest_incident_at() ||
+        i.occurred_at().seconds() < e.earliest_incident_at().seconds())
+      *e.mutable_earliest_incident_at() = i.occurred_at();
   }
+  if (v.has_forwarding()) *e.mutable_forwarded_at() = v.forwarding().forwarded_at();
   for (const auto& d : districts) e.add_incident_districts(d);
   for (int k : kommuner) e.add_incident_kommunekoder(k);
   e.set_children(n.children_size());

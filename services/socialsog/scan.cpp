@@ -145,6 +145,7 @@ class ScanRun {
     if (spec_.from && spec_.to) {
       *view_.mutable_window_from() = seconds_ts(*spec_.from);
       *view_.mutable_window_to() = seconds_ts(*spec_.to);
+      view_.set_window_basis("occurred");
       w.triggers = store::incidents_occurred(db_, at_second(*spec_.from), at_second(*spec_.to));
       w.ref = std::min(w.ref, *spec_.to - 1);
     } else {
@@ -152,6 +153,7 @@ class ScanRun {
       w.high = std::max(store::last_incident_seq(db_), from_seq);
       view_.set_received_after_seq(from_seq);
       view_.set_received_up_to_seq(w.high);
+      view_.set_window_basis("received");
       w.triggers = store::incidents_received(db_, from_seq, w.high);
     }
     w.look_back_from = months_before(w.ref, rules_.look_back_months());

@@ -136,6 +136,8 @@ class Applier {
  private:
   void on_incident(const v1::Incident& incident, sqlite::Db& db);
   void on_delivery(const v1::DeliveryEvent& d, sqlite::Db& db);
+  void delivered(const v1::DeliveryEvent& d, sqlite::Db& db);
+  void acknowledged(const v1::DeliveryEvent& d, sqlite::Db& db);
   Settings settings_;
   const Clock& clock_;
   Subscriptions subs_{"socialsog"};  // last: its handlers use the members above
@@ -197,8 +199,15 @@ class Api {
   http::Response list(const http::Request& req);
   http::Response receipt(const http::Request& req);
   http::Response response(const http::Request& req);
+  http::Response get_underretning(const http::Request& req);
+  http::Response list_scans(const http::Request& req);
+  http::Response forwarding(const http::Request& req);
 
  private:
+  // The underretning `req` names if the principal may see it, with the
+  // request-time fields (status, workingDaysLeft); else a 404 Problem.
+  v1::UnderretningView visible(const http::Request& req);
+  void annotate(v1::UnderretningView& v, sqlite::Instant now) const;
   sqlite::Db db_;
   Scanner& scanner_;
   outbox::Relay* relay_;

@@ -4,6 +4,7 @@
 #include "store.hpp"
 
 #include <chrono>
+#include <limits>
 #include <string_view>
 
 #include "henvis/access_log.hpp"
@@ -113,6 +114,32 @@ std::string instants_to_unix_ms() {
   return m + "UPDATE state SET value = value * 1000 WHERE key = 'weekly_slot';\n";
 }
 
+// Migration 4: who recorded a receipt, a coordinator's forwarding to a
+// municipality without a henvis account, and every response kept (the
+// current one as before, in underretninger, plus the history beside it;
+// the responses already recorded start the history).
+constexpr const char* HISTORY_AND_FORWARDING = R"sql(
+ALTER TABLE underretninger ADD COLUMN receipt_by TEXT;
+ALTER TABLE underretninger ADD COLUMN forwarded_at INTEGER;
+ALTER TABLE underretninger ADD COLUMN forwarding_channel TEXT;
+ALTER TABLE underretninger ADD COLUMN forwarding_note TEXT;
+ALTER TABLE underretninger ADD COLUMN forwarded_by TEXT;
+ALTER TABLE underretninger ADD COLUMN forwarding_recorded_at INTEGER;
+CREATE TABLE underretning_responses (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  underretning_id TEXT NOT NULL,
+  response INTEGER NOT NULL,
+  note TEXT,
+  at INTEGER NOT NULL,
+  recorded_by TEXT NOT NULL
+);
+CREATE INDEX underretning_responses_underretning ON underretning_responses(underretning_id, id);
+INSERT INTO underretning_responses(underretning_id, response, note, at, recorded_by)
+  SELECT underretning_id, response, response_note, response_at, '' FROM underretninger
+  WHERE response != 0 AND response_at IS NOT NULL ORDER BY response_at;
+CREATE INDEX scans_started ON scans(started_at);
+)sql";
+
 }  // namespace
 
 std::vector<std::string> migrations() {
@@ -120,7 +147,7 @@ std::vector<std::string> migrations() {
           // The kit's tables store instants as Unix milliseconds (docs/decisions.md 16).
           outbox::migration_unix_ms() + ConsumerLoop::migration_unix_ms() +
               access_log::migration_unix_ms(),
-          instants_to_unix_ms()};
+          instants_to_unix_ms(), HISTORY_AND_FORWARDING};
 }
 
 namespace store {
@@ -192,7 +219,9 @@ constexpr std::string_view ADD_DISTRICT =
     "INSERT OR IGNORE INTO underretning_districts(underretning_id, district_id) VALUES (?,?)";
 constexpr std::string_view LOAD_UNDERRETNING =
     "SELECT notice, recipient_id, notification_id, delivered_at, receipt_at, missed_at, "
-    "response, response_at, response_note FROM underretninger WHERE underretning_id = ?";
+    "response, response_at, response_note, receipt_by, forwarded_at, forwarding_channel, "
+    "forwarding_note, forwarded_by, forwarding_recorded_at FROM underretninger "
+    "WHERE underretning_id = ?";
 // Creation order; rowid breaks ties within a millisecond.
 constexpr std::string_view UNDERRETNINGER_TO =
     "SELECT underretning_id FROM underretninger WHERE recipient_id = ? "
@@ -211,12 +240,51 @@ constexpr std::string_view RECEIPTS_DUE =
 constexpr std::string_view SET_DELIVERED =
     "UPDATE underretninger SET delivered_at = ? WHERE underretning_id = ?";
 constexpr std::string_view SET_RECEIPT =
-    "UPDATE underretninger SET receipt_at = ? WHERE underretning_id = ?";
+    "UPDATE underretninger SET receipt_at = ?, receipt_by = ? WHERE underretning_id = ?";
 constexpr std::string_view SET_MISSED =
     "UPDATE underretninger SET missed_at = ? WHERE underretning_id = ?";
 constexpr std::string_view SET_RESPONSE =
     "UPDATE underretninger SET response = ?, response_at = ?, response_note = ? "
     "WHERE underretning_id = ?";
+constexpr std::string_view ADD_RESPONSE =
+    "INSERT INTO underretning_responses(underretning_id, response, note, at, recorded_by) "
+    "VALUES (?,?,?,?,?)";
+constexpr std::string_view RESPONSES =
+    "SELECT response, note, at, recorded_by FROM underretning_responses "
+    "WHERE underretning_id = ? ORDER BY id";
+constexpr std::string_view SET_FORWARDING =
+    "UPDATE underretninger SET forwarded_at = ?, forwarding_channel = ?, forwarding_note = ?, "
+    "forwarded_by = ?, forwarding_recorded_at = ? WHERE underretning_id = ?";
+constexpr std::string_view BY_NOTIFICATION =
+    "SELECT underretning_id FROM underretninger WHERE notification_id = ? AND notification_id != "
+    "''";
+constexpr std::string_view LISTED_FOR_DISTRICT =
+    "SELECT 1 FROM underretning_districts WHERE underretning_id = ? AND district_id = ?";
+// store.hpp ListKey: group 0 (no receipt) by deadline, those without a clock
+// last; group 1 (received) newest first. ?1 'm' or 'c' (whose list), ?2 its
+// scope, ?3 the status, ?4 now, ?5..?7 the key to start after, ?8 the limit.
+constexpr std::string_view LIST_UNDERRETNINGER = R"sql(
+SELECT underretning_id, grp, k FROM (
+  SELECT u.underretning_id,
+         CASE WHEN u.receipt_at IS NULL THEN 0 ELSE 1 END AS grp,
+         CASE WHEN u.receipt_at IS NULL THEN coalesce(u.receipt_due_at, 9000000000000000000)
+              ELSE -u.created_at END AS k
+  FROM underretninger u
+  WHERE ((?1 = 'm' AND u.recipient_id = ?2) OR
+         (?1 = 'c' AND EXISTS (SELECT 1 FROM underretning_districts d
+                               WHERE d.underretning_id = u.underretning_id AND d.district_id = ?2)))
+    AND (?3 = ''
+         OR (?3 = 'pending' AND u.receipt_at IS NULL)
+         OR (?3 = 'overdue' AND u.receipt_at IS NULL AND u.receipt_due_at <= ?4)
+         OR (?3 = 'received' AND u.receipt_at IS NOT NULL AND u.response = 0)
+         OR (?3 = 'responded' AND u.response != 0)))
+WHERE (grp, k, underretning_id) > (?5, ?6, ?7)
+ORDER BY grp, k, underretning_id
+LIMIT ?8
+)sql";
+constexpr std::string_view LIST_SCANS =
+    "SELECT -started_at, scan_id, view FROM scans WHERE (-started_at, scan_id) > (?, ?) "
+    "ORDER BY -started_at, scan_id LIMIT ?";
 
 // The first column of every row of `sql` with `arg` bound to its one parameter.
 std::vector<std::string> texts(sqlite::Db& db, std::string_view sql, const std::string& arg) {
@@ -439,8 +507,10 @@ void set_delivered(sqlite::Db& db, const std::string& underretning_id, Instant a
   set_instant(db, SET_DELIVERED, underretning_id, at);
 }
 
-void set_receipt(sqlite::Db& db, const std::string& underretning_id, Instant at) {
-  set_instant(db, SET_RECEIPT, underretning_id, at);
+void set_receipt(sqlite::Db& db, const std::string& underretning_id, Instant at,
+                 const std::string& by) {
+  auto q = db.query(SET_RECEIPT);
+  q->bind(1, at).bind(2, by).bind(3, underretning_id).run();
 }
 
 void set_missed(sqlite::Db& db, const std::string& underretning_id, Instant at) {
@@ -456,6 +526,85 @@ void set_response(sqlite::Db& db, const std::string& underretning_id,
   else
     q->bind(3, note);
   q->bind(4, underretning_id).run();
+}
+
+void add_response(sqlite::Db& db, const std::string& underretning_id,
+                  const v1::UnderretningResponseEntry& entry) {
+  const Instant at = to_time_point(entry.at());
+  set_response(db, underretning_id, entry.response(), at, entry.note());
+  auto q = db.query(ADD_RESPONSE);
+  q->bind(1, underretning_id).bind(2, static_cast<int>(entry.response()));
+  if (entry.note().empty())
+    q->bind_null(3);
+  else
+    q->bind(3, entry.note());
+  q->bind(4, at).bind(5, entry.recorded_by()).run();
+}
+
+std::vector<v1::UnderretningResponseEntry> responses(sqlite::Db& db,
+                                                     const std::string& underretning_id) {
+  auto q = db.query(RESPONSES);
+  q->bind(1, underretning_id);
+  std::vector<v1::UnderretningResponseEntry> out;
+  while (q->step()) {
+    v1::UnderretningResponseEntry e;
+    e.set_response(static_cast<v1::UnderretningResponse>(q->i64(0)));
+    if (!q->is_null(1)) e.set_note(q->text(1));
+    *e.mutable_at() = to_timestamp(q->instant(2));
+    e.set_recorded_by(q->text(3));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+void set_forwarding(sqlite::Db& db, const std::string& underretning_id,
+                    const v1::UnderretningForwarding& f) {
+  auto q = db.query(SET_FORWARDING);
+  q->bind(1, to_time_point(f.forwarded_at())).bind(2, f.channel());
+  if (f.note().empty())
+    q->bind_null(3);
+  else
+    q->bind(3, f.note());
+  q->bind(4, f.recorded_by()).bind(5, to_time_point(f.recorded_at())).bind(6, underretning_id);
+  q->run();
+}
+
+std::optional<std::string> by_notification(sqlite::Db& db, const std::string& notification_id) {
+  return first_text(db, BY_NOTIFICATION, notification_id);
+}
+
+bool listed_for_district(sqlite::Db& db, const std::string& underretning_id,
+                         const std::string& district_id) {
+  auto q = db.query(LISTED_FOR_DISTRICT);
+  q->bind(1, underretning_id).bind(2, district_id);
+  return q->step();
+}
+
+std::vector<ListKey> list_underretninger(sqlite::Db& db, const ListFilter& f,
+                                         const std::optional<ListKey>& after, std::size_t limit) {
+  auto q = db.query(LIST_UNDERRETNINGER);
+  q->bind(1, f.municipality ? "m" : "c").bind(2, f.scope).bind(3, f.status).bind(4, f.now);
+  const ListKey start = after.value_or(ListKey{});
+  q->bind(5, start.group).bind(6, start.key).bind(7, start.underretning_id);
+  q->bind(8, static_cast<std::int64_t>(limit));
+  std::vector<ListKey> out;
+  while (q->step()) out.push_back({q->i64(1), q->i64(2), q->text(0)});
+  return out;
+}
+
+std::vector<std::pair<ScanKey, v1::ScanView>> list_scans(sqlite::Db& db,
+                                                         const std::optional<ScanKey>& after,
+                                                         std::size_t limit) {
+  auto q = db.query(LIST_SCANS);
+  const ScanKey start = after.value_or(ScanKey{std::numeric_limits<std::int64_t>::min(), ""});
+  q->bind(1, start.key).bind(2, start.scan_id).bind(3, static_cast<std::int64_t>(limit));
+  std::vector<std::pair<ScanKey, v1::ScanView>> out;
+  while (q->step()) {
+    v1::ScanView v;
+    v.ParseFromString(q->blob(2));
+    out.emplace_back(ScanKey{q->i64(0), q->text(1)}, std::move(v));
+  }
+  return out;
 }
 
 }  // namespace store
@@ -474,6 +623,17 @@ std::optional<v1::UnderretningView> load_underretning(sqlite::Db& db, const std:
   v.set_response(static_cast<v1::UnderretningResponse>(q->i64(6)));
   if (auto t = q->maybe_instant(7)) *v.mutable_response_at() = to_timestamp(*t);
   if (!q->is_null(8)) v.set_response_note(q->text(8));
+  if (!q->is_null(9)) v.set_receipt_recorded_by(q->text(9));
+  if (auto t = q->maybe_instant(10)) {
+    auto* f = v.mutable_forwarding();
+    *f->mutable_forwarded_at() = to_timestamp(*t);
+    f->set_channel(q->text(11));
+    if (!q->is_null(12)) f->set_note(q->text(12));
+    f->set_recorded_by(q->text(13));
+    if (auto r = q->maybe_instant(14)) *f->mutable_recorded_at() = to_timestamp(*r);
+  }
+  q->reset();
+  for (auto& e : store::responses(db, id)) *v.add_responses() = std::move(e);
   return v;
 }
 

@@ -141,11 +141,55 @@ std::optional<std::string> undelivered(sqlite::Db& db, const std::string& notifi
 std::vector<std::string> receipts_due(sqlite::Db& db, Instant now);
 
 void set_delivered(sqlite::Db& db, const std::string& underretning_id, Instant at);
-void set_receipt(sqlite::Db& db, const std::string& underretning_id, Instant at);
+// `by`: "inbox" (acknowledged in notifier's inbox) or the principal's label.
+void set_receipt(sqlite::Db& db, const std::string& underretning_id, Instant at,
+                 const std::string& by);
 void set_missed(sqlite::Db& db, const std::string& underretning_id, Instant at);
-// An empty note is stored as none.
-void set_response(sqlite::Db& db, const std::string& underretning_id,
-                  v1::UnderretningResponse response, Instant at, const std::string& note);
+// Appends a response to the underretning's history and makes it the current
+// one. An empty note is stored as none.
+void add_response(sqlite::Db& db, const std::string& underretning_id,
+                  const v1::UnderretningResponseEntry& entry);
+// The underretning's responses, oldest first.
+std::vector<v1::UnderretningResponseEntry> responses(sqlite::Db& db,
+                                                     const std::string& underretning_id);
+void set_forwarding(sqlite::Db& db, const std::string& underretning_id,
+                    const v1::UnderretningForwarding& f);
+
+// The underretning the notification `notification_id` carries, delivered or not.
+std::optional<std::string> by_notification(sqlite::Db& db, const std::string& notification_id);
+// Whether the underretning is listed for the coordinators of `district_id`.
+bool listed_for_district(sqlite::Db& db, const std::string& underretning_id,
+                         const std::string& district_id);
+
+// GET /v1/underretninger: whose list, which status, and where a page starts.
+// The order: those without a receipt first (group 0) by receipt deadline
+// (those without a clock after them), then the received ones (group 1)
+// newest first; the id breaks ties. `key` is the group's sort value
+// (deadline, or minus the creation instant, in Unix ms).
+struct ListKey {
+  std::int64_t group = -1;
+  std::int64_t key = 0;
+  std::string underretning_id;
+};
+struct ListFilter {
+  bool municipality = false;  // the recipient's list, else the district's
+  std::string scope;          // recipient id or district id
+  std::string status;         // "" (all), pending, overdue, received, responded
+  Instant now;                // for overdue
+};
+// At most `limit` items after `after` (none: from the start).
+std::vector<ListKey> list_underretninger(sqlite::Db& db, const ListFilter& f,
+                                         const std::optional<ListKey>& after, std::size_t limit);
+
+// GET /v1/scans: newest first, the id breaking ties; `key` is minus the
+// start instant in Unix ms.
+struct ScanKey {
+  std::int64_t key = 0;
+  std::string scan_id;
+};
+std::vector<std::pair<ScanKey, v1::ScanView>> list_scans(sqlite::Db& db,
+                                                         const std::optional<ScanKey>& after,
+                                                         std::size_t limit);
 
 // load_underretning (socialsog.hpp) reads one underretning's view.
 

@@ -3,14 +3,18 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <ctime>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
 #include "harness.hpp"
 #include "henvis/digest.hpp"
+#include "henvis/ids.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/api.pb.h"
+#include "henvis/v1/socialsog.pb.h"
 
 using namespace henvis::testing;
 
@@ -301,4 +305,133 @@ TEST_CASE("henvisctl: a coordinator pages forwards and closes - the last attempt
   INFO(confirmed.err);
   REQUIRE(confirmed.status == 0);
   CHECK(view().status() == henvis::v1::REFERRAL_STATUS_UNREACHABLE);
+}
+
+namespace {
+// An incident (proto3 JSON line) of a father living in `home` with his child:
+// aggravated violence `days_ago` days ago in Herning.
+std::string incident_line(const std::string& id, const std::string& father,
+                          const std::string& child, int home, int days_ago) {
+  const std::int64_t t = std::time(nullptr) - 86400 * days_ago;
+  return "{\"incidentId\":\"" + id +
+         "\",\"journalNumber\":\"4100-84123-00042-26\",\"districtId\":\"mvj\",\"occurredAt\":\"" +
+         henvis::rfc3339(std::chrono::system_clock::from_time_t(t)) +
+         "\",\"locationKommunekode\":657,\"offenceCodes\":[\"PH-G-GROV-VOLD\"],\"involved\":[{"
+         "\"role\":\"PERSON_ROLE_SUSPECT\",\"cpr\":\"" +
+         father + "\",\"homeKommunekode\":" + std::to_string(home) + ",\"children\":[{\"cpr\":\"" +
+         child + "\",\"homeKommunekode\":" + std::to_string(home) + "}]}]}\n";
+}
+
+// The word after `key` on the line that starts with it ("" if none).
+std::string value_after(const std::string& out, const std::string& key) {
+  const auto at = out.find(key);
+  if (at == std::string::npos) return "";
+  std::istringstream in(out.substr(at + key.size()));
+  std::string word;
+  in >> word;
+  return word;
+}
+}  // namespace
+
+TEST_CASE("henvisctl runs Socialsøg: scans, underretninger, receipt, response, forwarding",
+          "[integration][henvisctl][socialsog]") {
+  Stack s;
+  s.start_broker();
+  std::ofstream(s.dir() / "socialsog-settings.textproto") << "weekly_scan_disabled: true\n";
+  s.start("socialsog");
+  // Given a Herning family and a Holstebro family (no henvis account), imported
+  const auto file = s.dir() / "incidents.jsonl";
+  std::ofstream(file) << incident_line("ctl-1", "150580-1235", "010315-4123", 657, 3)
+                      << incident_line("ctl-2", "150580-1236", "010315-4124", 661, 3);
+  auto imp = henvisctl(s.dir(), "incidents import " + file.string() + " --bootstrap-file " +
+                                    (s.dir() / "bootstrap.txt").string());
+  REQUIRE(imp.status == 0);
+  REQUIRE(eventually([&] { return s.metric("socialsog", "henvis_consumer_applied_total") >= 2; }));
+  const std::string url =
+      "--socialsog http://127.0.0.1:" + std::to_string(s.port("socialsog")) + " --token-file ";
+  std::ofstream(s.dir() / "coordinator.token") << "dev-coordinator-mvj\n";
+  std::ofstream(s.dir() / "herning.token") << "dev-municipality-657\n";
+  const std::string coordinator = url + (s.dir() / "coordinator.token").string() + " ";
+  const std::string herning = url + (s.dir() / "herning.token").string() + " ";
+
+  // When the coordinator scans a window of dates that holds nothing: zeros printed
+  auto none = henvisctl(s.dir(), coordinator + "scans run --from 2020-01-01 --to 2020-01-31");
+  INFO(none.err);
+  REQUIRE(none.status == 0);
+  CHECK(none.out.find("underretninger created:  0") != std::string::npos);
+  CHECK(none.out.find("window:") != std::string::npos);
+  // And without a window: both families
+  auto run = henvisctl(s.dir(), coordinator + "scans run");
+  REQUIRE(run.status == 0);
+  CHECK(run.out.find("underretninger created:  2") != std::string::npos);
+  const std::string scan_id = value_after(run.out, "scan:");
+  CHECK(henvisctl(s.dir(), coordinator + "scans show " + scan_id).out.find("children flagged:") !=
+        std::string::npos);
+  // Then the scans list pages, pointing to the next page
+  auto scans = henvisctl(s.dir(), coordinator + "scans list --limit 1");
+  CHECK(scans.out.find(scan_id) != std::string::npos);
+  const std::string cursor = value_after(scans.out, "more: --cursor");
+  REQUIRE_FALSE(cursor.empty());
+  auto rest = henvisctl(s.dir(), coordinator + "scans list --limit 1 --cursor " + cursor);
+  CHECK(rest.out.find("1 scan\n") != std::string::npos);
+  CHECK(rest.out.find("more:") == std::string::npos);
+
+  // And Herning lists its pending one, with the working days left
+  auto pending = henvisctl(s.dir(), herning + "underretninger list --pending");
+  REQUIRE(pending.status == 0);
+  CHECK(pending.out.find("DAYS LEFT") != std::string::npos);
+  CHECK(pending.out.find("1 underretning\n") != std::string::npos);
+  auto json = henvisctl(s.dir(), herning + "--json underretninger list --pending");
+  const auto list = parse<henvis::v1::UnderretningList>(json.out);
+  REQUIRE(list.underretninger_size() == 1);
+  const std::string id = list.underretninger(0).notice().underretning_id();
+  CHECK(list.underretninger(0).working_days_left() >= 6);
+  // When Herning records receipt (today) and two responses, the note from a file
+  auto receipt = henvisctl(s.dir(), herning + "underretninger receipt " + id + " --at now");
+  INFO(receipt.err);
+  CHECK(receipt.status == 0);
+  CHECK(receipt.out.find("recorded by dev-municipality-657") != std::string::npos);
+  std::ofstream(s.dir() / "note.txt") << "børnefaglig undersøgelse\n";
+  CHECK(henvisctl(s.dir(), herning + "underretninger response " + id +
+                               " assessment_started --note-file " + (s.dir() / "note.txt").string())
+            .status == 0);
+  auto second = henvisctl(s.dir(), herning + "underretninger response " + id + " support_measure");
+  CHECK(second.out.find("2 responses recorded") != std::string::npos);
+  CHECK(henvisctl(s.dir(), herning + "underretninger response " + id + " shrug").status == 2);
+  // Then show prints the history, and the status filter finds it
+  auto show = henvisctl(s.dir(), herning + "underretninger show " + id);
+  CHECK(show.out.find("responses:") != std::string::npos);
+  CHECK(show.out.find("børnefaglig undersøgelse") != std::string::npos);
+  CHECK(show.out.find("support_measure") != std::string::npos);
+  CHECK(henvisctl(s.dir(), herning + "underretninger list --status responded").out.find(id) !=
+        std::string::npos);
+
+  // When the coordinator forwards the Holstebro one by letter and records its receipt
+  auto all = henvisctl(s.dir(), coordinator + "--json underretninger list");
+  std::string holstebro;
+  const auto coordinators = parse<henvis::v1::UnderretningList>(all.out);
+  for (const auto& v : coordinators.underretninger())
+    if (v.notice().kommunekode() == 661) holstebro = v.notice().underretning_id();
+  REQUIRE_FALSE(holstebro.empty());
+  auto forward = henvisctl(
+      s.dir(), coordinator + "underretninger forward " + holstebro + " --channel letter --at now");
+  INFO(forward.err);
+  CHECK(forward.status == 0);
+  CHECK(forward.out.find("by letter") != std::string::npos);
+  CHECK(henvisctl(s.dir(), coordinator + "underretninger receipt " + holstebro).status == 0);
+  // And Herning's is not the coordinator's to confirm; a bad channel is named
+  auto refused = henvisctl(s.dir(), coordinator + "underretninger forward " + id);
+  CHECK(refused.status == 1);
+  CHECK(refused.err.find("404") != std::string::npos);
+  auto channel =
+      henvisctl(s.dir(), coordinator + "underretninger forward " + holstebro + " --channel fax");
+  CHECK(channel.err.find("channel:") != std::string::npos);
+  // And the coordinator's list pages one at a time through both
+  auto page = henvisctl(s.dir(), coordinator + "underretninger list --limit 1");
+  const std::string next = value_after(page.out, "more: --cursor");
+  REQUIRE_FALSE(next.empty());
+  auto last = henvisctl(s.dir(), coordinator + "underretninger list --limit 1 --cursor " + next);
+  CHECK(last.out.find("more:") == std::string::npos);
+  CHECK((page.out.find(id) != std::string::npos) != (last.out.find(id) != std::string::npos));
+  CHECK(s.stop("socialsog") == 0);
 }

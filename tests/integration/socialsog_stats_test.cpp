@@ -167,6 +167,18 @@ TEST_CASE("Socialsøg statistics: import with bad lines, scan, receipt, counted"
   CHECK(ctl.status == 0);
   CHECK(ctl.out.rfind("row,underretninger,childrenFlagged", 0) == 0);
   CHECK(ctl.out.find("total,2,2") != std::string::npos);
+  // And by the date of the earliest incident (socialsog sends it with every
+  // event) the same two are counted, and the answer says which date it used
+  auto by_incident = http("GET", s.port("evaluation"),
+                          "/v1/stats/underretninger?dateBasis=incident", "dev-evaluator");
+  REQUIRE(by_incident.status == 200);
+  const auto incident_stats = parse<v1::UnderretningStats>(by_incident.body);
+  CHECK(incident_stats.date_basis() == "incident");
+  CHECK(incident_stats.total().underretninger() == 2);
+  auto bad_basis = http("GET", s.port("evaluation"), "/v1/stats/underretninger?dateBasis=charged",
+                        "dev-evaluator");
+  CHECK(bad_basis.status == 400);
+  CHECK(bad_basis.body.find("\"field\":\"dateBasis\"") != std::string::npos);
   // And only evaluators get them
   CHECK(
       http("GET", s.port("evaluation"), "/v1/stats/underretninger", "dev-coordinator-mvj").status ==

@@ -5,6 +5,8 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <ctime>
 #include <fstream>
 
 #include "harness.hpp"
@@ -44,15 +46,32 @@ v1::Incident incident(const std::string& id, const std::string& district, const 
   c->set_home_kommunekode(657);
   return in;
 }
+
+// A stack of the broker, notifier and socialsog; the weekly schedule stays
+// out of the way (the coordinator scans on demand).
+void start_socialsog(Stack& s) {
+  s.start_broker();
+  std::ofstream(s.dir() / "socialsog-settings.textproto") << "weekly_scan_disabled: true\n";
+  s.start("notifier");
+  s.start("socialsog");
+}
+
+// Produces the incidents to police.incidents.v1, as the police system does.
+void produce(Stack& s, const std::vector<v1::Incident>& incidents) {
+  kafka::Producer producer(s.bootstrap(), [](std::int64_t, bool, const std::string&) {});
+  std::int64_t n = 0;
+  for (const auto& in : incidents) {
+    auto e = kafka::make_event("/test/police", event_types::INCIDENT_REGISTERED, in.incident_id(),
+                               in.SerializeAsString());
+    producer.produce(topics::INCIDENTS, e.key, e.payload, e.headers(), ++n);
+  }
+  REQUIRE(producer.flush(30000));
+}
 }  // namespace
 
 TEST_CASE("Socialsøg through the stack: scan, the right inbox, receipt", "[integration]") {
   Stack s;
-  s.start_broker();
-  // The weekly schedule stays out of the way; the coordinator scans on demand.
-  std::ofstream(s.dir() / "socialsog-settings.textproto") << "weekly_scan_disabled: true\n";
-  s.start("notifier");
-  s.start("socialsog");
+  start_socialsog(s);
 
   // Given two weak drink-driving incidents (in two districts) and an aggravated
   // violence incident of a Herning father, and an incident with a bad CPR number
@@ -64,16 +83,7 @@ TEST_CASE("Socialsøg through the stack: scan, the right inbox, receipt", "[inte
   auto bad = incident("it-inc-bad", "mvj", "PH-G-FL53", now);
   bad.mutable_involved(0)->set_cpr("999999-9999");
   incidents.push_back(bad);
-  {
-    kafka::Producer producer(s.bootstrap(), [](std::int64_t, bool, const std::string&) {});
-    std::int64_t n = 0;
-    for (const auto& in : incidents) {
-      auto e = kafka::make_event("/test/police", event_types::INCIDENT_REGISTERED, in.incident_id(),
-                                 in.SerializeAsString());
-      producer.produce(topics::INCIDENTS, e.key, e.payload, e.headers(), ++n);
-    }
-    REQUIRE(producer.flush(30000));
-  }
+  produce(s, incidents);
   REQUIRE(eventually([&] {
     return s.metric("socialsog", "henvis_consumer_applied_total") +
                s.metric("socialsog", "henvis_consumer_dead_lettered_total") >=
@@ -140,6 +150,86 @@ TEST_CASE("Socialsøg through the stack: scan, the right inbox, receipt", "[inte
   CHECK(resp.status == 200);
   CHECK(underretninger(s, "dev-municipality-657").underretninger(0).response() ==
         v1::UNDERRETNING_RESPONSE_ASSESSMENT_STARTED);
+  CHECK(s.stop("socialsog") == 0);
+  CHECK(s.stop("notifier") == 0);
+}
+
+namespace {
+// Today's date in Copenhagen, `days` days from now, as YYYY-MM-DD (near
+// enough: the tests' windows are days wide).
+std::string day(int days) {
+  const std::time_t t = std::time(nullptr) + 86400 * days;
+  char buf[11];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", std::gmtime(&t));
+  return buf;
+}
+}  // namespace
+
+TEST_CASE("Socialsøg through the stack: acknowledging in the inbox is the receipt, at the ack time",
+          "[integration][socialsog][receipt]") {
+  Stack s;
+  start_socialsog(s);
+  // Given a Herning father's aggravated violence five days ago
+  const std::int64_t now = std::time(nullptr);
+  produce(s, {incident("ack-inc-1", "mvj", "PH-G-GROV-VOLD", now - 86400 * 5)});
+  REQUIRE(eventually([&] { return s.metric("socialsog", "henvis_consumer_applied_total") >= 1; }));
+
+  // When the coordinator scans an empty window by dates: the window and zero counts are echoed
+  const int port = s.port("socialsog");
+  auto empty = http("POST", port, "/v1/scans", "dev-coordinator-mvj",
+                    R"({"from":"2020-01-01","to":"2020-01-31"})");
+  REQUIRE(empty.status == 200);
+  CHECK(empty.body.find("\"windowFrom\":\"2019-12-31T23:00:00Z\"") != std::string::npos);
+  CHECK(empty.body.find("\"windowTo\":\"2020-01-31T23:00:00Z\"") != std::string::npos);
+  CHECK(empty.body.find("\"incidentsConsidered\":0") != std::string::npos);
+  // And the last ten days by dates: one underretning
+  auto r = http("POST", port, "/v1/scans", "dev-coordinator-mvj",
+                "{\"from\":\"" + day(-10) + "\",\"to\":\"" + day(0) + "\"}");
+  REQUIRE(r.status == 200);
+  const auto scan = parse<v1::ScanView>(r.body);
+  REQUIRE(scan.underretninger_created() == 1);
+  const std::string id = scan.underretning_ids(0);
+  auto scans = http("GET", port, "/v1/scans", "dev-coordinator-mvj");
+  REQUIRE(scans.status == 200);
+  CHECK(parse<v1::ScanList>(scans.body).scans_size() == 2);
+
+  // And Herning acknowledges it in its notifier inbox
+  std::string notification;
+  REQUIRE(eventually([&] {
+    const v1::Inbox in = inbox(s, "dev-municipality-657");
+    for (const auto& e : in.entries())
+      if (e.underretning().underretning_id() == id) notification = e.notification_id();
+    return !notification.empty();
+  }));
+  auto ack = http("POST", s.port("notifier"), "/v1/inbox/" + notification + "/ack",
+                  "dev-municipality-657");
+  REQUIRE(ack.status == 200);
+  const auto acked_at = parse<v1::InboxEntry>(ack.body).acknowledged_at();
+
+  // Then socialsog records the receipt at the acknowledgement's time
+  v1::UnderretningView v;
+  REQUIRE(eventually([&] {
+    auto g = http("GET", port, "/v1/underretninger/" + id, "dev-municipality-657");
+    REQUIRE(g.status == 200);
+    v = parse<v1::UnderretningView>(g.body);
+    return v.has_receipt_at();
+  }));
+  CHECK(std::abs(v.receipt_at().seconds() - acked_at.seconds()) <= 1);
+  CHECK(v.receipt_recorded_by() == "inbox");
+  CHECK(v.status() == "received");
+  CHECK(v.notice().has_receipt_due_at());
+  // And the lists agree; Aarhus does not see it, the district's coordinator does
+  auto received = http("GET", port, "/v1/underretninger?status=received", "dev-municipality-657");
+  CHECK(parse<v1::UnderretningList>(received.body).underretninger_size() == 1);
+  auto pending = http("GET", port, "/v1/underretninger?status=pending", "dev-municipality-657");
+  CHECK(parse<v1::UnderretningList>(pending.body).underretninger_size() == 0);
+  CHECK(http("GET", port, "/v1/underretninger/" + id, "dev-municipality-751").status == 404);
+  CHECK(http("GET", port, "/v1/underretninger/" + id, "dev-coordinator-mvj").status == 200);
+  // And a receipt time given later does not change it
+  auto again = http("POST", port, "/v1/underretninger/" + id + "/receipt", "dev-municipality-657",
+                    "{\"receivedAt\":\"" + day(0) + "\"}");
+  CHECK(again.status == 200);
+  CHECK(parse<v1::UnderretningView>(again.body).receipt_at().seconds() == v.receipt_at().seconds());
   CHECK(s.stop("socialsog") == 0);
   CHECK(s.stop("notifier") == 0);
 }

@@ -602,17 +602,17 @@ TEST_CASE("evaluation: CSV has a header, a line per row and the total - withheld
         "row,kommunekode,municipalityName,offered,accepted,declined,routed,unroutable,"
         "delivered,contactAttempted,conversationHeld,furtherSessionsAccepted,withdrawn,"
         "routedRate,unroutableRate,deliveredRate,contactAttemptedRate,conversationHeldRate,"
-        "furtherSessionsAcceptedRate,withdrawnRate,medianDaysToFirstContact,suppressed");
+        "furtherSessionsAcceptedRate,withdrawnRate,medianDaysToFirstContact,suppressed,dateBasis");
   // Every line has as many cells as the header
   for (const auto& l : lines)
     CHECK(std::count(l.begin(), l.end(), ',') == std::count(lines[0].begin(), lines[0].end(), ','));
-  // Aarhus: offered suppressed -> empty cell, named in the last column
+  // Aarhus: offered suppressed -> empty cell, named in the suppressed column
   CHECK(lines[2].rfind("group,751,Aarhus,,,0,", 0) == 0);
   CHECK(lines[2].find("offered;accepted") != std::string::npos);
   CHECK(lines[3].rfind("total,,,", 0) == 0);
   // And with N = 1 every value is there
   const auto all = ev::to_csv(ev::compute(ev::load_facts(f.db, q), q, 1, f.directory), q);
-  CHECK(all.find("total,,,13,10,3,8,2,7,6,5,2,1,0.8,0.2,0.7,0.6,0.5,0.2,0.1,3,\r\n") !=
+  CHECK(all.find("total,,,13,10,3,8,2,7,6,5,2,1,0.8,0.2,0.7,0.6,0.5,0.2,0.1,3,,charged\r\n") !=
         std::string::npos);
   // And without groupBy: header without group columns, and only the total line
   const auto q0 = ev::parse_query({{"format", "csv"}});

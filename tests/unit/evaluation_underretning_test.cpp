@@ -139,11 +139,11 @@ struct Fixture {
     for (const auto& m : events) apply(applier, db, m);
   }
   v1::UnderretningStats stats(const std::map<std::string, std::string>& params, int min_cell) {
-    const auto q = ev::parse_query(params, ev::underretning_dims());
+    const auto q = ev::parse_query(params, ev::underretning_dims(), ev::underretning_date_bases());
     return ev::compute_underretninger(ev::load_underretning_facts(db, q), q, min_cell, directory);
   }
   std::string csv(const std::map<std::string, std::string>& params, int min_cell) {
-    const auto q = ev::parse_query(params, ev::underretning_dims());
+    const auto q = ev::parse_query(params, ev::underretning_dims(), ev::underretning_date_bases());
     return ev::to_csv(stats(params, min_cell), q);
   }
 };
@@ -306,23 +306,23 @@ TEST_CASE("underretning statistics as CSV", "[evaluation][underretninger][csv]")
       "row,week,underretninger,childrenFlagged,childrenCrossDistrict,childrenCrossMunicipality,"
       "receiptsOnTime,receiptsMissed,receiptsPending,sentToCoordinator,responseNoAction,"
       "responseAssessmentStarted,responseSupportMeasure,responseNone,crossDistrictShare,"
-      "crossMunicipalityShare,receiptsOnTimeShare,suppressed\r\n";
+      "crossMunicipalityShare,receiptsOnTimeShare,suppressed,dateBasis\r\n";
   CHECK(f.csv({{"groupBy", "week"}}, 1) ==
-        header + "group,2024-W10,3,6,5,2,1,1,1,0,0,1,0,2,0.8333,0.3333,0.5,\r\n" +
-            "group,2024-W11,2,3,2,2,1,0,0,1,0,0,1,1,0.6667,0.6667,1,\r\n" +
-            "total,,5,9,7,4,2,1,1,1,0,1,1,3,0.7778,0.4444,0.6667,\r\n");
-  // Withheld cells are empty and named in the last column
+        header + "group,2024-W10,3,6,5,2,1,1,1,0,0,1,0,2,0.8333,0.3333,0.5,,notice\r\n" +
+            "group,2024-W11,2,3,2,2,1,0,0,1,0,0,1,1,0.6667,0.6667,1,,notice\r\n" +
+            "total,,5,9,7,4,2,1,1,1,0,1,1,3,0.7778,0.4444,0.6667,,notice\r\n");
+  // Withheld cells are empty and named in the column before dateBasis
   CHECK(f.csv({{"groupBy", "week"}}, 2) ==
         header +
             "group,2024-W10,3,6,5,2,,,,0,0,,0,,0.8333,0.3333,,"
             "receiptsOnTime;receiptsMissed;receiptsPending;responseAssessmentStarted;"
-            "responseNone;receiptsOnTimeShare\r\n" +
+            "responseNone;receiptsOnTimeShare,notice\r\n" +
             "group,2024-W11,2,3,2,2,,0,0,,0,0,,,0.6667,0.6667,,"
             "receiptsOnTime;sentToCoordinator;responseSupportMeasure;responseNone;"
-            "receiptsOnTimeShare\r\n" +
+            "receiptsOnTimeShare,notice\r\n" +
             "total,,5,9,7,4,2,,,,0,,,3,0.7778,0.4444,,"
             "receiptsMissed;receiptsPending;sentToCoordinator;responseAssessmentStarted;"
-            "responseSupportMeasure;receiptsOnTimeShare\r\n");
+            "responseSupportMeasure;receiptsOnTimeShare,notice\r\n");
 }
 
 TEST_CASE("underretning events that can never be applied are refused",
@@ -379,8 +379,8 @@ TEST_CASE("a store written before the Unix-milliseconds step reads the same afte
                              "SELECT count(*) FROM underretninger WHERE typeof(state_at) = "
                              "'integer' AND typeof(receipt_due_at) IN ('integer', 'null')") == 5);
   // And the statistics and later events treat it as the current store
-  const auto q =
-      ev::parse_query({{"groupBy", "week,municipality,district"}}, ev::underretning_dims());
+  const auto q = ev::parse_query({{"groupBy", "week,municipality,district"}},
+                                 ev::underretning_dims(), ev::underretning_date_bases());
   CHECK(ev::to_csv(
             ev::compute_underretninger(ev::load_underretning_facts(old, q), q, 1, now.directory),
             q) == now.csv({{"groupBy", "week,municipality,district"}}, 1));
@@ -457,4 +457,61 @@ TEST_CASE("GET /v1/stats/underretninger: evaluator only, parameters checked",
        {"dev-officer-mvj", "dev-municipality-657", "dev-coordinator-mvj", "dev-admin"})
     CHECK(get(token, {}).status == 403);
   CHECK(get("", {}).status == 401);
+}
+
+TEST_CASE("underretning statistics go by the notice date, or the earliest incident's on request",
+          "[evaluation][underretninger][dateBasis]") {
+  // Given u1 (created 5 March 2024) whose earliest incident was on 21 February
+  // in Copenhagen (20 February 23:30 UTC), and u5 whose events carried no
+  // incident date (sent before socialsog told it)
+  auto with_incident = [](henvis::kafka::Message m, const std::string& at) {
+    v1::UnderretningEvent e;
+    REQUIRE(e.ParseFromString(m.payload));
+    *e.mutable_earliest_incident_at() = ts(at);
+    m.payload = e.SerializeAsString();
+    return m;
+  };
+  Fixture f;
+  f.apply_all({with_incident(event(U1, "created", U1.created), "2024-02-20T23:30:00Z"),
+               event(U5, "created", U5.created)});
+  const std::map<std::string, std::string> february = {{"from", "2024-02-01"},
+                                                       {"to", "2024-03-01"}};
+  // When February is asked for by the notice date (the default): nothing,
+  // and the answer says which date it went by
+  const auto notice = f.stats(february, 1);
+  CHECK(notice.date_basis() == "notice");
+  CHECK(notice.total().underretninger() == 0);
+  // When by the incident date: u1, in the incident's ISO week
+  auto params = february;
+  params["dateBasis"] = "incident";
+  params["groupBy"] = "week";
+  const auto incident = f.stats(params, 1);
+  CHECK(incident.date_basis() == "incident");
+  CHECK(incident.total().underretninger() == 1);
+  REQUIRE(incident.rows_size() == 1);
+  CHECK(incident.rows(0).week() == "2024-W08");
+  // And u5, without an incident date, is left out under that basis
+  CHECK(f.stats({{"dateBasis", "incident"}}, 1).total().underretninger() == 1);
+  CHECK(f.stats({}, 1).total().underretninger() == 2);
+  // And the CSV says it on every line, in its last column
+  const std::string csv = f.csv(params, 1);
+  CHECK(csv.find(",suppressed,dateBasis\r\n") != std::string::npos);
+  CHECK(csv.find(",incident\r\ntotal,") != std::string::npos);
+  // And another basis is refused naming the parameter
+  try {
+    f.stats({{"dateBasis", "charged"}}, 1);
+    FAIL("no problem thrown");
+  } catch (const henvis::http::Problem& p) {
+    CHECK(p.response.status == 400);
+    CHECK(p.response.body.find("\"field\":\"dateBasis\"") != std::string::npos);
+  }
+}
+
+TEST_CASE("referral statistics say they go by the charge date", "[evaluation][dateBasis]") {
+  const auto q = ev::parse_query({{"dateBasis", "charged"}});
+  CHECK(q.date_basis == "charged");
+  CHECK(ev::parse_query({}).date_basis == "charged");
+  CHECK_THROWS_AS(ev::parse_query({{"dateBasis", "notice"}}), henvis::http::Problem);
+  const auto stats = ev::compute({}, q, 5, dev_directory());
+  CHECK(stats.date_basis() == "charged");
 }

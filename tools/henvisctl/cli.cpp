@@ -811,6 +811,15 @@ int config_check(const Context& c, const Args& a);      // config_check.cpp
 int dlq_list(const Context& c, const Args& a);          // dlq.cpp
 int dlq_replay(const Context& c, const Args& a);        // dlq.cpp
 int incidents_import(const Context& c, const Args& a);  // incidents.cpp
+// socialsog_cmds.cpp
+int scans_run(const Context& c, const Args& a);
+int scans_show(const Context& c, const Args& a);
+int scans_list(const Context& c, const Args& a);
+int underretninger_list(const Context& c, const Args& a);
+int underretninger_show(const Context& c, const Args& a);
+int underretninger_receipt(const Context& c, const Args& a);
+int underretninger_response(const Context& c, const Args& a);
+int underretninger_forward(const Context& c, const Args& a);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all{
@@ -979,6 +988,75 @@ const std::vector<Command>& commands() {
        {"bootstrap", "bootstrap-file"},
        {"dry-run"},
        incidents_import},
+      {{"scans", "run"},
+       "[--from D --to D]",
+       "Run a Socialsøg scan now (coordinator). Without a window: the incidents received\n"
+       "since the last weekly scan (its watermark is not moved). The window scanned and\n"
+       "every count (0 included) are printed.\n"
+       "  --from D, --to D       the incidents that occurred in the window: a date YYYY-MM-DD\n"
+       "                         (from = 00:00 Europe/Copenhagen of D, to = the END of day D)\n"
+       "                         or an RFC 3339 time\n",
+       {"from", "to"},
+       {},
+       scans_run},
+      {{"scans", "show"},
+       "SCAN_ID",
+       "Show one scan: its window, counts and the underretninger it created (coordinator).\n",
+       {},
+       {},
+       scans_show},
+      {{"scans", "list"},
+       "[--limit N] [--cursor C]",
+       "List the scans, newest first (coordinator).\n"
+       "  --limit N              at most N (default 100); more: --cursor as printed\n"
+       "  --cursor C             continue where the previous page ended\n",
+       {"limit", "cursor"},
+       {},
+       scans_list},
+      {{"underretninger", "list"},
+       "[--pending|--overdue|--status S] [--limit N] [--cursor C]",
+       "List your underretninger (a municipality its own, a coordinator its district's):\n"
+       "those awaiting a receipt first by deadline, then the rest newest first.\n"
+       "  --pending              no receipt yet (overdue ones included)\n"
+       "  --overdue              no receipt and the receipt deadline has passed\n"
+       "  --status S             pending, overdue, received (no response yet) or responded\n"
+       "  --limit N              at most N (default 100); more: --cursor as printed\n"
+       "  --cursor C             continue where the previous page ended\n",
+       {"status", "limit", "cursor"},
+       {"pending", "overdue"},
+       underretninger_list},
+      {{"underretninger", "show"},
+       "UNDERRETNING_ID",
+       "Show one underretning: children, incidents, receipt, responses, forwarding.\n",
+       {},
+       {},
+       underretninger_show},
+      {{"underretninger", "receipt"},
+       "UNDERRETNING_ID [--at T]",
+       "Record the receipt (kvittering) of an underretning (municipality; a coordinator for\n"
+       "a municipality without a henvis account). Recording it again changes nothing.\n"
+       "  --at T                 when it was received, RFC 3339 or YYYY-MM-DD (default now)\n",
+       {"at"},
+       {},
+       underretninger_receipt},
+      {{"underretninger", "response"},
+       "UNDERRETNING_ID RESPONSE [--note-file F|-]",
+       "Record the municipality's response: no_action, assessment_started or\n"
+       "support_measure. Every response is kept; the same one again is recorded once.\n"
+       "  --note-file F          a note (at most 500 characters) from file F, - for stdin\n",
+       {"note-file"},
+       {},
+       underretninger_response},
+      {{"underretninger", "forward"},
+       "UNDERRETNING_ID [--at T] [--channel C] [--note-file F]",
+       "Record that an underretning for a municipality without a henvis account was\n"
+       "forwarded to it by other means (coordinator).\n"
+       "  --at T                 when, RFC 3339 or YYYY-MM-DD (default now)\n"
+       "  --channel C            e-mail, letter, phone or other (default other)\n"
+       "  --note-file F          a note (at most 500 characters) from file F, - for stdin\n",
+       {"at", "channel", "note-file"},
+       {},
+       underretninger_forward},
   };
   return all;
 }
@@ -1017,6 +1095,7 @@ void usage(std::ostream& o) {
        "  --router URL           default http://127.0.0.1:8082 ($HENVIS_ROUTER)\n"
        "  --notifier URL         default http://127.0.0.1:8084 ($HENVIS_NOTIFIER)\n"
        "  --evaluation URL       default http://127.0.0.1:8085 ($HENVIS_EVALUATION)\n"
+       "  --socialsog URL        default http://127.0.0.1:8083 ($HENVIS_SOCIALSOG)\n"
        "  --json                 print the server's JSON instead of a table\n"
        "  --help, -h             this text; COMMAND --help (or help COMMAND) for a command's\n"
        "  --version              henvisctl's version\n\n"
@@ -1044,8 +1123,8 @@ void print_problem(std::ostream& err, const client::Problem& p) {
 }
 
 const std::set<std::string>& global_values() {
-  static const std::set<std::string> v{"token",  "token-file", "intake",
-                                       "router", "notifier",   "evaluation"};
+  static const std::set<std::string> v{"token",    "token-file", "intake",   "router",
+                                       "notifier", "evaluation", "socialsog"};
   return v;
 }
 
@@ -1056,6 +1135,7 @@ Globals env_globals() {
   g.endpoints.router = env("HENVIS_ROUTER", g.endpoints.router);
   g.endpoints.notifier = env("HENVIS_NOTIFIER", g.endpoints.notifier);
   g.endpoints.evaluation = env("HENVIS_EVALUATION", g.endpoints.evaluation);
+  g.endpoints.socialsog = env("HENVIS_SOCIALSOG", g.endpoints.socialsog);
   g.token = env("HENVIS_TOKEN", "");
   return g;
 }
@@ -1124,11 +1204,12 @@ void take_globals(Args& a, Globals& g) {
     if (k == "router") g.endpoints.router = a.options[k];
     if (k == "notifier") g.endpoints.notifier = a.options[k];
     if (k == "evaluation") g.endpoints.evaluation = a.options[k];
+    if (k == "socialsog") g.endpoints.socialsog = a.options[k];
     a.options.erase(k);
   }
   g.json = a.flag("json");
-  for (const auto& url :
-       {g.endpoints.intake, g.endpoints.router, g.endpoints.notifier, g.endpoints.evaluation}) {
+  for (const auto& url : {g.endpoints.intake, g.endpoints.router, g.endpoints.notifier,
+                          g.endpoints.evaluation, g.endpoints.socialsog}) {
     try {
       client::parse_url(url);
     } catch (const std::invalid_argument& e) {

@@ -168,10 +168,12 @@ Client Client::as(std::string token) const { return Client(conns_, std::move(tok
 
 void Client::call(HttpClient& h, const std::string& method, const std::string& target,
                   const std::string& body, google::protobuf::Message* out,
-                  const std::vector<std::pair<std::string, std::string>>& headers, int* status) {
+                  const std::vector<std::pair<std::string, std::string>>& headers, int* status,
+                  std::string* raw) {
   HttpResponse r = h.request(method, target, token_, body, headers);
   if (status) *status = r.status;
   if (r.status < 200 || r.status >= 300) throw ApiError(parse_problem(r));
+  if (raw) *raw = r.body;
   if (out) from_json(r.body, *out);
 }
 
@@ -264,6 +266,66 @@ std::string Client::stats(const std::string& table, const std::string& query) {
       "GET", "/v1/stats/" + table + (query.empty() ? "" : "?" + query), token_);
   if (r.status < 200 || r.status >= 300) throw ApiError(parse_problem(r));
   return r.body;
+}
+
+v1::ScanView Client::run_scan(const v1::ScanWindowRequest& req, std::string* raw) {
+  v1::ScanView out;
+  call(conns_->socialsog, "POST", "/v1/scans", to_json(req), &out, {}, nullptr, raw);
+  return out;
+}
+
+v1::ScanView Client::scan(const std::string& scan_id, std::string* raw) {
+  v1::ScanView out;
+  call(conns_->socialsog, "GET", "/v1/scans/" + url_encode(scan_id), "", &out, {}, nullptr, raw);
+  return out;
+}
+
+v1::ScanList Client::scans(const std::string& query, std::string* raw) {
+  v1::ScanList out;
+  call(conns_->socialsog, "GET", "/v1/scans" + (query.empty() ? "" : "?" + query), "", &out, {},
+       nullptr, raw);
+  return out;
+}
+
+v1::UnderretningList Client::underretninger(const std::string& query, std::string* raw) {
+  v1::UnderretningList out;
+  call(conns_->socialsog, "GET", "/v1/underretninger" + (query.empty() ? "" : "?" + query), "",
+       &out, {}, nullptr, raw);
+  return out;
+}
+
+v1::UnderretningView Client::underretning(const std::string& id, std::string* raw) {
+  v1::UnderretningView out;
+  call(conns_->socialsog, "GET", "/v1/underretninger/" + url_encode(id), "", &out, {}, nullptr,
+       raw);
+  return out;
+}
+
+v1::UnderretningView Client::record_receipt(const std::string& id,
+                                            const v1::UnderretningReceiptRequest& req,
+                                            std::string* raw) {
+  v1::UnderretningView out;
+  call(conns_->socialsog, "POST", "/v1/underretninger/" + url_encode(id) + "/receipt", to_json(req),
+       &out, {}, nullptr, raw);
+  return out;
+}
+
+v1::UnderretningView Client::record_response(const std::string& id,
+                                             const v1::UnderretningResponseRequest& req,
+                                             std::string* raw) {
+  v1::UnderretningView out;
+  call(conns_->socialsog, "POST", "/v1/underretninger/" + url_encode(id) + "/response",
+       to_json(req), &out, {}, nullptr, raw);
+  return out;
+}
+
+v1::UnderretningView Client::record_forwarding(const std::string& id,
+                                               const v1::UnderretningForwardingRequest& req,
+                                               std::string* raw) {
+  v1::UnderretningView out;
+  call(conns_->socialsog, "POST", "/v1/underretninger/" + url_encode(id) + "/forwarding",
+       to_json(req), &out, {}, nullptr, raw);
+  return out;
 }
 
 }  // namespace henvis::client

@@ -19,6 +19,7 @@
 
 #include "henvis/http_client.hpp"
 #include "henvis/v1/api.pb.h"
+#include "henvis/v1/socialsog.pb.h"
 
 namespace henvis::client {
 
@@ -95,6 +96,7 @@ struct Endpoints {
   std::string router = "http://127.0.0.1:8082";
   std::string notifier = "http://127.0.0.1:8084";
   std::string evaluation = "http://127.0.0.1:8085";
+  std::string socialsog = "http://127.0.0.1:8083";
 };
 
 // The henvis API, one method per call. Copies made with as() share the
@@ -130,20 +132,41 @@ class Client {
   // GET /v1/stats/<table>?<query> (table: referrals or underretninger): the
   // body as the server sent it (CSV or JSON, as the query's format asks).
   std::string stats(const std::string& table, const std::string& query);
+  // socialsog. `query` without the leading '?'; `raw`, when given, receives
+  // the server's JSON as it was sent.
+  v1::ScanView run_scan(const v1::ScanWindowRequest& req, std::string* raw = nullptr);
+  v1::ScanView scan(const std::string& scan_id, std::string* raw = nullptr);
+  v1::ScanList scans(const std::string& query, std::string* raw = nullptr);
+  v1::UnderretningList underretninger(const std::string& query, std::string* raw = nullptr);
+  v1::UnderretningView underretning(const std::string& id, std::string* raw = nullptr);
+  v1::UnderretningView record_receipt(const std::string& id,
+                                      const v1::UnderretningReceiptRequest& req,
+                                      std::string* raw = nullptr);
+  v1::UnderretningView record_response(const std::string& id,
+                                       const v1::UnderretningResponseRequest& req,
+                                       std::string* raw = nullptr);
+  v1::UnderretningView record_forwarding(const std::string& id,
+                                         const v1::UnderretningForwardingRequest& req,
+                                         std::string* raw = nullptr);
 
  private:
   struct Connections {
-    HttpClient intake, router, notifier, evaluation;
+    HttpClient intake, router, notifier, evaluation, socialsog;
     explicit Connections(const Endpoints& e)
-        : intake(e.intake), router(e.router), notifier(e.notifier), evaluation(e.evaluation) {}
+        : intake(e.intake),
+          router(e.router),
+          notifier(e.notifier),
+          evaluation(e.evaluation),
+          socialsog(e.socialsog) {}
   };
   Client(std::shared_ptr<Connections> c, std::string token)
       : conns_(std::move(c)), token_(std::move(token)) {}
-  // Sends, throws ApiError on any status >= 300, parses the body into `out`.
+  // Sends, throws ApiError on any status >= 300, parses the body into `out`
+  // (and copies it to `raw`, if given).
   void call(HttpClient& h, const std::string& method, const std::string& target,
             const std::string& body, google::protobuf::Message* out,
             const std::vector<std::pair<std::string, std::string>>& headers = {},
-            int* status = nullptr);
+            int* status = nullptr, std::string* raw = nullptr);
 
   std::shared_ptr<Connections> conns_;
   std::string token_;
