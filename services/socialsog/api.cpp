@@ -13,6 +13,15 @@ namespace henvis::socialsog {
 
 namespace {
 constexpr std::size_t MAX_NOTE = 500;
+// A scan window's ends must fit the clock's time points (nanoseconds end in
+// 2262; a year 232 overflowed them, found by schemathesis): 1970 to 2200.
+constexpr std::int64_t MAX_WINDOW_SECONDS = 7258118400;  // 2200-01-01T00:00:00Z
+
+void check_window_end(const google::protobuf::Timestamp& t, const std::string& field,
+                      std::vector<http::FieldError>& errors) {
+  if (t.seconds() < 0 || t.seconds() >= MAX_WINDOW_SECONDS)
+    errors.push_back({field, "must be a time from 1970 to 2200"});
+}
 
 bool owns(const http::Request& req, const v1::UnderretningView& v) {
   return req.principal.role == v1::ROLE_MUNICIPALITY && !v.recipient_id().empty() &&
@@ -42,7 +51,9 @@ http::Response Api::post_scan(const http::Request& req) {
   std::vector<http::FieldError> errors;
   if (r.has_from() != r.has_to())
     errors.push_back({r.has_from() ? "to" : "from", "give both from and to, or neither"});
-  if (r.has_from() && r.has_to() && r.from().seconds() >= r.to().seconds())
+  if (r.has_from()) check_window_end(r.from(), "from", errors);
+  if (r.has_to()) check_window_end(r.to(), "to", errors);
+  if (errors.empty() && r.has_from() && r.has_to() && r.from().seconds() >= r.to().seconds())
     errors.push_back({"to", "must be after from"});
   if (!errors.empty())
     return http::problem(400, "Bad Request", "the scan window is invalid", errors);
