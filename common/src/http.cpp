@@ -287,6 +287,12 @@ std::string Metrics::render() const {
   return prometheus::TextSerializer().Serialize(families);
 }
 
+const std::vector<KitRoute>& kit_routes() {
+  static const std::vector<KitRoute> routes = {
+      {"GET", "/healthz"}, {"GET", "/readyz"}, {"GET", "/metrics"}, {"GET", "/openapi.json"}};
+  return routes;
+}
+
 void Router::add(const std::string& method, const std::string& pattern, std::set<v1::Role> roles,
                  Handler handler) {
   routes_.push_back(
@@ -307,16 +313,24 @@ struct Server::Impl {
   Impl(ServerOptions o, const auth::TokenStore& t, Router r, Metrics& m, std::function<bool()> rd)
       : options(std::move(o)), tokens(t), router(std::move(r)), metrics(m), ready(std::move(rd)) {}
 
-  // Sets `route` to the matched route's pattern (the fixed paths are their own).
-  Response dispatch(Request& req, std::string& route) {
-    if (req.path == "/healthz" || req.path == "/readyz" || req.path == "/metrics") route = req.path;
-    if (req.method == "GET" && req.path == "/healthz") return Response{200, "text/plain", "ok\n"};
-    if (req.method == "GET" && req.path == "/readyz") {
+  // The answer to GET on one of kit_routes().
+  Response kit_response(const std::string& path) {
+    if (path == "/healthz") return Response{200, "text/plain", "ok\n"};
+    if (path == "/readyz")
       return ready() ? Response{200, "text/plain", "ready\n"}
                      : Response{503, "text/plain", "not ready\n"};
+    if (path == "/metrics") return Response{200, "text/plain; version=0.0.4", metrics.render()};
+    if (options.openapi.empty()) return problem(404, "Not Found", "no such resource");
+    return Response{200, "application/json", options.openapi};
+  }
+
+  // Sets `route` to the matched route's pattern (the fixed paths are their own).
+  Response dispatch(Request& req, std::string& route) {
+    for (const auto& k : kit_routes()) {
+      if (req.path != k.path) continue;
+      route = req.path;
+      if (req.method == k.method) return kit_response(req.path);
     }
-    if (req.method == "GET" && req.path == "/metrics")
-      return Response{200, "text/plain; version=0.0.4", metrics.render()};
 
     auto segs = split_path(req.path);
     const Router::Route* match = nullptr;

@@ -272,7 +272,9 @@ int run_service(const ServiceDeclaration& d, int argc, char** argv) {
     if (consumer) threads.spawn("consumer", [&c = *consumer](const auto& stop) { c.run(stop); });
     for (auto& w : service->workers()) threads.spawn("worker", std::move(w));
     const ConsumerLoop* c = consumer.get();
-    http::Server server(server_options(setup.config), setup.tokens, std::move(routes), metrics,
+    http::ServerOptions options = server_options(setup.config);
+    options.openapi = std::string(d.openapi);
+    http::Server server(std::move(options), setup.tokens, std::move(routes), metrics,
                         [c, &health] { return (!c || c->ready()) && health.up(); });
     code = serve_until_signal(d.name, server, setup, signals);
     threads.stop();

@@ -27,10 +27,15 @@ class EvaluationService final : public Service {
 };
 }  // namespace
 
+// The service's OpenAPI document (openapi.json, embedded by CMake).
+std::string_view openapi_document();
+
 ServiceDeclaration service() {
-  return {SERVICE, migrations, {}, [](ServiceContext& c) {
-            return std::make_unique<EvaluationService>(c);
-          }};
+  return {SERVICE,
+          migrations,
+          {},
+          [](ServiceContext& c) { return std::make_unique<EvaluationService>(c); },
+          openapi_document()};
 }
 
 }  // namespace henvis::evaluation

@@ -16,10 +16,15 @@ class IntakeService final : public Service {
 };
 }  // namespace
 
+// The service's OpenAPI document (openapi.json, embedded by CMake).
+std::string_view openapi_document();
+
 ServiceDeclaration service() {
-  return {"intake", migrations, {}, [](ServiceContext& c) {
-            return std::make_unique<IntakeService>(c);
-          }};
+  return {"intake",
+          migrations,
+          {},
+          [](ServiceContext& c) { return std::make_unique<IntakeService>(c); },
+          openapi_document()};
 }
 
 }  // namespace henvis::intake

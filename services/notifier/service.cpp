@@ -31,10 +31,15 @@ class NotifierService final : public henvis::Service {
 };
 }  // namespace
 
+// The service's OpenAPI document (openapi.json, embedded by CMake).
+std::string_view openapi_document();
+
 ServiceDeclaration service() {
-  return {"notifier", migrations, {}, [](ServiceContext& c) {
-            return std::make_unique<NotifierService>(c);
-          }};
+  return {"notifier",
+          migrations,
+          {},
+          [](ServiceContext& c) { return std::make_unique<NotifierService>(c); },
+          openapi_document()};
 }
 
 }  // namespace henvis::notifier

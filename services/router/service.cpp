@@ -38,10 +38,15 @@ class RouterService final : public Service {
 };
 }  // namespace
 
+// The service's OpenAPI document (openapi.json, embedded by CMake).
+std::string_view openapi_document();
+
 ServiceDeclaration service() {
-  return {"router", migrations, {}, [](ServiceContext& c) {
-            return std::make_unique<RouterService>(c);
-          }};
+  return {"router",
+          migrations,
+          {},
+          [](ServiceContext& c) { return std::make_unique<RouterService>(c); },
+          openapi_document()};
 }
 
 }  // namespace henvis::router

@@ -20,6 +20,19 @@ namespace henvis::socialsog {
 namespace {
 constexpr std::size_t MAX_NOTE = 500;
 using sqlite::Instant;
+// A scan window's ends must fit the clock's time points (nanoseconds end in
+// 2262; a year 232 overflowed them, found by schemathesis): 1970 to 2200.
+constexpr std::int64_t MAX_WINDOW_SECONDS = 7258118400;  // 2200-01-01T00:00:00Z
+
+void check_window_end(std::optional<Instant>& t, const std::string& field,
+                      std::vector<http::FieldError>& errors) {
+  if (!t) return;
+  const auto s = std::chrono::floor<std::chrono::seconds>(*t).time_since_epoch().count();
+  if (s < 0 || s >= MAX_WINDOW_SECONDS) {
+    errors.push_back({field, "must be a time from 1970 to 2200"});
+    t.reset();
+  }
+}
 
 bool owns(const http::Request& req, const v1::UnderretningView& v) {
   return req.principal.role == v1::ROLE_MUNICIPALITY && !v.recipient_id().empty() &&
@@ -176,6 +189,8 @@ http::Response Api::post_scan(const http::Request& req) {
     std::optional<Instant> from, to;
     if (!r.from().empty()) from = parse_when("from", r.from(), false, errors);
     if (!r.to().empty()) to = parse_when("to", r.to(), true, errors);
+    check_window_end(from, "from", errors);
+    check_window_end(to, "to", errors);
     if (from && to && *from >= *to) errors.push_back({"to", "must be after from"});
     if (!errors.empty())
       return http::problem(400, "Bad Request", "the scan window is invalid", errors);

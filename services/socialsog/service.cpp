@@ -47,13 +47,17 @@ class SocialsogService final : public Service {
 };
 }  // namespace
 
+// The service's OpenAPI document (openapi.json, embedded by CMake).
+std::string_view openapi_document();
+
 ServiceDeclaration service() {
   return {"socialsog",
           migrations,
           {{SETTINGS_FLAG, "FILE",
             "Socialsøg settings (henvis.v1.SocialsogSettings, text format); default: "
             "socialsog-settings.textproto beside --config, if present"}},
-          [](ServiceContext& c) { return std::make_unique<SocialsogService>(c); }};
+          [](ServiceContext& c) { return std::make_unique<SocialsogService>(c); },
+          openapi_document()};
 }
 
 }  // namespace henvis::socialsog

@@ -504,6 +504,28 @@ TEST_CASE("Socialsøg: the receipt clock skips the weekend - a receipt in time s
   CHECK(notifications(s.db).back().recipient_id() == "coordinator-oj");
 }
 
+TEST_CASE("Socialsøg: a scan window outside 1970 to 2200 is a 400 naming the end, not a crash",
+          "[socialsog][api]") {
+  TempDir dir("socialsog");
+  henvis::ManualClock clock(at("2024-06-07T08:00:00Z"));
+  Service s(dir.file("s.db"), clock);
+  ss::Api api(dir.file("s.db"), s.scanner, nullptr);
+  henvis::http::Request req;
+  req.principal = {"dev-coordinator-mvj", v1::ROLE_COORDINATOR, "mvj"};
+  // A year 232 overflowed the clock's nanoseconds (found by schemathesis)
+  req.body = R"({"from": "0232-10-07T09:19:03Z", "to": "2026-11-30T10:32:28Z"})";
+  auto r = api.post_scan(req);
+  CHECK(r.status == 400);
+  CHECK(r.body.find(R"("field":"from")") != std::string::npos);
+  req.body = R"({"from": "2024-01-01T00:00:00Z", "to": "9999-12-31T00:00:00Z"})";
+  r = api.post_scan(req);
+  CHECK(r.status == 400);
+  CHECK(r.body.find(R"("field":"to")") != std::string::npos);
+  // A window within the range scans
+  req.body = R"({"from": "2024-01-01T00:00:00Z", "to": "2024-06-01T00:00:00Z"})";
+  CHECK(api.post_scan(req).status == 200);
+}
+
 TEST_CASE("Socialsøg: an invalid incident is refused naming the field, never the value",
           "[socialsog][dlq]") {
   // Given an incident whose child has an impossible CPR number

@@ -1,7 +1,8 @@
 #pragma once
 // HTTP/1.1 server on Boost.Beast for the services' JSON APIs.
 //
-// Every route but /healthz, /readyz and /metrics requires a bearer token whose
+// Every route but the kit's own (kit_routes(): /healthz, /readyz, /metrics,
+// /openapi.json) requires a bearer token whose
 // role is one the route allows (401 without a valid token, 403 for another
 // role); scope checks are the handler's (403 or 404). Errors are
 // application/problem+json (RFC 9457) with an `errors` array naming each bad
@@ -137,7 +138,17 @@ struct ServerOptions {
   std::string address = "127.0.0.1";
   int port = 0;  // 0 = any free port
   std::size_t body_limit = 64 * 1024;
+  // The service's OpenAPI document (JSON), served at GET /openapi.json.
+  std::string openapi;
 };
+
+// The routes the server answers itself, without a token, before the
+// Router's: GET /healthz, /readyz, /metrics and /openapi.json.
+struct KitRoute {
+  std::string method;
+  std::string path;
+};
+const std::vector<KitRoute>& kit_routes();
 
 class Server {
  public:

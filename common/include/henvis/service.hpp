@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "henvis/auth.hpp"
@@ -101,6 +102,9 @@ struct ServiceDeclaration {
   // Builds the service from the checked configuration; an exception here is
   // a configuration error (logged, exit 2).
   std::function<std::unique_ptr<Service>(ServiceContext&)> build;
+  // The service's OpenAPI document (services/<svc>/openapi.json, embedded at
+  // build time by henvis_embed_openapi in CMake), served at GET /openapi.json.
+  std::string_view openapi;
 };
 
 // Runs the declared service until SIGTERM/SIGINT. Returns the exit code: 0
