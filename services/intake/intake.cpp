@@ -23,8 +23,22 @@ constexpr std::int64_t MAX_CLOCK_SKEW_S = 10 * 60;
 constexpr std::size_t MAX_ID_LEN = 64;
 constexpr std::size_t MAX_TEXT_LEN = 200;
 
+// An id whose digits could be a CPR number (ten, with at most a hyphen or a
+// space between): such an id would put a person's number into every log line
+// and event key that names the offer.
+bool cpr_like(const std::string& s) {
+  std::string digits;
+  for (char c : s) {
+    if (std::isdigit(static_cast<unsigned char>(c)))
+      digits += c;
+    else if (c != '-' && c != ' ' && c != '.')
+      return false;
+  }
+  return digits.size() == 10;
+}
+
 bool safe_id(const std::string& s) {
-  if (s.empty() || s.size() > MAX_ID_LEN) return false;
+  if (s.empty() || s.size() > MAX_ID_LEN || cpr_like(s)) return false;
   for (char c : s)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
       return false;
@@ -33,6 +47,15 @@ bool safe_id(const std::string& s) {
 
 std::int64_t unix_seconds(Instant t) {
   return std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
+}
+
+// Whether the valid CPR number `cpr` encodes a birth date after the charge
+// (Copenhagen date): a person cannot be charged before being born.
+bool born_after_charge(const std::string& cpr, const v1::OfferRequest& r) {
+  if (!r.has_charged_at() || r.charged_at().seconds() <= 0) return false;
+  const auto born = validate::cpr_birth_date(cpr);
+  return born && std::chrono::sys_days(*born) >
+                     std::chrono::sys_days(copenhagen_date(r.charged_at().seconds()));
 }
 
 // Whether the principal may withdraw the offer's consent: an officer of its
@@ -50,7 +73,9 @@ std::vector<http::FieldError> check_offer(const v1::OfferRequest& r, const Direc
                                           std::int64_t now) {
   std::vector<http::FieldError> e;
   if (!safe_id(r.offer_id()))
-    e.push_back({"offerId", "required: 1-64 characters of letters, digits, '-', '_' or '.'"});
+    e.push_back(
+        {"offerId",
+         "required: 1-64 characters of letters, digits, '-', '_' or '.', not a CPR number"});
   if (auto why = validate::journal_number(r.journal_number())) e.push_back({"journalNumber", *why});
   // proto3 JSON takes any integer for an enum: only the named values count.
   if (r.offence() == v1::OFFENCE_UNSPECIFIED || !v1::Offence_IsValid(r.offence()))
@@ -59,8 +84,8 @@ std::vector<http::FieldError> check_offer(const v1::OfferRequest& r, const Direc
     e.push_back({"chargedAt", "required: RFC 3339 time"});
   else if (r.charged_at().seconds() > now + MAX_CLOCK_SKEW_S)
     e.push_back({"chargedAt", "must not be in the future"});
-  if (r.officer_id().empty() || r.officer_id().size() > MAX_ID_LEN)
-    e.push_back({"officerId", "required: at most 64 characters"});
+  if (r.officer_id().empty() || validate::text(r.officer_id(), MAX_ID_LEN))
+    e.push_back({"officerId", "required: one line of at most 64 characters"});
   if (r.answer() != v1::ANSWER_YES && r.answer() != v1::ANSWER_NO)
     e.push_back({"answer", "required: ANSWER_YES or ANSWER_NO"});
 
@@ -78,14 +103,19 @@ std::vector<http::FieldError> check_offer(const v1::OfferRequest& r, const Direc
   if (!r.has_person()) {
     e.push_back({"person", "required when the answer is yes"});
   } else {
-    if (auto why = validate::cpr(p.cpr())) e.push_back({"person.cpr", *why});
-    if (p.name().empty() || p.name().size() > MAX_TEXT_LEN)
+    if (auto why = validate::cpr(p.cpr()))
+      e.push_back({"person.cpr", *why});
+    else if (born_after_charge(p.cpr(), r))
+      e.push_back({"person.cpr", "the birth date it encodes is after the charge"});
+    if (p.name().empty())
       e.push_back({"person.name", "required: at most 200 characters"});
+    else if (auto why = validate::text(p.name(), MAX_TEXT_LEN))
+      e.push_back({"person.name", *why});
     if (auto why = validate::phone(p.phone())) e.push_back({"person.phone", *why});
     if (!p.email().empty())
       if (auto why = validate::email(p.email())) e.push_back({"person.email", *why});
-    if (p.preferred_contact_time().size() > MAX_TEXT_LEN)
-      e.push_back({"person.preferredContactTime", "at most 200 characters"});
+    if (auto why = validate::text(p.preferred_contact_time(), MAX_TEXT_LEN))
+      e.push_back({"person.preferredContactTime", *why});
   }
   if (!r.has_consent()) {
     e.push_back({"consent", "required when the answer is yes"});

@@ -11,6 +11,7 @@
 #include "henvis/digest.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/paging.hpp"
+#include "henvis/validate.hpp"
 #include "outbound.hpp"
 #include "router.hpp"
 #include "store.hpp"
@@ -172,7 +173,8 @@ std::vector<http::FieldError> check_outcome(const v1::OutcomeRequest& r, const s
                                            (now + MAX_CLOCK_SKEW).time_since_epoch())
                                            .count())
     errors.push_back({"at", "must not be in the future"});
-  if (r.note().size() > MAX_NOTE) errors.push_back({"note", "at most 500 characters"});
+  if (auto why = validate::text(r.note(), MAX_NOTE, /*multiline=*/true))
+    errors.push_back({"note", *why});
   if (idem.size() > MAX_IDEMPOTENCY_KEY)
     errors.push_back({"Idempotency-Key", "at most 128 characters"});
   return errors;
@@ -287,8 +289,8 @@ void check_key(const std::string& idem, std::vector<http::FieldError>& errors) {
 }
 
 void check_note(const std::string& note, bool required, std::vector<http::FieldError>& errors) {
-  if (note.size() > MAX_NOTE)
-    errors.push_back({"note", "at most 500 characters"});
+  if (auto why = validate::text(note, MAX_NOTE, /*multiline=*/true))
+    errors.push_back({"note", *why});
   else if (required && note.empty())
     errors.push_back({"note", "required: why, for the history (at most 500 characters)"});
 }

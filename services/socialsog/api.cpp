@@ -11,6 +11,7 @@
 #include "henvis/access_log.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/paging.hpp"
+#include "henvis/validate.hpp"
 #include "outgoing.hpp"
 #include "socialsog.hpp"
 #include "store.hpp"
@@ -335,7 +336,8 @@ http::Response Api::response(const http::Request& req) {
       errors.push_back({"response",
                         "one of UNDERRETNING_RESPONSE_NO_ACTION, _ASSESSMENT_STARTED, "
                         "_SUPPORT_MEASURE"});
-    if (r.note().size() > MAX_NOTE) errors.push_back({"note", "at most 500 characters"});
+    if (auto why = validate::text(r.note(), MAX_NOTE, /*multiline=*/true))
+      errors.push_back({"note", *why});
     if (!errors.empty())
       return http::problem(400, "Bad Request", "the response has invalid fields", errors);
     const std::string id = req.params.at("id");
@@ -382,7 +384,8 @@ http::Response Api::forwarding(const http::Request& req) {
     const std::string channel = r.channel().empty() ? "other" : r.channel();
     if (!channels().count(channel))
       errors.push_back({"channel", "one of e-mail, letter, phone, other"});
-    if (r.note().size() > MAX_NOTE) errors.push_back({"note", "at most 500 characters"});
+    if (auto why = validate::text(r.note(), MAX_NOTE, /*multiline=*/true))
+      errors.push_back({"note", *why});
     if (!errors.empty())
       return http::problem(400, "Bad Request", "the forwarding has invalid fields", errors);
     const std::string id = req.params.at("id");

@@ -149,6 +149,55 @@ TEST_CASE("check_offer: an invalid CPR is named person.cpr without echoing it", 
   CHECK_THAT(errors[0].reason, !Catch::Contains("320190"));
 }
 
+TEST_CASE("check_offer: a CPR number whose birth date is after the charge is named person.cpr",
+          "[intake][security]") {
+  // Given a yes charged 2024-05-01 for a person "born" 2024-06-01 (century 2000)
+  auto r = valid_yes();
+  r.mutable_person()->set_cpr("010624-4321");
+  const auto errors = check_offer(r, dev_directory(), NOW);
+  CAPTURE(fields(errors));
+  REQUIRE(fields(errors) == std::vector<std::string>{"person.cpr"});
+  CHECK_THAT(errors[0].reason, !Catch::Contains("010624"));
+  // And one born the day of the charge is valid
+  r.mutable_person()->set_cpr("010524-4321");
+  CHECK(check_offer(r, dev_directory(), NOW).empty());
+}
+
+TEST_CASE("check_offer: an offer id that could be a CPR number is refused, never echoed",
+          "[intake][security]") {
+  for (const char* id : {"0101901234", "010190-1234", "010190 1234", "01.01.90-1234"}) {
+    auto r = valid_yes();
+    r.set_offer_id(id);
+    const auto errors = check_offer(r, dev_directory(), NOW);
+    CAPTURE(id, fields(errors));
+    REQUIRE(fields(errors) == std::vector<std::string>{"offerId"});
+    CHECK_THAT(errors[0].reason, !Catch::Contains("0101"));
+  }
+  auto r = valid_yes();
+  r.set_offer_id("mvj-2024-000123");
+  CHECK(check_offer(r, dev_directory(), NOW).empty());
+}
+
+TEST_CASE("check_offer: a name is counted in characters and refuses control and bidi characters",
+          "[intake][security]") {
+  auto r = valid_yes();
+  std::string name;
+  for (int i = 0; i < 200; ++i) name += "\u00f8";  // 200 characters, 400 bytes
+  r.mutable_person()->set_name(name);
+  CHECK(check_offer(r, dev_directory(), NOW).empty());
+  r.mutable_person()->set_name(name + "x");
+  CHECK(fields(check_offer(r, dev_directory(), NOW)) == std::vector<std::string>{"person.name"});
+  for (const std::string bad : {std::string("Jens\0Hansen", 11), std::string("Jens\r\nHansen"),
+                                std::string("Jens \u202eHansen")}) {
+    r.mutable_person()->set_name(bad);
+    CHECK(fields(check_offer(r, dev_directory(), NOW)) == std::vector<std::string>{"person.name"});
+  }
+  r.mutable_person()->set_name("Jens Hansen");
+  r.mutable_person()->set_preferred_contact_time("efter kl. 16\u2066");
+  CHECK(fields(check_offer(r, dev_directory(), NOW)) ==
+        std::vector<std::string>{"person.preferredContactTime"});
+}
+
 TEST_CASE("check_offer: an invalid phone is named person.phone", "[intake]") {
   // Given a valid yes with one (or every) field spoiled / When checked
   // Then exactly the spoiled fields are named
