@@ -370,7 +370,7 @@ TEST_CASE("henvisctl runs Socialsøg: scans, underretninger, receipt, response, 
   // Then the scans list pages, pointing to the next page
   auto scans = henvisctl(s.dir(), coordinator + "scans list --limit 1");
   CHECK(scans.out.find(scan_id) != std::string::npos);
-  const std::string cursor = value_after(scans.out, "more: --cursor");
+  const std::string cursor = value_after(scans.out, " --cursor");
   REQUIRE_FALSE(cursor.empty());
   auto rest = henvisctl(s.dir(), coordinator + "scans list --limit 1 --cursor " + cursor);
   CHECK(rest.out.find("1 scan\n") != std::string::npos);
@@ -428,7 +428,7 @@ TEST_CASE("henvisctl runs Socialsøg: scans, underretninger, receipt, response, 
   CHECK(channel.err.find("channel:") != std::string::npos);
   // And the coordinator's list pages one at a time through both
   auto page = henvisctl(s.dir(), coordinator + "underretninger list --limit 1");
-  const std::string next = value_after(page.out, "more: --cursor");
+  const std::string next = value_after(page.out, " --cursor");
   REQUIRE_FALSE(next.empty());
   auto last = henvisctl(s.dir(), coordinator + "underretninger list --limit 1 --cursor " + next);
   CHECK(last.out.find("more:") == std::string::npos);

@@ -254,17 +254,24 @@ void print_table(std::ostream& out, const std::vector<std::string>& header,
 
 // ---------------------------------------------------------------- commands
 
-std::string page_query(const Args& a) {
+std::string paging_query(const Args& a, std::vector<std::pair<std::string, std::string>> more) {
+  more.emplace_back("limit", a.get("limit"));
+  more.emplace_back("cursor", a.get("cursor"));
   std::string q;
-  if (a.has("limit")) q = "limit=" + client::url_encode(a.get("limit"));
-  if (a.has("cursor"))
-    q += (q.empty() ? "" : "&") + ("cursor=" + client::url_encode(a.get("cursor")));
+  for (const auto& [k, v] : more)
+    if (!v.empty()) q += (q.empty() ? "" : "&") + k + "=" + client::url_encode(v);
   return q;
 }
 
-void print_more(const Context& c, const std::string& next_cursor) {
-  if (!next_cursor.empty())
-    c.out << "more follow: the same command with --cursor " << next_cursor << "\n";
+void more_hint(const Context& c, const Args& a, const std::string& next_cursor) {
+  if (next_cursor.empty()) return;
+  c.out << "more: henvisctl " << c.command;
+  for (const auto& [k, v] : a.options)
+    if (k != "cursor") c.out << " --" << k << " " << v;
+  for (const auto& f : a.flags)
+    if (f != "json") c.out << " --" << f;
+  for (const auto& p : a.positional) c.out << " " << p;
+  c.out << " --cursor " << next_cursor << "\n";
 }
 
 namespace {
@@ -435,27 +442,9 @@ int offer_withdraw(const Context& c, const Args& a) {
   return EXIT_OK;
 }
 
-std::size_t page_limit(const Args& a) {
-  if (!a.has("limit")) return 0;
-  const std::string v = a.get("limit");
-  if (v.empty() || v.size() > 3 || v.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(v) < 1 || std::stoi(v) > 500)
-    throw UsageError("--limit must be a whole number from 1 to 500");
-  return static_cast<std::size_t>(std::stoi(v));
-}
-
-// How to get the page after this one, when there is one.
-void next_page_hint(const Context& c, const Args& a, const std::string& cursor) {
-  if (cursor.empty()) return;
-  c.out << "more: henvisctl referrals list";
-  if (a.has("status")) c.out << " --status " << a.get("status");
-  if (a.has("limit")) c.out << " --limit " << a.get("limit");
-  c.out << " --cursor " << cursor << "\n";
-}
-
 int referrals_list(const Context& c, const Args& a) {
   expect_positional(a, 0, "no arguments besides the options");
-  auto list = c.api().referrals_page(a.get("status"), page_limit(a), a.get("cursor"));
+  auto list = c.api().referrals_page(paging_query(a, {{"status", a.get("status")}}));
   if (c.globals.json) {
     c.out << client::to_json(list, true) << "\n";
     return EXIT_OK;
@@ -473,7 +462,7 @@ int referrals_list(const Context& c, const Args& a) {
       {"REFERRAL", "STATUS", "MUNICIPALITY", "OFFENCE", "CHARGED", "NAME", "PHONE", "PRIOR 90D/5Y"},
       rows);
   c.out << list.referrals_size() << " referral" << (list.referrals_size() == 1 ? "" : "s") << "\n";
-  next_page_hint(c, a, list.next_cursor());
+  more_hint(c, a, list.next_cursor());
   return EXIT_OK;
 }
 
@@ -614,7 +603,7 @@ int referrals_close(const Context& c, const Args& a) {
 
 int inbox_show(const Context& c, const Args& a) {
   expect_positional(a, 0, "no arguments besides --all, --limit and --cursor");
-  auto in = c.api().inbox(a.flag("all"), page_query(a));
+  auto in = c.api().inbox(a.flag("all"), paging_query(a));
   if (c.globals.json) {
     c.out << client::to_json(in, true) << "\n";
     return EXIT_OK;
@@ -633,7 +622,7 @@ int inbox_show(const Context& c, const Args& a) {
                "PHONE", "DELIVERED", "ACKNOWLEDGED"},
               rows);
   c.out << in.entries_size() << " entr" << (in.entries_size() == 1 ? "y" : "ies") << "\n";
-  print_more(c, in.next_cursor());
+  more_hint(c, a, in.next_cursor());
   return EXIT_OK;
 }
 
@@ -1238,7 +1227,7 @@ int run_command(const Command* cmd, const std::vector<std::string>& words,
   if (g.token.empty() && cmd->words[0] != "config" && cmd->words[0] != "dlq" &&
       cmd->words[0] != "incidents")
     throw UsageError("no token: set HENVIS_TOKEN or give --token-file FILE");
-  Context ctx{g, out, err};
+  Context ctx{g, out, err, command_name(*cmd)};
   return cmd->run(ctx, a);
 }
 

@@ -55,6 +55,7 @@ struct Context {
   Globals globals;
   std::ostream& out;
   std::ostream& err;
+  std::string command;  // its words, e.g. "referrals list"
   client::Client api() const { return client::Client(globals.endpoints, globals.token); }
 };
 
@@ -69,10 +70,11 @@ struct Command {
 
 const std::vector<Command>& commands();
 
-// Paged lists: "limit=N&cursor=C" from --limit and --cursor ("" for neither),
-// and the hint that prints the next page's cursor when more follow.
-std::string page_query(const Args& a);
-void print_more(const Context& c, const std::string& next_cursor);
+// Paged lists: the query from --limit and --cursor and the `more` pairs given
+// (empty values left out), and, when more follow, the hint that prints the
+// same command for the next page ("more: henvisctl referrals list --cursor X").
+std::string paging_query(const Args& a, std::vector<std::pair<std::string, std::string>> more = {});
+void more_hint(const Context& c, const Args& a, const std::string& next_cursor);
 
 // Runs henvisctl with argv[1..]; returns the exit code.
 int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);

@@ -193,24 +193,18 @@ v1::ReferralList Client::referrals(const std::string& status) {
   v1::ReferralList all;
   std::string cursor;
   do {
-    v1::ReferralList page = referrals_page(status, 0, cursor);
+    std::string query = status.empty() ? "" : "status=" + url_encode(status);
+    if (!cursor.empty()) query += (query.empty() ? "" : "&") + ("cursor=" + cursor);
+    v1::ReferralList page = referrals_page(query);
     for (auto& r : *page.mutable_referrals()) *all.add_referrals() = std::move(r);
     cursor = page.next_cursor();
   } while (!cursor.empty());
   return all;
 }
 
-v1::ReferralList Client::referrals_page(const std::string& status, std::size_t limit,
-                                        const std::string& cursor) {
-  std::string query;
-  const auto add = [&](const std::string& k, const std::string& v) {
-    query += (query.empty() ? "?" : "&") + k + "=" + url_encode(v);
-  };
-  if (!status.empty()) add("status", status);
-  if (limit) add("limit", std::to_string(limit));
-  if (!cursor.empty()) add("cursor", cursor);
+v1::ReferralList Client::referrals_page(const std::string& query) {
   v1::ReferralList out;
-  call(conns_->router, "GET", "/v1/referrals" + query, "", &out);
+  call(conns_->router, "GET", "/v1/referrals" + (query.empty() ? "" : "?" + query), "", &out);
   return out;
 }
 

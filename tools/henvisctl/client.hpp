@@ -113,9 +113,8 @@ class Client {
   // router
   // Every referral the token may see (all pages).
   v1::ReferralList referrals(const std::string& status = {});
-  // One page: `limit` 0 = the server's default; `cursor` a page's nextCursor.
-  v1::ReferralList referrals_page(const std::string& status, std::size_t limit,
-                                  const std::string& cursor);
+  // One page: `query` e.g. "status=routed&limit=50&cursor=C" ("" the first page).
+  v1::ReferralList referrals_page(const std::string& query);
   v1::ReferralView referral(const std::string& referral_id);
   v1::ReferralView record_outcome(const std::string& referral_id, const v1::OutcomeRequest& req,
                                   const std::string& idempotency_key = {});

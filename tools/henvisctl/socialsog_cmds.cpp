@@ -29,20 +29,6 @@ bool print_raw(const Context& c, const std::string& raw) {
   return true;
 }
 
-// A paged list's query from --limit and --cursor (and `more` other pairs).
-std::string paging_query(const Args& a, std::vector<std::pair<std::string, std::string>> more) {
-  more.emplace_back("limit", a.get("limit"));
-  more.emplace_back("cursor", a.get("cursor"));
-  std::string q;
-  for (const auto& [k, v] : more)
-    if (!v.empty()) q += (q.empty() ? "" : "&") + k + "=" + client::url_encode(v);
-  return q;
-}
-
-void more_hint(std::ostream& out, const std::string& next) {
-  if (!next.empty()) out << "more: --cursor " << next << "\n";
-}
-
 // A note from --note-file F (or - for standard input): never on the command
 // line, which every user of the machine can see (ps).
 std::string note_from(const Args& a) {
@@ -183,7 +169,7 @@ int scans_list(const Context& c, const Args& a) {
   print_table(
       c.out, {"SCAN", "KIND", "STARTED", "WINDOW", "CONSIDERED", "FLAGGED", "CREATED", "BY"}, rows);
   c.out << list.scans_size() << " scan" << (list.scans_size() == 1 ? "" : "s") << "\n";
-  more_hint(c.out, list.next_cursor());
+  more_hint(c, a, list.next_cursor());
   return EXIT_OK;
 }
 
@@ -211,7 +197,7 @@ int underretninger_list(const Context& c, const Args& a) {
               rows);
   c.out << list.underretninger_size() << " underretning"
         << (list.underretninger_size() == 1 ? "" : "er") << "\n";
-  more_hint(c.out, list.next_cursor());
+  more_hint(c, a, list.next_cursor());
   return EXIT_OK;
 }
 
