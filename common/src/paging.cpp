@@ -57,6 +57,14 @@ PageRequest page_request(const Request& req, std::size_t key_parts) {
   return page;
 }
 
+std::int64_t cursor_number(const std::string& part, std::int64_t min, std::int64_t max) {
+  std::int64_t n = 0;
+  const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), n);
+  if (part.empty() || ec != std::errc() || end != part.data() + part.size() || n < min || n > max)
+    throw bad("cursor", "not a cursor this list returned as nextCursor");
+  return n;
+}
+
 std::string next_cursor(const std::vector<std::string>& key) {
   std::string joined;
   for (std::size_t i = 0; i < key.size(); ++i) {

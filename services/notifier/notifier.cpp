@@ -17,18 +17,10 @@ namespace henvis::notifier {
 
 namespace {
 // The inbox's paging key from a cursor's parts (http::page_request checked
-// their number; a part that is not a number is a cursor we did not hand out).
+// their number).
 InboxKey inbox_key(const std::vector<std::string>& parts) {
-  InboxKey k;
-  std::int64_t* into[] = {&k.available_ms, &k.rowid};
-  for (std::size_t i = 0; i < 2; ++i) {
-    const std::string& p = parts[i];
-    const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), *into[i]);
-    if (p.empty() || ec != std::errc() || end != p.data() + p.size())
-      throw http::Problem(400, "Bad Request", "the paging parameters are invalid",
-                          {{"cursor", "not a cursor this list returned as nextCursor"}});
-  }
-  return k;
+  return {http::cursor_number(parts[0], 0, http::MAX_CURSOR_MS),
+          http::cursor_number(parts[1], 0, INT64_MAX)};
 }
 
 constexpr const char* SOURCE = "/henvis/notifier";

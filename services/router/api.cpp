@@ -27,13 +27,8 @@ constexpr auto MAX_CLOCK_SKEW = std::chrono::minutes(10);
 // The key a page continues after: (created_at in Unix ms, referral id).
 std::optional<ListKey> list_key(const http::PageRequest& page) {
   if (page.after.empty()) return std::nullopt;
-  const std::string& ms = page.after[0];
-  std::int64_t n = 0;
-  const auto [end, ec] = std::from_chars(ms.data(), ms.data() + ms.size(), n);
-  if (ms.empty() || ec != std::errc() || end != ms.data() + ms.size())
-    throw http::Problem(400, "Bad Request", "the paging parameters are invalid",
-                        {{"cursor", "not a cursor this list returned as nextCursor"}});
-  return ListKey{sqlite::from_unix_ms(n), page.after[1]};
+  const std::int64_t ms = http::cursor_number(page.after[0], 0, http::MAX_CURSOR_MS);
+  return ListKey{sqlite::from_unix_ms(ms), page.after[1]};
 }
 
 std::string names(const std::vector<v1::ReferralStatus>& ss) {

@@ -138,13 +138,9 @@ int working_days_left(const workdays::Calendar& cal, Instant now, Instant due) {
   return left ? n : -n;
 }
 
+// A cursor's number part; the lists' keys go to SQL as they are, any value.
 std::int64_t cursor_number(const std::string& s) {
-  std::int64_t v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size())
-    throw http::Problem(400, "Bad Request", "the paging parameters are invalid",
-                        {{"cursor", "not a cursor this list returned as nextCursor"}});
-  return v;
+  return http::cursor_number(s, INT64_MIN, INT64_MAX);
 }
 
 const std::set<std::string>& list_statuses() {

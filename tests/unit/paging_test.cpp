@@ -75,3 +75,18 @@ TEST_CASE("take_page trims to the limit and points after the last item kept", "[
           return std::vector<std::string>{std::to_string(i)};
         }).empty());
 }
+
+TEST_CASE("A cursor's number outside the list's range is refused naming cursor, not converted",
+          "[paging]") {
+  CHECK(http::cursor_number("1700000000000", 0, http::MAX_CURSOR_MS) == 1700000000000);
+  for (const char* bad : {"9999999999999999", "-1", "", "12a", "99999999999999999999"}) {
+    INFO(bad);
+    try {
+      http::cursor_number(bad, 0, http::MAX_CURSOR_MS);
+      FAIL("accepted");
+    } catch (const http::Problem& p) {
+      CHECK(p.response.status == 400);
+      CHECK(field_of(p) == "cursor");
+    }
+  }
+}

@@ -1052,4 +1052,7 @@ TEST_CASE("list: paging walks every referral exactly once - oldest first", "[rou
     CHECK(p.response.status == 400);
     CHECK(p.response.body.find("\"field\":\"cursor\"") != std::string::npos);
   }
+  // And a crafted time that would overflow the clock is a 400 too, not a crash
+  list.query["cursor"] = henvis::http::next_cursor({"9999999999999999", "x"});
+  CHECK_THROWS_AS(api.list(list), henvis::http::Problem);
 }

@@ -10,6 +10,7 @@
 // id); they are never personal data, and the cursor is their hex encoding.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,13 @@ struct PageRequest {
 // when either is malformed (a cursor with another number of key parts than
 // this list's is malformed).
 PageRequest page_request(const Request& req, std::size_t key_parts);
+
+// A cursor's key part that is a number from `min` to `max` (e.g. Unix
+// milliseconds, a rowid). Throws Problem 400 naming `cursor` otherwise: a
+// crafted cursor must not reach a conversion that overflows.
+std::int64_t cursor_number(const std::string& part, std::int64_t min, std::int64_t max);
+// Unix milliseconds a cursor may carry: 1970 to the end of year 9999.
+constexpr std::int64_t MAX_CURSOR_MS = 253402300799999;
 
 // The cursor that continues after the item with sort key `key`.
 std::string next_cursor(const std::vector<std::string>& key);
