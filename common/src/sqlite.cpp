@@ -1,8 +1,6 @@
 #include "henvis/sqlite.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <string>
 
@@ -23,20 +21,18 @@ namespace {
 // The database, its WAL and shared-memory file readable by the service's own
 // user only: they hold CPR numbers. SQLite gives the WAL and -shm files the
 // mode of the database file; a file created by an older version (0644) is
-// narrowed too. A path SQLite treats specially (":memory:", "") is left alone.
+// narrowed too. By path (chmod), never by opening the file: closing any
+// descriptor of a database file drops every POSIX lock this process holds on
+// it, which would break the other connections' locking. A path SQLite treats
+// specially (":memory:", "") is left alone.
 void owner_only(const std::string& path) {
   if (path.empty() || path.front() == ':') return;
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return;  // SQLite's open reports the reason
-  (void)::fchmod(fd, 0600);
-  ::close(fd);
-  for (const char* suffix : {"-wal", "-shm", "-journal"})
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"})
     (void)::chmod((path + suffix).c_str(), 0600);  // absent: nothing to narrow
 }
 }  // namespace
 
 Db::Db(const std::string& path) {
-  owner_only(path);
   int rc =
       sqlite3_open_v2(path.c_str(), &db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -48,7 +44,8 @@ Db::Db(const std::string& path) {
   }
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, BUSY_TIMEOUT_MS);
-  exec("PRAGMA journal_mode=WAL");
+  exec("PRAGMA journal_mode=WAL");  // creates the file if it is new
+  owner_only(path);                 // before any data is written to it
   exec("PRAGMA synchronous=FULL");
   exec("PRAGMA foreign_keys=ON");
   // Deleted personal data must not linger in free pages.

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <tuple>
 
+#include "henvis/csv.hpp"
 #include "henvis/http.hpp"
 
 namespace henvis::evaluation {
@@ -124,16 +125,6 @@ void set_group(v1::ReferralStatsRow& row, const Query& q, const Fact& f,
         break;  // not a dimension of this table
     }
   }
-}
-
-std::string csv_cell(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 std::string format_number(double v) { return fmt::format("{}", v); }
@@ -439,7 +430,7 @@ std::string csv_table(const google::protobuf::Descriptor* desc, const std::vecto
       } else {
         v = refl->GetString(*row, f);
       }
-      l += "," + csv_cell(v);
+      l += "," + csv::cell(v);
     }
     for (const auto* f : values) {
       l += ",";
@@ -452,7 +443,7 @@ std::string csv_table(const google::protobuf::Descriptor* desc, const std::vecto
     std::string sup;
     for (int i = 0; i < refl->FieldSize(*row, suppressed_field); ++i)
       sup += (sup.empty() ? "" : ";") + refl->GetRepeatedString(*row, suppressed_field, i);
-    out += l + "," + csv_cell(sup) + "," + csv_cell(date_basis) + "\r\n";
+    out += l + "," + csv::cell(sup) + "," + csv::cell(date_basis) + "\r\n";
   }
   return out;
 }

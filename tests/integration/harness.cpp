@@ -237,9 +237,19 @@ double Stack::metric(const std::string& s, const std::string& name) {
 }
 
 v1::Inbox inbox(Stack& s, const std::string& token) {
-  auto r = http("GET", s.port("notifier"), "/v1/inbox?all=true", token);
-  REQUIRE(r.status == 200);
-  return parse<v1::Inbox>(r.body);
+  v1::Inbox all;
+  std::string cursor;
+  do {  // every page
+    auto r =
+        http("GET", s.port("notifier"),
+             "/v1/inbox?all=true&limit=500" + (cursor.empty() ? "" : "&cursor=" + cursor), token);
+    REQUIRE(r.status == 200);
+    auto page = parse<v1::Inbox>(r.body);
+    all.set_recipient_id(page.recipient_id());
+    for (auto& e : *page.mutable_entries()) *all.add_entries() = std::move(e);
+    cursor = page.next_cursor();
+  } while (!cursor.empty());
+  return all;
 }
 
 std::string slurp(const fs::path& p) {

@@ -137,7 +137,7 @@ class Stack {
   int restarts_ = 0;
 };
 
-// The whole inbox of `token`'s recipient (GET /v1/inbox?all=true); 200 required.
+// The whole inbox of `token`'s recipient (GET /v1/inbox?all=true, every page); 200 required.
 v1::Inbox inbox(Stack& s, const std::string& token);
 
 // A JSON body for POST /v1/offers.
