@@ -106,3 +106,16 @@ TEST_CASE("Statistics print rates as percentages and withheld counts as <N", "[h
   CHECK(text.find("withheld, fewer than 5 persons") != std::string::npos);
   for (const auto& l : lines_of(text)) CHECK(width(l) <= ctl::TABLE_WIDTH);
 }
+
+TEST_CASE("Statistics without groups print the total as a list, not a one-row table",
+          "[henvisctl]") {
+  v1::ReferralStats s;
+  s.set_min_cell(5);
+  s.mutable_total()->set_total(true);
+  s.mutable_total()->set_offered(274);
+  std::ostringstream out;
+  ctl::print_stats(out, s);
+  CHECK(out.str().find("OFFENCE") == std::string::npos);
+  CHECK(out.str().find("OFFERED") != std::string::npos);
+  CHECK(out.str().find("274") != std::string::npos);
+}

@@ -684,8 +684,9 @@ static std::string stats_cell(const google::protobuf::Message& row,
         o << std::fixed << std::setprecision(1) << v;
       break;
     }
-    case FieldDescriptor::TYPE_ENUM:
-      o << events::enum_word(refl->GetEnum(row, f)->name(), enum_prefix(*f->enum_type()));
+    case FieldDescriptor::TYPE_ENUM:  // the unspecified value is "not grouped by"
+      if (refl->GetEnumValue(row, f) != 0)
+        o << events::enum_word(refl->GetEnum(row, f)->name(), enum_prefix(*f->enum_type()));
       break;
     case FieldDescriptor::TYPE_STRING:
       o << refl->GetString(row, f);
