@@ -263,6 +263,30 @@ std::string paging_query(const Args& a, std::vector<std::pair<std::string, std::
   return q;
 }
 
+// The contents of FILE, or of standard input for "-", given as --`option`.
+static std::string read_input(const std::string& option, const std::string& source) {
+  if (source == "-") return {std::istreambuf_iterator<char>(std::cin), {}};
+  std::ifstream in(source, std::ios::binary);
+  if (!in) throw UsageError("--" + option + ": cannot read " + source);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// A note from --note-file FILE (or - for standard input), its final line
+// break dropped; "" without one. Never from --note: a note is free text that
+// may name the person, and the command line is visible to every user of the
+// machine (ps) and stays in shell history.
+std::string note_from(const Args& a) {
+  if (a.has("note"))
+    throw UsageError(
+        "--note: a note may name the person, and the command line is visible to every user "
+        "(ps) and stays in shell history; give it with --note-file FILE or --note-file - "
+        "(standard input)");
+  if (!a.has("note-file")) return "";
+  std::string text = read_input("note-file", a.get("note-file"));
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
 void more_hint(const Context& c, const Args& a, const std::string& next_cursor) {
   if (next_cursor.empty()) return;
   c.out << "more: henvisctl " << c.command;
@@ -310,30 +334,6 @@ void kv(std::ostream& out, const std::string& k, const std::string& v) {
 std::string municipality(int kode, const std::string& name) {
   if (!kode) return "";
   return name.empty() ? std::to_string(kode) : name + " (" + std::to_string(kode) + ")";
-}
-
-// The contents of FILE, or of standard input for "-", given as --`option`.
-std::string read_input(const std::string& option, const std::string& source) {
-  if (source == "-") return {std::istreambuf_iterator<char>(std::cin), {}};
-  std::ifstream in(source, std::ios::binary);
-  if (!in) throw UsageError("--" + option + ": cannot read " + source);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-// A note from --note-file FILE (or - for standard input), its final line
-// break dropped; "" without one. Never from --note: a note is free text that
-// may name the person, and the command line is visible to every user of the
-// machine (ps) and stays in shell history.
-std::string note_from(const Args& a) {
-  if (a.has("note"))
-    throw UsageError(
-        "--note: a note may name the person, and the command line is visible to every user "
-        "(ps) and stays in shell history; give it with --note-file FILE or --note-file - "
-        "(standard input)");
-  if (!a.has("note-file")) return "";
-  std::string text = read_input("note-file", a.get("note-file"));
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return text;
 }
 
 // Runs `send` (a router call with a key from the journal, journal.hpp) and

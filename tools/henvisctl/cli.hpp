@@ -76,6 +76,11 @@ const std::vector<Command>& commands();
 std::string paging_query(const Args& a, std::vector<std::pair<std::string, std::string>> more = {});
 void more_hint(const Context& c, const Args& a, const std::string& next_cursor);
 
+// A note from --note-file FILE (or - for standard input), its final line break
+// dropped; "" without one. --note is refused (a UsageError): a note may name
+// the person, and the command line is visible to every user (ps).
+std::string note_from(const Args& a);
+
 // Runs henvisctl with argv[1..]; returns the exit code.
 int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);
 

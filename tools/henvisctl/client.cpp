@@ -189,6 +189,18 @@ v1::WithdrawalResponse Client::withdraw(const std::string& offer_id) {
   return out;
 }
 
+v1::Inbox Client::whole_inbox() {
+  v1::Inbox all;
+  std::string cursor;
+  do {
+    v1::Inbox page = inbox(true, "limit=500" + (cursor.empty() ? "" : "&cursor=" + cursor));
+    all.set_recipient_id(page.recipient_id());
+    for (auto& e : *page.mutable_entries()) *all.add_entries() = std::move(e);
+    cursor = page.next_cursor();
+  } while (!cursor.empty());
+  return all;
+}
+
 v1::ReferralList Client::referrals(const std::string& status) {
   v1::ReferralList all;
   std::string cursor;

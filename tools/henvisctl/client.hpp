@@ -126,6 +126,8 @@ class Client {
   // notifier
   // `page`: "limit=N&cursor=C" or "" (the first page of the default size).
   v1::Inbox inbox(bool all = false, const std::string& page = "");
+  // Every entry of the inbox, acknowledged ones included (all pages).
+  v1::Inbox whole_inbox();
   v1::InboxEntry ack(const std::string& notification_id);
   // evaluation: the raw body (JSON or CSV); `query` without the leading '?'.
   // GET /v1/stats/<table>?<query> (table: referrals or underretninger): the

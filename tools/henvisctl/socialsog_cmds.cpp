@@ -1,10 +1,7 @@
 // henvisctl scans ... and underretninger ...: Socialsøg's scans for
 // coordinators, and the underretninger for municipalities and coordinators
 // (services/socialsog, docs/socialsog.md).
-#include <fstream>
 #include <iomanip>
-#include <iostream>
-#include <iterator>
 
 #include "henvis/events.hpp"
 #include "henvisctl/cli.hpp"
@@ -27,23 +24,6 @@ bool print_raw(const Context& c, const std::string& raw) {
   if (!c.globals.json) return false;
   c.out << raw << (raw.empty() || raw.back() == '\n' ? "" : "\n");
   return true;
-}
-
-// A note from --note-file F (or - for standard input): never on the command
-// line, which every user of the machine can see (ps).
-std::string note_from(const Args& a) {
-  if (!a.has("note-file")) return {};
-  const std::string source = a.get("note-file");
-  std::string text;
-  if (source == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), {});
-  } else {
-    std::ifstream in(source, std::ios::binary);
-    if (!in) throw UsageError("--note-file: cannot read " + source);
-    text.assign(std::istreambuf_iterator<char>(in), {});
-  }
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return text;
 }
 
 // --at T as the API takes it: RFC 3339 or YYYY-MM-DD, checked here; "now"

@@ -142,19 +142,6 @@ struct Runner {
     return true;
   }
 
-  // Every entry of a centre's inbox, page after page.
-  static std::vector<v1::InboxEntry> whole_inbox(client::Client& centre) {
-    std::vector<v1::InboxEntry> all;
-    std::string cursor;
-    do {
-      const auto page =
-          centre.inbox(true, cursor.empty() ? "limit=500" : "limit=500&cursor=" + cursor);
-      all.insert(all.end(), page.entries().begin(), page.entries().end());
-      cursor = page.next_cursor();
-    } while (!cursor.empty());
-    return all;
-  }
-
   void acknowledge() {
     const auto deadline = Clock::now() + opt.wait_timeout;
     for (auto& [k, ids] : expected_per_centre()) {
@@ -162,7 +149,8 @@ struct Runner {
       for (const auto& [index, rid] : referral_of)
         if (ids.count(rid) && acted_on(status_of[index])) pending.erase(rid);
       while (!pending.empty()) {
-        for (const auto& e : whole_inbox(centres.at(k))) {
+        const v1::Inbox inbox = centres.at(k).whole_inbox();
+        for (const auto& e : inbox.entries()) {
           const std::string& rid = e.referral().referral_id();
           if (e.kind() != v1::NOTIFICATION_KIND_NEW_REFERRAL || !pending.count(rid)) continue;
           if (!e.has_acknowledged_at()) {
