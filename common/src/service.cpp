@@ -105,10 +105,11 @@ void load_configuration(const Flags& f, ServiceSetup& s) {
   v1::Directory dir;
   config::load(config::resolve(s.config_dir, s.config.directory_file()), dir);
   Directory checked(dir);  // throws on an inconsistent directory
-  s.directory = std::move(dir);
   v1::Tokens tokens;
   config::load(config::resolve(s.config_dir, s.config.tokens_file()), tokens);
   s.tokens = auth::TokenStore(tokens);
+  auth::check_scopes(tokens, checked);  // throws naming the token's label
+  s.directory = std::move(dir);
   const std::string bf = f.bootstrap_file.empty()
                              ? config::resolve(s.config_dir, s.config.kafka().bootstrap_file())
                              : f.bootstrap_file;
