@@ -11,7 +11,7 @@ using namespace henvis::testing;
 
 TEST_CASE(
     "A client guessing tokens gets 429 with Retry-After after the failed-authentication "
-    "burst; the failures are counted and logged without the tokens",
+    "burst, and the failures are counted and logged without the tokens",
     "[integration][limits]") {
   Stack s;
   s.start_broker();
