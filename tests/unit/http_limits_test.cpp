@@ -131,7 +131,7 @@ TEST_CASE(
 
 TEST_CASE(
     "limits: after its failed authentications an address gets 429 even with a valid "
-    "token, until the bucket refills; other addresses are unaffected",
+    "token, until the bucket refills - other addresses are unaffected",
     "[limits]") {
   auto l = generous();
   l.failed_auth_per_minute = 5;  // one every 12 s
@@ -240,7 +240,7 @@ int healthz_status(asio::io_context& ioc, int port) {
 }  // namespace
 
 TEST_CASE(
-    "limits: beyond max_connections a connection is answered 503 and closed at once; "
+    "limits: beyond max_connections a connection is answered 503 and closed at once - "
     "when one closes, /healthz answers again",
     "[limits]") {
   Fixture f(generous(), 2);
