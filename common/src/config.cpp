@@ -63,9 +63,16 @@ void check_ranges(const v1::ServiceConfig& c) {
     std::int64_t value, max;
   };
   constexpr std::int64_t MIB = 1 << 20;
+  const auto& rl = c.http().rate_limit();
   const Range ranges[] = {
       {"http.port", c.http().port(), 65535},
       {"http.body_limit_bytes", c.http().body_limit_bytes(), 16 * MIB},
+      {"http.max_connections", c.http().max_connections(), 1000000},
+      {"http.rate_limit.per_address_per_second", rl.per_address_per_second(), 1000000},
+      {"http.rate_limit.per_address_burst", rl.per_address_burst(), 1000000},
+      {"http.rate_limit.per_principal_per_second", rl.per_principal_per_second(), 1000000},
+      {"http.rate_limit.per_principal_burst", rl.per_principal_burst(), 1000000},
+      {"http.rate_limit.failed_auth_per_minute", rl.failed_auth_per_minute(), 1000000},
       {"router.max_contact_attempts", c.router().max_contact_attempts(), 20},
       {"router.reminder_working_days", c.router().reminder_working_days(), 60},
       {"router.check_interval_seconds", c.router().check_interval_seconds(), 86400},

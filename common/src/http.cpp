@@ -5,11 +5,16 @@
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <sstream>
+
+#include <sys/resource.h>
+
+#include "henvis/rate_limit.hpp"
 
 namespace henvis::http {
 
@@ -27,6 +32,14 @@ constexpr auto IDLE_TIMEOUT = std::chrono::seconds(30);
 // waiting on a busy database or a slow disk sync.
 const std::vector<double> REQUEST_SECONDS_BUCKETS = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                      0.1,   0.25,   0.5,   1.0,  2.5,   5.0};
+// How long the acceptor waits after an accept error (EMFILE: out of file
+// descriptors) before it tries again, instead of spinning.
+constexpr auto ACCEPT_BACKOFF = std::chrono::milliseconds(100);
+// Failed authentications are logged at most once in this period: the first
+// at once, the rest as a count with the latest one's particulars.
+constexpr auto AUTH_LOG_PERIOD = std::chrono::seconds(10);
+constexpr std::size_t DEFAULT_MAX_CONNECTIONS = 1024;
+
 // The route label of a request no route matched.
 constexpr const char* UNMATCHED_ROUTE = "unmatched";
 
@@ -299,19 +312,110 @@ void Router::add(const std::string& method, const std::string& pattern, std::set
       Route{method, split_path(pattern), pattern, std::move(roles), std::move(handler)});
 }
 
+namespace {
+// The rate limits of docs/security.md "Limits"; see RateLimits.
+class Limiter {
+ public:
+  Limiter(const RateLimits& l, const Clock& clock, Metrics& metrics)
+      : clock_(clock),
+        metrics_(metrics),
+        address_({l.per_address_per_second, l.per_address_burst}, l.max_tracked),
+        principal_({l.per_principal_per_second, l.per_principal_burst}, l.max_tracked),
+        failed_({l.failed_auth_per_minute / 60, l.failed_auth_per_minute}, l.max_tracked) {}
+
+  // A 429 if the address has used up its requests.
+  std::optional<Response> address(const std::string& address) {
+    if (int wait = address_.take(address, 1, clock_.now())) return refuse("address", wait);
+    return std::nullopt;
+  }
+
+  // A 429 if the address has used up its failed authentications: its token
+  // is then not even looked at, so guessing gets no answers.
+  std::optional<Response> failed_auth(const std::string& address) {
+    if (int wait = failed_.wait(address, 1, clock_.now())) return refuse("failed_auth", wait);
+    return std::nullopt;
+  }
+
+  std::optional<Response> principal(const std::string& label) {
+    if (int wait = principal_.take(label, 1, clock_.now())) return refuse("principal", wait);
+    return std::nullopt;
+  }
+
+  // Counts, charges (a 401) and logs a failed authentication; never the token.
+  void failed(const std::string& address, const std::string& route, const char* reason) {
+    metrics_
+        .counter("henvis_http_auth_failures_total",
+                 "Requests refused 401 (missing or invalid token) or 403 (role), by reason",
+                 {{"reason", reason}})
+        .Increment();
+    const auto now = clock_.now();
+    if (std::string_view(reason) != "forbidden") failed_.charge(address, 1, now);
+    std::lock_guard lock(log_mu_);
+    ++unlogged_;
+    if (now - last_log_ < AUTH_LOG_PERIOD) return;
+    spdlog::warn(
+        "http authentication failed count={} latest_remote={} latest_route={} "
+        "latest_reason={}",
+        unlogged_, address, route, reason);
+    unlogged_ = 0;
+    last_log_ = now;
+  }
+
+ private:
+  Response refuse(const char* limit, int seconds) {
+    metrics_
+        .counter("henvis_http_rate_limited_total", "Requests answered 429, by the limit reached",
+                 {{"limit", limit}})
+        .Increment();
+    Response r = problem(429, "Too Many Requests",
+                         "too many requests; retry after " + std::to_string(seconds) + " s");
+    r.headers["Retry-After"] = std::to_string(seconds);
+    return r;
+  }
+
+  const Clock& clock_;
+  Metrics& metrics_;
+  rate_limit::Buckets address_, principal_, failed_;
+  std::mutex log_mu_;
+  rate_limit::TimePoint last_log_{};
+  std::size_t unlogged_ = 0;
+};
+
+std::size_t max_connections(std::size_t configured) {
+  if (configured > 0) return configured;
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
+    return std::clamp<std::size_t>(nofile.rlim_cur / 2, 1, DEFAULT_MAX_CONNECTIONS);
+  return DEFAULT_MAX_CONNECTIONS;
+}
+}  // namespace
+
 struct Server::Impl {
   ServerOptions options;
   const auth::TokenStore& tokens;
   Router router;
   Metrics& metrics;
   std::function<bool()> ready;
+  SystemClock system_clock;
+  Limiter limiter;
+  // Open connections, counted on the I/O thread (declared before the
+  // io_context, whose destruction ends the last sessions).
+  std::size_t connections = 0;
+  const std::size_t max_connections;
   asio::io_context ioc{1};
   std::optional<tcp::acceptor> acceptor;
+  asio::steady_timer accept_backoff{ioc};
   std::thread thread;
   int bound_port = 0;
 
   Impl(ServerOptions o, const auth::TokenStore& t, Router r, Metrics& m, std::function<bool()> rd)
-      : options(std::move(o)), tokens(t), router(std::move(r)), metrics(m), ready(std::move(rd)) {}
+      : options(std::move(o)),
+        tokens(t),
+        router(std::move(r)),
+        metrics(m),
+        ready(std::move(rd)),
+        limiter(options.rate_limits, options.clock ? *options.clock : system_clock, m),
+        max_connections(http::max_connections(options.max_connections)) {}
 
   // The answer to GET on one of kit_routes().
   Response kit_response(const std::string& path) {
@@ -331,6 +435,8 @@ struct Server::Impl {
       route = req.path;
       if (req.method == k.method) return kit_response(req.path);
     }
+    const std::string address = req.remote_address.empty() ? "unknown" : req.remote_address;
+    if (auto limited = limiter.address(address)) return *limited;
 
     auto segs = split_path(req.path);
     const Router::Route* match = nullptr;
@@ -360,19 +466,31 @@ struct Server::Impl {
       return path_matched ? problem(405, "Method Not Allowed")
                           : problem(404, "Not Found", "no such resource");
     }
-    auto principal = tokens.authenticate(req.header("authorization"));
+    return authorized(req, *match, address, std::move(params));
+  }
+
+  // Authenticates, checks the role and the principal's limit, and runs the
+  // route's handler.
+  Response authorized(Request& req, const Router::Route& match, const std::string& address,
+                      std::map<std::string, std::string> params) {
+    if (auto limited = limiter.failed_auth(address)) return *limited;
+    const std::string authorization = req.header("authorization");
+    auto principal = tokens.authenticate(authorization);
     if (!principal) {
-      Response r = problem(401, "Unauthorized", "a valid bearer token is required");
-      return r;
+      limiter.failed(address, match.pattern, authorization.empty() ? "missing" : "invalid");
+      return problem(401, "Unauthorized", "a valid bearer token is required");
     }
-    if (!match->roles.count(principal->role))
+    if (!match.roles.count(principal->role)) {
+      limiter.failed(address, match.pattern, "forbidden");
       return problem(
           403, "Forbidden",
           "role " + std::string(auth::role_name(principal->role)) + " may not use this resource");
+    }
+    if (auto limited = limiter.principal(principal->label)) return *limited;
     req.principal = *principal;
     req.params = std::move(params);
     try {
-      return match->handler(req);
+      return match.handler(req);
     } catch (const Problem& p) {
       return p.response;
     }
@@ -410,7 +528,15 @@ struct Server::Impl {
 namespace {
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Server::Impl& impl) : stream_(std::move(socket)), impl_(impl) {}
+  Session(tcp::socket socket, Server::Impl& impl) : stream_(std::move(socket)), impl_(impl) {
+    beast::error_code ec;
+    const auto peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_address_ = peer.address().to_string();
+    ++impl_.connections;
+  }
+  ~Session() { --impl_.connections; }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
   void start() { read(); }
 
  private:
@@ -466,6 +592,7 @@ class Session : public std::enable_shared_from_this<Session> {
       req.headers[name] = std::string(f.value());
     }
     req.body = std::move(msg.body());
+    req.remote_address = remote_address_;
     keep_alive_ = msg.keep_alive();
     write(impl_.handle_safe(req), msg.version());
   }
@@ -477,6 +604,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res->set(bhttp::field::content_type, r.content_type);
     res->set(bhttp::field::cache_control, "no-store");
     if (r.status == 401) res->set(bhttp::field::www_authenticate, "Bearer");
+    for (const auto& [name, value] : r.headers) res->set(name, value);
     res->body() = std::move(r.body);
     res->keep_alive(keep_alive_);
     res->prepare_payload();
@@ -496,13 +624,59 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   Server::Impl& impl_;
+  std::string remote_address_;
   bool keep_alive_ = false;
 };
+
+// Over the connection cap: a 503 if the socket takes it at once, and closed.
+void refuse_connection(tcp::socket socket) {
+  static const std::string answer = [] {
+    const std::string body =
+        problem(503, "Service Unavailable", "too many connections; retry later").body;
+    return "HTTP/1.1 503 Service Unavailable\r\nServer: henvis\r\n"
+           "Content-Type: application/problem+json\r\nRetry-After: 1\r\n"
+           "Connection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  beast::error_code ec;
+  socket.non_blocking(true, ec);
+  socket.write_some(asio::buffer(answer), ec);
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+}
+
+void do_accept(Server::Impl& impl);
+
+// After an accept error, waits ACCEPT_BACKOFF (logging once) instead of
+// accepting again at once: with no file descriptor left, accept fails at
+// once and the I/O thread would spin and starve every connection.
+void back_off(Server::Impl& impl, const beast::error_code& ec) {
+  impl.metrics
+      .counter("henvis_http_accept_errors_total",
+               "Failed accepts (e.g. out of file "
+               "descriptors), each followed by a pause")
+      .Increment();
+  spdlog::warn("http accept failed error={} connections={} retry_in_ms={}", ec.message(),
+               impl.connections, ACCEPT_BACKOFF.count());
+  impl.accept_backoff.expires_after(ACCEPT_BACKOFF);
+  impl.accept_backoff.async_wait([&impl](beast::error_code e) {
+    if (!e && impl.acceptor->is_open()) do_accept(impl);
+  });
+}
 
 void do_accept(Server::Impl& impl) {
   impl.acceptor->async_accept([&impl](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
-    if (!ec) std::make_shared<Session>(std::move(socket), impl)->start();
+    if (ec) return back_off(impl, ec);
+    if (impl.connections >= impl.max_connections) {
+      impl.metrics
+          .counter("henvis_http_connections_refused_total",
+                   "Connections answered 503 and closed: max_connections were open")
+          .Increment();
+      refuse_connection(std::move(socket));
+    } else {
+      std::make_shared<Session>(std::move(socket), impl)->start();
+    }
     do_accept(impl);
   });
 }
@@ -535,6 +709,7 @@ void Server::stop() {
   asio::post(i.ioc, [&i] {
     beast::error_code ec;
     if (i.acceptor) i.acceptor->close(ec);
+    i.accept_backoff.cancel();
   });
   // Let in-flight responses finish, then stop the loop.
   asio::post(i.ioc, [&i] { i.ioc.stop(); });

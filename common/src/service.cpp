@@ -105,10 +105,11 @@ void load_configuration(const Flags& f, ServiceSetup& s) {
   v1::Directory dir;
   config::load(config::resolve(s.config_dir, s.config.directory_file()), dir);
   Directory checked(dir);  // throws on an inconsistent directory
-  s.directory = std::move(dir);
   v1::Tokens tokens;
   config::load(config::resolve(s.config_dir, s.config.tokens_file()), tokens);
   s.tokens = auth::TokenStore(tokens);
+  auth::check_scopes(tokens, checked);  // throws naming the token's label
+  s.directory = std::move(dir);
   const std::string bf = f.bootstrap_file.empty()
                              ? config::resolve(s.config_dir, s.config.kafka().bootstrap_file())
                              : f.bootstrap_file;
@@ -179,6 +180,17 @@ http::ServerOptions server_options(const v1::ServiceConfig& config) {
   if (!h.address().empty()) opts.address = h.address();
   opts.port = h.port();
   if (h.body_limit_bytes() > 0) opts.body_limit = static_cast<std::size_t>(h.body_limit_bytes());
+  opts.max_connections = static_cast<std::size_t>(h.max_connections());
+  const auto& rl = h.rate_limit();
+  auto& l = opts.rate_limits;
+  const auto set = [](double& field, std::int32_t configured) {
+    if (configured > 0) field = configured;
+  };
+  set(l.per_address_per_second, rl.per_address_per_second());
+  set(l.per_address_burst, rl.per_address_burst());
+  set(l.per_principal_per_second, rl.per_principal_per_second());
+  set(l.per_principal_burst, rl.per_principal_burst());
+  set(l.failed_auth_per_minute, rl.failed_auth_per_minute());
   return opts;
 }
 

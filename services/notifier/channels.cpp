@@ -1,10 +1,13 @@
 #include "channels.hpp"
 
 #include <google/protobuf/util/time_util.h>
+#include <openssl/crypto.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -100,6 +103,18 @@ void set_mode(RecipientChannel& c, const v1::Recipient& r, const std::string& wh
   }
 }
 
+// The key in `file` (relative to `config_dir`); a config::Error naming the
+// field and the path, never the key, when it cannot be used.
+std::string key_of(const std::string& field, const std::string& config_dir,
+                   const std::string& file) {
+  const std::string path = config::resolve(config_dir, file);
+  try {
+    return read_key(path);
+  } catch (const std::invalid_argument& e) {
+    throw config::Error(field + path + " " + e.what());
+  }
+}
+
 void set_webhook(RecipientChannel& c, const v1::Recipient& r, const std::string& who,
                  const std::string& config_dir) {
   c.channel = v1::CHANNEL_WEBHOOK;
@@ -111,12 +126,12 @@ void set_webhook(RecipientChannel& c, const v1::Recipient& r, const std::string&
   }
   c.webhook_url = r.webhook_url();
   if (r.webhook_secret_file().empty()) throw config::Error(who + "webhook_secret_file is required");
-  const std::string path = config::resolve(config_dir, r.webhook_secret_file());
-  try {
-    c.webhook_key = read_key(path);
-  } catch (const std::invalid_argument& e) {
-    throw config::Error(who + "webhook_secret_file " + path + " " + e.what());
-  }
+  c.webhook_keys.push_back(
+      key_of(who + "webhook_secret_file ", config_dir, r.webhook_secret_file()));
+  // During a rotation both keys sign.
+  if (!r.webhook_secret_file_next().empty())
+    c.webhook_keys.push_back(
+        key_of(who + "webhook_secret_file_next ", config_dir, r.webhook_secret_file_next()));
 }
 
 void set_file_drop(RecipientChannel& c, const v1::Recipient& r, const std::string& who,
@@ -204,8 +219,64 @@ TimePoint next_list_time(const workdays::Calendar& calendar, std::chrono::minute
   return workdays::at_local(calendar.next_working_day(d), at);
 }
 
-std::string webhook_signature(const std::string& key, const std::string& body) {
-  return "sha256=" + hmac_sha256_hex(key, body);
+std::string webhook_signed_content(const std::string& timestamp, const std::string& notification_id,
+                                   const std::string& body) {
+  return timestamp + "." + notification_id + "." + body;
+}
+
+std::string webhook_signature(const std::vector<std::string>& keys, const std::string& timestamp,
+                              const std::string& notification_id, const std::string& body) {
+  const std::string content = webhook_signed_content(timestamp, notification_id, body);
+  std::string out;
+  for (const auto& key : keys) {
+    if (!out.empty()) out += ", ";
+    out += "v2=" + hmac_sha256_hex(key, content);
+  }
+  return out;
+}
+
+namespace {
+// Unix seconds from a decimal header value (digits only, at most 12).
+std::optional<std::int64_t> unix_seconds_of(const std::string& s) {
+  if (s.empty() || s.size() > 12 || s.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return std::stoll(s);
+}
+
+// The "v2=" entries of a signature header, separated by commas and spaces.
+std::vector<std::string> v2_entries(const std::string& header) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < header.size()) {
+    const std::size_t end = std::min(header.find(',', i), header.size());
+    std::string item = header.substr(i, end - i);
+    const auto first = item.find_first_not_of(' ');
+    const auto last = item.find_last_not_of(' ');
+    item = first == std::string::npos ? "" : item.substr(first, last - first + 1);
+    if (item.rfind("v2=", 0) == 0) out.push_back(item.substr(3));
+    i = end + 1;
+  }
+  return out;
+}
+}  // namespace
+
+bool verify_webhook_signature(const std::string& signature, const std::string& timestamp,
+                              const std::string& notification_id, const std::string& body,
+                              const std::vector<std::string>& keys, TimePoint now,
+                              std::chrono::seconds tolerance) {
+  const auto sent = unix_seconds_of(timestamp);
+  if (!sent) return false;
+  const auto now_s = std::chrono::floor<std::chrono::seconds>(now).time_since_epoch().count();
+  if (*sent < now_s - tolerance.count() || *sent > now_s + tolerance.count()) return false;
+  const std::string content = webhook_signed_content(timestamp, notification_id, body);
+  for (const auto& key : keys) {
+    const std::string expected = hmac_sha256_hex(key, content);
+    for (const auto& got : v2_entries(signature))
+      if (got.size() == expected.size() &&
+          CRYPTO_memcmp(got.data(), expected.data(), expected.size()) == 0)
+        return true;
+  }
+  return false;
 }
 
 PostResult http_post(const HttpUrl& url, const http::Headers& headers, const std::string& body,

@@ -49,7 +49,9 @@ struct RecipientChannel {
   // CHANNEL_WEBHOOK
   std::string webhook_url;
   HttpUrl webhook;
-  std::string webhook_key;  // the HMAC key; never logged, never in an error
+  // The HMAC keys, one or (during a rotation: webhook_secret_file and
+  // webhook_secret_file_next) two; never logged, never in an error.
+  std::vector<std::string> webhook_keys;
   // CHANNEL_FILE: absolute or relative to the working directory, created.
   std::string drop_dir;
 };
@@ -101,8 +103,34 @@ class Settings {
 TimePoint next_list_time(const workdays::Calendar& calendar, std::chrono::minutes at,
                          TimePoint now);
 
-// "sha256=" + lowercase hex HMAC-SHA256(key, body) (OpenSSL).
-std::string webhook_signature(const std::string& key, const std::string& body);
+// Webhook signatures, scheme v2 (in the style of Stripe and Standard
+// Webhooks). Every POST carries
+//   X-Henvis-Notification-Id: <notification id>
+//   X-Henvis-Timestamp: <Unix seconds, decimal>
+//   X-Henvis-Signature: v2=<hex>[, v2=<hex>]   (one per active key)
+//   X-Henvis-Signature-Tolerance: <seconds>    (WEBHOOK_TOLERANCE)
+// where <hex> is the lowercase hex HMAC-SHA256 under a key of the signed
+// content "<timestamp>.<notification id>.<body>" (the header values and the
+// exact body bytes, joined by '.'). A receiver accepts a request when one of
+// the v2 entries matches one of its keys and the timestamp is within the
+// tolerance of its clock, and de-duplicates by the notification id.
+inline constexpr std::chrono::seconds WEBHOOK_TOLERANCE{300};
+
+// "<timestamp>.<notification id>.<body>".
+std::string webhook_signed_content(const std::string& timestamp, const std::string& notification_id,
+                                   const std::string& body);
+// "v2=<hex>" for each key, joined by ", ".
+std::string webhook_signature(const std::vector<std::string>& keys, const std::string& timestamp,
+                              const std::string& notification_id, const std::string& body);
+// The receiver's check (the reference for receivers; the tests use it):
+// true when `timestamp` is Unix seconds within `tolerance` of `now` (either
+// way) and an entry of `signature` is v2= over the signed content under one
+// of `keys` (compared in constant time). A changed body, notification id or
+// timestamp, a stale timestamp or an unknown key all give false.
+bool verify_webhook_signature(const std::string& signature, const std::string& timestamp,
+                              const std::string& notification_id, const std::string& body,
+                              const std::vector<std::string>& keys, TimePoint now,
+                              std::chrono::seconds tolerance = WEBHOOK_TOLERANCE);
 
 struct PostResult {
   int status = 0;     // HTTP status; 0 when no response was read

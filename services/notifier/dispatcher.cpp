@@ -218,11 +218,16 @@ int Dispatcher::push_webhook(const std::string& recipient, std::vector<Row>& row
     // As stored: the body shows the delivered_at a later inbox read shows.
     const TimePoint at = sqlite::from_unix_ms(sqlite::unix_ms(clock_->now()));
     const std::string body = webhook_body(row.id, row.kind, row.underretning, row.contact, at);
-    // The signature covers the exact bytes sent. The key is never logged.
-    const http::Headers headers = {{"Content-Type", "application/json"},
-                                   {"X-Henvis-Signature", webhook_signature(c.webhook_key, body)},
-                                   {"X-Henvis-Notification-Id", row.id},
-                                   {"X-Henvis-Timestamp", rfc3339(at)}};
+    // The signature covers the timestamp, the notification id and the exact
+    // body bytes (channels.hpp, scheme v2). The keys are never logged.
+    const std::string timestamp =
+        std::to_string(std::chrono::floor<std::chrono::seconds>(at).time_since_epoch().count());
+    const http::Headers headers = {
+        {"Content-Type", "application/json"},
+        {"X-Henvis-Signature", webhook_signature(c.webhook_keys, timestamp, row.id, body)},
+        {"X-Henvis-Notification-Id", row.id},
+        {"X-Henvis-Timestamp", timestamp},
+        {"X-Henvis-Signature-Tolerance", std::to_string(WEBHOOK_TOLERANCE.count())}};
     const PostResult res = http_post(c.webhook, headers, body);
     count(webhook_attempts_);
 

@@ -242,7 +242,8 @@ http::Response Api::record_outcome(const http::Request& req) {
   const std::string id = req.params.at("id");
   sqlite::Transaction tx(db_);
   std::optional<ReferralRow> row = store_.find_referral(id);
-  if (!row || row->centre_id != req.principal.scope)
+  // An empty scope matches no referral, not the unroutable ones without a centre.
+  if (!row || req.principal.scope.empty() || row->centre_id != req.principal.scope)
     return http::problem(404, "Not Found", "no such referral");
 
   // Idempotency-Key: the same key and body give the first answer.

@@ -332,6 +332,10 @@ std::optional<Referral> Store::referral(const std::string& referral_id) {
 
 std::optional<Referral> Store::referral_in(Scope scope, const std::string& scope_id,
                                            const std::string& referral_id) {
+  // An empty scope sees nothing: an unroutable referral has no centre, and
+  // must not show to a centre token without a scope (defence in depth;
+  // auth::check_scopes refuses such a token at start).
+  if (scope_id.empty()) return std::nullopt;
   auto q =
       db_.query(scope == Scope::centre ? SELECT_REFERRAL_OF_CENTRE : SELECT_REFERRAL_OF_DISTRICT);
   q->bind(1, referral_id).bind(2, scope_id);
@@ -340,6 +344,7 @@ std::optional<Referral> Store::referral_in(Scope scope, const std::string& scope
 
 std::vector<Referral> Store::referrals_in(Scope scope, const std::string& scope_id, int status,
                                           const std::optional<ListKey>& after, std::size_t limit) {
+  if (scope_id.empty()) return {};  // as referral_in: an empty scope sees nothing
   auto q = db_.query(scope == Scope::centre ? LIST_OF_CENTRE : LIST_OF_DISTRICT);
   q->bind(1, scope_id).bind(2, status);
   if (after)

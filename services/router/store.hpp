@@ -111,11 +111,13 @@ class Store {
   // Throws std::runtime_error if absent.
   ReferralRow load_referral(const std::string& referral_id);
   std::optional<Referral> referral(const std::string& referral_id);
-  // The referral if `scope_id` (a centre or a district) may see it.
+  // The referral if `scope_id` (a centre or a district) may see it; none for
+  // an empty `scope_id`.
   std::optional<Referral> referral_in(Scope scope, const std::string& scope_id,
                                       const std::string& referral_id);
   // At most `limit` of the referrals `scope_id` may see, oldest first (then
-  // by id), after `after` if given; all statuses if `status` is 0.
+  // by id), after `after` if given; all statuses if `status` is 0. None for
+  // an empty `scope_id`.
   std::vector<Referral> referrals_in(Scope scope, const std::string& scope_id, int status,
                                      const std::optional<ListKey>& after, std::size_t limit);
   // Routes the referral to `centre_id` per `directory_version` (a

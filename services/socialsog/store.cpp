@@ -582,6 +582,8 @@ bool listed_for_district(sqlite::Db& db, const std::string& underretning_id,
 
 std::vector<ListKey> list_underretninger(sqlite::Db& db, const ListFilter& f,
                                          const std::optional<ListKey>& after, std::size_t limit) {
+  // An empty scope sees nothing (defence in depth; auth::check_scopes).
+  if (f.scope.empty()) return {};
   auto q = db.query(LIST_UNDERRETNINGER);
   q->bind(1, f.municipality ? "m" : "c").bind(2, f.scope).bind(3, f.status).bind(4, f.now);
   const ListKey start = after.value_or(ListKey{});

@@ -149,13 +149,13 @@ Stack::Stack(std::map<std::string, std::string> extra)
     write_service_config(dir_, s, extra_config_[s]);
 }
 
-void write_service_config(const fs::path& dir, const std::string& service,
-                          const std::string& extra) {
+void write_service_config(const fs::path& dir, const std::string& service, const std::string& extra,
+                          const std::string& http_extra) {
   const fs::path conf = fs::path(HENVIS_SOURCE_DIR) / "deploy/config/dev";
   std::ofstream out(dir / (service + ".textproto"));
   out << "service: \"" << service << "\"\n"
       << "kafka { bootstrap_file: \"" << (dir / "bootstrap.txt").string() << "\" }\n"
-      << "http { address: \"127.0.0.1\" port: 0 }\n"
+      << "http { address: \"127.0.0.1\" port: 0 " << http_extra << " }\n"
       << "database: \"" << (dir / (service + ".db")).string() << "\"\n"
       << "directory_file: \"" << (conf / "directory.textproto").string() << "\"\n"
       << "tokens_file: \"" << (conf / "tokens.textproto").string() << "\"\n"

@@ -97,9 +97,10 @@ std::string read_all_databases(const std::filesystem::path& dir);
 
 // Writes dir/<service>.textproto for a test stack: loopback, port 0 (the
 // service binds a free port itself), its database in `dir`, the dev
-// directory and tokens, then `extra` (text-format fields).
+// directory and tokens, then `extra` (text-format fields); `http_extra` goes
+// inside the http block (e.g. "rate_limit { ... }").
 void write_service_config(const std::filesystem::path& dir, const std::string& service,
-                          const std::string& extra = "");
+                          const std::string& extra = "", const std::string& http_extra = "");
 
 // Starts henvis-<service> with dir/<service>.textproto and waits until its
 // /readyz answers 200. The service reports the port it bound in

@@ -99,3 +99,54 @@ TEST_CASE(
   CHECK(junk.status != 0);
   CHECK(junk.err.find("nonsense") != std::string::npos);
 }
+
+TEST_CASE(
+    "token scopes are checked against the directory by config check and at service start, "
+    "naming the token's label",
+    "[integration][henvisctl][config][scope]") {
+  Stack s;
+  // Given the dev configs as a test stack writes them / Then each passes, scopes checked
+  for (const std::string svc : {"intake", "router", "notifier", "evaluation", "socialsog"}) {
+    auto ok = henvisctl(s.dir(), "config check " + (s.dir() / (svc + ".textproto")).string());
+    INFO(svc << ": " << ok.err);
+    CHECK(ok.status == 0);
+    CHECK(ok.out.find("scopes checked") != std::string::npos);
+  }
+  // Given a tokens file with a centre token without a scope, and one with an officer token
+  // for a district the directory lacks, each named by a router config
+  const std::string dev_tokens = slurp(DEV / "tokens.textproto");
+  auto config_with = [&](const std::string& name, const std::string& extra_token) {
+    std::ofstream(s.dir() / (name + "-tokens.textproto")) << dev_tokens << extra_token;
+    std::string cfg = slurp(s.dir() / "router.textproto");
+    const auto at = cfg.find("tokens_file: ");
+    REQUIRE(at != std::string::npos);
+    cfg.replace(at, cfg.find('\n', at) - at, "tokens_file: \"" + name + "-tokens.textproto\"");
+    std::ofstream(s.dir() / (name + ".textproto")) << cfg;
+    return (s.dir() / (name + ".textproto")).string();
+  };
+  const std::string hash = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  const std::string centre =
+      config_with("empty-centre", "tokens { label: \"centre-without-scope\" sha256_hex: \"" + hash +
+                                      "\" role: ROLE_CENTRE scope: \"\" }\n");
+  const std::string officer =
+      config_with("unknown-district", "tokens { label: \"officer-of-nowhere\" sha256_hex: \"" +
+                                          hash + "\" role: ROLE_OFFICER scope: \"nowhere\" }\n");
+  // When checked / Then each fails naming the token by its label, never its hash
+  auto empty = henvisctl(s.dir(), "config check " + centre);
+  CHECK(empty.status != 0);
+  CHECK(empty.err.find("token 'centre-without-scope' (centre): scope is empty") !=
+        std::string::npos);
+  CHECK(empty.err.find(hash) == std::string::npos);
+  auto unknown = henvisctl(s.dir(), "config check " + officer);
+  CHECK(unknown.status != 0);
+  CHECK(unknown.err.find("token 'officer-of-nowhere' (officer): scope 'nowhere' is not a "
+                         "district") != std::string::npos);
+  // When the router is started with the first / Then it refuses to start, naming the label
+  Process router(std::string(HENVIS_BUILD_DIR) + "/services/router/henvis-router",
+                 {"--config", centre}, s.dir() / "empty-centre.log");
+  CHECK(router.wait(std::chrono::seconds(30)) == 2);
+  const std::string log = slurp(s.dir() / "empty-centre.log");
+  CHECK(log.find("configuration error") != std::string::npos);
+  CHECK(log.find("centre-without-scope") != std::string::npos);
+  CHECK(log.find(hash) == std::string::npos);
+}

@@ -1,6 +1,7 @@
 // The notifier's signed webhook through real processes: henvis-devbroker and
 // henvis-notifier, a NotificationRequested produced to Kafka, a receiver in
-// this test that verifies HMAC-SHA256 over the body, a receiver that fails
+// this test that verifies the v2 signatures of a key rotation (HMAC-SHA256
+// over timestamp, notification id and body) and the timestamp's freshness, a receiver that fails
 // at first, and a notifier killed with SIGKILL between attempts whose retry
 // schedule continues after the restart.
 //
@@ -9,8 +10,6 @@
 // and notifier config next to the Stack's and starts the notifier itself.
 
 #include <google/protobuf/util/json_util.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <signal.h>
 
 #include <atomic>
@@ -18,6 +17,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "henvis/digest.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/sqlite.hpp"
@@ -41,20 +42,28 @@ namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 
 constexpr const char* KEY = "integration-webhook-key";
+constexpr const char* NEXT_KEY = "integration-webhook-key-next";  // being rotated in
 constexpr const char* CPR = "0101901234";
 
-std::string hmac_hex(const std::string& key, const std::string& body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  std::string hex;
-  char buf[3];
-  for (unsigned i = 0; i < len; ++i) {
-    std::snprintf(buf, sizeof buf, "%02x", mac[i]);
-    hex += buf;
-  }
-  return hex;
+// The receiver's check (README "Contact lists", scheme v2), written from the
+// documentation rather than with the notifier's code: during this test's key
+// rotation X-Henvis-Signature is "v2=<hex>, v2=<hex>", HMAC-SHA256 under the
+// current and then the next key over "<timestamp>.<notification id>.<body>",
+// and the timestamp (Unix seconds) is within the announced tolerance.
+bool signed_and_fresh(const bhttp::request<bhttp::string_body>& req) {
+  const std::string ts(req["X-Henvis-Timestamp"]);
+  const std::string content =
+      ts + "." + std::string(req["X-Henvis-Notification-Id"]) + "." + req.body();
+  if (std::string(req["X-Henvis-Signature"]) !=
+      "v2=" + hmac_sha256_hex(KEY, content) + ", v2=" + hmac_sha256_hex(NEXT_KEY, content))
+    return false;
+  if (std::string(req["X-Henvis-Signature-Tolerance"]) != "300" || ts.empty() ||
+      ts.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  return std::llabs(now - std::stoll(ts)) <= 300;
 }
 
 // A centre's webhook endpoint: checks the signature of every request and
@@ -97,8 +106,7 @@ class Receiver {
       bhttp::request<bhttp::string_body> req;
       bhttp::read(socket, buffer, req, ec);
       if (ec) continue;
-      if (std::string(req["X-Henvis-Signature"]) != "sha256=" + hmac_hex(KEY, req.body()))
-        ++bad_signatures_;
+      if (!signed_and_fresh(req)) ++bad_signatures_;
       {
         std::lock_guard lock(mu_);
         last_body_ = req.body();
@@ -131,7 +139,8 @@ std::string webhook_directory(const std::string& url) {
   REQUIRE(ch != std::string::npos);
   d.replace(ch, std::string("channel: CHANNEL_INBOX").size(),
             "channel: CHANNEL_WEBHOOK\n  webhook_url: \"" + url +
-                "\"\n  webhook_secret_file: \"webhook.key\"");
+                "\"\n  webhook_secret_file: \"webhook.key\"\n"
+                "  webhook_secret_file_next: \"webhook-next.key\"");
   return d;
 }
 
@@ -155,6 +164,7 @@ TEST_CASE(
   fs::create_directories(dir);
   std::ofstream(dir / "directory.textproto") << webhook_directory(receiver.url());
   std::ofstream(dir / "webhook.key") << KEY << "\n";
+  std::ofstream(dir / "webhook-next.key") << NEXT_KEY << "\n";
   int port = 0;  // bound by the notifier itself, kept across its restart
   const std::string db_path = (dir / "notifier.db").string();
   std::ofstream(dir / "notifier.textproto")

@@ -61,8 +61,15 @@ std::int64_t env_int(const char* name, std::int64_t dflt) {
   return std::stoll(v);
 }
 
+// The crash test posts 100 000 offers as one officer from loopback as fast as
+// the intake takes them: above the default rate limits, on purpose.
+const char* const UNLIMITED =
+    "rate_limit { per_address_per_second: 1000000 "
+    "per_address_burst: 1000000 per_principal_per_second: 1000000 "
+    "per_principal_burst: 1000000 }";
+
 RobustStack::RobustStack(Options o) : opt_(o), dir_(testing::make_temp_dir("henvis-robust")) {
-  for (const std::string s : SERVICES) testing::write_service_config(dir_, s);
+  for (const std::string s : SERVICES) testing::write_service_config(dir_, s, "", UNLIMITED);
 }
 
 RobustStack::~RobustStack() {

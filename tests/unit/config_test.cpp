@@ -178,3 +178,54 @@ TEST_CASE("TokenStore refuses a repeated hash and a missing role", "[auth]") {
   e->set_sha256_hex(henvis::sha256_hex("x"));
   CHECK_THROWS_AS(henvis::auth::TokenStore(r), std::invalid_argument);
 }
+
+TEST_CASE("token scopes are checked against the directory, naming the token by its label",
+          "[auth][scope]") {
+  const auto directory = henvis::test::dev_directory();
+  const auto dev =
+      henvis::config::load<henvis::v1::Tokens>(dev_config("tokens.textproto").string());
+  // Given the dev tokens / Then every scope is right for its role
+  REQUIRE_NOTHROW(henvis::auth::check_scopes(dev, directory));
+  // Given one token added with a scope wrong for its role
+  auto refused = [&](const std::string& label, henvis::v1::Role role, const std::string& scope) {
+    henvis::v1::Tokens t = dev;
+    auto* e = t.add_tokens();
+    e->set_label(label);
+    e->set_sha256_hex(henvis::sha256_hex("clear-token-" + label));
+    e->set_role(role);
+    e->set_scope(scope);
+    try {
+      henvis::auth::check_scopes(t, directory);
+    } catch (const std::invalid_argument& ex) {
+      const std::string what = ex.what();
+      // Then the error names the label, never the token or its hash
+      CHECK(what.find("token '" + label + "'") != std::string::npos);
+      CHECK(what.find("clear-token-") == std::string::npos);
+      CHECK(what.find(e->sha256_hex()) == std::string::npos);
+      return what;
+    }
+    return std::string();
+  };
+  // A centre with an empty scope, or a district's id, or a municipality's recipient id
+  CHECK(refused("centre-empty", henvis::v1::ROLE_CENTRE, "").find("scope is empty") !=
+        std::string::npos);
+  CHECK_FALSE(refused("centre-district", henvis::v1::ROLE_CENTRE, "mvj").empty());
+  CHECK_FALSE(refused("centre-kommune", henvis::v1::ROLE_CENTRE, "kommune-657").empty());
+  // An officer or coordinator with an empty or unknown district
+  CHECK(refused("officer-unknown", henvis::v1::ROLE_OFFICER, "nowhere")
+            .find("'nowhere' is not a district") != std::string::npos);
+  CHECK_FALSE(refused("officer-empty", henvis::v1::ROLE_OFFICER, "").empty());
+  CHECK_FALSE(refused("coordinator-empty", henvis::v1::ROLE_COORDINATOR, "").empty());
+  // A municipality scoped to a centre, or to nothing
+  CHECK_FALSE(
+      refused("municipality-centre", henvis::v1::ROLE_MUNICIPALITY, "rusmiddelcenter-657").empty());
+  CHECK_FALSE(refused("municipality-empty", henvis::v1::ROLE_MUNICIPALITY, "").empty());
+  // An evaluator or admin with a scope (nothing would enforce it)
+  CHECK_FALSE(refused("evaluator-scoped", henvis::v1::ROLE_EVALUATOR, "mvj").empty());
+  CHECK_FALSE(refused("admin-scoped", henvis::v1::ROLE_ADMIN, "mvj").empty());
+  // And the right scopes for each role are accepted
+  CHECK(refused("ok-officer", henvis::v1::ROLE_OFFICER, "oj").empty());
+  CHECK(refused("ok-centre", henvis::v1::ROLE_CENTRE, "rusmiddelcenter-661").empty());
+  CHECK(refused("ok-municipality", henvis::v1::ROLE_MUNICIPALITY, "kommune-751").empty());
+  CHECK(refused("ok-evaluator", henvis::v1::ROLE_EVALUATOR, "").empty());
+}

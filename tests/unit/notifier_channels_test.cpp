@@ -5,8 +5,6 @@
 
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -27,6 +25,7 @@
 #include "henvis/clock.hpp"
 #include "henvis/config.hpp"
 #include "henvis/consumer_loop.hpp"
+#include "henvis/digest.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/sqlite.hpp"
@@ -55,6 +54,7 @@ constexpr const char* COORDINATOR = "coordinator-mvj";
 constexpr const char* MUNICIPALITY = "kommune-657";
 constexpr const char* CHILD_CPR = "0101151234";
 constexpr const char* KEY = "test-webhook-key";
+constexpr const char* NEXT_KEY = "test-webhook-key-next";  // a rotation's new key
 
 std::chrono::system_clock::time_point instant(const std::string& s) {
   auto t = henvis::test::ts(s);
@@ -162,6 +162,7 @@ struct Notifier {
                     const std::string& configured = CENTRE)
       : tmp("henvis-notifier-channels"), clock(instant(start)) {
     tmp.write("webhook.key", std::string(KEY) + "\n");
+    tmp.write("webhook-next.key", std::string(NEXT_KEY) + "\n");
     henvis::v1::Directory d = dev_directory().raw();
     for (auto& r : *d.mutable_recipients())
       if (r.id() == configured) configure(r);
@@ -209,9 +210,11 @@ void daily_at_0730(henvis::v1::Recipient& r) {
   r.set_daily_at("07:30");
 }
 
-// A webhook receiver written the way a centre would: it recomputes
-// HMAC-SHA256 over the received body with the shared key and compares it with
-// X-Henvis-Signature. One request per connection, on a thread of its own.
+// A webhook receiver written the way a centre would: it checks
+// X-Henvis-Signature over the timestamp, notification id and body with the
+// shared key, and the timestamp's freshness against the notifier's clock
+// (henvis::notifier::verify_webhook_signature, the receivers' reference).
+// One request per connection, on a thread of its own.
 class Receiver {
  public:
   struct Received {
@@ -220,6 +223,7 @@ class Receiver {
     std::string notification_id;
     std::string timestamp;
     std::string content_type;
+    std::string tolerance;
     bool signature_ok = false;
   };
 
@@ -240,6 +244,8 @@ class Receiver {
     s.connect({asio::ip::make_address("127.0.0.1"), port_}, ec);
     thread_.join();
   }
+  // The receiver's clock for the freshness check: the notifier's ManualClock.
+  void set_clock(const henvis::Clock& clock) { clock_ = &clock; }
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/henvis/hook"; }
   void set_status(int status) {
@@ -249,20 +255,6 @@ class Receiver {
   std::vector<Received> received() {
     std::lock_guard lock(mu_);
     return received_;
-  }
-
-  static std::string hmac_hex(const std::string& key, const std::string& body) {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-         reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-    std::string hex;
-    char buf[3];
-    for (unsigned i = 0; i < len; ++i) {
-      std::snprintf(buf, sizeof buf, "%02x", mac[i]);
-      hex += buf;
-    }
-    return hex;
   }
 
  private:
@@ -282,7 +274,10 @@ class Receiver {
       r.notification_id = std::string(req["X-Henvis-Notification-Id"]);
       r.timestamp = std::string(req["X-Henvis-Timestamp"]);
       r.content_type = std::string(req[bhttp::field::content_type]);
-      r.signature_ok = r.signature == "sha256=" + hmac_hex(key_, r.body);
+      r.tolerance = std::string(req["X-Henvis-Signature-Tolerance"]);
+      const auto now = clock_ ? clock_.load()->now() : std::chrono::system_clock::now();
+      r.signature_ok = henvis::notifier::verify_webhook_signature(
+          r.signature, r.timestamp, r.notification_id, r.body, {key_}, now);
       int status;
       {
         std::lock_guard lock(mu_);
@@ -299,6 +294,7 @@ class Receiver {
   }
 
   std::string key_;
+  std::atomic<const henvis::Clock*> clock_{nullptr};
   std::mutex mu_;
   int status_;
   std::vector<Received> received_;
@@ -460,6 +456,7 @@ TEST_CASE(
   Receiver receiver(KEY, 200);
   Notifier nt("2025-05-16T14:00:00Z",
               [&](henvis::v1::Recipient& r) { webhook_to(r, receiver.url()); });
+  receiver.set_clock(nt.clock);
   // When a notification arrives
   nt.apply(notification("n-hook", CENTRE));
   // Then nothing is delivered before the dispatcher pushes it
@@ -469,11 +466,12 @@ TEST_CASE(
   auto got = receiver.received();
   REQUIRE(got.size() == 1);
   CHECK(got[0].signature_ok);
-  CHECK(got[0].signature.rfind("sha256=", 0) == 0);
-  CHECK(got[0].signature.size() == 7 + 64);
+  CHECK(got[0].signature.rfind("v2=", 0) == 0);
+  CHECK(got[0].signature.size() == 3 + 64);
   CHECK(got[0].content_type == "application/json");
   CHECK(got[0].notification_id == "n-hook");
-  CHECK(got[0].timestamp == "2025-05-16T14:00:00Z");
+  CHECK(got[0].timestamp == std::to_string(ms("2025-05-16T14:00:00Z") / 1000));
+  CHECK(got[0].tolerance == "300");
   // And the body is the InboxEntry in proto3 JSON, with the contact
   henvis::v1::InboxEntry e;
   REQUIRE(google::protobuf::util::JsonStringToMessage(got[0].body, &e).ok());
@@ -481,7 +479,8 @@ TEST_CASE(
   CHECK(e.kind() == henvis::v1::NOTIFICATION_KIND_NEW_REFERRAL);
   CHECK(e.referral().person().cpr() == CPR);
   // And a tampered body would not verify with the key
-  CHECK(Receiver::hmac_hex(KEY, got[0].body + " ") != got[0].signature.substr(7));
+  CHECK_FALSE(henvis::notifier::verify_webhook_signature(
+      got[0].signature, got[0].timestamp, "n-hook", got[0].body + " ", {KEY}, nt.clock.now()));
   // And a DELIVERED event with channel webhook is in the outbox
   auto delivered = deliveries(*nt.db, "henvis.delivery.delivered");
   REQUIRE(delivered.size() == 1);
@@ -494,6 +493,91 @@ TEST_CASE(
   CHECK(receiver.received().size() == 1);
 }
 
+TEST_CASE(
+    "notifier channels: the webhook signature covers the timestamp, the notification id and the "
+    "body",
+    "[notifier][channels][webhook][signature]") {
+  using henvis::notifier::verify_webhook_signature;
+  // Given a request signed at 2025-05-16T14:00:00Z
+  const auto now = instant("2025-05-16T14:00:00Z");
+  const std::string ts = std::to_string(ms("2025-05-16T14:00:00Z") / 1000);
+  const std::string body = R"({"notificationId":"n-1"})";
+  const std::string sig = henvis::notifier::webhook_signature({KEY}, ts, "n-1", body);
+  // Then it is one v2 signature, HMAC-SHA256 over "<timestamp>.<id>.<body>"
+  CHECK(sig == "v2=" + henvis::hmac_sha256_hex(KEY, ts + ".n-1." + body));
+  CHECK(verify_webhook_signature(sig, ts, "n-1", body, {KEY}, now));
+  // And changing the timestamp, the notification id or the body fails verification
+  const std::string ts_later = std::to_string(ms("2025-05-16T14:00:01Z") / 1000);
+  CHECK_FALSE(verify_webhook_signature(sig, ts_later, "n-1", body, {KEY}, now));
+  CHECK_FALSE(verify_webhook_signature(sig, ts, "n-2", body, {KEY}, now));
+  CHECK_FALSE(verify_webhook_signature(sig, ts, "n-1", body + " ", {KEY}, now));
+  // And so do another key, the old body-only scheme and a malformed timestamp
+  CHECK_FALSE(verify_webhook_signature(sig, ts, "n-1", body, {"other-key"}, now));
+  CHECK_FALSE(verify_webhook_signature("sha256=" + henvis::hmac_sha256_hex(KEY, body), ts, "n-1",
+                                       body, {KEY}, now));
+  CHECK_FALSE(verify_webhook_signature(sig, "2025-05-16T14:00:00Z", "n-1", body, {KEY}, now));
+}
+
+TEST_CASE("notifier channels: a webhook timestamp outside the 300 s window is refused",
+          "[notifier][channels][webhook][signature]") {
+  using henvis::notifier::verify_webhook_signature;
+  // Given a request signed at 14:00:00Z
+  const std::string ts = std::to_string(ms("2025-05-16T14:00:00Z") / 1000);
+  const std::string sig = henvis::notifier::webhook_signature({KEY}, ts, "n-1", "{}");
+  auto at = [&](const std::string& now) {
+    return verify_webhook_signature(sig, ts, "n-1", "{}", {KEY}, instant(now));
+  };
+  // When the receiver checks it up to 300 s later (or earlier: clock skew) / Then it verifies
+  CHECK(at("2025-05-16T14:05:00Z"));
+  CHECK(at("2025-05-16T13:55:00Z"));
+  // When it is replayed 301 s later, or arrives from 301 s in the future / Then it is refused
+  CHECK_FALSE(at("2025-05-16T14:05:01Z"));
+  CHECK_FALSE(at("2025-05-16T13:54:59Z"));
+  // And a receiver may choose a shorter window
+  CHECK_FALSE(verify_webhook_signature(sig, ts, "n-1", "{}", {KEY}, instant("2025-05-16T14:01:01Z"),
+                                       std::chrono::seconds(60)));
+}
+
+TEST_CASE(
+    "notifier channels: during a key rotation each webhook carries a signature per key and both "
+    "verify",
+    "[notifier][channels][webhook][signature]") {
+  // Given a receiver that knows only the new key, and a centre with webhook_secret_file and
+  // webhook_secret_file_next
+  Receiver receiver(NEXT_KEY, 200);
+  Notifier nt("2025-05-16T14:00:00Z", [&](henvis::v1::Recipient& r) {
+    webhook_to(r, receiver.url());
+    r.set_webhook_secret_file_next("webhook-next.key");
+  });
+  receiver.set_clock(nt.clock);
+  // When a notification is pushed
+  nt.apply(notification("n-rotate", CENTRE));
+  CHECK(nt.dispatcher->run_once() == 1);
+  // Then the header has two v2 signatures, ", "-separated, old key first
+  auto got = receiver.received();
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].signature.size() == 2 * (3 + 64) + 2);
+  CHECK(got[0].signature.substr(3 + 64, 5) == ", v2=");
+  // And a receiver with the new key, with the old key, or with both accepts it
+  CHECK(got[0].signature_ok);
+  for (const std::vector<std::string>& keys :
+       {std::vector<std::string>{KEY}, std::vector<std::string>{KEY, NEXT_KEY}})
+    CHECK(henvis::notifier::verify_webhook_signature(got[0].signature, got[0].timestamp, "n-rotate",
+                                                     got[0].body, keys, nt.clock.now()));
+  // And a missing next key file is a configuration error naming the field
+  try {
+    Notifier bad("2025-05-16T14:00:00Z", [&](henvis::v1::Recipient& r) {
+      webhook_to(r, receiver.url());
+      r.set_webhook_secret_file_next("missing-next.key");
+    });
+    FAIL("no configuration error");
+  } catch (const henvis::config::Error& e) {
+    const std::string what = e.what();
+    CHECK(what.find("webhook_secret_file_next") != std::string::npos);
+    CHECK(what.find(NEXT_KEY) == std::string::npos);
+  }
+}
+
 TEST_CASE("notifier channels: a failing webhook is retried with backoff, then failed and escalated",
           "[notifier][channels][webhook]") {
   // Given a receiver answering 503, three attempts, 1 s initial backoff
@@ -501,6 +585,7 @@ TEST_CASE("notifier channels: a failing webhook is retried with backoff, then fa
   Notifier nt(
       "2025-05-16T14:00:00Z", [&](henvis::v1::Recipient& r) { webhook_to(r, receiver.url()); },
       "notifier { webhook_max_attempts: 3 webhook_initial_backoff_ms: 1000 }");
+  receiver.set_clock(nt.clock);
   const auto t0 = instant("2025-05-16T14:00:00Z");
   nt.apply(notification("n-fail", CENTRE));
   auto attempts = [&] {
@@ -703,6 +788,7 @@ TEST_CASE("notifier channels: a withdrawal is pushed through the webhook at once
     daily_at_0730(r);
     webhook_to(r, receiver.url());
   });
+  receiver.set_clock(nt.clock);
   // When a referral waiting for Monday's list is withdrawn
   nt.apply(notification("n-1", CENTRE, henvis::v1::NOTIFICATION_KIND_NEW_REFERRAL, "ref-x"));
   nt.apply(notification("n-w", CENTRE, henvis::v1::NOTIFICATION_KIND_WITHDRAWN, "ref-x"));
@@ -777,6 +863,7 @@ TEST_CASE(
   Notifier nt(
       "2025-05-16T14:00:00Z", [&](henvis::v1::Recipient& r) { webhook_to(r, receiver.url()); },
       "notifier { webhook_max_attempts: 1 }", MUNICIPALITY);
+  receiver.set_clock(nt.clock);
   // When an underretning about a child arrives for it
   henvis::v1::NotificationRequested n;
   n.set_notification_id("n-underretning");

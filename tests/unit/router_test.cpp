@@ -1002,6 +1002,29 @@ TEST_CASE("coordinator: another district's referral is 404 and a routed one 409 
   CHECK(f.status_of("ref-o1") == v1::REFERRAL_STATUS_ROUTED);
 }
 
+TEST_CASE(
+    "scope: a centre or coordinator token with an empty scope sees no referral, not the "
+    "unroutable ones",
+    "[router][unroutable][scope]") {
+  // Given a routed referral and an unroutable one (no centre)
+  UnroutableFixture f;
+  for (const auto role : {v1::ROLE_CENTRE, v1::ROLE_COORDINATOR}) {
+    // When a principal of the role with an empty scope lists, reads and records an outcome
+    henvis::http::Request req;
+    req.principal = {"no-scope", role, ""};
+    const auto list = parse_body<v1::ReferralList>(f.api.list(req).body);
+    req.params["id"] = "ref-o2";
+    // Then it sees nothing, and the unroutable referral does not exist for it
+    CHECK(list.referrals_size() == 0);
+    CHECK(f.api.get(req).status == 404);
+  }
+  CHECK(f.api
+            .record_outcome(
+                outcome_request("ref-o2", "", outcome_body(v1::REFERRAL_STATUS_CONTACT_ATTEMPTED)))
+            .status == 404);
+  CHECK(f.status_of("ref-o2") == v1::REFERRAL_STATUS_UNROUTABLE);
+}
+
 TEST_CASE("lifecycle: the view counts attemptsLeft down to the attempt that ends the referral",
           "[router][lifecycle]") {
   LifecycleFixture f;  // max_contact_attempts defaults to 3

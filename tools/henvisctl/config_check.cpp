@@ -1,6 +1,7 @@
 // henvisctl config check: validates configuration files offline. A service
 // configuration is checked as its service would at start (ranges, the
-// directory and tokens files it names, the notifier's channels, Socialsøg's
+// directory and tokens files it names, each token's scope against that
+// directory, the notifier's channels, Socialsøg's
 // settings); a directory, tokens or Socialsøg settings file given on its own
 // is recognised and checked as what it is.
 #include <optional>
@@ -33,7 +34,9 @@ std::string check_service_config(const Context& c, const std::string& path) {
   config::check_ranges(cfg);
   const std::string dir = config::dir_of(path);
   Directory d(config::load<v1::Directory>(config::resolve(dir, cfg.directory_file())));
-  auth::TokenStore t(config::load<v1::Tokens>(config::resolve(dir, cfg.tokens_file())));
+  const auto tokens = config::load<v1::Tokens>(config::resolve(dir, cfg.tokens_file()));
+  auth::TokenStore t(tokens);
+  auth::check_scopes(tokens, d);  // as every service does at start
   // What the service itself checks at start beyond these files.
   std::string more;
   if (cfg.service() == "notifier") {
@@ -49,7 +52,7 @@ std::string check_service_config(const Context& c, const std::string& path) {
   }
   return "ok (service " + cfg.service() + ", directory " + d.version() + ", " +
          std::to_string(d.raw().municipalities_size()) + " municipalities, " +
-         std::to_string(t.size()) + " tokens" + more + ")";
+         std::to_string(t.size()) + " tokens, scopes checked" + more + ")";
 }
 
 // A file that is not a service configuration but one of the files it names:

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "henvis/directory.hpp"
 #include "henvis/v1/common.pb.h"
 #include "henvis/v1/config.pb.h"
 
@@ -33,5 +34,14 @@ class TokenStore {
 };
 
 std::string_view role_name(v1::Role role);
+
+// Checks every token's scope against the directory (at service start and in
+// `henvisctl config check`): officer and coordinator a district id, centre a
+// centre recipient id, municipality a municipality recipient id, evaluator
+// and admin none (they see every district; a scope would suggest a limit
+// that nothing enforces). Throws std::invalid_argument naming the token by
+// its label (never the token or its hash) and its role on an empty, unknown
+// or unwanted scope.
+void check_scopes(const v1::Tokens& tokens, const Directory& directory);
 
 }  // namespace henvis::auth

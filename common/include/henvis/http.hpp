@@ -8,6 +8,13 @@
 // application/problem+json (RFC 9457) with an `errors` array naming each bad
 // field. Bodies over the limit get 413 before they are read.
 //
+// Limits (docs/security.md "Limits"): token buckets per remote address and
+// per principal (token label) answer 429 with Retry-After; failed
+// authentications draw from a stricter per-address bucket, are counted
+// (henvis_http_auth_failures_total) and logged in summaries. The kit's own
+// routes are not limited. Connections beyond max_connections are answered
+// 503 and closed; accept errors (EMFILE) back off instead of spinning.
+//
 // Threading: one I/O thread runs every connection and handler; handlers are
 // synchronous and may use their own SQLite connection.
 
@@ -30,6 +37,7 @@
 #include <vector>
 
 #include "henvis/auth.hpp"
+#include "henvis/clock.hpp"
 
 namespace henvis::http {
 
@@ -46,13 +54,18 @@ struct Request {
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
   auth::Principal principal;
+  std::string remote_address;  // the peer's IP address, for the rate limits
   std::string header(const std::string& lower_name) const;
 };
 
 struct Response {
+  Response() = default;
+  Response(int s, std::string type, std::string b)
+      : status(s), content_type(std::move(type)), body(std::move(b)) {}
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  std::map<std::string, std::string> headers;  // extra ones, e.g. Retry-After
 };
 
 Response problem(int status, const std::string& title, const std::string& detail = {},
@@ -134,12 +147,33 @@ class Router {
   std::vector<Route> routes_;
 };
 
+// Requests a second (refill) and burst (bucket size); see docs/security.md.
+struct RateLimits {
+  double per_address_per_second = 1000;
+  double per_address_burst = 2000;
+  double per_principal_per_second = 500;
+  double per_principal_burst = 1000;
+  // Failed authentications (401) an address may make; a minute's worth is
+  // the burst. Once spent, every authenticated route answers that address
+  // 429 without looking at its token, so guessing gets no answers.
+  double failed_auth_per_minute = 30;
+  // Buckets kept per kind; idle ones are dropped first.
+  std::size_t max_tracked = 10000;
+};
+
 struct ServerOptions {
   std::string address = "127.0.0.1";
   int port = 0;  // 0 = any free port
   std::size_t body_limit = 64 * 1024;
   // The service's OpenAPI document (JSON), served at GET /openapi.json.
   std::string openapi;
+  RateLimits rate_limits;
+  // Concurrent connections; more are answered 503 and closed. 0 = 1024, or
+  // half the file-descriptor limit if that is less.
+  std::size_t max_connections = 0;
+  // The rate limits' clock; nullptr = the system clock. Tests move a
+  // ManualClock.
+  const Clock* clock = nullptr;
 };
 
 // The routes the server answers itself, without a token, before the
