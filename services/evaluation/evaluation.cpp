@@ -179,7 +179,8 @@ ReceiptState receipt_state(const store::UnderretningRow& u) {
 
 }  // namespace
 
-std::vector<UnderretningFact> load_underretning_facts(sqlite::Db& db, const Query& q) {
+std::vector<UnderretningFact> load_underretning_facts(sqlite::Db& db, const Query& q,
+                                                      const CellKey& keys) {
   std::vector<UnderretningFact> out;
   const bool by_incident = q.date_basis == "incident";
   const auto rows = by_incident ? store::underretninger_by_incident(db, q.from_text, q.to_text)
@@ -193,13 +194,14 @@ std::vector<UnderretningFact> load_underretning_facts(sqlite::Db& db, const Quer
     f.cross_district = u.cross_district;
     f.cross_municipality = u.cross_municipality;
     f.receipt = receipt_state(u);
+    f.record_key = keys.record_key(u.underretning_id);
     f.response = u.response;
     out.push_back(std::move(f));
   }
   return out;
 }
 
-std::vector<Fact> load_facts(sqlite::Db& db, const Query& q) {
+std::vector<Fact> load_facts(sqlite::Db& db, const Query& q, const CellKey& keys) {
   std::vector<Fact> out;
   for (const auto& r : store::facts_charged(db, q.from_text, q.to_text)) {
     Fact f;
@@ -228,6 +230,7 @@ std::vector<Fact> load_facts(sqlite::Db& db, const Query& q) {
     f.district_id = r.district_id;
     f.offence = r.offence;
     f.charged_day = r.charged_day;
+    f.record_key = keys.record_key(r.key);
     if (yes && r.first_contact_day)
       f.days_to_first_contact = days_between(f.charged_day, *r.first_contact_day);
     out.push_back(std::move(f));
@@ -236,10 +239,12 @@ std::vector<Fact> load_facts(sqlite::Db& db, const Query& q) {
 }
 
 // The host migrated the store before building the service (run_service).
-Api::Api(const std::string& db_path, Directory directory, int min_cell)
+Api::Api(const std::string& db_path, Directory directory, int min_cell,
+         const std::string& cell_key_file)
     : db_(db_path),
       directory_(std::move(directory)),
-      min_cell_(min_cell > 0 ? min_cell : DEFAULT_MIN_CELL) {}
+      min_cell_(min_cell > 0 ? min_cell : DEFAULT_MIN_CELL),
+      cell_key_(load_cell_key(db_, cell_key_file)) {}
 
 void Api::register_routes(http::Router& router) {
   router.add("GET", "/v1/stats/referrals", {v1::ROLE_EVALUATOR},
@@ -264,14 +269,16 @@ http::Response answer(const char* what, const http::Request& req, const Query& q
 
 http::Response Api::referrals(const http::Request& req) {
   const Query q = parse_query(req.query);  // throws a 400 problem
-  return answer("referral", req, q, compute(load_facts(db_, q), q, min_cell_, directory_));
+  return answer("referral", req, q,
+                compute(load_facts(db_, q, cell_key_), q, min_cell_, directory_));
 }
 
 http::Response Api::underretninger(const http::Request& req) {
   // throws a 400 problem
   const Query q = parse_query(req.query, underretning_dims(), underretning_date_bases());
-  return answer("underretning", req, q,
-                compute_underretninger(load_underretning_facts(db_, q), q, min_cell_, directory_));
+  return answer(
+      "underretning", req, q,
+      compute_underretninger(load_underretning_facts(db_, q, cell_key_), q, min_cell_, directory_));
 }
 
 }  // namespace henvis::evaluation

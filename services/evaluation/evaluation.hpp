@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "cell_key.hpp"
 #include "henvis/directory.hpp"
 #include "henvis/events.hpp"
 #include "henvis/http.hpp"
@@ -68,18 +69,21 @@ class Applier {
 };
 
 // The facts of every offer charged in [q.from, q.to), with the implied
-// outcomes filled in (see stats.hpp).
-std::vector<Fact> load_facts(sqlite::Db& db, const Query& q);
+// outcomes filled in (see stats.hpp), each with its record key.
+std::vector<Fact> load_facts(sqlite::Db& db, const Query& q, const CellKey& keys);
 
-// The underretninger created in [q.from, q.to).
-std::vector<UnderretningFact> load_underretning_facts(sqlite::Db& db, const Query& q);
+// The underretninger created in [q.from, q.to), each with its record key.
+std::vector<UnderretningFact> load_underretning_facts(sqlite::Db& db, const Query& q,
+                                                      const CellKey& keys);
 
 // GET /v1/stats/referrals and /v1/stats/underretninger for evaluators.
 class Api {
  public:
   // Opens the store at db_path, which must already be migrated (the host
   // does it; see migrations() in store.hpp). min_cell <= 0 means the default (5).
-  Api(const std::string& db_path, Directory directory, int min_cell);
+  // cell_key_file: see load_cell_key (cell_key.hpp).
+  Api(const std::string& db_path, Directory directory, int min_cell,
+      const std::string& cell_key_file);
   void register_routes(http::Router& router);
   http::Response referrals(const http::Request& req);
   http::Response underretninger(const http::Request& req);
@@ -89,6 +93,7 @@ class Api {
   sqlite::Db db_;
   Directory directory_;
   int min_cell_;
+  CellKey cell_key_;
 };
 
 }  // namespace henvis::evaluation

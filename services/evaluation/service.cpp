@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "evaluation.hpp"
+#include "henvis/config.hpp"
 #include "henvis/service.hpp"
 
 namespace henvis::evaluation {
@@ -17,7 +18,8 @@ int min_cell_of(const v1::ServiceConfig& config) {
 class EvaluationService final : public Service {
  public:
   explicit EvaluationService(ServiceContext& c)
-      : api_(c.setup.database, Directory(c.setup.directory), min_cell_of(c.setup.config)) {}
+      : api_(c.setup.database, Directory(c.setup.directory), min_cell_of(c.setup.config),
+             config::resolve(c.setup.config_dir, c.setup.config.evaluation().cell_key_file())) {}
   void routes(http::Router& r) override { api_.register_routes(r); }
   const Subscriptions* subscriptions() const override { return &applier_.subscriptions(); }
 

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <tuple>
 
+#include "cell_key.hpp"
 #include "henvis/csv.hpp"
 #include "henvis/http.hpp"
 
@@ -66,12 +67,16 @@ std::string key_part(Dim d, const Fact& f) {
 
 struct Agg {
   Counts counts{};
-  std::vector<int> days;  // days to first contact, of those who had one
+  std::array<std::uint64_t, NCOL> keys{};  // cell keys (cell_key.hpp)
+  std::vector<int> days;                   // days to first contact, of those who had one
   const Fact* first = nullptr;
 };
 
 void add(Agg& a, const Fact& f) {
-  for (int c = 0; c < NCOL; ++c) a.counts[c] += f.in[c] ? 1 : 0;
+  for (int c = 0; c < NCOL; ++c) {
+    a.counts[c] += f.in[c] ? 1 : 0;
+    a.keys[c] += f.in[c] ? f.record_key : 0;  // mod 2^64
+  }
   if (f.days_to_first_contact) a.days.push_back(*f.days_to_first_contact);
   if (!a.first) a.first = &f;
 }
@@ -93,11 +98,11 @@ const std::vector<Share>& rates() {
   return r;
 }
 
-// Sets counts, rates, median and `suppressed` of one row.
+// Sets counts (perturbed, rule 5), rates, median and `suppressed` of one row.
 void fill(v1::ReferralStatsRow& row, const Agg& a, const std::array<bool, NCOL>& hidden,
           int min_cell) {
   fill_counts_and_shares(row, a.counts, std::vector<bool>(hidden.begin(), hidden.end()), COL_FIELD,
-                         COL_JSON, rates(), min_cell);
+                         COL_JSON, rates(), min_cell, a.keys);
   // Rule 4: the median of at least N persons.
   if (static_cast<int>(a.days.size()) >= min_cell && !a.days.empty())
     row.set_median_days_to_first_contact(median(a.days));
@@ -147,35 +152,48 @@ const char* dim_name(Dim d) {
   return "";
 }
 
+std::vector<int> published(std::span<const int> counts, std::span<const std::uint64_t> keys,
+                           int min_cell) {
+  std::vector<int> out(counts.begin(), counts.end());
+  if (min_cell > 1) perturb(out, keys);
+  return out;
+}
+
 double round4(double x) { return std::round(x * 10000.0) / 10000.0; }
 
 void fill_counts_and_shares(google::protobuf::Message& row, std::span<const int> counts,
                             const std::vector<bool>& hidden,
                             std::span<const char* const> count_fields,
                             std::span<const char* const> count_json,
-                            const std::vector<Share>& shares, int min_cell) {
+                            const std::vector<Share>& shares, int min_cell,
+                            std::span<const std::uint64_t> cell_keys) {
   const auto* desc = row.GetDescriptor();
   const auto* refl = row.GetReflection();
   const auto* suppressed = desc->FindFieldByName("suppressed");
+  const std::vector<int> shown = published(counts, cell_keys, min_cell);
   for (std::size_t c = 0; c < counts.size(); ++c) {
     if (hidden[c])
       refl->AddString(&row, suppressed, count_json[c]);
     else
-      refl->SetInt32(&row, desc->FindFieldByName(count_fields[c]), counts[c]);
+      refl->SetInt32(&row, desc->FindFieldByName(count_fields[c]), shown[c]);
   }
   for (const auto& s : shares) {
-    bool shown = true;
-    int num = 0, den = 0;
+    bool visible = true;
+    int num = 0, den = 0, true_den = 0;
     for (int c : s.numerator) {
-      shown = shown && !hidden[c];
-      num += counts[c];
+      visible = visible && !hidden[c];
+      num += shown[c];
     }
     for (int c : s.denominator) {
-      shown = shown && !hidden[c];
-      den += counts[c];
+      visible = visible && !hidden[c];
+      den += shown[c];
+      true_den += counts[c];
     }
-    if (shown && den >= min_cell && den > 0)
-      refl->SetDouble(&row, desc->FindFieldByName(s.field), round4(static_cast<double>(num) / den));
+    // A share of perturbed counts can come out above 1 (a part perturbed up,
+    // its whole down): capped, as the true share never exceeds 1.
+    if (visible && true_den >= min_cell && den > 0)
+      refl->SetDouble(&row, desc->FindFieldByName(s.field),
+                      round4(std::min(1.0, static_cast<double>(num) / den)));
     else
       refl->AddString(&row, suppressed, s.json);
   }
@@ -208,6 +226,12 @@ Query parse_query(const std::map<std::string, std::string>& params, const std::v
       auto d = parse_date(value);
       if (!d) {
         errors.push_back({name, "must be a calendar date YYYY-MM-DD"});
+        continue;
+      }
+      if (d->day() != std::chrono::day{1}) {
+        errors.push_back({name,
+                          "must be the first day of a month: statistics cover whole calendar "
+                          "months (docs/statistics.md)"});
         continue;
       }
       (name == "from" ? q.from : q.to) = d;
@@ -266,6 +290,10 @@ std::vector<std::vector<bool>> primary_suppression(const std::vector<std::vector
   for (std::size_t r = 0; r < rows.size(); ++r) {
     hidden[r].assign(static_cast<std::size_t>(ncol), false);
     for (int c = 0; c < ncol; ++c) hidden[r][c] = rows[r][c] > 0 && rows[r][c] < min_cell;
+    // Rule 1b: a row whose first column (everyone it counts) is suppressed
+    // is withheld whole, its zeros too: a 0 beside "fewer than N" tells what
+    // each of those few did (or did not).
+    if (hidden[r][0]) hidden[r].assign(static_cast<std::size_t>(ncol), true);
   }
   return hidden;
 }

@@ -6,8 +6,10 @@
 // ---------------------------------------------------------------------------
 // GET /v1/stats/referrals (role evaluator)
 //
-//   ?from=YYYY-MM-DD   first charge date included (Europe/Copenhagen); optional
-//   &to=YYYY-MM-DD     first charge date NOT included; optional; after `from`
+//   ?from=YYYY-MM-DD   first charge date included (Europe/Copenhagen); optional;
+//                      the first day of a month
+//   &to=YYYY-MM-DD     first charge date NOT included; optional; after `from`;
+//                      the first day of a month (whole calendar months only)
 //   &groupBy=a,b,...   any subset of municipality, month, offence, district,
 //                      in the order wanted; empty or absent = the total only
 //   &format=json|csv   default json
@@ -40,7 +42,8 @@
 // DISCLOSURE CONTROL (N = evaluation.min_cell, default 5)
 //
 // 1. Primary: a count with 0 < value < N is suppressed. A 0 is shown (an
-//    empty cell identifies no one).
+//    empty cell identifies no one) -- except in a row whose first column
+//    (offered) is suppressed, which is withheld whole (rule 1b).
 // 2. Complementary: the table has linear relations an evaluator could use to
 //    recompute a suppressed cell by subtraction:
 //      in every row (and the total row)  offered  = accepted + declined
@@ -54,17 +57,20 @@
 // 3. A rate is shown only where `accepted` is at least N and shown, and its
 //    numerator is shown (else rate x accepted would give the cell back).
 // 4. The median is shown only where at least N persons had a first contact.
+// 5. Differencing between requests (two windows, two groupings, chained
+//    relations): every shown count is perturbed by -2..+2 drawn from its cell
+//    key (cell_key.hpp), consistently -- the same persons always give the
+//    same figure -- so a difference of two cells is never exact; windows are
+//    whole calendar months, which bounds how many different cells contain a
+//    person. Rates are computed from the published counts. Rules 1-4 are
+//    decided on the true counts. N <= 1 turns all of this off (tests).
 // Withheld values are absent in JSON (never 0) and named in `suppressed`.
-//
-// What this does NOT protect against (state it to evaluators): solving
-// several relations together, and differencing between requests (two
-// windows a day apart, or two groupings of the same period). Each response
-// is protected on its own; evaluators are trusted users holding a token of
-// their own role.
+// docs/statistics.md explains the defence and what it leaves.
 // ---------------------------------------------------------------------------
 
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <span>
@@ -170,6 +176,7 @@ struct Fact {
   int offence = 0;          // v1::Offence
   std::string charged_day;  // "YYYY-MM-DD", Europe/Copenhagen
   std::optional<int> days_to_first_contact;
+  std::uint64_t record_key = 0;  // cell_key.hpp: secret, stable per referral / declined offer
 };
 
 // Counts, suppression and rates for `facts` (already filtered to the window)
@@ -195,6 +202,11 @@ std::vector<std::vector<bool>> suppress_table(const std::vector<std::vector<int>
                                               const std::vector<RowRelation>& row_relations,
                                               int min_cell);
 
+// Rule 5: counts as published: each plus the perturbation of its cell key
+// (cell_key.hpp), unless N <= 1 (disclosure control off: tests, synthetic data).
+std::vector<int> published(std::span<const int> counts, std::span<const std::uint64_t> keys,
+                           int min_cell);
+
 // A share rounded to 4 decimals.
 double round4(double x);
 
@@ -212,12 +224,15 @@ struct Share {
 // `count_fields[c]` unless hidden[c]; a share only where each of its columns
 // is shown and its denominator is at least `min_cell` (and not 0), since
 // share x denominator would give a withheld cell back. Each withheld value
-// is named by its JSON name in the row's `suppressed`, counts first.
+// is named by its JSON name in the row's `suppressed`, counts first. The
+// counts shown, and the shares, are the published ones (rule 5: perturbed by
+// `cell_keys`, if given); what is withheld is decided on the true `counts`.
 void fill_counts_and_shares(google::protobuf::Message& row, std::span<const int> counts,
                             const std::vector<bool>& hidden,
                             std::span<const char* const> count_fields,
                             std::span<const char* const> count_json,
-                            const std::vector<Share>& shares, int min_cell);
+                            const std::vector<Share>& shares, int min_cell,
+                            std::span<const std::uint64_t> cell_keys = {});
 
 // CSV of a statistics message (RFC 4180, CRLF) whose rows have the group
 // fields of `group_by` (see group_fields), a bool `total` and a repeated

@@ -70,7 +70,9 @@ CREATE INDEX underretninger_created ON underretninger(created_day);
           R"sql(
 ALTER TABLE underretninger ADD COLUMN incident_day TEXT;
 CREATE INDEX underretninger_incident ON underretninger(incident_day);
-)sql"};
+)sql",
+          // The cell key (cell_key.hpp) where no cell_key_file is configured.
+          "CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);\n"};
 }
 
 namespace store {
@@ -134,11 +136,15 @@ ON CONFLICT(underretning_id) DO UPDATE SET
   state_at = max(underretninger.state_at, excluded.state_at)
 )sql";
 
+constexpr std::string_view SELECT_SECRET = "SELECT value FROM secrets WHERE name = ?";
+constexpr std::string_view INSERT_SECRET = "INSERT INTO secrets(name, value) VALUES (?, ?)";
+
 constexpr std::string_view FACTS_CHARGED = R"sql(
 SELECT f.answer, f.status_mask,
        EXISTS (SELECT 1 FROM deliveries d
                WHERE d.referral_id = f.referral_id AND d.recipient_id = f.centre_id),
-       f.kommunekode, f.district_id, f.offence, f.charged_day, f.first_contact_day
+       f.kommunekode, f.district_id, f.offence, f.charged_day, f.first_contact_day,
+       f.key
 FROM facts f
 WHERE f.offered = 1 AND f.charged_day >= ? AND f.charged_day < ?
 ORDER BY f.charged_day, f.key
@@ -236,9 +242,21 @@ std::vector<FactRow> facts_charged(sqlite::Db& db, const std::string& from_day,
     f.offence = static_cast<int>(q->i64(5));
     f.charged_day = q->text(6);
     f.first_contact_day = maybe_text(*q, 7);
+    f.key = q->text(8);
     out.push_back(std::move(f));
   }
   return out;
+}
+
+std::optional<std::string> secret(sqlite::Db& db, const std::string& name) {
+  auto q = db.query(SELECT_SECRET);
+  q->bind(1, name);
+  if (!q->step()) return std::nullopt;
+  return q->blob(0);
+}
+
+void put_secret(sqlite::Db& db, const std::string& name, const std::string& value) {
+  db.query(INSERT_SECRET)->bind(1, name).bind_blob(2, value).run();
 }
 
 namespace {

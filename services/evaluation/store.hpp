@@ -59,6 +59,7 @@ struct FactRow {
   int offence = 0;
   std::string charged_day;
   std::optional<std::string> first_contact_day;
+  std::string key;  // the referral id; the offer id of a declined offer
 };
 
 // One underretning, as written from an event and as read back.
@@ -92,6 +93,10 @@ bool add_status_by_offer(sqlite::Db& db, const std::string& offer_id, std::int64
 void add_delivery(sqlite::Db& db, const std::string& referral_id, const std::string& recipient_id);
 // Merges an underretning's state into its row (see evaluation.hpp).
 void merge_underretning(sqlite::Db& db, const UnderretningRow& u);
+
+// A named secret kept in the database (the dev cell key), if there is one.
+std::optional<std::string> secret(sqlite::Db& db, const std::string& name);
+void put_secret(sqlite::Db& db, const std::string& name, const std::string& value);
 
 // The offered persons charged on a day in [from_day, to_day), in charge-day
 // order; an empty bound is open.

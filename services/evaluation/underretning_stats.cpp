@@ -51,10 +51,11 @@ using UCounts = std::vector<int>;
 
 struct Agg {
   UCounts counts = UCounts(U_NCOL, 0);
+  std::vector<std::uint64_t> keys = std::vector<std::uint64_t>(U_NCOL, 0);  // cell keys
   const UnderretningFact* first = nullptr;
 };
 
-void add(Agg& a, const UnderretningFact& f) {
+void count(Agg& a, const UnderretningFact& f) {
   auto& c = a.counts;
   c[U_UNDERRETNINGER] += 1;
   c[U_CHILDREN_FLAGGED] += f.children;
@@ -89,6 +90,14 @@ void add(Agg& a, const UnderretningFact& f) {
       break;
   }
   if (!a.first) a.first = &f;
+}
+
+// Counts `f` and adds its record key to the key of every cell it counts in.
+void add(Agg& a, const UnderretningFact& f) {
+  const UCounts before = a.counts;
+  count(a, f);
+  for (int c = 0; c < U_NCOL; ++c)
+    if (a.counts[c] != before[c]) a.keys[c] += f.record_key;  // mod 2^64
 }
 
 std::string key_part(Dim d, const UnderretningFact& f) {
@@ -175,12 +184,13 @@ v1::UnderretningStats compute_underretninger(const std::vector<UnderretningFact>
   for (const auto& [key, agg] : groups) {
     auto* row = out.add_rows();
     set_group(*row, q, *agg.first, directory);
-    fill_counts_and_shares(*row, agg.counts, hidden[r++], UCOL_FIELD, UCOL_JSON, shares(),
-                           min_cell);
+    fill_counts_and_shares(*row, agg.counts, hidden[r++], UCOL_FIELD, UCOL_JSON, shares(), min_cell,
+                           agg.keys);
   }
   auto* t = out.mutable_total();
   t->set_total(true);
-  fill_counts_and_shares(*t, total.counts, hidden[r], UCOL_FIELD, UCOL_JSON, shares(), min_cell);
+  fill_counts_and_shares(*t, total.counts, hidden[r], UCOL_FIELD, UCOL_JSON, shares(), min_cell,
+                         total.keys);
   return out;
 }
 

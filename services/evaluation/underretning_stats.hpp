@@ -6,8 +6,10 @@
 // ---------------------------------------------------------------------------
 // GET /v1/stats/underretninger (role evaluator)
 //
-//   ?from=YYYY-MM-DD   first creation date included (Europe/Copenhagen); optional
-//   &to=YYYY-MM-DD     first creation date NOT included; optional; after `from`
+//   ?from=YYYY-MM-DD   first creation date included (Europe/Copenhagen); optional;
+//                      the first day of a month
+//   &to=YYYY-MM-DD     first creation date NOT included; optional; after `from`;
+//                      the first day of a month (whole calendar months only)
 //   &groupBy=a,b,...   any subset of week, municipality, district, in the
 //                      order wanted; empty or absent = the total only
 //   &format=json|csv   default json
@@ -41,7 +43,8 @@
 //   crossDistrictShare, crossMunicipalityShare   of childrenFlagged
 //   receiptsOnTimeShare     of receiptsOnTime + receiptsMissed
 //
-// DISCLOSURE CONTROL: the referral table's (stats.hpp), by the same code
+// DISCLOSURE CONTROL: the referral table's (stats.hpp), by the same code, cell-key
+// perturbation (rule 5) included;
 // (suppress_table): a count 0 < v < N is suppressed; complementary
 // suppression over the column relations (total = sum of the groups) and the
 // row relations
@@ -99,7 +102,8 @@ struct UnderretningFact {
   bool cross_district = false;
   bool cross_municipality = false;
   ReceiptState receipt = ReceiptState::no_clock;
-  int response = 0;  // v1::UnderretningResponse
+  int response = 0;              // v1::UnderretningResponse
+  std::uint64_t record_key = 0;  // cell_key.hpp: secret, stable per underretning
 };
 
 // ISO 8601 week of a date: "2024-W01" (the week with the year's first Thursday).

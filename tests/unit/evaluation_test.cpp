@@ -2,15 +2,20 @@
 // (docs/design.md "Statistics for evaluators"): exact funnel counts from a known
 // set of events, order independence, idempotency, windows and grouping,
 // disclosure control (primary and complementary suppression, rates and the
-// median under N), CSV, and no personal data in the database or responses.
+// median under N), the defence against differencing (cell-key perturbation,
+// whole-month windows), CSV, and no personal data in the database or responses.
 
+#include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -32,6 +37,13 @@
 namespace {
 
 namespace ev = henvis::evaluation;
+
+// The statistics' cell key (cell_key.hpp) in these tests: fixed, so that
+// every run perturbs alike.
+const ev::CellKey& test_cell_key() {
+  static const ev::CellKey key(std::string(ev::CellKey::KEY_BYTES, 'k'));
+  return key;
+}
 namespace v1 = henvis::v1;
 using henvis::test::dev_config;
 using henvis::test::dev_directory;
@@ -203,7 +215,7 @@ struct Fixture {
   }
   v1::ReferralStats stats(const std::map<std::string, std::string>& params, int min_cell) {
     const auto q = ev::parse_query(params);
-    return ev::compute(ev::load_facts(db, q), q, min_cell, directory);
+    return ev::compute(ev::load_facts(db, q, test_cell_key()), q, min_cell, directory);
   }
 };
 
@@ -428,6 +440,10 @@ TEST_CASE("evaluation: bad query parameters get 400 naming the parameter", "[eva
     return "no problem";
   };
   CHECK_THAT(field_of({{"from", "2024-02-30"}}), Catch::Contains("\"field\":\"from\""));
+  // Windows are whole calendar months (docs/statistics.md, differencing)
+  CHECK_THAT(field_of({{"from", "2024-05-02"}}), Catch::Contains("\"field\":\"from\""));
+  CHECK_THAT(field_of({{"from", "2024-05-01"}, {"to", "2024-05-31"}}),
+             Catch::Contains("\"field\":\"to\""));
   CHECK_THAT(field_of({{"to", "01-05-2024"}}), Catch::Contains("\"field\":\"to\""));
   CHECK_THAT(field_of({{"from", "2024-05-01"}, {"to", "2024-05-01"}}),
              Catch::Contains("\"field\":\"to\""));
@@ -530,9 +546,10 @@ TEST_CASE("evaluation: suppressed cells are absent and named - rates and median 
   CHECK(has(aarhus, "offered"));
   CHECK(has(aarhus, "unroutable"));
   CHECK(json(aarhus).find("\"offered\":") == std::string::npos);
-  // And its zeros are shown
-  CHECK(aarhus.has_declined());
-  CHECK(aarhus.declined() == 0);
+  // And its zeros are withheld too (rule 1b: a 0 beside "fewer than 5
+  // offered" would tell what each of them did)
+  CHECK_FALSE(aarhus.has_declined());
+  CHECK(has(aarhus, "declined"));
   // And Herning's 3 declined is suppressed, and with it (offered = accepted +
   // declined) one more cell of that row
   CHECK_FALSE(herning.has_declined());
@@ -572,8 +589,10 @@ TEST_CASE("evaluation: rates are shown from N accepted, hidden below", "[evaluat
   // When a fifth arrives
   f.apply_all({offer("r4", true, 657), status("r4", v1::REFERRAL_STATUS_ROUTED)});
   auto five = f.stats({}, 5).total();
-  // Then the rate is shown: 5 of 5 routed
-  CHECK(five.accepted() == 5);
+  // Then the rate is shown: 5 of 5 routed (accepted and routed are the same
+  // five persons, so the same cell key perturbs them alike)
+  CHECK(std::abs(five.accepted() - 5) <= 2);
+  CHECK(five.routed() == five.accepted());
   CHECK(five.routed_rate() == Approx(1.0));
   // And a rate over a zero numerator is 0, shown
   CHECK(five.has_withdrawn_rate());
@@ -587,7 +606,7 @@ TEST_CASE("evaluation: CSV has a header, a line per row and the total - withheld
   Fixture f;
   f.apply_all(known_events());
   const auto q = ev::parse_query({{"groupBy", "municipality"}, {"format", "csv"}});
-  const auto s = ev::compute(ev::load_facts(f.db, q), q, 5, f.directory);
+  const auto s = ev::compute(ev::load_facts(f.db, q, test_cell_key()), q, 5, f.directory);
   const std::string csv = ev::to_csv(s, q);
   std::vector<std::string> lines;
   std::istringstream in(csv);
@@ -607,16 +626,18 @@ TEST_CASE("evaluation: CSV has a header, a line per row and the total - withheld
   for (const auto& l : lines)
     CHECK(std::count(l.begin(), l.end(), ',') == std::count(lines[0].begin(), lines[0].end(), ','));
   // Aarhus: offered suppressed -> empty cell, named in the suppressed column
-  CHECK(lines[2].rfind("group,751,Aarhus,,,0,", 0) == 0);
+  CHECK(lines[2].rfind("group,751,Aarhus,,,,", 0) == 0);
   CHECK(lines[2].find("offered;accepted") != std::string::npos);
   CHECK(lines[3].rfind("total,,,", 0) == 0);
   // And with N = 1 every value is there
-  const auto all = ev::to_csv(ev::compute(ev::load_facts(f.db, q), q, 1, f.directory), q);
+  const auto all =
+      ev::to_csv(ev::compute(ev::load_facts(f.db, q, test_cell_key()), q, 1, f.directory), q);
   CHECK(all.find("total,,,13,10,3,8,2,7,6,5,2,1,0.8,0.2,0.7,0.6,0.5,0.2,0.1,3,,charged\r\n") !=
         std::string::npos);
   // And without groupBy: header without group columns, and only the total line
   const auto q0 = ev::parse_query({{"format", "csv"}});
-  const auto t = ev::to_csv(ev::compute(ev::load_facts(f.db, q0), q0, 1, f.directory), q0);
+  const auto t =
+      ev::to_csv(ev::compute(ev::load_facts(f.db, q0, test_cell_key()), q0, 1, f.directory), q0);
   CHECK(t.rfind("row,offered,", 0) == 0);
   CHECK(std::count(t.begin(), t.end(), '\n') == 2);
 }
@@ -649,7 +670,7 @@ TEST_CASE("evaluation: no personal data in the database file or in any response"
   for (int n : {1, 5}) {
     // When every kind of response is produced through the HTTP layer, with
     // N = 1 (everything shown) and N = 5
-    ev::Api api(path, dev_directory(), n);
+    ev::Api api(path, dev_directory(), n, "");
     henvis::http::Router router;
     api.register_routes(router);
     henvis::http::Metrics metrics;
@@ -758,4 +779,184 @@ TEST_CASE("fill_counts_and_shares shows a share only with both columns shown and
   CHECK_FALSE(hidden.has_routed());
   CHECK_FALSE(hidden.has_routed_rate());
   CHECK(suppressed(hidden) == std::vector<std::string>{"routed", "routedRate"});
+}
+
+// ------------------------------------------------------------------ differencing
+// The attacker of docs/statistics.md ("Differencing"): an officer plants a
+// group of 1-4 persons alone in one municipality x month x offence cell (so
+// that cell itself is suppressed) among a background of other offers, all
+// with a conversation held, and tries to recover the group's counts from
+// published cells by subtraction: other groupings of the same period, other
+// windows, and the total minus the other rows.
+namespace differencing {
+
+constexpr int PLANTED_KOMMUNE = 657;
+constexpr int OTHER_KOMMUNE = 661;
+const std::vector<std::string> MONTHS = {"2024-01", "2024-02", "2024-03",
+                                         "2024-04", "2024-05", "2024-06"};
+
+ev::Fact person(const ev::CellKey& key, const std::string& id, int kommunekode,
+                const std::string& month, int offence, bool conversation) {
+  ev::Fact f;
+  f.in[ev::OFFERED] = f.in[ev::ACCEPTED] = f.in[ev::ROUTED] = f.in[ev::DELIVERED] = true;
+  f.in[ev::CONTACT_ATTEMPTED] = f.in[ev::CONVERSATION_HELD] = conversation;
+  f.kommunekode = kommunekode;
+  f.district_id = "mvj";
+  f.offence = offence;
+  f.charged_day = month + "-15";
+  f.record_key = key.record_key(id);
+  return f;
+}
+
+// 10 background persons in every municipality x month x offence cell except
+// the planted one (DRUG in 657, June), 8 of them with a conversation;
+// then the planted group, each with a conversation.
+std::vector<ev::Fact> population(const ev::CellKey& key, int planted) {
+  std::vector<ev::Fact> out;
+  for (int k : {PLANTED_KOMMUNE, OTHER_KOMMUNE})
+    for (const auto& m : MONTHS)
+      for (int o : {1, 2, 3}) {
+        if (k == PLANTED_KOMMUNE && m == "2024-06" && o == 2) continue;
+        for (int i = 0; i < 10; ++i)  // 8 of 10 with a conversation: no cell under N
+          out.push_back(
+              person(key, fmt::format("bg-{}-{}-{}-{}", k, m, o, i), k, m, o, i % 5 != 0));
+      }
+  for (int i = 0; i < planted; ++i)
+    out.push_back(person(key, "planted-" + std::to_string(i), PLANTED_KOMMUNE, "2024-06", 2, true));
+  return out;
+}
+
+v1::ReferralStats ask(const std::vector<ev::Fact>& all, const std::string& from,
+                      const std::string& to, const std::string& group_by) {
+  const auto q = ev::parse_query({{"from", from}, {"to", to}, {"groupBy", group_by}});
+  std::vector<ev::Fact> in;
+  for (const auto& f : all)
+    if (f.charged_day >= from && f.charged_day < to) in.push_back(f);
+  return ev::compute(in, q, 5, dev_directory());
+}
+
+// The published conversationHeld of the row matching, or nullopt (suppressed or absent).
+std::optional<int> conv(const v1::ReferralStats& s, int kommunekode, int offence = 0,
+                        const std::string& month = "") {
+  for (const auto& r : s.rows()) {
+    if (r.kommunekode() != kommunekode) continue;
+    if (offence && r.offence() != offence) continue;
+    if (!month.empty() && r.month() != month) continue;
+    if (!r.has_conversation_held()) return std::nullopt;
+    return r.conversation_held();
+  }
+  return std::nullopt;
+}
+
+// The attacker's estimates of the planted group's conversationHeld, one per
+// way of subtracting published cells.
+std::vector<int> estimates(const std::vector<ev::Fact>& all) {
+  std::vector<int> out;
+  // whole - sum(minus) + sum(plus), if every cell of it is published.
+  auto push = [&](std::optional<int> whole, std::vector<std::optional<int>> minus,
+                  std::vector<std::optional<int>> plus = {}) {
+    if (!whole) return;
+    int v = *whole;
+    for (const auto& p : minus) {
+      if (!p) return;
+      v -= *p;
+    }
+    for (const auto& p : plus) {
+      if (!p) return;
+      v += *p;
+    }
+    out.push_back(v);
+  };
+  for (const std::string from :
+       {"2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01", "2024-05-01"}) {
+    const auto to_july = ask(all, from, "2024-07-01", "municipality,offence");
+    const auto to_june = ask(all, from, "2024-06-01", "municipality,offence");
+    // 1. Two windows a month apart, the planted municipality x offence: the
+    // classic differencing of a window that ends a month later.
+    push(conv(to_july, PLANTED_KOMMUNE, 2), {conv(to_june, PLANTED_KOMMUNE, 2)});
+    // 2. The same by municipality alone, minus June's other offences (each
+    // itself a difference of two windows).
+    push(conv(ask(all, from, "2024-07-01", "municipality"), PLANTED_KOMMUNE),
+         {conv(ask(all, from, "2024-06-01", "municipality"), PLANTED_KOMMUNE),
+          conv(to_july, PLANTED_KOMMUNE, 1), conv(to_july, PLANTED_KOMMUNE, 3)},
+         {conv(to_june, PLANTED_KOMMUNE, 1), conv(to_june, PLANTED_KOMMUNE, 3)});
+  }
+  // 3. Offence x month over all municipalities minus the other municipality.
+  const auto mo = ask(all, "2024-01-01", "2024-07-01", "month,offence");
+  const auto kmo = ask(all, "2024-01-01", "2024-07-01", "municipality,month,offence");
+  for (const auto& r : mo.rows())
+    if (r.month() == "2024-06" && r.offence() == 2 && r.has_conversation_held())
+      push(r.conversation_held(), {conv(kmo, OTHER_KOMMUNE, 2, "2024-06")});
+  // 4. The total minus every other row of municipality x month x offence.
+  std::vector<std::optional<int>> others;
+  for (const auto& r : kmo.rows())
+    if (!(r.kommunekode() == PLANTED_KOMMUNE && r.month() == "2024-06" && r.offence() == 2))
+      others.push_back(r.has_conversation_held() ? std::optional<int>(r.conversation_held())
+                                                 : std::nullopt);
+  push(kmo.total().has_conversation_held() ? std::optional<int>(kmo.total().conversation_held())
+                                           : std::nullopt,
+       others);
+  return out;
+}
+
+}  // namespace differencing
+
+TEST_CASE(
+    "evaluation: differencing windows, groupings and the total never gives a planted group "
+    "of 1-4 persons exactly",
+    "[evaluation][disclosure][differencing]") {
+  using namespace differencing;
+  for (const char k : {'a', 'b', 'c'}) {
+    const ev::CellKey key(std::string(ev::CellKey::KEY_BYTES, k));
+    for (int planted = 1; planted <= 4; ++planted) {
+      INFO("key " << k << ", planted " << planted);
+      const auto all = population(key, planted);
+      // The planted cell itself is suppressed.
+      const auto kmo = ask(all, "2024-06-01", "2024-07-01", "municipality,offence");
+      CHECK_FALSE(conv(kmo, PLANTED_KOMMUNE, 2).has_value());
+      // Every way of subtracting yields an estimate, and they disagree: the
+      // attacker cannot tell which (if any) is the group's true count.
+      const auto e = estimates(all);
+      INFO("estimates " << ::Catch::Detail::stringify(e));
+      REQUIRE(e.size() >= 5);
+      CHECK(std::set<int>(e.begin(), e.end()).size() > 1);
+      // Without the perturbation every estimate would be exact: the
+      // attack itself is sound, the defence is what stops it.
+      CHECK(std::count(e.begin(), e.end(), planted) < static_cast<long>(e.size()));
+    }
+  }
+}
+
+TEST_CASE(
+    "evaluation: the same cell gets the same figure in every query - repetition averages "
+    "nothing away",
+    "[evaluation][disclosure][differencing]") {
+  using namespace differencing;
+  const ev::CellKey key(std::string(ev::CellKey::KEY_BYTES, 'r'));
+  const auto all = population(key, 3);
+  const auto first = ask(all, "2024-01-01", "2024-07-01", "municipality,month");
+  for (int i = 0; i < 5; ++i)
+    CHECK(json(ask(all, "2024-01-01", "2024-07-01", "municipality,month")) == json(first));
+  // The same persons in another table (June alone, by municipality and
+  // month) get the same published figure as in the half-year table.
+  const auto june = ask(all, "2024-06-01", "2024-07-01", "municipality,month");
+  CHECK(conv(june, OTHER_KOMMUNE, 0, "2024-06") == conv(first, OTHER_KOMMUNE, 0, "2024-06"));
+}
+
+TEST_CASE("evaluation: published counts are perturbed by at most 2 and an empty cell stays 0",
+          "[evaluation][disclosure][differencing]") {
+  std::map<int, int> seen;
+  for (std::uint64_t k = 0; k < 20000; ++k) {
+    const std::uint64_t cell_key = k * 0x9E3779B97F4A7C15ull;  // spread over 2^64
+    const int d = ev::perturbation(10, cell_key);
+    REQUIRE(d >= -2);
+    REQUIRE(d <= 2);
+    ++seen[d];
+    CHECK(ev::perturbation(0, cell_key) == 0);
+    CHECK(1 + ev::perturbation(1, cell_key) >= 1);
+  }
+  // Every noise value occurs, 0 about half the time.
+  CHECK(seen.size() == 5);
+  CHECK(seen[0] > 9000);
+  CHECK(seen[0] < 11000);
 }

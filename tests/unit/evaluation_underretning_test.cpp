@@ -29,6 +29,13 @@
 namespace {
 
 namespace ev = henvis::evaluation;
+
+// The statistics' cell key (cell_key.hpp) in these tests: fixed, so that
+// every run perturbs alike.
+const ev::CellKey& test_cell_key() {
+  static const ev::CellKey key(std::string(ev::CellKey::KEY_BYTES, 'k'));
+  return key;
+}
 namespace v1 = henvis::v1;
 using henvis::test::dev_config;
 using henvis::test::dev_directory;
@@ -140,7 +147,8 @@ struct Fixture {
   }
   v1::UnderretningStats stats(const std::map<std::string, std::string>& params, int min_cell) {
     const auto q = ev::parse_query(params, ev::underretning_dims(), ev::underretning_date_bases());
-    return ev::compute_underretninger(ev::load_underretning_facts(db, q), q, min_cell, directory);
+    return ev::compute_underretninger(ev::load_underretning_facts(db, q, test_cell_key()), q,
+                                      min_cell, directory);
   }
   std::string csv(const std::map<std::string, std::string>& params, int min_cell) {
     const auto q = ev::parse_query(params, ev::underretning_dims(), ev::underretning_date_bases());
@@ -225,10 +233,13 @@ TEST_CASE("underretning statistics: exact counts per week, municipality and dist
     CHECK(s.rows(3).district_name() == "Østjyllands Politi");
     CHECK(counts(s.rows(3)) == std::vector<int>{1, 3, 3, 0, 0, 0, 1, 0, 0, 0, 0, 1});
   }
-  SECTION("a window on the creation date") {
-    const auto s = f.stats({{"from", "2024-03-06"}, {"to", "2024-03-11"}}, 1);
-    CHECK(s.from() == "2024-03-06");
-    CHECK(counts(s.total()) == std::vector<int>{2, 4, 3, 0, 0, 1, 1, 0, 0, 0, 0, 2});
+  SECTION("a window on the creation date (whole months)") {
+    const auto march = f.stats({{"from", "2024-03-01"}, {"to", "2024-04-01"}}, 1);
+    CHECK(march.from() == "2024-03-01");
+    CHECK(counts(march.total()) == counts(f.stats({}, 1).total()));
+    CHECK(counts(march.total())[0] == 5);
+    const auto april = f.stats({{"from", "2024-04-01"}}, 1);
+    CHECK(counts(april.total())[0] == 0);
   }
   SECTION("any order and any duplicate give the same rows") {
     Fixture g;
@@ -251,21 +262,24 @@ TEST_CASE("underretning statistics: the referral table's disclosure control",
     REQUIRE(s.rows_size() == 2);
     // W10: the single receipts (primary) and the one assessment, whose
     // response relation gets responseNone (2) suppressed as a complement
-    CHECK(counts(s.rows(0)) == std::vector<int>{3, 6, 5, 2, -1, -1, -1, 0, 0, -1, 0, -1});
+    CHECK(henvis::test::published_as(counts(s.rows(0)), {3, 6, 5, 2, -1, -1, -1, 0, 0, -1, 0, -1}));
     CHECK(suppressed(s.rows(0)) == std::vector<std::string>{"receiptsOnTime", "receiptsMissed",
                                                             "receiptsPending",
                                                             "responseAssessmentStarted",
                                                             "responseNone", "receiptsOnTimeShare"});
-    CHECK(s.rows(0).cross_district_share() == Approx(0.8333));
-    CHECK(s.rows(0).cross_municipality_share() == Approx(0.3333));
-    CHECK(counts(s.rows(1)) == std::vector<int>{2, 3, 2, 2, -1, 0, 0, -1, 0, 0, -1, -1});
-    CHECK(counts(s.total()) == std::vector<int>{5, 9, 7, 4, 2, -1, -1, -1, 0, -1, -1, 3});
+    // (shares of the published, perturbed counts)
+    CHECK(s.rows(0).has_cross_district_share());
+    CHECK(s.rows(0).has_cross_municipality_share());
+    CHECK(henvis::test::published_as(counts(s.rows(1)), {2, 3, 2, 2, -1, 0, 0, -1, 0, 0, -1, -1}));
+    CHECK(henvis::test::published_as(counts(s.total()), {5, 9, 7, 4, 2, -1, -1, -1, 0, -1, -1, 3}));
     CHECK_FALSE(s.total().has_receipts_on_time_share());
   }
   SECTION("the default N = 5 on the total") {
     const auto s = f.stats({}, 5);
-    CHECK(counts(s.total()) == std::vector<int>{5, 9, 7, -1, -1, -1, -1, -1, 0, -1, -1, -1});
-    CHECK(s.total().cross_district_share() == Approx(0.7778));
+    CHECK(henvis::test::published_as(counts(s.total()),
+                                     {5, 9, 7, -1, -1, -1, -1, -1, 0, -1, -1, -1}));
+    CHECK(s.total().has_cross_district_share());
+    CHECK(s.total().cross_district_share() <= 1.0);
     CHECK_FALSE(s.total().has_cross_municipality_share());
   }
   SECTION("no relation is left with exactly one withheld cell") {
@@ -285,7 +299,7 @@ TEST_CASE("underretning statistics: the referral table's disclosure control",
           CHECK(hidden_in(r, {0, 4, 5, 6, 7}) != 1);
           CHECK(hidden_in(r, {0, 8, 9, 10, 11}) != 1);
           for (int c = 0; c < ev::U_NCOL; ++c)
-            if (r[c] >= 0) CHECK((r[c] == 0 || r[c] >= n));
+            if (r[c] >= 0) CHECK((r[c] == 0 || r[c] >= n - 2));  // perturbed by up to 2
         }
         if (rows.size() > 1) {
           for (int c = 0; c < ev::U_NCOL; ++c) {
@@ -311,18 +325,20 @@ TEST_CASE("underretning statistics as CSV", "[evaluation][underretninger][csv]")
         header + "group,2024-W10,3,6,5,2,1,1,1,0,0,1,0,2,0.8333,0.3333,0.5,,notice\r\n" +
             "group,2024-W11,2,3,2,2,1,0,0,1,0,0,1,1,0.6667,0.6667,1,,notice\r\n" +
             "total,,5,9,7,4,2,1,1,1,0,1,1,3,0.7778,0.4444,0.6667,,notice\r\n");
-  // Withheld cells are empty and named in the column before dateBasis
-  CHECK(f.csv({{"groupBy", "week"}}, 2) ==
-        header +
-            "group,2024-W10,3,6,5,2,,,,0,0,,0,,0.8333,0.3333,,"
-            "receiptsOnTime;receiptsMissed;receiptsPending;responseAssessmentStarted;"
-            "responseNone;receiptsOnTimeShare,notice\r\n" +
-            "group,2024-W11,2,3,2,2,,0,0,,0,0,,,0.6667,0.6667,,"
-            "receiptsOnTime;sentToCoordinator;responseSupportMeasure;responseNone;"
-            "receiptsOnTimeShare,notice\r\n" +
-            "total,,5,9,7,4,2,,,,0,,,3,0.7778,0.4444,,"
-            "receiptsMissed;receiptsPending;sentToCoordinator;responseAssessmentStarted;"
-            "responseSupportMeasure;receiptsOnTimeShare,notice\r\n");
+  // Withheld cells are empty and named in the column before dateBasis (the
+  // shown counts perturbed, docs/statistics.md)
+  CHECK(henvis::test::csv_published_as(
+      f.csv({{"groupBy", "week"}}, 2),
+      header +
+          "group,2024-W10,3,6,5,2,,,,0,0,,0,,0.8333,0.3333,,"
+          "receiptsOnTime;receiptsMissed;receiptsPending;responseAssessmentStarted;"
+          "responseNone;receiptsOnTimeShare,notice\r\n" +
+          "group,2024-W11,2,3,2,2,,0,0,,0,0,,,0.6667,0.6667,,"
+          "receiptsOnTime;sentToCoordinator;responseSupportMeasure;responseNone;"
+          "receiptsOnTimeShare,notice\r\n" +
+          "total,,5,9,7,4,2,,,,0,,,3,0.7778,0.4444,,"
+          "receiptsMissed;receiptsPending;sentToCoordinator;responseAssessmentStarted;"
+          "responseSupportMeasure;receiptsOnTimeShare,notice\r\n"));
 }
 
 TEST_CASE("underretning events that can never be applied are refused",
@@ -381,9 +397,9 @@ TEST_CASE("a store written before the Unix-milliseconds step reads the same afte
   // And the statistics and later events treat it as the current store
   const auto q = ev::parse_query({{"groupBy", "week,municipality,district"}},
                                  ev::underretning_dims(), ev::underretning_date_bases());
-  CHECK(ev::to_csv(
-            ev::compute_underretninger(ev::load_underretning_facts(old, q), q, 1, now.directory),
-            q) == now.csv({{"groupBy", "week,municipality,district"}}, 1));
+  CHECK(ev::to_csv(ev::compute_underretninger(ev::load_underretning_facts(old, q, test_cell_key()),
+                                              q, 1, now.directory),
+                   q) == now.csv({{"groupBy", "week,municipality,district"}}, 1));
   ev::Applier a;
   apply(a, old,
         event(U5, "response_recorded", "2024-03-19T10:00:00Z", "2024-03-14T10:00:00Z",
@@ -422,7 +438,7 @@ TEST_CASE("GET /v1/stats/underretninger: evaluator only, parameters checked",
   }
   henvis::auth::TokenStore tokens(
       henvis::config::load<v1::Tokens>(dev_config("tokens.textproto").string()));
-  ev::Api api(path, dev_directory(), 1);
+  ev::Api api(path, dev_directory(), 1, "");
   henvis::http::Router router;
   api.register_routes(router);
   henvis::http::Metrics metrics;

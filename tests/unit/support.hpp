@@ -9,11 +9,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "henvis/config.hpp"
 #include "henvis/directory.hpp"
@@ -89,6 +92,55 @@ inline std::int64_t scalar(henvis::sqlite::Db& db, const std::string& sql, const
   s.bind(1, arg);
   REQUIRE(s.step());
   return s.i64(0);
+}
+
+// Statistics as published with cell-key perturbation (docs/statistics.md,
+// rule 5): `got` matches the true `expected` counts when the same cells are
+// withheld (-1), zeros stay zeros, and every other count is within 2.
+inline bool published_as(const std::vector<int>& got, const std::vector<int>& expected) {
+  if (got.size() != expected.size()) return false;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if ((got[i] < 0) != (expected[i] < 0) || (got[i] == 0) != (expected[i] == 0)) return false;
+    if (got[i] > 0 && std::abs(got[i] - expected[i]) > 2) return false;
+  }
+  return true;
+}
+
+// The same for statistics CSV: the same lines and cells; withheld (empty) and
+// text cells equal; counts within 2 (0 stays 0); shares (a '.' in either) in [0, 1].
+inline bool csv_published_as(const std::string& got, const std::string& expected) {
+  auto split = [](const std::string& text, char sep) {
+    std::vector<std::string> out(1);
+    for (char c : text) {
+      if (c == sep)
+        out.emplace_back();
+      else
+        out.back().push_back(c);
+    }
+    return out;
+  };
+  auto number = [](const std::string& c, double& v) {
+    char* end = nullptr;
+    v = std::strtod(c.c_str(), &end);
+    return !c.empty() && end == c.c_str() + c.size();
+  };
+  const auto gl = split(got, '\n'), el = split(expected, '\n');
+  if (gl.size() != el.size()) return false;
+  for (std::size_t l = 0; l < gl.size(); ++l) {
+    const auto g = split(gl[l], ','), e = split(el[l], ',');
+    if (g.size() != e.size()) return false;
+    for (std::size_t i = 0; i < g.size(); ++i) {
+      double gv = 0, ev = 0;
+      if (!number(g[i], gv) || !number(e[i], ev)) {
+        if (g[i] != e[i]) return false;
+      } else if (g[i].find('.') != std::string::npos || e[i].find('.') != std::string::npos) {
+        if (gv < 0 || gv > 1) return false;
+      } else if ((gv == 0) != (ev == 0) || std::abs(gv - ev) > 2) {
+        return false;
+      }
+    }
+  }
+  return true;
 }
 
 }  // namespace henvis::test

@@ -917,8 +917,9 @@ const std::vector<Command>& commands() {
       {{"stats", "referrals"},
        "[--from D] [--to D] [--group-by LIST] [--csv]",
        "The evaluators' funnel: offered, accepted, declined, routed, ... (evaluator).\n"
-       "Small cells are suppressed by the server. Printed as a table by default.\n"
-       "  --from D, --to D       period, YYYY-MM-DD\n"
+       "Small cells are suppressed and counts perturbed by -2..+2 by the server\n"
+       "(docs/statistics.md). Printed as a table by default.\n"
+       "  --from D, --to D       period, YYYY-MM-DD, each the first day of a month\n"
        "  --group-by LIST        comma-separated: municipality, month, offence, district\n"
        "  --csv                  print the server's CSV as is (--json: its JSON)\n",
        {"from", "to", "group-by"},
@@ -928,8 +929,8 @@ const std::vector<Command>& commands() {
        "[--from D] [--to D] [--group-by LIST] [--csv]",
        "Socialsøg for evaluators: underretninger, children flagged, cross-district share,\n"
        "receipts on time, municipalities' responses (evaluator). Small cells are\n"
-       "suppressed by the server. Printed as a table by default.\n"
-       "  --from D, --to D       period, YYYY-MM-DD\n"
+       "suppressed and counts perturbed by the server. Printed as a table by default.\n"
+       "  --from D, --to D       period, YYYY-MM-DD, each the first day of a month\n"
        "  --group-by LIST        comma-separated: week, municipality, district\n"
        "  --csv                  print the server's CSV as is (--json: its JSON)\n",
        {"from", "to", "group-by"},
