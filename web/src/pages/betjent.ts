@@ -95,6 +95,19 @@ function bodyOf(v: Record<string, string>): OfferBody {
   return body;
 }
 
+/** Puts a refused offer's values back in the form (a new offer id is made when sent). */
+function fillForm(bound: BoundForm, b: OfferBody): void {
+  bound.set("kommunekode", b.kommunekode >= 0 ? String(b.kommunekode) : "");
+  bound.set("journalNumber", b.journalNumber);
+  bound.set("offence", b.offence);
+  if (b.chargedAt) bound.set("chargedAt", toLocalInput(b.chargedAt));
+  bound.set("officerId", b.officerId);
+  bound.set("answer", b.answer);
+  for (const [k, v] of Object.entries(b.person ?? {})) bound.set(`person.${k}`, v ?? "");
+  bound.set("consentGiven", b.consent ? "yes" : "");
+  bound.form.dispatchEvent(new Event("change"));
+}
+
 function municipalityName(k: number): string {
   return municipalities.find((m) => m.kommunekode === k)?.name ?? (k ? String(k) : "Ukendt");
 }
@@ -108,7 +121,7 @@ function stateText(o: StoredOffer): string {
   }
 }
 
-function todayList(store: OfferStore, host: HTMLElement, status: HTMLElement): void {
+function todayList(store: OfferStore, host: HTMLElement, status: HTMLElement, onFix: (b: OfferBody) => void): void {
   clear(host);
   const offers = store.all().sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   host.append(h("h2", {}, "Dagens tilbud"),
@@ -119,6 +132,12 @@ function todayList(store: OfferStore, host: HTMLElement, status: HTMLElement): v
     const withdraw = o.state === "sent" && o.answer === "ANSWER_YES"
       ? h("button", { type: "button", class: "button button-secondary button-small" }, "Træk samtykke tilbage")
       : null;
+    const fix = o.state === "rejected" && o.body ? h("button", { type: "button", class: "button button-secondary button-small" }, "Ret og send igen") : null;
+    fix?.addEventListener("click", () => {
+      store.remove(o.offerId);
+      onFix(o.body!);
+      todayList(store, host, status, onFix);
+    });
     withdraw?.addEventListener("click", async () => {
       if (!confirm(`Træk samtykket tilbage for journalnummer ${o.journalNumber}? Personens oplysninger slettes.`)) return;
       withdraw.disabled = true;
@@ -130,13 +149,13 @@ function todayList(store: OfferStore, host: HTMLElement, status: HTMLElement): v
         clear(status);
         status.append(alertBox("error", "Tilbagetrækning lykkedes ikke", describeError(e)));
       }
-      todayList(store, host, status);
+      todayList(store, host, status, onFix);
     });
     list.append(h("li", { class: `offer-item offer-${o.state}`, "data-offer-id": o.offerId },
       h("p", { class: "offer-head" }, h("strong", {}, `${formatTime(o.createdAt)} · ${o.journalNumber}`),
         ` · ${municipalityName(o.kommunekode)} · ${o.answer === "ANSWER_YES" ? "Ja" : "Nej"}`),
       h("p", { class: "offer-state" }, stateText(o)),
-      withdraw));
+      withdraw, fix));
   }
   host.append(list);
 }
@@ -175,6 +194,7 @@ async function submit(ctx: PageContext, bound: BoundForm, store: OfferStore, sta
 // One "online" listener for the app's lifetime; it flushes the page shown last.
 let onlineListening = false;
 let onlineFlush: (() => Promise<void>) | null = null;
+let onlineStore: OfferStore | null = null;
 
 const page: Page = {
   path: "/betjent",
@@ -185,13 +205,17 @@ const page: Page = {
     store.prune();
     const status = h("div", { class: "offer-status", "aria-live": "polite" });
     const listHost = h("section", { class: "today", "aria-label": "Dagens tilbud" });
-    const refresh = () => todayList(store, listHost, status);
+    let bound: BoundForm | null = null;
+    const refresh = () => todayList(store, listHost, status, (b) => {
+      if (bound) fillForm(bound, b);
+      bound?.form.scrollIntoView();
+    });
     const officerId = localStorage.getItem(`henvis-officer-id:${ctx.user.username}`) ?? ctx.user.username;
     const form = offerForm(officerId);
-    const bound = bindForm(form, { draftKey: `betjent:${ctx.user.username}`, fieldMap: { consent: "consentGiven", "consent.textVersion": "consentGiven", "consent.givenAt": "consentGiven", person: "person.name" } });
+    bound = bindForm(form, { draftKey: `betjent:${ctx.user.username}`, fieldMap: { consent: "consentGiven", "consent.textVersion": "consentGiven", "consent.givenAt": "consentGiven", person: "person.name" } });
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
-      void submit(ctx, bound, store, status, refresh);
+      void submit(ctx, bound!, store, status, refresh);
     });
     main.append(h("h1", {}, "Registrér tilbud om rusmiddelsamtale"), status, form, listHost);
     refresh();
@@ -203,7 +227,14 @@ const page: Page = {
       refresh();
     };
     onlineFlush = flush;
-    if (!onlineListening) window.addEventListener("online", () => void onlineFlush?.());
+    onlineStore = store;
+    if (!onlineListening) {
+      // Sent when the network returns, and retried every 30 s (a 429 or a 5xx leaves it queued too).
+      window.addEventListener("online", () => void onlineFlush?.());
+      setInterval(() => {
+        if (navigator.onLine && location.pathname === "/betjent" && onlineStore?.all().some((o) => o.state === "queued")) void onlineFlush?.();
+      }, 30_000);
+    }
     onlineListening = true;
     void flush();
   },
