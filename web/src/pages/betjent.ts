@@ -5,11 +5,11 @@
 // network returns.
 
 import municipalities from "henvis:municipalities";
-import { ApiError, type FieldError, describeError } from "../api";
+import { ApiError, describeError } from "../api";
 import { alertBox, clear, h } from "../dom";
 import { type BoundForm, bindForm, checkbox, danishReason, radioGroup, selectField, textField } from "../form";
 import { formatDateTime, formatTime, fromLocalInput, toLocalInput } from "../format";
-import { OfferStore, type OfferBody, type StoredOffer, coverageSentence } from "../offers";
+import { OfferStore, type OfferBody, type StoredOffer, checkOffer, coverageSentence } from "../offers";
 import type { Page, PageContext } from "../router";
 
 export const CONSENT_VERSION = "rusmiddel-samtykke-v1";
@@ -20,27 +20,6 @@ const CONSENT_TEXT = [
     "Jeg kan til enhver tid trække samtykket tilbage ved at kontakte politiet eller rusmiddelcentret; " +
     "så slettes mine oplysninger.",
 ];
-
-const JOURNAL = /^\d{4}-\d{5}-\d{5}-\d{2}$/;
-const CPR = /^\d{6}-?\d{4}$/;
-
-/** The checks intake makes that need no server (so an offline offer is not queued broken). */
-export function checkOffer(b: OfferBody): FieldError[] {
-  const e: FieldError[] = [];
-  if (!JOURNAL.test(b.journalNumber)) e.push({ field: "journalNumber", reason: "journal number must be 19 characters: NNNN-NNNNN-NNNNN-YY" });
-  if (!b.offence) e.push({ field: "offence", reason: "required" });
-  if (!b.chargedAt) e.push({ field: "chargedAt", reason: "required: RFC 3339 time" });
-  else if (Date.parse(b.chargedAt) > Date.now() + 5 * 60_000) e.push({ field: "chargedAt", reason: "must not be in the future" });
-  if (!b.officerId) e.push({ field: "officerId", reason: "required" });
-  if (!b.answer) e.push({ field: "answer", reason: "required" });
-  if (b.kommunekode < 0) e.push({ field: "kommunekode", reason: "required" });
-  if (b.answer !== "ANSWER_YES") return e;
-  if (!CPR.test(b.person?.cpr ?? "")) e.push({ field: "person.cpr", reason: "CPR number must have exactly 10 digits (DDMMYY-SSSS)" });
-  if (!b.person?.name) e.push({ field: "person.name", reason: "required" });
-  if (!b.person?.phone) e.push({ field: "person.phone", reason: "phone number is empty" });
-  if (!b.consent) e.push({ field: "consent", reason: "required" });
-  return e;
-}
 
 function offerForm(officerId: string): HTMLFormElement {
   const options: [string, string][] = [["", "Vælg kommune"], ...municipalities.map((m): [string, string] => [String(m.kommunekode), m.name]), ["0", "Ingen fast bopæl / ukendt"]];
