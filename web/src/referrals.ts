@@ -22,6 +22,8 @@ export interface HistoryEntry {
   occurredAt?: string;
   note?: string;
   actor?: string;
+  /** The person who made the step through henvis-web (delegation). */
+  person?: string;
   centreId?: string;
 }
 

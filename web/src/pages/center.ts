@@ -143,7 +143,7 @@ function historyTable(r: Referral): HTMLElement {
     h("td", { "data-title": "Tidspunkt" }, formatDateTime(e.occurredAt ?? e.at)),
     h("td", { "data-title": "Status" }, statusLabel(e.status)),
     h("td", { "data-title": "Note" }, e.note ?? ""),
-    h("td", { "data-title": "Af" }, e.actor ?? "")));
+    h("td", { "data-title": "Af" }, e.person ?? e.actor ?? "")));
   return h("table", { class: "table table--compact table--responsive-headers history" },
     h("caption", { class: "sr-only" }, "Historik, nyeste først"),
     h("thead", {}, h("tr", {}, ["Tidspunkt", "Status", "Note", "Af"].map((t) => h("th", { scope: "col" }, t)))),
