@@ -1,0 +1,11 @@
+// The routing table: one line per role page (web/README.md). A page module
+// default-exports a Page (router.ts) with its path, role, title and render().
+
+import type { Page } from "../router";
+import betjent from "./betjent";
+import center from "./center";
+
+export const pages: Page[] = [
+  betjent,
+  center,
+];
