@@ -4,6 +4,8 @@
 // row's `suppressed`: a cell is therefore a number, or "withheld". No DOM, no
 // fetch: pure data.
 
+import { formatNumber, formatPercent } from "../format";
+
 export type StatsRow = Record<string, unknown> & { suppressed?: string[]; total?: boolean };
 
 export interface StatsTable {
@@ -140,19 +142,11 @@ export function dimensionLabel(dim: string): string {
   );
 }
 
-const PERCENT = new Intl.NumberFormat('da-DK', { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 });
-const NUMBER = new Intl.NumberFormat('da-DK', { maximumFractionDigits: 1 });
-
-/** 0.425 → "42,5 %". */
-export function percent(rate: number): string {
-  return PERCENT.format(rate);
-}
-
 /** What a table cell shows: the number, "<5" for a withheld count, "–" for a withheld rate or median. */
 export function cellText(c: Cell, column: Column, minCell: number): string {
   if (c.kind === 'withheld') return column.kind === 'count' ? `<${minCell}` : '–';
-  if (column.kind === 'rate') return percent(c.value);
-  return NUMBER.format(c.value);
+  if (column.kind === 'rate') return formatPercent(c.value);
+  return formatNumber(c.value);
 }
 
 export interface TableView {

@@ -1,0 +1,312 @@
+// The coordinator of a police district: unroutable referrals (forward to a
+// centre with a note, or close with a reason), underretninger that need the
+// coordinator (overdue receipts; those for a municipality without a henvis
+// account, to forward and confirm), every underretning of the district with
+// its receipt, and Socialsøg scans (run one for a period; past scans and what
+// each found). /koordinator/underretning/<id> is the notice page.
+
+import municipalities from "henvis:municipalities";
+import { ApiError, allPages, call, describeError } from "../api";
+import { alertBox, clear, h, uid } from "../dom";
+import { bindForm, selectField, textArea, textField } from "../form";
+import { formatDate, formatDateTime } from "../format";
+import type { Page } from "../router";
+import {
+  CLOSURE_REASONS,
+  type FieldError,
+  type ReferralList,
+  type ReferralView,
+  type ScanList,
+  type ScanView,
+  closureErrors,
+  forgetIdempotencyKey,
+  forwardingErrors,
+  idempotencyKey,
+  scanCounts,
+  scanKindLabel,
+  scanRequest,
+  scanWindowText,
+  unroutableReasonLabel,
+} from "../data/coordinator";
+import { type UnderretningList, type UnderretningView, escalations, mergePages } from "../data/underretninger";
+import { OFFENCE_LABEL } from "../data/stats";
+import { type ColumnSpec, dataTable, facts } from "../views/table";
+import { municipalityName, renderUnderretning, underretningTable } from "../views/underretning";
+
+const BASE = "/koordinator";
+const UNDERRETNING = `${BASE}/underretning`;
+
+// ---- unroutable referrals -------------------------------------------------
+
+/** Centre ids as the dev directory names them, offered as suggestions (any active centre id is accepted). */
+function centreSuggestions(listId: string): HTMLElement {
+  return h("datalist", { id: listId }, municipalities.map((m) => h("option", { value: `rusmiddelcenter-${m.kommunekode}` }, `${m.name}`)));
+}
+
+type Refresh = (flash: string) => void;
+
+/** Forwarding or closure: validated here as the router does, sent with an Idempotency-Key kept until answered. */
+function referralAction(
+  r: ReferralView,
+  action: "forwarding" | "closure",
+  fields: HTMLElement[],
+  submitLabel: string,
+  check: (v: Record<string, string>) => FieldError[],
+  success: (v: Record<string, string>) => string,
+  refresh: Refresh,
+): HTMLElement {
+  const id = r.referralId ?? "";
+  const form = h("form", { novalidate: true, "data-testid": `${action}-${id}` }, fields, h("button", { type: "submit", class: "button button-primary" }, submitLabel));
+  const bound = bindForm(form, { draftKey: `referral-${action}-${id}` });
+  const submit = async (): Promise<void> => {
+    bound.clearErrors();
+    const v = bound.values();
+    const errors = check(v);
+    if (errors.length) return bound.showErrors(errors);
+    const body: Record<string, string> = {};
+    for (const [k, val] of Object.entries(v)) if (val.trim()) body[k] = val.trim();
+    const btn = form.querySelector<HTMLButtonElement>("button[type=submit]")!;
+    btn.disabled = true;
+    try {
+      const key = idempotencyKey(sessionStorage, action, id);
+      await call("router", `/v1/referrals/${encodeURIComponent(id)}/${action}`, { method: "POST", body, idempotencyKey: key });
+      forgetIdempotencyKey(sessionStorage, action, id);
+      bound.clearDraft();
+      refresh(success(v));
+    } catch (e) {
+      // A definite answer ends the key's life; a lost or refused-for-now request keeps it for the retry.
+      if (e instanceof ApiError && !e.retryable) forgetIdempotencyKey(sessionStorage, action, id);
+      bound.showError(e, () => void submit());
+    } finally {
+      btn.disabled = false;
+    }
+  };
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    void submit();
+  });
+  return form;
+}
+
+function details(summary: string, content: HTMLElement): HTMLElement {
+  return h(
+    "details",
+    { class: "details" },
+    h("summary", { class: "details-summary" }, h("span", { class: "details-summary-text" }, summary)),
+    h("div", { class: "details-text" }, content),
+  );
+}
+
+function referralCard(r: ReferralView, refresh: Refresh): HTMLElement {
+  const listId = uid("centre-list");
+  const forward = referralAction(
+    r,
+    "forwarding",
+    [
+      textField({ name: "centreId", label: "Rusmiddelcenter", required: true, hint: "Centrets id, fx rusmiddelcenter-657 (Herning). Vælg fra listen eller skriv det.", attrs: { list: listId, autocomplete: "off" } }),
+      centreSuggestions(listId),
+      textArea({ name: "note", label: "Begrundelse", required: true, hint: "Kommer i henvisningens historik. Højst 500 tegn.", attrs: { maxlength: "500" } }),
+    ],
+    "Send til centret",
+    (v) => forwardingErrors(v.centreId ?? "", v.note ?? ""),
+    (v) => `Henvisningen ${r.referralId ?? ""} er sendt til ${v.centreId ?? ""}.`,
+    refresh,
+  );
+  const close = referralAction(
+    r,
+    "closure",
+    [
+      selectField({ name: "reason", label: "Årsag", required: true, options: [["", "Vælg årsag"], ...CLOSURE_REASONS.map((c): [string, string] => [c.value, c.label])] }),
+      textArea({ name: "note", label: "Note", hint: "Skal udfyldes ved \"Anden årsag\". Højst 500 tegn.", attrs: { maxlength: "500" } }),
+    ],
+    "Luk henvisningen",
+    (v) => closureErrors(v.reason ?? "", v.note ?? ""),
+    () => `Henvisningen ${r.referralId ?? ""} er lukket.`,
+    refresh,
+  );
+  return h(
+    "section",
+    { class: "referral-card", "data-testid": `unroutable-${r.referralId ?? ""}` },
+    h("h3", {}, `${r.person?.name || "Uden navn"}, sigtet ${formatDate(r.chargedAt)}`),
+    facts([
+      ["Henvisning", r.referralId ?? ""],
+      ["Årsag", unroutableReasonLabel(r.reason)],
+      ["Bopælskommune", r.kommunekode ? (r.municipalityName ? `${r.municipalityName} (${r.kommunekode})` : municipalityName(r.kommunekode)) : "Ikke angivet"],
+      ["CPR-nummer", r.person?.cpr ?? ""],
+      ["Telefon", r.person?.phone ?? ""],
+      ["Journalnummer", r.journalNumber ?? ""],
+      ["Overtrædelse", OFFENCE_LABEL[r.offence ?? ""] ?? ""],
+      ["Modtaget", formatDateTime(r.createdAt)],
+    ]),
+    details("Send til et rusmiddelcenter", forward),
+    details("Luk henvisningen", close),
+  );
+}
+
+async function unroutableSection(host: HTMLElement, flash = ""): Promise<void> {
+  clear(host);
+  host.append(h("h2", { id: "uden-center" }, "Henvisninger uden center"));
+  if (flash) host.append(alertBox("success", flash));
+  host.append(h("p", {}, "Personer, der har sagt ja, men hvis kommune ikke er med i ordningen. Send henvisningen til et center, eller luk den med en årsag."));
+  try {
+    const list = await allPages<ReferralList, ReferralView>("router", "/v1/referrals", (p) => p.referrals, { status: "unroutable" });
+    const refresh: Refresh = (msg) => void unroutableSection(host, msg).then(() => host.querySelector<HTMLElement>(".alert-success")?.focus());
+    host.append(list.length ? h("div", { "data-testid": "unroutable" }, list.map((r) => referralCard(r, refresh))) : h("p", { "data-testid": "unroutable" }, "Ingen henvisninger venter."));
+  } catch (e) {
+    host.append(alertBox("error", "Henvisningerne kunne ikke hentes", describeError(e)));
+  }
+  host.querySelector(".alert-success")?.setAttribute("tabindex", "-1");
+}
+
+// ---- underretninger ---------------------------------------------------------
+
+async function underretningSection(host: HTMLElement): Promise<void> {
+  clear(host);
+  host.append(h("h2", { id: "underretninger" }, "Underretninger, der kræver handling"));
+  let list: UnderretningView[];
+  try {
+    list = mergePages([], await allPages<UnderretningList, UnderretningView>("socialsog", "/v1/underretninger", (p) => p.underretninger));
+  } catch (e) {
+    host.append(alertBox("error", "Underretningerne kunne ikke hentes", describeError(e)));
+    return;
+  }
+  host.append(
+    h("p", {}, "Underretninger, hvor kommunen ikke har kvitteret inden fristen, og underretninger til kommuner uden adgang til henvis, som du skal sende videre og kvittere for."),
+    underretningTable(escalations(list), UNDERRETNING, "Overskredne frister og underretninger til videresendelse", "escalations"),
+    h("h2", {}, "Alle underretninger i politikredsen"),
+    underretningTable(list, UNDERRETNING, "Politikredsens underretninger: dem der venter på kvittering først", "district-underretninger"),
+  );
+}
+
+// ---- Socialsøg scans --------------------------------------------------------
+
+function scanColumns(): ColumnSpec<ScanView>[] {
+  const counts: ColumnSpec<ScanView>[] = scanCounts({}).map((c, i) => ({
+    header: c.label,
+    numeric: true,
+    cell: (s: ScanView) => String(scanCounts(s)[i]!.value),
+  }));
+  return [
+    { header: "Startet", rowHeader: true, cell: (s) => formatDateTime(s.startedAt) },
+    { header: "Kørsel", cell: (s) => `${scanKindLabel(s.kind)}${s.requestedBy && s.requestedBy !== "schedule" ? ` af ${s.requestedBy}` : ""}` },
+    { header: "Periode", cell: (s) => scanWindowText(s, formatDate) },
+    ...counts,
+    { header: "Kodeliste", cell: (s) => s.rulesVersion ?? "" },
+    {
+      header: "Underretninger",
+      cell: (s) => (s.underretningIds ?? []).flatMap((id, i) => [i ? ", " : "", h("a", { href: `${UNDERRETNING}/${encodeURIComponent(id)}`, "data-link": true }, id)]),
+    },
+  ];
+}
+
+function scanResult(s: ScanView): HTMLElement {
+  const c = scanCounts(s);
+  return alertBox("success", "Socialsøg er kørt", [
+    h("p", {}, scanWindowText(s, formatDate), ". Kodeliste ", s.rulesVersion ?? "", "."),
+    h("ul", { "data-testid": "scan-result" }, c.map((x) => h("li", {}, `${x.label}: ${x.value}`))),
+  ]);
+}
+
+function scanForm(onDone: (s: ScanView) => void): HTMLElement {
+  const form = h(
+    "form",
+    { novalidate: true, "data-testid": "scan-form" },
+    h("p", {}, "Vælg en periode for at gennemgå de hændelser, der skete i den (også dem, der allerede er gennemgået). Uden datoer gennemgås de hændelser, der er modtaget siden sidste ugentlige kørsel. Ingen underretning sendes to gange."),
+    h("div", { class: "date-range" },
+      textField({ name: "from", label: "Fra og med", type: "date" }),
+      textField({ name: "to", label: "Til og med", type: "date" })),
+    h("button", { type: "submit", class: "button button-primary" }, "Kør Socialsøg"),
+  );
+  const bound = bindForm(form, { draftKey: "scan" });
+  const run = async (): Promise<void> => {
+    bound.clearErrors();
+    const v = bound.values();
+    const req = scanRequest(v.from ?? "", v.to ?? "");
+    if ("errors" in req) return bound.showErrors(req.errors);
+    const btn = form.querySelector<HTMLButtonElement>("button[type=submit]")!;
+    btn.disabled = true;
+    btn.textContent = "Kører …";
+    try {
+      onDone(await call<ScanView>("socialsog", "/v1/scans", { method: "POST", body: req.body }));
+      bound.clearDraft();
+    } catch (e) {
+      bound.showError(e, () => void run());
+    } finally {
+      btn.disabled = false;
+      btn.textContent = "Kør Socialsøg";
+    }
+  };
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    void run();
+  });
+  return form;
+}
+
+async function scanList(host: HTMLElement): Promise<void> {
+  clear(host);
+  const shown: ScanView[] = [];
+  const table = h("div", {});
+  const more = h("button", { type: "button", class: "button button-secondary", hidden: true }, "Vis ældre kørsler");
+  let cursor: string | undefined;
+  const load = async (): Promise<void> => {
+    try {
+      const page = await call<ScanList>("socialsog", "/v1/scans", { query: { limit: 20, cursor } });
+      shown.push(...(page.scans ?? []));
+      cursor = page.nextCursor || undefined;
+      table.replaceChildren(dataTable(scanColumns(), shown, { caption: "Tidligere kørsler, nyeste først", empty: "Socialsøg er ikke kørt endnu.", layout: "scroll", testid: "scans" }));
+      more.hidden = !cursor;
+    } catch (e) {
+      table.replaceChildren(alertBox("error", "Kørslerne kunne ikke hentes", describeError(e)));
+    }
+  };
+  more.addEventListener("click", () => void load());
+  host.append(table, more);
+  await load();
+}
+
+function scanSection(host: HTMLElement, onScan: () => void): Promise<void> {
+  clear(host);
+  const result = h("div", { "aria-live": "polite" });
+  const past = h("div", {});
+  host.append(
+    h("h2", { id: "socialsog" }, "Socialsøg"),
+    scanForm((s) => {
+      result.replaceChildren(scanResult(s));
+      void scanList(past);
+      onScan();
+    }),
+    result,
+    h("h3", {}, "Tidligere kørsler"),
+    past,
+  );
+  return scanList(past);
+}
+
+// ---- the page ---------------------------------------------------------------
+
+async function renderOverview(main: HTMLElement): Promise<void> {
+  const unroutable = h("div", { class: "page-section" });
+  const underretninger = h("div", { class: "page-section" });
+  const scans = h("div", { class: "page-section" });
+  main.append(
+    h("h1", { tabindex: "-1" }, "Koordinator"),
+    h("p", {}, "Det, der venter på dig i politikredsen: henvisninger uden center, underretninger med overskredet frist eller til kommuner uden adgang, og Socialsøg."),
+    unroutable,
+    underretninger,
+    scans,
+  );
+  await Promise.all([unroutableSection(unroutable), underretningSection(underretninger), scanSection(scans, () => void underretningSection(underretninger))]);
+}
+
+const page: Page = {
+  path: BASE,
+  role: "coordinator",
+  title: "Koordinator",
+  async render(main, ctx) {
+    const [kind, id] = ctx.rest;
+    if (kind === "underretning" && id) return renderUnderretning(main, id, "coordinator", BASE);
+    return renderOverview(main);
+  },
+};
+export default page;
