@@ -95,7 +95,7 @@ test('the table shows withheld counts as "<5", withheld rates as "–" and rates
   const t = s.tableView(stats, cols);
   assert.deepEqual(t.headers, ['Kommune', 'Tilbudt', 'Sagde nej', 'Samtale holdt, andel']);
   assert.equal(t.labelColumns, 1);
-  assert.deepEqual(t.rows[0].cells.map((x) => x.replace(/\u00a0/g, ' ')), ['Herning (657)', '20', '<5', '50,0 %']);
+  assert.deepEqual(t.rows[0].cells.map((x) => x.replace(/\u00a0/g, ' ')), ['Herning (657)', '20', '<5', '50 %']);
   assert.deepEqual(t.rows[1].cells, ['I alt', '23', '<5', '–']);
   assert.deepEqual(t.rows[1].withheld, [false, false, true, true]);
   assert.equal(t.rows[1].total, true);
