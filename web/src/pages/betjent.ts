@@ -1,12 +1,213 @@
-import { h } from "../dom";
-import type { Page } from "../router";
+// /betjent — the officer at the roadside (phone first, 360 px): register an
+// offer and its answer, see the coverage answer, and today's offers with
+// withdrawal. Offers are sent through OfferStore (offers.ts): created with
+// their own id, kept on the device until intake confirms, sent when the
+// network returns.
+
+import municipalities from "henvis:municipalities";
+import { ApiError, type FieldError, describeError } from "../api";
+import { alertBox, clear, h } from "../dom";
+import { type BoundForm, bindForm, danishReason, radioGroup, selectField, textField } from "../form";
+import { formatDateTime, formatTime, fromLocalInput, toLocalInput } from "../format";
+import { OfferStore, type OfferBody, type StoredOffer, coverageSentence } from "../offers";
+import type { Page, PageContext } from "../router";
+
+export const CONSENT_VERSION = "rusmiddel-samtykke-v1";
+const CONSENT_TEXT = [
+  "Jeg giver samtykke til, at politiet sender mit navn, mit CPR-nummer og mine kontaktoplysninger " +
+    "til rusmiddelcentret i min bopælskommune, så centret kan kontakte mig og tilbyde en samtale.",
+  "Samtalen er gratis og frivillig og har ingen betydning for sagen mod mig. " +
+    "Jeg kan til enhver tid trække samtykket tilbage ved at kontakte politiet eller rusmiddelcentret; " +
+    "så slettes mine oplysninger.",
+];
+
+const JOURNAL = /^\d{4}-\d{5}-\d{5}-\d{2}$/;
+const CPR = /^\d{6}-?\d{4}$/;
+
+/** The checks intake makes that need no server (so an offline offer is not queued broken). */
+export function checkOffer(b: OfferBody): FieldError[] {
+  const e: FieldError[] = [];
+  if (!JOURNAL.test(b.journalNumber)) e.push({ field: "journalNumber", reason: "journal number must be 19 characters: NNNN-NNNNN-NNNNN-YY" });
+  if (!b.offence) e.push({ field: "offence", reason: "required" });
+  if (!b.chargedAt) e.push({ field: "chargedAt", reason: "required: RFC 3339 time" });
+  else if (Date.parse(b.chargedAt) > Date.now() + 5 * 60_000) e.push({ field: "chargedAt", reason: "must not be in the future" });
+  if (!b.officerId) e.push({ field: "officerId", reason: "required" });
+  if (!b.answer) e.push({ field: "answer", reason: "required" });
+  if (b.kommunekode < 0) e.push({ field: "kommunekode", reason: "required" });
+  if (b.answer !== "ANSWER_YES") return e;
+  if (!CPR.test(b.person?.cpr ?? "")) e.push({ field: "person.cpr", reason: "CPR number must have exactly 10 digits (DDMMYY-SSSS)" });
+  if (!b.person?.name) e.push({ field: "person.name", reason: "required" });
+  if (!b.person?.phone) e.push({ field: "person.phone", reason: "phone number is empty" });
+  if (!b.consent) e.push({ field: "consent", reason: "required" });
+  return e;
+}
+
+function offerForm(officerId: string): HTMLFormElement {
+  const options: [string, string][] = [["", "Vælg kommune"], ...municipalities.map((m): [string, string] => [String(m.kommunekode), m.name]), ["0", "Ingen fast bopæl / ukendt"]];
+  const personFields = h("fieldset", { class: "yes-only", hidden: true },
+    h("legend", { class: "h3" }, "Personen"),
+    h("div", { class: "consent", "data-field": "consent" },
+      h("h3", {}, "Samtykke"),
+      CONSENT_TEXT.map((p) => h("p", { class: "consent-text" }, p)),
+      h("p", { class: "form-hint" }, `Version: ${CONSENT_VERSION}`),
+      h("div", { class: "form-group", "data-field": "consentGiven" },
+        h("input", { type: "checkbox", class: "form-checkbox checkbox-large", id: "consent-given", name: "consentGiven", value: "yes" }),
+        h("label", { for: "consent-given" }, "Personen har læst (eller fået læst op) teksten og giver samtykke"))),
+    textField({ name: "person.cpr", label: "CPR-nummer", required: true, hint: "DDMMÅÅ-SSSS", attrs: { inputmode: "numeric", autocomplete: "off" } }),
+    textField({ name: "person.name", label: "Navn", required: true, attrs: { autocomplete: "off" } }),
+    textField({ name: "person.phone", label: "Telefon", type: "tel", required: true, hint: "8 cifre, eller + og landekode", attrs: { autocomplete: "off" } }),
+    textField({ name: "person.email", label: "E-mail", type: "email", attrs: { autocomplete: "off" } }),
+    textField({ name: "person.preferredContactTime", label: "Hvornår vil personen helst kontaktes?", attrs: { autocomplete: "off" } }),
+  );
+  const form = h("form", { class: "offer-form", novalidate: true },
+    selectField({ name: "kommunekode", label: "Personens bopælskommune", required: true, options }),
+    textField({ name: "journalNumber", label: "Journalnummer", required: true, hint: "NNNN-NNNNN-NNNNN-ÅÅ", attrs: { autocomplete: "off" } }),
+    radioGroup({ name: "offence", label: "Overtrædelse", required: true, options: [["OFFENCE_DRUNK", "Spirituskørsel"], ["OFFENCE_DRUG", "Narkokørsel"], ["OFFENCE_BOTH", "Begge"]] }),
+    textField({ name: "chargedAt", label: "Sigtet (dato og klokkeslæt)", type: "datetime-local", required: true, value: toLocalInput() }),
+    textField({ name: "officerId", label: "Dit tjenestenummer", required: true, value: officerId, attrs: { autocomplete: "off" } }),
+    radioGroup({ name: "answer", label: "Vil personen kontaktes af et rusmiddelcenter?", required: true, options: [["ANSWER_YES", "Ja"], ["ANSWER_NO", "Nej"]] }),
+    personFields,
+    h("button", { type: "submit", class: "button button-primary" }, "Registrér"),
+  );
+  const sync = () => {
+    const yes = (form.querySelector("input[name=answer]:checked") as HTMLInputElement | null)?.value === "ANSWER_YES";
+    personFields.hidden = !yes;
+  };
+  form.addEventListener("change", sync);
+  queueMicrotask(sync);
+  return form;
+}
+
+function bodyOf(v: Record<string, string>): OfferBody {
+  const yes = v.answer === "ANSWER_YES";
+  const body: OfferBody = {
+    offerId: crypto.randomUUID(),
+    journalNumber: (v.journalNumber ?? "").trim(),
+    offence: v.offence ?? "",
+    chargedAt: fromLocalInput(v.chargedAt ?? "") ?? "",
+    officerId: (v.officerId ?? "").trim(),
+    answer: v.answer ?? "",
+    kommunekode: v.kommunekode ? Number(v.kommunekode) : -1,
+  };
+  if (!yes) return body;
+  body.person = { cpr: (v["person.cpr"] ?? "").trim(), name: (v["person.name"] ?? "").trim(), phone: (v["person.phone"] ?? "").trim() };
+  if (v["person.email"]?.trim()) body.person.email = v["person.email"].trim();
+  if (v["person.preferredContactTime"]?.trim()) body.person.preferredContactTime = v["person.preferredContactTime"].trim();
+  if (v.consentGiven === "yes") body.consent = { textVersion: CONSENT_VERSION, givenAt: new Date().toISOString() };
+  return body;
+}
+
+function municipalityName(k: number): string {
+  return municipalities.find((m) => m.kommunekode === k)?.name ?? (k ? String(k) : "Ukendt");
+}
+
+function stateText(o: StoredOffer): string {
+  switch (o.state) {
+    case "queued": return "Venter på netværk – sendes automatisk";
+    case "rejected": return `Afvist: ${(o.reasons ?? []).map((r) => danishReason(r.slice(r.indexOf(":") + 1))).join(" ")}`;
+    case "withdrawn": return "Samtykke trukket tilbage";
+    default: return o.response ? coverageSentence(o.response) : "Sendt";
+  }
+}
+
+function todayList(store: OfferStore, host: HTMLElement, status: HTMLElement): void {
+  clear(host);
+  const offers = store.all().sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  host.append(h("h2", {}, "Dagens tilbud"),
+    h("p", { class: "form-hint" }, "Listen er gemt på denne enhed (henvis har ingen liste over en betjents tilbud)."));
+  if (!offers.length) return void host.append(h("p", {}, "Ingen tilbud registreret i dag."));
+  const list = h("ul", { class: "nobullet-list offer-list" });
+  for (const o of offers) {
+    const withdraw = o.state === "sent" && o.answer === "ANSWER_YES"
+      ? h("button", { type: "button", class: "button button-secondary button-small" }, "Træk samtykke tilbage")
+      : null;
+    withdraw?.addEventListener("click", async () => {
+      if (!confirm(`Træk samtykket tilbage for journalnummer ${o.journalNumber}? Personens oplysninger slettes.`)) return;
+      withdraw.disabled = true;
+      try {
+        await store.withdraw(o.offerId);
+        clear(status);
+        status.append(alertBox("success", "Samtykket er trukket tilbage", "Personens oplysninger slettes i henvis."));
+      } catch (e) {
+        clear(status);
+        status.append(alertBox("error", "Tilbagetrækning lykkedes ikke", describeError(e)));
+      }
+      todayList(store, host, status);
+    });
+    list.append(h("li", { class: `offer-item offer-${o.state}`, "data-offer-id": o.offerId },
+      h("p", { class: "offer-head" }, h("strong", {}, `${formatTime(o.createdAt)} · ${o.journalNumber}`),
+        ` · ${municipalityName(o.kommunekode)} · ${o.answer === "ANSWER_YES" ? "Ja" : "Nej"}`),
+      h("p", { class: "offer-state" }, stateText(o)),
+      withdraw));
+  }
+  host.append(list);
+}
+
+async function submit(ctx: PageContext, bound: BoundForm, store: OfferStore, status: HTMLElement, refresh: () => void): Promise<void> {
+  bound.clearErrors();
+  clear(status);
+  const body = bodyOf(bound.values());
+  const problems = checkOffer(body);
+  if (problems.length) return bound.showErrors(problems);
+  localStorage.setItem(`henvis-officer-id:${ctx.user.username}`, body.officerId);
+  const queued = store.queue(body);
+  const done = () => {
+    bound.clearDraft();
+    bound.form.reset();
+    bound.set("chargedAt", toLocalInput());
+    bound.set("officerId", body.officerId);
+    bound.form.dispatchEvent(new Event("change"));
+  };
+  try {
+    const sent = await store.send(queued);
+    done();
+    status.append(alertBox("success", "Registreret", h("strong", { "data-testid": "coverage" }, coverageSentence(sent.response ?? {}))));
+  } catch (e) {
+    if (e instanceof ApiError && e.retryable) {
+      done();
+      status.append(alertBox("warning", "Gemt på telefonen", `${describeError(e)} Tilbuddet (${body.journalNumber}) sendes automatisk, når der er forbindelse – der oprettes ikke to.`));
+    } else {
+      store.remove(queued.offerId);
+      bound.showError(e);
+    }
+  }
+  refresh();
+}
+
+// One "online" listener for the app's lifetime; it flushes the page shown last.
+let onlineListening = false;
+let onlineFlush: (() => Promise<void>) | null = null;
 
 const page: Page = {
   path: "/betjent",
   role: "officer",
-  title: "Betjent",
-  render(main) {
-    main.append(h("h1", {}, "Betjent"));
+  title: "Registrér tilbud",
+  render(main, ctx) {
+    const store = new OfferStore(ctx.user.username);
+    store.prune();
+    const status = h("div", { class: "offer-status", "aria-live": "polite" });
+    const listHost = h("section", { class: "today", "aria-label": "Dagens tilbud" });
+    const refresh = () => todayList(store, listHost, status);
+    const officerId = localStorage.getItem(`henvis-officer-id:${ctx.user.username}`) ?? ctx.user.username;
+    const form = offerForm(officerId);
+    const bound = bindForm(form, { draftKey: `betjent:${ctx.user.username}`, fieldMap: { consent: "consentGiven", "consent.textVersion": "consentGiven", "consent.givenAt": "consentGiven", person: "person.name" } });
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      void submit(ctx, bound, store, status, refresh);
+    });
+    main.append(h("h1", {}, "Registrér tilbud om rusmiddelsamtale"), status, form, listHost);
+    refresh();
+    const flush = async () => {
+      if ((await store.flush()) > 0) {
+        clear(status);
+        status.append(alertBox("success", "Gemte tilbud er sendt", `Sendt ${formatDateTime(new Date())}.`));
+      }
+      refresh();
+    };
+    onlineFlush = flush;
+    if (!onlineListening) window.addEventListener("online", () => void onlineFlush?.());
+    onlineListening = true;
+    void flush();
   },
 };
 export default page;

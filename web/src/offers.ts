@@ -1,0 +1,145 @@
+// The officer's offers on this device (localStorage), because intake has no
+// list of an officer's offers: each offer is kept with its id and exact body
+// until intake confirms it (so a retry sends the same offerId and body and
+// gets intake's idempotent answer, never a second offer), then kept without
+// the person's data for the rest of the day (the list "dagens tilbud", with
+// withdrawal). Older confirmed offers are dropped when the page loads.
+
+import { ApiError, call } from "./api";
+import { copenhagenDay } from "./format";
+
+export interface OfferBody {
+  offerId: string;
+  journalNumber: string;
+  offence: string;
+  chargedAt: string;
+  officerId: string;
+  answer: string;
+  kommunekode: number;
+  person?: { cpr: string; name: string; phone: string; email?: string; preferredContactTime?: string };
+  consent?: { textVersion: string; givenAt: string };
+}
+
+export interface OfferResponse {
+  offerId?: string;
+  referralId?: string;
+  answer?: string;
+  kommunekode?: number;
+  municipalityName?: string;
+  covered?: boolean;
+  message?: string;
+}
+
+export type OfferState = "queued" | "sent" | "rejected" | "withdrawn";
+
+export interface StoredOffer {
+  offerId: string;
+  state: OfferState;
+  createdAt: string;
+  journalNumber: string;
+  answer: string;
+  kommunekode: number;
+  /** Only while not confirmed (queued or rejected): what will be (re)sent. */
+  body?: OfferBody;
+  response?: OfferResponse;
+  reasons?: string[];
+}
+
+export class OfferStore {
+  constructor(private readonly username: string) {}
+
+  private get key(): string {
+    return `henvis-offers:${this.username}`;
+  }
+
+  all(): StoredOffer[] {
+    try {
+      return JSON.parse(localStorage.getItem(this.key) ?? "[]") as StoredOffer[];
+    } catch {
+      return [];
+    }
+  }
+
+  private save(list: StoredOffer[]): void {
+    localStorage.setItem(this.key, JSON.stringify(list));
+  }
+
+  put(o: StoredOffer): void {
+    const list = this.all().filter((x) => x.offerId !== o.offerId);
+    list.push(o);
+    this.save(list);
+  }
+
+  remove(offerId: string): void {
+    this.save(this.all().filter((x) => x.offerId !== offerId));
+  }
+
+  /** Drops confirmed offers of earlier days; unsent ones stay until sent. */
+  prune(today = copenhagenDay()): void {
+    this.save(this.all().filter((o) => o.state === "queued" || o.state === "rejected" || copenhagenDay(o.createdAt) === today));
+  }
+
+  queue(body: OfferBody): StoredOffer {
+    const o: StoredOffer = {
+      offerId: body.offerId,
+      state: "queued",
+      createdAt: new Date().toISOString(),
+      journalNumber: body.journalNumber,
+      answer: body.answer,
+      kommunekode: body.kommunekode,
+      body,
+    };
+    this.put(o);
+    return o;
+  }
+
+  /**
+   * Sends one queued offer. Network errors, 429 and 5xx leave it queued (and
+   * rethrow); a 400 marks it rejected with the reasons; success keeps only the
+   * answer (no personal data).
+   */
+  async send(o: StoredOffer): Promise<StoredOffer> {
+    if (!o.body) return o;
+    try {
+      const response = await call<OfferResponse>("intake", "/v1/offers", { body: o.body });
+      const done: StoredOffer = { ...o, state: "sent", response, body: undefined, reasons: undefined };
+      this.put(done);
+      return done;
+    } catch (e) {
+      if (e instanceof ApiError && (e.kind === "invalid" || e.kind === "conflict")) {
+        const rejected: StoredOffer = { ...o, state: "rejected", reasons: e.fieldErrors.map((f) => `${f.field}: ${f.reason}`) };
+        this.put(rejected);
+      }
+      throw e;
+    }
+  }
+
+  /** Sends every queued offer, oldest first; stops at the first network failure. */
+  async flush(): Promise<number> {
+    let sent = 0;
+    for (const o of this.all().filter((x) => x.state === "queued").sort((a, b) => a.createdAt.localeCompare(b.createdAt))) {
+      try {
+        await this.send(o);
+        sent += 1;
+      } catch (e) {
+        if (e instanceof ApiError && e.retryable) break;
+      }
+    }
+    return sent;
+  }
+
+  async withdraw(offerId: string): Promise<void> {
+    await call("intake", `/v1/offers/${encodeURIComponent(offerId)}/withdrawal`, { method: "POST" });
+    const o = this.all().find((x) => x.offerId === offerId);
+    if (o) this.put({ ...o, state: "withdrawn" });
+  }
+}
+
+/** The sentence the officer sees for intake's answer. */
+export function coverageSentence(r: OfferResponse): string {
+  const name = r.municipalityName ?? "";
+  if (r.answer !== "ANSWER_YES") return "Nej er registreret (uden personoplysninger).";
+  if (r.covered) return `${name} Rusmiddelcenter kontakter personen.`;
+  if (!name) return "Ingen bopælskommune: koordinatoren får besked og finder centret.";
+  return `${name} er ikke med: koordinatoren får besked.`;
+}
