@@ -207,7 +207,7 @@ function scanResult(s: ScanView): HTMLElement {
   ]);
 }
 
-function scanForm(onDone: (s: ScanView) => void): HTMLElement {
+function scanForm(onStart: () => void, onDone: (s: ScanView) => void): HTMLElement {
   const form = h(
     "form",
     { novalidate: true, "data-testid": "scan-form" },
@@ -226,6 +226,7 @@ function scanForm(onDone: (s: ScanView) => void): HTMLElement {
     const btn = form.querySelector<HTMLButtonElement>("button[type=submit]")!;
     btn.disabled = true;
     btn.textContent = "Kører …";
+    onStart();
     try {
       onDone(await call<ScanView>("socialsog", "/v1/scans", { method: "POST", body: req.body }));
       bound.clearDraft();
@@ -271,7 +272,7 @@ function scanSection(host: HTMLElement, onScan: () => void): Promise<void> {
   const past = h("div", {});
   host.append(
     h("h2", { id: "socialsog" }, "Socialsøg"),
-    scanForm((s) => {
+    scanForm(() => result.replaceChildren(), (s) => {
       result.replaceChildren(scanResult(s));
       void scanList(past);
       onScan();
