@@ -56,6 +56,15 @@ export function textField(spec: FieldSpec & { type?: string; value?: string }): 
   return group(spec, input, id);
 }
 
+/** One dkfds checkbox in its form group. */
+export function checkbox(spec: FieldSpec & { value?: string }): HTMLElement {
+  const id = uid(spec.name.replace(/\W/g, "-"));
+  return h("div", { class: "form-group", "data-field": spec.name },
+    h("div", { class: "form-group-checkbox" },
+      h("input", { type: "checkbox", class: "form-checkbox", id, name: spec.name, value: spec.value ?? "yes", required: spec.required }),
+      h("label", { for: id }, spec.label)));
+}
+
 export function textArea(spec: FieldSpec): HTMLElement {
   const id = uid(spec.name.replace(/\W/g, "-"));
   return group(spec, h("textarea", { class: "form-input", id, name: spec.name, rows: 3, required: spec.required, ...spec.attrs }), id);
@@ -77,11 +86,10 @@ export function radioGroup(spec: FieldSpec & { options: [string, string][] }): H
     h("fieldset", {},
       h("legend", { class: "form-label" }, spec.label),
       spec.hint ? h("span", { class: "form-hint" }, spec.hint) : null,
-      h("ul", { class: "nobullet-list" },
-        spec.options.map(([v, l], i) =>
-          h("li", {},
-            h("input", { class: "form-radio radio-large", type: "radio", id: `${base}-${i}`, name: spec.name, value: v, required: spec.required }),
-            h("label", { for: `${base}-${i}` }, l)))),
+      spec.options.map(([v, l], i) =>
+        h("div", { class: "form-group-radio" },
+          h("input", { class: "form-radio", type: "radio", id: `${base}-${i}`, name: spec.name, value: v, required: spec.required }),
+          h("label", { for: `${base}-${i}` }, l))),
     ),
   );
 }
@@ -161,8 +169,9 @@ export function bindForm(form: HTMLFormElement, opts: { draftKey?: string; field
       const id = uid("fejl");
       g.classList.add("form-error");
       const msg = h("span", { class: "form-error-message", id }, h("span", { class: "sr-only" }, "Fejl: "), text);
-      const anchor = g.querySelector("input, select, textarea, ul");
-      g.insertBefore(msg, anchor ?? null);
+      const anchor = g.querySelector(".form-group-radio, .form-group-checkbox") ?? g.querySelector("input, select, textarea");
+      if (anchor?.parentNode) anchor.parentNode.insertBefore(msg, anchor);
+      else g.append(msg);
       if (control) {
         control.setAttribute("aria-invalid", "true");
         const described = control.getAttribute("aria-describedby");

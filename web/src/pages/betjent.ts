@@ -7,7 +7,7 @@
 import municipalities from "henvis:municipalities";
 import { ApiError, type FieldError, describeError } from "../api";
 import { alertBox, clear, h } from "../dom";
-import { type BoundForm, bindForm, danishReason, radioGroup, selectField, textField } from "../form";
+import { type BoundForm, bindForm, checkbox, danishReason, radioGroup, selectField, textField } from "../form";
 import { formatDateTime, formatTime, fromLocalInput, toLocalInput } from "../format";
 import { OfferStore, type OfferBody, type StoredOffer, coverageSentence } from "../offers";
 import type { Page, PageContext } from "../router";
@@ -50,9 +50,7 @@ function offerForm(officerId: string): HTMLFormElement {
       h("h3", {}, "Samtykke"),
       CONSENT_TEXT.map((p) => h("p", { class: "consent-text" }, p)),
       h("p", { class: "form-hint" }, `Version: ${CONSENT_VERSION}`),
-      h("div", { class: "form-group", "data-field": "consentGiven" },
-        h("input", { type: "checkbox", class: "form-checkbox checkbox-large", id: "consent-given", name: "consentGiven", value: "yes" }),
-        h("label", { for: "consent-given" }, "Personen har læst (eller fået læst op) teksten og giver samtykke"))),
+      checkbox({ name: "consentGiven", label: "Personen har læst (eller fået læst op) teksten og giver samtykke", required: true })),
     textField({ name: "person.cpr", label: "CPR-nummer", required: true, hint: "DDMMÅÅ-SSSS", attrs: { inputmode: "numeric", autocomplete: "off" } }),
     textField({ name: "person.name", label: "Navn", required: true, attrs: { autocomplete: "off" } }),
     textField({ name: "person.phone", label: "Telefon", type: "tel", required: true, hint: "8 cifre, eller + og landekode", attrs: { autocomplete: "off" } }),
