@@ -23,14 +23,14 @@ export async function run(t) {
 
   // Forwarding: the page's checks first, then the router's.
   const fwd = card(forwardMe);
-  await fwd.getByText("Send til et rusmiddelcenter").click();
+  await fwd.locator("summary", { hasText: "Send til et rusmiddelcenter" }).click();
   await fwd.getByRole("button", { name: "Send til centret" }).click();
   await fwd.locator('.form-group[data-field="centreId"] .form-error-message').waitFor();
   await fwd.locator('.form-group[data-field="note"] .form-error-message').waitFor();
   await fwd.getByLabel("Rusmiddelcenter").fill("rusmiddelcenter-751");
   await fwd.getByLabel("Begrundelse").fill("Flyttet til Herning; aftalt med centret.");
   await fwd.getByRole("button", { name: "Send til centret" }).click();
-  await fwd.getByText("Vælg et rusmiddelcenter, der er med i ordningen i dag.").waitFor();
+  await fwd.locator('.form-group[data-field="centreId"] .form-error-message', { hasText: "Vælg et rusmiddelcenter, der er med i ordningen i dag." }).waitFor();
   await t.check(coord, "koordinator-videresend-fejl");
   await fwd.getByLabel("Rusmiddelcenter").fill("rusmiddelcenter-657");
   await fwd.getByRole("button", { name: "Send til centret" }).click();
@@ -39,7 +39,7 @@ export async function run(t) {
 
   // Closure as a duplicate.
   const cls = card(closeMe);
-  await cls.getByText("Luk henvisningen").click();
+  await cls.locator("summary", { hasText: "Luk henvisningen" }).click();
   await cls.getByLabel("Årsag").selectOption("duplicate");
   await cls.getByRole("button", { name: "Luk henvisningen" }).click();
   await coord.getByText(/er lukket\./).waitFor();

@@ -55,9 +55,10 @@ export function scanWindowText(s: ScanView, formatDate: (iso: string) => string)
     const last = new Date(Date.parse(s.windowTo) - 1).toISOString();
     return `Hændelser sket ${formatDate(s.windowFrom)}–${formatDate(last)}`;
   }
-  const after = s.receivedAfterSeq ?? '0';
-  const upTo = s.receivedUpToSeq ?? '0';
-  return `Hændelser modtaget siden sidste ugentlige kørsel (nr. ${Number(after) + 1}–${upTo})`;
+  const after = Number(s.receivedAfterSeq ?? '0');
+  const upTo = Number(s.receivedUpToSeq ?? '0');
+  if (upTo <= after) return 'Hændelser modtaget siden sidste ugentlige kørsel (ingen nye)';
+  return `Hændelser modtaget siden sidste ugentlige kørsel (nr. ${after + 1}–${upTo})`;
 }
 
 export interface FieldError {

@@ -150,16 +150,12 @@ function checkboxes(name: string, legendText: string, options: readonly { value:
       "fieldset",
       {},
       h("legend", { class: "form-label" }, legendText),
-      h(
-        "ul",
-        { class: "nobullet-list" },
-        options.map((o, i) =>
-          h(
-            "li",
-            {},
-            h("input", { class: "form-checkbox", type: "checkbox", id: `${base}-${i}`, name, value: o.value, checked: checked.includes(o.value) }),
-            h("label", { for: `${base}-${i}` }, o.label),
-          ),
+      options.map((o, i) =>
+        h(
+          "div",
+          { class: "form-group-checkbox" },
+          h("input", { class: "form-checkbox", type: "checkbox", id: `${base}-${i}`, name, value: o.value, checked: checked.includes(o.value) }),
+          h("label", { for: `${base}-${i}` }, o.label),
         ),
       ),
     ),

@@ -37,6 +37,12 @@ export function municipalityName(code: number | undefined): string {
   return name ? `${name} (${code})` : String(code);
 }
 
+/** "0101901234" → "010190-1234" (as it is written on paper). */
+export function formatCpr(cpr: string | undefined): string {
+  const c = cpr ?? "";
+  return /^\d{10}$/.test(c) ? `${c.slice(0, 6)}-${c.slice(6)}` : c;
+}
+
 /** The status as a badge: awaiting with days left, overdue, received (on time or late), responded. */
 export function statusBadge(u: UnderretningView): HTMLElement {
   const clock = receiptClock(u);
@@ -83,10 +89,10 @@ function incidentCodes(i: UnderretningIncident): string {
   return [...(i.incidentCodes ?? []), ...(i.offenceCodes ?? [])].join(", ");
 }
 
-function incidentMarks(i: UnderretningIncident): string {
+function incidentMarks(i: UnderretningIncident, followUp: boolean): string {
   const marks: string[] = [];
   if (i.severe) marks.push("alvorlig");
-  if (i.newSincePrevious) marks.push("ny siden sidste underretning");
+  if (followUp && i.newSincePrevious) marks.push("ny siden sidste underretning");
   if (i.sentAtScene) marks.push("underretning sendt på stedet");
   return marks.join(", ");
 }
@@ -99,7 +105,7 @@ function noticeTables(u: UnderretningView): HTMLElement[] {
     dataTable(
       [
         { header: "Navn", rowHeader: true, cell: (c) => c.name ?? "" },
-        { header: "CPR-nummer", cell: (c) => c.cpr ?? "" },
+        { header: "CPR-nummer", cell: (c) => formatCpr(c.cpr) },
         { header: "Bopælskommune", cell: (c) => municipalityName(c.homeKommunekode) },
         { header: "Regel", cell: (c) => (c.rules ?? []).map(ruleLabel).join(" og ") },
         { header: "Samlet vægt", numeric: true, cell: (c) => String(c.totalWeight ?? 0) },
@@ -111,7 +117,7 @@ function noticeTables(u: UnderretningView): HTMLElement[] {
     dataTable(
       [
         { header: "Navn", rowHeader: true, cell: (a) => a.name ?? "" },
-        { header: "CPR-nummer", cell: (a) => a.cpr ?? "" },
+        { header: "CPR-nummer", cell: (a) => formatCpr(a.cpr) },
         { header: "Bopælskommune", cell: (a) => municipalityName(a.homeKommunekode) },
       ],
       n.adults ?? [],
@@ -127,7 +133,7 @@ function noticeTables(u: UnderretningView): HTMLElement[] {
         { header: "Koder", cell: (i) => incidentCodes(i) },
         { header: "Kategori", cell: (i) => (i.categories ?? []).map(categoryLabel).join(", ") },
         { header: "Vægt", numeric: true, cell: (i) => String(i.weight ?? 0) },
-        { header: "Bemærk", cell: (i) => incidentMarks(i) },
+        { header: "Bemærk", cell: (i) => incidentMarks(i, Boolean(n.previousUnderretningId)) },
         {
           header: "Voksne (rolle)",
           cell: (i) => (i.adults ?? []).map((a) => `${adults.get(a.cpr ?? "") || a.cpr || ""} (${personRoleLabel(a.role).toLowerCase()})`).join(", "),
@@ -147,7 +153,7 @@ function overview(u: UnderretningView, base: string): HTMLElement {
     : "";
   return facts(
     [
-      ["Status", [statusLabel(u.status), " ", statusBadge(u)]],
+      ["Status", clock.kind === "awaiting" ? [statusLabel(u.status), " ", statusBadge(u)] : statusBadge(u)],
       ["Sendt", formatDateTime(n.createdAt)],
       ["Fra", n.sender ?? ""],
       ["Til kommune", municipalityName(n.kommunekode)],

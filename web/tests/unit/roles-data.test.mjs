@@ -142,6 +142,7 @@ test('a scan lists every count, zeros included, and its window with the exclusiv
   const day = (iso) => new Intl.DateTimeFormat('da-DK', { timeZone: 'Europe/Copenhagen', day: '2-digit', month: '2-digit', year: 'numeric' }).format(new Date(iso));
   assert.equal(c.scanWindowText(scan, day), 'Hændelser sket 01.01.2026–31.01.2026');
   assert.match(c.scanWindowText({ windowBasis: 'received', receivedAfterSeq: '10', receivedUpToSeq: '42' }, day), /nr\. 11–42/);
+  assert.match(c.scanWindowText({ windowBasis: 'received' }, day), /ingen nye/);
 });
 
 test('closure needs a known reason and a note for "other"; forwarding needs a centre and a note', () => {
