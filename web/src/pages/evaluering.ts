@@ -70,12 +70,12 @@ function statsTable(view: TableView, caption: string, testid: string): HTMLEleme
   return h("div", { class: "table--responsive-scroll", tabindex: "0", role: "region", "aria-label": caption }, table);
 }
 
-function legend(minCell: number): HTMLElement {
+function legend(minCell: number, rates: string): HTMLElement {
   return h(
     "p",
     { class: "form-hint" },
-    `<${minCell}: færre end ${minCell} personer, eller skjult så en anden lille celle ikke kan regnes ud. `,
-    "–: andelen eller medianen vises ikke, fordi den bygger på for få. Andele er af dem, der sagde ja.",
+    `<${minCell}: færre end ${minCell}, eller skjult så en anden lille celle ikke kan regnes ud. `,
+    `–: vises ikke, fordi tallet bygger på for få. ${rates}`,
   );
 }
 
@@ -85,41 +85,47 @@ function csvLink(path: string, filename: string, label: string): HTMLElement {
 
 let funnel: Chart | null = null;
 
-function funnelFigure(stats: StatsTable): HTMLElement {
+/** The funnel chart's figure; Chart.js measures its box, so draw() once the figure is in the page. */
+function funnelFigure(stats: StatsTable): { figure: HTMLElement; draw: () => void } {
   const data = funnelChart(stats.total);
   const spoken = data.labels.map((l, i) => `${l}: ${data.values[i] === null ? `under ${stats.minCell || 5}` : formatNumber(data.values[i]!)}`).join(", ");
   const canvas = h("canvas", { role: "img", "aria-label": `Tragten, ${spoken}.`, "data-testid": "funnel-chart" });
-  funnel?.destroy();
-  funnel = new Chart(canvas, {
-    type: "bar",
-    data: { labels: data.labels, datasets: [{ label: "Personer", data: data.values, backgroundColor: "#0059b3" }] },
-    options: {
-      indexAxis: "y",
-      animation: false,
-      maintainAspectRatio: false,
-      plugins: { legend: { display: false }, tooltip: { enabled: true } },
-      scales: { x: { beginAtZero: true, ticks: { precision: 0 } } },
-    },
-  });
-  return h(
+  const figure = h(
     "figure",
     { class: "funnel" },
     h("div", { class: "chart-box" }, canvas),
-    h("figcaption", {}, "Tragten for hele perioden: fra tilbud til flere samtaler.", data.withheld.length ? ` Skjult (under ${stats.minCell || 5}): ${data.withheld.join(", ")}.` : ""),
+    h("figcaption", {}, "Tragten for den valgte periode: fra tilbud til flere samtaler (antal personer).", data.withheld.length ? ` Skjult (under ${stats.minCell || 5}): ${data.withheld.join(", ")}.` : ""),
   );
+  const draw = (): void => {
+    funnel?.destroy();
+    funnel = new Chart(canvas, {
+      type: "bar",
+      data: { labels: data.labels, datasets: [{ label: "Personer", data: data.values, backgroundColor: "#0059b3" }] },
+      options: {
+        indexAxis: "y",
+        animation: false,
+        maintainAspectRatio: false,
+        plugins: { legend: { display: false }, tooltip: { enabled: true } },
+        scales: { x: { beginAtZero: true, ticks: { precision: 0 } } },
+      },
+    });
+  };
+  return { figure, draw };
 }
 
 async function referralSection(host: HTMLElement, f: Filter): Promise<void> {
   clear(host);
   try {
     const stats = await call<StatsTable>("evaluation", `/v1/stats/referrals${query(f)}`);
+    const chart = funnelFigure(stats);
     host.append(
       h("p", {}, `Personer sigtet ${periodText(f)} (efter sigtelsesdato).`),
-      funnelFigure(stats),
+      chart.figure,
       statsTable(tableView(stats, REFERRAL_COLUMNS), "Tragten pr. gruppe", "referral-stats"),
-      legend(stats.minCell || 5),
+      legend(stats.minCell || 5, "Andele er af dem, der sagde ja."),
       csvLink(`/api/evaluation/v1/stats/referrals${query(f, "csv")}`, "henvisninger.csv", "Hent som CSV"),
     );
+    chart.draw();
   } catch (e) {
     host.append(alertBox("error", "Tallene kunne ikke hentes", describeError(e)));
   }
@@ -133,7 +139,7 @@ async function underretningSection(host: HTMLElement, f: Filter): Promise<void> 
     host.append(
       h("p", {}, `Underretninger ${periodText(f)} (${basis}).`),
       statsTable(tableView(stats, UNDERRETNING_COLUMNS), "Underretninger pr. gruppe", "underretning-stats"),
-      legend(stats.minCell || 5),
+      legend(stats.minCell || 5, "Andelen til tiden er af de kvitterede og de overskredne; de andre andele er af børnene."),
       csvLink(`/api/evaluation/v1/stats/underretninger${query(f, "csv")}`, "underretninger.csv", "Hent som CSV"),
     );
   } catch (e) {
