@@ -110,7 +110,8 @@ export async function callRaw(service: Service, path: string, opts: CallOptions 
   const res = await send(url(service, path, opts.query), opts);
   if (res.ok) return res;
   const problem = await problemOf(res);
-  if (res.status === 401 && !retried && reauthenticate) {
+  // Only henvis-web's own "no session" asks for the login; another 401 is an error.
+  if (res.status === 401 && !retried && reauthenticate && /session-expired/.test(problem.type ?? "")) {
     await reauthenticate();
     return callRaw(service, path, opts, true);
   }

@@ -9,7 +9,7 @@ export function renderLayout(app: HTMLElement, user: User | null, startPage: str
   clear(app);
   const main = h("main", { id: "main-content", class: "container page-main", tabindex: "-1" });
   const userBox = user
-    ? h("div", { class: "portal-user" },
+    ? h("div", { class: "app-user" },
         h("p", { class: "user", "data-testid": "user" },
           h("span", { class: "user-name" }, user.displayName),
           h("span", { class: "user-role" }, ` · ${ROLE_LABEL[user.role] ?? user.role}${user.scope ? ` (${user.scope})` : ""}`)),

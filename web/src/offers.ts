@@ -5,7 +5,7 @@
 // the person's data for the rest of the day (the list "dagens tilbud", with
 // withdrawal). Older confirmed offers are dropped when the page loads.
 
-import { ApiError, call } from "./api";
+import { ApiError, type FieldError, call } from "./api";
 import { copenhagenDay } from "./format";
 
 export interface OfferBody {
@@ -142,4 +142,25 @@ export function coverageSentence(r: OfferResponse): string {
   if (r.covered) return `${name} Rusmiddelcenter kontakter personen.`;
   if (!name) return "Ingen bopælskommune: koordinatoren får besked og finder centret.";
   return `${name} er ikke med: koordinatoren får besked.`;
+}
+
+const JOURNAL = /^\d{4}-\d{5}-\d{5}-\d{2}$/;
+const CPR = /^\d{6}-?\d{4}$/;
+
+/** The checks intake makes that need no server (so an offline offer is not queued broken). */
+export function checkOffer(b: OfferBody): FieldError[] {
+  const e: FieldError[] = [];
+  if (!JOURNAL.test(b.journalNumber)) e.push({ field: "journalNumber", reason: "journal number must be 19 characters: NNNN-NNNNN-NNNNN-YY" });
+  if (!b.offence) e.push({ field: "offence", reason: "required" });
+  if (!b.chargedAt) e.push({ field: "chargedAt", reason: "required: RFC 3339 time" });
+  else if (Date.parse(b.chargedAt) > Date.now() + 5 * 60_000) e.push({ field: "chargedAt", reason: "must not be in the future" });
+  if (!b.officerId) e.push({ field: "officerId", reason: "required" });
+  if (!b.answer) e.push({ field: "answer", reason: "required" });
+  if (b.kommunekode < 0) e.push({ field: "kommunekode", reason: "required" });
+  if (b.answer !== "ANSWER_YES") return e;
+  if (!CPR.test(b.person?.cpr ?? "")) e.push({ field: "person.cpr", reason: "CPR number must have exactly 10 digits (DDMMYY-SSSS)" });
+  if (!b.person?.name) e.push({ field: "person.name", reason: "required" });
+  if (!b.person?.phone) e.push({ field: "person.phone", reason: "phone number is empty" });
+  if (!b.consent) e.push({ field: "consent", reason: "required" });
+  return e;
 }

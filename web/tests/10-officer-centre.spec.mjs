@@ -92,4 +92,10 @@ export async function run(t) {
   t.expect(await centre.getByRole("button", { name: "Kontakt forsøgt (intet svar)" }).count() === 0,
     "an outcome not allowed after a conversation is offered");
   t.state.referralId = new URL(centre.url()).pathname.split("/").pop();
+
+  // The officer withdraws the first person's consent from today's list.
+  officer.once("dialog", (d) => d.accept());
+  await officer.locator(".offer-item", { hasText: first.journalNumber }).getByRole("button", { name: "Træk samtykke tilbage" }).click();
+  await officer.getByText("Samtykket er trukket tilbage").first().waitFor();
+  await officer.locator(".offer-item", { hasText: first.journalNumber }).getByText("Samtykke trukket tilbage").waitFor();
 }

@@ -5,11 +5,11 @@
 // network returns.
 
 import municipalities from "henvis:municipalities";
-import { ApiError, type FieldError, describeError } from "../api";
+import { ApiError, describeError } from "../api";
 import { alertBox, clear, h } from "../dom";
 import { type BoundForm, bindForm, checkbox, danishReason, radioGroup, selectField, textField } from "../form";
 import { formatDateTime, formatTime, fromLocalInput, toLocalInput } from "../format";
-import { OfferStore, type OfferBody, type StoredOffer, coverageSentence } from "../offers";
+import { OfferStore, type OfferBody, type StoredOffer, checkOffer, coverageSentence } from "../offers";
 import type { Page, PageContext } from "../router";
 
 export const CONSENT_VERSION = "rusmiddel-samtykke-v1";
@@ -20,27 +20,6 @@ const CONSENT_TEXT = [
     "Jeg kan til enhver tid trække samtykket tilbage ved at kontakte politiet eller rusmiddelcentret; " +
     "så slettes mine oplysninger.",
 ];
-
-const JOURNAL = /^\d{4}-\d{5}-\d{5}-\d{2}$/;
-const CPR = /^\d{6}-?\d{4}$/;
-
-/** The checks intake makes that need no server (so an offline offer is not queued broken). */
-export function checkOffer(b: OfferBody): FieldError[] {
-  const e: FieldError[] = [];
-  if (!JOURNAL.test(b.journalNumber)) e.push({ field: "journalNumber", reason: "journal number must be 19 characters: NNNN-NNNNN-NNNNN-YY" });
-  if (!b.offence) e.push({ field: "offence", reason: "required" });
-  if (!b.chargedAt) e.push({ field: "chargedAt", reason: "required: RFC 3339 time" });
-  else if (Date.parse(b.chargedAt) > Date.now() + 5 * 60_000) e.push({ field: "chargedAt", reason: "must not be in the future" });
-  if (!b.officerId) e.push({ field: "officerId", reason: "required" });
-  if (!b.answer) e.push({ field: "answer", reason: "required" });
-  if (b.kommunekode < 0) e.push({ field: "kommunekode", reason: "required" });
-  if (b.answer !== "ANSWER_YES") return e;
-  if (!CPR.test(b.person?.cpr ?? "")) e.push({ field: "person.cpr", reason: "CPR number must have exactly 10 digits (DDMMYY-SSSS)" });
-  if (!b.person?.name) e.push({ field: "person.name", reason: "required" });
-  if (!b.person?.phone) e.push({ field: "person.phone", reason: "phone number is empty" });
-  if (!b.consent) e.push({ field: "consent", reason: "required" });
-  return e;
-}
 
 function offerForm(officerId: string): HTMLFormElement {
   const options: [string, string][] = [["", "Vælg kommune"], ...municipalities.map((m): [string, string] => [String(m.kommunekode), m.name]), ["0", "Ingen fast bopæl / ukendt"]];
@@ -95,6 +74,19 @@ function bodyOf(v: Record<string, string>): OfferBody {
   return body;
 }
 
+/** Puts a refused offer's values back in the form (a new offer id is made when sent). */
+function fillForm(bound: BoundForm, b: OfferBody): void {
+  bound.set("kommunekode", b.kommunekode >= 0 ? String(b.kommunekode) : "");
+  bound.set("journalNumber", b.journalNumber);
+  bound.set("offence", b.offence);
+  if (b.chargedAt) bound.set("chargedAt", toLocalInput(b.chargedAt));
+  bound.set("officerId", b.officerId);
+  bound.set("answer", b.answer);
+  for (const [k, v] of Object.entries(b.person ?? {})) bound.set(`person.${k}`, v ?? "");
+  bound.set("consentGiven", b.consent ? "yes" : "");
+  bound.form.dispatchEvent(new Event("change"));
+}
+
 function municipalityName(k: number): string {
   return municipalities.find((m) => m.kommunekode === k)?.name ?? (k ? String(k) : "Ukendt");
 }
@@ -108,7 +100,7 @@ function stateText(o: StoredOffer): string {
   }
 }
 
-function todayList(store: OfferStore, host: HTMLElement, status: HTMLElement): void {
+function todayList(store: OfferStore, host: HTMLElement, status: HTMLElement, onFix: (b: OfferBody) => void): void {
   clear(host);
   const offers = store.all().sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   host.append(h("h2", {}, "Dagens tilbud"),
@@ -119,6 +111,12 @@ function todayList(store: OfferStore, host: HTMLElement, status: HTMLElement): v
     const withdraw = o.state === "sent" && o.answer === "ANSWER_YES"
       ? h("button", { type: "button", class: "button button-secondary button-small" }, "Træk samtykke tilbage")
       : null;
+    const fix = o.state === "rejected" && o.body ? h("button", { type: "button", class: "button button-secondary button-small" }, "Ret og send igen") : null;
+    fix?.addEventListener("click", () => {
+      store.remove(o.offerId);
+      onFix(o.body!);
+      todayList(store, host, status, onFix);
+    });
     withdraw?.addEventListener("click", async () => {
       if (!confirm(`Træk samtykket tilbage for journalnummer ${o.journalNumber}? Personens oplysninger slettes.`)) return;
       withdraw.disabled = true;
@@ -130,13 +128,13 @@ function todayList(store: OfferStore, host: HTMLElement, status: HTMLElement): v
         clear(status);
         status.append(alertBox("error", "Tilbagetrækning lykkedes ikke", describeError(e)));
       }
-      todayList(store, host, status);
+      todayList(store, host, status, onFix);
     });
     list.append(h("li", { class: `offer-item offer-${o.state}`, "data-offer-id": o.offerId },
       h("p", { class: "offer-head" }, h("strong", {}, `${formatTime(o.createdAt)} · ${o.journalNumber}`),
         ` · ${municipalityName(o.kommunekode)} · ${o.answer === "ANSWER_YES" ? "Ja" : "Nej"}`),
       h("p", { class: "offer-state" }, stateText(o)),
-      withdraw));
+      withdraw, fix));
   }
   host.append(list);
 }
@@ -175,6 +173,7 @@ async function submit(ctx: PageContext, bound: BoundForm, store: OfferStore, sta
 // One "online" listener for the app's lifetime; it flushes the page shown last.
 let onlineListening = false;
 let onlineFlush: (() => Promise<void>) | null = null;
+let onlineStore: OfferStore | null = null;
 
 const page: Page = {
   path: "/betjent",
@@ -185,13 +184,17 @@ const page: Page = {
     store.prune();
     const status = h("div", { class: "offer-status", "aria-live": "polite" });
     const listHost = h("section", { class: "today", "aria-label": "Dagens tilbud" });
-    const refresh = () => todayList(store, listHost, status);
+    let bound: BoundForm | null = null;
+    const refresh = () => todayList(store, listHost, status, (b) => {
+      if (bound) fillForm(bound, b);
+      bound?.form.scrollIntoView();
+    });
     const officerId = localStorage.getItem(`henvis-officer-id:${ctx.user.username}`) ?? ctx.user.username;
     const form = offerForm(officerId);
-    const bound = bindForm(form, { draftKey: `betjent:${ctx.user.username}`, fieldMap: { consent: "consentGiven", "consent.textVersion": "consentGiven", "consent.givenAt": "consentGiven", person: "person.name" } });
+    bound = bindForm(form, { draftKey: `betjent:${ctx.user.username}`, fieldMap: { consent: "consentGiven", "consent.textVersion": "consentGiven", "consent.givenAt": "consentGiven", person: "person.name" } });
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
-      void submit(ctx, bound, store, status, refresh);
+      void submit(ctx, bound!, store, status, refresh);
     });
     main.append(h("h1", {}, "Registrér tilbud om rusmiddelsamtale"), status, form, listHost);
     refresh();
@@ -203,7 +206,14 @@ const page: Page = {
       refresh();
     };
     onlineFlush = flush;
-    if (!onlineListening) window.addEventListener("online", () => void onlineFlush?.());
+    onlineStore = store;
+    if (!onlineListening) {
+      // Sent when the network returns, and retried every 30 s (a 429 or a 5xx leaves it queued too).
+      window.addEventListener("online", () => void onlineFlush?.());
+      setInterval(() => {
+        if (navigator.onLine && location.pathname === "/betjent" && onlineStore?.all().some((o) => o.state === "queued")) void onlineFlush?.();
+      }, 30_000);
+    }
     onlineListening = true;
     void flush();
   },

@@ -4,7 +4,7 @@
 
 import { allPages, call, describeError } from "../api";
 import { alertBox, clear, h } from "../dom";
-import { bindForm, textArea, textField } from "../form";
+import { bindForm, checkbox, textArea, textField } from "../form";
 import { formatDate, formatDateTime, fromLocalInput, toLocalInput } from "../format";
 import { offenceLabel, statusLabel } from "../labels";
 import {
@@ -110,7 +110,9 @@ async function renderWorklist(main: HTMLElement): Promise<void> {
   }
   all.sort(worklistOrder);
   const search = h("input", { class: "form-input", type: "search", id: "worklist-search", name: "q", autocomplete: "off", "aria-describedby": "worklist-search-hint" });
-  const onlyOpen = h("input", { class: "form-checkbox", type: "checkbox", id: "worklist-open", checked: true });
+  const openBox = checkbox({ name: "open", label: "Vis kun åbne" });
+  const onlyOpen = openBox.querySelector("input")!;
+  onlyOpen.checked = true;
   const csv = h("button", { type: "button", class: "button button-secondary" }, "Hent CSV");
   const show = () => {
     const shown = all.filter((r) => (!onlyOpen.checked || isOpen(r)) && matches(r, search.value));
@@ -126,7 +128,7 @@ async function renderWorklist(main: HTMLElement): Promise<void> {
         h("label", { class: "form-label", for: "worklist-search" }, "Søg på navn, CPR-nummer eller journalnummer"),
         h("span", { class: "form-hint", id: "worklist-search-hint" }, "Søgningen gælder de henvisninger, der er hentet herunder."),
         search),
-      h("div", { class: "form-group" }, onlyOpen, h("label", { for: "worklist-open" }, "Vis kun åbne")),
+      openBox,
       csv),
     results);
   show();
