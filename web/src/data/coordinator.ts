@@ -1,7 +1,8 @@
 // The coordinator's data: Socialsøg scans (socialsog /v1/scans) and
 // unroutable referrals (router /v1/referrals?status=unroutable) with their
 // forwarding and closure. No DOM, no fetch: pure data (the idempotency keys
-// take a Storage so the page can pass sessionStorage).
+// take a Storage so the page can pass sessionStorage). The referral views
+// are referrals.ts'.
 
 export interface ScanView {
   scanId?: string;
@@ -84,27 +85,6 @@ export function scanRequest(from: string, to: string): { body: Record<string, st
   else if (!day.test(t)) errors.push({ field: 'to', reason: 'Skriv datoen som dd.mm.åååå' });
   if (!errors.length && t < f) errors.push({ field: 'to', reason: 'Til-datoen skal være samme dag som fra-datoen eller senere' });
   return errors.length ? { errors } : { body: { from: f, to: t } };
-}
-
-export interface ReferralView {
-  referralId?: string;
-  offerId?: string;
-  status?: string;
-  centreId?: string;
-  kommunekode?: number;
-  municipalityName?: string;
-  districtId?: string;
-  journalNumber?: string;
-  offence?: string;
-  chargedAt?: string;
-  person?: { cpr?: string; name?: string; phone?: string; email?: string; preferredContactTime?: string };
-  createdAt?: string;
-  reason?: string;
-  history?: { status?: string; at?: string; reason?: string; note?: string; actor?: string; centreId?: string }[];
-}
-export interface ReferralList {
-  referrals?: ReferralView[];
-  nextCursor?: string;
 }
 
 export const UNROUTABLE_REASON_LABEL: Record<string, string> = {

@@ -5,6 +5,7 @@
 // fetch: pure data.
 
 import { formatNumber, formatPercent } from "../format";
+import { offenceLabel } from "../labels";
 
 export type StatsRow = Record<string, unknown> & { suppressed?: string[]; total?: boolean };
 
@@ -93,12 +94,6 @@ export const UNDERRETNING_DIMENSIONS: readonly { value: string; label: string }[
   { value: 'district', label: 'Politikreds' },
 ];
 
-export const OFFENCE_LABEL: Record<string, string> = {
-  OFFENCE_DRUNK: 'Spirituskørsel',
-  OFFENCE_DRUG: 'Narkokørsel',
-  OFFENCE_BOTH: 'Spiritus- og narkokørsel',
-};
-
 const MONTHS = ['januar', 'februar', 'marts', 'april', 'maj', 'juni', 'juli', 'august', 'september', 'oktober', 'november', 'december'];
 
 /** "2024-03" → "marts 2024". */
@@ -123,7 +118,7 @@ export function dimensionValue(row: StatsRow, dim: string): string {
     case 'week':
       return weekLabel(String(row.week ?? ''));
     case 'offence':
-      return OFFENCE_LABEL[String(row.offence ?? '')] ?? 'Ikke angivet';
+      return offenceLabel(String(row.offence ?? '')) || 'Ikke angivet';
     case 'district':
       return String(row.districtName ?? row.districtId ?? 'Ukendt');
     case 'municipality': {

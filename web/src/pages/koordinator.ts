@@ -14,8 +14,6 @@ import type { Page } from "../router";
 import {
   CLOSURE_REASONS,
   type FieldError,
-  type ReferralList,
-  type ReferralView,
   type ScanList,
   type ScanView,
   closureErrors,
@@ -29,7 +27,8 @@ import {
   unroutableReasonLabel,
 } from "../data/coordinator";
 import { type UnderretningList, type UnderretningView, escalations, mergePages } from "../data/underretninger";
-import { OFFENCE_LABEL } from "../data/stats";
+import { offenceLabel } from "../labels";
+import type { Referral as ReferralView, ReferralList } from "../referrals";
 import { type ColumnSpec, dataTable, facts } from "../views/table";
 import { municipalityName, renderUnderretning, underretningTable } from "../views/underretning";
 
@@ -55,7 +54,7 @@ function referralAction(
   success: (v: Record<string, string>) => string,
   refresh: Refresh,
 ): HTMLElement {
-  const id = r.referralId ?? "";
+  const id = r.referralId;
   const form = h("form", { novalidate: true, "data-testid": `${action}-${id}` }, fields, h("button", { type: "submit", class: "button button-primary" }, submitLabel));
   const bound = bindForm(form, { draftKey: `referral-${action}-${id}` });
   const submit = async (): Promise<void> => {
@@ -109,7 +108,7 @@ function referralCard(r: ReferralView, refresh: Refresh): HTMLElement {
     ],
     "Send til centret",
     (v) => forwardingErrors(v.centreId ?? "", v.note ?? ""),
-    (v) => `Henvisningen ${r.referralId ?? ""} er sendt til ${v.centreId ?? ""}.`,
+    (v) => `Henvisningen ${r.referralId} er sendt til ${v.centreId ?? ""}.`,
     refresh,
   );
   const close = referralAction(
@@ -121,21 +120,21 @@ function referralCard(r: ReferralView, refresh: Refresh): HTMLElement {
     ],
     "Luk henvisningen",
     (v) => closureErrors(v.reason ?? "", v.note ?? ""),
-    () => `Henvisningen ${r.referralId ?? ""} er lukket.`,
+    () => `Henvisningen ${r.referralId} er lukket.`,
     refresh,
   );
   return h(
     "section",
-    { class: "referral-card", "data-testid": `unroutable-${r.referralId ?? ""}` },
+    { class: "referral-card", "data-testid": `unroutable-${r.referralId}` },
     h("h3", {}, `${r.person?.name || "Uden navn"}, sigtet ${formatDate(r.chargedAt)}`),
     facts([
-      ["Henvisning", r.referralId ?? ""],
+      ["Henvisning", r.referralId],
       ["Årsag", unroutableReasonLabel(r.reason)],
       ["Bopælskommune", r.kommunekode ? (r.municipalityName ? `${r.municipalityName} (${r.kommunekode})` : municipalityName(r.kommunekode)) : "Ikke angivet"],
       ["CPR-nummer", r.person?.cpr ?? ""],
       ["Telefon", r.person?.phone ?? ""],
       ["Journalnummer", r.journalNumber ?? ""],
-      ["Overtrædelse", OFFENCE_LABEL[r.offence ?? ""] ?? ""],
+      ["Overtrædelse", offenceLabel(r.offence)],
       ["Modtaget", formatDateTime(r.createdAt)],
     ]),
     details("Send til et rusmiddelcenter", forward),
