@@ -30,7 +30,7 @@ import { type UnderretningList, type UnderretningView, escalations, mergePages }
 import { offenceLabel } from "../labels";
 import type { Referral as ReferralView, ReferralList } from "../referrals";
 import { type ColumnSpec, dataTable, facts } from "../views/table";
-import { municipalityName, renderUnderretning, underretningTable } from "../views/underretning";
+import { formatCpr, municipalityName, renderUnderretning, underretningTable } from "../views/underretning";
 
 const BASE = "/koordinator";
 const UNDERRETNING = `${BASE}/underretning`;
@@ -131,7 +131,7 @@ function referralCard(r: ReferralView, refresh: Refresh): HTMLElement {
       ["Henvisning", r.referralId],
       ["Årsag", unroutableReasonLabel(r.reason)],
       ["Bopælskommune", r.kommunekode ? (r.municipalityName ? `${r.municipalityName} (${r.kommunekode})` : municipalityName(r.kommunekode)) : "Ikke angivet"],
-      ["CPR-nummer", r.person?.cpr ?? ""],
+      ["CPR-nummer", formatCpr(r.person?.cpr)],
       ["Telefon", r.person?.phone ?? ""],
       ["Journalnummer", r.journalNumber ?? ""],
       ["Overtrædelse", offenceLabel(r.offence)],
