@@ -3,11 +3,11 @@
 // kvittering, the response form and the response history
 // (/kommune/underretning/<id>).
 
-import { allPages, describeError } from "../api";
+import { describeError } from "../api";
 import { alertBox, h } from "../dom";
 import type { Page } from "../router";
-import { type UnderretningList, type UnderretningView, awaitingReceipt, mergePages } from "../data/underretninger";
-import { renderUnderretning, underretningTable } from "../views/underretning";
+import { type UnderretningView, awaitingReceipt } from "../data/underretninger";
+import { loadUnderretninger, renderUnderretning, underretningTable } from "../views/underretning";
 
 async function renderList(main: HTMLElement): Promise<void> {
   main.append(
@@ -16,7 +16,7 @@ async function renderList(main: HTMLElement): Promise<void> {
   );
   let list: UnderretningView[];
   try {
-    list = mergePages([], await allPages<UnderretningList, UnderretningView>("socialsog", "/v1/underretninger", (p) => p.underretninger));
+    list = await loadUnderretninger();
   } catch (e) {
     main.append(alertBox("error", "Underretningerne kunne ikke hentes", describeError(e)));
     return;

@@ -8,7 +8,7 @@
 import municipalities from "henvis:municipalities";
 import { ApiError, allPages, call, describeError } from "../api";
 import { alertBox, clear, h, uid } from "../dom";
-import { bindForm, selectField, textArea, textField } from "../form";
+import { selectField, textArea, textField } from "../form";
 import { formatDate, formatDateTime } from "../format";
 import type { Page } from "../router";
 import {
@@ -26,11 +26,12 @@ import {
   scanWindowText,
   unroutableReasonLabel,
 } from "../data/coordinator";
-import { type UnderretningList, type UnderretningView, escalations, mergePages } from "../data/underretninger";
+import { type UnderretningView, escalations } from "../data/underretninger";
 import { offenceLabel } from "../labels";
 import type { Referral as ReferralView, ReferralList } from "../referrals";
 import { type ColumnSpec, dataTable, facts } from "../views/table";
-import { formatCpr, municipalityName, renderUnderretning, underretningTable } from "../views/underretning";
+import { formatCpr, loadUnderretninger, municipalityName, renderUnderretning, underretningTable } from "../views/underretning";
+import { filled, onSubmit } from "../views/submit";
 
 const BASE = "/koordinator";
 const UNDERRETNING = `${BASE}/underretning`;
@@ -56,33 +57,18 @@ function referralAction(
 ): HTMLElement {
   const id = r.referralId;
   const form = h("form", { novalidate: true, "data-testid": `${action}-${id}` }, fields, h("button", { type: "submit", class: "button button-primary" }, submitLabel));
-  const bound = bindForm(form, { draftKey: `referral-${action}-${id}` });
-  const submit = async (): Promise<void> => {
-    bound.clearErrors();
-    const v = bound.values();
-    const errors = check(v);
-    if (errors.length) return bound.showErrors(errors);
-    const body: Record<string, string> = {};
-    for (const [k, val] of Object.entries(v)) if (val.trim()) body[k] = val.trim();
-    const btn = form.querySelector<HTMLButtonElement>("button[type=submit]")!;
-    btn.disabled = true;
-    try {
-      const key = idempotencyKey(sessionStorage, action, id);
-      await call("router", `/v1/referrals/${encodeURIComponent(id)}/${action}`, { method: "POST", body, idempotencyKey: key });
+  onSubmit(form, {
+    draftKey: `referral-${action}-${id}`,
+    check,
+    send: (v) => call("router", `/v1/referrals/${encodeURIComponent(id)}/${action}`, { method: "POST", body: filled(v), idempotencyKey: idempotencyKey(sessionStorage, action, id) }),
+    done: (v) => {
       forgetIdempotencyKey(sessionStorage, action, id);
-      bound.clearDraft();
       refresh(success(v));
-    } catch (e) {
-      // A definite answer ends the key's life; a lost or refused-for-now request keeps it for the retry.
+    },
+    // A definite answer ends the key's life; a lost or refused-for-now request keeps it for the retry.
+    failed: (e) => {
       if (e instanceof ApiError && !e.retryable) forgetIdempotencyKey(sessionStorage, action, id);
-      bound.showError(e, () => void submit());
-    } finally {
-      btn.disabled = false;
-    }
-  };
-  form.addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    void submit();
+    },
   });
   return form;
 }
@@ -164,7 +150,7 @@ async function underretningSection(host: HTMLElement): Promise<void> {
   host.append(h("h2", { id: "underretninger" }, "Underretninger, der kræver handling"));
   let list: UnderretningView[];
   try {
-    list = mergePages([], await allPages<UnderretningList, UnderretningView>("socialsog", "/v1/underretninger", (p) => p.underretninger));
+    list = await loadUnderretninger();
   } catch (e) {
     host.append(alertBox("error", "Underretningerne kunne ikke hentes", describeError(e)));
     return;
@@ -216,29 +202,19 @@ function scanForm(onStart: () => void, onDone: (s: ScanView) => void): HTMLEleme
       textField({ name: "to", label: "Til og med", type: "date" })),
     h("button", { type: "submit", class: "button button-primary" }, "Kør Socialsøg"),
   );
-  const bound = bindForm(form, { draftKey: "scan" });
-  const run = async (): Promise<void> => {
-    bound.clearErrors();
-    const v = bound.values();
-    const req = scanRequest(v.from ?? "", v.to ?? "");
-    if ("errors" in req) return bound.showErrors(req.errors);
-    const btn = form.querySelector<HTMLButtonElement>("button[type=submit]")!;
-    btn.disabled = true;
-    btn.textContent = "Kører …";
-    onStart();
-    try {
-      onDone(await call<ScanView>("socialsog", "/v1/scans", { method: "POST", body: req.body }));
-      bound.clearDraft();
-    } catch (e) {
-      bound.showError(e, () => void run());
-    } finally {
-      btn.disabled = false;
-      btn.textContent = "Kør Socialsøg";
-    }
-  };
-  form.addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    void run();
+  onSubmit(form, {
+    draftKey: "scan",
+    check: (v) => {
+      const req = scanRequest(v.from ?? "", v.to ?? "");
+      return "errors" in req ? req.errors : [];
+    },
+    started: onStart,
+    busyLabel: "Kører …",
+    send: (v) => {
+      const req = scanRequest(v.from ?? "", v.to ?? "");
+      return call<ScanView>("socialsog", "/v1/scans", { method: "POST", body: "body" in req ? req.body : {} });
+    },
+    done: (_v, scan) => onDone(scan as ScanView),
   });
   return form;
 }

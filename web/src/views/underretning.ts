@@ -5,19 +5,21 @@
 // responses; a coordinator records receipt and forwarding for a municipality
 // without a henvis account. socialsog checks every rule again.
 
-import { ApiError, call, describeError } from "../api";
+import { ApiError, allPages, call, describeError } from "../api";
 import { alertBox, clear, h } from "../dom";
-import { bindForm, radioGroup, selectField, textArea, textField } from "../form";
+import { radioGroup, selectField, textArea, textField } from "../form";
 import { copenhagenDay, formatDate, formatDateTime } from "../format";
 import municipalities from "henvis:municipalities";
 import {
   FORWARDING_CHANNELS,
   RESPONSE_OPTIONS,
   type UnderretningIncident,
+  type UnderretningList,
   type UnderretningView,
   categoryLabel,
   channelLabel,
   counts,
+  mergePages,
   personRoleLabel,
   reasonLabel,
   receiptClock,
@@ -27,6 +29,7 @@ import {
   statusLabel,
   workingDaysText,
 } from "../data/underretninger";
+import { filled, onSubmit } from "./submit";
 import { type ColumnSpec, badge, dataTable, facts } from "./table";
 
 const MUNICIPALITY = new Map(municipalities.map((m) => [m.kommunekode, m.name]));
@@ -59,6 +62,11 @@ function deadline(u: UnderretningView): string {
   if (!due) return "Ingen frist (sendt til koordinatoren)";
   // receiptDueAt is 00:00 after the last day: the last day is the one before.
   return `senest ${formatDate(new Date(Date.parse(due) - 1))}`;
+}
+
+/** Every underretning the person may see (all pages), in the page's order: awaiting a receipt first. */
+export async function loadUnderretninger(): Promise<UnderretningView[]> {
+  return mergePages([], await allPages<UnderretningList, UnderretningView>("socialsog", "/v1/underretninger", (p) => p.underretninger));
 }
 
 /** The list of underretninger, linking each to `${base}/<id>`. */
@@ -200,24 +208,10 @@ function actionForm(
   done: Done,
 ): HTMLElement {
   const form = h("form", { novalidate: true, "data-testid": `${action}-form` }, fields, h("button", { type: "submit", class: "button button-primary" }, submitLabel));
-  const bound = bindForm(form, { draftKey: `underretning-${action}-${id}` });
-  const submit = async (): Promise<void> => {
-    bound.clearErrors();
-    const btn = form.querySelector<HTMLButtonElement>("button[type=submit]")!;
-    btn.disabled = true;
-    try {
-      await call("socialsog", `/v1/underretninger/${encodeURIComponent(id)}/${action}`, { method: "POST", body: bodyOf(bound.values()) });
-      bound.clearDraft();
-      done(success);
-    } catch (e) {
-      bound.showError(e, () => void submit());
-    } finally {
-      btn.disabled = false;
-    }
-  };
-  form.addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    void submit();
+  onSubmit(form, {
+    draftKey: `underretning-${action}-${id}`,
+    send: (v) => call("socialsog", `/v1/underretninger/${encodeURIComponent(id)}/${action}`, { method: "POST", body: bodyOf(v) }),
+    done: () => done(success),
   });
   return form;
 }
@@ -226,19 +220,13 @@ function dayField(name: string, label: string, hint: string, min: string | undef
   return textField({ name, label, hint, type: "date", attrs: { max: copenhagenDay(), ...(min ? { min: copenhagenDay(min) } : {}) } });
 }
 
-function optional(v: Record<string, string>, keys: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k of keys) if (v[k]?.trim()) out[k] = v[k]!.trim();
-  return out;
-}
-
 function receiptForm(u: UnderretningView, id: string, done: Done): HTMLElement {
   return h(
     "section",
     { "aria-labelledby": "kvittering" },
     h("h2", { id: "kvittering" }, "Kvittering for modtagelse"),
     h("p", {}, "Kvittér, når kommunen har modtaget underretningen. Er den modtaget en tidligere dag, så vælg datoen."),
-    actionForm(id, "receipt", [dayField("receivedAt", "Modtaget den", "Lad feltet stå tomt, hvis den er modtaget nu.", u.notice?.createdAt)], "Kvittér for modtagelse", (v) => optional(v, ["receivedAt"]), "Kvitteringen er registreret.", done),
+    actionForm(id, "receipt", [dayField("receivedAt", "Modtaget den", "Lad feltet stå tomt, hvis den er modtaget nu.", u.notice?.createdAt)], "Kvittér for modtagelse", (v) => filled(v, ["receivedAt"]), "Kvitteringen er registreret.", done),
   );
 }
 
@@ -256,7 +244,7 @@ function responseForm(id: string, done: Done): HTMLElement {
         textArea({ name: "note", label: "Note", hint: "Højst 500 tegn. Noten bliver i henvis og sendes ikke videre.", attrs: { maxlength: "500" } }),
       ],
       "Gem svar",
-      (v) => ({ response: v.response ?? "", ...optional(v, ["note"]) }),
+      (v) => ({ response: v.response ?? "", ...filled(v, ["note"]) }),
       "Svaret er registreret.",
       done,
     ),
@@ -278,7 +266,7 @@ function forwardingForm(u: UnderretningView, id: string, done: Done): HTMLElemen
         textArea({ name: "note", label: "Note", hint: "Fx hvem i kommunen der har fået den. Højst 500 tegn.", attrs: { maxlength: "500" } }),
       ],
       "Registrér videresendelse",
-      (v) => optional(v, ["forwardedAt", "channel", "note"]),
+      (v) => filled(v, ["forwardedAt", "channel", "note"]),
       "Videresendelsen er registreret.",
       done,
     ),

@@ -1,28 +1,13 @@
 // Unit tests of the municipality's, coordinator's and evaluator's data shaping
-// (web/src/data/*.ts), without a browser: esbuild bundles each module to a
-// temporary ES module that node's test runner imports.
+// (web/src/data/*.ts), without a browser (tests/unit/bundle.mjs loads them).
 //   node --test web/tests/unit/
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { build } from 'esbuild';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { load } from './bundle.mjs';
 
-const src = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'data');
-const out = mkdtempSync(join(tmpdir(), 'henvis-roles-'));
-process.on('exit', () => rmSync(out, { recursive: true, force: true }));
-
-async function load(name) {
-  const file = join(out, `${name}.mjs`);
-  await build({ entryPoints: [join(src, `${name}.ts`)], bundle: true, format: 'esm', outfile: file, logLevel: 'error' });
-  return import(pathToFileURL(file).href);
-}
-
-const u = await load('underretninger');
-const s = await load('stats');
-const c = await load('coordinator');
+const u = await load('data/underretninger');
+const s = await load('data/stats');
+const c = await load('data/coordinator');
 
 const view = (id, status, { notice = {}, ...rest } = {}) => ({
   notice: { underretningId: id, createdAt: '2026-01-05T08:00:00Z', receiptDueAt: '2026-01-14T23:00:00Z', ...notice },
