@@ -2,17 +2,25 @@
 // (henvisctl to the broker), the MVJ coordinator runs a scan for a period with
 // the date pickers, Herning's municipality finds the underretning first in its
 // list with the working days left, opens it, records the kvittering and a
-// response, and the coordinator sees it received on time.
+// response, and the coordinator sees it received on time. A Holstebro child's
+// underretning (Holstebro has no henvis account) goes to the coordinator, who
+// records that it was forwarded by letter and when Holstebro received it.
 
-import { cpr, day, importIncidents, incident, rand } from "./roles-seed.mjs";
+import { api, cpr, day, importIncidents, incident, rand } from "./roles-seed.mjs";
 
 export const name = "Socialsøg scan by the coordinator; the municipality records the kvittering; the coordinator sees it on time";
 
 export async function run(t) {
   const adult = { cpr: cpr(1980), name: `Svend Testesen ${rand(4)}`, home: 657 };
   const child = { cpr: cpr(2015), name: `Lille Testesen ${rand(4)}`, home: 657 };
-  // One aggravated violence (severe: flags the child on its own) in Herning, MVJ.
-  importIncidents(t, [incident({ district: "mvj", location: 657, code: "PH-G-GROV-VOLD", daysAgo: 3, adult, child })]);
+  const adult2 = { cpr: cpr(1982), name: `Bent Holstebrosen ${rand(4)}`, home: 661 };
+  const child2 = { cpr: cpr(2016), name: `Lise Holstebrosen ${rand(4)}`, home: 661 };
+  // An aggravated violence (severe: flags the child on its own) in Herning and
+  // a violence between partners in Holstebro, both MVJ.
+  importIncidents(t, [
+    incident({ district: "mvj", location: 657, code: "PH-G-GROV-VOLD", daysAgo: 3, adult, child }),
+    incident({ district: "mvj", location: 661, code: "PH-H-PARVOLD", daysAgo: 2, adult: adult2, child: child2 }),
+  ]);
 
   // The coordinator scans the last 30 days (socialsog takes the incident in
   // asynchronously: scan again until it is found; nothing is sent twice).
@@ -25,12 +33,16 @@ export async function run(t) {
     await coord.getByRole("button", { name: "Kør Socialsøg" }).click();
     await coord.getByText("Socialsøg er kørt").waitFor();
     const text = await coord.getByTestId("scan-result").textContent();
-    return /Underretninger oprettet: [1-9]/.test(text);
-  }, "a scan that finds the child and creates an underretning");
+    return /Underretninger oprettet: [2-9]/.test(text);
+  }, "a scan that finds both children and creates their underretninger");
   const firstScan = coord.getByTestId("scans").locator("tbody tr").first();
-  await firstScan.getByRole("link").first().waitFor();
-  const id = (await firstScan.getByRole("link").first().textContent()).trim();
   t.expect(await firstScan.getByText(`Hændelser sket ${day(-30).split("-").reverse().join(".")}`).count() === 1, "the scan's period is not the one picked");
+  const listed = (await api(t, coord, "GET", "/api/socialsog/v1/underretninger?limit=500")).json.underretninger ?? [];
+  const idOf = (c) => listed.find((u) => (u.notice.children ?? []).some((x) => x.name === c.name))?.notice.underretningId;
+  const id = idOf(child);
+  const holstebro = idOf(child2);
+  t.expect(id && holstebro, "the scan's underretninger are not the coordinator's");
+  t.expect(await firstScan.getByRole("link", { name: id }).count() === 1, "the scan does not link its underretning");
   await t.check(coord, "koordinator-socialsog");
 
   // Herning: the underretning awaits its kvittering with the working days left (6 full ones after today, and today).
@@ -73,6 +85,24 @@ export async function run(t) {
   await t.visit(coord, `/koordinator/underretning/${encodeURIComponent(id)}`, "koordinator-underretning");
   t.expect((await coord.getByTestId("overview").textContent()).includes("(til tiden)"), "the notice page does not say on time");
   t.expect(await coord.getByRole("button", { name: "Kvittér for modtagelse" }).count() === 0, "a coordinator is offered the municipality's kvittering");
+
+  // Holstebro has no account: the coordinator forwards it by letter and records its receipt.
+  await t.visit(coord, "/koordinator");
+  await coord.getByTestId("escalations").locator("tr", { hasText: holstebro }).getByText("Skal videresendes").waitFor();
+  await coord.getByTestId("escalations").getByRole("link", { name: holstebro }).click();
+  await coord.getByRole("heading", { name: `Underretning ${holstebro}`, level: 1 }).waitFor();
+  t.expect((await coord.getByTestId("overview").textContent()).includes("ingen adgang til henvis"), "the reason it came to the coordinator is not shown");
+  await t.check(coord, "koordinator-videresendelse");
+  await coord.getByLabel("Sendt som").selectOption("letter");
+  await coord.getByTestId("forwarding-form").getByLabel("Note").fill("Sendt til Holstebro Kommunes børneteam.");
+  await coord.getByRole("button", { name: "Registrér videresendelse" }).click();
+  await coord.getByText("Videresendelsen er registreret.").waitFor();
+  await coord.getByLabel("Modtaget den").fill(day(0));
+  await coord.getByRole("button", { name: "Kvittér for modtagelse" }).click();
+  await coord.getByText("Kvitteringen er registreret.").waitFor();
+  t.expect((await coord.getByTestId("overview").textContent()).includes("brev"), "the forwarding's channel is not shown");
+  await t.visit(coord, "/koordinator");
+  t.expect(await coord.getByTestId("escalations").locator("tr", { hasText: holstebro }).count() === 0, "a forwarded and received underretning is still an escalation");
 
   // Another municipality cannot read it.
   const aarhus = await t.login("kommune-751", "desktop");
