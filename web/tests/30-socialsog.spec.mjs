@@ -64,13 +64,15 @@ export async function run(t) {
   // A date in the future is refused by socialsog; the error shows next to the field, in Danish.
   await kommune.getByLabel("Modtaget den").fill(day(2));
   await kommune.getByRole("button", { name: "Kvittér for modtagelse" }).click();
-  await kommune.locator('.form-group[data-field="receivedAt"] .form-error-message').waitFor();
+  await kommune.locator('.form-group[data-field="receivedAt"] .form-error-message', { hasText: "Må ikke ligge i fremtiden." }).waitFor();
   await t.check(kommune, "kommune-kvittering-fejl");
   await kommune.getByLabel("Modtaget den").fill("");
   await kommune.getByRole("button", { name: "Kvittér for modtagelse" }).click();
   await kommune.getByText("Kvitteringen er registreret.").waitFor();
   t.expect(await kommune.getByRole("button", { name: "Kvittér for modtagelse" }).count() === 0, "the kvittering button is still offered");
 
+  await kommune.getByRole("button", { name: "Gem svar" }).click();
+  await kommune.locator('.form-group[data-field="response"] .form-error-message', { hasText: "Vælg en af mulighederne." }).waitFor();
   await kommune.getByLabel("Børnefaglig undersøgelse iværksat").check();
   await kommune.getByLabel("Note").fill("Sagsbehandler tildelt.");
   await kommune.getByRole("button", { name: "Gem svar" }).click();

@@ -5,7 +5,7 @@
 // responses; a coordinator records receipt and forwarding for a municipality
 // without a henvis account. socialsog checks every rule again.
 
-import { ApiError, allPages, call, describeError } from "../api";
+import { ApiError, type FieldError, allPages, call, describeError } from "../api";
 import { alertBox, clear, h } from "../dom";
 import { radioGroup, selectField, textArea, textField } from "../form";
 import { copenhagenDay, formatDate, formatDateTime } from "../format";
@@ -206,10 +206,12 @@ function actionForm(
   bodyOf: (v: Record<string, string>) => Record<string, string>,
   success: string,
   done: Done,
+  check?: (v: Record<string, string>) => FieldError[],
 ): HTMLElement {
   const form = h("form", { novalidate: true, "data-testid": `${action}-form` }, fields, h("button", { type: "submit", class: "button button-primary" }, submitLabel));
   onSubmit(form, {
     draftKey: `underretning-${action}-${id}`,
+    check,
     send: (v) => call("socialsog", `/v1/underretninger/${encodeURIComponent(id)}/${action}`, { method: "POST", body: bodyOf(v) }),
     done: () => done(success),
   });
@@ -247,6 +249,7 @@ function responseForm(id: string, done: Done): HTMLElement {
       (v) => ({ response: v.response ?? "", ...filled(v, ["note"]) }),
       "Svaret er registreret.",
       done,
+      (v) => (v.response ? [] : [{ field: "response", reason: "one of the responses" }]),
     ),
   );
 }
