@@ -20,6 +20,8 @@ export async function run(t) {
     return (await card(forwardMe).count()) === 1 && (await card(closeMe).count()) === 1;
   }, "both unroutable referrals on the coordinator's page");
   t.expect((await card(forwardMe).textContent()).includes("Aarhus"), "the card does not name the municipality");
+  // Escalations come from the coordinator's inbox; nothing has waited long enough here.
+  await coord.getByTestId("inbox-alerts").getByText("Ingen eskaleringer.").waitFor();
 
   // Forwarding: the page's checks first, then the router's.
   const fwd = card(forwardMe);

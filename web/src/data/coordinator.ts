@@ -140,3 +140,23 @@ export function idempotencyKey(store: Storage, action: string, referralId: strin
 export function forgetIdempotencyKey(store: Storage, action: string, referralId: string): void {
   store.removeItem(`henvis.idem.${action}.${referralId}`);
 }
+
+/** A notification in the coordinator's inbox (notifier GET /v1/inbox), the fields the page shows. */
+export interface InboxAlert {
+  notificationId: string;
+  kind?: string;
+  deliveredAt?: string;
+  acknowledgedAt?: string;
+  referral?: { referralId?: string; journalNumber?: string; person?: { name?: string }; municipalityName?: string; centreId?: string; status?: string };
+  underretning?: { underretningId?: string; kommunekode?: number; municipalityName?: string; receiptDueAt?: string };
+}
+
+export const ALERT_KIND_LABEL: Record<string, string> = {
+  NOTIFICATION_KIND_ESCALATION: 'Centret har ikke handlet på en henvisning',
+  NOTIFICATION_KIND_RECEIPT_MISSED: 'Kommunen har ikke kvitteret for en underretning',
+};
+
+/** The escalations and missed receipts among the inbox entries, oldest first (the inbox's order). */
+export function inboxAlerts(entries: readonly InboxAlert[]): InboxAlert[] {
+  return entries.filter((e) => (e.kind ?? '') in ALERT_KIND_LABEL && !e.acknowledgedAt);
+}

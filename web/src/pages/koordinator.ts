@@ -12,14 +12,17 @@ import { selectField, textArea, textField } from "../form";
 import { formatDate, formatDateTime } from "../format";
 import type { Page } from "../router";
 import {
+  ALERT_KIND_LABEL,
   CLOSURE_REASONS,
   type FieldError,
+  type InboxAlert,
   type ScanList,
   type ScanView,
   closureErrors,
   forgetIdempotencyKey,
   forwardingErrors,
   idempotencyKey,
+  inboxAlerts,
   scanCounts,
   scanKindLabel,
   scanRequest,
@@ -163,6 +166,55 @@ async function underretningSection(host: HTMLElement): Promise<void> {
   );
 }
 
+// ---- escalations and missed receipts from the inbox ---------------------------
+
+function alertSubject(a: InboxAlert): HTMLElement | string {
+  if (a.underretning?.underretningId) {
+    const id = a.underretning.underretningId;
+    return h("span", {}, "Underretning ", h("a", { href: `${UNDERRETNING}/${encodeURIComponent(id)}`, "data-link": true }, id), ` til ${municipalityName(a.underretning.kommunekode)}`);
+  }
+  const r = a.referral ?? {};
+  return [r.person?.name, r.journalNumber, r.centreId].filter(Boolean).join(", ");
+}
+
+async function inboxSection(host: HTMLElement): Promise<void> {
+  clear(host);
+  host.append(h("h2", { id: "eskaleringer" }, "Eskaleringer og udeblevne kvitteringer"));
+  let alerts: InboxAlert[];
+  try {
+    alerts = inboxAlerts(await allPages<{ entries?: InboxAlert[]; nextCursor?: string }, InboxAlert>("notifier", "/v1/inbox", (p) => p.entries));
+  } catch (e) {
+    host.append(alertBox("error", "Indbakken kunne ikke hentes", describeError(e)));
+    return;
+  }
+  const cols: ColumnSpec<InboxAlert>[] = [
+    { header: "Modtaget", rowHeader: true, cell: (a) => formatDateTime(a.deliveredAt) },
+    { header: "Hvad", cell: (a) => ALERT_KIND_LABEL[a.kind ?? ""] ?? "" },
+    { header: "Om", cell: (a) => alertSubject(a) },
+    {
+      header: "Handling",
+      cell: (a) => {
+        const b = h("button", { type: "button", class: "button button-secondary" }, "Markér som behandlet");
+        b.addEventListener("click", async () => {
+          b.disabled = true;
+          try {
+            await call("notifier", `/v1/inbox/${encodeURIComponent(a.notificationId)}/ack`, { method: "POST" });
+            await inboxSection(host);
+          } catch (e) {
+            b.disabled = false;
+            b.after(alertBox("error", "Det lykkedes ikke", describeError(e)));
+          }
+        });
+        return b;
+      },
+    },
+  ];
+  host.append(
+    h("p", {}, "Henvisninger, hvor centret ikke har registreret noget i for lang tid, og underretninger, hvor kommunens frist for kvittering er overskredet."),
+    dataTable(cols, alerts, { caption: "Eskaleringer i din indbakke, ældste først", empty: "Ingen eskaleringer.", testid: "inbox-alerts" }),
+  );
+}
+
 // ---- Socialsøg scans --------------------------------------------------------
 
 function scanColumns(): ColumnSpec<ScanView>[] {
@@ -264,15 +316,17 @@ function scanSection(host: HTMLElement, onScan: () => void): Promise<void> {
 async function renderOverview(main: HTMLElement): Promise<void> {
   const unroutable = h("div", { class: "page-section" });
   const underretninger = h("div", { class: "page-section" });
+  const inbox = h("div", { class: "page-section" });
   const scans = h("div", { class: "page-section" });
   main.append(
     h("h1", { tabindex: "-1" }, "Koordinator"),
-    h("p", {}, "Det, der venter på dig i politikredsen: henvisninger uden center, underretninger med overskredet frist eller til kommuner uden adgang, og Socialsøg."),
+    h("p", {}, "Det, der venter på dig i politikredsen: henvisninger uden center, eskaleringer, underretninger med overskredet frist eller til kommuner uden adgang, og Socialsøg."),
     unroutable,
+    inbox,
     underretninger,
     scans,
   );
-  await Promise.all([unroutableSection(unroutable), underretningSection(underretninger), scanSection(scans, () => void underretningSection(underretninger))]);
+  await Promise.all([unroutableSection(unroutable), inboxSection(inbox), underretningSection(underretninger), scanSection(scans, () => void underretningSection(underretninger))]);
 }
 
 const page: Page = {

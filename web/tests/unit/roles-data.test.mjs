@@ -147,3 +147,14 @@ test('an idempotency key is kept per action and referral until forgotten', () =>
   c.forgetIdempotencyKey(store, 'forward', 'ref-1');
   assert.notEqual(c.idempotencyKey(store, 'forward', 'ref-1'), k1);
 });
+
+test('the inbox alerts are the unacknowledged escalations and missed receipts, not new or unroutable referrals', () => {
+  const entries = [
+    { notificationId: 'a', kind: 'NOTIFICATION_KIND_ESCALATION' },
+    { notificationId: 'b', kind: 'NOTIFICATION_KIND_UNROUTABLE_REFERRAL' },
+    { notificationId: 'c', kind: 'NOTIFICATION_KIND_RECEIPT_MISSED' },
+    { notificationId: 'd', kind: 'NOTIFICATION_KIND_ESCALATION', acknowledgedAt: '2026-01-05T10:00:00Z' },
+    { notificationId: 'e', kind: 'NOTIFICATION_KIND_UNDERRETNING' },
+  ];
+  assert.deepEqual(c.inboxAlerts(entries).map((e) => e.notificationId), ['a', 'c']);
+});
