@@ -312,6 +312,14 @@ void Router::add(const std::string& method, const std::string& pattern, std::set
       Route{method, split_path(pattern), pattern, std::move(roles), std::move(handler)});
 }
 
+void Router::add_open(const std::string& method, const std::string& pattern, Handler handler,
+                      bool rest) {
+  Route r{method, split_path(pattern), pattern, {}, std::move(handler), true, rest};
+  if (rest && (r.segments.empty() || r.segments.back().front() != '{'))
+    throw std::invalid_argument("a rest route ends in a {param}: " + pattern);
+  routes_.push_back(std::move(r));
+}
+
 namespace {
 // The rate limits of docs/security.md "Limits"; see RateLimits.
 class Limiter {
@@ -388,6 +396,24 @@ std::size_t max_connections(std::size_t configured) {
     return std::clamp<std::size_t>(nofile.rlim_cur / 2, 1, DEFAULT_MAX_CONNECTIONS);
   return DEFAULT_MAX_CONNECTIONS;
 }
+// Whether `r` matches the path's segments, binding its {params} in `p`.
+bool matches(const Router::Route& r, const std::vector<std::string>& segs,
+             std::map<std::string, std::string>& p) {
+  const std::size_t n = r.segments.size();
+  if (r.rest ? segs.size() < n : segs.size() != n) return false;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& s = r.segments[i];
+    if (s.size() <= 2 || s.front() != '{' || s.back() != '}') {
+      if (s != segs[i]) return false;
+      continue;
+    }
+    std::string value = url_decode(segs[i]);
+    if (r.rest && i + 1 == n)
+      for (std::size_t j = i + 1; j < segs.size(); ++j) value += "/" + url_decode(segs[j]);
+    p[s.substr(1, s.size() - 2)] = std::move(value);
+  }
+  return true;
+}
 }  // namespace
 
 struct Server::Impl {
@@ -403,6 +429,8 @@ struct Server::Impl {
   std::size_t connections = 0;
   const std::size_t max_connections;
   asio::io_context ioc{1};
+  // ServerOptions::handler_threads; joined in stop(), after the I/O thread.
+  std::optional<asio::thread_pool> pool;
   std::optional<tcp::acceptor> acceptor;
   asio::steady_timer accept_backoff{ioc};
   std::thread thread;
@@ -415,7 +443,9 @@ struct Server::Impl {
         metrics(m),
         ready(std::move(rd)),
         limiter(options.rate_limits, options.clock ? *options.clock : system_clock, m),
-        max_connections(http::max_connections(options.max_connections)) {}
+        max_connections(http::max_connections(options.max_connections)) {
+    if (options.handler_threads > 0) pool.emplace(options.handler_threads);
+  }
 
   // The answer to GET on one of kit_routes().
   Response kit_response(const std::string& path) {
@@ -443,17 +473,8 @@ struct Server::Impl {
     bool path_matched = false;
     std::map<std::string, std::string> params;
     for (const auto& r : router.routes()) {
-      if (r.segments.size() != segs.size()) continue;
       std::map<std::string, std::string> p;
-      bool ok = true;
-      for (std::size_t i = 0; i < segs.size() && ok; ++i) {
-        const auto& s = r.segments[i];
-        if (s.size() > 2 && s.front() == '{' && s.back() == '}')
-          p[s.substr(1, s.size() - 2)] = url_decode(segs[i]);
-        else
-          ok = s == segs[i];
-      }
-      if (!ok) continue;
+      if (!matches(r, segs, p)) continue;
       path_matched = true;
       route = r.pattern;
       if (r.method == req.method) {
@@ -473,6 +494,14 @@ struct Server::Impl {
   // route's handler.
   Response authorized(Request& req, const Router::Route& match, const std::string& address,
                       std::map<std::string, std::string> params) {
+    if (match.open) {
+      req.params = std::move(params);
+      try {
+        return match.handler(req);
+      } catch (const Problem& p) {
+        return p.response;
+      }
+    }
     if (auto limited = limiter.failed_auth(address)) return *limited;
     const std::string authorization = req.header("authorization");
     auto principal = tokens.authenticate(authorization);
@@ -572,6 +601,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto q = target.find('?');
     req.path = target.substr(0, q);
     if (q != std::string::npos) {
+      req.raw_query = target.substr(q + 1);
       std::string_view qs(target);
       qs.remove_prefix(q + 1);
       while (!qs.empty()) {
@@ -594,7 +624,15 @@ class Session : public std::enable_shared_from_this<Session> {
     req.body = std::move(msg.body());
     req.remote_address = remote_address_;
     keep_alive_ = msg.keep_alive();
-    write(impl_.handle_safe(req), msg.version());
+    const unsigned version = msg.version();
+    if (!impl_.pool) return write(impl_.handle_safe(req), version);
+    // On the handler pool; the answer is written back on the I/O thread.
+    asio::post(*impl_.pool, [self = shared_from_this(), req = std::move(req), version]() mutable {
+      Response res = self->impl_.handle_safe(req);
+      asio::post(self->stream_.get_executor(), [self, res = std::move(res), version]() mutable {
+        self->write(std::move(res), version);
+      });
+    });
   }
 
   void write(Response r, unsigned version) {
@@ -603,6 +641,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res->set(bhttp::field::server, "henvis");
     res->set(bhttp::field::content_type, r.content_type);
     res->set(bhttp::field::cache_control, "no-store");
+    for (const auto& [name, value] : impl_.options.default_headers) res->set(name, value);
     if (r.status == 401) res->set(bhttp::field::www_authenticate, "Bearer");
     for (const auto& [name, value] : r.headers) res->set(name, value);
     res->body() = std::move(r.body);
@@ -714,6 +753,8 @@ void Server::stop() {
   // Let in-flight responses finish, then stop the loop.
   asio::post(i.ioc, [&i] { i.ioc.stop(); });
   i.thread.join();
+  // Handlers still running finish; their answers are not written.
+  if (i.pool) i.pool->join();
 }
 
 int Server::port() const { return impl_->bound_port; }

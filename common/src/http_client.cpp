@@ -98,8 +98,18 @@ ClientResponse Connection::request(const std::string& method, const std::string&
   m.finish("read", ec);
   auto res = parser.release();
   if (!res.keep_alive()) m.close();
-  return {static_cast<int>(res.result_int()), std::string(res[bhttp::field::content_type]),
-          std::move(res.body())};
+  ClientResponse out{static_cast<int>(res.result_int()),
+                     std::string(res[bhttp::field::content_type]),
+                     std::move(res.body()),
+                     {}};
+  for (const auto& f : res) out.headers.emplace_back(f.name_string(), f.value());
+  return out;
+}
+
+std::string ClientResponse::header(std::string_view name) const {
+  for (const auto& [n, v] : headers)
+    if (beast::iequals(n, name)) return v;
+  return {};
 }
 
 ClientResponse request(const Endpoint& endpoint, const std::string& method,

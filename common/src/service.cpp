@@ -95,7 +95,7 @@ Flags parse_flags(const std::string& service, int argc, char** argv,
 }
 
 // Loads and checks every configuration file the flags name; throws.
-void load_configuration(const Flags& f, ServiceSetup& s) {
+void load_configuration(const Flags& f, ServiceSetup& s, bool kafka) {
   config::load(f.config_path, s.config);
   s.config_dir = config::dir_of(f.config_path);
   if (!f.port.empty()) s.config.mutable_http()->set_port(std::stoi(f.port));
@@ -110,6 +110,7 @@ void load_configuration(const Flags& f, ServiceSetup& s) {
   s.tokens = auth::TokenStore(tokens);
   auth::check_scopes(tokens, checked);  // throws naming the token's label
   s.directory = std::move(dir);
+  if (!kafka) return;
   const std::string bf = f.bootstrap_file.empty()
                              ? config::resolve(s.config_dir, s.config.kafka().bootstrap_file())
                              : f.bootstrap_file;
@@ -119,14 +120,14 @@ void load_configuration(const Flags& f, ServiceSetup& s) {
 }  // namespace
 
 ServiceSetup setup_service(const std::string& service, int argc, char** argv,
-                           const std::vector<ServiceFlag>& own_flags) {
+                           const std::vector<ServiceFlag>& own_flags, bool kafka) {
   log::init(service);
   Flags flags = parse_flags(service, argc, argv, own_flags);
   ServiceSetup s;
   s.port_file = flags.port_file;
   s.flags = flags.own;
   try {
-    load_configuration(flags, s);
+    load_configuration(flags, s, kafka);
   } catch (const std::exception& e) {
     configuration_error(service, e);
     std::exit(2);
@@ -249,7 +250,7 @@ int run_service(const ServiceDeclaration& d, int argc, char** argv) {
   // for them below.
   const sigset_t signals = stop_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  ServiceSetup setup = setup_service(d.name, argc, argv, d.flags);
+  ServiceSetup setup = setup_service(d.name, argc, argv, d.flags, d.kafka);
   SystemClock clock;
   workdays::Calendar calendar;
   try {
@@ -272,12 +273,14 @@ int run_service(const ServiceDeclaration& d, int argc, char** argv) {
     consumer = std::make_unique<ConsumerLoop>(d.name, setup.database, setup.bootstrap, *subs,
                                               &relay, &health);
   }
-  relay.report_to(metrics);
-  if (consumer) consumer->report_to(metrics);
-  // /readyz follows a periodic broker round-trip, not only the data paths
-  // (see kafka::Health).
-  health.start_probe(setup.bootstrap);
-  relay.start();
+  if (d.kafka) {
+    relay.report_to(metrics);
+    if (consumer) consumer->report_to(metrics);
+    // /readyz follows a periodic broker round-trip, not only the data paths
+    // (see kafka::Health).
+    health.start_probe(setup.bootstrap);
+    relay.start();
+  }
   int code = 0;
   {
     Threads threads(d.name);
@@ -286,8 +289,11 @@ int run_service(const ServiceDeclaration& d, int argc, char** argv) {
     const ConsumerLoop* c = consumer.get();
     http::ServerOptions options = server_options(setup.config);
     options.openapi = std::string(d.openapi);
-    http::Server server(std::move(options), setup.tokens, std::move(routes), metrics,
-                        [c, &health] { return (!c || c->ready()) && health.up(); });
+    service->server_options(options);
+    const bool kafka = d.kafka;
+    http::Server server(
+        std::move(options), setup.tokens, std::move(routes), metrics,
+        [c, &health, kafka] { return !kafka || ((!c || c->ready()) && health.up()); });
     code = serve_until_signal(d.name, server, setup, signals);
     threads.stop();
     if (code == 0 && threads.failed()) code = 3;

@@ -55,6 +55,7 @@ struct Request {
   std::string body;
   auth::Principal principal;
   std::string remote_address;  // the peer's IP address, for the rate limits
+  std::string raw_query;       // the target after '?', as sent (for forwarding)
   std::string header(const std::string& lower_name) const;
 };
 
@@ -133,6 +134,13 @@ class Router {
   // `pattern` segments in braces bind params: "/v1/referrals/{id}".
   void add(const std::string& method, const std::string& pattern, std::set<v1::Role> roles,
            Handler handler);
+  // A route without a bearer token: the handler authenticates the request
+  // itself (henvis-web's session cookie) or needs none. With `rest`, the
+  // pattern's last {param} takes the rest of the path, one segment or more
+  // ("/api/{service}/{path}" matches /api/router/v1/referrals; params hold
+  // it url-decoded; Request::path keeps it as sent).
+  void add_open(const std::string& method, const std::string& pattern, Handler handler,
+                bool rest = false);
 
   struct Route {
     std::string method;
@@ -140,6 +148,8 @@ class Router {
     std::string pattern;
     std::set<v1::Role> roles;
     Handler handler;
+    bool open = false;  // add_open: no token
+    bool rest = false;  // the last {param} takes the rest of the path
   };
   const std::vector<Route>& routes() const { return routes_; }
 
@@ -174,6 +184,13 @@ struct ServerOptions {
   // The rate limits' clock; nullptr = the system clock. Tests move a
   // ManualClock.
   const Clock* clock = nullptr;
+  // 0: handlers run on the I/O thread. N > 0: on a pool of N threads, so
+  // that a slow handler (henvis-web waiting on an upstream) holds up no
+  // other connection; the handlers must then be thread-safe.
+  std::size_t handler_threads = 0;
+  // Set on every response (before the handler's own headers, which win):
+  // henvis-web's Content-Security-Policy and friends.
+  std::map<std::string, std::string> default_headers;
 };
 
 // The routes the server answers itself, without a token, before the

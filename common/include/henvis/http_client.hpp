@@ -11,6 +11,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -42,6 +43,9 @@ struct ClientResponse {
   int status = 0;
   std::string content_type;
   std::string body;
+  Headers headers;  // every header of the answer, names as sent
+  // The value of the first header named `name` (any case); "" if none.
+  std::string header(std::string_view name) const;
 };
 
 // The request failed: `step` is "resolve", "connect", "write" or "read";

@@ -54,8 +54,10 @@ struct ServiceSetup {
 
 // Parses flags and loads and checks every configuration file. Prints usage
 // and exits 0 on --help; prints the error and exits 2 on bad configuration.
+// Without `kafka`, no bootstrap is looked for (ServiceSetup::bootstrap stays
+// empty).
 ServiceSetup setup_service(const std::string& service, int argc, char** argv,
-                           const std::vector<ServiceFlag>& own_flags = {});
+                           const std::vector<ServiceFlag>& own_flags = {}, bool kafka = true);
 
 // ---------------------------------------------------------------- the host
 //
@@ -92,6 +94,8 @@ class Service {
   // The events it consumes; nullptr if it consumes none.
   virtual const Subscriptions* subscriptions() const { return nullptr; }
   virtual std::vector<BackgroundLoop> workers() { return {}; }
+  // Adjusts the HTTP server's options (handler threads, default headers).
+  virtual void server_options(http::ServerOptions&) const {}
 };
 
 struct ServiceDeclaration {
@@ -105,6 +109,9 @@ struct ServiceDeclaration {
   // The service's OpenAPI document (services/<svc>/openapi.json, embedded at
   // build time by henvis_embed_openapi in CMake), served at GET /openapi.json.
   std::string_view openapi;
+  // False for a service without Kafka (henvis-web): no bootstrap is read,
+  // no relay or broker probe runs, and /readyz is ready once it listens.
+  bool kafka = true;
 };
 
 // Runs the declared service until SIGTERM/SIGINT. Returns the exit code: 0
