@@ -53,7 +53,10 @@ export function currentUser(): User | null {
 /** The session from the cookie, or null (401). Network errors throw. */
 export async function loadSession(): Promise<User | null> {
   const res = await send("/auth/session");
-  if (res.status === 401) return (current = null);
+  if (res.status === 401) {
+    await res.text().catch(() => "");  // read it: an unread body leaves the request open (the network never idles)
+    return (current = null);
+  }
   if (!res.ok) throw new ApiError("server", res.status);
   return adopt((await res.json()) as SessionBody);
 }
