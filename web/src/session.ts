@@ -53,17 +53,19 @@ export function currentUser(): User | null {
 /** The session from the cookie, or null (401). Network errors throw. */
 export async function loadSession(): Promise<User | null> {
   const res = await send("/auth/session");
-  if (res.status === 401) {
-    await res.text().catch(() => "");  // read it: an unread body leaves the request open (the network never idles)
-    return (current = null);
+  // Read every body: chromium keeps an unread response open (and the page never idle).
+  if (!res.ok) {
+    await res.text().catch(() => "");
+    if (res.status === 401) return (current = null);
+    throw new ApiError("server", res.status);
   }
-  if (!res.ok) throw new ApiError("server", res.status);
   return adopt((await res.json()) as SessionBody);
 }
 
 export async function login(username: string, password: string): Promise<User> {
   const res = await send("/auth/login", { method: "POST", body: { username, password } });
   if (!res.ok) {
+    await res.text().catch(() => "");
     const retry = Number(res.headers.get("Retry-After") ?? "");
     const kind = res.status === 429 ? "rate-limited" : res.status === 401 ? "session" : res.status === 400 ? "invalid" : "server";
     throw new ApiError(kind, res.status, {}, Number.isFinite(retry) && retry > 0 ? retry : undefined);
@@ -73,7 +75,7 @@ export async function login(username: string, password: string): Promise<User> {
 
 export async function logout(): Promise<void> {
   try {
-    await send("/auth/logout", { method: "POST" });
+    await (await send("/auth/logout", { method: "POST" })).text();
   } finally {
     current = null;
     setCsrfToken("");
