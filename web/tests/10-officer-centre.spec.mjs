@@ -7,6 +7,8 @@ export const name = "officer registers an offer; the centre acknowledges it and 
 
 const rand = (n) => String(Math.floor(Math.random() * 10 ** n)).padStart(n, "0");
 const journal = () => `4100-${rand(5)}-${rand(5)}-26`;
+// Born 1950-1998 (7th digit 0: the 1900s), so never after the charge.
+const cpr = (ddmm) => `${ddmm}${50 + Math.floor(Math.random() * 49)}0${rand(3)}`;
 
 async function fillYes(page, { journalNumber, cpr, name }) {
   await page.getByLabel("Personens bopælskommune").selectOption("657");
@@ -37,7 +39,7 @@ export async function run(t) {
 
   // The answer is lost on the way back (the offer reached intake): the page
   // keeps the offer and resends the same id when the network returns.
-  await officer.getByLabel("CPR-nummer").fill(`0101${rand(2)}${rand(4)}`);
+  await officer.getByLabel("CPR-nummer").fill(cpr("0101"));
   let lost = false;
   await officer.route("**/api/intake/v1/offers", async (route) => {
     if (lost) return route.continue();
@@ -55,7 +57,7 @@ export async function run(t) {
   await t.check(officer, "betjent-dagens");
 
   // A second yes, online: the coverage answer shows plainly.
-  const second = { journalNumber: journal(), cpr: `0202${rand(2)}${rand(4)}`, name: `Anna Prøvesen ${rand(4)}` };
+  const second = { journalNumber: journal(), cpr: cpr("0202"), name: `Anna Prøvesen ${rand(4)}` };
   await fillYes(officer, second);
   await officer.getByRole("button", { name: "Registrér" }).click();
   await officer.getByTestId("coverage").getByText("Herning Rusmiddelcenter kontakter personen.").waitFor();
