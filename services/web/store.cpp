@@ -38,7 +38,7 @@ constexpr const char* DELETE_EXPIRED =
     "DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?";
 constexpr const char* INSERT_FAILURE = "INSERT INTO login_failures (key_sha256, at) VALUES (?, ?)";
 constexpr const char* FAILURES_SINCE =
-    "SELECT at FROM login_failures WHERE key_sha256 = ? AND at >= ? ORDER BY at";
+    "SELECT at FROM login_failures WHERE key_sha256 = ? AND at > ? ORDER BY at";
 constexpr const char* CLEAR_FAILURES = "DELETE FROM login_failures WHERE key_sha256 = ?";
 constexpr const char* DELETE_FAILURES_BEFORE = "DELETE FROM login_failures WHERE at < ?";
 }  // namespace

@@ -40,7 +40,7 @@ int delete_expired_sessions(sqlite::Db& db, sqlite::Instant idle_before,
                             sqlite::Instant created_before);
 
 void record_failure(sqlite::Db& db, const std::string& key_sha256, sqlite::Instant at);
-// The failures under the key since `since`, oldest first.
+// The failures under the key after `since`, oldest first.
 std::vector<sqlite::Instant> failures_since(sqlite::Db& db, const std::string& key_sha256,
                                             sqlite::Instant since);
 void clear_failures(sqlite::Db& db, const std::string& key_sha256);

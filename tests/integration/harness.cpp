@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -118,7 +119,13 @@ HttpResult http(const std::string& method, int port, const std::string& target,
   auto headers = api_headers(token, body);
   headers.insert(headers.end(), extra.begin(), extra.end());
   auto r = http::request({"127.0.0.1", std::to_string(port)}, method, target, headers, body);
-  return {r.status, std::move(r.content_type), std::move(r.body)};
+  return {r.status, std::move(r.content_type), std::move(r.body), std::move(r.headers)};
+}
+
+std::string HttpResult::header(const std::string& name) const {
+  for (const auto& [n, v] : headers)
+    if (strcasecmp(n.c_str(), name.c_str()) == 0) return v;
+  return {};
 }
 
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
@@ -190,9 +197,30 @@ std::unique_ptr<Process> start_service(const fs::path& dir, const std::string& s
   return proc;
 }
 
+void Stack::start_web(const fs::path& assets_dir, const std::string& extra,
+                      const std::map<std::string, std::string>& upstreams,
+                      const std::string& delegation_token) {
+  std::map<std::string, std::string> urls;
+  for (const auto& [service, port] : ports_)
+    if (service != "web" && service != "devbroker")
+      urls[service] = "http://127.0.0.1:" + std::to_string(port);
+  for (const auto& [service, url] : upstreams) urls[service] = url;
+  std::ofstream(dir_ / "web-token") << delegation_token << "\n";
+  std::ostringstream web;
+  web << "web {\n  users_file: \""
+      << (fs::path(HENVIS_SOURCE_DIR) / "deploy/config/dev/users.textproto").string() << "\"\n"
+      << "  assets_dir: \"" << assets_dir.string() << "\"\n"
+      << "  delegation_token_file: \"" << (dir_ / "web-token").string() << "\"\n";
+  for (const auto& [service, url] : urls)
+    web << "  upstreams { service: \"" << service << "\" url: \"" << url << "\" }\n";
+  web << extra << "\n}\n";
+  write_service_config(dir_, "web", web.str());
+  start("web");
+}
+
 Stack::~Stack() {
   for (const std::string s :
-       {"intake", "router", "notifier", "evaluation", "socialsog", "devbroker"})
+       {"web", "intake", "router", "notifier", "evaluation", "socialsog", "devbroker"})
     procs_.erase(s);
   if (!std::getenv("HENVIS_KEEP_TEST_DIRS")) {
     std::error_code ec;

@@ -49,6 +49,9 @@ struct HttpResult {
   int status = 0;
   std::string content_type;
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // every header, names as sent
+  // The first header named `name` (any case); "" if none.
+  std::string header(const std::string& name) const;
 };
 
 // One request to 127.0.0.1:port on a fresh connection (henvis/http_client,
@@ -120,6 +123,13 @@ class Stack {
   ~Stack();
   void start_broker();
   void start(const std::string& service);
+  // Writes dir/web.textproto and starts henvis-web ("web"): the dev users,
+  // `assets_dir`, forwarding to the services started so far (`upstreams`,
+  // service -> URL, replacing or adding), `delegation_token` in a file, and
+  // `extra` inside its `web { }` block.
+  void start_web(const std::filesystem::path& assets_dir, const std::string& extra = "",
+                 const std::map<std::string, std::string>& upstreams = {},
+                 const std::string& delegation_token = "henvis-web");
   void kill(const std::string& service, int sig);
   // SIGTERM; returns the exit status.
   int stop(const std::string& service);

@@ -26,14 +26,15 @@
 #include "router.hpp"
 #include "socialsog.hpp"
 #include "support.hpp"
+#include "web.hpp"
 
 namespace {
 
 namespace pb = google::protobuf;
 using henvis::ServiceDeclaration;
 
-const std::vector<std::string> SERVICES = {"intake", "router", "socialsog", "notifier",
-                                           "evaluation"};
+const std::vector<std::string> SERVICES = {"intake",   "router",     "socialsog",
+                                           "notifier", "evaluation", "web"};
 const std::set<std::string> HTTP_METHODS = {"get", "put", "post", "delete", "patch"};
 constexpr const char* PROTO_PACKAGE = "henvis.v1.";
 
@@ -42,6 +43,7 @@ ServiceDeclaration declaration(const std::string& name) {
   if (name == "router") return henvis::router::service();
   if (name == "socialsog") return henvis::socialsog::service();
   if (name == "notifier") return henvis::notifier::service();
+  if (name == "web") return henvis::web::service();
   return henvis::evaluation::service();
 }
 
@@ -314,7 +316,7 @@ TEST_CASE("print the OpenAPI schemas of the henvis.v1 messages", "[.openapi-sche
   const auto* pool = pb::DescriptorPool::generated_pool();
   for (const std::string file :
        {"henvis/v1/common.proto", "henvis/v1/events.proto", "henvis/v1/api.proto",
-        "henvis/v1/socialsog.proto", "henvis/v1/stats.proto"}) {
+        "henvis/v1/socialsog.proto", "henvis/v1/stats.proto", "henvis/v1/web.proto"}) {
     const auto* fd = pool->FindFileByName(file);
     REQUIRE(fd);
     auto& f = *all.mutable_struct_value()->mutable_fields();

@@ -2,8 +2,8 @@
 // configuration is checked as its service would at start (ranges, the
 // directory and tokens files it names, each token's scope against that
 // directory, the notifier's channels, Socialsøg's
-// settings); a directory, tokens or Socialsøg settings file given on its own
-// is recognised and checked as what it is.
+// settings); a directory, tokens, users (henvis-web) or Socialsøg settings
+// file given on its own is recognised and checked as what it is.
 #include <optional>
 
 #include "channels.hpp"  // henvis_notifier
@@ -67,6 +67,11 @@ std::optional<std::string> check_other_kind(const Context& c, const std::string&
   try {
     auth::TokenStore t(config::load<v1::Tokens>(path));
     return "ok (a tokens file, " + std::to_string(t.size()) + " tokens)";
+  } catch (const config::Error&) {
+  }
+  try {
+    const auto users = config::load<v1::Users>(path);
+    return "ok (a users file of henvis-web, " + std::to_string(users.users_size()) + " users)";
   } catch (const config::Error&) {
   }
   try {
