@@ -321,6 +321,12 @@ void Router::add_open(const std::string& method, const std::string& pattern, Han
 }
 
 namespace {
+// The acting person a delegating token's request names (henvis-web).
+auth::PersonClaim person_claim(const Request& req) {
+  return {req.header("henvis-person"), req.header("henvis-person-role"),
+          req.header("henvis-person-scope")};
+}
+
 // The rate limits of docs/security.md "Limits"; see RateLimits.
 class Limiter {
  public:
@@ -353,11 +359,13 @@ class Limiter {
   void failed(const std::string& address, const std::string& route, const char* reason) {
     metrics_
         .counter("henvis_http_auth_failures_total",
-                 "Requests refused 401 (missing or invalid token) or 403 (role), by reason",
+                 "Requests refused 401 (missing or invalid token, or a delegating token's "
+                 "missing or invalid person) or 403 (role), by reason",
                  {{"reason", reason}})
         .Increment();
     const auto now = clock_.now();
-    if (std::string_view(reason) != "forbidden") failed_.charge(address, 1, now);
+    const std::string_view why = reason;
+    if (why != "forbidden" && why != "person") failed_.charge(address, 1, now);
     std::lock_guard lock(log_mu_);
     ++unlogged_;
     if (now - last_log_ < AUTH_LOG_PERIOD) return;
@@ -504,19 +512,29 @@ struct Server::Impl {
     }
     if (auto limited = limiter.failed_auth(address)) return *limited;
     const std::string authorization = req.header("authorization");
-    auto principal = tokens.authenticate(authorization);
-    if (!principal) {
+    auto authenticated = tokens.authenticate(authorization, person_claim(req));
+    if (const auto* refusal = std::get_if<auth::Refusal>(&authenticated)) {
+      if (refusal->header != "Authorization") {
+        // A valid delegating token without its person: not a guess, not charged.
+        limiter.failed(address, match.pattern, "person");
+        return problem(401, "Unauthorized", "the acting person is required with this token",
+                       {{refusal->header, refusal->reason}});
+      }
       limiter.failed(address, match.pattern, authorization.empty() ? "missing" : "invalid");
       return problem(401, "Unauthorized", "a valid bearer token is required");
     }
-    if (!match.roles.count(principal->role)) {
+    auto& principal = std::get<auth::Principal>(authenticated);
+    if (!match.roles.count(principal.role)) {
       limiter.failed(address, match.pattern, "forbidden");
       return problem(
           403, "Forbidden",
-          "role " + std::string(auth::role_name(principal->role)) + " may not use this resource");
+          "role " + std::string(auth::role_name(principal.role)) + " may not use this resource");
     }
-    if (auto limited = limiter.principal(principal->label)) return *limited;
-    req.principal = *principal;
+    // Each person behind a delegating token has a bucket of their own.
+    const std::string bucket =
+        principal.person.empty() ? principal.label : principal.label + '/' + principal.person;
+    if (auto limited = limiter.principal(bucket)) return *limited;
+    req.principal = std::move(principal);
     req.params = std::move(params);
     try {
       return match.handler(req);

@@ -107,8 +107,8 @@ void load_configuration(const Flags& f, ServiceSetup& s, bool kafka) {
   Directory checked(dir);  // throws on an inconsistent directory
   v1::Tokens tokens;
   config::load(config::resolve(s.config_dir, s.config.tokens_file()), tokens);
-  s.tokens = auth::TokenStore(tokens);
-  auth::check_scopes(tokens, checked);  // throws naming the token's label
+  s.tokens = auth::TokenStore(tokens, checked);  // checks delegated scopes against it
+  auth::check_scopes(tokens, checked);           // throws naming the token's label
   s.directory = std::move(dir);
   if (!kafka) return;
   const std::string bf = f.bootstrap_file.empty()

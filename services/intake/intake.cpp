@@ -163,9 +163,10 @@ http::Response Intake::withdraw(const http::Request& req) {
   res.set_offer_id(offer_id);
   res.set_referral_id(ev.referral_id());
   *res.mutable_withdrawn_at() = ev.at();
+  res.set_person(req.principal.person);
   http::Response out = http::json(200, res);
   events::emit(db_, SOURCE, ev);
-  store_.record_withdrawal(offer_id, now, out.body);
+  store_.record_withdrawal(offer_id, now, out.body, req.principal);
   // The offer's event (with the person) left the outbox long ago, but its
   // bytes may still be in old WAL frames: truncate the WAL on commit.
   db_.note_erasure();

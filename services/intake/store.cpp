@@ -28,7 +28,13 @@ ALTER TABLE offers ADD COLUMN withdrawal_response TEXT;
           // And so do intake's own.
           sqlite::to_unix_ms("offers", "created_at", "rfc3339") +
               sqlite::to_unix_ms("offers", "charged_at", "rfc3339") +
-              sqlite::to_unix_ms("offers", "withdrawn_at", "rfc3339")};
+              sqlite::to_unix_ms("offers", "withdrawn_at", "rfc3339"),
+          // Who withdrew: the token's label and the person acting through
+          // henvis-web (docs/decisions.md "Delegated principals (henvis-web)").
+          R"sql(
+ALTER TABLE offers ADD COLUMN withdrawn_by TEXT;
+ALTER TABLE offers ADD COLUMN withdrawn_by_person TEXT;
+)sql"};
 }
 
 namespace {
@@ -41,7 +47,8 @@ constexpr std::string_view ADD_OFFER =
     "INSERT INTO offers(offer_id, request_hash, status, response, referral_id, answer, "
     "kommunekode, district_id, created_at, charged_at) VALUES (?,?,?,?,?,?,?,?,?,?)";
 constexpr std::string_view RECORD_WITHDRAWAL =
-    "UPDATE offers SET withdrawn_at = ?, withdrawal_response = ? WHERE offer_id = ?";
+    "UPDATE offers SET withdrawn_at = ?, withdrawal_response = ?, withdrawn_by = ?, "
+    "withdrawn_by_person = ? WHERE offer_id = ?";
 }  // namespace
 
 std::optional<StoredAnswer> Store::answer(const std::string& offer_id) {
@@ -76,9 +83,10 @@ void Store::add(const NewOffer& o) {
   q->bind(9, o.created_at).bind(10, o.charged_at).run();
 }
 
-void Store::record_withdrawal(const std::string& offer_id, Instant at,
-                              const std::string& response) {
-  db_.query(RECORD_WITHDRAWAL)->bind(1, at).bind(2, response).bind(3, offer_id).run();
+void Store::record_withdrawal(const std::string& offer_id, Instant at, const std::string& response,
+                              const auth::Principal& by) {
+  auto q = db_.query(RECORD_WITHDRAWAL);
+  q->bind(1, at).bind(2, response).bind(3, by.label).bind(4, by.person).bind(5, offer_id).run();
 }
 
 }  // namespace henvis::intake

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "henvis/auth.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/api.pb.h"
 
@@ -62,7 +63,10 @@ class Store {
   std::optional<StoredAnswer> answer(const std::string& offer_id);
   std::optional<OfferRow> offer(const std::string& offer_id);
   void add(const NewOffer& offer);
-  void record_withdrawal(const std::string& offer_id, Instant at, const std::string& response);
+  // Records the first withdrawal: its answer, and who made it (the token's
+  // label and, through henvis-web, the person).
+  void record_withdrawal(const std::string& offer_id, Instant at, const std::string& response,
+                         const auth::Principal& by);
 
  private:
   sqlite::Db& db_;

@@ -43,6 +43,16 @@ v1::InboxEntry entry(const InboxRow& r) {
   if (r.underretning) *e.mutable_underretning() = *r.underretning;
   return e;
 }
+
+// Logs the disclosure of an inbox entry: an underretning (the children and
+// adults it names) by its id, a referral's entries by the referral id.
+void log_access(sqlite::Db& db, const auth::Principal& who, const v1::InboxEntry& e,
+                const std::string& purpose) {
+  access_log::record(
+      db, who,
+      e.has_underretning() ? e.underretning().underretning_id() : e.referral().referral_id(),
+      purpose);
+}
 }  // namespace
 
 std::int64_t to_ms(TimePoint t) { return sqlite::unix_ms(t); }
@@ -224,12 +234,7 @@ http::Response Api::inbox(const http::Request& req) {
       row.read_at = now;
     }
     v1::InboxEntry e = entry(row);
-    // An underretning discloses the children and adults it names: logged by
-    // its id (a referral's entries by the referral id).
-    access_log::record(
-        db_, req.principal,
-        e.has_underretning() ? e.underretning().underretning_id() : e.referral().referral_id(),
-        "inbox");
+    log_access(db_, req.principal, e, "inbox");
     *out.add_entries() = std::move(e);
   }
   tx.commit();
@@ -254,9 +259,13 @@ http::Response Api::ack(const http::Request& req) {
     row->acked_at = now;
     if (!row->read_at) row->read_at = now;
   }
+  v1::InboxEntry e = entry(*row);
+  // The answer discloses the entry again; the row also tells who acknowledged
+  // (a receipt, for an underretning), with the person acting through henvis-web.
+  log_access(db_, req.principal, e, "ack");
   tx.commit();
   if (relay_) relay_->notify();
-  return http::json(200, entry(*row));
+  return http::json(200, e);
 }
 
 }  // namespace henvis::notifier

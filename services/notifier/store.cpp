@@ -63,7 +63,9 @@ ALTER TABLE inbox ADD COLUMN underretning BLOB;
               sqlite::to_unix_ms("inbox", "read_at", "rfc3339") +
               sqlite::to_unix_ms("inbox", "acked_at", "rfc3339") +
               "CREATE INDEX inbox_recipient ON inbox(recipient_id, delivered_at);\n" +
-              sqlite::to_unix_ms("withdrawn_referrals", "withdrawn_at", "rfc3339")};
+              sqlite::to_unix_ms("withdrawn_referrals", "withdrawn_at", "rfc3339"),
+          // The person acting through henvis-web (docs/decisions.md "Delegated principals").
+          access_log::MIGRATION_PERSON};
 }
 
 namespace {

@@ -107,6 +107,7 @@ v1::ReferralView Api::view(const Referral& r, bool with_history) {
       e->set_actor(h.actor.value_or(""));
       e->set_directory_version(h.directory_version.value_or(""));
       e->set_centre_id(h.centre_id.value_or(""));
+      e->set_person(h.person.value_or(""));
     }
   }
   return v;
@@ -206,9 +207,11 @@ std::optional<http::Response> refuse_outcome(const v1::OutcomeRequest& r, const 
 }
 
 // Moves the referral to the outcome, and on to unreachable once the configured
-// number of contact attempts is reached; counts the attempt in `row`.
+// number of contact attempts is reached; counts the attempt in `row`. `person`:
+// who recorded it through henvis-web ("" for a token used directly).
 void apply_outcome(Store& store, ReferralRow& row, const v1::OutcomeRequest& r,
-                   int max_contact_attempts, Instant now, const google::protobuf::Timestamp& at) {
+                   int max_contact_attempts, Instant now, const google::protobuf::Timestamp& at,
+                   const std::string& person) {
   const std::string& id = row.referral_id;
   const auto target = r.outcome();
   const auto previous = row.status;
@@ -216,7 +219,7 @@ void apply_outcome(Store& store, ReferralRow& row, const v1::OutcomeRequest& r,
   const Instant occurred = to_time_point(at);
   if (target == v1::REFERRAL_STATUS_CONTACT_ATTEMPTED) ++row.contact_attempts;
   store.set_status(id, target, now, row.contact_attempts);
-  store.add_history(id, target, now, "", occurred, r.note());
+  store.add_history(id, {target, now, "", occurred, r.note(), {}, {}, {}, person});
   emit_status(store.db(), row, target, previous, "", now_ts, at);
   if (target == v1::REFERRAL_STATUS_CONTACT_ATTEMPTED &&
       row.contact_attempts >= max_contact_attempts) {
@@ -256,7 +259,7 @@ http::Response Api::record_outcome(const http::Request& req) {
   if (auto refusal = refuse_outcome(r, *row)) return *refusal;
 
   apply_outcome(store_, *row, r, settings_.max_contact_attempts, now,
-                r.has_at() ? r.at() : to_timestamp(now));
+                r.has_at() ? r.at() : to_timestamp(now), req.principal.person);
   access_log::record(db_, req.principal, id, "outcome");
 
   http::Response out = http::json(200, view(*store_.referral(id), true));
@@ -356,6 +359,7 @@ http::Response Api::forward(const http::Request& req) {
     a.errors.push_back({"centreId", "not a centre the directory routes to today"});
   check_note(body.note(), true, a.errors);
   const std::string label = req.principal.label;
+  const std::string person = req.principal.person;
   a.apply = [&](ReferralRow& row, Instant now) {
     const auto ts = to_timestamp(now);
     const auto previous = row.status;
@@ -365,7 +369,7 @@ http::Response Api::forward(const http::Request& req) {
     store_.set_routing(row.referral_id, row.centre_id, row.directory_version);
     store_.set_status(row.referral_id, row.status, now, row.contact_attempts);
     store_.add_history(row.referral_id, {row.status, now, FORWARDED, now, body.note(), label,
-                                         row.directory_version, row.centre_id});
+                                         row.directory_version, row.centre_id, person});
     emit_status(db_, row, row.status, previous, FORWARDED, ts, ts);
     // The centre is told as of any routed referral: a new-referral notification.
     v1::ReferralContact c = contact_of(store_, row, directory_);
@@ -385,13 +389,14 @@ http::Response Api::close(const http::Request& req) {
         {"reason", "one of duplicate, person_moved_abroad, handled_outside_henvis, other"});
   check_note(body.note(), body.reason() == "other", a.errors);
   const std::string label = req.principal.label;
+  const std::string person = req.principal.person;
   a.apply = [&](ReferralRow& row, Instant now) {
     const auto ts = to_timestamp(now);
     const auto previous = row.status;
     row.status = v1::REFERRAL_STATUS_CLOSED;
     store_.set_status(row.referral_id, row.status, now, row.contact_attempts);
     store_.add_history(row.referral_id,
-                       {row.status, now, body.reason(), now, body.note(), label, {}, {}});
+                       {row.status, now, body.reason(), now, body.note(), label, {}, {}, person});
     emit_status(db_, row, row.status, previous, body.reason(), ts, ts);
   };
   return act_on_unroutable(req, std::move(a));

@@ -114,6 +114,12 @@ ALTER TABLE referral_history ADD COLUMN directory_version TEXT;
 ALTER TABLE referral_history ADD COLUMN centre_id TEXT;
 )sql";
 
+// The person who made a step through henvis-web (docs/decisions.md
+// "Delegated principals (henvis-web)"), beside the token label in `actor`.
+constexpr std::string_view SCHEMA_6 = R"sql(
+ALTER TABLE referral_history ADD COLUMN person TEXT;
+)sql";
+
 // ---- Statements ---------------------------------------------------------
 
 constexpr std::string_view SELECT_SECRET = "SELECT value FROM secrets WHERE name = ?";
@@ -178,9 +184,9 @@ constexpr std::string_view UPDATE_ESCALATED =
 
 constexpr std::string_view INSERT_HISTORY =
     "INSERT INTO referral_history(referral_id, status, at, reason, occurred_at, note, actor, "
-    "directory_version, centre_id) VALUES (?,?,?,?,?,?,?,?,?)";
+    "directory_version, centre_id, person) VALUES (?,?,?,?,?,?,?,?,?,?)";
 constexpr std::string_view SELECT_HISTORY =
-    "SELECT status, at, reason, occurred_at, note, actor, directory_version, centre_id "
+    "SELECT status, at, reason, occurred_at, note, actor, directory_version, centre_id, person "
     "FROM referral_history WHERE referral_id = ? ORDER BY id";
 
 constexpr std::string_view COUNT_CHARGES =
@@ -276,7 +282,8 @@ std::vector<std::string> migrations() {
           // The kit's tables store instants as Unix milliseconds (docs/decisions.md 16).
           outbox::migration_unix_ms() + ConsumerLoop::migration_unix_ms() +
               access_log::migration_unix_ms(),
-          own_instants_unix_ms(), std::string(SCHEMA_5)};
+          own_instants_unix_ms(), std::string(SCHEMA_5),
+          std::string(access_log::MIGRATION_PERSON) + std::string(SCHEMA_6)};
 }
 
 std::optional<std::string> Store::secret(const std::string& name) {
@@ -414,7 +421,7 @@ std::optional<std::string> maybe_text(const sqlite::Stmt& q, int col) {
 
 void Store::add_history(const std::string& referral_id, v1::ReferralStatus status, Instant at,
                         const std::string& reason, Instant occurred_at, const std::string& note) {
-  add_history(referral_id, {status, at, reason, occurred_at, note, {}, {}, {}});
+  add_history(referral_id, {status, at, reason, occurred_at, note, {}, {}, {}, {}});
 }
 
 void Store::add_history(const std::string& referral_id, const HistoryRow& h) {
@@ -425,6 +432,7 @@ void Store::add_history(const std::string& referral_id, const HistoryRow& h) {
   bind_text_or_null(*q, 7, h.actor.value_or(""));
   bind_text_or_null(*q, 8, h.directory_version.value_or(""));
   bind_text_or_null(*q, 9, h.centre_id.value_or(""));
+  bind_text_or_null(*q, 10, h.person.value_or(""));
   q->run();
 }
 
@@ -442,6 +450,7 @@ std::vector<HistoryRow> Store::history(const std::string& referral_id) {
     h.actor = maybe_text(*q, 5);
     h.directory_version = maybe_text(*q, 6);
     h.centre_id = maybe_text(*q, 7);
+    h.person = maybe_text(*q, 8);
     out.push_back(std::move(h));
   }
   return out;

@@ -69,6 +69,8 @@ struct HistoryRow {
   std::optional<std::string> actor;
   std::optional<std::string> directory_version;
   std::optional<std::string> centre_id;
+  // The person who made the step through henvis-web (their user name).
+  std::optional<std::string> person;
 };
 
 // Where a page of a referral list ends: the last referral's sort key.

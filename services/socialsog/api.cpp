@@ -306,9 +306,10 @@ http::Response Api::receipt(const http::Request& req) {
     if (req.principal.role == v1::ROLE_COORDINATOR && !without_account(v)) return not_found();
     if (!v.has_receipt_at()) {  // recording it twice is the same as once
       const Instant at = happened_at("receivedAt", r.received_at(), v, now);
-      store::set_receipt(db_, id, at, req.principal.label);
+      store::set_receipt(db_, id, at, req.principal.label, req.principal.person);
       *v.mutable_receipt_at() = to_timestamp(at);
       v.set_receipt_recorded_by(req.principal.label);
+      v.set_receipt_recorded_by_person(req.principal.person);
       emit_event(db_, v, "receipt_recorded", at);
       spdlog::info("receipt recorded underretning_id={} recipient={} by_role={}", id,
                    v.recipient_id(), v1::Role_Name(req.principal.role));
@@ -342,9 +343,10 @@ http::Response Api::response(const http::Request& req) {
     v1::UnderretningView v = visible(req);
     if (!v.has_receipt_at()) {
       // Responding is confirming receipt.
-      store::set_receipt(db_, id, now, req.principal.label);
+      store::set_receipt(db_, id, now, req.principal.label, req.principal.person);
       *v.mutable_receipt_at() = to_timestamp(now);
       v.set_receipt_recorded_by(req.principal.label);
+      v.set_receipt_recorded_by_person(req.principal.person);
       emit_event(db_, v, "receipt_recorded", now);
     }
     if (v.response() != r.response() || v.response_note() != r.note()) {
@@ -356,6 +358,7 @@ http::Response Api::response(const http::Request& req) {
       e.set_note(r.note());
       *e.mutable_at() = to_timestamp(now);
       e.set_recorded_by(req.principal.label);
+      e.set_recorded_by_person(req.principal.person);
       store::add_response(db_, id, e);
       v.set_response(r.response());
       *v.mutable_response_at() = e.at();
@@ -402,6 +405,7 @@ http::Response Api::forwarding(const http::Request& req) {
       f->set_channel(channel);
       f->set_note(r.note());
       f->set_recorded_by(req.principal.label);
+      f->set_recorded_by_person(req.principal.person);
       *f->mutable_recorded_at() = to_timestamp(now);
       store::set_forwarding(db_, id, *f);
       emit_event(db_, v, "forwarded", now);

@@ -140,6 +140,15 @@ INSERT INTO underretning_responses(underretning_id, response, note, at, recorded
 CREATE INDEX scans_started ON scans(started_at);
 )sql";
 
+// Migration 5: the person who recorded a receipt, a response or a forwarding
+// through henvis-web (docs/decisions.md "Delegated principals (henvis-web)"),
+// beside the principal's label.
+constexpr const char* PERSONS = R"sql(
+ALTER TABLE underretninger ADD COLUMN receipt_person TEXT;
+ALTER TABLE underretninger ADD COLUMN forwarded_person TEXT;
+ALTER TABLE underretning_responses ADD COLUMN recorded_by_person TEXT;
+)sql";
+
 }  // namespace
 
 std::vector<std::string> migrations() {
@@ -147,7 +156,8 @@ std::vector<std::string> migrations() {
           // The kit's tables store instants as Unix milliseconds (docs/decisions.md 16).
           outbox::migration_unix_ms() + ConsumerLoop::migration_unix_ms() +
               access_log::migration_unix_ms(),
-          instants_to_unix_ms(), HISTORY_AND_FORWARDING};
+          instants_to_unix_ms(), HISTORY_AND_FORWARDING,
+          std::string(access_log::MIGRATION_PERSON) + PERSONS};
 }
 
 namespace store {
@@ -220,8 +230,8 @@ constexpr std::string_view ADD_DISTRICT =
 constexpr std::string_view LOAD_UNDERRETNING =
     "SELECT notice, recipient_id, notification_id, delivered_at, receipt_at, missed_at, "
     "response, response_at, response_note, receipt_by, forwarded_at, forwarding_channel, "
-    "forwarding_note, forwarded_by, forwarding_recorded_at FROM underretninger "
-    "WHERE underretning_id = ?";
+    "forwarding_note, forwarded_by, forwarding_recorded_at, receipt_person, forwarded_person "
+    "FROM underretninger WHERE underretning_id = ?";
 // Creation order; rowid breaks ties within a millisecond.
 constexpr std::string_view UNDERRETNINGER_TO =
     "SELECT underretning_id FROM underretninger WHERE recipient_id = ? "
@@ -240,21 +250,22 @@ constexpr std::string_view RECEIPTS_DUE =
 constexpr std::string_view SET_DELIVERED =
     "UPDATE underretninger SET delivered_at = ? WHERE underretning_id = ?";
 constexpr std::string_view SET_RECEIPT =
-    "UPDATE underretninger SET receipt_at = ?, receipt_by = ? WHERE underretning_id = ?";
+    "UPDATE underretninger SET receipt_at = ?, receipt_by = ?, receipt_person = ? "
+    "WHERE underretning_id = ?";
 constexpr std::string_view SET_MISSED =
     "UPDATE underretninger SET missed_at = ? WHERE underretning_id = ?";
 constexpr std::string_view SET_RESPONSE =
     "UPDATE underretninger SET response = ?, response_at = ?, response_note = ? "
     "WHERE underretning_id = ?";
 constexpr std::string_view ADD_RESPONSE =
-    "INSERT INTO underretning_responses(underretning_id, response, note, at, recorded_by) "
-    "VALUES (?,?,?,?,?)";
+    "INSERT INTO underretning_responses(underretning_id, response, note, at, recorded_by, "
+    "recorded_by_person) VALUES (?,?,?,?,?,?)";
 constexpr std::string_view RESPONSES =
-    "SELECT response, note, at, recorded_by FROM underretning_responses "
+    "SELECT response, note, at, recorded_by, recorded_by_person FROM underretning_responses "
     "WHERE underretning_id = ? ORDER BY id";
 constexpr std::string_view SET_FORWARDING =
     "UPDATE underretninger SET forwarded_at = ?, forwarding_channel = ?, forwarding_note = ?, "
-    "forwarded_by = ?, forwarding_recorded_at = ? WHERE underretning_id = ?";
+    "forwarded_by = ?, forwarding_recorded_at = ?, forwarded_person = ? WHERE underretning_id = ?";
 constexpr std::string_view BY_NOTIFICATION =
     "SELECT underretning_id FROM underretninger WHERE notification_id = ? AND notification_id != "
     "''";
@@ -508,9 +519,9 @@ void set_delivered(sqlite::Db& db, const std::string& underretning_id, Instant a
 }
 
 void set_receipt(sqlite::Db& db, const std::string& underretning_id, Instant at,
-                 const std::string& by) {
+                 const std::string& by, const std::string& person) {
   auto q = db.query(SET_RECEIPT);
-  q->bind(1, at).bind(2, by).bind(3, underretning_id).run();
+  q->bind(1, at).bind(2, by).bind(3, person).bind(4, underretning_id).run();
 }
 
 void set_missed(sqlite::Db& db, const std::string& underretning_id, Instant at) {
@@ -538,7 +549,7 @@ void add_response(sqlite::Db& db, const std::string& underretning_id,
     q->bind_null(3);
   else
     q->bind(3, entry.note());
-  q->bind(4, at).bind(5, entry.recorded_by()).run();
+  q->bind(4, at).bind(5, entry.recorded_by()).bind(6, entry.recorded_by_person()).run();
 }
 
 std::vector<v1::UnderretningResponseEntry> responses(sqlite::Db& db,
@@ -552,6 +563,7 @@ std::vector<v1::UnderretningResponseEntry> responses(sqlite::Db& db,
     if (!q->is_null(1)) e.set_note(q->text(1));
     *e.mutable_at() = to_timestamp(q->instant(2));
     e.set_recorded_by(q->text(3));
+    if (!q->is_null(4)) e.set_recorded_by_person(q->text(4));
     out.push_back(std::move(e));
   }
   return out;
@@ -565,7 +577,8 @@ void set_forwarding(sqlite::Db& db, const std::string& underretning_id,
     q->bind_null(3);
   else
     q->bind(3, f.note());
-  q->bind(4, f.recorded_by()).bind(5, to_time_point(f.recorded_at())).bind(6, underretning_id);
+  q->bind(4, f.recorded_by()).bind(5, to_time_point(f.recorded_at()));
+  q->bind(6, f.recorded_by_person()).bind(7, underretning_id);
   q->run();
 }
 
@@ -626,6 +639,7 @@ std::optional<v1::UnderretningView> load_underretning(sqlite::Db& db, const std:
   if (auto t = q->maybe_instant(7)) *v.mutable_response_at() = to_timestamp(*t);
   if (!q->is_null(8)) v.set_response_note(q->text(8));
   if (!q->is_null(9)) v.set_receipt_recorded_by(q->text(9));
+  if (!q->is_null(15)) v.set_receipt_recorded_by_person(q->text(15));
   if (auto t = q->maybe_instant(10)) {
     auto* f = v.mutable_forwarding();
     *f->mutable_forwarded_at() = to_timestamp(*t);
@@ -633,6 +647,7 @@ std::optional<v1::UnderretningView> load_underretning(sqlite::Db& db, const std:
     if (!q->is_null(12)) f->set_note(q->text(12));
     f->set_recorded_by(q->text(13));
     if (auto r = q->maybe_instant(14)) *f->mutable_recorded_at() = to_timestamp(*r);
+    if (!q->is_null(16)) f->set_recorded_by_person(q->text(16));
   }
   q->reset();
   for (auto& e : store::responses(db, id)) *v.add_responses() = std::move(e);

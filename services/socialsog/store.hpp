@@ -141,9 +141,10 @@ std::optional<std::string> undelivered(sqlite::Db& db, const std::string& notifi
 std::vector<std::string> receipts_due(sqlite::Db& db, Instant now);
 
 void set_delivered(sqlite::Db& db, const std::string& underretning_id, Instant at);
-// `by`: "inbox" (acknowledged in notifier's inbox) or the principal's label.
+// `by`: "inbox" (acknowledged in notifier's inbox) or the principal's label;
+// `person`: the person acting through henvis-web ("" otherwise).
 void set_receipt(sqlite::Db& db, const std::string& underretning_id, Instant at,
-                 const std::string& by);
+                 const std::string& by, const std::string& person = "");
 void set_missed(sqlite::Db& db, const std::string& underretning_id, Instant at);
 // Appends a response to the underretning's history and makes it the current
 // one. An empty note is stored as none.

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "henvis/digest.hpp"
 #include "henvis/http_client.hpp"
 #include "henvis/ids.hpp"
 
@@ -156,16 +157,34 @@ Stack::Stack(std::map<std::string, std::string> extra)
     write_service_config(dir_, s, extra_config_[s]);
 }
 
+std::vector<std::pair<std::string, std::string>> person_headers(const std::string& person,
+                                                                const std::string& role,
+                                                                const std::string& scope) {
+  return {{"Henvis-Person", person}, {"Henvis-Person-Role", role}, {"Henvis-Person-Scope", scope}};
+}
+
+namespace {
+// dir/tokens.textproto: the dev tokens and DELEGATING_TOKEN (henvis-web's kind).
+fs::path write_tokens(const fs::path& dir, const fs::path& dev_tokens) {
+  const fs::path path = dir / "tokens.textproto";
+  std::ofstream(path) << slurp(dev_tokens) << "\ntokens {\n  label: \"" << DELEGATING_TOKEN
+                      << "\"\n  sha256_hex: \"" << sha256_hex(DELEGATING_TOKEN)
+                      << "\"\n  delegating: true\n}\n";
+  return path;
+}
+}  // namespace
+
 void write_service_config(const fs::path& dir, const std::string& service, const std::string& extra,
                           const std::string& http_extra) {
   const fs::path conf = fs::path(HENVIS_SOURCE_DIR) / "deploy/config/dev";
+  const fs::path tokens = write_tokens(dir, conf / "tokens.textproto");
   std::ofstream out(dir / (service + ".textproto"));
   out << "service: \"" << service << "\"\n"
       << "kafka { bootstrap_file: \"" << (dir / "bootstrap.txt").string() << "\" }\n"
       << "http { address: \"127.0.0.1\" port: 0 " << http_extra << " }\n"
       << "database: \"" << (dir / (service + ".db")).string() << "\"\n"
       << "directory_file: \"" << (conf / "directory.textproto").string() << "\"\n"
-      << "tokens_file: \"" << (conf / "tokens.textproto").string() << "\"\n"
+      << "tokens_file: \"" << tokens.string() << "\"\n"
       << extra;
 }
 

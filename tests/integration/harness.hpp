@@ -98,9 +98,18 @@ CtlRun henvisctl(const std::filesystem::path& dir, const std::string& args);
 // Every byte of every SQLite file (db, -wal, -shm) in `dir`.
 std::string read_all_databases(const std::filesystem::path& dir);
 
+// A delegating token (as henvis-web holds) in every test stack's tokens
+// file besides the dev tokens: its requests name the acting person.
+inline constexpr const char* DELEGATING_TOKEN = "test-henvis-web";
+// The Henvis-Person* headers naming the person a delegating token acts for.
+std::vector<std::pair<std::string, std::string>> person_headers(const std::string& person,
+                                                                const std::string& role,
+                                                                const std::string& scope);
+
 // Writes dir/<service>.textproto for a test stack: loopback, port 0 (the
 // service binds a free port itself), its database in `dir`, the dev
-// directory and tokens, then `extra` (text-format fields); `http_extra` goes
+// directory, and in dir/tokens.textproto the dev tokens and
+// DELEGATING_TOKEN, then `extra` (text-format fields); `http_extra` goes
 // inside the http block (e.g. "rate_limit { ... }").
 void write_service_config(const std::filesystem::path& dir, const std::string& service,
                           const std::string& extra = "", const std::string& http_extra = "");

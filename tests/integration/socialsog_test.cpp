@@ -8,10 +8,12 @@
 #include <cmath>
 #include <ctime>
 #include <fstream>
+#include <map>
 
 #include "harness.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
+#include "henvis/sqlite.hpp"
 #include "henvis/topics.hpp"
 #include "henvis/v1/api.pb.h"
 #include "henvis/v1/socialsog.pb.h"
@@ -230,6 +232,51 @@ TEST_CASE("Socialsøg through the stack: acknowledging in the inbox is the recei
                     "{\"receivedAt\":\"" + day(0) + "\"}");
   CHECK(again.status == 200);
   CHECK(parse<v1::UnderretningView>(again.body).receipt_at().seconds() == v.receipt_at().seconds());
+  CHECK(s.stop("socialsog") == 0);
+  CHECK(s.stop("notifier") == 0);
+}
+
+TEST_CASE("Socialsøg through the stack: a receipt and response recorded for a person name them",
+          "[integration][socialsog][delegation]") {
+  Stack s;
+  start_socialsog(s);
+  // Given an underretning for Herning from a scan
+  const std::int64_t now = std::time(nullptr);
+  produce(s, {incident("deleg-inc-1", "mvj", "PH-G-GROV-VOLD", now - 86400 * 5)});
+  REQUIRE(eventually([&] { return s.metric("socialsog", "henvis_consumer_applied_total") >= 1; }));
+  const int port = s.port("socialsog");
+  auto r = http("POST", port, "/v1/scans", "dev-coordinator-mvj");
+  REQUIRE(r.status == 200);
+  const auto scan = parse<v1::ScanView>(r.body);
+  REQUIRE(scan.underretninger_created() == 1);
+  const std::string id = scan.underretning_ids(0);
+
+  // When henvis-web records the receipt and a response for Herning's caseworker
+  const auto worker = person_headers("kommune-657", "municipality", "kommune-657");
+  auto rc =
+      http("POST", port, "/v1/underretninger/" + id + "/receipt", DELEGATING_TOKEN, "", worker);
+  REQUIRE(rc.status == 200);
+  auto resp = http("POST", port, "/v1/underretninger/" + id + "/response", DELEGATING_TOKEN,
+                   R"({"response":"UNDERRETNING_RESPONSE_ASSESSMENT_STARTED"})", worker);
+  REQUIRE(resp.status == 200);
+
+  // Then the view names the person for the receipt and the response, beside the label
+  auto g = http("GET", port, "/v1/underretninger/" + id, "dev-coordinator-mvj");
+  REQUIRE(g.status == 200);
+  const auto v = parse<v1::UnderretningView>(g.body);
+  CHECK(v.receipt_recorded_by() == DELEGATING_TOKEN);
+  CHECK(v.receipt_recorded_by_person() == "kommune-657");
+  REQUIRE(v.responses_size() == 1);
+  CHECK(v.responses(0).recorded_by() == DELEGATING_TOKEN);
+  CHECK(v.responses(0).recorded_by_person() == "kommune-657");
+  // And the coordinator's own read records no person
+  sqlite::Db db(s.database("socialsog"));
+  sqlite::Stmt st(db, "SELECT purpose, person FROM access_log ORDER BY id");
+  std::map<std::string, std::string> person_of;
+  while (st.step()) person_of[st.text(0)] += st.text(1) + ";";
+  CHECK(person_of["receipt"] == "kommune-657;");
+  CHECK(person_of["response"] == "kommune-657;");
+  CHECK(person_of["underretning_read"] == ";");
   CHECK(s.stop("socialsog") == 0);
   CHECK(s.stop("notifier") == 0);
 }

@@ -332,7 +332,8 @@ TEST_CASE("notifier: instants stored as RFC 3339 text become Unix milliseconds",
   const auto steps = henvis::notifier::migrations();
   {
     henvis::sqlite::Db db(db_path);
-    db.migrate({steps.begin(), steps.end() - 1});
+    // (step 3 converts; step 4, the access log's person, came later)
+    db.migrate({steps.begin(), steps.begin() + 3});
     db.exec(
         "INSERT INTO inbox(notification_id, recipient_id, kind, referral_id, contact, "
         "requested_at, delivered_at, read_at, available_at, state, channel) VALUES "

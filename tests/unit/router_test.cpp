@@ -959,6 +959,41 @@ TEST_CASE("coordinator: forwarding names a missing note or an unknown centre or 
   CHECK(f.status_of("ref-o2") == v1::REFERRAL_STATUS_UNROUTABLE);
 }
 
+TEST_CASE("coordinator: steps made for a person through henvis-web name them in the history",
+          "[router][unroutable][delegation]") {
+  UnroutableFixture f;
+  // Given henvis-web's principal for the mvj coordinator's person
+  auto as_person = [](henvis::http::Request r, const std::string& person = "koordinator-mvj") {
+    r.principal.label = "henvis-web";
+    r.principal.person = person;
+    return r;
+  };
+  // When it forwards the unroutable referral, and the centre's person records an outcome
+  const auto fwd =
+      f.api.forward(as_person(coordinator_request("forwarding", "ref-o2", FORWARD_657)));
+  REQUIRE(fwd.status == 200);
+  const auto out = f.api.record_outcome(as_person(
+      outcome_request("ref-o2", "rusmiddelcenter-657", outcome_body(v1::REFERRAL_STATUS_REACHED)),
+      "center-657"));
+  REQUIRE(out.status == 200);
+  // Then the forwarding keeps the label as actor and the person; the outcome the person
+  const auto v = parse_body<v1::ReferralView>(out.body);
+  const auto& forwarded = v.history(v.history_size() - 2);
+  CHECK(forwarded.status() == v1::REFERRAL_STATUS_ROUTED);
+  CHECK(forwarded.actor() == "henvis-web");
+  CHECK(forwarded.person() == "koordinator-mvj");
+  CHECK(v.history(v.history_size() - 1).person() == "center-657");
+  // And the router's own steps name nobody
+  CHECK(v.history(0).person().empty());
+  // And a closure by the person too
+  UnroutableFixture g;
+  const auto closed =
+      g.api.close(as_person(coordinator_request("closure", "ref-o2", R"({"reason":"duplicate"})")));
+  REQUIRE(closed.status == 200);
+  const auto c = parse_body<v1::ReferralView>(closed.body);
+  CHECK(c.history(c.history_size() - 1).person() == "koordinator-mvj");
+}
+
 TEST_CASE("coordinator: closing an unroutable referral records the reason once",
           "[router][unroutable]") {
   UnroutableFixture f;

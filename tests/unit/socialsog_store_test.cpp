@@ -417,6 +417,38 @@ TEST_CASE(
   CHECK(s.events("forwarded") == 1);
 }
 
+TEST_CASE(
+    "Socialsøg: a forwarding and receipt made for a person through henvis-web keep the person "
+    "beside the label",
+    "[socialsog][store][coordinator][delegation]") {
+  // Given an underretning for a Holstebro child (sent to the mvj coordinator)
+  TempDir dir("socialsog-store");
+  henvis::ManualClock clock(at("2024-06-03T04:00:00Z"));
+  Service s(dir.file("s.db"), clock);
+  s.add(household("inc-1", 1, 661, ts("2024-05-20T21:00:00Z")));
+  const std::string id = s.scan().at(0);
+  REQUIRE(ss::load_underretning(s.db, id)->notice().kommunekode() == 661);
+  ss::Api api(dir.file("s.db"), s.scanner, nullptr);
+  // When henvis-web's principal for the coordinator's person forwards it and records the receipt
+  auto as_person = [&](const std::string& body) {
+    auto req = coordinator(id, "mvj", body);
+    req.principal.label = "henvis-web";
+    req.principal.person = "koordinator-mvj";
+    return req;
+  };
+  REQUIRE(api.forwarding(as_person(R"({"channel":"letter"})")).status == 200);
+  REQUIRE(api.receipt(as_person("")).status == 200);
+  // Then the view names the person beside the label for both
+  const auto v = parsed<v1::UnderretningView>(api.get_underretning(coordinator(id, "mvj")));
+  CHECK(v.forwarding().recorded_by() == "henvis-web");
+  CHECK(v.forwarding().recorded_by_person() == "koordinator-mvj");
+  CHECK(v.receipt_recorded_by() == "henvis-web");
+  CHECK(v.receipt_recorded_by_person() == "koordinator-mvj");
+  // And the coordinator's own token, reading it, names no person
+  CHECK(scalar(s.db, "SELECT count(*) FROM access_log WHERE person = 'koordinator-mvj'") == 2);
+  CHECK(scalar(s.db, "SELECT count(*) FROM access_log WHERE person = ''") == 1);
+}
+
 TEST_CASE("Socialsøg: GET by id for the owner and the district's coordinators, access-logged",
           "[socialsog][store][api]") {
   TempDir dir("socialsog-store");

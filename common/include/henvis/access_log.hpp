@@ -13,6 +13,9 @@ namespace henvis::access_log {
 extern const char* const MIGRATION;
 // A later step for databases made with MIGRATION: `at` as Unix ms.
 std::string migration_unix_ms();
+// A later step: the acting person (auth::Principal::person; "" for a token
+// used directly). Every service that records appends it to its migrations.
+extern const char* const MIGRATION_PERSON;
 
 void record(sqlite::Db& db, const auth::Principal& who, const std::string& referral_id,
             const std::string& purpose);
