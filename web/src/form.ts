@@ -19,6 +19,9 @@ export function danishReason(reason: string): string {
     return "Denne registrering er allerede sendt med andre oplysninger. Start en ny registrering.";
   if (r.includes("must not be in the future")) return "Må ikke ligge i fremtiden.";
   if (r.includes("before the charge")) return "Må ikke ligge før sigtelsen.";
+  if (r.includes("before the underretning was sent")) return "Må ikke ligge før underretningen blev sendt.";
+  if (r.includes("give both from and to")) return "Vælg både en fra- og en til-dato, eller ingen af dem.";
+  if (r.includes("rfc 3339 time or a date")) return "Skriv en dato.";
   if (r.includes("must be after from")) return "Skal ligge efter startdatoen.";
   if (r.includes("not a centre the directory routes to")) return "Vælg et rusmiddelcenter, der er med i ordningen i dag.";
   if (r.includes("required") || r.includes("is empty")) return max ? `Skal udfyldes (højst ${max[1]} tegn).` : "Skal udfyldes.";

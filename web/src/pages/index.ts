@@ -4,8 +4,14 @@
 import type { Page } from "../router";
 import betjent from "./betjent";
 import center from "./center";
+import evaluering from "./evaluering";
+import kommune from "./kommune";
+import koordinator from "./koordinator";
 
 export const pages: Page[] = [
   betjent,
   center,
+  kommune,
+  koordinator,
+  evaluering,
 ];

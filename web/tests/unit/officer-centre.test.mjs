@@ -4,21 +4,7 @@
 //   node --test web/tests/unit/
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { build } from "esbuild";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-
-const src = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "src");
-const out = mkdtempSync(join(tmpdir(), "henvis-ui-"));
-process.on("exit", () => rmSync(out, { recursive: true, force: true }));
-
-async function load(name) {
-  const file = join(out, `${name}.mjs`);
-  await build({ entryPoints: [join(src, `${name}.ts`)], bundle: true, format: "esm", outfile: file, logLevel: "error" });
-  return import(pathToFileURL(file).href);
-}
+import { load } from "./bundle.mjs";
 
 const f = await load("format");
 const w = await load("workdays");
