@@ -40,7 +40,10 @@ export async function run(t) {
   const after = await t.eventually(async () => {
     await t.visit(evaluator, "/evaluering");
     const n = await conversations(evaluator);
-    return n !== null && n >= (before ?? 0) + 5 ? n : null;
+    // Published counts carry a consistent -2..+2 noise (docs/statistics.md):
+    // five more conversations make a withheld count shown, or a shown one
+    // larger (before <= true + 2, after >= true + 5 - 2).
+    return n !== null && n >= (before === null ? 1 : before + 1) ? n : null;
   }, "the chart counting five more conversations");
   t.log(`conversations in the chart: ${before ?? "<5"} → ${after}`);
   const table = evaluator.getByTestId("referral-stats");

@@ -206,12 +206,18 @@ export function statsQuery(p: { from?: string; to?: string; groupBy?: string[]; 
 }
 
 /**
- * The API's `to` is the day after the last: the form asks for the last day
- * included ("til og med"), so one day is added. YYYY-MM-DD in, out.
+ * Statistics cover whole calendar months (docs/statistics.md: a window that
+ * ends a day later could be subtracted from this one). The form asks for the
+ * first and the last month included ("YYYY-MM"); the API's `from` is the first
+ * day of the first month and its `to` the first day of the month after the last.
  */
-export function dayAfter(day: string): string {
-  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
-  if (!match) return day;
-  const d = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]) + 1));
+export function monthStart(month: string): string {
+  return /^\d{4}-\d{2}$/.test(month) ? `${month}-01` : month;
+}
+
+export function monthAfter(month: string): string {
+  const match = /^(\d{4})-(\d{2})$/.exec(month);
+  if (!match) return month;
+  const d = new Date(Date.UTC(Number(match[1]), Number(match[2]), 1));
   return d.toISOString().slice(0, 10);
 }

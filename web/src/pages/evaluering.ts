@@ -8,7 +8,7 @@ import { BarController, BarElement, CategoryScale, Chart, LinearScale, Tooltip }
 import { call, describeError } from "../api";
 import { alertBox, clear, h, uid } from "../dom";
 import { bindForm, selectField, textField } from "../form";
-import { formatDate, formatNumber } from "../format";
+import { formatNumber } from "../format";
 import type { Page } from "../router";
 import {
   REFERRAL_COLUMNS,
@@ -17,7 +17,8 @@ import {
   UNDERRETNING_COLUMNS,
   UNDERRETNING_DIMENSIONS,
   type TableView,
-  dayAfter,
+  monthAfter,
+  monthStart,
   funnelChart,
   statsQuery,
   tableView,
@@ -26,18 +27,19 @@ import {
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip);
 
 interface Filter {
-  from: string; // YYYY-MM-DD, the first day, or ""
-  last: string; // YYYY-MM-DD, the last day included, or ""
+  from: string; // YYYY-MM, the first month, or ""
+  last: string; // YYYY-MM, the last month included, or ""
   groupBy: string[];
   dateBasis?: string;
 }
 
 function query(f: Filter, format?: "csv"): string {
-  return statsQuery({ from: f.from, to: f.last ? dayAfter(f.last) : "", groupBy: f.groupBy, dateBasis: f.dateBasis, format });
+  return statsQuery({ from: f.from ? monthStart(f.from) : "", to: f.last ? monthAfter(f.last) : "", groupBy: f.groupBy, dateBasis: f.dateBasis, format });
 }
 
 function periodText(f: Filter): string {
-  const day = (d: string) => formatDate(`${d}T12:00:00Z`);
+  const day = (m: string) =>
+    new Intl.DateTimeFormat("da-DK", { month: "long", year: "numeric", timeZone: "UTC" }).format(new Date(`${m}-15T12:00:00Z`));
   if (f.from && f.last) return `${day(f.from)}–${day(f.last)}`;
   if (f.from) return `fra ${day(f.from)}`;
   if (f.last) return `til og med ${day(f.last)}`;
@@ -173,7 +175,7 @@ function filterForm(id: string, dims: readonly { value: string; label: string }[
   const form = h(
     "form",
     { novalidate: true, class: "stats-filter", "data-testid": `${id}-filter` },
-    h("div", { class: "date-range" }, textField({ name: "from", label: "Fra og med", type: "date" }), textField({ name: "last", label: "Til og med", type: "date" })),
+    h("div", { class: "date-range" }, textField({ name: "from", label: "Fra og med måned", type: "month" }), textField({ name: "last", label: "Til og med måned", type: "month" })),
     checkboxes("groupBy", "Opdel efter", dims, initial),
     extra,
     h("button", { type: "submit", class: "button button-primary" }, "Vis tal"),

@@ -107,8 +107,9 @@ test('group labels: months and ISO weeks in Danish, offences by name, municipali
 });
 
 test('the stats query: "to" as the day after the last day chosen, groupBy joined, CSV asked for', () => {
-  assert.equal(s.dayAfter('2024-12-31'), '2025-01-01');
-  assert.equal(s.dayAfter('2024-02-28'), '2024-02-29');
+  assert.equal(s.monthStart('2024-12'), '2024-12-01');
+  assert.equal(s.monthAfter('2024-12'), '2025-01-01');
+  assert.equal(s.monthAfter('2024-02'), '2024-03-01');
   assert.equal(s.statsQuery({ from: '2024-01-01', to: '2025-01-01', groupBy: ['month', 'offence'], format: 'csv' }),
     '?from=2024-01-01&to=2025-01-01&groupBy=month%2Coffence&format=csv');
   assert.equal(s.statsQuery({}), '');
