@@ -37,6 +37,9 @@ std::optional<std::string> upstream_target(const http::Request& req, const std::
   const std::string prefix = "/api/" + service + "/";
   if (req.path.rfind(prefix, 0) != 0) return std::nullopt;
   std::string target = req.path.substr(prefix.size() - 1);
+  // Only the services' API: their /metrics, /readyz and /openapi.json need no
+  // token and are for operators, not for the browser.
+  if (target.rfind("/v1/", 0) != 0) return std::nullopt;
   if (!req.raw_query.empty()) target += "?" + req.raw_query;
   return target;
 }

@@ -34,16 +34,16 @@ std::string read_token(const std::string& path) {
   return token;
 }
 
-// Only a warning: a test may forward with a plain token. Without the flag the
-// services act with the token's own role instead of the person's.
+// Refused at start: without the flag the services would ignore the person
+// headers and every browser user would act with the token's own role.
 void check_delegating(const ServiceSetup& setup, const std::string& token) {
   v1::Tokens tokens;
   config::load(config::resolve(setup.config_dir, setup.config.tokens_file()), tokens);
   const std::string hash = sha256_hex(token);
   for (const auto& t : tokens.tokens())
     if (t.sha256_hex() == hash && t.delegating()) return;
-  spdlog::warn("the delegation token is not a delegating token of tokens_file label_known={}",
-               setup.tokens.authenticate("Bearer " + token).has_value());
+  throw std::invalid_argument(
+      "web.delegation_token_file: the token is not a token of tokens_file with delegating: true");
 }
 
 std::chrono::seconds seconds_or(std::int32_t configured, std::chrono::seconds fallback) {

@@ -388,6 +388,12 @@ TEST_CASE("web forwarding: the target is the path after /api/<service> with the 
   CHECK(web::upstream_target(r, "router") == "/v1/referrals?status=open&q=a%20b");
   r.path = "/api//router/v1/referrals";
   CHECK_FALSE(web::upstream_target(r, "router"));
+  // Only the services' /v1/ API: not their operator routes
+  for (const std::string path : {"/api/router/metrics", "/api/router/readyz",
+                                 "/api/router/openapi.json", "/api/router/v1"}) {
+    r.path = path;
+    CHECK_FALSE(web::upstream_target(r, "router"));
+  }
 }
 
 TEST_CASE(

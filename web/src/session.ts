@@ -134,6 +134,9 @@ onSessionExpired(() => {
       loginForm("Din session er udløbet", "Log ind igen for at fortsætte. Det du har skrevet er gemt.", (u) => {
         clear(host);
         if (before && u.username !== before) {
+          // Someone else: what the first user typed (drafts keyed by
+          // referral or notice) is not theirs to see.
+          sessionStorage.clear();
           location.assign("/");
           return;
         }
