@@ -85,6 +85,19 @@ bool origin_allowed(const http::Request& req, const std::string& configured, boo
   return origin == "https://" + host || (insecure && origin == "http://" + host);
 }
 
+std::string client_address(const http::Request& req, const std::vector<std::string>& trusted) {
+  const std::string peer = req.remote_address.empty() ? "unknown" : req.remote_address;
+  if (std::find(trusted.begin(), trusted.end(), peer) == trusted.end()) return peer;
+  // The proxy appends the address it saw: the last entry is the one to trust.
+  std::string forwarded = req.header("x-forwarded-for");
+  const auto comma = forwarded.rfind(',');
+  if (comma != std::string::npos) forwarded.erase(0, comma + 1);
+  const auto first = forwarded.find_first_not_of(" \t");
+  const auto last = forwarded.find_last_not_of(" \t");
+  if (first == std::string::npos) return peer;
+  return forwarded.substr(first, last - first + 1);
+}
+
 Api::Api(Settings settings, const std::string& database, const Clock& clock, http::Metrics& metrics)
     : settings_(std::move(settings)),
       sessions_(database, clock, settings_.timeouts),
@@ -137,8 +150,9 @@ http::Response Api::login(http::Request& req) {
                  {{"outcome", outcome}})
         .Increment();
   };
-  const std::string address = req.remote_address.empty() ? "unknown" : req.remote_address;
-  if (const int wait = sessions_.throttled(in.username(), address)) {
+  const LoginAttempt attempt =
+      sessions_.attempt_login(in.username(), client_address(req, settings_.trusted_proxies));
+  if (const int wait = attempt.wait_seconds) {
     count("throttled");
     http::Response r =
         http::problem(429, "Too Many Requests",
@@ -148,11 +162,10 @@ http::Response Api::login(http::Request& req) {
   }
   const auto user = settings_.users->verify(in.username(), in.password());
   if (!user) {
-    sessions_.failed_login(in.username(), address);
-    count("failed");
+    count("failed");  // counted as a failure by attempt_login
     return http::problem(401, "Unauthorized", "wrong user name or password");
   }
-  sessions_.succeeded_login(in.username());
+  sessions_.login_succeeded(attempt);
   const NewSession s = sessions_.create(user->username());
   count("succeeded");
   http::Response r = http::json(200, session_body(*user, s.session.csrf_token));

@@ -72,6 +72,7 @@ Settings load_settings(const ServiceSetup& setup) {
                  s.assets_dir.string());
   s.insecure_cookies = w.insecure_cookies();
   s.origin = w.origin();
+  s.trusted_proxies.assign(w.trusted_proxies().begin(), w.trusted_proxies().end());
   s.timeouts = {seconds_or(w.session_idle_seconds(), DEFAULT_IDLE_TIMEOUT),
                 seconds_or(w.session_absolute_seconds(), DEFAULT_ABSOLUTE_TIMEOUT)};
   return s;

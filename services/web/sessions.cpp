@@ -26,6 +26,9 @@ std::string user_key(const std::string& username) {
 std::string address_key(const std::string& address) {
   return sha256_hex(std::string("address") + '\0' + address);
 }
+std::string user_and_address_key(const std::string& username, const std::string& address) {
+  return sha256_hex(std::string("user-address") + '\0' + username + '\0' + address);
+}
 }  // namespace
 
 bool same_secret(const std::string& a, const std::string& b) {
@@ -76,24 +79,38 @@ int Sessions::wait_seconds(const std::string& key, int max_failures) {
   return static_cast<int>(std::max<std::int64_t>(wait, 1));
 }
 
+int Sessions::wait_seconds(const std::string& username, const std::string& address) {
+  return std::max(
+      {wait_seconds(user_and_address_key(username, address), MAX_FAILURES_PER_USER_AND_ADDRESS),
+       wait_seconds(address_key(address), MAX_FAILURES_PER_ADDRESS),
+       wait_seconds(user_key(username), MAX_FAILURES_PER_USER)});
+}
+
 int Sessions::throttled(const std::string& username, const std::string& address) {
   std::lock_guard lock(mu_);
-  return std::max(wait_seconds(user_key(username), MAX_FAILURES_PER_USER),
-                  wait_seconds(address_key(address), MAX_FAILURES_PER_ADDRESS));
+  return wait_seconds(username, address);
 }
 
-void Sessions::failed_login(const std::string& username, const std::string& address) {
-  const auto now = clock_.now();
+LoginAttempt Sessions::attempt_login(const std::string& username, const std::string& address) {
+  LoginAttempt a{username, address, clock_.now(), 0};
+  std::lock_guard lock(mu_);
+  a.wait_seconds = wait_seconds(username, address);
+  if (a.wait_seconds) return a;
+  sqlite::Transaction tx(db_);
+  for (const auto& key :
+       {user_and_address_key(username, address), address_key(address), user_key(username)})
+    store::record_failure(db_, key, a.at);
+  tx.commit();
+  return a;
+}
+
+void Sessions::login_succeeded(const LoginAttempt& a) {
   std::lock_guard lock(mu_);
   sqlite::Transaction tx(db_);
-  store::record_failure(db_, user_key(username), now);
-  store::record_failure(db_, address_key(address), now);
+  store::delete_failure(db_, address_key(a.address), a.at);
+  store::delete_failure(db_, user_key(a.username), a.at);
+  store::clear_failures(db_, user_and_address_key(a.username, a.address));
   tx.commit();
-}
-
-void Sessions::succeeded_login(const std::string& username) {
-  std::lock_guard lock(mu_);
-  store::clear_failures(db_, user_key(username));
 }
 
 void Sessions::prune() {

@@ -15,9 +15,13 @@ namespace henvis::web {
 
 inline constexpr std::chrono::seconds DEFAULT_IDLE_TIMEOUT{30 * 60};
 inline constexpr std::chrono::seconds DEFAULT_ABSOLUTE_TIMEOUT{8 * 60 * 60};
-// Failed log-ins within the window after which the next is refused 429.
-inline constexpr int MAX_FAILURES_PER_USER = 5;
+// Failed log-ins within the window after which the next is refused 429: a
+// user from one address; anyone from one address; a user from every address
+// (distributed guessing), high enough that no single address can lock a
+// person out.
+inline constexpr int MAX_FAILURES_PER_USER_AND_ADDRESS = 5;
 inline constexpr int MAX_FAILURES_PER_ADDRESS = 20;
+inline constexpr int MAX_FAILURES_PER_USER = 50;
 inline constexpr std::chrono::minutes THROTTLE_WINDOW{15};
 
 struct SessionTimeouts {
@@ -30,6 +34,15 @@ struct Session {
   std::string id_sha256;
   std::string username;
   std::string csrf_token;
+};
+
+// A log-in attempt: refused for `wait_seconds`, or let through and counted as a
+// failure in advance (at `at`) until login_succeeded says otherwise.
+struct LoginAttempt {
+  std::string username;
+  std::string address;
+  std::chrono::system_clock::time_point at;
+  int wait_seconds = 0;
 };
 
 // A session just made: the cookie value (256 random bits, hex) is only here.
@@ -51,14 +64,20 @@ class Sessions {
   // Seconds until the next log-in of this user from this address may be
   // tried; 0 if it may now.
   int throttled(const std::string& username, const std::string& address);
-  void failed_login(const std::string& username, const std::string& address);
-  // A successful log-in forgets the user's failures (not the address's).
-  void succeeded_login(const std::string& username);
+  // Checks the throttle and, if the attempt may go on, counts it as a failure
+  // before the password is checked, under one lock: concurrent attempts
+  // cannot all pass the check while the first one's Argon2id runs.
+  LoginAttempt attempt_login(const std::string& username, const std::string& address);
+  // The password was right: the attempt is no failure, and the user's
+  // failures from this address are forgotten (not the address's, nor the
+  // user's from elsewhere).
+  void login_succeeded(const LoginAttempt& attempt);
   // Deletes expired sessions and failures older than the window.
   void prune();
 
  private:
   int wait_seconds(const std::string& key, int max_failures);
+  int wait_seconds(const std::string& username, const std::string& address);
 
   const Clock& clock_;
   SessionTimeouts timeouts_;

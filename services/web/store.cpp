@@ -40,6 +40,9 @@ constexpr const char* INSERT_FAILURE = "INSERT INTO login_failures (key_sha256, 
 constexpr const char* FAILURES_SINCE =
     "SELECT at FROM login_failures WHERE key_sha256 = ? AND at > ? ORDER BY at";
 constexpr const char* CLEAR_FAILURES = "DELETE FROM login_failures WHERE key_sha256 = ?";
+constexpr const char* DELETE_FAILURE =
+    "DELETE FROM login_failures WHERE rowid = "
+    "(SELECT rowid FROM login_failures WHERE key_sha256 = ? AND at = ? LIMIT 1)";
 constexpr const char* DELETE_FAILURES_BEFORE = "DELETE FROM login_failures WHERE at < ?";
 }  // namespace
 
@@ -89,6 +92,10 @@ std::vector<sqlite::Instant> failures_since(sqlite::Db& db, const std::string& k
 
 void clear_failures(sqlite::Db& db, const std::string& key_sha256) {
   db.query(CLEAR_FAILURES)->bind(1, key_sha256).run();
+}
+
+void delete_failure(sqlite::Db& db, const std::string& key_sha256, sqlite::Instant at) {
+  db.query(DELETE_FAILURE)->bind(1, key_sha256).bind(2, at).run();
 }
 
 void delete_failures_before(sqlite::Db& db, sqlite::Instant before) {

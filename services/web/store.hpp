@@ -44,6 +44,8 @@ void record_failure(sqlite::Db& db, const std::string& key_sha256, sqlite::Insta
 std::vector<sqlite::Instant> failures_since(sqlite::Db& db, const std::string& key_sha256,
                                             sqlite::Instant since);
 void clear_failures(sqlite::Db& db, const std::string& key_sha256);
+// One failure under the key at `at` (an attempt counted in advance that succeeded).
+void delete_failure(sqlite::Db& db, const std::string& key_sha256, sqlite::Instant at);
 void delete_failures_before(sqlite::Db& db, sqlite::Instant before);
 
 }  // namespace store

@@ -42,11 +42,15 @@ struct Settings {
   bool insecure_cookies = false;
   std::string origin;
   SessionTimeouts timeouts;
+  std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For is believed
 };
 Settings load_settings(const ServiceSetup& setup);
 
 // The value of the cookie `name` in a Cookie header; "" if absent.
 std::string cookie_value(const std::string& cookie_header, const std::string& name);
+// The browser's address for the log-in throttle: the peer's, or, when the peer
+// is a trusted proxy, the last X-Forwarded-For entry (the one it appended).
+std::string client_address(const http::Request& req, const std::vector<std::string>& trusted);
 // Whether a request's Origin (if any) is the web's own.
 bool origin_allowed(const http::Request& req, const std::string& configured_origin, bool insecure);
 

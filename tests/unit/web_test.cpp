@@ -231,27 +231,51 @@ TEST_CASE("web sessions: only the SHA-256 of a session id is stored", "[web]") {
 }
 
 TEST_CASE(
-    "web throttle: the 6th log-in after 5 failures for a user waits until the oldest "
-    "leaves the 15 minutes",
+    "web throttle: the 6th log-in after 5 failures for a user from one address waits until the "
+    "oldest leaves the 15 minutes",
     "[web]") {
   TempDir tmp("web-throttle");
   henvis::sqlite::Db(tmp.file("web.db")).migrate(web::migrations());
   henvis::ManualClock clock(T0);
   web::Sessions sessions(tmp.file("web.db"), clock, {});
+  auto fail = [&](const std::string& user, const std::string& address) {
+    REQUIRE(sessions.attempt_login(user, address).wait_seconds == 0);
+  };
   for (int i = 0; i < 5; ++i) {
     CHECK(sessions.throttled("betjent-mvj", "192.0.2.1") == 0);
-    sessions.failed_login("betjent-mvj", "192.0.2.1");
+    fail("betjent-mvj", "192.0.2.1");
     clock.advance(1min);
   }
-  // The first failure was 5 minutes ago: 10 minutes to wait.
-  CHECK(sessions.throttled("betjent-mvj", "192.0.2.99") == 600);
-  CHECK(sessions.throttled("evaluator", "192.0.2.99") == 0);  // another user
+  // The first failure was 5 minutes ago: 10 minutes to wait, from this address
+  CHECK(sessions.throttled("betjent-mvj", "192.0.2.1") == 600);
+  CHECK(sessions.attempt_login("betjent-mvj", "192.0.2.1").wait_seconds == 600);
+  // but not from another: one address cannot lock a person out
+  CHECK(sessions.throttled("betjent-mvj", "192.0.2.99") == 0);
+  CHECK(sessions.throttled("evaluator", "192.0.2.1") == 0);  // another user
   clock.advance(10min);
-  CHECK(sessions.throttled("betjent-mvj", "192.0.2.99") == 0);
-  sessions.failed_login("betjent-mvj", "192.0.2.1");
-  CHECK(sessions.throttled("betjent-mvj", "192.0.2.1") == 60);
-  sessions.succeeded_login("betjent-mvj");
-  CHECK(sessions.throttled("betjent-mvj", "192.0.2.99") == 0);
+  CHECK(sessions.throttled("betjent-mvj", "192.0.2.1") == 0);
+  // A right password forgets the user's failures from that address
+  fail("betjent-mvj", "192.0.2.1");
+  const auto ok = sessions.attempt_login("betjent-mvj", "192.0.2.1");
+  REQUIRE(ok.wait_seconds == 0);
+  sessions.login_succeeded(ok);
+  for (int i = 0; i < 4; ++i) fail("betjent-mvj", "192.0.2.1");
+  CHECK(sessions.throttled("betjent-mvj", "192.0.2.1") == 0);
+}
+
+TEST_CASE(
+    "web throttle: 50 failures for one user from many addresses throttle that user "
+    "everywhere",
+    "[web]") {
+  TempDir tmp("web-throttle");
+  henvis::sqlite::Db(tmp.file("web.db")).migrate(web::migrations());
+  henvis::ManualClock clock(T0);
+  web::Sessions sessions(tmp.file("web.db"), clock, {});
+  for (int i = 0; i < 50; ++i)
+    REQUIRE(sessions.attempt_login("betjent-mvj", "198.51.100." + std::to_string(i)).wait_seconds ==
+            0);
+  CHECK(sessions.throttled("betjent-mvj", "203.0.113.1") == 900);
+  CHECK(sessions.throttled("evaluator", "203.0.113.1") == 0);
 }
 
 TEST_CASE("web throttle: 20 failures from one address throttle every user from it", "[web]") {
@@ -259,14 +283,26 @@ TEST_CASE("web throttle: 20 failures from one address throttle every user from i
   henvis::sqlite::Db(tmp.file("web.db")).migrate(web::migrations());
   henvis::ManualClock clock(T0);
   web::Sessions sessions(tmp.file("web.db"), clock, {});
-  for (int i = 0; i < 20; ++i) sessions.failed_login("user-" + std::to_string(i), "192.0.2.1");
+  for (int i = 0; i < 20; ++i)
+    REQUIRE(sessions.attempt_login("user-" + std::to_string(i), "192.0.2.1").wait_seconds == 0);
   CHECK(sessions.throttled("new-user", "192.0.2.1") == 900);
   CHECK(sessions.throttled("new-user", "192.0.2.2") == 0);
-  sessions.succeeded_login("user-1");  // forgets the user's, not the address's
-  CHECK(sessions.throttled("new-user", "192.0.2.1") == 900);
   clock.advance(web::THROTTLE_WINDOW);
   sessions.prune();
   CHECK(sessions.throttled("new-user", "192.0.2.1") == 0);
+}
+
+TEST_CASE(
+    "web throttle: behind a trusted proxy the browser's address is the last "
+    "X-Forwarded-For entry, from anyone else the peer's",
+    "[web]") {
+  henvis::http::Request r;
+  r.remote_address = "10.0.0.5";
+  r.headers["x-forwarded-for"] = "203.0.113.9, 198.51.100.7";
+  CHECK(web::client_address(r, {"10.0.0.5"}) == "198.51.100.7");
+  CHECK(web::client_address(r, {}) == "10.0.0.5");  // a header anyone can send
+  r.headers.erase("x-forwarded-for");
+  CHECK(web::client_address(r, {"10.0.0.5"}) == "10.0.0.5");
 }
 
 // ---------------------------------------------------------------- /auth
