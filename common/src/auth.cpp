@@ -82,11 +82,6 @@ std::string scope_problem(v1::Role role, const std::string& s, const Directory& 
                                  : "scope '" + s + "' is not a " + rule->what + " of the directory";
 }
 
-bool valid_user_name(const std::string& s) {
-  return !s.empty() && s.size() <= MAX_USER_NAME &&
-         s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._-") == std::string::npos;
-}
-
 // The role a delegating token may act in, by its name; admin is not
 // delegated (docs/decisions.md "Delegated principals (henvis-web)").
 std::optional<v1::Role> delegable_role(const std::string& name) {
@@ -108,7 +103,7 @@ void check_scopes(const v1::Tokens& tokens, const Directory& directory) {
 
 std::variant<Principal, Refusal> TokenStore::delegated(const Entry& token,
                                                        const PersonClaim& claim) const {
-  if (!valid_user_name(claim.person))
+  if (!valid_person_name(claim.person))
     return Refusal{"Henvis-Person",
                    "required with this token: the acting person's user name, 1-64 characters "
                    "of a-z, 0-9, '.', '_' and '-'"};
@@ -149,6 +144,11 @@ std::string_view role_name(v1::Role role) {
     default:
       return "none";
   }
+}
+
+bool valid_person_name(const std::string& s) {
+  return !s.empty() && s.size() <= MAX_USER_NAME &&
+         s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._-") == std::string::npos;
 }
 
 }  // namespace henvis::auth

@@ -46,8 +46,14 @@ Users::Users(const v1::Users& users, const Directory& directory) {
   init_sodium();
   for (const auto& u : users.users()) {
     const std::string who = "user '" + u.username() + "'";
-    if (u.username().empty()) throw std::invalid_argument("users: a user without a username");
+    if (!auth::valid_person_name(u.username()))
+      throw std::invalid_argument(
+          "users: a username must be 1-64 of a-z 0-9 . _ - (the services' Henvis-Person)");
     if (u.role() == v1::ROLE_UNSPECIFIED) throw std::invalid_argument(who + ": role is required");
+    // The services refuse admin as a person's role (decisions.md 20): such a
+    // user could log in and do nothing, a password to guess for no use.
+    if (u.role() == v1::ROLE_ADMIN)
+      throw std::invalid_argument(who + ": admin is not a web role (admin work is henvisctl's)");
     if (!is_argon2id(u.password_hash()))
       throw std::invalid_argument(who + ": password_hash must be an Argon2id string (" +
                                   crypto_pwhash_STRPREFIX + "...; henvis-web hash-password)");

@@ -69,6 +69,9 @@ class TokenStore {
 
 std::string_view role_name(v1::Role role);
 
+// A user name the services accept as Henvis-Person: 1-64 of [a-z0-9._-].
+bool valid_person_name(const std::string& name);
+
 // Checks every token's scope against the directory (at service start and in
 // `henvisctl config check`): officer and coordinator a district id, centre a
 // centre recipient id, municipality a municipality recipient id, evaluator
