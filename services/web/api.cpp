@@ -126,7 +126,9 @@ std::pair<Session, const v1::User*> Api::require_session(const http::Request& re
   const auto s = sessions_.resume(cookie_value(req.header("cookie"), SESSION_COOKIE));
   if (!s) throw http::Problem(session_expired());
   const v1::User* user = settings_.users->find(s->username);
-  if (!user) {  // removed from the users file since
+  // Removed from the users file since, or given another password, role or
+  // scope: a session stolen before the change must not outlive it.
+  if (!user || Users::grant_of(*user) != s->grant_sha256) {
     sessions_.end(s->id_sha256);
     throw http::Problem(session_expired());
   }
@@ -166,7 +168,7 @@ http::Response Api::login(http::Request& req) {
     return http::problem(401, "Unauthorized", "wrong user name or password");
   }
   sessions_.login_succeeded(attempt);
-  const NewSession s = sessions_.create(user->username());
+  const NewSession s = sessions_.create(user->username(), Users::grant_of(*user));
   count("succeeded");
   http::Response r = http::json(200, session_body(*user, s.session.csrf_token));
   r.headers["Set-Cookie"] = set_cookie(s.id, false);

@@ -38,12 +38,13 @@ bool same_secret(const std::string& a, const std::string& b) {
 Sessions::Sessions(const std::string& database, const Clock& clock, SessionTimeouts timeouts)
     : clock_(clock), timeouts_(timeouts), db_(database) {}
 
-NewSession Sessions::create(const std::string& username) {
+NewSession Sessions::create(const std::string& username, const std::string& grant) {
   NewSession s{random_hex(), {}};
-  s.session = {sha256_hex(s.id), username, random_hex()};
+  s.session = {sha256_hex(s.id), username, random_hex(), grant};
   const auto now = clock_.now();
   std::lock_guard lock(mu_);
-  store::insert_session(db_, {s.session.id_sha256, username, s.session.csrf_token, now, now});
+  store::insert_session(db_,
+                        {s.session.id_sha256, username, s.session.csrf_token, now, now, grant});
   return s;
 }
 
@@ -61,7 +62,7 @@ std::optional<Session> Sessions::resume(const std::string& id) {
   // A write (and a disk sync) at most every 1/30 of the idle timeout, not
   // at every request: the idle clock is that much less exact.
   if (now - row->last_seen_at >= timeouts_.idle / 30) store::touch_session(db_, key, now);
-  return Session{key, row->username, row->csrf_token};
+  return Session{key, row->username, row->csrf_token, row->grant_sha256};
 }
 
 void Sessions::end(const std::string& id_sha256) {

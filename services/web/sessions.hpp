@@ -34,6 +34,7 @@ struct Session {
   std::string id_sha256;
   std::string username;
   std::string csrf_token;
+  std::string grant_sha256;  // what the user was granted at log-in (grant_of)
 };
 
 // A log-in attempt: refused for `wait_seconds`, or let through and counted as a
@@ -55,7 +56,8 @@ class Sessions {
  public:
   Sessions(const std::string& database, const Clock& clock, SessionTimeouts timeouts);
 
-  NewSession create(const std::string& username);
+  // grant: Users::grant_of the user at log-in.
+  NewSession create(const std::string& username, const std::string& grant = "");
   // The session the cookie value names if it is neither idle too long nor too
   // old (an expired one is deleted); marks it used now.
   std::optional<Session> resume(const std::string& id);

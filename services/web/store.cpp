@@ -21,17 +21,22 @@ CREATE TABLE login_failures (
 );
 CREATE INDEX login_failures_key ON login_failures(key_sha256, at);
 CREATE INDEX login_failures_at ON login_failures(at);
-)sql"};
+)sql",
+          // What the user was granted at log-in (users.hpp grant_of): a session
+          // ends when the user's password, role or scope changes. Sessions from
+          // before this step have '' and end at their next request.
+          "ALTER TABLE sessions ADD COLUMN grant_sha256 TEXT NOT NULL DEFAULT '';\n"};
 }
 
 namespace store {
 
 namespace {
 constexpr const char* INSERT_SESSION =
-    "INSERT INTO sessions (id_sha256, username, csrf_token, created_at, last_seen_at) "
-    "VALUES (?, ?, ?, ?, ?)";
+    "INSERT INTO sessions (id_sha256, username, csrf_token, created_at, last_seen_at, "
+    "grant_sha256) VALUES (?, ?, ?, ?, ?, ?)";
 constexpr const char* FIND_SESSION =
-    "SELECT username, csrf_token, created_at, last_seen_at FROM sessions WHERE id_sha256 = ?";
+    "SELECT username, csrf_token, created_at, last_seen_at, grant_sha256 FROM sessions "
+    "WHERE id_sha256 = ?";
 constexpr const char* TOUCH_SESSION = "UPDATE sessions SET last_seen_at = ? WHERE id_sha256 = ?";
 constexpr const char* DELETE_SESSION = "DELETE FROM sessions WHERE id_sha256 = ?";
 constexpr const char* DELETE_EXPIRED =
@@ -53,6 +58,7 @@ void insert_session(sqlite::Db& db, const SessionRow& s) {
       .bind(3, s.csrf_token)
       .bind(4, s.created_at)
       .bind(5, s.last_seen_at)
+      .bind(6, s.grant_sha256)
       .run();
 }
 
@@ -60,7 +66,7 @@ std::optional<SessionRow> find_session(sqlite::Db& db, const std::string& id_sha
   auto q = db.query(FIND_SESSION);
   q->bind(1, id_sha256);
   if (!q->step()) return std::nullopt;
-  return SessionRow{id_sha256, q->text(0), q->text(1), q->instant(2), q->instant(3)};
+  return SessionRow{id_sha256, q->text(0), q->text(1), q->instant(2), q->instant(3), q->text(4)};
 }
 
 void touch_session(sqlite::Db& db, const std::string& id_sha256, sqlite::Instant at) {

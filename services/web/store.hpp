@@ -28,6 +28,7 @@ struct SessionRow {
   std::string csrf_token;
   sqlite::Instant created_at;
   sqlite::Instant last_seen_at;
+  std::string grant_sha256;  // users.hpp grant_of at log-in
 };
 
 void insert_session(sqlite::Db& db, const SessionRow& s);

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "henvis/auth.hpp"
+#include "henvis/digest.hpp"
 
 namespace henvis::web {
 
@@ -79,6 +80,11 @@ std::optional<v1::User> Users::verify(const std::string& username,
   }
   if (!password_matches(it->second.password_hash(), password)) return std::nullopt;
   return it->second;
+}
+
+std::string Users::grant_of(const v1::User& user) {
+  return sha256_hex(user.password_hash() + '\0' + std::to_string(user.role()) + '\0' +
+                    user.scope());
 }
 
 const v1::User* Users::find(const std::string& username) const {

@@ -31,6 +31,10 @@ class Users {
   // The user by name (a session's user, looked up at every request so that a
   // user removed from the file is logged out).
   const v1::User* find(const std::string& username) const;
+  // What a session was granted: SHA-256 (hex) over the user's password hash,
+  // role and scope, so that changing any of them in the file ends the user's
+  // sessions.
+  static std::string grant_of(const v1::User& user);
   std::size_t size() const { return by_name_.size(); }
 
  private:

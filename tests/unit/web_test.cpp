@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <tuple>
 
 #include "henvis/clock.hpp"
 #include "henvis/config.hpp"
@@ -38,19 +39,23 @@ std::string quick_hash(const std::string& password) {
   return out;
 }
 
+// The same users (and hashes: a hash has a random salt) at every call.
 v1::Users test_users() {
-  v1::Users u;
-  auto& officer = *u.add_users();
-  officer.set_username("betjent-mvj");
-  officer.set_display_name("Betjent");
-  officer.set_password_hash(quick_hash("rigtigt"));
-  officer.set_role(v1::ROLE_OFFICER);
-  officer.set_scope("mvj");
-  auto& evaluator = *u.add_users();
-  evaluator.set_username("evaluator");
-  evaluator.set_password_hash(quick_hash("andet"));
-  evaluator.set_role(v1::ROLE_EVALUATOR);
-  return u;
+  static const v1::Users users = [] {
+    v1::Users u;
+    auto& officer = *u.add_users();
+    officer.set_username("betjent-mvj");
+    officer.set_display_name("Betjent");
+    officer.set_password_hash(quick_hash("rigtigt"));
+    officer.set_role(v1::ROLE_OFFICER);
+    officer.set_scope("mvj");
+    auto& evaluator = *u.add_users();
+    evaluator.set_username("evaluator");
+    evaluator.set_password_hash(quick_hash("andet"));
+    evaluator.set_role(v1::ROLE_EVALUATOR);
+    return u;
+  }();
+  return users;
 }
 
 http::Request request(const std::string& method, const std::string& path,
@@ -85,8 +90,13 @@ struct Web {
     tmp.write("secret.txt", "not to be served");
     fs::create_symlink(tmp.path / "secret.txt", tmp.path / "dist/link.txt");
     henvis::sqlite::Db(tmp.file("web.db")).migrate(web::migrations());
+    start(test_users());
+  }
+
+  // (Re)starts henvis-web on the same database with this users file.
+  void start(const v1::Users& users) {
     web::Settings s;
-    s.users = std::make_unique<web::Users>(test_users(), henvis::test::dev_directory());
+    s.users = std::make_unique<web::Users>(users, henvis::test::dev_directory());
     v1::WebSettings w;
     auto& up = *w.add_upstreams();
     up.set_service("intake");
@@ -356,6 +366,32 @@ TEST_CASE(
   CHECK_THAT(none.body, Catch::Contains(R"("type":"/problems/session-expired")"));
   w.clock.advance(31min);
   CHECK(w.handle(w.with_session(request("GET", "/auth/session"), cookie)).status == 401);
+}
+
+TEST_CASE("web session: a new password, role or scope in the users file ends the user's sessions",
+          "[web]") {
+  Web w;
+  auto session_status = [&](const std::string& cookie) {
+    return w.handle(w.with_session(request("GET", "/auth/session"), cookie)).status;
+  };
+  // Unchanged file, restarted: the session goes on
+  auto [cookie, csrf] = w.login();
+  w.start(test_users());
+  CHECK(session_status(cookie) == 200);
+  // Another scope for the user
+  auto moved = test_users();
+  for (auto& u : *moved.mutable_users())
+    if (u.username() == "betjent-mvj") u.set_scope("oj");
+  w.start(moved);
+  CHECK(session_status(cookie) == 401);
+  // Another password hash
+  w.start(test_users());
+  std::tie(cookie, csrf) = w.login();
+  auto rehashed = test_users();
+  for (auto& u : *rehashed.mutable_users())
+    if (u.username() == "betjent-mvj") u.set_password_hash(quick_hash("rigtigt"));
+  w.start(rehashed);
+  CHECK(session_status(cookie) == 401);
 }
 
 TEST_CASE("web logout: needs the CSRF token, deletes the session and clears the cookie", "[web]") {
