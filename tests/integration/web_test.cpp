@@ -119,7 +119,7 @@ std::string field(const google::protobuf::Struct& s, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("Web: a dev user logs in; a wrong password and an unknown user get the same 401",
+TEST_CASE("Web: a dev user logs in, a wrong password and an unknown user get the same 401",
           "[integration][web]") {
   Stack s;
   s.start_web(write_assets(s.dir()));
@@ -159,7 +159,7 @@ TEST_CASE(
   CHECK(cookie.find("Secure") == std::string::npos);
 }
 
-TEST_CASE("Web: a session survives a restart of henvis-web; logout ends it and clears the cookie",
+TEST_CASE("Web: a session survives a restart of henvis-web, logout ends it and clears the cookie",
           "[integration][web]") {
   Stack s;
   s.start_web(write_assets(s.dir()));
@@ -229,7 +229,7 @@ TEST_CASE("Web: after 5 failed log-ins for a user name the next is 429 with Retr
 }
 
 TEST_CASE(
-    "Web: an officer registers an offer through /api/intake; the browser's Authorization "
+    "Web: an officer registers an offer through /api/intake, the browser's Authorization "
     "header is not forwarded",
     "[integration][web]") {
   Stack s;
@@ -308,7 +308,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "Web: files are served with their type and the CSP; app routes get index.html; "
+    "Web: files are served with their type and the CSP, app routes get index.html, "
     "traversal is refused",
     "[integration][web]") {
   Stack s;

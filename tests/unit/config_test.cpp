@@ -82,8 +82,9 @@ TEST_CASE("config::resolve keeps absolute paths and joins relative ones", "[conf
 TEST_CASE("TokenStore: the dev admin token authenticates as admin", "[auth]") {
   // Given the dev tokens
   const auto store = dev_tokens();
-  // docs/design.md's ten (a coordinator per district) and a centre token for each of the 11
-  REQUIRE(store.size() == 19);
+  // docs/design.md's ten (a coordinator per district) and a centre token for each of the 11,
+  // and henvis-web's delegating token
+  REQUIRE(store.size() == 20);
   // When "Bearer dev-admin" is presented
   auto p = store.authenticate("Bearer dev-admin");
   // Then it is the admin

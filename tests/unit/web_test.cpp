@@ -137,7 +137,7 @@ struct Web {
 
 // ------------------------------------------------------------------ users
 
-TEST_CASE("web users: the right password verifies; a wrong one and an unknown user do not",
+TEST_CASE("web users: the right password verifies, a wrong one and an unknown user do not",
           "[web]") {
   const web::Users users(test_users(), henvis::test::dev_directory());
   const auto ok = users.verify("betjent-mvj", "rigtigt");
@@ -439,8 +439,8 @@ TEST_CASE(
 // ------------------------------------------------------------- forwarding
 
 TEST_CASE(
-    "web forwarding: no session is 401 session-expired; a state change needs the CSRF "
-    "token; a service down is 502",
+    "web forwarding: no session is 401 session-expired, a state change needs the CSRF "
+    "token, a service down is 502",
     "[web]") {
   Web w;
   const auto none = w.handle(request("GET", "/api/intake/v1/offers"));
@@ -469,7 +469,7 @@ TEST_CASE("web forwarding: the target is the path after /api/<service> with the 
 }
 
 TEST_CASE(
-    "web forwarding: only Content-Type, Accept and Idempotency-Key pass from the browser; "
+    "web forwarding: only Content-Type, Accept and Idempotency-Key pass from the browser, "
     "the token and the person headers are henvis-web's",
     "[web]") {
   auto r = request("POST", "/api/intake/v1/offers", "{}");
@@ -492,7 +492,7 @@ TEST_CASE(
 
 TEST_CASE(
     "web forwarding: status, body, Content-Type, Content-Disposition and Retry-After come "
-    "back; other headers do not",
+    "back, other headers do not",
     "[web]") {
   http::ClientResponse c;
   c.status = 429;
@@ -570,7 +570,7 @@ TEST_CASE("web assets: types by extension", "[web]") {
 }
 
 TEST_CASE(
-    "web cookies and origins: the session cookie is found among others; Origin must be the "
+    "web cookies and origins: the session cookie is found among others, Origin must be the "
     "web's own",
     "[web]") {
   CHECK(web::cookie_value("a=1; henvis_session=abc; b=2", "henvis_session") == "abc");
@@ -588,7 +588,7 @@ TEST_CASE(
 
 // ------------------------------------------------------ the kit's open routes
 
-TEST_CASE("http open routes: no token needed; a rest route takes the rest of the path", "[web]") {
+TEST_CASE("http open routes: no token needed, a rest route takes the rest of the path", "[web]") {
   http::Router r;
   r.add_open(
       "GET", "/api/{service}/{path}",
