@@ -175,7 +175,7 @@ function filterForm(id: string, dims: readonly { value: string; label: string }[
   const form = h(
     "form",
     { novalidate: true, class: "stats-filter", "data-testid": `${id}-filter` },
-    h("div", { class: "date-range" }, textField({ name: "from", label: "Fra og med måned", type: "month" }), textField({ name: "last", label: "Til og med måned", type: "month" })),
+    h("div", { class: "date-range" }, textField({ name: "from", label: "Fra og med", type: "month" }), textField({ name: "last", label: "Til og med", type: "month" })),
     checkboxes("groupBy", "Opdel efter", dims, initial),
     extra,
     h("button", { type: "submit", class: "button button-primary" }, "Vis tal"),
