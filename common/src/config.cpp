@@ -45,6 +45,17 @@ void load(const std::string& path, google::protobuf::Message& out) {
     throw Error(errors.errors().empty() ? "cannot parse " + path : errors.errors());
 }
 
+std::string read_key_file(const std::string& path, std::size_t min_bytes,
+                          const std::string& setting) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (!in || ss.str().size() < min_bytes)
+    throw std::invalid_argument(setting + " must hold at least " + std::to_string(min_bytes) +
+                                " bytes");
+  return ss.str();
+}
+
 std::string resolve(const std::string& base_dir, const std::string& p) {
   if (p.empty()) return p;
   std::filesystem::path fp(p);

@@ -6,10 +6,9 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
+#include "henvis/config.hpp"
 #include "henvis/sqlite.hpp"
 #include "store.hpp"
 
@@ -53,14 +52,8 @@ void perturb(std::span<int> counts, std::span<const std::uint64_t> cell_keys) {
 }
 
 std::string load_cell_key(sqlite::Db& db, const std::string& file) {
-  if (!file.empty()) {
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (!in || ss.str().size() < CellKey::KEY_BYTES)
-      throw std::invalid_argument("evaluation: cell_key_file must hold at least 16 bytes");
-    return ss.str();
-  }
+  if (!file.empty())
+    return config::read_key_file(file, CellKey::KEY_BYTES, "evaluation: cell_key_file");
   sqlite::Transaction tx(db);
   if (auto key = store::secret(db, "cell_key")) return *key;
   spdlog::warn("evaluation cell_key_file not set: using a key kept in the evaluation database");

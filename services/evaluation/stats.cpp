@@ -152,12 +152,16 @@ const char* dim_name(Dim d) {
   return "";
 }
 
+namespace {
+// Rule 5: counts as published: each plus the perturbation of its cell key
+// (cell_key.hpp), unless N <= 1 (disclosure control off: tests, synthetic data).
 std::vector<int> published(std::span<const int> counts, std::span<const std::uint64_t> keys,
                            int min_cell) {
   std::vector<int> out(counts.begin(), counts.end());
   if (min_cell > 1) perturb(out, keys);
   return out;
 }
+}  // namespace
 
 double round4(double x) { return std::round(x * 10000.0) / 10000.0; }
 

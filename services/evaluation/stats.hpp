@@ -202,11 +202,6 @@ std::vector<std::vector<bool>> suppress_table(const std::vector<std::vector<int>
                                               const std::vector<RowRelation>& row_relations,
                                               int min_cell);
 
-// Rule 5: counts as published: each plus the perturbation of its cell key
-// (cell_key.hpp), unless N <= 1 (disclosure control off: tests, synthetic data).
-std::vector<int> published(std::span<const int> counts, std::span<const std::uint64_t> keys,
-                           int min_cell);
-
 // A share rounded to 4 decimals.
 double round4(double x);
 

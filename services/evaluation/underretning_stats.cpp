@@ -5,6 +5,8 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/reflection.h>
 
+#include <algorithm>
+#include <array>
 #include <map>
 
 #include "henvis/v1/socialsog.pb.h"
@@ -94,7 +96,8 @@ void count(Agg& a, const UnderretningFact& f) {
 
 // Counts `f` and adds its record key to the key of every cell it counts in.
 void add(Agg& a, const UnderretningFact& f) {
-  const UCounts before = a.counts;
+  std::array<int, U_NCOL> before{};  // no allocation per fact and group
+  std::copy(a.counts.begin(), a.counts.end(), before.begin());
   count(a, f);
   for (int c = 0; c < U_NCOL; ++c)
     if (a.counts[c] != before[c]) a.keys[c] += f.record_key;  // mod 2^64

@@ -3,10 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
+#include "henvis/config.hpp"
 #include "henvis/digest.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/service.hpp"
@@ -35,14 +34,7 @@ Settings Settings::from(const v1::RouterSettings& s) {
 }
 
 std::string load_person_key(sqlite::Db& db, const std::string& file) {
-  if (!file.empty()) {
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (!in || ss.str().size() < 16)
-      throw std::invalid_argument("router: person_key_file must hold at least 16 bytes");
-    return ss.str();
-  }
+  if (!file.empty()) return config::read_key_file(file, 16, "router: person_key_file");
   sqlite::Transaction tx(db);
   Store store(db);
   if (auto key = store.secret("person_key")) return *key;

@@ -5,6 +5,7 @@
 
 #include <google/protobuf/message.h>
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 
@@ -32,6 +33,12 @@ M load(const std::string& path) {
 // Refuses a number outside what the service can use (a port above 65535, a
 // negative interval, ...), naming the field; 0 always means "the default".
 void check_ranges(const v1::ServiceConfig& c);
+
+// The bytes of a key file, as they are (binary: no newline stripped). Throws
+// std::invalid_argument "<setting> must hold at least <min_bytes> bytes" if
+// it cannot be read or is shorter.
+std::string read_key_file(const std::string& path, std::size_t min_bytes,
+                          const std::string& setting);
 
 // `p` if absolute, else `base_dir/p`.
 std::string resolve(const std::string& base_dir, const std::string& p);
