@@ -79,6 +79,7 @@ void check_ranges(const v1::ServiceConfig& c) {
       {"http.port", c.http().port(), 65535},
       {"http.body_limit_bytes", c.http().body_limit_bytes(), 16 * MIB},
       {"http.max_connections", c.http().max_connections(), 1000000},
+      {"http.max_connections_per_address", c.http().max_connections_per_address(), 1000000},
       {"http.rate_limit.per_address_per_second", rl.per_address_per_second(), 1000000},
       {"http.rate_limit.per_address_burst", rl.per_address_burst(), 1000000},
       {"http.rate_limit.per_principal_per_second", rl.per_principal_per_second(), 1000000},

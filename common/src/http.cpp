@@ -11,6 +11,8 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <sstream>
+#include <string>
+#include <unordered_map>
 
 #include <sys/resource.h>
 
@@ -436,6 +438,9 @@ struct Server::Impl {
   // io_context, whose destruction ends the last sessions).
   std::size_t connections = 0;
   const std::size_t max_connections;
+  const std::size_t max_per_address;
+  std::unordered_map<std::string, std::size_t> per_address;
+  prometheus::Gauge& open_connections;
   asio::io_context ioc{1};
   // ServerOptions::handler_threads; joined in stop(), after the I/O thread.
   std::optional<asio::thread_pool> pool;
@@ -451,7 +456,12 @@ struct Server::Impl {
         metrics(m),
         ready(std::move(rd)),
         limiter(options.rate_limits, options.clock ? *options.clock : system_clock, m),
-        max_connections(http::max_connections(options.max_connections)) {
+        max_connections(http::max_connections(options.max_connections)),
+        max_per_address(
+            options.max_connections_per_address > 0
+                ? options.max_connections_per_address
+                : std::min(max_connections, std::max<std::size_t>(64, max_connections / 4))),
+        open_connections(m.gauge("henvis_http_connections", "Open HTTP connections")) {
     if (options.handler_threads > 0) pool.emplace(options.handler_threads);
   }
 
@@ -464,6 +474,15 @@ struct Server::Impl {
     if (path == "/metrics") return Response{200, "text/plain; version=0.0.4", metrics.render()};
     if (options.openapi.empty()) return problem(404, "Not Found", "no such resource");
     return Response{200, "application/json", options.openapi};
+  }
+
+  // GET on one of kit_routes(): answered on the I/O thread even with a
+  // handler pool, so that probes and scrapes never wait behind a slow handler.
+  static bool answered_inline(const Request& req) {
+    if (req.method != "GET") return false;
+    for (const auto& k : kit_routes())
+      if (req.path == k.path && k.path != "/openapi.json") return true;
+    return false;
   }
 
   // Sets `route` to the matched route's pattern (the fixed paths are their own).
@@ -575,13 +594,20 @@ struct Server::Impl {
 namespace {
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Server::Impl& impl) : stream_(std::move(socket)), impl_(impl) {
-    beast::error_code ec;
-    const auto peer = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_address_ = peer.address().to_string();
+  // Counted on the I/O thread: created there, and destroyed there since the
+  // handler pool hands its reference back (on_read).
+  Session(tcp::socket socket, std::string remote_address, Server::Impl& impl)
+      : stream_(std::move(socket)), impl_(impl), remote_address_(std::move(remote_address)) {
     ++impl_.connections;
+    ++impl_.per_address[remote_address_];
+    impl_.open_connections.Increment();
   }
-  ~Session() { --impl_.connections; }
+  ~Session() {
+    --impl_.connections;
+    impl_.open_connections.Decrement();
+    auto it = impl_.per_address.find(remote_address_);
+    if (it != impl_.per_address.end() && --it->second == 0) impl_.per_address.erase(it);
+  }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
   void start() { read(); }
@@ -643,11 +669,14 @@ class Session : public std::enable_shared_from_this<Session> {
     req.remote_address = remote_address_;
     keep_alive_ = msg.keep_alive();
     const unsigned version = msg.version();
-    if (!impl_.pool) return write(impl_.handle_safe(req), version);
-    // On the handler pool; the answer is written back on the I/O thread.
+    if (!impl_.pool || Server::Impl::answered_inline(req))
+      return write(impl_.handle_safe(req), version);
+    // On the handler pool; the answer is written back on the I/O thread,
+    // which also gets the pool's reference, so the session ends there.
     asio::post(*impl_.pool, [self = shared_from_this(), req = std::move(req), version]() mutable {
       Response res = self->impl_.handle_safe(req);
-      asio::post(self->stream_.get_executor(), [self, res = std::move(res), version]() mutable {
+      auto executor = self->stream_.get_executor();
+      asio::post(executor, [self = std::move(self), res = std::move(res), version]() mutable {
         self->write(std::move(res), version);
       });
     });
@@ -725,14 +754,25 @@ void do_accept(Server::Impl& impl) {
   impl.acceptor->async_accept([&impl](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
     if (ec) return back_off(impl, ec);
-    if (impl.connections >= impl.max_connections) {
+    beast::error_code peer_ec;
+    const auto peer = socket.remote_endpoint(peer_ec);
+    std::string address = peer_ec ? "unknown" : peer.address().to_string();
+    const auto from_address = impl.per_address.find(address);
+    const char* full =
+        impl.connections >= impl.max_connections ? "total"
+        : from_address != impl.per_address.end() && from_address->second >= impl.max_per_address
+            ? "address"
+            : nullptr;
+    if (full) {
       impl.metrics
           .counter("henvis_http_connections_refused_total",
-                   "Connections answered 503 and closed: max_connections were open")
+                   "Connections answered 503 and closed: max_connections (limit=total) or "
+                   "max_connections_per_address (limit=address) were open",
+                   {{"limit", full}})
           .Increment();
       refuse_connection(std::move(socket));
     } else {
-      std::make_shared<Session>(std::move(socket), impl)->start();
+      std::make_shared<Session>(std::move(socket), std::move(address), impl)->start();
     }
     do_accept(impl);
   });

@@ -182,6 +182,13 @@ http::ServerOptions server_options(const v1::ServiceConfig& config) {
   opts.port = h.port();
   if (h.body_limit_bytes() > 0) opts.body_limit = static_cast<std::size_t>(h.body_limit_bytes());
   opts.max_connections = static_cast<std::size_t>(h.max_connections());
+  opts.max_connections_per_address = static_cast<std::size_t>(h.max_connections_per_address());
+  // Handlers run on a thread of their own, off the I/O thread: a slow request
+  // (a Socialsøg scan, a large export) holds up neither accepting, nor the
+  // limits' 429/503 answers, nor /healthz, /readyz and /metrics. One thread,
+  // because a service's API owns one SQLite connection; a service whose
+  // handlers are thread-safe asks for more (Service::server_options).
+  opts.handler_threads = 1;
   const auto& rl = h.rate_limit();
   auto& l = opts.rate_limits;
   const auto set = [](double& field, std::int32_t configured) {

@@ -181,12 +181,17 @@ struct ServerOptions {
   // Concurrent connections; more are answered 503 and closed. 0 = 1024, or
   // half the file-descriptor limit if that is less.
   std::size_t max_connections = 0;
+  // Concurrent connections from one remote address; more are answered 503
+  // and closed, so one client cannot take every slot (and the probes' with
+  // them). 0 = a quarter of max_connections, at least 64.
+  std::size_t max_connections_per_address = 0;
   // The rate limits' clock; nullptr = the system clock. Tests move a
   // ManualClock.
   const Clock* clock = nullptr;
   // 0: handlers run on the I/O thread. N > 0: on a pool of N threads, so
-  // that a slow handler (henvis-web waiting on an upstream) holds up no
-  // other connection; the handlers must then be thread-safe.
+  // that a slow handler holds up neither the I/O thread nor GET /healthz,
+  // /readyz and /metrics, which are then still answered on the I/O thread;
+  // with N > 1 the handlers must be thread-safe.
   std::size_t handler_threads = 0;
   // Set on every response (before the handler's own headers, which win):
   // henvis-web's Content-Security-Policy and friends.
