@@ -9,8 +9,10 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <sstream>
+#include <type_traits>
 
 #include <sys/resource.h>
 
@@ -26,6 +28,8 @@ using tcp = asio::ip::tcp;
 namespace {
 // An idle keep-alive connection is closed after this long.
 constexpr auto IDLE_TIMEOUT = std::chrono::seconds(30);
+// The closing close_notify exchange of a TLS connection may take this long.
+constexpr auto TLS_SHUTDOWN_TIMEOUT = std::chrono::seconds(5);
 
 // Request latency buckets, in seconds. Handlers are synchronous SQLite
 // reads and writes of a few milliseconds; the upper buckets catch a write
@@ -573,25 +577,54 @@ struct Server::Impl {
 };
 
 namespace {
-class Session : public std::enable_shared_from_this<Session> {
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection: plain (Stream = beast::tcp_stream) or TLS (TlsStream,
+// which handshakes first).
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool TLS = std::is_same_v<Stream, TlsStream>;
+  using std::enable_shared_from_this<Session>::shared_from_this;
+
  public:
-  Session(tcp::socket socket, Server::Impl& impl) : stream_(std::move(socket)), impl_(impl) {
+  template <class... TlsContext>
+  Session(tcp::socket socket, Server::Impl& impl, TlsContext&... ctx)
+      : stream_(std::move(socket), ctx...), impl_(impl) {
     beast::error_code ec;
-    const auto peer = stream_.socket().remote_endpoint(ec);
+    const auto peer = tcp_layer().socket().remote_endpoint(ec);
     if (!ec) remote_address_ = peer.address().to_string();
     ++impl_.connections;
   }
   ~Session() { --impl_.connections; }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
-  void start() { read(); }
+  void start() {
+    if constexpr (TLS) {
+      tcp_layer().expires_after(impl_.options.tls_handshake_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = shared_from_this()](beast::error_code ec) {
+                                if (!ec) return self->read();
+                                // Plain HTTP, an old protocol version, a
+                                // silent client: counted, not logged each.
+                                self->impl_.metrics
+                                    .counter("henvis_http_tls_handshake_failures_total",
+                                             "TLS handshakes that failed or timed out")
+                                    .Increment();
+                                self->close_tcp();
+                              });
+    } else {
+      read();
+    }
+  }
 
  private:
+  beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(stream_); }
+
   void read() {
     parser_.emplace();
     parser_->body_limit(impl_.options.body_limit);
     parser_->header_limit(16 * 1024);
-    stream_.expires_after(IDLE_TIMEOUT);
+    tcp_layer().expires_after(IDLE_TIMEOUT);
     bhttp::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -599,7 +632,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_read(beast::error_code ec) {
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::operation_aborted)
+        ec == asio::error::operation_aborted || ec == asio::ssl::error::stream_truncated)
       return close();
     if (ec == bhttp::error::body_limit) {
       keep_alive_ = false;
@@ -673,11 +706,20 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
+    if constexpr (TLS) {
+      // close_notify, bounded; then the TCP side.
+      tcp_layer().expires_after(TLS_SHUTDOWN_TIMEOUT);
+      stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->close_tcp(); });
+    } else {
+      close_tcp();
+    }
+  }
+  void close_tcp() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   Server::Impl& impl_;
@@ -685,8 +727,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = false;
 };
 
-// Over the connection cap: a 503 if the socket takes it at once, and closed.
-void refuse_connection(tcp::socket socket) {
+// Over the connection cap: a 503 if the socket takes it at once, and closed
+// (on a TLS port only closed: a plain answer would mean nothing there).
+void refuse_connection(tcp::socket socket, bool tls) {
   static const std::string answer = [] {
     const std::string body =
         problem(503, "Service Unavailable", "too many connections; retry later").body;
@@ -697,7 +740,7 @@ void refuse_connection(tcp::socket socket) {
   }();
   beast::error_code ec;
   socket.non_blocking(true, ec);
-  socket.write_some(asio::buffer(answer), ec);
+  if (!tls) socket.write_some(asio::buffer(answer), ec);
   socket.shutdown(tcp::socket::shutdown_both, ec);
   socket.close(ec);
 }
@@ -730,9 +773,11 @@ void do_accept(Server::Impl& impl) {
           .counter("henvis_http_connections_refused_total",
                    "Connections answered 503 and closed: max_connections were open")
           .Increment();
-      refuse_connection(std::move(socket));
+      refuse_connection(std::move(socket), impl.options.tls != nullptr);
+    } else if (impl.options.tls) {
+      std::make_shared<Session<TlsStream>>(std::move(socket), impl, *impl.options.tls)->start();
     } else {
-      std::make_shared<Session>(std::move(socket), impl)->start();
+      std::make_shared<Session<beast::tcp_stream>>(std::move(socket), impl)->start();
     }
     do_accept(impl);
   });
