@@ -1,7 +1,10 @@
 #include "henvis/tls.hpp"
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+
+#include <cstdio>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -33,6 +36,18 @@ void require_readable(const std::string& field, const std::string& path) {
   ERR_clear_error();  // OpenSSL's queue would otherwise surface in a later call
   throw std::invalid_argument(field + " " + path + " " + why);
 }
+// Loads the key (PEM, unencrypted) and checks that it is the certificate's.
+void use_private_key(SSL_CTX* c, const std::string& field, const std::string& path,
+                     const std::string& cert_field) {
+  FILE* in = std::fopen(path.c_str(), "r");
+  EVP_PKEY* pkey = in ? PEM_read_PrivateKey(in, nullptr, nullptr, nullptr) : nullptr;
+  if (in) std::fclose(in);
+  if (!pkey) refuse(field, path, "is not a PEM private key (unencrypted)");
+  const int used = SSL_CTX_use_PrivateKey(c, pkey);  // refuses a key of another certificate
+  EVP_PKEY_free(pkey);
+  if (used != 1 || SSL_CTX_check_private_key(c) != 1)
+    refuse(field, path, "does not match the certificate in " + cert_field);
+}
 }  // namespace
 
 std::shared_ptr<ssl::context> server_context(const ServerFiles& f, const std::string& prefix) {
@@ -46,10 +61,7 @@ std::shared_ptr<ssl::context> server_context(const ServerFiles& f, const std::st
   SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (SSL_CTX_use_certificate_chain_file(c, f.cert_chain_file.c_str()) != 1)
     refuse(cert, f.cert_chain_file, "is not a PEM certificate chain");
-  if (SSL_CTX_use_PrivateKey_file(c, f.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
-    refuse(key, f.key_file, "is not a PEM private key (unencrypted)");
-  if (SSL_CTX_check_private_key(c) != 1)
-    refuse(key, f.key_file, "does not match the certificate in " + cert);
+  use_private_key(c, key, f.key_file, cert);
   if (!f.client_ca_file.empty()) {
     require_readable(client_ca, f.client_ca_file);
     if (SSL_CTX_load_verify_locations(c, f.client_ca_file.c_str(), nullptr) != 1)
