@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "henvis/tls.hpp"
 #include "henvis/v1/config.pb.h"
 
 namespace henvis::config {
@@ -43,6 +44,24 @@ void load(const std::string& path, google::protobuf::Message& out) {
   parser.AllowUnknownExtension(false);
   if (!parser.ParseFromString(ss.str(), &out))
     throw Error(errors.errors().empty() ? "cannot parse " + path : errors.errors());
+}
+
+std::shared_ptr<boost::asio::ssl::context> server_tls(const v1::ServiceConfig& c,
+                                                      const std::string& config_dir) {
+  const auto& t = c.http().tls();
+  if (!c.http().has_tls()) {
+    if (c.dev()) return nullptr;
+    throw Error(
+        "http.tls is required: set http.tls.cert_chain_file and http.tls.key_file (plain HTTP "
+        "only with dev: true, on a developer's machine)");
+  }
+  try {
+    return tls::server_context({resolve(config_dir, t.cert_chain_file()),
+                                resolve(config_dir, t.key_file()),
+                                resolve(config_dir, t.client_ca_file())});
+  } catch (const std::invalid_argument& e) {
+    throw Error(e.what());
+  }
 }
 
 std::string read_key_file(const std::string& path, std::size_t min_bytes,

@@ -9,9 +9,11 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 
 #include <sys/resource.h>
@@ -28,6 +30,8 @@ using tcp = asio::ip::tcp;
 namespace {
 // An idle keep-alive connection is closed after this long.
 constexpr auto IDLE_TIMEOUT = std::chrono::seconds(30);
+// The closing close_notify exchange of a TLS connection may take this long.
+constexpr auto TLS_SHUTDOWN_TIMEOUT = std::chrono::seconds(5);
 
 // Request latency buckets, in seconds. Handlers are synchronous SQLite
 // reads and writes of a few milliseconds; the upper buckets catch a write
@@ -592,12 +596,23 @@ struct Server::Impl {
 };
 
 namespace {
-class Session : public std::enable_shared_from_this<Session> {
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection: plain (Stream = beast::tcp_stream) or TLS (TlsStream,
+// which handshakes first).
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool TLS = std::is_same_v<Stream, TlsStream>;
+  using std::enable_shared_from_this<Session>::shared_from_this;
+
  public:
   // Counted on the I/O thread: created there, and destroyed there since the
   // handler pool hands its reference back (on_read).
-  Session(tcp::socket socket, std::string remote_address, Server::Impl& impl)
-      : stream_(std::move(socket)), impl_(impl), remote_address_(std::move(remote_address)) {
+  template <class... TlsContext>
+  Session(tcp::socket socket, std::string remote_address, Server::Impl& impl, TlsContext&... ctx)
+      : stream_(std::move(socket), ctx...),
+        impl_(impl),
+        remote_address_(std::move(remote_address)) {
     ++impl_.connections;
     ++impl_.per_address[remote_address_];
     impl_.open_connections.Increment();
@@ -610,14 +625,33 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
-  void start() { read(); }
+  void start() {
+    if constexpr (TLS) {
+      tcp_layer().expires_after(impl_.options.tls_handshake_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = shared_from_this()](beast::error_code ec) {
+                                if (!ec) return self->read();
+                                // Plain HTTP, an old protocol version, a
+                                // silent client: counted, not logged each.
+                                self->impl_.metrics
+                                    .counter("henvis_http_tls_handshake_failures_total",
+                                             "TLS handshakes that failed or timed out")
+                                    .Increment();
+                                self->close_tcp();
+                              });
+    } else {
+      read();
+    }
+  }
 
  private:
+  beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(stream_); }
+
   void read() {
     parser_.emplace();
     parser_->body_limit(impl_.options.body_limit);
     parser_->header_limit(16 * 1024);
-    stream_.expires_after(IDLE_TIMEOUT);
+    tcp_layer().expires_after(IDLE_TIMEOUT);
     bhttp::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -625,7 +659,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_read(beast::error_code ec) {
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::operation_aborted)
+        ec == asio::error::operation_aborted || ec == asio::ssl::error::stream_truncated)
       return close();
     if (ec == bhttp::error::body_limit) {
       keep_alive_ = false;
@@ -702,11 +736,20 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
+    if constexpr (TLS) {
+      // close_notify, bounded; then the TCP side.
+      tcp_layer().expires_after(TLS_SHUTDOWN_TIMEOUT);
+      stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->close_tcp(); });
+    } else {
+      close_tcp();
+    }
+  }
+  void close_tcp() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   Server::Impl& impl_;
@@ -714,8 +757,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = false;
 };
 
-// Over the connection cap: a 503 if the socket takes it at once, and closed.
-void refuse_connection(tcp::socket socket) {
+// Over the connection cap: a 503 if the socket takes it at once, and closed
+// (on a TLS port only closed: a plain answer would mean nothing there).
+void refuse_connection(tcp::socket socket, bool tls) {
   static const std::string answer = [] {
     const std::string body =
         problem(503, "Service Unavailable", "too many connections; retry later").body;
@@ -726,7 +770,7 @@ void refuse_connection(tcp::socket socket) {
   }();
   beast::error_code ec;
   socket.non_blocking(true, ec);
-  socket.write_some(asio::buffer(answer), ec);
+  if (!tls) socket.write_some(asio::buffer(answer), ec);
   socket.shutdown(tcp::socket::shutdown_both, ec);
   socket.close(ec);
 }
@@ -770,9 +814,14 @@ void do_accept(Server::Impl& impl) {
                    "max_connections_per_address (limit=address) were open",
                    {{"limit", full}})
           .Increment();
-      refuse_connection(std::move(socket));
+      refuse_connection(std::move(socket), impl.options.tls != nullptr);
+    } else if (impl.options.tls) {
+      std::make_shared<Session<TlsStream>>(std::move(socket), std::move(address), impl,
+                                           *impl.options.tls)
+          ->start();
     } else {
-      std::make_shared<Session>(std::move(socket), std::move(address), impl)->start();
+      std::make_shared<Session<beast::tcp_stream>>(std::move(socket), std::move(address), impl)
+          ->start();
     }
     do_accept(impl);
   });

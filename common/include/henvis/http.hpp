@@ -15,6 +15,10 @@
 // routes are not limited. Connections beyond max_connections are answered
 // 503 and closed; accept errors (EMFILE) back off instead of spinning.
 //
+// TLS (ServerOptions::tls, henvis/tls.hpp): HTTPS only on that port, TLS 1.2+,
+// a handshake timeout; failed handshakes counted in
+// henvis_http_tls_handshake_failures_total.
+//
 // Threading: one I/O thread runs every connection and handler; handlers are
 // synchronous and may use their own SQLite connection.
 
@@ -25,6 +29,7 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,6 +43,10 @@
 
 #include "henvis/auth.hpp"
 #include "henvis/clock.hpp"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace henvis::http {
 
@@ -196,6 +205,12 @@ struct ServerOptions {
   // Set on every response (before the handler's own headers, which win):
   // henvis-web's Content-Security-Policy and friends.
   std::map<std::string, std::string> default_headers;
+  // HTTPS (tls::server_context): every connection handshakes first, within
+  // tls_handshake_timeout (a connection that opens and says nothing holds a
+  // slot only that long); plain HTTP on the port gets no answer. nullptr =
+  // plain HTTP, which only a dev config may use (config::server_tls).
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  std::chrono::milliseconds tls_handshake_timeout{10000};
 };
 
 // The routes the server answers itself, without a token, before the
