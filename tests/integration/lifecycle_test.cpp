@@ -187,7 +187,8 @@ std::vector<std::string> files_holding(const std::filesystem::path& dir, const P
 constexpr const char* ALL_SERVICES[] = {"intake", "router", "notifier", "evaluation", "socialsog"};
 
 bool in_inbox(Stack& s, const std::string& token, const std::string& referral_id) {
-  for (const auto& e : inbox(s, token).entries())
+  const v1::Inbox in = inbox(s, token);
+  for (const auto& e : in.entries())
     if (e.referral().referral_id() == referral_id) return true;
   return false;
 }
@@ -281,7 +282,8 @@ TEST_CASE(
   }
   REQUIRE(eventually([&] { return inbox(s, "dev-center-657").entries_size() == 2; }));
   // When the centre acknowledges one referral's entry and closes the referral
-  for (const auto& e : inbox(s, "dev-center-657").entries())
+  const v1::Inbox in = inbox(s, "dev-center-657");
+  for (const auto& e : in.entries())
     if (e.referral().referral_id() == closed_id)
       REQUIRE(http("POST", s.port("notifier"), "/v1/inbox/" + e.notification_id() + "/ack",
                    "dev-center-657")
