@@ -87,6 +87,31 @@ std::string dir_of(const std::string& path) {
   return parent.empty() ? "." : parent.string();
 }
 
+namespace {
+// Retention periods (docs/security.md "Retention"): days 0..36500, seconds 0..86400.
+void check_retention(const v1::ServiceConfig& c) {
+  const std::pair<const char*, const v1::RetentionPeriod*> periods[] = {
+      {"router.closed_retention", &c.router().closed_retention()},
+      {"router.declined_retention", &c.router().declined_retention()},
+      {"router.unreachable_retention", &c.router().unreachable_retention()},
+      {"router.expired_retention", &c.router().expired_retention()},
+      {"notifier.acknowledged_retention", &c.notifier().acknowledged_retention()},
+      {"notifier.unacknowledged_retention", &c.notifier().unacknowledged_retention()},
+  };
+  for (const auto& [field, p] : periods) {
+    if (p->days() < 0 || p->days() > 36500)
+      throw Error(std::string(field) + ".days: " + std::to_string(p->days()) +
+                  " is not in 0..36500");
+    if (p->seconds() < 0 || p->seconds() > 86400)
+      throw Error(std::string(field) + ".seconds: " + std::to_string(p->seconds()) +
+                  " is not in 0..86400");
+  }
+  if (c.notifier().retention_check_seconds() < 0 || c.notifier().retention_check_seconds() > 86400)
+    throw Error("notifier.retention_check_seconds: " +
+                std::to_string(c.notifier().retention_check_seconds()) + " is not in 0..86400");
+}
+}  // namespace
+
 void check_ranges(const v1::ServiceConfig& c) {
   struct Range {
     const char* field;
@@ -116,6 +141,7 @@ void check_ranges(const v1::ServiceConfig& c) {
     if (r.value < 0 || r.value > r.max)
       throw Error(std::string(r.field) + ": " + std::to_string(r.value) + " is not in 0.." +
                   std::to_string(r.max));
+  check_retention(c);
 }
 
 }  // namespace henvis::config

@@ -25,6 +25,8 @@ constexpr int DELIVERY_POLL_MS = 50;
 constexpr int RETRY_BACKOFF_MS = 500;
 // On stop, how long to wait for the last deliveries.
 constexpr int FLUSH_TIMEOUT_MS = 10000;
+// How often at most the WAL is truncated when the outbox has drained.
+constexpr auto WAL_TRUNCATE_INTERVAL = std::chrono::seconds(2);
 }  // namespace
 
 const char* const MIGRATION = R"sql(
@@ -163,6 +165,7 @@ class Publisher {
       producer_->poll(DELIVERY_POLL_MS);
       if (stopping) producer_->flush(FLUSH_TIMEOUT_MS);
       forget_delivered();
+      settle_wal();
       if (failed_) {
         resend_unconfirmed();
         return Next::again;
@@ -230,8 +233,39 @@ class Publisher {
       del.reset();
     }
     tx.commit();
+    deleted_since_truncate_ = true;
     published_ += delivered_.size();
     delivered_.clear();
+  }
+
+  // Published rows hold personal data (an offer, a notification): deleting
+  // one zeroes its page (secure_delete) but leaves its bytes in older WAL
+  // frames, and in the database file if a checkpoint copied it there first.
+  // So the WAL is truncated once the outbox has drained, at most every
+  // WAL_TRUNCATE_INTERVAL; and after an erasure (a withdrawn person's offer or
+  // notification may have stood in the outbox when its checkpoint ran) after
+  // each round of deletes, until every row that stood then is gone.
+  void settle_wal() {
+    const std::uint64_t erasures = db_.erasures_committed();
+    if (erasures != erasures_seen_) {
+      erasures_seen_ = erasures;
+      erased_up_to_ = id_of("SELECT coalesce(max(id), 0) FROM outbox");
+      erasure_due_ = deleted_since_truncate_ = true;
+    }
+    if (!deleted_since_truncate_) return;
+    const auto now = std::chrono::steady_clock::now();
+    const std::int64_t oldest = id_of("SELECT coalesce(min(id), 0) FROM outbox");
+    if (!erasure_due_ && (oldest != 0 || now - last_truncate_ < WAL_TRUNCATE_INTERVAL)) return;
+    if (!db_.checkpoint_truncate()) return;  // a reader: next round
+    last_truncate_ = now;
+    deleted_since_truncate_ = false;
+    erasure_due_ = oldest != 0 && oldest <= erased_up_to_;
+  }
+
+  std::int64_t id_of(std::string_view sql) {
+    auto q = db_.query(sql);
+    q->step();
+    return q->i64(0);
   }
 
   sqlite::Db db_;
@@ -244,6 +278,11 @@ class Publisher {
   // Declared after what its delivery reports write to: destroyed first.
   std::unique_ptr<kafka::Producer> producer_;
   std::int64_t sent_up_to_ = 0;  // highest row id handed to the producer
+  std::uint64_t erasures_seen_ = 0;
+  std::int64_t erased_up_to_ = 0;  // the highest row id when an erasure was seen
+  bool erasure_due_ = false;
+  bool deleted_since_truncate_ = false;
+  std::chrono::steady_clock::time_point last_truncate_{};
 };
 }  // namespace
 

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
+#include <mutex>
 #include <string>
 
 namespace henvis::sqlite {
@@ -25,6 +27,29 @@ namespace {
 // descriptor of a database file drops every POSIX lock this process holds on
 // it, which would break the other connections' locking. A path SQLite treats
 // specially (":memory:", "") is left alone.
+// Erasures committed per database file in this process (Db::erasures_committed).
+class ErasureCounts {
+ public:
+  void add(const std::string& path) {
+    std::lock_guard lock(mu_);
+    ++counts_[path];
+  }
+  std::uint64_t get(const std::string& path) {
+    std::lock_guard lock(mu_);
+    auto it = counts_.find(path);
+    return it == counts_.end() ? 0 : it->second;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, std::uint64_t> counts_;
+};
+
+ErasureCounts& erasure_counts() {
+  static ErasureCounts counts;
+  return counts;
+}
+
 void owner_only(const std::string& path) {
   if (path.empty() || path.front() == ':') return;
   for (const char* suffix : {"", "-wal", "-shm", "-journal"})
@@ -46,6 +71,10 @@ Db::Db(const std::string& path) {
   sqlite3_busy_timeout(db_, BUSY_TIMEOUT_MS);
   exec("PRAGMA journal_mode=WAL");  // creates the file if it is new
   owner_only(path);                 // before any data is written to it
+  std::error_code ec;               // one name per file for erasures_committed
+  path_ = (path.empty() || path.front() == ':')
+              ? path
+              : std::filesystem::weakly_canonical(path, ec).string();
   exec("PRAGMA synchronous=FULL");
   exec("PRAGMA foreign_keys=ON");
   // Deleted personal data must not linger in free pages.
@@ -132,6 +161,23 @@ bool Db::checkpoint_truncate() {
   if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return false;
   if (rc != SQLITE_OK) fail(rc, "checkpoint failed");
   return true;
+}
+
+void Db::committed() {
+  if (erasure_uncommitted_) erasure_counts().add(path_);
+  erasure_uncommitted_ = false;
+  settle_erasure();
+}
+
+std::uint64_t Db::erasures_committed() const { return erasure_counts().get(path_); }
+
+int erase(Db& db, const std::function<int()>& erase) {
+  Transaction tx(db);
+  const int erased = erase();
+  if (erased > 0) db.note_erasure();
+  tx.commit();
+  db.settle_erasure();  // one a reader held up earlier
+  return erased;
 }
 
 bool Db::settle_erasure() {
@@ -222,7 +268,7 @@ Transaction::~Transaction() {
 void Transaction::commit() {
   db_.exec("COMMIT");
   done_ = true;
-  db_.settle_erasure();
+  db_.committed();
 }
 
 }  // namespace henvis::sqlite

@@ -268,4 +268,30 @@ http::Response Api::ack(const http::Request& req) {
   return http::json(200, e);
 }
 
+InboxRetention::InboxRetention(std::string db_path, const v1::NotifierSettings& s,
+                               const Clock& clock, http::Metrics* metrics)
+    : db_path_(std::move(db_path)),
+      acknowledged_(retention::period(s.has_acknowledged_retention(), s.acknowledged_retention(),
+                                      std::chrono::days(30), "notifier.acknowledged_retention")),
+      unacknowledged_(retention::period(s.has_unacknowledged_retention(),
+                                        s.unacknowledged_retention(), std::chrono::days(180),
+                                        "notifier.unacknowledged_retention")),
+      interval_(s.retention_check_seconds() > 0 ? s.retention_check_seconds() : 60),
+      clock_(clock),
+      purge_("notifier_inbox", metrics) {}
+
+int InboxRetention::run_once(sqlite::Db& db) {
+  const Instant now = clock_.now();
+  return purge_.run(db, [&] {
+    Store store(db);
+    return store.purge_acknowledged(now - acknowledged_) +
+           store.purge_unacknowledged(now - unacknowledged_);
+  });
+}
+
+void InboxRetention::run(const std::atomic<bool>& stop) {
+  sqlite::Db db(db_path_);
+  every(interval_, stop, "retention pass", [&] { run_once(db); });
+}
+
 }  // namespace henvis::notifier

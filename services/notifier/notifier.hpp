@@ -39,6 +39,7 @@
 #include "henvis/http.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/outbox.hpp"
+#include "henvis/retention.hpp"
 #include "henvis/service.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/api.pb.h"
@@ -116,6 +117,27 @@ class Api {
   outbox::Relay* relay_;
   Settings settings_;
   const Clock* clock_;
+};
+
+// Deletes inbox rows past their retention (NotifierSettings
+// acknowledged_retention, unacknowledged_retention; docs/security.md
+// "Retention") every retention_check_seconds, on its own thread and
+// connection.
+class InboxRetention {
+ public:
+  // Throws std::invalid_argument naming the field on a negative period.
+  InboxRetention(std::string db_path, const v1::NotifierSettings& s, const Clock& clock,
+                 http::Metrics* metrics);
+  // One pass; returns the number of rows deleted.
+  int run_once(sqlite::Db& db);
+  void run(const std::atomic<bool>& stop);
+
+ private:
+  std::string db_path_;
+  retention::Period acknowledged_, unacknowledged_;
+  std::chrono::seconds interval_;
+  const Clock& clock_;
+  retention::Purge purge_;
 };
 
 }  // namespace henvis::notifier

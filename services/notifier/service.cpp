@@ -16,11 +16,13 @@ class NotifierService final : public henvis::Service {
         api_(c.setup.database, Directory(c.setup.directory), &c.relay, settings_, c.clock),
         applier_(Directory(c.setup.directory), settings_, c.clock),
         dispatcher_(c.setup.database, Directory(c.setup.directory), settings_, &c.relay, c.clock,
-                    &c.metrics) {}
+                    &c.metrics),
+        retention_(c.setup.database, c.setup.config.notifier(), c.clock, &c.metrics) {}
   void routes(http::Router& r) override { api_.register_routes(r); }
   const Subscriptions* subscriptions() const override { return &applier_.subscriptions(); }
   std::vector<BackgroundLoop> workers() override {
-    return {[this](const std::atomic<bool>& stop) { dispatcher_.run(stop); }};
+    return {[this](const std::atomic<bool>& stop) { dispatcher_.run(stop); },
+            [this](const std::atomic<bool>& stop) { retention_.run(stop); }};
   }
 
  private:
@@ -28,6 +30,7 @@ class NotifierService final : public henvis::Service {
   Api api_;
   Applier applier_;
   Dispatcher dispatcher_;
+  InboxRetention retention_;
 };
 }  // namespace
 

@@ -137,6 +137,13 @@ constexpr std::string_view RECORD_WITHDRAWAL =
     "INSERT INTO withdrawn_referrals(referral_id, withdrawn_at) VALUES (?, ?) "
     "ON CONFLICT(referral_id) DO NOTHING";
 
+// Retention (docs/security.md "Retention"). delivered_at is when the row
+// was delivered, or for a failed push when it was due.
+constexpr std::string_view PURGE_ACKED =
+    "DELETE FROM inbox WHERE acked_at IS NOT NULL AND acked_at <= ?";
+constexpr std::string_view PURGE_UNACKED =
+    "DELETE FROM inbox WHERE acked_at IS NULL AND state <> 'pending' AND delivered_at <= ?";
+
 // --------------------------------------------------------------- helpers
 
 template <class M>
@@ -303,6 +310,16 @@ void Store::set_contact(const std::string& notification_id, const v1::ReferralCo
 
 void Store::record_withdrawal(const std::string& referral_id, Instant at) {
   db_.query(RECORD_WITHDRAWAL)->bind(1, referral_id).bind(2, at).run();
+}
+
+int Store::purge_acknowledged(Instant before) {
+  db_.query(PURGE_ACKED)->bind(1, before).run();
+  return static_cast<int>(db_.changes());
+}
+
+int Store::purge_unacknowledged(Instant before) {
+  db_.query(PURGE_UNACKED)->bind(1, before).run();
+  return static_cast<int>(db_.changes());
 }
 
 }  // namespace henvis::notifier

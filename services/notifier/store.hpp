@@ -130,6 +130,12 @@ class Store {
   // Records (again) that the referral's consent was withdrawn at `at`.
   void record_withdrawal(const std::string& referral_id, Instant at);
 
+  // Retention: deletes the rows acknowledged at or before `before`; returns how many.
+  int purge_acknowledged(Instant before);
+  // Deletes the rows never acknowledged, delivered (or failed) and due at or
+  // before `before`; pending rows stay. Returns how many.
+  int purge_unacknowledged(Instant before);
+
  private:
   sqlite::Db& db_;
 };

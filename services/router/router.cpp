@@ -30,6 +30,20 @@ Settings Settings::from(const v1::RouterSettings& s) {
   if (s.max_contact_attempts()) out.max_contact_attempts = s.max_contact_attempts();
   if (s.reminder_working_days()) out.reminder_working_days = s.reminder_working_days();
   if (s.check_interval_seconds()) out.check_interval_seconds = s.check_interval_seconds();
+  const retention::Period half_year = std::chrono::days(180);
+  out.contact_retention = {
+      {v1::REFERRAL_STATUS_CLOSED, retention::period(s.has_closed_retention(), s.closed_retention(),
+                                                     half_year, "router.closed_retention")},
+      {v1::REFERRAL_STATUS_DECLINED,
+       retention::period(s.has_declined_retention(), s.declined_retention(), half_year,
+                         "router.declined_retention")},
+      {v1::REFERRAL_STATUS_UNREACHABLE,
+       retention::period(s.has_unreachable_retention(), s.unreachable_retention(), half_year,
+                         "router.unreachable_retention")},
+      {v1::REFERRAL_STATUS_EXPIRED,
+       retention::period(s.has_expired_retention(), s.expired_retention(), half_year,
+                         "router.expired_retention")},
+  };
   return out;
 }
 
@@ -182,6 +196,7 @@ void Applier::on_withdrawn(const v1::OfferWithdrawn& w, sqlite::Db& db) {
   const auto at = w.has_at() ? w.at() : now_ts;
   // Erase the contact data at once; keep what the statistics need.
   store.erase_person(row->referral_id);
+  const int dropped = store.drop_unsent_notifications(row->referral_id);
   db.note_erasure();  // the WAL is truncated when the batch commits
   store.set_status(row->referral_id, v1::REFERRAL_STATUS_WITHDRAWN, now, row->contact_attempts);
   store.add_history(row->referral_id, v1::REFERRAL_STATUS_WITHDRAWN, now, "consent_withdrawn",
@@ -196,7 +211,9 @@ void Applier::on_withdrawn(const v1::OfferWithdrawn& w, sqlite::Db& db) {
     if (const auto* coord = directory_.coordinator(row->district_id)) recipient = coord->id();
   if (!recipient.empty())
     request_notification(db, recipient, v1::NOTIFICATION_KIND_WITHDRAWN, c, now);
-  spdlog::info("consent withdrawn referral_id={} contact data erased", row->referral_id);
+  spdlog::info(
+      "consent withdrawn referral_id={} contact data erased unsent_notifications_dropped={}",
+      row->referral_id, dropped);
 }
 
 namespace {
@@ -292,6 +309,33 @@ int Reminders::run_once(sqlite::Db& db) {
 void Reminders::run(const std::atomic<bool>& stop) {
   sqlite::Db db(db_path_);
   every(std::chrono::seconds(settings_.check_interval_seconds), stop, "reminder pass",
+        [&] { run_once(db); });
+}
+
+ContactRetention::ContactRetention(std::string db_path, Settings settings, const Clock& clock,
+                                   http::Metrics* metrics)
+    : db_path_(std::move(db_path)),
+      settings_(std::move(settings)),
+      clock_(clock),
+      purge_("router_contact_data", metrics) {}
+
+int ContactRetention::run_once(sqlite::Db& db) {
+  const Instant now = clock_.now();
+  return purge_.run(db, [&] {
+    Store store(db);
+    int erased = 0;
+    for (const auto& [status, period] : settings_.contact_retention)
+      for (const auto& id : store.contact_kept(status, now - period)) {
+        store.erase_contact(id);
+        ++erased;
+      }
+    return erased;
+  });
+}
+
+void ContactRetention::run(const std::atomic<bool>& stop) {
+  sqlite::Db db(db_path_);
+  every(std::chrono::seconds(settings_.check_interval_seconds), stop, "retention pass",
         [&] { run_once(db); });
 }
 

@@ -19,6 +19,7 @@
 #include "henvis/http.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/outbox.hpp"
+#include "henvis/retention.hpp"
 #include "henvis/service.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/api.pb.h"
@@ -39,6 +40,9 @@ struct Settings {
   int check_interval_seconds = 60;
   // Key of the pseudonymous person index used to count repeat referrals.
   std::string person_key;
+  // How long each final status keeps the contact data (docs/security.md
+  // "Retention"; RouterSettings.*_retention).
+  std::vector<std::pair<v1::ReferralStatus, retention::Period>> contact_retention;
 
   // Defaults for unset fields; throws std::invalid_argument on bad values.
   static Settings from(const v1::RouterSettings& s);
@@ -125,6 +129,24 @@ class Reminders {
   workdays::Calendar calendar_;
   const Clock& clock_;
   outbox::Relay* relay_;
+};
+
+// Erases the contact data of referrals whose final status is older than its
+// retention period (Settings::contact_retention), every check interval, on
+// its own thread and connection.
+class ContactRetention {
+ public:
+  ContactRetention(std::string db_path, Settings settings, const Clock& clock,
+                   http::Metrics* metrics);
+  // One pass; returns the number of referrals whose contact data it erased.
+  int run_once(sqlite::Db& db);
+  void run(const std::atomic<bool>& stop);
+
+ private:
+  std::string db_path_;
+  Settings settings_;
+  const Clock& clock_;
+  retention::Purge purge_;
 };
 
 }  // namespace henvis::router

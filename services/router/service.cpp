@@ -23,11 +23,13 @@ class RouterService final : public Service {
         api_(c.setup.database, Directory(c.setup.directory), settings_, c.clock, &c.relay),
         applier_(Directory(c.setup.directory), settings_, c.clock),
         reminders_(c.setup.database, Directory(c.setup.directory), settings_, c.calendar, c.clock,
-                   &c.relay) {}
+                   &c.relay),
+        retention_(c.setup.database, settings_, c.clock, &c.metrics) {}
   void routes(http::Router& r) override { api_.register_routes(r); }
   const Subscriptions* subscriptions() const override { return &applier_.subscriptions(); }
   std::vector<BackgroundLoop> workers() override {
-    return {[this](const std::atomic<bool>& stop) { reminders_.run(stop); }};
+    return {[this](const std::atomic<bool>& stop) { reminders_.run(stop); },
+            [this](const std::atomic<bool>& stop) { retention_.run(stop); }};
   }
 
  private:
@@ -35,6 +37,7 @@ class RouterService final : public Service {
   Api api_;
   Applier applier_;
   Reminders reminders_;
+  ContactRetention retention_;
 };
 }  // namespace
 

@@ -8,7 +8,9 @@
 #include "henvis/access_log.hpp"
 #include "henvis/consumer_loop.hpp"
 #include "henvis/outbox.hpp"
+#include "henvis/topics.hpp"
 #include "henvis/v1/api.pb.h"
+#include "henvis/v1/events.pb.h"
 
 namespace henvis::router {
 
@@ -211,6 +213,14 @@ constexpr std::string_view ERASE_PERSON =
 constexpr std::string_view ERASE_NOTES =
     "UPDATE referral_history SET note = NULL WHERE referral_id = ?";
 constexpr std::string_view ERASE_CHARGE = "DELETE FROM person_index WHERE referral_id = ?";
+// The outbox is the kit's table (outbox.hpp); a withdrawal takes back what
+// the relay has not sent yet.
+constexpr std::string_view UNSENT_NOTIFICATIONS = "SELECT id, payload FROM outbox WHERE topic = ?";
+constexpr std::string_view DROP_UNSENT = "DELETE FROM outbox WHERE id = ?";
+constexpr std::string_view CONTACT_KEPT =
+    "SELECT referral_id FROM referrals WHERE status = ? AND updated_at <= ? AND (cpr IS NOT NULL "
+    "OR name IS NOT NULL OR phone IS NOT NULL OR email IS NOT NULL "
+    "OR preferred_contact_time IS NOT NULL)";
 
 // ---- Rows ---------------------------------------------------------------
 
@@ -484,9 +494,36 @@ void Store::store_answer(const std::string& key_hash, const std::string& referra
 }
 
 void Store::erase_person(const std::string& referral_id) {
+  erase_contact(referral_id);
+  db_.query(ERASE_CHARGE)->bind(1, referral_id).run();
+}
+
+int Store::drop_unsent_notifications(const std::string& referral_id) {
+  std::vector<std::int64_t> ids;
+  {
+    auto q = db_.query(UNSENT_NOTIFICATIONS);
+    q->bind(1, topics::NOTIFICATIONS);
+    while (q->step()) {
+      v1::NotificationRequested n;
+      if (n.ParseFromString(q->blob(1)) && n.referral().referral_id() == referral_id)
+        ids.push_back(q->i64(0));
+    }
+  }
+  for (auto id : ids) db_.query(DROP_UNSENT)->bind(1, id).run();
+  return static_cast<int>(ids.size());
+}
+
+std::vector<std::string> Store::contact_kept(v1::ReferralStatus status, Instant before) {
+  auto q = db_.query(CONTACT_KEPT);
+  q->bind(1, static_cast<int>(status)).bind(2, before);
+  std::vector<std::string> ids;
+  while (q->step()) ids.push_back(q->text(0));
+  return ids;
+}
+
+void Store::erase_contact(const std::string& referral_id) {
   db_.query(ERASE_PERSON)->bind(1, referral_id).run();
   db_.query(ERASE_NOTES)->bind(1, referral_id).run();
-  db_.query(ERASE_CHARGE)->bind(1, referral_id).run();
   // Stored idempotent answers hold the person's data too: keep them (a replay
   // still gets its first answer) without it.
   std::vector<std::pair<std::string, std::string>> scrubbed;

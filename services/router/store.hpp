@@ -157,6 +157,16 @@ class Store {
   // Erases every personal field of the referral: its contact data, history
   // notes, pseudonym and the personal data in its stored answers.
   void erase_person(const std::string& referral_id);
+  // Deletes the notifications about the referral still in the outbox (not
+  // yet confirmed by Kafka), so that a withdrawn person's data is not sent
+  // on, nor left in the outbox while Kafka is away. Returns how many.
+  int drop_unsent_notifications(const std::string& referral_id);
+  // Retention: the referrals in `status` (a final one) since `before` or
+  // earlier that still keep contact data.
+  std::vector<std::string> contact_kept(v1::ReferralStatus status, Instant before);
+  // Erases the contact data, history notes and stored answers' personal
+  // data, keeping the pseudonym (repeat counts): retention, not withdrawal.
+  void erase_contact(const std::string& referral_id);
 
  private:
   sqlite::Db& db_;

@@ -129,6 +129,17 @@ Settings Settings::from(const v1::SocialsogSettings& s, const std::string& base_
         "socialsog settings: incident_retention_months must be at least the rules' "
         "look_back_months (" +
         std::to_string(look_back) + ")");
+  if (s.underretning_retention_months() < 0)
+    throw std::invalid_argument(
+        "socialsog settings: underretning_retention_months must not be negative");
+  out.underretning_retention_months = s.underretning_retention_months()
+                                          ? s.underretning_retention_months()
+                                          : out.incident_retention_months;
+  if (out.underretning_retention_months < out.incident_retention_months)
+    throw std::invalid_argument(
+        "socialsog settings: underretning_retention_months must be at least "
+        "incident_retention_months (" +
+        std::to_string(out.incident_retention_months) + ")");
   return out;
 }
 

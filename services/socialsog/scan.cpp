@@ -324,11 +324,13 @@ class ScanRun {
 }  // namespace
 
 Scanner::Scanner(Directory directory, Settings settings, workdays::Calendar calendar,
-                 const Clock& clock)
+                 const Clock& clock, http::Metrics* metrics)
     : directory_(std::move(directory)),
       settings_(std::move(settings)),
       calendar_(std::move(calendar)),
-      clock_(clock) {}
+      clock_(clock),
+      incident_purge_("socialsog_incidents", metrics),
+      underretning_purge_("socialsog_underretning_persons", metrics) {}
 
 std::int64_t Scanner::watermark(sqlite::Db& db) { return store::watermark(db); }
 
@@ -408,12 +410,9 @@ int Scanner::purge_incidents(sqlite::Db& db) {
   const std::int64_t now_s =
       std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch()).count();
   const std::int64_t horizon = months_before(now_s, settings_.incident_retention_months);
-  sqlite::Transaction tx(db);
-  const int erased = store::erase_incidents_before(db, at_second(horizon));
-  if (erased > 0) db.note_erasure();
-  tx.commit();
   // A checkpoint a reader held up at the commit is tried again each pass.
-  db.settle_erasure();
+  const int erased = incident_purge_.run(
+      db, [&] { return store::erase_incidents_before(db, at_second(horizon)); });
   if (erased > 0) {
     spdlog::info("incidents erased after retention count={} occurred_before={} months={}", erased,
                  rfc3339(at_second(horizon)), settings_.incident_retention_months);
@@ -421,11 +420,20 @@ int Scanner::purge_incidents(sqlite::Db& db) {
   return erased;
 }
 
+int Scanner::purge_underretninger(sqlite::Db& db) {
+  const std::int64_t now_s =
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch()).count();
+  const Instant horizon = at_second(months_before(now_s, settings_.underretning_retention_months));
+  return underretning_purge_.run(
+      db, [&] { return store::erase_underretning_persons(db, horizon, clock_.now()); });
+}
+
 int Worker::run_once(sqlite::Db& db) {
   int n = 0;
   if (scanner_.weekly_if_due(db)) ++n;
   n += scanner_.check_receipts(db);
   scanner_.purge_incidents(db);
+  scanner_.purge_underretninger(db);
   if (n && relay_) relay_->notify();
   return n;
 }

@@ -18,9 +18,10 @@ Settings settings_of(const ServiceContext& c) {
   Settings s = load_settings(c.flag(SETTINGS_FLAG), c.setup.config_dir, &used);
   spdlog::info(
       "socialsog rules version={} threshold={} look_back_months={} incident_retention_months={} "
-      "settings={}",
+      "underretning_retention_months={} settings={}",
       s.rules.version(), s.rules.threshold(), s.rules.look_back_months(),
-      s.incident_retention_months, used.empty() ? std::string("defaults") : used);
+      s.incident_retention_months, s.underretning_retention_months,
+      used.empty() ? std::string("defaults") : used);
   return s;
 }
 
@@ -28,7 +29,7 @@ class SocialsogService final : public Service {
  public:
   explicit SocialsogService(ServiceContext& c)
       : settings_(settings_of(c)),
-        scanner_(Directory(c.setup.directory), settings_, c.calendar, c.clock),
+        scanner_(Directory(c.setup.directory), settings_, c.calendar, c.clock, &c.metrics),
         api_(c.setup.database, scanner_, &c.relay),
         applier_(settings_, c.clock),
         worker_(c.setup.database, scanner_, &c.relay) {}

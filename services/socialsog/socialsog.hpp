@@ -27,6 +27,7 @@
 #include "henvis/http.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/outbox.hpp"
+#include "henvis/retention.hpp"
 #include "henvis/service.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/events.pb.h"
@@ -86,6 +87,8 @@ struct Settings {
   bool weekly_scan = true;
   // Months after which an incident is erased (>= the rules' look-back).
   int incident_retention_months = 15;
+  // Months after which an underretning's persons are erased (>= the above).
+  int underretning_retention_months = 15;
 
   // Defaults for unset fields; `base_dir` resolves rules_file. Throws
   // std::invalid_argument (or config::Error) on bad values.
@@ -159,7 +162,9 @@ struct ScanSpec {
 // connection it is given.
 class Scanner {
  public:
-  Scanner(Directory directory, Settings settings, workdays::Calendar calendar, const Clock& clock);
+  // `metrics` (if given) counts what the retention passes erase.
+  Scanner(Directory directory, Settings settings, workdays::Calendar calendar, const Clock& clock,
+          http::Metrics* metrics = nullptr);
   v1::ScanView scan(sqlite::Db& db, const ScanSpec& spec);
   // Runs the weekly scan if its latest scheduled instant has not been
   // scanned; returns it if it ran.
@@ -175,6 +180,10 @@ class Scanner {
   // and who was notified about which incident stays so that nobody is
   // notified twice. Returns how many incidents were erased.
   int purge_incidents(sqlite::Db& db);
+  // Erases the persons of the underretninger sent more than
+  // underretning_retention_months ago (store::erase_underretning_persons);
+  // returns how many underretninger.
+  int purge_underretninger(sqlite::Db& db);
   std::int64_t watermark(sqlite::Db& db);
   const Settings& settings() const { return settings_; }
   const Directory& directory() const { return directory_; }
@@ -186,6 +195,7 @@ class Scanner {
   Settings settings_;
   workdays::Calendar calendar_;
   const Clock& clock_;
+  retention::Purge incident_purge_, underretning_purge_;
 };
 
 // The HTTP API for coordinators and municipalities, on its own connection to

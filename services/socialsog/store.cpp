@@ -149,6 +149,12 @@ ALTER TABLE underretninger ADD COLUMN forwarded_person TEXT;
 ALTER TABLE underretning_responses ADD COLUMN recorded_by_person TEXT;
 )sql";
 
+// Retention (docs/security.md "Retention"): when an underretning's persons
+// were erased.
+constexpr const char* PERSONS_ERASED = R"sql(
+ALTER TABLE underretninger ADD COLUMN persons_erased_at INTEGER;
+)sql";
+
 }  // namespace
 
 std::vector<std::string> migrations() {
@@ -157,7 +163,7 @@ std::vector<std::string> migrations() {
           outbox::migration_unix_ms() + ConsumerLoop::migration_unix_ms() +
               access_log::migration_unix_ms(),
           instants_to_unix_ms(), HISTORY_AND_FORWARDING,
-          std::string(access_log::MIGRATION_PERSON) + PERSONS};
+          std::string(access_log::MIGRATION_PERSON) + PERSONS, PERSONS_ERASED};
 }
 
 namespace store {
@@ -184,6 +190,15 @@ constexpr std::string_view ERASE_ADULT_CHILDREN_BEFORE =
     "DELETE FROM adult_children WHERE incident_id IN "
     "(SELECT incident_id FROM incidents WHERE occurred_at < ?)";
 constexpr std::string_view ERASE_INCIDENTS_BEFORE = "DELETE FROM incidents WHERE occurred_at < ?";
+constexpr std::string_view UNDERRETNINGER_KEPT_BEFORE =
+    "SELECT underretning_id, notice FROM underretninger "
+    "WHERE persons_erased_at IS NULL AND created_at < ?";
+constexpr std::string_view STRIP_UNDERRETNING =
+    "UPDATE underretninger SET notice = ?, response_note = NULL, forwarding_note = NULL, "
+    "persons_erased_at = ? WHERE underretning_id = ?";
+constexpr std::string_view STRIP_RESPONSES =
+    "UPDATE underretning_responses SET note = NULL WHERE underretning_id = ?";
+constexpr std::string_view ERASE_NOTIFIED = "DELETE FROM notified WHERE underretning_id = ?";
 constexpr std::string_view LAST_INCIDENT_SEQ = "SELECT coalesce(max(seq), 0) FROM incidents";
 constexpr std::string_view INCIDENTS_RECEIVED =
     "SELECT incident_id FROM incidents WHERE seq > ? AND seq <= ? ORDER BY seq";
@@ -378,6 +393,29 @@ int erase_incidents_before(sqlite::Db& db, Instant horizon) {
   auto q = db.query(ERASE_INCIDENTS_BEFORE);
   q->bind(1, horizon).run();
   return static_cast<int>(db.changes());
+}
+
+int erase_underretning_persons(sqlite::Db& db, Instant horizon, Instant now) {
+  std::vector<std::pair<std::string, v1::UnderretningNotice>> due;
+  {
+    auto q = db.query(UNDERRETNINGER_KEPT_BEFORE);
+    q->bind(1, horizon);
+    while (q->step()) {
+      v1::UnderretningNotice n;
+      n.ParseFromString(q->blob(1));
+      due.emplace_back(q->text(0), std::move(n));
+    }
+  }
+  for (auto& [id, notice] : due) {
+    notice.clear_children();
+    notice.clear_adults();
+    for (auto& i : *notice.mutable_incidents()) i.clear_adults();
+    auto strip = db.query(STRIP_UNDERRETNING);
+    strip->bind_blob(1, notice.SerializeAsString()).bind(2, now).bind(3, id).run();
+    db.query(STRIP_RESPONSES)->bind(1, id).run();
+    db.query(ERASE_NOTIFIED)->bind(1, id).run();
+  }
+  return static_cast<int>(due.size());
 }
 
 std::int64_t last_incident_seq(sqlite::Db& db) {

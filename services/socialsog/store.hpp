@@ -54,6 +54,11 @@ void delete_incident(sqlite::Db& db, const std::string& incident_id);
 // Erases the incidents that occurred before `horizon` with their persons and
 // children; returns how many incidents.
 int erase_incidents_before(sqlite::Db& db, Instant horizon);
+// Retention: erases the persons of the underretninger created before
+// `horizon` that still hold them: the children and adults of each notice,
+// the record of which child was notified about which incident, and the
+// free-text notes; marks them erased at `now`. Returns how many.
+int erase_underretning_persons(sqlite::Db& db, Instant horizon, Instant now);
 
 // The highest ingest number stored (0 when the window is empty).
 std::int64_t last_incident_seq(sqlite::Db& db);

@@ -230,3 +230,28 @@ TEST_CASE("token scopes are checked against the directory, naming the token by i
   CHECK(refused("ok-municipality", henvis::v1::ROLE_MUNICIPALITY, "kommune-751").empty());
   CHECK(refused("ok-evaluator", henvis::v1::ROLE_EVALUATOR, "").empty());
 }
+
+TEST_CASE("config check refuses a negative or too long retention period, naming the field",
+          "[config][retention]") {
+  using henvis::config::check_ranges;
+  henvis::v1::ServiceConfig c;
+  c.mutable_router()->mutable_closed_retention()->set_days(180);
+  c.mutable_notifier()->mutable_acknowledged_retention()->set_seconds(2);
+  CHECK_NOTHROW(check_ranges(c));
+  const auto refused = [&](const std::string& field) {
+    try {
+      check_ranges(c);
+    } catch (const henvis::config::Error& e) {
+      return std::string(e.what()).rfind(field + ": ", 0) == 0;
+    }
+    return false;
+  };
+  c.mutable_router()->mutable_unreachable_retention()->set_days(-1);
+  CHECK(refused("router.unreachable_retention.days"));
+  c.mutable_router()->mutable_unreachable_retention()->set_days(1);
+  c.mutable_notifier()->mutable_unacknowledged_retention()->set_seconds(86401);
+  CHECK(refused("notifier.unacknowledged_retention.seconds"));
+  c.mutable_notifier()->mutable_unacknowledged_retention()->set_seconds(0);
+  c.mutable_notifier()->set_retention_check_seconds(-5);
+  CHECK(refused("notifier.retention_check_seconds"));
+}

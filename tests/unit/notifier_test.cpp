@@ -8,9 +8,11 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "henvis/clock.hpp"
 #include "henvis/consumer_loop.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
@@ -393,4 +395,73 @@ TEST_CASE("notifier: the inbox pages by ?limit= and nextCursor, each entry exact
   auto forged = request("GET", "rusmiddelcenter-657");
   forged.query["cursor"] = henvis::http::next_cursor({"x", "1"});
   CHECK_THROWS_AS(api.inbox(forged), henvis::http::Problem);
+}
+
+namespace {
+// Notifications n-1..n-<count> for rusmiddelcenter-657 delivered at t0 on a
+// manual clock, the inbox API on the same clock, and a retention pass.
+struct RetentionFixture {
+  TempDir tmp{"henvis-notifier-retention"};
+  std::string db_path = tmp.file("notifier.db");
+  henvis::ManualClock clock{std::chrono::sys_days(std::chrono::year{2025} / 3 / 3)};
+  std::chrono::system_clock::time_point t0 = clock.now();
+  henvis::sqlite::Db db{db_path};
+  bool migrated = (db.migrate(henvis::notifier::migrations()), true);  // before the Api opens it
+  henvis::notifier::Api api{db_path, dev_directory(), nullptr, henvis::notifier::Settings(), clock};
+  explicit RetentionFixture(int count) {
+    henvis::notifier::Applier applier(dev_directory(), henvis::notifier::Settings(), clock);
+    for (int i = 1; i <= count; ++i)
+      apply(applier, db, message(notification("n-" + std::to_string(i), "rusmiddelcenter-657")));
+  }
+  void ack_at(std::chrono::system_clock::time_point t, const std::string& id) {
+    clock.set(t);
+    REQUIRE(api.ack(ack_request("rusmiddelcenter-657", id)).status == 200);
+  }
+  int pass_at(henvis::notifier::InboxRetention& r, std::chrono::system_clock::time_point t) {
+    clock.set(t);
+    return r.run_once(db);
+  }
+  bool kept(const std::string& id) {
+    return scalar(db, "SELECT count(*) FROM inbox WHERE notification_id = ?", id) == 1;
+  }
+};
+constexpr std::chrono::hours DAY{24};
+}  // namespace
+
+TEST_CASE(
+    "retention: acknowledged rows go after their period from the acknowledgement, unacknowledged "
+    "ones after theirs from delivery, pending ones stay",
+    "[notifier][retention]") {
+  // Given three notifications delivered at t0: n-1 acknowledged a day later,
+  // n-3 still waiting for its push
+  RetentionFixture f(3);
+  f.ack_at(f.t0 + DAY, "n-1");
+  f.db.exec("UPDATE inbox SET state = 'pending' WHERE notification_id = 'n-3'");
+  henvis::v1::NotifierSettings s;
+  s.mutable_acknowledged_retention()->set_days(3);
+  s.mutable_unacknowledged_retention()->set_days(10);
+  henvis::notifier::InboxRetention retention(f.db_path, s, f.clock, nullptr);
+  // Then the acknowledged row stays until 3 days after its acknowledgement
+  CHECK(f.pass_at(retention, f.t0 + 4 * DAY - std::chrono::seconds(1)) == 0);
+  CHECK(f.pass_at(retention, f.t0 + 4 * DAY) == 1);
+  CHECK_FALSE(f.kept("n-1"));
+  CHECK((f.kept("n-2") && f.kept("n-3")));
+  // And the unacknowledged one until 10 days after its delivery; the pending one stays
+  CHECK(f.pass_at(retention, f.t0 + 10 * DAY) == 1);
+  CHECK_FALSE(f.kept("n-2"));
+  CHECK(f.pass_at(retention, f.t0 + 1000 * DAY) == 0);
+  CHECK(f.kept("n-3"));
+  // And the erased bytes left the WAL at once
+  CHECK(std::filesystem::file_size(f.db_path + "-wal") == 0);
+}
+
+TEST_CASE("retention: the notifier's defaults are 30 days acknowledged and 180 unacknowledged",
+          "[notifier][retention]") {
+  RetentionFixture f(2);
+  f.ack_at(f.t0, "n-1");
+  henvis::notifier::InboxRetention retention(f.db_path, henvis::v1::NotifierSettings(), f.clock,
+                                             nullptr);
+  CHECK(f.pass_at(retention, f.t0 + 30 * DAY - std::chrono::seconds(1)) == 0);
+  CHECK(f.pass_at(retention, f.t0 + 30 * DAY) == 1);
+  CHECK(f.pass_at(retention, f.t0 + 180 * DAY) == 1);
 }

@@ -76,6 +76,16 @@ henvis::kafka::Message offer_message(const henvis::v1::OfferRecorded& o) {
                  o.referral_id().empty() ? o.offer_id() : o.referral_id(), o.SerializeAsString());
 }
 
+// The officer's withdrawal of offer `offer_id` (referral "ref-<offer_id>").
+henvis::kafka::Message withdrawal_message(const std::string& offer_id) {
+  henvis::v1::OfferWithdrawn w;
+  w.set_offer_id(offer_id);
+  w.set_referral_id("ref-" + offer_id);
+  w.set_withdrawn_by(henvis::v1::ROLE_OFFICER);
+  return message(henvis::topics::OFFERS, henvis::event_types::OFFER_WITHDRAWN, w.referral_id(),
+                 w.SerializeAsString());
+}
+
 henvis::kafka::Message delivery_message(const std::string& referral_id,
                                         const std::string& recipient,
                                         henvis::v1::DeliveryStatus status) {
@@ -633,13 +643,7 @@ TEST_CASE("lifecycle: withdrawal erases the contact data and tells the centre",
                                       std::string(NAME) + "\"}",
                                   "idem-1"))
               .status == 200);
-  v1::OfferWithdrawn w;
-  w.set_offer_id("o1");
-  w.set_referral_id("ref-o1");
-  w.set_withdrawn_by(v1::ROLE_OFFICER);
-  apply(f.applier, f.db,
-        message(henvis::topics::OFFERS, henvis::event_types::OFFER_WITHDRAWN, "ref-o1",
-                w.SerializeAsString()));
+  apply(f.applier, f.db, withdrawal_message("o1"));
   CHECK(f.status_of("ref-o1") == v1::REFERRAL_STATUS_WITHDRAWN);
   // And the erasure left the WAL at once: checkpointed and truncated on commit
   CHECK_FALSE(f.db.erasure_pending());
@@ -1113,4 +1117,140 @@ TEST_CASE("list: paging walks every referral exactly once - oldest first", "[rou
   // And a crafted time that would overflow the clock is a 400 too, not a crash
   list.query["cursor"] = henvis::http::next_cursor({"9999999999999999", "x"});
   CHECK_THROWS_AS(api.list(list), henvis::http::Problem);
+}
+
+namespace {
+// Four referrals on a manual clock, o1..o4; each test moves some to a final
+// status and runs the retention pass at chosen times.
+struct RetentionFixture {
+  TempDir tmp{"henvis-retention-test"};
+  henvis::sqlite::Db db{tmp.file("router.db")};
+  bool migrated = (db.migrate(henvis::router::migrations()), true);  // before the Api opens it
+  henvis::ManualClock clock{std::chrono::sys_days(std::chrono::year{2024} / 5 / 3)};
+  henvis::router::Settings settings = retention_settings();
+  henvis::router::Applier applier{dev_directory(), settings, clock};
+  henvis::router::Api api{tmp.file("router.db"), dev_directory(), settings, clock, nullptr};
+  henvis::router::ContactRetention retention{tmp.file("router.db"), settings, clock, nullptr};
+  const std::chrono::system_clock::time_point start = clock.now();
+
+  static henvis::router::Settings retention_settings() {
+    v1::RouterSettings s;
+    s.mutable_closed_retention()->set_days(10);
+    s.mutable_declined_retention()->set_days(5);
+    s.mutable_unreachable_retention()->set_days(20);
+    s.mutable_expired_retention()->set_days(1);
+    auto out = henvis::router::Settings::from(s);
+    out.person_key = "router-test-person-key";
+    return out;
+  }
+  RetentionFixture() {
+    for (const char* id : {"o1", "o2", "o3", "o4"})
+      apply(applier, db, offer_message(yes_offer(id, 657)));
+  }
+  void record(const std::string& offer, ReferralStatus s) {
+    REQUIRE(
+        api.record_outcome(outcome_request("ref-" + offer, "rusmiddelcenter-657", outcome_body(s)))
+            .status == 200);
+  }
+  int pass_at(std::chrono::hours after_start) {
+    clock.set(start + after_start);
+    return retention.run_once(db);
+  }
+  bool has_contact(const std::string& offer) {
+    return scalar(db,
+                  "SELECT count(*) FROM referrals WHERE referral_id = ? AND (cpr IS NOT NULL OR "
+                  "name IS NOT NULL OR phone IS NOT NULL OR email IS NOT NULL)",
+                  "ref-" + offer) == 1;
+  }
+};
+constexpr std::chrono::hours DAY{24};
+}  // namespace
+
+TEST_CASE(
+    "retention: each final status's contact data goes when its own period has passed, "
+    "open referrals keep theirs",
+    "[router][retention]") {
+  // Given o1 closed, o2 declined, o3 unreachable (retention 10, 5, 20 days) and o4 still open
+  RetentionFixture f;
+  f.record("o1", v1::REFERRAL_STATUS_CLOSED);
+  f.record("o2", v1::REFERRAL_STATUS_DECLINED);
+  f.record("o3", v1::REFERRAL_STATUS_UNREACHABLE);
+  f.record("o4", v1::REFERRAL_STATUS_CONVERSATION_HELD);
+  // Then nothing goes a moment before the shortest period ends
+  CHECK(f.pass_at(5 * DAY - std::chrono::hours(1)) == 0);
+  // When 5 days have passed, the declined one's contact data goes, and only that
+  CHECK(f.pass_at(5 * DAY) == 1);
+  CHECK_FALSE(f.has_contact("o2"));
+  CHECK((f.has_contact("o1") && f.has_contact("o3") && f.has_contact("o4")));
+  // And the closed one at 10 days, the unreachable one at 20
+  CHECK(f.pass_at(10 * DAY) == 1);
+  CHECK_FALSE(f.has_contact("o1"));
+  CHECK(f.pass_at(20 * DAY) == 1);
+  CHECK_FALSE(f.has_contact("o3"));
+  // And the open one never; a pass with nothing due erases nothing
+  CHECK(f.pass_at(400 * DAY) == 0);
+  CHECK(f.has_contact("o4"));
+  // The referrals stay for the statistics, with their pseudonym for repeat counts
+  CHECK(scalar(f.db, "SELECT count(*) FROM referrals") == 4);
+  CHECK(scalar(f.db, "SELECT count(*) FROM person_index") == 4);
+  // And the erased bytes left the WAL at once
+  CHECK(std::filesystem::file_size(f.tmp.file("router.db") + "-wal") == 0);
+}
+
+TEST_CASE("retention: a closed referral's history notes go with its contact data, and only once",
+          "[router][retention]") {
+  RetentionFixture f;
+  REQUIRE(f.api
+              .record_outcome(outcome_request(
+                  "ref-o1", "rusmiddelcenter-657",
+                  "{\"outcome\":\"REFERRAL_STATUS_CLOSED\",\"note\":\"spoke with Jens\"}"))
+              .status == 200);
+  CHECK(f.pass_at(10 * DAY) == 1);
+  CHECK(scalar(f.db, "SELECT count(*) FROM referral_history WHERE note IS NOT NULL") == 0);
+  CHECK(f.pass_at(11 * DAY) == 0);
+}
+
+TEST_CASE(
+    "retention: unset periods are 180 days, a period set to zero is at once, a negative one is "
+    "refused naming its field",
+    "[router][retention]") {
+  using henvis::router::Settings;
+  v1::RouterSettings s;
+  for (const auto& [status, period] : Settings::from(s).contact_retention)
+    CHECK(period == std::chrono::hours(24 * 180));
+  s.mutable_closed_retention();  // present, both parts zero
+  s.mutable_expired_retention()->set_seconds(2);
+  for (const auto& [status, period] : Settings::from(s).contact_retention) {
+    if (status == v1::REFERRAL_STATUS_CLOSED) CHECK(period == std::chrono::seconds(0));
+    if (status == v1::REFERRAL_STATUS_EXPIRED) CHECK(period == std::chrono::seconds(2));
+  }
+  s.mutable_declined_retention()->set_days(-1);
+  try {
+    Settings::from(s);
+    FAIL("a negative period was accepted");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()).find("router.declined_retention") != std::string::npos);
+  }
+}
+
+TEST_CASE(
+    "withdrawal: notifications about the referral still in the outbox are taken back, other "
+    "referrals' stay",
+    "[router][lifecycle][erasure]") {
+  // Given two routed referrals whose new-referral notifications Kafka has not confirmed yet
+  Fixture f;
+  apply(f.applier, f.db, offer_message(yes_offer("o1", 657)));
+  apply(f.applier, f.db, offer_message(yes_offer("o2", 657)));
+  REQUIRE(notifications_of_kind(f.db, v1::NOTIFICATION_KIND_NEW_REFERRAL, nullptr) == 2);
+  // When the first person withdraws
+  apply(f.applier, f.db, withdrawal_message("o1"));
+  // Then only the other referral's new-referral notification is left to send, with the withdrawal
+  std::vector<std::string> about;
+  for (const auto& r : on_topic(outbox_rows(f.db), henvis::topics::NOTIFICATIONS)) {
+    v1::NotificationRequested n;
+    n.ParseFromString(r.payload);
+    about.push_back(n.referral().referral_id() + ":" + v1::NotificationKind_Name(n.kind()));
+  }
+  CHECK(about == std::vector<std::string>{"ref-o2:NOTIFICATION_KIND_NEW_REFERRAL",
+                                          "ref-o1:NOTIFICATION_KIND_WITHDRAWN"});
 }

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -583,6 +585,66 @@ TEST_CASE("Socialsøg: incidents are erased with their persons after the retenti
   CHECK(count("incidents") == 0);
   CHECK(count("incident_persons") == 0);
   CHECK(count("adult_children") == 0);
+}
+
+TEST_CASE(
+    "Socialsøg: an underretning's persons are erased after its retention period, the rest stays",
+    "[socialsog][retention]") {
+  // Given an underretning sent on 2024-06-03 about CHILD1 and FATHER (default
+  // retention: the incident retention, 15 months)
+  TempDir dir("socialsog");
+  henvis::ManualClock clock(at("2024-06-03T04:00:00Z"));
+  Service s(dir.file("s.db"), clock);
+  s.add(incident("inc-new", "mvj", "2024-05-20T21:00:00Z", SEVERE, FATHER, 657, {{CHILD1, 657}}));
+  const auto scan = s.on_demand();
+  REQUIRE(scan.underretninger_created() == 1);
+  const std::string id = scan.underretning_ids(0);
+  s.db.exec("DELETE FROM outbox");  // as the relay does once Kafka has the notification
+  CHECK(s.scanner.settings().underretning_retention_months == 15);
+  // When it is one second short of 15 months / Then it is kept whole
+  clock.set(at("2025-09-03T03:59:59Z"));
+  CHECK(s.scanner.purge_underretninger(s.db) == 0);
+  CHECK(s.notice(id).children_size() == 1);
+  // When 15 months have passed / Then its children and adults are gone, and who was notified
+  clock.set(at("2025-09-03T04:00:01Z"));
+  CHECK(s.scanner.purge_underretninger(s.db) == 1);
+  const auto n = s.notice(id);
+  CHECK(n.children_size() == 0);
+  CHECK(n.adults_size() == 0);
+  for (const auto& i : n.incidents()) CHECK(i.adults_size() == 0);
+  CHECK(scalar(s.db, "SELECT count(*) FROM notified") == 0);
+  // And what the statistics need stays: the underretning, its municipality and incidents
+  CHECK(n.kommunekode() == 657);
+  CHECK(n.incidents_size() == 1);
+  // And a second pass erases nothing more
+  CHECK(s.scanner.purge_underretninger(s.db) == 0);
+  // And with the incident gone too, no file holds the child or the father
+  CHECK(s.scanner.purge_incidents(s.db) == 1);
+  std::string bytes;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path)) {
+    std::ifstream in(e.path(), std::ios::binary);
+    bytes += std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  for (const std::string cpr : {CHILD1, FATHER}) {
+    std::string digits = cpr;
+    digits.erase(6, 1);
+    CHECK(bytes.find(digits) == std::string::npos);
+    CHECK(bytes.find(cpr) == std::string::npos);
+  }
+}
+
+TEST_CASE("Socialsøg: an underretning retention shorter than the incident retention is refused",
+          "[socialsog][retention][config]") {
+  v1::SocialsogSettings in;
+  in.set_underretning_retention_months(14);  // incident retention: 15
+  try {
+    ss::Settings::from(in, ".");
+    FAIL("accepted");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()).find("underretning_retention_months") != std::string::npos);
+  }
+  in.set_underretning_retention_months(24);
+  CHECK(ss::Settings::from(in, ".").underretning_retention_months == 24);
 }
 
 TEST_CASE("Socialsøg: a retention shorter than the look-back is a configuration error",

@@ -169,6 +169,32 @@ TEST_CASE("An erasure a reader holds up stays pending and is settled later", "[s
   CHECK(std::filesystem::file_size(path + "-wal") == 0);
 }
 
+TEST_CASE(
+    "erase runs a purge in its own transaction and truncates the WAL only when it erased rows; "
+    "every connection to the file sees the erasure counted",
+    "[sqlite][erasure]") {
+  TempDir tmp("henvis-sqlite-test");
+  const std::string path = tmp.file("t.db");
+  henvis::sqlite::Db db(path);
+  henvis::sqlite::Db relay(tmp.path.string() + "/./t.db");  // the same file by another name
+  db.exec("CREATE TABLE p (cpr TEXT); INSERT INTO p VALUES ('0101901234')");
+  const auto before = relay.erasures_committed();
+  // When a purge finds nothing due / Then nothing is counted and the WAL stays
+  CHECK(henvis::sqlite::erase(db, [] { return 0; }) == 0);
+  CHECK(relay.erasures_committed() == before);
+  CHECK(std::filesystem::file_size(path + "-wal") > 0);
+  // When it erases a row / Then it is counted for every connection, and no file holds it
+  CHECK(henvis::sqlite::erase(db, [&] {
+          db.exec("DELETE FROM p");
+          return static_cast<int>(db.changes());
+        }) == 1);
+  CHECK(relay.erasures_committed() == before + 1);
+  CHECK(std::filesystem::file_size(path + "-wal") == 0);
+  std::ifstream f(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(f)), {});
+  CHECK(bytes.find("0101901234") == std::string::npos);
+}
+
 TEST_CASE("A database, its WAL and -shm file are readable by the owner only, old ones narrowed",
           "[sqlite][security]") {
   namespace fs = std::filesystem;

@@ -145,10 +145,18 @@ class Db {
   // so the erased bytes are gone from the WAL as they are from the pages
   // (secure_delete). If a reader holds the WAL up, the next commit on this
   // connection (or settle_erasure) tries again.
-  void note_erasure() { erasure_pending_ = true; }
+  void note_erasure() { erasure_pending_ = erasure_uncommitted_ = true; }
   // Does the checkpoint note_erasure asked for; true when none is pending.
   bool settle_erasure();
   bool erasure_pending() const { return erasure_pending_; }
+  // Erasures committed on any connection of this process to this database
+  // file, counted. Rows another connection deletes later (the outbox relay's
+  // published rows) were in place when the erasure's checkpoint copied the
+  // WAL into the database file: a change in this count tells that connection
+  // to truncate the WAL after its own deletes (outbox::Relay).
+  std::uint64_t erasures_committed() const;
+  // Transaction::commit's part: counts a noted erasure, then settles it.
+  void committed();
   sqlite3* raw() { return db_; }
   [[noreturn]] void fail(int rc, std::string_view what) const;
 
@@ -158,8 +166,10 @@ class Db {
     bool busy = false;
   };
   sqlite3* db_ = nullptr;
+  std::string path_;
   std::unordered_map<std::string, Cached> cache_;
   bool erasure_pending_ = false;
+  bool erasure_uncommitted_ = false;  // noted, not yet counted in erasures_committed
 };
 
 // The SQL of a migration step that turns `column` of `table` into an INTEGER
@@ -169,6 +179,13 @@ class Db {
 // and DEFAULT; indexes on it must be dropped before and created after. The
 // text it returns is part of shipped migrations: never change it.
 std::string to_unix_ms(std::string_view table, std::string_view column, std::string_view from);
+
+// Runs `erase` (which returns how many rows it erased) in a transaction of
+// its own; when it erased any, the WAL is truncated as the transaction
+// commits (Db::note_erasure), and a checkpoint a reader held up at an earlier
+// erasure is retried. The one way a purge (retention) erases: the bytes leave
+// the database file, its free pages and the WAL at once. Returns the count.
+int erase(Db& db, const std::function<int()>& erase);
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted.
 class Transaction {
