@@ -23,7 +23,13 @@ class RouterService final : public Service {
         api_(c.setup.database, Directory(c.setup.directory), settings_, c.clock, &c.relay),
         applier_(Directory(c.setup.directory), settings_, c.clock),
         reminders_(c.setup.database, Directory(c.setup.directory), settings_, c.calendar, c.clock,
-                   &c.relay) {}
+                   &c.relay),
+        keys_(data_keys::source_from(c.setup.config.data_keys(), c.setup.config_dir)) {
+    applier_.use_data_keys(keys_.get());
+    c.metrics.counter_reading("henvis_router_shredded_events_total",
+                              "Offers whose data key was destroyed before they were routed",
+                              [this] { return static_cast<double>(applier_.shredded()); });
+  }
   void routes(http::Router& r) override { api_.register_routes(r); }
   const Subscriptions* subscriptions() const override { return &applier_.subscriptions(); }
   std::vector<BackgroundLoop> workers() override {
@@ -35,6 +41,7 @@ class RouterService final : public Service {
   Api api_;
   Applier applier_;
   Reminders reminders_;
+  std::unique_ptr<data_keys::Source> keys_;
 };
 }  // namespace
 

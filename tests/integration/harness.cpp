@@ -174,6 +174,16 @@ fs::path write_tokens(const fs::path& dir, const fs::path& dev_tokens) {
 }
 }  // namespace
 
+std::string service_token(const std::string& service) { return "dev-service-" + service; }
+
+std::string data_keys_config(const fs::path& dir, const std::string& service, int intake_port) {
+  if ((service != "router" && service != "notifier") || intake_port == 0) return "";
+  const fs::path token = dir / (service + "-data-key-token");
+  std::ofstream(token) << service_token(service) << "\n";
+  return "\ndata_keys { intake_url: \"http://127.0.0.1:" + std::to_string(intake_port) +
+         "\" token_file: \"" + token.string() + "\" }\n";
+}
+
 void write_service_config(const fs::path& dir, const std::string& service, const std::string& extra,
                           const std::string& http_extra) {
   const fs::path conf = fs::path(HENVIS_SOURCE_DIR) / "deploy/config/dev";
@@ -268,6 +278,10 @@ std::string Stack::bootstrap() const {
 }
 
 void Stack::start(const std::string& s) {
+  const auto intake = ports_.find("intake");
+  if (const auto keys = data_keys_config(dir_, s, intake == ports_.end() ? 0 : intake->second);
+      !keys.empty())
+    write_service_config(dir_, s, extra_config_[s] + keys);
   procs_.erase(s);
   procs_[s] = start_service(dir_, s, ports_[s], READY_TIMEOUT);
 }
