@@ -74,6 +74,10 @@ bool scope_fits(const ScopeRule& rule, const std::string& s, const Directory& d)
 
 // What is wrong with a scope for a role, or "" when it is right.
 std::string scope_problem(v1::Role role, const std::string& s, const Directory& d) {
+  if (role == v1::ROLE_SERVICE)  // the services that fetch data keys
+    return s == "router" || s == "notifier"
+               ? ""
+               : "scope must name the service that holds it: router or notifier";
   const auto rule = scope_rule(role);
   if (!rule) return s.empty() ? "" : "scope must be empty for this role (it sees every district)";
   if (s.empty())
@@ -141,6 +145,8 @@ std::string_view role_name(v1::Role role) {
       return "evaluator";
     case v1::ROLE_ADMIN:
       return "admin";
+    case v1::ROLE_SERVICE:
+      return "service";
     default:
       return "none";
   }

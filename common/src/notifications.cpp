@@ -1,5 +1,6 @@
 #include "henvis/notifications.hpp"
 
+#include "henvis/data_keys.hpp"
 #include "henvis/events.hpp"
 #include "henvis/ids.hpp"
 
@@ -10,7 +11,7 @@ namespace {
 std::string publish(sqlite::Db& db, const std::string& source, v1::NotificationRequested& n,
                     const std::string& recipient_id, v1::NotificationKind kind,
                     const std::string& now) {
-  n.set_notification_id(new_uuid());
+  if (n.notification_id().empty()) n.set_notification_id(new_uuid());
   n.set_recipient_id(recipient_id);
   n.set_kind(kind);
   *n.mutable_requested_at() = parse_timestamp(now);
@@ -21,9 +22,18 @@ std::string publish(sqlite::Db& db, const std::string& source, v1::NotificationR
 
 std::string request_notification(sqlite::Db& db, const std::string& source,
                                  const std::string& recipient_id, v1::NotificationKind kind,
-                                 const v1::ReferralContact& contact, const std::string& now) {
+                                 const v1::ReferralContact& contact, const std::string& now,
+                                 const std::string& data_key) {
   v1::NotificationRequested n;
   *n.mutable_referral() = contact;
+  if (!data_key.empty() && contact.has_person()) {
+    n.set_notification_id(new_uuid());
+    auto* c = n.mutable_referral();
+    *c->mutable_sealed_person() =
+        data_keys::seal(data_key, c->referral_id(), c->person(),
+                        data_keys::notification_ad(n.notification_id(), c->referral_id()));
+    c->clear_person();
+  }
   return publish(db, source, n, recipient_id, kind, now);
 }
 

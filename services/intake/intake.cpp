@@ -5,6 +5,8 @@
 #include <chrono>
 #include <optional>
 
+#include "henvis/access_log.hpp"
+#include "henvis/data_keys.hpp"
 #include "henvis/digest.hpp"
 #include "henvis/events.hpp"
 #include "henvis/ids.hpp"
@@ -139,6 +141,26 @@ void Intake::register_routes(http::Router& router) {
              [this](http::Request& r) { return post_offer(r); });
   router.add("POST", "/v1/offers/{offerId}/withdrawal", {v1::ROLE_OFFICER, v1::ROLE_CENTRE},
              [this](http::Request& r) { return withdraw(r); });
+  router.add("GET", "/v1/internal/data-keys/{referralId}", {v1::ROLE_SERVICE},
+             [this](http::Request& r) { return data_key(r); });
+}
+
+http::Response Intake::data_key(const http::Request& req) {
+  const std::string& referral_id = req.params.at("referralId");
+  sqlite::Transaction tx(db_);
+  std::optional<std::string> key = store_.key(referral_id);
+  if (!key) {
+    const bool withdrawn = store_.referral_withdrawn(referral_id);
+    return withdrawn ? http::problem(410, "Gone", "the referral's data key was destroyed")
+                     : http::problem(404, "Not Found", "no data key for this referral");
+  }
+  // The key opens the person's data: a disclosure (the log holds no key).
+  access_log::record(db_, req.principal, referral_id, "data_key");
+  tx.commit();
+  v1::DataKeyResponse res;
+  res.set_referral_id(referral_id);
+  res.set_key(std::move(*key));
+  return http::json(200, res);
 }
 
 http::Response Intake::withdraw(const http::Request& req) {
@@ -167,6 +189,9 @@ http::Response Intake::withdraw(const http::Request& req) {
   http::Response out = http::json(200, res);
   events::emit(db_, SOURCE, ev);
   store_.record_withdrawal(offer_id, now, out.body, req.principal);
+  // Crypto-shredding: without the key no sealed copy of the person in any
+  // topic or DLQ opens again (docs/decisions.md 21).
+  store_.delete_key(offer->referral_id);
   // The offer's event (with the person) left the outbox long ago, but its
   // bytes may still be in old WAL frames: truncate the WAL on commit.
   db_.note_erasure();
@@ -257,6 +282,18 @@ void describe_offer(v1::OfferResponse& res, const v1::OfferRecorded& ev, const s
                     "the district coordinator is told.");
 }
 
+// The event as it travels: the person sealed under a new data key of the
+// referral, kept in `store` only (docs/decisions.md 21).
+v1::OfferRecorded seal_person(Store& store, v1::OfferRecorded ev) {
+  if (!ev.has_person()) return ev;
+  const std::string key = data_keys::new_key();
+  *ev.mutable_sealed_person() = data_keys::seal(
+      key, ev.referral_id(), ev.person(), data_keys::offer_ad(ev.offer_id(), ev.referral_id()));
+  ev.clear_person();
+  store.add_key(ev.referral_id(), key);
+  return ev;
+}
+
 NewOffer new_offer(const v1::OfferRecorded& ev, const std::string& hash, const http::Response& out,
                    Instant now) {
   NewOffer o;
@@ -296,7 +333,7 @@ http::Response Intake::post_offer(const http::Request& req) {
   describe_offer(res, ev, municipality_name(r.kommunekode(), directory_));
   http::Response out = http::json(201, res);
 
-  events::emit(db_, SOURCE, ev);
+  events::emit(db_, SOURCE, seal_person(store_, ev));
   store_.add(new_offer(ev, hash, out, now));
   tx.commit();
   if (relay_) relay_->notify();

@@ -40,6 +40,10 @@ class Intake {
   // POST /v1/offers/{offerId}/withdrawal; an officer of the offer's district
   // or the centre the offer is routed to.
   http::Response withdraw(const http::Request& req);
+  // GET /v1/internal/data-keys/{referralId} (ROLE_SERVICE): a referral's data
+  // key for the router and the notifier (docs/decisions.md 21); 410 once
+  // withdrawn, 404 for a referral intake never keyed.
+  http::Response data_key(const http::Request& req);
 
  private:
   sqlite::Db db_;

@@ -1,5 +1,6 @@
 #include "store.hpp"
 
+#include "henvis/access_log.hpp"
 #include "henvis/outbox.hpp"
 
 namespace henvis::intake {
@@ -34,7 +35,17 @@ ALTER TABLE offers ADD COLUMN withdrawal_response TEXT;
           R"sql(
 ALTER TABLE offers ADD COLUMN withdrawn_by TEXT;
 ALTER TABLE offers ADD COLUMN withdrawn_by_person TEXT;
-)sql"};
+)sql",
+          // Crypto-shredding (docs/decisions.md 21): each yes's data key,
+          // deleted on withdrawal; who fetched one is access-logged.
+          std::string(R"sql(
+CREATE TABLE data_keys (
+  referral_id TEXT PRIMARY KEY,
+  key BLOB NOT NULL
+);
+CREATE INDEX offers_referral ON offers(referral_id);
+)sql") + access_log::MIGRATION +
+              access_log::migration_unix_ms() + access_log::MIGRATION_PERSON};
 }
 
 namespace {
@@ -49,7 +60,35 @@ constexpr std::string_view ADD_OFFER =
 constexpr std::string_view RECORD_WITHDRAWAL =
     "UPDATE offers SET withdrawn_at = ?, withdrawal_response = ?, withdrawn_by = ?, "
     "withdrawn_by_person = ? WHERE offer_id = ?";
+constexpr std::string_view ADD_KEY = "INSERT INTO data_keys(referral_id, key) VALUES (?,?)";
+constexpr std::string_view FIND_KEY = "SELECT key FROM data_keys WHERE referral_id = ?";
+constexpr std::string_view DELETE_KEY = "DELETE FROM data_keys WHERE referral_id = ?";
+constexpr std::string_view REFERRAL_WITHDRAWN =
+    "SELECT withdrawn_at IS NOT NULL FROM offers WHERE referral_id = ?";
 }  // namespace
+
+void Store::add_key(const std::string& referral_id, const std::string& key) {
+  auto q = db_.query(ADD_KEY);
+  q->bind(1, referral_id).bind_blob(2, key).run();
+}
+
+std::optional<std::string> Store::key(const std::string& referral_id) {
+  auto q = db_.query(FIND_KEY);
+  q->bind(1, referral_id);
+  if (!q->step()) return std::nullopt;
+  return q->blob(0);
+}
+
+void Store::delete_key(const std::string& referral_id) {
+  auto q = db_.query(DELETE_KEY);
+  q->bind(1, referral_id).run();
+}
+
+bool Store::referral_withdrawn(const std::string& referral_id) {
+  auto q = db_.query(REFERRAL_WITHDRAWN);
+  q->bind(1, referral_id);
+  return q->step() && q->i64(0) != 0;
+}
 
 std::optional<StoredAnswer> Store::answer(const std::string& offer_id) {
   auto q = db_.query(FIND_ANSWER);

@@ -68,6 +68,13 @@ class Store {
   void record_withdrawal(const std::string& offer_id, Instant at, const std::string& response,
                          const auth::Principal& by);
 
+  // Referrals' data keys (docs/decisions.md 21).
+  void add_key(const std::string& referral_id, const std::string& key);
+  std::optional<std::string> key(const std::string& referral_id);
+  void delete_key(const std::string& referral_id);
+  // Whether the offer of this referral was withdrawn (its key destroyed).
+  bool referral_withdrawn(const std::string& referral_id);
+
  private:
   sqlite::Db& db_;
 };

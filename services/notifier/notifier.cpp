@@ -146,7 +146,36 @@ Applier::Applier(Directory directory, Settings settings, const Clock& clock)
   subs_.on(this, &Applier::on_requested);
 }
 
-void Applier::on_requested(const v1::NotificationRequested& n, sqlite::Db& db) {
+std::optional<v1::NotificationRequested> Applier::unseal(const v1::NotificationRequested& n) {
+  const v1::ReferralContact& c = n.referral();
+  if (!c.has_sealed_person()) return n;
+  if (c.referral_id().empty()) throw Rejected("missing field referral.referral_id");
+  if (c.sealed_person().key_id() != c.referral_id())
+    throw Rejected("field referral.sealed_person.key_id is not the referral_id");
+  if (!keys_) throw std::runtime_error("a sealed notification, and no data_keys configured");
+  // Fetched for each notification and never kept: the notifier holds the
+  // person it delivers, not the key.
+  const std::optional<std::string> key = keys_->key(c.referral_id());
+  if (!key) {
+    ++shredded_;
+    spdlog::info("notification's data key is gone, dropped notification_id={} referral_id={}",
+                 n.notification_id(), c.referral_id());
+    return std::nullopt;
+  }
+  auto person = data_keys::open(*key, c.sealed_person(),
+                                data_keys::notification_ad(n.notification_id(), c.referral_id()));
+  if (!person)
+    throw Rejected("field referral.sealed_person does not open under the referral's data key");
+  v1::NotificationRequested out = n;
+  *out.mutable_referral()->mutable_person() = std::move(*person);
+  out.mutable_referral()->clear_sealed_person();
+  return out;
+}
+
+void Applier::on_requested(const v1::NotificationRequested& sealed, sqlite::Db& db) {
+  const std::optional<v1::NotificationRequested> opened = unseal(sealed);
+  if (!opened) return;
+  const v1::NotificationRequested& n = *opened;
   if (n.notification_id().empty()) throw Rejected("missing field notification_id");
   if (n.recipient_id().empty()) throw Rejected("missing field recipient_id");
   if (n.kind() == v1::NOTIFICATION_KIND_UNSPECIFIED) throw Rejected("missing field kind");

@@ -28,12 +28,15 @@
 // Every schedule decision and every timestamp the notifier writes comes from
 // the injected Clock.
 
+#include <atomic>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "channels.hpp"
 #include "henvis/clock.hpp"
+#include "henvis/data_keys.hpp"
 #include "henvis/directory.hpp"
 #include "henvis/events.hpp"
 #include "henvis/http.hpp"
@@ -90,11 +93,19 @@ class Applier {
   Applier& operator=(const Applier&) = delete;
   const Subscriptions& subscriptions() const { return subs_; }
   void apply(const kafka::Message& m, sqlite::Db& db) { subs_.dispatch(m, db); }
+  // Where sealed persons' data keys come from (intake); without one, a
+  // notification with a sealed person cannot be applied (retried).
+  void use_data_keys(data_keys::Source* keys) { keys_ = keys; }
+  // Notifications whose data key was gone (dropped: the person was erased).
+  std::uint64_t shredded() const { return shredded_.load(); }
 
  private:
   Directory directory_;
   Settings settings_;
   const Clock* clock_;
+  data_keys::Source* keys_ = nullptr;
+  std::atomic<std::uint64_t> shredded_{0};
+  std::optional<v1::NotificationRequested> unseal(const v1::NotificationRequested& n);
   void on_requested(const v1::NotificationRequested& n, sqlite::Db& db);
   Subscriptions subs_{"notifier"};  // last: its handlers use the members above
 };

@@ -17,7 +17,14 @@ class NotifierService final : public henvis::Service {
         applier_(Directory(c.setup.directory), settings_, c.clock),
         dispatcher_(c.setup.database, Directory(c.setup.directory), settings_, &c.relay, c.clock,
                     &c.metrics),
-        retention_(c.setup.database, c.setup.config.notifier(), c.clock, &c.metrics) {}
+        retention_(c.setup.database, c.setup.config.notifier(), c.clock, &c.metrics),
+        keys_(data_keys::source_from(c.setup.config.data_keys(), c.setup.config_dir,
+                                     c.setup.config.dev())) {
+    applier_.use_data_keys(keys_.get());
+    c.metrics.counter_reading("henvis_notifier_shredded_events_total",
+                              "Notifications dropped because their data key was destroyed",
+                              [this] { return static_cast<double>(applier_.shredded()); });
+  }
   void routes(http::Router& r) override { api_.register_routes(r); }
   const Subscriptions* subscriptions() const override { return &applier_.subscriptions(); }
   std::vector<BackgroundLoop> workers() override {
@@ -31,6 +38,7 @@ class NotifierService final : public henvis::Service {
   Applier applier_;
   Dispatcher dispatcher_;
   InboxRetention retention_;
+  std::unique_ptr<data_keys::Source> keys_;
 };
 }  // namespace
 

@@ -1,5 +1,7 @@
 #include "outbound.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "henvis/events.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/notifications.hpp"
@@ -65,7 +67,20 @@ v1::ReferralContact contact_of(Store& store, const ReferralRow& row, const Direc
 void request_notification(sqlite::Db& db, const std::string& recipient_id,
                           v1::NotificationKind kind, const v1::ReferralContact& contact,
                           Instant now) {
-  henvis::request_notification(db, SOURCE, recipient_id, kind, contact, rfc3339(now));
+  // The person travels sealed under the referral's data key; a referral
+  // without one (its offer came in clear, before sealing) is announced
+  // without the person, whom the centre reads through GET /v1/referrals/{id}.
+  const std::optional<std::string> key = Store(db).data_key(contact.referral_id());
+  if (!key && contact.has_person()) {
+    v1::ReferralContact without = contact;
+    without.clear_person();
+    spdlog::warn("no data key: notification without the person referral_id={}",
+                 contact.referral_id());
+    henvis::request_notification(db, SOURCE, recipient_id, kind, without, rfc3339(now));
+    return;
+  }
+  henvis::request_notification(db, SOURCE, recipient_id, kind, contact, rfc3339(now),
+                               key.value_or(""));
 }
 
 }  // namespace henvis::router

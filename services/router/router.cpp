@@ -150,9 +150,38 @@ void announce_referral(Store& store, const ReferralRow& row, const RouteResult& 
 }
 }  // namespace
 
-void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {
-  if (!to_route(o)) return;
+std::optional<v1::OfferRecorded> Applier::unseal(const v1::OfferRecorded& o, Store& store) {
+  if (!o.has_sealed_person()) return o;  // from a producer before sealing
+  if (o.referral_id().empty()) throw Rejected("missing field referral_id");
+  if (o.sealed_person().key_id() != o.referral_id())
+    throw Rejected("field sealed_person.key_id is not the referral_id");
+  std::optional<std::string> key = store.data_key(o.referral_id());
+  if (!key) {
+    if (!keys_) throw std::runtime_error("a sealed offer, and no data_keys configured");
+    key = keys_->key(o.referral_id());  // throws while intake cannot answer
+  }
+  if (!key) {  // withdrawn before it got here: nothing of the person to record
+    store.add_shredded(o.referral_id());
+    ++shredded_;
+    spdlog::info("offer's data key is gone, person erased referral_id={}", o.referral_id());
+    return std::nullopt;
+  }
+  auto person =
+      data_keys::open(*key, o.sealed_person(), data_keys::offer_ad(o.offer_id(), o.referral_id()));
+  if (!person) throw Rejected("field sealed_person does not open under the referral's data key");
+  store.put_data_key(o.referral_id(), *key);
+  v1::OfferRecorded out = o;
+  *out.mutable_person() = std::move(*person);
+  out.clear_sealed_person();
+  return out;
+}
+
+void Applier::on_offer(const v1::OfferRecorded& sealed, sqlite::Db& db) {
   Store store(db);
+  const std::optional<v1::OfferRecorded> opened = unseal(sealed, store);
+  if (!opened) return;
+  const v1::OfferRecorded& o = *opened;
+  if (!to_route(o)) return;
   // The same offer arriving under another ce_id (a re-registration) must not
   // make a second referral.
   if (store.knows(o.referral_id(), o.offer_id())) {
@@ -189,7 +218,9 @@ void Applier::on_withdrawn(const v1::OfferWithdrawn& w, sqlite::Db& db) {
   if (w.has_at() && !valid_event_time(w.at())) throw Rejected("field at is not a valid time");
   Store store(db);
   std::optional<ReferralRow> row = store.find_referral(w.referral_id());
+  if (!row && store.shredded(w.referral_id())) return;  // its offer came after its key was gone
   if (!row) throw Rejected("withdrawal for an unknown referral_id");
+  store.delete_data_key(row->referral_id);  // shredded in the router too
   if (row->status == v1::REFERRAL_STATUS_WITHDRAWN) return;
   const Instant now = clock_.now();
   const auto now_ts = to_timestamp(now);

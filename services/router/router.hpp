@@ -9,11 +9,13 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "henvis/auth.hpp"
 #include "henvis/clock.hpp"
+#include "henvis/data_keys.hpp"
 #include "henvis/directory.hpp"
 #include "henvis/events.hpp"
 #include "henvis/http.hpp"
@@ -62,14 +64,22 @@ class Applier {
   Applier& operator=(const Applier&) = delete;
   const Subscriptions& subscriptions() const { return subs_; }
   void apply(const kafka::Message& m, sqlite::Db& db) { subs_.dispatch(m, db); }
+  // Where sealed offers' data keys come from (intake); without one, a sealed
+  // offer cannot be applied (the batch fails and is retried).
+  void use_data_keys(data_keys::Source* keys) { keys_ = keys; }
+  // Offers whose data key was gone: the person was erased before routing.
+  std::uint64_t shredded() const { return shredded_.load(); }
 
  private:
+  std::optional<v1::OfferRecorded> unseal(const v1::OfferRecorded& o, Store& store);
   void on_offer(const v1::OfferRecorded& offer, sqlite::Db& db);
   void on_withdrawn(const v1::OfferWithdrawn& w, sqlite::Db& db);
   void on_delivery(const v1::DeliveryEvent& d, sqlite::Db& db);
   Directory directory_;
   Settings settings_;
   const Clock& clock_;
+  data_keys::Source* keys_ = nullptr;
+  std::atomic<std::uint64_t> shredded_{0};
   Subscriptions subs_{"router"};  // last: its handlers use the members above
 };
 

@@ -24,7 +24,14 @@ class RouterService final : public Service {
         applier_(Directory(c.setup.directory), settings_, c.clock),
         reminders_(c.setup.database, Directory(c.setup.directory), settings_, c.calendar, c.clock,
                    &c.relay),
-        retention_(c.setup.database, settings_, c.clock, &c.metrics) {}
+        retention_(c.setup.database, settings_, c.clock, &c.metrics),
+        keys_(data_keys::source_from(c.setup.config.data_keys(), c.setup.config_dir,
+                                     c.setup.config.dev())) {
+    applier_.use_data_keys(keys_.get());
+    c.metrics.counter_reading("henvis_router_shredded_events_total",
+                              "Offers whose data key was destroyed before they were routed",
+                              [this] { return static_cast<double>(applier_.shredded()); });
+  }
   void routes(http::Router& r) override { api_.register_routes(r); }
   const Subscriptions* subscriptions() const override { return &applier_.subscriptions(); }
   std::vector<BackgroundLoop> workers() override {
@@ -38,6 +45,7 @@ class RouterService final : public Service {
   Applier applier_;
   Reminders reminders_;
   ContactRetention retention_;
+  std::unique_ptr<data_keys::Source> keys_;
 };
 }  // namespace
 

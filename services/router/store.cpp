@@ -293,7 +293,52 @@ std::vector<std::string> migrations() {
           outbox::migration_unix_ms() + ConsumerLoop::migration_unix_ms() +
               access_log::migration_unix_ms(),
           own_instants_unix_ms(), std::string(SCHEMA_5),
-          std::string(access_log::MIGRATION_PERSON) + std::string(SCHEMA_6)};
+          std::string(access_log::MIGRATION_PERSON) + std::string(SCHEMA_6),
+          // Crypto-shredding (docs/decisions.md 21): the referrals' data keys
+          // fetched from intake, deleted on withdrawal; the offers that came
+          // after their key was destroyed.
+          R"sql(
+CREATE TABLE data_keys (referral_id TEXT PRIMARY KEY, key BLOB NOT NULL);
+CREATE TABLE shredded_offers (referral_id TEXT PRIMARY KEY);
+)sql"};
+}
+
+namespace {
+constexpr std::string_view SELECT_DATA_KEY = "SELECT key FROM data_keys WHERE referral_id = ?";
+constexpr std::string_view PUT_DATA_KEY =
+    "INSERT OR REPLACE INTO data_keys(referral_id, key) VALUES (?, ?)";
+constexpr std::string_view DELETE_DATA_KEY = "DELETE FROM data_keys WHERE referral_id = ?";
+constexpr std::string_view ADD_SHREDDED =
+    "INSERT OR IGNORE INTO shredded_offers(referral_id) VALUES (?)";
+constexpr std::string_view FIND_SHREDDED = "SELECT 1 FROM shredded_offers WHERE referral_id = ?";
+}  // namespace
+
+std::optional<std::string> Store::data_key(const std::string& referral_id) {
+  auto q = db_.query(SELECT_DATA_KEY);
+  q->bind(1, referral_id);
+  if (!q->step()) return std::nullopt;
+  return q->blob(0);
+}
+
+void Store::put_data_key(const std::string& referral_id, const std::string& key) {
+  auto q = db_.query(PUT_DATA_KEY);
+  q->bind(1, referral_id).bind_blob(2, key).run();
+}
+
+void Store::delete_data_key(const std::string& referral_id) {
+  auto q = db_.query(DELETE_DATA_KEY);
+  q->bind(1, referral_id).run();
+}
+
+void Store::add_shredded(const std::string& referral_id) {
+  auto q = db_.query(ADD_SHREDDED);
+  q->bind(1, referral_id).run();
+}
+
+bool Store::shredded(const std::string& referral_id) {
+  auto q = db_.query(FIND_SHREDDED);
+  q->bind(1, referral_id);
+  return q->step();
 }
 
 std::optional<std::string> Store::secret(const std::string& name) {

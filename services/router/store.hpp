@@ -105,6 +105,14 @@ class Store {
   std::optional<std::string> secret(const std::string& name);
   void put_secret(const std::string& name, const std::string& value);
 
+  // The referral's data key fetched from intake (docs/decisions.md 21).
+  std::optional<std::string> data_key(const std::string& referral_id);
+  void put_data_key(const std::string& referral_id, const std::string& key);
+  void delete_data_key(const std::string& referral_id);
+  // An offer that arrived after its key was destroyed: no referral was made.
+  void add_shredded(const std::string& referral_id);
+  bool shredded(const std::string& referral_id);
+
   // True if a referral has this referral id or comes from this offer.
   bool knows(const std::string& referral_id, const std::string& offer_id);
   // A new referral; created, updated and last active at `now`.

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "fuzz_support.hpp"
 #include "henvis/clock.hpp"
 #include "henvis/consumer_loop.hpp"
+#include "henvis/data_keys.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/topics.hpp"
@@ -66,7 +68,18 @@ const char* const TYPES[] = {
 };
 constexpr std::size_t N_TYPES = sizeof(TYPES) / sizeof(TYPES[0]);
 
+// Intake's data keys as the fuzzer sees them: one fixed key for every
+// referral, none (withdrawn) for "r-gone"; it never fails, so an exception
+// from a sealed event is a finding, not intake being down.
+struct FuzzKeys final : henvis::data_keys::Source {
+  std::optional<std::string> key(const std::string& referral_id) override {
+    if (referral_id == "r-gone") return std::nullopt;
+    return std::string(henvis::data_keys::KEY_BYTES, 'k');
+  }
+};
+
 struct Consumers {
+  FuzzKeys keys;
   henvis::ManualClock clock{
       std::chrono::system_clock::time_point(std::chrono::seconds(1714557600))};
   std::unique_ptr<henvis::sqlite::Db> router_db, notifier_db, evaluation_db;
@@ -88,6 +101,8 @@ struct Consumers {
     router = std::make_unique<henvis::router::Applier>(henvis::fuzz::dev_directory(), rs, clock);
     notifier = std::make_unique<henvis::notifier::Applier>(henvis::fuzz::dev_directory(),
                                                            henvis::notifier::Settings(), clock);
+    router->use_data_keys(&keys);
+    notifier->use_data_keys(&keys);
   }
 };
 

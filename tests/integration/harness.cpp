@@ -196,6 +196,17 @@ std::string tls_block() {
          "\" }";
 }
 }  // namespace
+std::string service_token(const std::string& service) { return "dev-service-" + service; }
+
+std::string data_keys_config(const fs::path& dir, const std::string& service, int intake_port) {
+  if ((service != "router" && service != "notifier") || intake_port == 0) return "";
+  const fs::path token = dir / (service + "-data-key-token");
+  std::ofstream(token) << service_token(service) << "\n";
+  const std::string scheme = tls_ca() ? "https" : "http";
+  const std::string ca = tls_ca() ? " ca_file: \"" + tls_ca()->ca() + "\"" : "";
+  return "\ndata_keys { intake_url: \"" + scheme + "://127.0.0.1:" + std::to_string(intake_port) +
+         "\" token_file: \"" + token.string() + "\"" + ca + " }\n";
+}
 
 void write_service_config(const fs::path& dir, const std::string& service, const std::string& extra,
                           const std::string& http_extra) {
@@ -294,6 +305,10 @@ std::string Stack::bootstrap() const {
 }
 
 void Stack::start(const std::string& s) {
+  const auto intake = ports_.find("intake");
+  if (const auto keys = data_keys_config(dir_, s, intake == ports_.end() ? 0 : intake->second);
+      !keys.empty())
+    write_service_config(dir_, s, extra_config_[s] + keys);
   procs_.erase(s);
   procs_[s] = start_service(dir_, s, ports_[s], READY_TIMEOUT);
 }

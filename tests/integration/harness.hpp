@@ -112,6 +112,14 @@ std::vector<std::pair<std::string, std::string>> person_headers(const std::strin
 // while one lives (Stack(extra, true)), else nullptr. Test stacks are plain
 // HTTP with `dev: true` by default.
 const TestCa* tls_ca();
+// The bearer token of the ROLE_SERVICE token (scope: the service's name)
+// the router or the notifier fetches data keys from intake with (a dev
+// token, so in every test stack's tokens file).
+std::string service_token(const std::string& service);
+// For the router and the notifier once intake runs on `intake_port`: the
+// `data_keys { }` config block (its token in a file in `dir`); "" otherwise.
+std::string data_keys_config(const std::filesystem::path& dir, const std::string& service,
+                             int intake_port);
 
 // Writes dir/<service>.textproto for a test stack: loopback, port 0 (the
 // service binds a free port itself), its database in `dir`, the dev

@@ -114,6 +114,11 @@ int RobustStack::readyz(const std::string& s) {
 }
 
 void RobustStack::start(const std::string& s) {
+  const auto intake = ports_.find("intake");
+  if (const auto keys =
+          testing::data_keys_config(dir_, s, intake == ports_.end() ? 0 : intake->second);
+      !keys.empty())
+    testing::write_service_config(dir_, s, keys, UNLIMITED);
   procs_.erase(s);
   procs_[s] = testing::start_service(dir_, s, ports_[s], READY_TIMEOUT);
 }

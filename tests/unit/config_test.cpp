@@ -83,8 +83,8 @@ TEST_CASE("TokenStore: the dev admin token authenticates as admin", "[auth]") {
   // Given the dev tokens
   const auto store = dev_tokens();
   // docs/design.md's ten (a coordinator per district) and a centre token for each of the 11,
-  // and henvis-web's delegating token
-  REQUIRE(store.size() == 20);
+  // henvis-web's delegating token, and the router's and the notifier's data-key tokens
+  REQUIRE(store.size() == 22);
   // When "Bearer dev-admin" is presented
   auto p = store.authenticate("Bearer dev-admin");
   // Then it is the admin

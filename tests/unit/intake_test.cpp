@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "henvis/clock.hpp"
+#include "henvis/data_keys.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/topics.hpp"
@@ -333,8 +334,16 @@ TEST_CASE("post_offer: a yes is recorded once, with one OfferRecorded in the out
   CHECK(ev.referral_id() == body.referral_id());
   CHECK(ev.district_id() == "mvj");
   CHECK(ev.covered());
-  CHECK(ev.person().cpr() == CPR_DIGITS);       // normalised
-  CHECK(ev.person().phone() == "+4523456789");  // normalised
+  // The person travels sealed under the referral's data key, kept in intake.db
+  CHECK_FALSE(ev.has_person());
+  henvis::sqlite::Stmt k(db, "SELECT key FROM data_keys WHERE referral_id = ?");
+  k.bind(1, body.referral_id());
+  REQUIRE(k.step());
+  const auto person = henvis::data_keys::open(
+      k.blob(0), ev.sealed_person(), henvis::data_keys::offer_ad("offer-1", body.referral_id()));
+  REQUIRE(person);
+  CHECK(person->cpr() == CPR_DIGITS);       // normalised
+  CHECK(person->phone() == "+4523456789");  // normalised
   henvis::v1::Headers hs;
   REQUIRE(hs.ParseFromString(s.blob(3)));
   std::string type;

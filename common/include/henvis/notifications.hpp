@@ -13,10 +13,13 @@ namespace henvis {
 // Adds a NotificationRequested with a new id, sent by `source` (a CloudEvents
 // source such as "/henvis/router") and requested at `now` (RFC 3339), to the
 // outbox inside the caller's transaction; returns its notification id. The
-// payload is a referral contact or an underretning notice.
+// payload is a referral contact or an underretning notice. With a
+// `data_key`, the contact's person travels sealed under it
+// (henvis/data_keys.hpp), never in clear.
 std::string request_notification(sqlite::Db& db, const std::string& source,
                                  const std::string& recipient_id, v1::NotificationKind kind,
-                                 const v1::ReferralContact& contact, const std::string& now);
+                                 const v1::ReferralContact& contact, const std::string& now,
+                                 const std::string& data_key = {});
 std::string request_notification(sqlite::Db& db, const std::string& source,
                                  const std::string& recipient_id, v1::NotificationKind kind,
                                  const v1::UnderretningNotice& notice, const std::string& now);

@@ -1,0 +1,72 @@
+#pragma once
+// Crypto-shredding of personal data in Kafka (docs/decisions.md 21).
+//
+// Each referral has a data key (32 random bytes) that intake makes when it
+// records the offer and keeps in its database; the key never travels in
+// Kafka. Personal fields travel as a SealedPerson: libsodium's
+// crypto_aead_xchacha20poly1305_ietf with a random 24-byte nonce per message
+// and associated data naming the event (its type and its own ids), so that a
+// ciphertext moved to another event does not open. A withdrawal destroys
+// the key, and every sealed copy in every topic and DLQ is unreadable.
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "henvis/v1/config.pb.h"
+#include "henvis/v1/events.pb.h"
+
+namespace henvis::data_keys {
+
+inline constexpr std::size_t KEY_BYTES = 32;
+
+// A fresh random data key.
+std::string new_key();
+
+// The associated data of an OfferRecorded's person, and of a
+// NotificationRequested's: the event type and its own ids.
+std::string offer_ad(const std::string& offer_id, const std::string& referral_id);
+std::string notification_ad(const std::string& notification_id, const std::string& referral_id);
+
+// `person` sealed under `key` (KEY_BYTES) for the event named by `ad`.
+v1::SealedPerson seal(const std::string& key, const std::string& key_id, const v1::Person& person,
+                      const std::string& ad);
+// The person, or nothing when the ciphertext does not open under `key` and
+// `ad` (another key, another event, or changed bytes).
+std::optional<v1::Person> open(const std::string& key, const v1::SealedPerson& sealed,
+                               const std::string& ad);
+
+// Where a consumer gets a referral's data key.
+class Source {
+ public:
+  virtual ~Source() = default;
+  // The key, or nothing when it is gone (withdrawn) or never existed: the
+  // event's personal data is erased. Throws std::runtime_error when the
+  // answer cannot be had now (intake unreachable): the batch is retried.
+  virtual std::optional<std::string> key(const std::string& referral_id) = 0;
+};
+
+// Fetches keys from intake's GET /v1/internal/data-keys/{referralId} with a
+// ROLE_SERVICE token (DataKeySettings).
+class IntakeSource final : public Source {
+ public:
+  // `ca_file`: with an https URL, the CA intake's certificate must lead to
+  // ("" = the system trust store).
+  IntakeSource(const std::string& intake_url, std::string token, std::string ca_file = "");
+  std::optional<std::string> key(const std::string& referral_id) override;
+
+ private:
+  http::Endpoint endpoint_;
+  std::string token_;
+  std::string ca_file_;
+};
+
+// The source a service's DataKeySettings name (paths relative to
+// `config_dir`); nullptr when none is configured. Throws
+// std::invalid_argument on a bad URL, an http:// URL outside `dev`, or an
+// unreadable token or CA file.
+std::unique_ptr<Source> source_from(const v1::DataKeySettings& s, const std::string& config_dir,
+                                    bool dev);
+
+}  // namespace henvis::data_keys

@@ -1,0 +1,272 @@
+// Crypto-shredding (docs/decisions.md 21): personal data in Kafka is sealed
+// under its referral's data key; without the key it opens nowhere.
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "henvis/clock.hpp"
+#include "henvis/consumer_loop.hpp"
+#include "henvis/data_keys.hpp"
+#include "henvis/ids.hpp"
+#include "henvis/kafka.hpp"
+#include "henvis/sqlite.hpp"
+#include "henvis/topics.hpp"
+#include "notifier.hpp"
+#include "router.hpp"
+#include "support.hpp"
+
+namespace dk = henvis::data_keys;
+using henvis::test::dev_directory;
+using henvis::test::scalar;
+using henvis::test::TempDir;
+using henvis::test::ts;
+
+namespace {
+
+henvis::v1::Person person() {
+  henvis::v1::Person p;
+  p.set_cpr("0101901234");
+  p.set_name("Gudrun Shredsen");
+  p.set_phone("+4523456789");
+  p.set_email("gudrun@example.dk");
+  return p;
+}
+
+// A data-key source as intake would answer: the keys it holds; a key that is
+// absent is withdrawn; `down` stands for intake not answering.
+struct FakeSource final : dk::Source {
+  std::map<std::string, std::string> keys;
+  bool down = false;
+  int asked = 0;
+  std::optional<std::string> key(const std::string& referral_id) override {
+    ++asked;
+    if (down) throw std::runtime_error("intake data key: connect: refused");
+    auto it = keys.find(referral_id);
+    if (it == keys.end()) return std::nullopt;
+    return it->second;
+  }
+};
+
+henvis::kafka::Message message(const std::string& topic, const std::string& type,
+                               const std::string& key, const std::string& payload) {
+  henvis::kafka::Message m;
+  m.topic = topic;
+  m.key = key;
+  m.payload = payload;
+  m.headers = {{henvis::kafka::header::ID, henvis::new_uuid()},
+               {henvis::kafka::header::TYPE, type},
+               {henvis::kafka::header::SPECVERSION, "1.0"}};
+  return m;
+}
+
+// A yes for Herning (657) as intake sends it: the person sealed under `key`.
+henvis::v1::OfferRecorded sealed_offer(const std::string& referral_id, const std::string& key) {
+  henvis::v1::OfferRecorded o;
+  o.set_offer_id("offer-" + referral_id);
+  o.set_referral_id(referral_id);
+  o.set_journal_number("4100-84123-00042-24");
+  o.set_offence(henvis::v1::OFFENCE_DRUNK);
+  *o.mutable_charged_at() = ts("2024-05-01T10:00:00Z");
+  o.set_officer_id("officer-17");
+  o.set_district_id("mvj");
+  o.set_answer(henvis::v1::ANSWER_YES);
+  o.set_kommunekode(657);
+  o.mutable_consent()->set_text_version("consent-v1");
+  *o.mutable_consent()->mutable_given_at() = ts("2024-05-01T10:05:00Z");
+  *o.mutable_sealed_person() =
+      dk::seal(key, referral_id, person(), dk::offer_ad(o.offer_id(), referral_id));
+  return o;
+}
+
+henvis::kafka::Message offer_message(const henvis::v1::OfferRecorded& o) {
+  return message(henvis::topics::OFFERS, henvis::event_types::OFFER_RECORDED, o.referral_id(),
+                 o.SerializeAsString());
+}
+
+henvis::kafka::Message withdrawn_message(const std::string& referral_id) {
+  henvis::v1::OfferWithdrawn w;
+  w.set_offer_id("offer-" + referral_id);
+  w.set_referral_id(referral_id);
+  w.set_withdrawn_by(henvis::v1::ROLE_OFFICER);
+  return message(henvis::topics::OFFERS, henvis::event_types::OFFER_WITHDRAWN, referral_id,
+                 w.SerializeAsString());
+}
+
+struct Router {
+  TempDir tmp{"henvis-shred-router"};
+  henvis::sqlite::Db db{tmp.file("router.db")};
+  henvis::SystemClock clock;
+  FakeSource keys;
+  henvis::router::Applier applier{dev_directory(), settings(), clock};
+  Router() {
+    db.migrate(henvis::router::migrations());
+    applier.use_data_keys(&keys);
+  }
+  static henvis::router::Settings settings() {
+    henvis::router::Settings s;
+    s.person_key = "shred-test-person-key";
+    return s;
+  }
+  void apply(const henvis::kafka::Message& m) {
+    henvis::sqlite::Transaction tx(db);
+    applier.apply(m, db);
+    tx.commit();
+  }
+  std::int64_t count(const std::string& sql, const std::string& id) { return scalar(db, sql, id); }
+  // The person of the referral's first notification, opened with `key`.
+  std::optional<henvis::v1::Person> notified_person(const std::string& key) {
+    henvis::sqlite::Stmt s(db, "SELECT payload FROM outbox WHERE topic = ? ORDER BY id");
+    s.bind(1, std::string(henvis::topics::NOTIFICATIONS));
+    REQUIRE(s.step());
+    henvis::v1::NotificationRequested n;
+    REQUIRE(n.ParseFromString(s.blob(0)));
+    CHECK_FALSE(n.referral().has_person());
+    return dk::open(key, n.referral().sealed_person(),
+                    dk::notification_ad(n.notification_id(), n.referral().referral_id()));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("data keys: a sealed person opens with its key and event, and holds nothing in clear",
+          "[shred]") {
+  const std::string key = dk::new_key();
+  const auto ad = dk::offer_ad("offer-1", "ref-1");
+  const auto sealed = dk::seal(key, "ref-1", person(), ad);
+  CHECK(sealed.key_id() == "ref-1");
+  const std::string bytes = sealed.SerializeAsString();
+  for (const std::string clear : {"0101901234", "Gudrun", "Shredsen", "23456789", "gudrun@"})
+    CHECK(bytes.find(clear) == std::string::npos);
+  const auto opened = dk::open(key, sealed, ad);
+  REQUIRE(opened);
+  CHECK(opened->SerializeAsString() == person().SerializeAsString());
+  // A fresh nonce per message: the same person sealed twice differs.
+  CHECK(dk::seal(key, "ref-1", person(), ad).ciphertext() != sealed.ciphertext());
+}
+
+TEST_CASE("data keys: a ciphertext moved to another event or referral does not open", "[shred]") {
+  const std::string key = dk::new_key();
+  const auto sealed = dk::seal(key, "ref-1", person(), dk::notification_ad("n-1", "ref-1"));
+  CHECK_FALSE(dk::open(key, sealed, dk::notification_ad("n-2", "ref-1")));
+  CHECK_FALSE(dk::open(key, sealed, dk::notification_ad("n-1", "ref-2")));
+  CHECK_FALSE(dk::open(key, sealed, dk::offer_ad("n-1", "ref-1")));
+  // The ids cannot be shifted between the fields either.
+  CHECK(dk::offer_ad("a\nb", "c") != dk::offer_ad("a", "b\nc"));
+}
+
+TEST_CASE("data keys: a changed byte, nonce or key does not open", "[shred]") {
+  const std::string key = dk::new_key();
+  const auto ad = dk::offer_ad("offer-1", "ref-1");
+  const auto sealed = dk::seal(key, "ref-1", person(), ad);
+  for (std::size_t i = 0; i < sealed.ciphertext().size(); i += 7) {
+    auto tampered = sealed;
+    (*tampered.mutable_ciphertext())[i] ^= 0x01;
+    CHECK_FALSE(dk::open(key, tampered, ad));
+  }
+  auto nonce = sealed;
+  (*nonce.mutable_nonce())[0] ^= 0x01;
+  CHECK_FALSE(dk::open(key, nonce, ad));
+  auto cut = sealed;
+  cut.set_ciphertext(sealed.ciphertext().substr(0, 10));
+  CHECK_FALSE(dk::open(key, cut, ad));
+  CHECK_FALSE(dk::open(dk::new_key(), sealed, ad));
+  CHECK_FALSE(dk::open("short", sealed, ad));
+}
+
+TEST_CASE(
+    "router: a sealed offer is routed with its person, and the centre's notification is "
+    "sealed under the same key",
+    "[shred][router]") {
+  Router r;
+  const std::string key = dk::new_key();
+  r.keys.keys["ref-a"] = key;
+  r.apply(offer_message(sealed_offer("ref-a", key)));
+  CHECK(r.count("SELECT COUNT(*) FROM referrals WHERE referral_id = ?", "ref-a") == 1);
+  CHECK(r.count("SELECT COUNT(*) FROM data_keys WHERE referral_id = ?", "ref-a") == 1);
+  const auto p = r.notified_person(key);
+  REQUIRE(p);
+  CHECK(p->cpr() == "0101901234");
+  CHECK(p->name() == "Gudrun Shredsen");
+}
+
+TEST_CASE("router: a withdrawal deletes the router's copy of the data key", "[shred][router]") {
+  Router r;
+  const std::string key = dk::new_key();
+  r.keys.keys["ref-b"] = key;
+  r.apply(offer_message(sealed_offer("ref-b", key)));
+  r.apply(withdrawn_message("ref-b"));
+  CHECK(r.count("SELECT COUNT(*) FROM data_keys WHERE referral_id = ?", "ref-b") == 0);
+}
+
+TEST_CASE("router: an offer whose key is gone makes no referral and its withdrawal is no error",
+          "[shred][router]") {
+  Router r;
+  r.apply(offer_message(sealed_offer("ref-c", dk::new_key())));  // intake: 410
+  CHECK(r.applier.shredded() == 1);
+  CHECK(r.count("SELECT COUNT(*) FROM referrals WHERE referral_id = ?", "ref-c") == 0);
+  CHECK(r.count("SELECT COUNT(*) FROM outbox WHERE key = ?", "ref-c") == 0);
+  CHECK_NOTHROW(r.apply(withdrawn_message("ref-c")));
+}
+
+TEST_CASE("router: intake not answering fails the batch for a retry, not the DLQ",
+          "[shred][router]") {
+  Router r;
+  r.keys.down = true;
+  const auto m = offer_message(sealed_offer("ref-d", dk::new_key()));
+  try {
+    r.apply(m);
+    FAIL("applied without a key");
+  } catch (const henvis::Rejected&) {
+    FAIL("refused (DLQ) instead of retried");
+  } catch (const std::runtime_error&) {
+  }
+  CHECK(r.applier.shredded() == 0);
+}
+
+TEST_CASE("router: a sealed person under another key is refused without echoing it",
+          "[shred][router]") {
+  Router r;
+  r.keys.keys["ref-e"] = dk::new_key();
+  try {
+    r.apply(offer_message(sealed_offer("ref-e", dk::new_key())));
+    FAIL("applied");
+  } catch (const henvis::Rejected& e) {
+    CHECK(std::string(e.what()).find("sealed_person") != std::string::npos);
+  }
+}
+
+TEST_CASE("notifier: a sealed notification is stored opened; one whose key is gone is dropped",
+          "[shred][notifier]") {
+  TempDir tmp("henvis-shred-notifier");
+  henvis::sqlite::Db db(tmp.file("notifier.db"));
+  db.migrate(henvis::notifier::migrations());
+  FakeSource keys;
+  henvis::notifier::Applier applier(dev_directory());
+  applier.use_data_keys(&keys);
+  const std::string key = dk::new_key();
+  keys.keys["ref-f"] = key;
+  auto notification = [&](const std::string& id, const std::string& referral_id) {
+    henvis::v1::NotificationRequested n;
+    n.set_notification_id(id);
+    n.set_recipient_id("rusmiddelcenter-657");
+    n.set_kind(henvis::v1::NOTIFICATION_KIND_NEW_REFERRAL);
+    n.mutable_referral()->set_referral_id(referral_id);
+    *n.mutable_referral()->mutable_sealed_person() =
+        dk::seal(key, referral_id, person(), dk::notification_ad(id, referral_id));
+    return message(henvis::topics::NOTIFICATIONS, henvis::event_types::NOTIFICATION_REQUESTED,
+                   n.recipient_id(), n.SerializeAsString());
+  };
+  henvis::sqlite::Transaction tx(db);
+  applier.apply(notification("n-1", "ref-f"), db);
+  applier.apply(notification("n-2", "ref-gone"), db);
+  tx.commit();
+  CHECK(scalar(db, "SELECT COUNT(*) FROM inbox WHERE notification_id = ?", "n-1") == 1);
+  CHECK(scalar(db, "SELECT COUNT(*) FROM inbox WHERE notification_id = ?", "n-2") == 0);
+  CHECK(applier.shredded() == 1);
+  henvis::sqlite::Stmt s(db, "SELECT contact FROM inbox WHERE notification_id = 'n-1'");
+  REQUIRE(s.step());
+  CHECK(s.blob(0).find("Gudrun Shredsen") != std::string::npos);
+}
