@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "../integration/real_kafka.hpp"
 #include "henvis/http_client.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/sqlite.hpp"
@@ -85,6 +86,7 @@ std::string RobustStack::database(const std::string& s) const {
 }
 
 void RobustStack::start_broker() {
+  if (testing::use_real_kafka(dir_)) return;
   std::vector<std::string> args{"--bootstrap-file", (dir_ / "bootstrap.txt").string(),
                                 "--partitions", std::to_string(opt_.partitions)};
   if (opt_.control_fifo) {
@@ -210,6 +212,8 @@ void post_offers(OfferStream& st, const std::string& run, int n, int threads, in
                  double rate) {
   std::vector<std::thread> ts;
   const auto start = std::chrono::steady_clock::now();
+  // Paced from where this call starts: a later call continues the stream.
+  const int first = st.next.load();
   for (int t = 0; t < threads; ++t) {
     ts.emplace_back([&] {
       KeepAliveClient client(intake_port);
@@ -217,8 +221,8 @@ void post_offers(OfferStream& st, const std::string& run, int n, int threads, in
         const int i = st.next.fetch_add(1);
         if (i >= n || st.failed.load()) return;
         if (rate > 0)
-          std::this_thread::sleep_until(
-              start + std::chrono::microseconds(static_cast<std::int64_t>(i * 1e6 / rate)));
+          std::this_thread::sleep_until(start + std::chrono::microseconds(static_cast<std::int64_t>(
+                                                    (i - first) * 1e6 / rate)));
         const Offer o = make_offer(run, i);
         for (;;) {
           auto r = client.request("POST", "/v1/offers", "dev-officer-mvj", o.body);

@@ -83,6 +83,8 @@ Offer make_offer(const std::string& run, int i);
 // connections, retrying connection errors and 5xx with the SAME offerId and
 // body until each is accepted (201). Counts go to the atomics. A positive
 // `rate` (offers per second) paces the stream so that it spans a fault plan.
+// Offers already taken from `st.next` are skipped: a second call with a
+// larger n continues the stream.
 struct OfferStream {
   std::atomic<int> next{0};
   std::atomic<int> accepted{0};
