@@ -34,7 +34,6 @@ foreach(name
     "An accepted offer for a Herning resident reaches dev-center-657's inbox only"
     "An Aarhus resident's consent becomes an unroutable referral the coordinator sees"
     "A garbage message on the offers topic is dead-lettered and the next offer is routed"
-    "The router killed with SIGKILL mid-stream routes every offer exactly once"
     "A consent withdrawal erases the contact data from every database"
     "Socialsøg through the stack: scan, the right inbox, receipt"
     "Bad events land in each consumer's DLQ with reason and origin, the partition moves on"
