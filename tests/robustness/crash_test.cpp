@@ -120,11 +120,7 @@ TEST_CASE("Crash test: intake, router and notifier killed with SIGKILL lose and 
 
   // Every service is up, lets the stack settle, then stops cleanly.
   const bool settled = wait_settled(s, yes, routable, SETTLE_TIMEOUT);
-  std::map<std::string, Census> topics;
-  for (const char* t :
-       {topics::OFFERS, topics::NOTIFICATIONS, topics::DELIVERIES, "henvis.offers.v1.dlq.router",
-        "henvis.deliveries.v1.dlq.router", "henvis.notifications.v1.dlq.notifier"})
-    topics[t] = census(s.bootstrap(), t);
+  std::map<std::string, Census> topics = census_all(s.bootstrap());
   for (const char* svc : {"intake", "router", "notifier"}) CHECK(s.stop(svc) == 0);
 
   Audit a = audit(s, n, yes, routable, topics);

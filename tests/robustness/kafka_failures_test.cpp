@@ -36,16 +36,6 @@ constexpr auto NOT_READY_WITHIN = std::chrono::seconds(15);
 constexpr auto READY_AGAIN_WITHIN = std::chrono::seconds(90);
 constexpr auto SETTLE_TIMEOUT = std::chrono::seconds(600);
 const char* const SERVICES[] = {"intake", "router", "notifier"};
-const char* const TOPICS[] = {topics::OFFERS,
-                              topics::NOTIFICATIONS,
-                              topics::DELIVERIES,
-                              "henvis.offers.v1.dlq.router",
-                              "henvis.deliveries.v1.dlq.router",
-                              "henvis.notifications.v1.dlq.notifier"};
-
-double since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
 
 // scripts/kafka ARGS on the fixture's cluster; its stdout.
 std::string kafka_script(const std::string& args) {
@@ -97,7 +87,7 @@ TEST_CASE("Kafka broker failures: a node, the controller and all nodes killed lo
   };
   auto say = [&](const std::string& what) {
     std::cout << "kafka broker-failures: at " << st.accepted.load() << "/" << n << " offers, "
-              << since(t0) << " s: " << what << std::endl;
+              << seconds_since(t0) << " s: " << what << std::endl;
   };
   auto pause = [](int seconds) { std::this_thread::sleep_for(std::chrono::seconds(seconds)); };
 
@@ -134,7 +124,7 @@ TEST_CASE("Kafka broker failures: a node, the controller and all nodes killed lo
   const auto down_at = std::chrono::steady_clock::now();
   say("all three nodes stopped (SIGKILL)");
   const bool went_unready = testing::eventually([&] { return all_readyz(503); }, NOT_READY_WITHIN);
-  say(went_unready ? "every /readyz is 503 after " + std::to_string(since(down_at)) + " s"
+  say(went_unready ? "every /readyz is 503 after " + std::to_string(seconds_since(down_at)) + " s"
                    : "NOT every /readyz turned 503");
   CHECK(went_unready);
   std::this_thread::sleep_until(down_at + ALL_DOWN_FOR);
@@ -149,7 +139,7 @@ TEST_CASE("Kafka broker failures: a node, the controller and all nodes killed lo
   const bool ready_again = testing::eventually([&] { return all_readyz(200); }, READY_AGAIN_WITHIN);
   say("all nodes started after " +
       std::to_string(std::chrono::duration<double>(up_at - down_at).count()) + " s down; " +
-      (ready_again ? "every /readyz is 200 after " + std::to_string(since(up_at)) + " s"
+      (ready_again ? "every /readyz is 200 after " + std::to_string(seconds_since(up_at)) + " s"
                    : "NOT every /readyz is 200 again"));
   CHECK(ready_again);
 
@@ -162,19 +152,18 @@ TEST_CASE("Kafka broker failures: a node, the controller and all nodes killed lo
     CHECK(s.running(svc));  // recovered without a restart
     CHECK(s.readyz(svc) == 200);
   }
-  std::map<std::string, Census> topics;
-  for (const char* t : TOPICS) topics[t] = census(s.bootstrap(), t);
+  std::map<std::string, Census> topics = census_all(s.bootstrap());
   for (const char* svc : SERVICES) CHECK(s.stop(svc) == 0);
 
   Audit a = audit(s, n, yes, routable, topics);
   for (const auto& p : a.problems) std::cout << "kafka broker-failures: PROBLEM " << p << std::endl;
   std::int64_t dead_lettered = 0;
-  for (const char* dlq : {TOPICS[3], TOPICS[4], TOPICS[5]}) dead_lettered += topics[dlq].messages;
+  for (const char* dlq : DLQ_TOPICS) dead_lettered += topics[dlq].messages;
   std::cout << "kafka broker-failures: accepted " << n << " offers with " << st.retries.load()
             << " client retries; settled=" << settled << "; " << a.events << " events applied, "
             << a.resent << " re-sent copies absorbed; referrals=" << a.referrals
-            << " inbox=" << a.inbox << " dead_lettered=" << dead_lettered << "; total " << since(t0)
-            << " s" << std::endl;
+            << " inbox=" << a.inbox << " dead_lettered=" << dead_lettered << "; total "
+            << seconds_since(t0) << " s" << std::endl;
   std::cout << "kafka broker-failures: offers=" << n << " lost=" << a.lost
             << " duplicated=" << a.duplicated << std::endl;
   CHECK(settled);

@@ -218,8 +218,12 @@ void post_offers(OfferStream& st, const std::string& run, int n, int threads, in
     ts.emplace_back([&] {
       KeepAliveClient client(intake_port);
       for (;;) {
-        const int i = st.next.fetch_add(1);
-        if (i >= n || st.failed.load()) return;
+        // Take the next index only if it is below n: a later call with a
+        // larger n posts the rest.
+        int i = st.next.load();
+        do {
+          if (i >= n || st.failed.load()) return;
+        } while (!st.next.compare_exchange_weak(i, i + 1));
         if (rate > 0)
           std::this_thread::sleep_until(start + std::chrono::microseconds(static_cast<std::int64_t>(
                                                     (i - first) * 1e6 / rate)));
@@ -276,6 +280,18 @@ Census census(const std::string& bootstrap, const std::string& topic) {
   }
   out.distinct_ids = static_cast<std::int64_t>(ids.size());
   return out;
+}
+
+std::map<std::string, Census> census_all(const std::string& bootstrap) {
+  std::map<std::string, Census> out;
+  for (const char* t : {topics::OFFERS, topics::NOTIFICATIONS, topics::DELIVERIES})
+    out[t] = census(bootstrap, t);
+  for (const char* t : DLQ_TOPICS) out[t] = census(bootstrap, t);
+  return out;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 // ---- audit ----------------------------------------------------------------

@@ -105,6 +105,16 @@ struct Census {
   bool truncated = false;
 };
 Census census(const std::string& bootstrap, const std::string& topic);
+// The census of every topic the audit checks: the offer, notification and
+// delivery streams and the three dead-letter topics of router and notifier.
+std::map<std::string, Census> census_all(const std::string& bootstrap);
+// The dead-letter topics among them.
+inline constexpr const char* DLQ_TOPICS[] = {"henvis.offers.v1.dlq.router",
+                                             "henvis.deliveries.v1.dlq.router",
+                                             "henvis.notifications.v1.dlq.notifier"};
+
+// Seconds since t.
+double seconds_since(std::chrono::steady_clock::time_point t);
 
 // The end-of-run audit, on the stopped services' SQLite files.
 struct Audit {
