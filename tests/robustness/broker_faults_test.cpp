@@ -55,12 +55,8 @@ TEST_CASE("Broker faults: produce and fetch errors and brokers down lose and dup
   const auto t0 = std::chrono::steady_clock::now();
   const int n = static_cast<int>(env_int("HENVIS_ROBUSTNESS_FAULT_OFFERS", DEFAULT_OFFERS));
   REQUIRE(n >= 100);
-  std::int64_t yes = 0, routable = 0;
-  for (int i = 0; i < n; ++i) {
-    auto o = make_offer("faults", i);
-    yes += o.yes;
-    routable += o.routable;
-  }
+  const ExpectedOffers expected = expected_offers("faults", n);
+  const std::int64_t yes = expected.yes, routable = expected.routable;
   std::cout << "robustness broker-faults: offers=" << n << std::endl;
 
   RobustStack s({.partitions = PARTITIONS, .control_fifo = true});

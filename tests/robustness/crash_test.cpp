@@ -63,12 +63,8 @@ TEST_CASE("Crash test: intake, router and notifier killed with SIGKILL lose and 
   REQUIRE(n >= 100);
 
   // Expected outcome of the offer stream.
-  std::int64_t yes = 0, routable = 0;
-  for (int i = 0; i < n; ++i) {
-    auto o = make_offer("crash", i);
-    yes += o.yes;
-    routable += o.routable;
-  }
+  const ExpectedOffers expected = expected_offers("crash", n);
+  const std::int64_t yes = expected.yes, routable = expected.routable;
 
   // The kill plan: 9 sorted random points, router x3, notifier x3, intake x3.
   std::mt19937_64 rng(seed);

@@ -58,12 +58,8 @@ TEST_CASE("Kafka broker failures: a node, the controller and all nodes killed lo
   const auto t0 = std::chrono::steady_clock::now();
   const int n = static_cast<int>(env_int("HENVIS_KAFKA_FAULT_OFFERS", DEFAULT_OFFERS));
   REQUIRE(n >= 100);
-  std::int64_t yes = 0, routable = 0;
-  for (int i = 0; i < n; ++i) {
-    auto o = make_offer("kfaults", i);
-    yes += o.yes;
-    routable += o.routable;
-  }
+  const ExpectedOffers expected = expected_offers("kfaults", n);
+  const std::int64_t yes = expected.yes, routable = expected.routable;
   std::cout << "kafka broker-failures: offers=" << n << std::endl;
 
   RobustStack s({});

@@ -208,6 +208,16 @@ Offer make_offer(const std::string& run, int i) {
   return o;
 }
 
+ExpectedOffers expected_offers(const std::string& run, int n) {
+  ExpectedOffers e;
+  for (int i = 0; i < n; ++i) {
+    const Offer o = make_offer(run, i);
+    e.yes += o.yes;
+    e.routable += o.routable;
+  }
+  return e;
+}
+
 void post_offers(OfferStream& st, const std::string& run, int n, int threads, int intake_port,
                  double rate) {
   std::vector<std::thread> ts;

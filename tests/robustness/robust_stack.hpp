@@ -78,6 +78,11 @@ struct Offer {
   bool routable = false;
 };
 Offer make_offer(const std::string& run, int i);
+// How many of offers [0, n) of a run are yes, and yes in the programme.
+struct ExpectedOffers {
+  std::int64_t yes = 0, routable = 0;
+};
+ExpectedOffers expected_offers(const std::string& run, int n);
 
 // Posts offers [0, n) from `threads` client threads with keep-alive
 // connections, retrying connection errors and 5xx with the SAME offerId and
