@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "henvis/tls.hpp"
 #include "henvis/v1/config.pb.h"
 
 namespace henvis::config {
@@ -45,6 +46,24 @@ void load(const std::string& path, google::protobuf::Message& out) {
     throw Error(errors.errors().empty() ? "cannot parse " + path : errors.errors());
 }
 
+std::shared_ptr<boost::asio::ssl::context> server_tls(const v1::ServiceConfig& c,
+                                                      const std::string& config_dir) {
+  const auto& t = c.http().tls();
+  if (!c.http().has_tls()) {
+    if (c.dev()) return nullptr;
+    throw Error(
+        "http.tls is required: set http.tls.cert_chain_file and http.tls.key_file (plain HTTP "
+        "only with dev: true, on a developer's machine)");
+  }
+  try {
+    return tls::server_context({resolve(config_dir, t.cert_chain_file()),
+                                resolve(config_dir, t.key_file()),
+                                resolve(config_dir, t.client_ca_file())});
+  } catch (const std::invalid_argument& e) {
+    throw Error(e.what());
+  }
+}
+
 std::string read_key_file(const std::string& path, std::size_t min_bytes,
                           const std::string& setting) {
   std::ifstream in(path, std::ios::binary);
@@ -79,6 +98,7 @@ void check_ranges(const v1::ServiceConfig& c) {
       {"http.port", c.http().port(), 65535},
       {"http.body_limit_bytes", c.http().body_limit_bytes(), 16 * MIB},
       {"http.max_connections", c.http().max_connections(), 1000000},
+      {"http.max_connections_per_address", c.http().max_connections_per_address(), 1000000},
       {"http.rate_limit.per_address_per_second", rl.per_address_per_second(), 1000000},
       {"http.rate_limit.per_address_burst", rl.per_address_burst(), 1000000},
       {"http.rate_limit.per_principal_per_second", rl.per_principal_per_second(), 1000000},

@@ -9,8 +9,12 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <sstream>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
 
 #include <sys/resource.h>
 
@@ -26,6 +30,8 @@ using tcp = asio::ip::tcp;
 namespace {
 // An idle keep-alive connection is closed after this long.
 constexpr auto IDLE_TIMEOUT = std::chrono::seconds(30);
+// The closing close_notify exchange of a TLS connection may take this long.
+constexpr auto TLS_SHUTDOWN_TIMEOUT = std::chrono::seconds(5);
 
 // Request latency buckets, in seconds. Handlers are synchronous SQLite
 // reads and writes of a few milliseconds; the upper buckets catch a write
@@ -436,6 +442,9 @@ struct Server::Impl {
   // io_context, whose destruction ends the last sessions).
   std::size_t connections = 0;
   const std::size_t max_connections;
+  const std::size_t max_per_address;
+  std::unordered_map<std::string, std::size_t> per_address;
+  prometheus::Gauge& open_connections;
   asio::io_context ioc{1};
   // ServerOptions::handler_threads; joined in stop(), after the I/O thread.
   std::optional<asio::thread_pool> pool;
@@ -451,7 +460,12 @@ struct Server::Impl {
         metrics(m),
         ready(std::move(rd)),
         limiter(options.rate_limits, options.clock ? *options.clock : system_clock, m),
-        max_connections(http::max_connections(options.max_connections)) {
+        max_connections(http::max_connections(options.max_connections)),
+        max_per_address(
+            options.max_connections_per_address > 0
+                ? options.max_connections_per_address
+                : std::min(max_connections, std::max<std::size_t>(64, max_connections / 4))),
+        open_connections(m.gauge("henvis_http_connections", "Open HTTP connections")) {
     if (options.handler_threads > 0) pool.emplace(options.handler_threads);
   }
 
@@ -464,6 +478,15 @@ struct Server::Impl {
     if (path == "/metrics") return Response{200, "text/plain; version=0.0.4", metrics.render()};
     if (options.openapi.empty()) return problem(404, "Not Found", "no such resource");
     return Response{200, "application/json", options.openapi};
+  }
+
+  // GET on one of kit_routes(): answered on the I/O thread even with a
+  // handler pool, so that probes and scrapes never wait behind a slow handler.
+  static bool answered_inline(const Request& req) {
+    if (req.method != "GET") return false;
+    for (const auto& k : kit_routes())
+      if (req.path == k.path && k.path != "/openapi.json") return true;
+    return false;
   }
 
   // Sets `route` to the matched route's pattern (the fixed paths are their own).
@@ -573,25 +596,62 @@ struct Server::Impl {
 };
 
 namespace {
-class Session : public std::enable_shared_from_this<Session> {
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection: plain (Stream = beast::tcp_stream) or TLS (TlsStream,
+// which handshakes first).
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool TLS = std::is_same_v<Stream, TlsStream>;
+  using std::enable_shared_from_this<Session>::shared_from_this;
+
  public:
-  Session(tcp::socket socket, Server::Impl& impl) : stream_(std::move(socket)), impl_(impl) {
-    beast::error_code ec;
-    const auto peer = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_address_ = peer.address().to_string();
+  // Counted on the I/O thread: created there, and destroyed there since the
+  // handler pool hands its reference back (on_read).
+  template <class... TlsContext>
+  Session(tcp::socket socket, std::string remote_address, Server::Impl& impl, TlsContext&... ctx)
+      : stream_(std::move(socket), ctx...),
+        impl_(impl),
+        remote_address_(std::move(remote_address)) {
     ++impl_.connections;
+    ++impl_.per_address[remote_address_];
+    impl_.open_connections.Increment();
   }
-  ~Session() { --impl_.connections; }
+  ~Session() {
+    --impl_.connections;
+    impl_.open_connections.Decrement();
+    auto it = impl_.per_address.find(remote_address_);
+    if (it != impl_.per_address.end() && --it->second == 0) impl_.per_address.erase(it);
+  }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
-  void start() { read(); }
+  void start() {
+    if constexpr (TLS) {
+      tcp_layer().expires_after(impl_.options.tls_handshake_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = shared_from_this()](beast::error_code ec) {
+                                if (!ec) return self->read();
+                                // Plain HTTP, an old protocol version, a
+                                // silent client: counted, not logged each.
+                                self->impl_.metrics
+                                    .counter("henvis_http_tls_handshake_failures_total",
+                                             "TLS handshakes that failed or timed out")
+                                    .Increment();
+                                self->close_tcp();
+                              });
+    } else {
+      read();
+    }
+  }
 
  private:
+  beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(stream_); }
+
   void read() {
     parser_.emplace();
     parser_->body_limit(impl_.options.body_limit);
     parser_->header_limit(16 * 1024);
-    stream_.expires_after(IDLE_TIMEOUT);
+    tcp_layer().expires_after(IDLE_TIMEOUT);
     bhttp::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -599,7 +659,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_read(beast::error_code ec) {
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::operation_aborted)
+        ec == asio::error::operation_aborted || ec == asio::ssl::error::stream_truncated)
       return close();
     if (ec == bhttp::error::body_limit) {
       keep_alive_ = false;
@@ -643,11 +703,14 @@ class Session : public std::enable_shared_from_this<Session> {
     req.remote_address = remote_address_;
     keep_alive_ = msg.keep_alive();
     const unsigned version = msg.version();
-    if (!impl_.pool) return write(impl_.handle_safe(req), version);
-    // On the handler pool; the answer is written back on the I/O thread.
+    if (!impl_.pool || Server::Impl::answered_inline(req))
+      return write(impl_.handle_safe(req), version);
+    // On the handler pool; the answer is written back on the I/O thread,
+    // which also gets the pool's reference, so the session ends there.
     asio::post(*impl_.pool, [self = shared_from_this(), req = std::move(req), version]() mutable {
       Response res = self->impl_.handle_safe(req);
-      asio::post(self->stream_.get_executor(), [self, res = std::move(res), version]() mutable {
+      auto executor = self->stream_.get_executor();
+      asio::post(executor, [self = std::move(self), res = std::move(res), version]() mutable {
         self->write(std::move(res), version);
       });
     });
@@ -673,11 +736,20 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
+    if constexpr (TLS) {
+      // close_notify, bounded; then the TCP side.
+      tcp_layer().expires_after(TLS_SHUTDOWN_TIMEOUT);
+      stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->close_tcp(); });
+    } else {
+      close_tcp();
+    }
+  }
+  void close_tcp() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   Server::Impl& impl_;
@@ -685,8 +757,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = false;
 };
 
-// Over the connection cap: a 503 if the socket takes it at once, and closed.
-void refuse_connection(tcp::socket socket) {
+// Over the connection cap: a 503 if the socket takes it at once, and closed
+// (on a TLS port only closed: a plain answer would mean nothing there).
+void refuse_connection(tcp::socket socket, bool tls) {
   static const std::string answer = [] {
     const std::string body =
         problem(503, "Service Unavailable", "too many connections; retry later").body;
@@ -697,7 +770,7 @@ void refuse_connection(tcp::socket socket) {
   }();
   beast::error_code ec;
   socket.non_blocking(true, ec);
-  socket.write_some(asio::buffer(answer), ec);
+  if (!tls) socket.write_some(asio::buffer(answer), ec);
   socket.shutdown(tcp::socket::shutdown_both, ec);
   socket.close(ec);
 }
@@ -725,14 +798,30 @@ void do_accept(Server::Impl& impl) {
   impl.acceptor->async_accept([&impl](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
     if (ec) return back_off(impl, ec);
-    if (impl.connections >= impl.max_connections) {
+    beast::error_code peer_ec;
+    const auto peer = socket.remote_endpoint(peer_ec);
+    std::string address = peer_ec ? "unknown" : peer.address().to_string();
+    const auto from_address = impl.per_address.find(address);
+    const char* full =
+        impl.connections >= impl.max_connections ? "total"
+        : from_address != impl.per_address.end() && from_address->second >= impl.max_per_address
+            ? "address"
+            : nullptr;
+    if (full) {
       impl.metrics
           .counter("henvis_http_connections_refused_total",
-                   "Connections answered 503 and closed: max_connections were open")
+                   "Connections answered 503 and closed: max_connections (limit=total) or "
+                   "max_connections_per_address (limit=address) were open",
+                   {{"limit", full}})
           .Increment();
-      refuse_connection(std::move(socket));
+      refuse_connection(std::move(socket), impl.options.tls != nullptr);
+    } else if (impl.options.tls) {
+      std::make_shared<Session<TlsStream>>(std::move(socket), std::move(address), impl,
+                                           *impl.options.tls)
+          ->start();
     } else {
-      std::make_shared<Session>(std::move(socket), impl)->start();
+      std::make_shared<Session<beast::tcp_stream>>(std::move(socket), std::move(address), impl)
+          ->start();
     }
     do_accept(impl);
   });

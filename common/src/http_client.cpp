@@ -5,7 +5,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <optional>
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "henvis/tls.hpp"
 
 namespace henvis::http {
 
@@ -18,24 +24,62 @@ struct Connection::Impl {
   Endpoint endpoint;
   ClientOptions options;
   asio::io_context ioc;
-  std::optional<beast::tcp_stream> stream;
+  std::shared_ptr<asio::ssl::context> tls_context;  // with endpoint.tls
+  // One of the two while open.
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
 
+  bool open() const { return plain || secure; }
+  beast::tcp_stream& tcp() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+  // Runs `op(stream)` on whichever stream is open.
+  template <class Op>
+  void on_stream(Op&& op) {
+    if (secure)
+      op(*secure);
+    else
+      op(*plain);
+  }
+
   // Runs the started operation to completion; on its error closes and throws.
-  void finish(const char* step, const beast::error_code& ec) {
+  void finish(const char* step, const beast::error_code& ec, const std::string& detail = {}) {
     ioc.restart();
     ioc.run();
     if (ec) {
       close();
-      throw TransportError(step, ec.message());
+      throw TransportError(step, ec.message() + detail);
     }
   }
 
+  void handshake() {
+    SSL* ssl = secure->native_handle();
+    const std::string& host = endpoint.host;
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    if (tls::is_ip_address(host)) {
+      X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+    } else {
+      SSL_set_tlsext_host_name(ssl, host.c_str());  // SNI
+      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+    }
+    beast::error_code ec;
+    secure->async_handshake(asio::ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
+    ioc.restart();
+    ioc.run();
+    // Why the chain or the name was refused ("hostname mismatch", ...).
+    const long verified = SSL_get_verify_result(ssl);
+    const std::string why = ec && verified != X509_V_OK
+                                ? std::string(" (") + X509_verify_cert_error_string(verified) + ")"
+                                : std::string();
+    finish("handshake", ec, why);
+  }
+
   void close() {
-    if (stream) {
+    if (open()) {
       beast::error_code ignored;
-      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-      stream.reset();
+      tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      plain.reset();
+      secure.reset();
     }
     buffer.clear();
   }
@@ -43,12 +87,15 @@ struct Connection::Impl {
 
 Connection::Connection(Endpoint endpoint, ClientOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->endpoint = std::move(endpoint);
-  impl_->options = options;
+  impl_->options = std::move(options);
+  // Throws std::invalid_argument for an unreadable CA file: a caller's
+  // configuration error, not a transport failure.
+  if (impl_->endpoint.tls) impl_->tls_context = tls::client_context(impl_->options.ca_file);
 }
 
 Connection::~Connection() { impl_->close(); }
 
-bool Connection::is_open() const { return impl_->stream.has_value(); }
+bool Connection::is_open() const { return impl_->open(); }
 
 void Connection::close() { impl_->close(); }
 
@@ -59,10 +106,15 @@ void Connection::connect() {
   beast::error_code ec;
   const auto endpoints = resolver.resolve(m.endpoint.host, m.endpoint.port, ec);
   if (ec) throw TransportError("resolve", ec.message());
-  m.stream.emplace(m.ioc);
-  m.stream->expires_after(m.options.timeout);
-  m.stream->async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+  if (m.endpoint.tls)
+    m.secure.emplace(m.ioc, *m.tls_context);
+  else
+    m.plain.emplace(m.ioc);
+  // One deadline for the connect and the handshake.
+  m.tcp().expires_after(m.options.timeout);
+  m.tcp().async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
   m.finish("connect", ec);
+  if (m.endpoint.tls) m.handshake();
 }
 
 ClientResponse Connection::request(const std::string& method, const std::string& target,
@@ -77,24 +129,29 @@ ClientResponse Connection::request(const std::string& method, const std::string&
 
   // One deadline for the connect (if any), the write and the read.
   if (is_open())
-    m.stream->expires_after(m.options.timeout);
+    m.tcp().expires_after(m.options.timeout);
   else
     connect();
   beast::error_code ec;
-  bhttp::async_write(*m.stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
+  m.on_stream([&](auto& s) {
+    bhttp::async_write(s, req, [&](beast::error_code e, std::size_t) { ec = e; });
+  });
   m.finish("write", ec);
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(m.options.body_limit);
-  bhttp::async_read_header(*m.stream, m.buffer, parser,
-                           [&](beast::error_code e, std::size_t) { ec = e; });
+  m.on_stream([&](auto& s) {
+    bhttp::async_read_header(s, m.buffer, parser,
+                             [&](beast::error_code e, std::size_t) { ec = e; });
+  });
   m.finish("read", ec);
   // Beast 1.74 enforces body_limit on chunked bodies only; a Content-Length
   // over the limit is refused here, before the body is read.
   if (parser.content_length() && *parser.content_length() > m.options.body_limit)
     ec = bhttp::error::body_limit;
   else
-    bhttp::async_read(*m.stream, m.buffer, parser,
-                      [&](beast::error_code e, std::size_t) { ec = e; });
+    m.on_stream([&](auto& s) {
+      bhttp::async_read(s, m.buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
+    });
   m.finish("read", ec);
   auto res = parser.release();
   if (!res.keep_alive()) m.close();

@@ -100,6 +100,7 @@ void load_configuration(const Flags& f, ServiceSetup& s, bool kafka) {
   s.config_dir = config::dir_of(f.config_path);
   if (!f.port.empty()) s.config.mutable_http()->set_port(std::stoi(f.port));
   config::check_ranges(s.config);
+  s.tls = config::server_tls(s.config, s.config_dir);  // refuses plain HTTP outside dev
   s.database = f.database.empty() ? config::resolve(s.config_dir, s.config.database()) : f.database;
   if (s.database.empty()) throw config::Error("database is required");
   v1::Directory dir;
@@ -182,6 +183,13 @@ http::ServerOptions server_options(const v1::ServiceConfig& config) {
   opts.port = h.port();
   if (h.body_limit_bytes() > 0) opts.body_limit = static_cast<std::size_t>(h.body_limit_bytes());
   opts.max_connections = static_cast<std::size_t>(h.max_connections());
+  opts.max_connections_per_address = static_cast<std::size_t>(h.max_connections_per_address());
+  // Handlers run on a thread of their own, off the I/O thread: a slow request
+  // (a Socialsøg scan, a large export) holds up neither accepting, nor the
+  // limits' 429/503 answers, nor /healthz, /readyz and /metrics. One thread,
+  // because a service's API owns one SQLite connection; a service whose
+  // handlers are thread-safe asks for more (Service::server_options).
+  opts.handler_threads = 1;
   const auto& rl = h.rate_limit();
   auto& l = opts.rate_limits;
   const auto set = [](double& field, std::int32_t configured) {
@@ -225,8 +233,8 @@ int serve_until_signal(const std::string& name, http::Server& server, const Serv
                      e.what());
     return 1;
   }
-  spdlog::info("listening service={} address={} port={}", name,
-               server_options(setup.config).address, server.port());
+  spdlog::info("listening service={} address={} port={} scheme={}", name,
+               server_options(setup.config).address, server.port(), setup.tls ? "https" : "http");
   if (!setup.port_file.empty()) write_port_file(setup.port_file, server.port());
   int sig = 0;
   sigwait(&signals, &sig);
@@ -288,6 +296,7 @@ int run_service(const ServiceDeclaration& d, int argc, char** argv) {
     for (auto& w : service->workers()) threads.spawn("worker", std::move(w));
     const ConsumerLoop* c = consumer.get();
     http::ServerOptions options = server_options(setup.config);
+    options.tls = setup.tls;
     options.openapi = std::string(d.openapi);
     service->server_options(options);
     const bool kafka = d.kafka;

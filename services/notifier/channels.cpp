@@ -15,6 +15,7 @@
 #include "henvis/csv.hpp"
 #include "henvis/digest.hpp"
 #include "henvis/ids.hpp"
+#include "henvis/tls.hpp"
 
 namespace henvis::notifier {
 
@@ -44,12 +45,15 @@ const Clock& system_clock() {
   return clock;
 }
 
-HttpUrl parse_http_url(const std::string& url) {
-  const std::string scheme = "http://";
-  if (url.rfind(scheme, 0) != 0)
-    throw std::invalid_argument("must start with http:// (no TLS client in the notifier)");
-  std::string rest = url.substr(scheme.size());
+HttpUrl parse_http_url(const std::string& url, bool plain_allowed) {
   HttpUrl u;
+  u.tls = url.rfind("https://", 0) == 0;
+  if (!u.tls && !(plain_allowed && url.rfind("http://", 0) == 0))
+    throw std::invalid_argument(plain_allowed ? "must start with https:// or http://"
+                                              : "must start with https:// (http:// only in a "
+                                                "dev config)");
+  if (u.tls) u.port = "443";
+  std::string rest = url.substr(u.tls ? 8 : 7);
   auto slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
   if (slash != std::string::npos) u.target = rest.substr(slash);
@@ -115,16 +119,26 @@ std::string key_of(const std::string& field, const std::string& config_dir,
   }
 }
 
+// `dev`: http:// URLs allowed (ServiceConfig.dev).
 void set_webhook(RecipientChannel& c, const v1::Recipient& r, const std::string& who,
-                 const std::string& config_dir) {
+                 const std::string& config_dir, bool dev) {
   c.channel = v1::CHANNEL_WEBHOOK;
   if (r.webhook_url().empty()) throw config::Error(who + "webhook_url is required");
   try {
-    c.webhook = parse_http_url(r.webhook_url());
+    c.webhook = parse_http_url(r.webhook_url(), dev);
   } catch (const std::invalid_argument& e) {
     throw config::Error(who + "webhook_url " + e.what());
   }
   c.webhook_url = r.webhook_url();
+  if (!r.webhook_ca_file().empty()) {
+    if (!c.webhook.tls) throw config::Error(who + "webhook_ca_file is set for an http:// URL");
+    c.webhook_ca_file = config::resolve(config_dir, r.webhook_ca_file());
+    try {
+      tls::client_context(c.webhook_ca_file);  // loads it once, as every post will
+    } catch (const std::invalid_argument& e) {
+      throw config::Error(who + "webhook_ca_file: " + e.what());
+    }
+  }
   if (r.webhook_secret_file().empty()) throw config::Error(who + "webhook_secret_file is required");
   c.webhook_keys.push_back(
       key_of(who + "webhook_secret_file ", config_dir, r.webhook_secret_file()));
@@ -155,8 +169,8 @@ void set_file_drop(RecipientChannel& c, const v1::Recipient& r, const std::strin
   if (!ok) throw config::Error(who + "file_drop_dir " + c.drop_dir + " cannot be created");
 }
 
-RecipientChannel channel_of(const v1::Recipient& r, const std::string& config_dir,
-                            bool create_dirs) {
+RecipientChannel channel_of(const v1::Recipient& r, const std::string& config_dir, bool create_dirs,
+                            bool dev) {
   const std::string who = "recipient " + r.id() + ": ";
   RecipientChannel c;
   set_mode(c, r, who);
@@ -166,7 +180,7 @@ RecipientChannel channel_of(const v1::Recipient& r, const std::string& config_di
       c.channel = v1::CHANNEL_INBOX;
       break;
     case v1::CHANNEL_WEBHOOK:
-      set_webhook(c, r, who, config_dir);
+      set_webhook(c, r, who, config_dir, dev);
       break;
     case v1::CHANNEL_FILE:
       set_file_drop(c, r, who, config_dir, create_dirs);
@@ -193,7 +207,7 @@ Settings::Settings(const Directory& directory, const v1::ServiceConfig& config,
   if (n.dispatch_interval_ms() > 0)
     dispatch_interval_ = std::chrono::milliseconds(n.dispatch_interval_ms());
   for (const auto& r : directory.raw().recipients())
-    by_recipient_[r.id()] = channel_of(r, config_dir, create_dirs);
+    by_recipient_[r.id()] = channel_of(r, config_dir, create_dirs, config.dev());
 }
 
 const RecipientChannel& Settings::of(const std::string& recipient_id) const {
@@ -280,12 +294,12 @@ bool verify_webhook_signature(const std::string& signature, const std::string& t
 }
 
 PostResult http_post(const HttpUrl& url, const http::Headers& headers, const std::string& body,
-                     std::chrono::milliseconds timeout) {
+                     std::chrono::milliseconds timeout, const std::string& ca_file) {
   http::Headers all{{"User-Agent", "henvis-notifier"}};
   all.insert(all.end(), headers.begin(), headers.end());
   try {
-    const auto res = http::request({url.host, url.port}, "POST", url.target, all, body,
-                                   {timeout, WEBHOOK_BODY_LIMIT});
+    const auto res = http::request({url.host, url.port, url.tls}, "POST", url.target, all, body,
+                                   {timeout, WEBHOOK_BODY_LIMIT, ca_file});
     return {res.status, {}};
   } catch (const std::exception& e) {
     return {0, e.what()};

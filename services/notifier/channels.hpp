@@ -28,16 +28,17 @@ using TimePoint = std::chrono::system_clock::time_point;
 // A system clock shared by the constructors that are not given one.
 const Clock& system_clock();
 
-// An http:// URL split for Boost.Beast.
+// An http:// or https:// URL split for Boost.Beast.
 struct HttpUrl {
   std::string host;
-  std::string port = "80";
+  std::string port = "80";   // 443 for https
   std::string target = "/";  // path and query
+  bool tls = false;          // https
 };
 
-// Parses "http://host[:port][/path]"; throws std::invalid_argument (https and
-// anything else are refused: the notifier has no TLS client).
-HttpUrl parse_http_url(const std::string& url);
+// Parses "https://host[:port][/path]", or "http://..." when `plain_allowed`
+// (a dev config); throws std::invalid_argument otherwise.
+HttpUrl parse_http_url(const std::string& url, bool plain_allowed = true);
 
 // "HH:MM" (00:00-23:59) as minutes after midnight; throws std::invalid_argument.
 std::chrono::minutes parse_hh_mm(const std::string& s);
@@ -49,6 +50,9 @@ struct RecipientChannel {
   // CHANNEL_WEBHOOK
   std::string webhook_url;
   HttpUrl webhook;
+  // The CA file the receiver's certificate must lead to (resolved); empty =
+  // the system trust store.
+  std::string webhook_ca_file;
   // The HMAC keys, one or (during a rotation: webhook_secret_file and
   // webhook_secret_file_next) two; never logged, never in an error.
   std::vector<std::string> webhook_keys;
@@ -143,11 +147,14 @@ inline constexpr std::chrono::seconds WEBHOOK_TIMEOUT{10};
 // The largest answer read from a receiver; only its status is used.
 inline constexpr std::size_t WEBHOOK_BODY_LIMIT = 64 * 1024;
 
-// POSTs `body` with the headers on a fresh connection (henvis/http_client);
-// synchronous, bounded by `timeout`. Never throws: a transport error is in
-// `error` as "<step>: <message>".
+// POSTs `body` with the headers on a fresh connection (henvis/http_client;
+// https: the receiver's certificate verified against `ca_file`, or the
+// system trust store when empty, and its host name checked, before a byte
+// of the body is sent); synchronous, bounded by `timeout`. Never throws: a
+// transport error is in `error` as "<step>: <message>".
 PostResult http_post(const HttpUrl& url, const http::Headers& headers, const std::string& body,
-                     std::chrono::milliseconds timeout = WEBHOOK_TIMEOUT);
+                     std::chrono::milliseconds timeout = WEBHOOK_TIMEOUT,
+                     const std::string& ca_file = {});
 
 // The CSV contact list (RFC 4180: CRLF line ends, each field a csv::cell, so
 // quoted where needed and never run by a spreadsheet as a formula).

@@ -228,7 +228,7 @@ int Dispatcher::push_webhook(const std::string& recipient, std::vector<Row>& row
         {"X-Henvis-Notification-Id", row.id},
         {"X-Henvis-Timestamp", timestamp},
         {"X-Henvis-Signature-Tolerance", std::to_string(WEBHOOK_TOLERANCE.count())}};
-    const PostResult res = http_post(c.webhook, headers, body);
+    const PostResult res = http_post(c.webhook, headers, body, WEBHOOK_TIMEOUT, c.webhook_ca_file);
     count(webhook_attempts_);
 
     sqlite::Transaction tx(*db_);

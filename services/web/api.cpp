@@ -198,7 +198,7 @@ http::Response Api::forward(http::Request& req) {
   try {
     return to_browser(http::request(*upstream, req.method, *target,
                                     upstream_headers(req, settings_.delegation_token, person),
-                                    req.body));
+                                    req.body, settings_.upstreams->client_options()));
   } catch (const http::TransportError& e) {
     metrics_
         .counter("henvis_web_upstream_failures_total",

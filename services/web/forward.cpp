@@ -5,11 +5,14 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "henvis/tls.hpp"
 #include "henvisctl/client.hpp"
 
 namespace henvis::web {
 
-Upstreams::Upstreams(const v1::WebSettings& settings) {
+Upstreams::Upstreams(const v1::WebSettings& settings, bool plain_allowed,
+                     const std::string& ca_file) {
+  options_.ca_file = ca_file;
   for (const auto& u : settings.upstreams()) {
     const std::string who = "web.upstreams '" + u.service() + "'";
     if (std::find(std::begin(FORWARDED_SERVICES), std::end(FORWARDED_SERVICES), u.service()) ==
@@ -22,9 +25,16 @@ Upstreams::Upstreams(const v1::WebSettings& settings) {
       throw std::invalid_argument(who + ": " + e.what());
     }
     if (!url.base_path.empty())
-      throw std::invalid_argument(who + ": the URL must be http://host:port without a path");
-    if (!by_service_.emplace(u.service(), http::Endpoint{url.host, url.port}).second)
+      throw std::invalid_argument(who + ": the URL must be https://host:port without a path");
+    if (!url.tls && !plain_allowed)
+      throw std::invalid_argument(who + ": the URL must be https:// (http:// only with dev: true)");
+    if (!by_service_.emplace(u.service(), http::Endpoint{url.host, url.port, url.tls}).second)
       throw std::invalid_argument(who + ": listed twice");
+  }
+  try {
+    if (!ca_file.empty()) tls::client_context(ca_file);  // loaded once, checked now
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("web.upstream_ca_file: ") + e.what());
   }
 }
 

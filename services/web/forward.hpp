@@ -26,12 +26,18 @@ inline constexpr const char* FORWARDED_SERVICES[] = {"intake", "router", "social
 class Upstreams {
  public:
   // Throws std::invalid_argument naming the entry: an unknown or repeated
-  // service, or a URL that is not http://host:port.
-  explicit Upstreams(const v1::WebSettings& settings);
+  // service, or a URL that is not https://host:port (or http://host:port
+  // when `plain_allowed`: a dev config). `ca_file`: what the https
+  // upstreams' certificates must lead to (empty: the system trust store).
+  explicit Upstreams(const v1::WebSettings& settings, bool plain_allowed = true,
+                     const std::string& ca_file = {});
   const http::Endpoint* find(const std::string& service) const;
+  // For every request to an upstream (the CA file).
+  const http::ClientOptions& client_options() const { return options_; }
 
  private:
   std::map<std::string, http::Endpoint> by_service_;
+  http::ClientOptions options_;
 };
 
 // The acting person, as the session's user.

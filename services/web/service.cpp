@@ -59,7 +59,7 @@ Settings load_settings(const ServiceSetup& setup) {
   s.users =
       std::make_unique<Users>(config::load<v1::Users>(path(required(w.users_file(), "users_file"))),
                               Directory(setup.directory));
-  s.upstreams = std::make_unique<Upstreams>(w);
+  s.upstreams = std::make_unique<Upstreams>(w, setup.config.dev(), path(w.upstream_ca_file()));
   s.delegation_token =
       read_token(path(required(w.delegation_token_file(), "delegation_token_file")));
   check_delegating(setup, s.delegation_token);

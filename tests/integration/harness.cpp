@@ -121,7 +121,10 @@ HttpResult http(const std::string& method, int port, const std::string& target,
                 const std::vector<std::pair<std::string, std::string>>& extra) {
   auto headers = api_headers(token, body);
   headers.insert(headers.end(), extra.begin(), extra.end());
-  auto r = http::request({"127.0.0.1", std::to_string(port)}, method, target, headers, body);
+  http::ClientOptions options;
+  if (tls_ca()) options.ca_file = tls_ca()->ca();
+  auto r = http::request({"127.0.0.1", std::to_string(port), tls_ca() != nullptr}, method, target,
+                         headers, body, options);
   return {r.status, std::move(r.content_type), std::move(r.body), std::move(r.headers)};
 }
 
@@ -153,8 +156,19 @@ std::string read_all_databases(const fs::path& dir) {
   return all;
 }
 
-Stack::Stack(std::map<std::string, std::string> extra)
+namespace {
+const TestCa* live_tls_ca = nullptr;  // the TLS stack's, while it lives
+}  // namespace
+
+const TestCa* tls_ca() { return live_tls_ca; }
+
+Stack::Stack(std::map<std::string, std::string> extra, bool tls)
     : extra_config_(std::move(extra)), dir_(make_temp_dir("henvis-it")) {
+  if (tls) {
+    if (live_tls_ca) throw std::logic_error("one TLS stack at a time");
+    tls_ = make_test_ca(dir_ / "tls");
+    live_tls_ca = &*tls_;
+  }
   for (const std::string s : {"intake", "router", "notifier", "evaluation", "socialsog"})
     write_service_config(dir_, s, extra_config_[s]);
 }
@@ -176,6 +190,15 @@ fs::path write_tokens(const fs::path& dir, const fs::path& dev_tokens) {
 }
 }  // namespace
 
+namespace {
+// The http.tls block of a TLS stack's configs, else "".
+std::string tls_block() {
+  if (!tls_ca()) return {};
+  return "tls { cert_chain_file: \"" + tls_ca()->cert() + "\" key_file: \"" + tls_ca()->key() +
+         "\" }";
+}
+}  // namespace
+
 void write_service_config(const fs::path& dir, const std::string& service, const std::string& extra,
                           const std::string& http_extra) {
   const fs::path conf = fs::path(HENVIS_SOURCE_DIR) / "deploy/config/dev";
@@ -183,8 +206,9 @@ void write_service_config(const fs::path& dir, const std::string& service, const
   std::ofstream out(dir / (service + ".textproto"));
   out << "service: \"" << service << "\"\n"
       << "kafka { bootstrap_file: \"" << (dir / "bootstrap.txt").string() << "\" }\n"
-      << "http { address: \"127.0.0.1\" port: 0 " << http_extra << " }\n"
-      << "database: \"" << (dir / (service + ".db")).string() << "\"\n"
+      << "http { address: \"127.0.0.1\" port: 0 " << http_extra << tls_block() << " }\n"
+      << (tls_ca() ? "" : "dev: true\n") << "database: \"" << (dir / (service + ".db")).string()
+      << "\"\n"
       << "directory_file: \"" << (conf / "directory.textproto").string() << "\"\n"
       << "tokens_file: \"" << tokens.string() << "\"\n"
       << extra;
@@ -224,7 +248,7 @@ void Stack::start_web(const fs::path& assets_dir, const std::string& extra,
   std::map<std::string, std::string> urls;
   for (const auto& [service, port] : ports_)
     if (service != "web" && service != "devbroker")
-      urls[service] = "http://127.0.0.1:" + std::to_string(port);
+      urls[service] = (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port);
   for (const auto& [service, url] : upstreams) urls[service] = url;
   std::ofstream(dir_ / "web-token") << delegation_token << "\n";
   std::ostringstream web;
@@ -234,6 +258,7 @@ void Stack::start_web(const fs::path& assets_dir, const std::string& extra,
       << "  delegation_token_file: \"" << (dir_ / "web-token").string() << "\"\n";
   for (const auto& [service, url] : urls)
     web << "  upstreams { service: \"" << service << "\" url: \"" << url << "\" }\n";
+  if (tls_) web << "  upstream_ca_file: \"" << tls_->ca() << "\"\n";
   web << extra << "\n}\n";
   write_service_config(dir_, "web", web.str());
   start("web");
@@ -243,6 +268,7 @@ Stack::~Stack() {
   for (const std::string s :
        {"web", "intake", "router", "notifier", "evaluation", "socialsog", "devbroker"})
     procs_.erase(s);
+  if (tls_) live_tls_ca = nullptr;
   if (!std::getenv("HENVIS_KEEP_TEST_DIRS")) {
     std::error_code ec;
     fs::remove_all(dir_, ec);

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "../test_ca.hpp"
 #include "henvis/v1/api.pb.h"
 
 namespace henvis::testing {
@@ -55,7 +56,8 @@ struct HttpResult {
 };
 
 // One request to 127.0.0.1:port on a fresh connection (henvis/http_client,
-// its default timeout); throws std::runtime_error when it fails.
+// its default timeout); https trusting the test CA while a TLS stack lives
+// (tls_ca()); throws std::runtime_error when it fails.
 HttpResult http(const std::string& method, int port, const std::string& target,
                 const std::string& token = "", const std::string& body = "");
 // As above, with `extra` headers (e.g. an Idempotency-Key).
@@ -106,11 +108,18 @@ std::vector<std::pair<std::string, std::string>> person_headers(const std::strin
                                                                 const std::string& role,
                                                                 const std::string& scope);
 
+// The TLS stack's CA and server certificate (for 127.0.0.1 and localhost)
+// while one lives (Stack(extra, true)), else nullptr. Test stacks are plain
+// HTTP with `dev: true` by default.
+const TestCa* tls_ca();
+
 // Writes dir/<service>.textproto for a test stack: loopback, port 0 (the
 // service binds a free port itself), its database in `dir`, the dev
 // directory, and in dir/tokens.textproto the dev tokens and
 // DELEGATING_TOKEN, then `extra` (text-format fields); `http_extra` goes
-// inside the http block (e.g. "rate_limit { ... }").
+// inside the http block (e.g. "rate_limit { ... }"). `dev: true` (plain
+// HTTP), or, while a TLS stack lives, http.tls with its certificate and no
+// `dev`: a production-like config.
 void write_service_config(const std::filesystem::path& dir, const std::string& service,
                           const std::string& extra = "", const std::string& http_extra = "");
 
@@ -127,13 +136,16 @@ std::unique_ptr<Process> start_service(const std::filesystem::path& dir, const s
 class Stack {
  public:
   // `extra` adds text-format fields to a service's config, e.g.
-  // {{"router", "router { max_contact_attempts: 2 }"}}.
-  explicit Stack(std::map<std::string, std::string> extra = {});
+  // {{"router", "router { max_contact_attempts: 2 }"}}. With `tls`, a test CA
+  // is made in dir()/tls and every service serves HTTPS with a non-dev
+  // config (tls_ca()); one TLS stack at a time.
+  explicit Stack(std::map<std::string, std::string> extra = {}, bool tls = false);
   ~Stack();
   void start_broker();
   void start(const std::string& service);
   // Writes dir/web.textproto and starts henvis-web ("web"): the dev users,
-  // `assets_dir`, forwarding to the services started so far (`upstreams`,
+  // `assets_dir`, forwarding to the services started so far (https with the
+  // test CA in a TLS stack; `upstreams`,
   // service -> URL, replacing or adding), `delegation_token` in a file, and
   // `extra` inside its `web { }` block.
   void start_web(const std::filesystem::path& assets_dir, const std::string& extra = "",
@@ -152,6 +164,7 @@ class Stack {
  private:
   std::map<std::string, std::string> extra_config_;
   std::filesystem::path dir_;
+  std::optional<TestCa> tls_;
   std::map<std::string, int> ports_;
   std::map<std::string, std::unique_ptr<Process>> procs_;
   int restarts_ = 0;

@@ -52,6 +52,7 @@ TEST_CASE("henvisctl config check finds what the services would refuse at start"
   std::ofstream(s.dir() / "csv-directory.textproto") << dir;
   std::ofstream(s.dir() / "csv-notifier.textproto")
       << "service: \"notifier\"\n"
+      << "dev: true\n"
       << "kafka { bootstrap_file: \"bootstrap.txt\" }\n"
       << "database: \"notifier.db\"\n"
       << "directory_file: \"csv-directory.textproto\"\n"

@@ -169,6 +169,7 @@ TEST_CASE(
   const std::string db_path = (dir / "notifier.db").string();
   std::ofstream(dir / "notifier.textproto")
       << "service: \"notifier\"\n"
+      << "dev: true\n"  // the receiver speaks plain http
       << "kafka { bootstrap_file: \"" << (stack.dir() / "bootstrap.txt").string() << "\" }\n"
       << "http { address: \"127.0.0.1\" port: 0 }\n"
       << "database: \"" << db_path << "\"\n"

@@ -9,7 +9,9 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -225,10 +227,22 @@ std::string read_to_eof(tcp::socket& s) {
   }
 }
 
-int healthz_status(asio::io_context& ioc, int port) {
-  tcp::socket s(ioc);
-  s.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
-  bhttp::request<bhttp::empty_body> req(bhttp::verb::get, "/healthz", 11);
+// A connection to the server on `port` from the loopback address `from`
+// (all of 127/8 is the loopback interface, so one test plays many clients).
+std::unique_ptr<tcp::socket> connect_from(asio::io_context& ioc, const std::string& from,
+                                          int port) {
+  auto s = std::make_unique<tcp::socket>(ioc);
+  s->open(tcp::v4());
+  s->bind({asio::ip::make_address(from), 0});
+  s->connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  return s;
+}
+
+int healthz_status(asio::io_context& ioc, int port, const std::string& from = "127.0.0.1",
+                   const std::string& path = "/healthz") {
+  auto sp = connect_from(ioc, from, port);
+  auto& s = *sp;
+  bhttp::request<bhttp::empty_body> req(bhttp::verb::get, path, 11);
   req.set(bhttp::field::host, "127.0.0.1");
   bhttp::write(s, req);
   beast::flat_buffer buffer;
@@ -268,4 +282,75 @@ TEST_CASE(
   CHECK(status == 200);
   CHECK(f.metrics.render().find("henvis_http_connections_refused_total") != std::string::npos);
   f.server->stop();
+}
+
+TEST_CASE(
+    "limits: one address holding max_connections_per_address connections is refused more, "
+    "while another address is still served",
+    "[limits]") {
+  http::ServerOptions o;
+  o.rate_limits = generous();
+  o.max_connections = 100;
+  o.max_connections_per_address = 2;
+  henvis::auth::TokenStore store = tokens();
+  http::Metrics metrics;
+  http::Server server(o, store, routes(), metrics, [] { return true; });
+  server.start();
+  asio::io_context ioc;
+  std::vector<std::unique_ptr<tcp::socket>> idle;
+  for (int i = 0; i < 2; ++i) idle.push_back(connect_from(ioc, "127.0.0.2", server.port()));
+  auto third = connect_from(ioc, "127.0.0.2", server.port());
+  CHECK(read_to_eof(*third).rfind("HTTP/1.1 503", 0) == 0);
+  CHECK(healthz_status(ioc, server.port(), "127.0.0.1") == 200);
+  CHECK(metrics.render().find("henvis_http_connections_refused_total{limit=\"address\"} 1") !=
+        std::string::npos);
+  server.stop();
+}
+
+TEST_CASE(
+    "limits: with a handler thread, GET /healthz, /readyz and /metrics answer while a slow "
+    "handler holds that thread",
+    "[limits]") {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false, entered = false;
+  http::Router r;
+  r.add("GET", "/v1/things", {henvis::v1::ROLE_OFFICER}, [&](http::Request&) {
+    std::unique_lock lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    return http::Response{200, "application/json", "{}"};
+  });
+  http::ServerOptions o;
+  o.rate_limits = generous();
+  o.handler_threads = 1;
+  henvis::auth::TokenStore store = tokens();
+  http::Metrics metrics;
+  http::Server server(o, store, std::move(r), metrics, [] { return true; });
+  server.start();
+  asio::io_context ioc;
+  auto slow = connect_from(ioc, "127.0.0.1", server.port());
+  bhttp::request<bhttp::empty_body> req(bhttp::verb::get, "/v1/things", 11);
+  req.set(bhttp::field::host, "127.0.0.1");
+  req.set(bhttp::field::authorization, "Bearer " + OFFICER_TOKEN);
+  bhttp::write(*slow, req);
+  {
+    std::unique_lock lock(mu);
+    REQUIRE(cv.wait_for(lock, 10s, [&] { return entered; }));
+  }
+  // Before the handler thread is free again: each probe is answered.
+  for (const char* path : {"/healthz", "/readyz", "/metrics"})
+    CHECK(healthz_status(ioc, server.port(), "127.0.0.1", path) == 200);
+  {
+    std::lock_guard lock(mu);
+    CHECK_FALSE(release);
+    release = true;
+  }
+  cv.notify_all();
+  beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(*slow, buffer, res);
+  CHECK(res.result_int() == 200);
+  server.stop();
 }

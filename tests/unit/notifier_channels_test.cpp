@@ -172,6 +172,7 @@ struct Notifier {
       tmp.write("notifier.textproto", notifier_settings);
       henvis::config::load(tmp.file("notifier.textproto"), config);
     }
+    config.set_dev(true);  // the test receivers speak plain http
     settings = henvis::notifier::Settings(directory, config, tmp.path.string());
     db_path = tmp.file("notifier.db");
     db = std::make_unique<henvis::sqlite::Db>(db_path);
@@ -427,7 +428,7 @@ TEST_CASE("notifier channels: bad channel settings are configuration errors nami
                 r.set_mode(henvis::v1::DELIVERY_MODE_DAILY);
                 r.set_daily_at("24:00");
               }).empty());
-  // Given a webhook without its secret file, or over https / Then errors naming the field
+  // Given a webhook without its secret file, or not an http(s) URL / Then errors naming the field
   e = error_of([](auto& r) {
     r.set_channel(henvis::v1::CHANNEL_WEBHOOK);
     r.set_webhook_url("http://127.0.0.1:9/hook");
@@ -438,7 +439,7 @@ TEST_CASE("notifier channels: bad channel settings are configuration errors nami
   CHECK(e.find(KEY) == std::string::npos);
   e = error_of([](auto& r) {
     r.set_channel(henvis::v1::CHANNEL_WEBHOOK);
-    r.set_webhook_url("https://centre.example/hook");
+    r.set_webhook_url("ftp://centre.example/hook");
     r.set_webhook_secret_file("webhook.key");
   });
   CHECK(e.find("webhook_url") != std::string::npos);

@@ -530,7 +530,12 @@ TEST_CASE(
                     Catch::Contains("'web'"));
   CHECK_THROWS_WITH(web::Upstreams(settings("router", "http://127.0.0.1:8082/v1")),
                     Catch::Contains("without a path"));
-  CHECK_THROWS_WITH(web::Upstreams(settings("router", "https://x")), Catch::Contains("http://"));
+  // https upstreams (TLS, port 443 unless given); http only in a dev config
+  CHECK(web::Upstreams(settings("router", "https://x")).find("router")->tls);
+  CHECK(web::Upstreams(settings("router", "https://x")).find("router")->port == "443");
+  CHECK_THROWS_WITH(web::Upstreams(settings("router", "http://127.0.0.1:8082"), false),
+                    Catch::Contains("https://"));
+  CHECK_THROWS_WITH(web::Upstreams(settings("router", "ftp://x")), Catch::Contains("https://"));
   CHECK_THROWS_WITH(web::Upstreams(settings("router", "http://127.0.0.1:8082", 2)),
                     Catch::Contains("twice"));
 }

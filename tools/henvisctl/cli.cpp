@@ -1087,6 +1087,10 @@ void usage(std::ostream& o) {
        "  --notifier URL         default http://127.0.0.1:8084 ($HENVIS_NOTIFIER)\n"
        "  --evaluation URL       default http://127.0.0.1:8085 ($HENVIS_EVALUATION)\n"
        "  --socialsog URL        default http://127.0.0.1:8083 ($HENVIS_SOCIALSOG)\n"
+       "                         (https://... for a service with TLS: its certificate is\n"
+       "                         verified against the system's CAs or --ca-file)\n"
+       "  --ca-file FILE         the CA certificate(s) (PEM) https servers must be signed by,\n"
+       "                         instead of the system's ($HENVIS_CA_FILE)\n"
        "  --json                 print the server's JSON instead of a table\n"
        "  --help, -h             this text; COMMAND --help (or help COMMAND) for a command's\n"
        "  --version              henvisctl's version\n\n"
@@ -1114,8 +1118,8 @@ void print_problem(std::ostream& err, const client::Problem& p) {
 }
 
 const std::set<std::string>& global_values() {
-  static const std::set<std::string> v{"token",    "token-file", "intake",   "router",
-                                       "notifier", "evaluation", "socialsog"};
+  static const std::set<std::string> v{"token",    "token-file", "intake",    "router",
+                                       "notifier", "evaluation", "socialsog", "ca-file"};
   return v;
 }
 
@@ -1127,6 +1131,7 @@ Globals env_globals() {
   g.endpoints.notifier = env("HENVIS_NOTIFIER", g.endpoints.notifier);
   g.endpoints.evaluation = env("HENVIS_EVALUATION", g.endpoints.evaluation);
   g.endpoints.socialsog = env("HENVIS_SOCIALSOG", g.endpoints.socialsog);
+  g.endpoints.ca_file = env("HENVIS_CA_FILE", "");
   g.token = env("HENVIS_TOKEN", "");
   return g;
 }
@@ -1196,8 +1201,11 @@ void take_globals(Args& a, Globals& g) {
     if (k == "notifier") g.endpoints.notifier = a.options[k];
     if (k == "evaluation") g.endpoints.evaluation = a.options[k];
     if (k == "socialsog") g.endpoints.socialsog = a.options[k];
+    if (k == "ca-file") g.endpoints.ca_file = a.options[k];
     a.options.erase(k);
   }
+  if (!g.endpoints.ca_file.empty() && !std::ifstream(g.endpoints.ca_file))
+    throw UsageError("--ca-file: cannot read " + g.endpoints.ca_file);
   g.json = a.flag("json");
   for (const auto& url : {g.endpoints.intake, g.endpoints.router, g.endpoints.notifier,
                           g.endpoints.evaluation, g.endpoints.socialsog}) {

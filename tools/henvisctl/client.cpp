@@ -6,11 +6,11 @@
 namespace henvis::client {
 
 Url parse_url(const std::string& url) {
-  const std::string scheme = "http://";
-  if (url.rfind(scheme, 0) != 0)
-    throw std::invalid_argument("URL must start with http:// (got \"" + url + "\")");
-  std::string rest = url.substr(scheme.size());
   Url u;
+  u.tls = url.rfind("https://", 0) == 0;
+  if (!u.tls && url.rfind("http://", 0) != 0)
+    throw std::invalid_argument("URL must start with https:// or http:// (got \"" + url + "\")");
+  std::string rest = url.substr(u.tls ? 8 : 7);
   if (auto slash = rest.find('/'); slash != std::string::npos) {
     u.base_path = rest.substr(slash);
     rest = rest.substr(0, slash);
@@ -25,7 +25,7 @@ Url parse_url(const std::string& url) {
     colon = rest.rfind(':');
   }
   u.host = rest.substr(0, colon);
-  u.port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
+  u.port = colon == std::string::npos ? (u.tls ? "443" : "80") : rest.substr(colon + 1);
   if (u.host.size() >= 2 && u.host.front() == '[' && u.host.back() == ']')
     u.host = u.host.substr(1, u.host.size() - 2);
   if (u.host.empty() || u.port.empty() ||
@@ -37,8 +37,8 @@ Url parse_url(const std::string& url) {
 struct HttpClient::Impl {
   Url url;
   http::Connection connection;
-  Impl(Url u, std::chrono::milliseconds timeout)
-      : url(u), connection({u.host, u.port}, {timeout, http::DEFAULT_BODY_LIMIT}) {}
+  Impl(Url u, std::chrono::milliseconds timeout, const std::string& ca_file)
+      : url(u), connection({u.host, u.port, u.tls}, {timeout, http::DEFAULT_BODY_LIMIT, ca_file}) {}
 
   void connect() {
     try {
@@ -46,6 +46,8 @@ struct HttpClient::Impl {
     } catch (const http::TransportError& e) {
       if (e.step() == "resolve")
         throw ConnectionError("cannot resolve " + url.host + ": " + e.message());
+      if (e.step() == "handshake")
+        throw ConnectionError("TLS with " + url.host + ":" + url.port + " failed: " + e.message());
       throw ConnectionError("cannot connect to " + url.host + ":" + url.port + ": " + e.message());
     }
   }
@@ -63,8 +65,9 @@ struct HttpClient::Impl {
   }
 };
 
-HttpClient::HttpClient(const std::string& base_url, std::chrono::milliseconds timeout)
-    : base_url_(base_url), impl_(std::make_unique<Impl>(parse_url(base_url), timeout)) {}
+HttpClient::HttpClient(const std::string& base_url, std::chrono::milliseconds timeout,
+                       const std::string& ca_file)
+    : base_url_(base_url), impl_(std::make_unique<Impl>(parse_url(base_url), timeout, ca_file)) {}
 
 HttpClient::~HttpClient() = default;
 

@@ -31,12 +31,13 @@ class ConnectionError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// "http://host:port[/base]"; https is not supported (the services speak plain
-// HTTP on loopback or behind a TLS-terminating proxy).
+// "https://host[:port][/base]" (TLS, the server's certificate verified) or
+// "http://host[:port][/base]" (a dev stack).
 struct Url {
   std::string host;
-  std::string port;
+  std::string port;       // default 443 (https) or 80
   std::string base_path;  // without a trailing '/', may be empty
+  bool tls = false;       // https
 };
 Url parse_url(const std::string& url);  // throws std::invalid_argument
 
@@ -45,8 +46,11 @@ Url parse_url(const std::string& url);  // throws std::invalid_argument
 // idempotent, so resending a request on a fresh connection is safe.
 class HttpClient {
  public:
+  // `ca_file`: for https, the CA certificate(s) (PEM) the server's chain
+  // must lead to; empty = the system trust store.
   explicit HttpClient(const std::string& base_url,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(30));
+                      std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                      const std::string& ca_file = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -97,6 +101,8 @@ struct Endpoints {
   std::string notifier = "http://127.0.0.1:8084";
   std::string evaluation = "http://127.0.0.1:8085";
   std::string socialsog = "http://127.0.0.1:8083";
+  // For https URLs: the CA file to trust instead of the system trust store.
+  std::string ca_file{};
 };
 
 // The henvis API, one method per call. Copies made with as() share the
@@ -154,11 +160,12 @@ class Client {
   struct Connections {
     HttpClient intake, router, notifier, evaluation, socialsog;
     explicit Connections(const Endpoints& e)
-        : intake(e.intake),
-          router(e.router),
-          notifier(e.notifier),
-          evaluation(e.evaluation),
-          socialsog(e.socialsog) {}
+        : intake(e.intake, TIMEOUT, e.ca_file),
+          router(e.router, TIMEOUT, e.ca_file),
+          notifier(e.notifier, TIMEOUT, e.ca_file),
+          evaluation(e.evaluation, TIMEOUT, e.ca_file),
+          socialsog(e.socialsog, TIMEOUT, e.ca_file) {}
+    static constexpr std::chrono::seconds TIMEOUT{30};
   };
   Client(std::shared_ptr<Connections> c, std::string token)
       : conns_(std::move(c)), token_(std::move(token)) {}

@@ -33,6 +33,9 @@ std::string check_service_config(const Context& c, const std::string& path) {
   auto cfg = config::load<v1::ServiceConfig>(path);
   config::check_ranges(cfg);
   const std::string dir = config::dir_of(path);
+  // As at start: plain HTTP refused outside dev; the certificate and key
+  // files readable and matching.
+  const bool https = config::server_tls(cfg, dir) != nullptr;
   Directory d(config::load<v1::Directory>(config::resolve(dir, cfg.directory_file())));
   const auto tokens = config::load<v1::Tokens>(config::resolve(dir, cfg.tokens_file()));
   auth::TokenStore t(tokens);
@@ -50,9 +53,9 @@ std::string check_service_config(const Context& c, const std::string& path) {
            " (rules " + s.rules.version() + ")";
     warn_placeholder_rules(c, path, s.rules.version());
   }
-  return "ok (service " + cfg.service() + ", directory " + d.version() + ", " +
-         std::to_string(d.raw().municipalities_size()) + " municipalities, " +
-         std::to_string(t.size()) + " tokens, scopes checked" + more + ")";
+  return "ok (service " + cfg.service() + (https ? ", https" : ", plain http: dev only") +
+         ", directory " + d.version() + ", " + std::to_string(d.raw().municipalities_size()) +
+         " municipalities, " + std::to_string(t.size()) + " tokens, scopes checked" + more + ")";
 }
 
 // A file that is not a service configuration but one of the files it names:

@@ -51,7 +51,8 @@ run:
   --intake URL --router URL --notifier URL --evaluation URL
                          default $HENVIS_INTAKE, $HENVIS_ROUTER, $HENVIS_NOTIFIER,
                          $HENVIS_EVALUATION as henvisctl reads them, else
-                         http://127.0.0.1:8081, :8082, :8084, :8085
+                         http://127.0.0.1:8081, :8082, :8084, :8085 (https: the
+                         CA in $HENVIS_CA_FILE, else the system's, is trusted)
   --officer-token T      default dev-officer-mvj
   --centre-token K=T     a centre token for kommunekode K (repeatable); outcomes are
                          recorded only for referrals whose centre has one. Default:
@@ -256,6 +257,7 @@ std::optional<int> parse_run_options(const std::vector<std::string>& args, RunCo
                           {"HENVIS_NOTIFIER", &e.notifier},
                           {"HENVIS_EVALUATION", &e.evaluation}})
     if (const char* v = std::getenv(var); v && *v) *url = v;
+  if (const char* v = std::getenv("HENVIS_CA_FILE"); v && *v) e.ca_file = v;  // https
   auto done = read_options(args, {"--no-ack", "--json"},
                            [&](const std::string& name, const std::string& value) {
                              if (name == "no-ack")

@@ -6,11 +6,15 @@
 #include <google/protobuf/message.h>
 
 #include <cstddef>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
 namespace henvis::v1 {
 class ServiceConfig;
+}
+namespace boost::asio::ssl {
+class context;
 }
 
 namespace henvis::config {
@@ -33,6 +37,14 @@ M load(const std::string& path) {
 // Refuses a number outside what the service can use (a port above 65535, a
 // negative interval, ...), naming the field; 0 always means "the default".
 void check_ranges(const v1::ServiceConfig& c);
+
+// The HTTPS context for the service's port from `http.tls` (files relative
+// to `config_dir`), with the key checked against the certificate; nullptr
+// when http.tls is unset in a config with `dev: true`. Throws config::Error
+// naming the field: http.tls unset outside dev, a file missing, unreadable,
+// not PEM, or a key that does not match.
+std::shared_ptr<boost::asio::ssl::context> server_tls(const v1::ServiceConfig& c,
+                                                      const std::string& config_dir);
 
 // The bytes of a key file, as they are (binary: no newline stripped). Throws
 // std::invalid_argument "<setting> must hold at least <min_bytes> bytes" if

@@ -15,6 +15,10 @@
 // routes are not limited. Connections beyond max_connections are answered
 // 503 and closed; accept errors (EMFILE) back off instead of spinning.
 //
+// TLS (ServerOptions::tls, henvis/tls.hpp): HTTPS only on that port, TLS 1.2+,
+// a handshake timeout; failed handshakes counted in
+// henvis_http_tls_handshake_failures_total.
+//
 // Threading: one I/O thread runs every connection and handler; handlers are
 // synchronous and may use their own SQLite connection.
 
@@ -25,6 +29,7 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,6 +43,10 @@
 
 #include "henvis/auth.hpp"
 #include "henvis/clock.hpp"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace henvis::http {
 
@@ -181,16 +190,27 @@ struct ServerOptions {
   // Concurrent connections; more are answered 503 and closed. 0 = 1024, or
   // half the file-descriptor limit if that is less.
   std::size_t max_connections = 0;
+  // Concurrent connections from one remote address; more are answered 503
+  // and closed, so one client cannot take every slot (and the probes' with
+  // them). 0 = a quarter of max_connections, at least 64.
+  std::size_t max_connections_per_address = 0;
   // The rate limits' clock; nullptr = the system clock. Tests move a
   // ManualClock.
   const Clock* clock = nullptr;
   // 0: handlers run on the I/O thread. N > 0: on a pool of N threads, so
-  // that a slow handler (henvis-web waiting on an upstream) holds up no
-  // other connection; the handlers must then be thread-safe.
+  // that a slow handler holds up neither the I/O thread nor GET /healthz,
+  // /readyz and /metrics, which are then still answered on the I/O thread;
+  // with N > 1 the handlers must be thread-safe.
   std::size_t handler_threads = 0;
   // Set on every response (before the handler's own headers, which win):
   // henvis-web's Content-Security-Policy and friends.
   std::map<std::string, std::string> default_headers;
+  // HTTPS (tls::server_context): every connection handshakes first, within
+  // tls_handshake_timeout (a connection that opens and says nothing holds a
+  // slot only that long); plain HTTP on the port gets no answer. nullptr =
+  // plain HTTP, which only a dev config may use (config::server_tls).
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  std::chrono::milliseconds tls_handshake_timeout{10000};
 };
 
 // The routes the server answers itself, without a token, before the

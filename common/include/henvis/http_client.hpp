@@ -1,6 +1,8 @@
 #pragma once
-// A small synchronous HTTP/1.1 client on Boost.Beast (plain HTTP, no TLS):
-// one request on a fresh connection, or a kept-alive connection for many.
+// A small synchronous HTTP/1.1 client on Boost.Beast, plain or over TLS
+// (henvis/tls.hpp: TLS 1.2+, the server's chain verified against the system
+// trust store or a CA file, its name checked): one request on a fresh
+// connection, or a kept-alive connection for many.
 // Every wait is bounded: Beast's synchronous calls ignore a stream's
 // timeout, so each step is an asynchronous operation run to completion.
 //
@@ -29,11 +31,15 @@ inline constexpr std::size_t DEFAULT_BODY_LIMIT = 64 * 1024 * 1024;
 struct Endpoint {
   std::string host;  // a name or an address, without brackets
   std::string port;
+  bool tls = false;  // https: TLS with the server's certificate verified
 };
 
 struct ClientOptions {
   std::chrono::milliseconds timeout = DEFAULT_TIMEOUT;
   std::size_t body_limit = DEFAULT_BODY_LIMIT;
+  // With Endpoint::tls: the CA certificate(s) (PEM) the server's chain must
+  // lead to; empty = the system trust store.
+  std::string ca_file{};
 };
 
 // Sent after Host and Connection, which they may replace.
@@ -48,7 +54,8 @@ struct ClientResponse {
   std::string header(std::string_view name) const;
 };
 
-// The request failed: `step` is "resolve", "connect", "write" or "read";
+// The request failed: `step` is "resolve", "connect", "handshake" (TLS: an
+// untrusted certificate or a wrong host name, too), "write" or "read";
 // what() is "<step>: <message>".
 class TransportError : public std::runtime_error {
  public:
@@ -71,7 +78,8 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   bool is_open() const;
-  // Resolves and connects within one timeout; throws TransportError.
+  // Resolves, connects and (TLS) handshakes within one timeout; throws
+  // TransportError.
   void connect();
   // Sends the request (connecting first when not open, within the same
   // timeout) and reads the answer; throws TransportError and closes on any

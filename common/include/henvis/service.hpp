@@ -50,6 +50,8 @@ struct ServiceSetup {
   v1::Directory directory;
   auth::TokenStore tokens;
   std::map<std::string, std::string> flags;  // the service's own flags given
+  // config::server_tls: HTTPS for the port; nullptr = plain HTTP (dev only).
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 // Parses flags and loads and checks every configuration file. Prints usage
