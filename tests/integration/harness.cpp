@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include "real_kafka.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -289,6 +291,7 @@ std::string Stack::database(const std::string& service) const {
 }
 
 void Stack::start_broker() {
+  if (use_real_kafka(dir_)) return;
   procs_["devbroker"] = std::make_unique<Process>(
       std::string(HENVIS_BUILD_DIR) + "/tools/devbroker/henvis-devbroker",
       std::vector<std::string>{"--bootstrap-file", (dir_ / "bootstrap.txt").string()},

@@ -48,16 +48,6 @@ constexpr auto NOT_READY_WITHIN = std::chrono::seconds(10);
 constexpr auto READY_AGAIN_WITHIN = std::chrono::seconds(30);
 constexpr auto SETTLE_TIMEOUT = std::chrono::seconds(300);
 const char* const SERVICES[] = {"intake", "router", "notifier"};
-const char* const TOPICS[] = {topics::OFFERS,
-                              topics::NOTIFICATIONS,
-                              topics::DELIVERIES,
-                              "henvis.offers.v1.dlq.router",
-                              "henvis.deliveries.v1.dlq.router",
-                              "henvis.notifications.v1.dlq.notifier"};
-
-double since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
 }  // namespace
 
 TEST_CASE("Broker faults: produce and fetch errors and brokers down lose and duplicate nothing",
@@ -65,12 +55,8 @@ TEST_CASE("Broker faults: produce and fetch errors and brokers down lose and dup
   const auto t0 = std::chrono::steady_clock::now();
   const int n = static_cast<int>(env_int("HENVIS_ROBUSTNESS_FAULT_OFFERS", DEFAULT_OFFERS));
   REQUIRE(n >= 100);
-  std::int64_t yes = 0, routable = 0;
-  for (int i = 0; i < n; ++i) {
-    auto o = make_offer("faults", i);
-    yes += o.yes;
-    routable += o.routable;
-  }
+  const ExpectedOffers expected = expected_offers("faults", n);
+  const std::int64_t yes = expected.yes, routable = expected.routable;
   std::cout << "robustness broker-faults: offers=" << n << std::endl;
 
   RobustStack s({.partitions = PARTITIONS, .control_fifo = true});
@@ -92,7 +78,7 @@ TEST_CASE("Broker faults: produce and fetch errors and brokers down lose and dup
   int faults = 0;
   auto say = [&](const std::string& what) {
     std::cout << "robustness broker-faults: at " << st.accepted.load() << "/" << n << " offers, "
-              << since(t0) << " s: " << what << std::endl;
+              << seconds_since(t0) << " s: " << what << std::endl;
   };
 
   // 1. Produce and fetch errors from one broker (a third of the leaders)
@@ -119,7 +105,7 @@ TEST_CASE("Broker faults: produce and fetch errors and brokers down lose and dup
   ++faults;
   say("all brokers down");
   const bool went_unready = testing::eventually([&] { return all_readyz(503); }, NOT_READY_WITHIN);
-  const double unready_after = since(down_at);
+  const double unready_after = seconds_since(down_at);
   say(went_unready ? "every /readyz is 503 after " + std::to_string(unready_after) + " s"
                    : "NOT every /readyz turned 503");
   CHECK(went_unready);
@@ -130,8 +116,8 @@ TEST_CASE("Broker faults: produce and fetch errors and brokers down lose and dup
   const auto up_at = std::chrono::steady_clock::now();
   s.control("broker-up all");
   const bool ready_again = testing::eventually([&] { return all_readyz(200); }, READY_AGAIN_WITHIN);
-  const double ready_after = since(up_at);
-  say("all brokers up after " + std::to_string(since(down_at)) + " s down; " +
+  const double ready_after = seconds_since(up_at);
+  say("all brokers up after " + std::to_string(seconds_since(down_at)) + " s down; " +
       (ready_again ? "every /readyz is 200 after " + std::to_string(ready_after) + " s"
                    : "NOT every /readyz is 200 again"));
   CHECK(ready_again);
@@ -166,8 +152,7 @@ TEST_CASE("Broker faults: produce and fetch errors and brokers down lose and dup
     CHECK(s.running(svc));
     CHECK(s.readyz(svc) == 200);
   }
-  std::map<std::string, Census> topics;
-  for (const char* t : TOPICS) topics[t] = census(s.bootstrap(), t);
+  std::map<std::string, Census> topics = census_all(s.bootstrap());
   for (const char* svc : SERVICES) CHECK(s.stop(svc) == 0);
 
   Audit a = audit(s, n, yes, routable, topics);
@@ -185,7 +170,7 @@ TEST_CASE("Broker faults: produce and fetch errors and brokers down lose and dup
             << " client retries, settled=" << settled << ", referrals=" << a.referrals
             << " inbox=" << a.inbox << " integrity=" << (a.integrity_ok ? "ok" : "FAILED")
             << "; not ready after " << unready_after << " s down, ready " << ready_after
-            << " s after up; total " << since(t0) << " s" << std::endl;
+            << " s after up; total " << seconds_since(t0) << " s" << std::endl;
   std::cout << "robustness broker-faults: events=" << events << " faults=" << faults
             << " lost=" << a.lost << " duplicated=" << a.duplicated << std::endl;
   CHECK(settled);
@@ -227,8 +212,7 @@ TEST_CASE("Broker faults: a producer's fatal error is replaced, not waited out",
   CHECK(settled);
   CHECK(s.running("intake"));
   CHECK(s.readyz("intake") == 200);
-  std::map<std::string, Census> topics;
-  for (const char* t : TOPICS) topics[t] = census(s.bootstrap(), t);
+  std::map<std::string, Census> topics = census_all(s.bootstrap());
   for (const char* svc : SERVICES) CHECK(s.stop(svc) == 0);
   Audit a = audit(s, 1, 1, 1, topics);
   for (const auto& p : a.problems)

@@ -63,12 +63,8 @@ TEST_CASE("Crash test: intake, router and notifier killed with SIGKILL lose and 
   REQUIRE(n >= 100);
 
   // Expected outcome of the offer stream.
-  std::int64_t yes = 0, routable = 0;
-  for (int i = 0; i < n; ++i) {
-    auto o = make_offer("crash", i);
-    yes += o.yes;
-    routable += o.routable;
-  }
+  const ExpectedOffers expected = expected_offers("crash", n);
+  const std::int64_t yes = expected.yes, routable = expected.routable;
 
   // The kill plan: 9 sorted random points, router x3, notifier x3, intake x3.
   std::mt19937_64 rng(seed);
@@ -120,11 +116,7 @@ TEST_CASE("Crash test: intake, router and notifier killed with SIGKILL lose and 
 
   // Every service is up, lets the stack settle, then stops cleanly.
   const bool settled = wait_settled(s, yes, routable, SETTLE_TIMEOUT);
-  std::map<std::string, Census> topics;
-  for (const char* t :
-       {topics::OFFERS, topics::NOTIFICATIONS, topics::DELIVERIES, "henvis.offers.v1.dlq.router",
-        "henvis.deliveries.v1.dlq.router", "henvis.notifications.v1.dlq.notifier"})
-    topics[t] = census(s.bootstrap(), t);
+  std::map<std::string, Census> topics = census_all(s.bootstrap());
   for (const char* svc : {"intake", "router", "notifier"}) CHECK(s.stop(svc) == 0);
 
   Audit a = audit(s, n, yes, routable, topics);

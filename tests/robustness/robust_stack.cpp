@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "../integration/real_kafka.hpp"
 #include "henvis/http_client.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/sqlite.hpp"
@@ -85,6 +86,7 @@ std::string RobustStack::database(const std::string& s) const {
 }
 
 void RobustStack::start_broker() {
+  if (testing::use_real_kafka(dir_)) return;
   std::vector<std::string> args{"--bootstrap-file", (dir_ / "bootstrap.txt").string(),
                                 "--partitions", std::to_string(opt_.partitions)};
   if (opt_.control_fifo) {
@@ -211,19 +213,35 @@ Offer make_offer(const std::string& run, int i) {
   return o;
 }
 
+ExpectedOffers expected_offers(const std::string& run, int n) {
+  ExpectedOffers e;
+  for (int i = 0; i < n; ++i) {
+    const Offer o = make_offer(run, i);
+    e.yes += o.yes;
+    e.routable += o.routable;
+  }
+  return e;
+}
+
 void post_offers(OfferStream& st, const std::string& run, int n, int threads, int intake_port,
                  double rate) {
   std::vector<std::thread> ts;
   const auto start = std::chrono::steady_clock::now();
+  // Paced from where this call starts: a later call continues the stream.
+  const int first = st.next.load();
   for (int t = 0; t < threads; ++t) {
     ts.emplace_back([&] {
       KeepAliveClient client(intake_port);
       for (;;) {
-        const int i = st.next.fetch_add(1);
-        if (i >= n || st.failed.load()) return;
+        // Take the next index only if it is below n: a later call with a
+        // larger n posts the rest.
+        int i = st.next.load();
+        do {
+          if (i >= n || st.failed.load()) return;
+        } while (!st.next.compare_exchange_weak(i, i + 1));
         if (rate > 0)
-          std::this_thread::sleep_until(
-              start + std::chrono::microseconds(static_cast<std::int64_t>(i * 1e6 / rate)));
+          std::this_thread::sleep_until(start + std::chrono::microseconds(static_cast<std::int64_t>(
+                                                    (i - first) * 1e6 / rate)));
         const Offer o = make_offer(run, i);
         for (;;) {
           auto r = client.request("POST", "/v1/offers", "dev-officer-mvj", o.body);
@@ -277,6 +295,18 @@ Census census(const std::string& bootstrap, const std::string& topic) {
   }
   out.distinct_ids = static_cast<std::int64_t>(ids.size());
   return out;
+}
+
+std::map<std::string, Census> census_all(const std::string& bootstrap) {
+  std::map<std::string, Census> out;
+  for (const char* t : {topics::OFFERS, topics::NOTIFICATIONS, topics::DELIVERIES})
+    out[t] = census(bootstrap, t);
+  for (const char* t : DLQ_TOPICS) out[t] = census(bootstrap, t);
+  return out;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 // ---- audit ----------------------------------------------------------------

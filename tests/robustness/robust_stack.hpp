@@ -78,11 +78,18 @@ struct Offer {
   bool routable = false;
 };
 Offer make_offer(const std::string& run, int i);
+// How many of offers [0, n) of a run are yes, and yes in the programme.
+struct ExpectedOffers {
+  std::int64_t yes = 0, routable = 0;
+};
+ExpectedOffers expected_offers(const std::string& run, int n);
 
 // Posts offers [0, n) from `threads` client threads with keep-alive
 // connections, retrying connection errors and 5xx with the SAME offerId and
 // body until each is accepted (201). Counts go to the atomics. A positive
 // `rate` (offers per second) paces the stream so that it spans a fault plan.
+// Offers already taken from `st.next` are skipped: a second call with a
+// larger n continues the stream.
 struct OfferStream {
   std::atomic<int> next{0};
   std::atomic<int> accepted{0};
@@ -103,6 +110,16 @@ struct Census {
   bool truncated = false;
 };
 Census census(const std::string& bootstrap, const std::string& topic);
+// The census of every topic the audit checks: the offer, notification and
+// delivery streams and the three dead-letter topics of router and notifier.
+std::map<std::string, Census> census_all(const std::string& bootstrap);
+// The dead-letter topics among them.
+inline constexpr const char* DLQ_TOPICS[] = {"henvis.offers.v1.dlq.router",
+                                             "henvis.deliveries.v1.dlq.router",
+                                             "henvis.notifications.v1.dlq.notifier"};
+
+// Seconds since t.
+double seconds_since(std::chrono::steady_clock::time_point t);
 
 // The end-of-run audit, on the stopped services' SQLite files.
 struct Audit {

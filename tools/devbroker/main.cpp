@@ -75,18 +75,14 @@
 
 namespace {
 
-// Topics every henvis dev stack needs; always created.
-constexpr std::string_view kDefaultTopics[] = {
-    "henvis.offers.v1",
-    "henvis.referrals.v1",
-    "henvis.notifications.v1",
-    "henvis.deliveries.v1",
-    "henvis.outcomes.v1",
-    "henvis.underretninger.v1",
-    "police.incidents.v1",
-    "henvis.offers.v1.dlq.router",
-    "henvis.deliveries.v1.dlq.router",
-    "henvis.notifications.v1.dlq.notifier",
+// Topics every henvis dev stack needs, always created: deploy/topics.tsv
+// (the one list), built in by CMake.
+struct DefaultTopic {
+  std::string_view name;
+  int partitions;
+};
+constexpr DefaultTopic kDefaultTopics[] = {
+#include "default_topics.inc"
 };
 
 constexpr int kDefaultBrokers = 3;
@@ -107,15 +103,11 @@ then shuts the cluster down and removes PATH.
 options:
   --bootstrap-file PATH  where to write the bootstrap address (required)
   --brokers N            number of mock brokers (default 3)
-  --partitions N         partitions per created topic (default 6)
-  --topic NAME           create one more topic (repeatable); these are always
-                         created: henvis.offers.v1, henvis.referrals.v1,
-                         henvis.notifications.v1, henvis.deliveries.v1,
-                         henvis.outcomes.v1, henvis.underretninger.v1,
-                         police.incidents.v1, henvis.offers.v1.dlq.router,
-                         henvis.deliveries.v1.dlq.router,
-                         henvis.notifications.v1.dlq.notifier
-                         (replication factor min(3, brokers))
+  --partitions N         partitions of every created topic (default: each
+                         topic's count in deploy/topics.tsv, 6 for --topic)
+  --topic NAME           create one more topic (repeatable); the topics of
+                         deploy/topics.tsv are always created (replication
+                         factor min(3, brokers))
   --control-fifo PATH    create a FIFO at PATH and read fault-injection commands
                          from it, one per line (see "control commands" below)
   --help                 show this text
@@ -156,10 +148,10 @@ limits of the mock (it is NOT a real Kafka; production runs Apache Kafka):
 
 struct Options {
   int brokers = kDefaultBrokers;
-  int partitions = kDefaultPartitions;
+  std::optional<int> partitions;  // --partitions: for every topic
   std::string bootstrap_file;
   std::string control_fifo;
-  std::vector<std::string> topics;
+  std::vector<std::pair<std::string, int>> topics;  // name, partitions
 };
 
 std::optional<int> parse_int(std::string_view s, int min, int max) {
@@ -186,8 +178,7 @@ struct ParseResult {
 
 ParseResult parse_args(int argc, char** argv) {
   Options o;
-  for (std::size_t d = 0; d < std::size(kDefaultTopics); ++d)
-    o.topics.emplace_back(kDefaultTopics[d]);
+  for (const auto& t : kDefaultTopics) o.topics.emplace_back(t.name, t.partitions);
 
   auto usage_error = [](const std::string& msg) {
     std::fprintf(stderr, "henvis-devbroker: %s (see --help)\n", msg.c_str());
@@ -233,8 +224,9 @@ ParseResult parse_args(int argc, char** argv) {
     } else if (arg == "--topic") {
       if (!need_value()) return usage_error("--topic needs a name");
       if (!valid_topic_name(value)) return usage_error("invalid topic name: " + std::string(value));
-      if (std::find(o.topics.begin(), o.topics.end(), value) == o.topics.end())
-        o.topics.emplace_back(value);
+      if (std::none_of(o.topics.begin(), o.topics.end(),
+                       [&](const auto& t) { return t.first == value; }))
+        o.topics.emplace_back(value, kDefaultPartitions);
     } else {
       return usage_error("unknown argument: " + std::string(arg));
     }
@@ -526,9 +518,9 @@ KafkaPtr bookkeeping_handle() {
 }
 
 bool create_topics(rd_kafka_mock_cluster_t* cluster, const Options& opt, int replication_factor) {
-  for (const auto& topic : opt.topics) {
-    rd_kafka_resp_err_t err =
-        rd_kafka_mock_topic_create(cluster, topic.c_str(), opt.partitions, replication_factor);
+  for (const auto& [topic, partitions] : opt.topics) {
+    rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
+        cluster, topic.c_str(), opt.partitions.value_or(partitions), replication_factor);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       spdlog::error("cannot create topic {}: {}", topic, rd_kafka_err2str(err));
       return false;
@@ -588,7 +580,8 @@ int main(int argc, char** argv) {
   spdlog::info(
       "started: {} brokers at {}, {} topics with {} partitions and replication "
       "factor {}, bootstrap file {} (in-memory mock for dev/tests only)",
-      opt.brokers, bootstraps, opt.topics.size(), opt.partitions, replication_factor,
+      opt.brokers, bootstraps, opt.topics.size(),
+      opt.partitions ? std::to_string(*opt.partitions) : "deploy/topics.tsv's", replication_factor,
       opt.bootstrap_file);
 
   wait_for_stop(stop_signals);

@@ -1,0 +1,27 @@
+#pragma once
+// Test stacks on a real Apache Kafka instead of henvis-devbroker: the kafka
+// ctest fixture (scripts/kafka up) starts a 3-node KRaft cluster and sets
+// HENVIS_KAFKA_BOOTSTRAP_FILE for the tests labelled kafka.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace henvis::testing {
+
+// The bootstrap address in $HENVIS_KAFKA_BOOTSTRAP_FILE, nullopt if unset
+// (the stack then starts henvis-devbroker). Throws if set but unreadable.
+std::optional<std::string> real_kafka_bootstrap();
+
+// Deletes and recreates the topics of deploy/topics.tsv (partitions,
+// replication factor min(3, brokers), min.insync.replicas min(2, brokers),
+// 14-day retention on personal topics) and waits until every partition has a
+// leader, so that a stack whose services start from empty databases reads
+// only its own events. Throws on failure or after `timeout_s`.
+void reset_topics(const std::string& bootstrap, int timeout_s = 120);
+
+// For a stack in `dir`: with a real Kafka, resets its topics and writes its
+// bootstrap to dir/bootstrap.txt; returns false (nothing done) without one.
+bool use_real_kafka(const std::filesystem::path& dir);
+
+}  // namespace henvis::testing
