@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 
+#include "henvis/access_log.hpp"
 #include "henvis/digest.hpp"
 #include "henvis/events.hpp"
 #include "henvis/ids.hpp"
@@ -139,6 +140,7 @@ void Intake::register_routes(http::Router& router) {
              [this](http::Request& r) { return post_offer(r); });
   router.add("POST", "/v1/offers/{offerId}/withdrawal", {v1::ROLE_OFFICER, v1::ROLE_CENTRE},
              [this](http::Request& r) { return withdraw(r); });
+  access_log::add_routes(router, db_);
 }
 
 http::Response Intake::withdraw(const http::Request& req) {
@@ -151,7 +153,8 @@ http::Response Intake::withdraw(const http::Request& req) {
   if (offer->answer != v1::ANSWER_YES)
     return http::problem(409, "Conflict", "a declined offer holds no consent to withdraw");
   if (offer->withdrawal_response)  // withdrawing twice is withdrawing once
-    return http::Response{200, "application/json", *offer->withdrawal_response};
+    return access_log::replayed(db_, tx, req.principal, offer->referral_id, "withdrawal",
+                                {200, "application/json", *offer->withdrawal_response});
 
   const Instant now = clock_->now();
   v1::OfferWithdrawn ev;
@@ -167,6 +170,7 @@ http::Response Intake::withdraw(const http::Request& req) {
   http::Response out = http::json(200, res);
   events::emit(db_, SOURCE, ev);
   store_.record_withdrawal(offer_id, now, out.body, req.principal);
+  access_log::record(db_, req.principal, offer->referral_id, "withdrawal");
   // The offer's event (with the person) left the outbox long ago, but its
   // bytes may still be in old WAL frames: truncate the WAL on commit.
   db_.note_erasure();
@@ -274,6 +278,17 @@ NewOffer new_offer(const v1::OfferRecorded& ev, const std::string& hash, const h
 }
 }  // namespace
 
+// The first answer to an offer given again: for a yes, it names the referral
+// the person's data went to, so it is logged as a disclosure.
+http::Response Intake::replayed_offer(sqlite::Transaction& tx, const http::Request& req,
+                                      const v1::OfferRequest& r, http::Response earlier) {
+  if (r.answer() != v1::ANSWER_YES) return earlier;
+  const std::optional<OfferRow> offer = store_.offer(r.offer_id());
+  if (!offer) return earlier;
+  return access_log::replayed(db_, tx, req.principal, offer->referral_id, "register",
+                              std::move(earlier));
+}
+
 http::Response Intake::post_offer(const http::Request& req) {
   v1::OfferRequest r;
   http::parse_json(req.body, r);
@@ -288,7 +303,8 @@ http::Response Intake::post_offer(const http::Request& req) {
   const std::string hash = idempotency_hash({req.principal.scope}, r);
 
   sqlite::Transaction tx(db_);
-  if (auto earlier = earlier_answer(store_, r.offer_id(), hash)) return *earlier;
+  if (auto earlier = earlier_answer(store_, r.offer_id(), hash))
+    return replayed_offer(tx, req, r, std::move(*earlier));
 
   const auto day = copenhagen_date(r.charged_at().seconds());
   const bool covered = r.kommunekode() != 0 && directory_.route(r.kommunekode(), day).routed;
@@ -298,6 +314,9 @@ http::Response Intake::post_offer(const http::Request& req) {
 
   events::emit(db_, SOURCE, ev);
   store_.add(new_offer(ev, hash, out, now));
+  // A yes writes the person's data (a no keeps none: nothing to log).
+  if (ev.answer() == v1::ANSWER_YES)
+    access_log::record(db_, req.principal, ev.referral_id(), "register");
   tx.commit();
   if (relay_) relay_->notify();
   spdlog::info("offer recorded offer_id={} answer={} covered={} district={}", r.offer_id(),

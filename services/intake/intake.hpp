@@ -42,6 +42,9 @@ class Intake {
   http::Response withdraw(const http::Request& req);
 
  private:
+  http::Response replayed_offer(sqlite::Transaction& tx, const http::Request& req,
+                                const v1::OfferRequest& r, http::Response earlier);
+
   sqlite::Db db_;
   Store store_{db_};
   Directory directory_;

@@ -1,5 +1,6 @@
 #include "store.hpp"
 
+#include "henvis/access_log.hpp"
 #include "henvis/outbox.hpp"
 
 namespace henvis::intake {
@@ -34,7 +35,10 @@ ALTER TABLE offers ADD COLUMN withdrawal_response TEXT;
           R"sql(
 ALTER TABLE offers ADD COLUMN withdrawn_by TEXT;
 ALTER TABLE offers ADD COLUMN withdrawn_by_person TEXT;
-)sql"};
+)sql",
+          // The access log, hash-chained and append-only (docs/decisions.md 21):
+          // registrations and withdrawals write a person's data.
+          access_log::migration_all()};
 }
 
 namespace {

@@ -283,7 +283,9 @@ std::vector<std::string> migrations() {
           outbox::migration_unix_ms() + ConsumerLoop::migration_unix_ms() +
               access_log::migration_unix_ms(),
           own_instants_unix_ms(), std::string(SCHEMA_5),
-          std::string(access_log::MIGRATION_PERSON) + std::string(SCHEMA_6)};
+          std::string(access_log::MIGRATION_PERSON) + std::string(SCHEMA_6),
+          // The access log hash-chained and append-only (docs/decisions.md 21).
+          access_log::migration_chain()};
 }
 
 std::optional<std::string> Store::secret(const std::string& name) {
