@@ -158,3 +158,22 @@ TEST_CASE("Files the services create are readable by their own user only (0600)"
   }
   CHECK(checked >= 6);  // intake's and router's db, -wal, -shm and port files
 }
+
+TEST_CASE("henvisctl config check refuses a router config outside dev without a person key file",
+          "[integration][audit][keys]") {
+  Stack s;
+  write_service_config(s.dir(), "router");
+  std::string text = slurp(s.dir() / "router.textproto");
+  const auto dev = text.find("dev: true\n");
+  REQUIRE(dev != std::string::npos);
+  text.erase(dev, std::string("dev: true\n").size());
+  std::ofstream(s.dir() / "router-prod.textproto") << text;
+  const auto r = henvisctl(s.dir(), "config check " + (s.dir() / "router-prod.textproto").string());
+  CHECK(r.status == 1);
+  CHECK(r.err.find("router.person_key_file is required") != std::string::npos);
+  // In dev the same file passes and says where the key is
+  const auto ok = henvisctl(s.dir(), "config check " + (s.dir() / "router.textproto").string());
+  CHECK(ok.status == 0);
+  CHECK(ok.out.find("keys router.person_key_file (dev: kept in the database)") !=
+        std::string::npos);
+}
