@@ -3,12 +3,19 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include <openssl/rand.h>
+
+#include "henvis/sqlite.hpp"
 #include "henvis/tls.hpp"
 #include "henvis/v1/config.pb.h"
 
@@ -73,6 +80,65 @@ std::string read_key_file(const std::string& path, std::size_t min_bytes,
     throw std::invalid_argument(setting + " must hold at least " + std::to_string(min_bytes) +
                                 " bytes");
   return ss.str();
+}
+
+std::string read_secret_file(const std::string& path, const std::string& setting) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (!in) throw std::invalid_argument(setting + ": cannot read " + path);
+  std::string secret = ss.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (secret.empty()) throw std::invalid_argument(setting + ": " + path + " is empty");
+  return secret;
+}
+
+namespace {
+constexpr std::size_t GENERATED_KEY_BYTES = 32;
+
+void require_key_file(const std::string& field, const std::string& file, bool dev) {
+  if (file.empty() && !dev)
+    throw Error(field +
+                " is required: name a file of secret bytes outside the database (a key kept in "
+                "the database is allowed only with `dev: true`, for the dev stack and tests)");
+}
+}  // namespace
+
+std::string key_from_file_or_dev_db(const std::string& field, const std::string& file,
+                                    std::size_t min_bytes, bool dev, sqlite::Db& db,
+                                    const std::function<std::optional<std::string>()>& kept,
+                                    const std::function<void(const std::string&)>& keep) {
+  require_key_file(field, file, dev);
+  if (!file.empty()) return read_key_file(file, min_bytes, field);
+  sqlite::Transaction tx(db);
+  if (auto key = kept()) return *key;
+  spdlog::warn("{} not set (dev): using a key kept in the database", field);
+  std::string key(std::max(min_bytes, GENERATED_KEY_BYTES), '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) != 1)
+    throw std::runtime_error(field + ": no random bytes for a key");
+  keep(key);
+  tx.commit();
+  return key;
+}
+
+std::string check_key_files(const v1::ServiceConfig& c, const std::string& config_dir) {
+  struct Key {
+    const char* field;
+    const std::string& file;
+  };
+  std::vector<Key> keys;
+  if (c.service() == "router")
+    keys.push_back({"router.person_key_file", c.router().person_key_file()});
+  if (c.service() == "evaluation")
+    keys.push_back({"evaluation.cell_key_file", c.evaluation().cell_key_file()});
+  std::string checked;
+  for (const Key& k : keys) {
+    require_key_file(k.field, k.file, c.dev());
+    if (!k.file.empty()) read_key_file(resolve(config_dir, k.file), 16, k.field);
+    checked += std::string(checked.empty() ? "" : ", ") + k.field +
+               (k.file.empty() ? " (dev: kept in the database)" : "");
+  }
+  return checked;
 }
 
 std::string resolve(const std::string& base_dir, const std::string& p) {

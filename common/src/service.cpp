@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <csignal>
@@ -122,6 +123,10 @@ void load_configuration(const Flags& f, ServiceSetup& s, bool kafka) {
 
 ServiceSetup setup_service(const std::string& service, int argc, char** argv,
                            const std::vector<ServiceFlag>& own_flags, bool kafka) {
+  // Every file the service creates (its database, WAL and -shm, the port
+  // file, a notifier's CSV drops) is its own user's only: they may hold CPR
+  // numbers. A directory's default ACL still applies where an operator set one.
+  ::umask(077);
   log::init(service);
   Flags flags = parse_flags(service, argc, argv, own_flags);
   ServiceSetup s;

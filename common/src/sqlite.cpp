@@ -6,6 +6,8 @@
 #include <mutex>
 #include <string>
 
+#include "henvis/digest.hpp"
+
 namespace henvis::sqlite {
 
 namespace {
@@ -55,6 +57,16 @@ void owner_only(const std::string& path) {
   for (const char* suffix : {"", "-wal", "-shm", "-journal"})
     (void)::chmod((path + suffix).c_str(), 0600);  // absent: nothing to narrow
 }
+// henvis_sha256(x): SHA-256 of x's bytes (text as UTF-8) as lowercase hex;
+// NULL for NULL. The access log's hash chain is computed with it in SQL
+// (access_log.cpp), so its rows are hashed the same way wherever they are.
+void sha256_function(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return sqlite3_result_null(ctx);
+  const auto* p = static_cast<const char*>(sqlite3_value_blob(argv[0]));
+  const auto n = static_cast<std::size_t>(sqlite3_value_bytes(argv[0]));
+  const std::string hex = sha256_hex(std::string_view(p ? p : "", n));
+  sqlite3_result_text(ctx, hex.data(), static_cast<int>(hex.size()), SQLITE_TRANSIENT);
+}
 }  // namespace
 
 Db::Db(const std::string& path) {
@@ -69,6 +81,14 @@ Db::Db(const std::string& path) {
   }
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, BUSY_TIMEOUT_MS);
+  rc = sqlite3_create_function_v2(db_, "henvis_sha256", 1,
+                                  SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
+                                  sha256_function, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw Error(rc, "cannot register henvis_sha256");
+  }
   exec("PRAGMA journal_mode=WAL");  // creates the file if it is new
   owner_only(path);                 // before any data is written to it
   std::error_code ec;               // one name per file for erasures_committed

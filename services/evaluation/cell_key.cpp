@@ -51,18 +51,11 @@ void perturb(std::span<int> counts, std::span<const std::uint64_t> cell_keys) {
     counts[i] += perturbation(counts[i], cell_keys[i]);
 }
 
-std::string load_cell_key(sqlite::Db& db, const std::string& file) {
-  if (!file.empty())
-    return config::read_key_file(file, CellKey::KEY_BYTES, "evaluation: cell_key_file");
-  sqlite::Transaction tx(db);
-  if (auto key = store::secret(db, "cell_key")) return *key;
-  spdlog::warn("evaluation cell_key_file not set: using a key kept in the evaluation database");
-  if (sodium_init() < 0) throw std::runtime_error("evaluation: libsodium could not start");
-  std::string key(CellKey::KEY_BYTES, '\0');
-  randombytes_buf(key.data(), key.size());
-  store::put_secret(db, "cell_key", key);
-  tx.commit();
-  return key;
+std::string load_cell_key(sqlite::Db& db, const std::string& file, bool dev) {
+  return config::key_from_file_or_dev_db(
+      "evaluation.cell_key_file", file, CellKey::KEY_BYTES, dev, db,
+      [&] { return store::secret(db, "cell_key"); },
+      [&](const std::string& key) { store::put_secret(db, "cell_key", key); });
 }
 
 }  // namespace henvis::evaluation

@@ -44,8 +44,9 @@ int perturbation(int n, std::uint64_t cell_key);
 // counts[i] += perturbation(counts[i], cell_keys[i]) for every i.
 void perturb(std::span<int> counts, std::span<const std::uint64_t> cell_keys);
 
-// The cell key from `file` (at least 16 bytes), or, if `file` is empty, one
-// kept in the evaluation database (made at first start; dev only, logged).
-std::string load_cell_key(sqlite::Db& db, const std::string& file);
+// The cell key from `file` (at least 16 bytes), or, if `file` is empty and
+// `dev`, one kept in the evaluation database (made at first start, logged;
+// config::key_from_file_or_dev_db).
+std::string load_cell_key(sqlite::Db& db, const std::string& file, bool dev);
 
 }  // namespace henvis::evaluation

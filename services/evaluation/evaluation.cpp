@@ -240,11 +240,11 @@ std::vector<Fact> load_facts(sqlite::Db& db, const Query& q, const CellKey& keys
 
 // The host migrated the store before building the service (run_service).
 Api::Api(const std::string& db_path, Directory directory, int min_cell,
-         const std::string& cell_key_file)
+         const std::string& cell_key_file, bool dev)
     : db_(db_path),
       directory_(std::move(directory)),
       min_cell_(min_cell > 0 ? min_cell : DEFAULT_MIN_CELL),
-      cell_key_(load_cell_key(db_, cell_key_file)) {}
+      cell_key_(load_cell_key(db_, cell_key_file, dev)) {}
 
 void Api::register_routes(http::Router& router) {
   router.add("GET", "/v1/stats/referrals", {v1::ROLE_EVALUATOR},

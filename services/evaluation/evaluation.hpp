@@ -81,9 +81,9 @@ class Api {
  public:
   // Opens the store at db_path, which must already be migrated (the host
   // does it; see migrations() in store.hpp). min_cell <= 0 means the default (5).
-  // cell_key_file: see load_cell_key (cell_key.hpp).
+  // cell_key_file, dev: see load_cell_key (cell_key.hpp).
   Api(const std::string& db_path, Directory directory, int min_cell,
-      const std::string& cell_key_file);
+      const std::string& cell_key_file, bool dev);
   void register_routes(http::Router& router);
   http::Response referrals(const http::Request& req);
   http::Response underretninger(const http::Request& req);

@@ -141,6 +141,7 @@ void Intake::register_routes(http::Router& router) {
              [this](http::Request& r) { return post_offer(r); });
   router.add("POST", "/v1/offers/{offerId}/withdrawal", {v1::ROLE_OFFICER, v1::ROLE_CENTRE},
              [this](http::Request& r) { return withdraw(r); });
+  access_log::add_routes(router, db_);
   router.add("GET", "/v1/internal/data-keys/{referralId}", {v1::ROLE_SERVICE},
              [this](http::Request& r) { return data_key(r); });
 }
@@ -173,7 +174,8 @@ http::Response Intake::withdraw(const http::Request& req) {
   if (offer->answer != v1::ANSWER_YES)
     return http::problem(409, "Conflict", "a declined offer holds no consent to withdraw");
   if (offer->withdrawal_response)  // withdrawing twice is withdrawing once
-    return http::Response{200, "application/json", *offer->withdrawal_response};
+    return access_log::replayed(db_, tx, req.principal, offer->referral_id, "withdrawal",
+                                {200, "application/json", *offer->withdrawal_response});
 
   const Instant now = clock_->now();
   v1::OfferWithdrawn ev;
@@ -190,8 +192,9 @@ http::Response Intake::withdraw(const http::Request& req) {
   events::emit(db_, SOURCE, ev);
   store_.record_withdrawal(offer_id, now, out.body, req.principal);
   // Crypto-shredding: without the key no sealed copy of the person in any
-  // topic or DLQ opens again (docs/decisions.md 21).
+  // topic or DLQ opens again (docs/decisions.md 22).
   store_.delete_key(offer->referral_id);
+  access_log::record(db_, req.principal, offer->referral_id, "withdrawal");
   // The offer's event (with the person) left the outbox long ago, but its
   // bytes may still be in old WAL frames: truncate the WAL on commit.
   db_.note_erasure();
@@ -283,7 +286,7 @@ void describe_offer(v1::OfferResponse& res, const v1::OfferRecorded& ev, const s
 }
 
 // The event as it travels: the person sealed under a new data key of the
-// referral, kept in `store` only (docs/decisions.md 21).
+// referral, kept in `store` only (docs/decisions.md 22).
 v1::OfferRecorded seal_person(Store& store, v1::OfferRecorded ev) {
   if (!ev.has_person()) return ev;
   const std::string key = data_keys::new_key();
@@ -311,6 +314,17 @@ NewOffer new_offer(const v1::OfferRecorded& ev, const std::string& hash, const h
 }
 }  // namespace
 
+// The first answer to an offer given again: for a yes, it names the referral
+// the person's data went to, so it is logged as a disclosure.
+http::Response Intake::replayed_offer(sqlite::Transaction& tx, const http::Request& req,
+                                      const v1::OfferRequest& r, http::Response earlier) {
+  if (r.answer() != v1::ANSWER_YES) return earlier;
+  const std::optional<OfferRow> offer = store_.offer(r.offer_id());
+  if (!offer) return earlier;
+  return access_log::replayed(db_, tx, req.principal, offer->referral_id, "register",
+                              std::move(earlier));
+}
+
 http::Response Intake::post_offer(const http::Request& req) {
   v1::OfferRequest r;
   http::parse_json(req.body, r);
@@ -325,7 +339,8 @@ http::Response Intake::post_offer(const http::Request& req) {
   const std::string hash = idempotency_hash({req.principal.scope}, r);
 
   sqlite::Transaction tx(db_);
-  if (auto earlier = earlier_answer(store_, r.offer_id(), hash)) return *earlier;
+  if (auto earlier = earlier_answer(store_, r.offer_id(), hash))
+    return replayed_offer(tx, req, r, std::move(*earlier));
 
   const auto day = copenhagen_date(r.charged_at().seconds());
   const bool covered = r.kommunekode() != 0 && directory_.route(r.kommunekode(), day).routed;
@@ -335,6 +350,9 @@ http::Response Intake::post_offer(const http::Request& req) {
 
   events::emit(db_, SOURCE, seal_person(store_, ev));
   store_.add(new_offer(ev, hash, out, now));
+  // A yes writes the person's data (a no keeps none: nothing to log).
+  if (ev.answer() == v1::ANSWER_YES)
+    access_log::record(db_, req.principal, ev.referral_id(), "register");
   tx.commit();
   if (relay_) relay_->notify();
   spdlog::info("offer recorded offer_id={} answer={} covered={} district={}", r.offer_id(),

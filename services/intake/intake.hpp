@@ -41,11 +41,14 @@ class Intake {
   // or the centre the offer is routed to.
   http::Response withdraw(const http::Request& req);
   // GET /v1/internal/data-keys/{referralId} (ROLE_SERVICE): a referral's data
-  // key for the router and the notifier (docs/decisions.md 21); 410 once
+  // key for the router and the notifier (docs/decisions.md 22); 410 once
   // withdrawn, 404 for a referral intake never keyed.
   http::Response data_key(const http::Request& req);
 
  private:
+  http::Response replayed_offer(sqlite::Transaction& tx, const http::Request& req,
+                                const v1::OfferRequest& r, http::Response earlier);
+
   sqlite::Db db_;
   Store store_{db_};
   Directory directory_;

@@ -36,7 +36,7 @@ ALTER TABLE offers ADD COLUMN withdrawal_response TEXT;
 ALTER TABLE offers ADD COLUMN withdrawn_by TEXT;
 ALTER TABLE offers ADD COLUMN withdrawn_by_person TEXT;
 )sql",
-          // Crypto-shredding (docs/decisions.md 21): each yes's data key,
+          // Crypto-shredding (docs/decisions.md 22): each yes's data key,
           // deleted on withdrawal; who fetched one is access-logged.
           std::string(R"sql(
 CREATE TABLE data_keys (
@@ -45,7 +45,9 @@ CREATE TABLE data_keys (
 );
 CREATE INDEX offers_referral ON offers(referral_id);
 )sql") + access_log::MIGRATION +
-              access_log::migration_unix_ms() + access_log::MIGRATION_PERSON};
+              access_log::migration_unix_ms() + access_log::MIGRATION_PERSON,
+          // The access log, hash-chained and append-only (docs/decisions.md 23).
+          access_log::migration_chain()};
 }
 
 namespace {

@@ -68,7 +68,7 @@ class Store {
   void record_withdrawal(const std::string& offer_id, Instant at, const std::string& response,
                          const auth::Principal& by);
 
-  // Referrals' data keys (docs/decisions.md 21).
+  // Referrals' data keys (docs/decisions.md 22).
   void add_key(const std::string& referral_id, const std::string& key);
   std::optional<std::string> key(const std::string& referral_id);
   void delete_key(const std::string& referral_id);

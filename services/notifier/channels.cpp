@@ -25,19 +25,6 @@ std::string lower_suffix(const std::string& enum_name, const std::string& prefix
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
-
-// The secret file's bytes without trailing CR/LF, so that a key written
-// with `echo secret > file` is "secret".
-std::string read_key(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::invalid_argument("cannot be read");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string key = ss.str();
-  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
-  if (key.empty()) throw std::invalid_argument("is empty");
-  return key;
-}
 }  // namespace
 
 const Clock& system_clock() {
@@ -111,11 +98,10 @@ void set_mode(RecipientChannel& c, const v1::Recipient& r, const std::string& wh
 // field and the path, never the key, when it cannot be used.
 std::string key_of(const std::string& field, const std::string& config_dir,
                    const std::string& file) {
-  const std::string path = config::resolve(config_dir, file);
   try {
-    return read_key(path);
+    return config::read_secret_file(config::resolve(config_dir, file), field);
   } catch (const std::invalid_argument& e) {
-    throw config::Error(field + path + " " + e.what());
+    throw config::Error(e.what());
   }
 }
 
@@ -141,11 +127,11 @@ void set_webhook(RecipientChannel& c, const v1::Recipient& r, const std::string&
   }
   if (r.webhook_secret_file().empty()) throw config::Error(who + "webhook_secret_file is required");
   c.webhook_keys.push_back(
-      key_of(who + "webhook_secret_file ", config_dir, r.webhook_secret_file()));
+      key_of(who + "webhook_secret_file", config_dir, r.webhook_secret_file()));
   // During a rotation both keys sign.
   if (!r.webhook_secret_file_next().empty())
     c.webhook_keys.push_back(
-        key_of(who + "webhook_secret_file_next ", config_dir, r.webhook_secret_file_next()));
+        key_of(who + "webhook_secret_file_next", config_dir, r.webhook_secret_file_next()));
 }
 
 void set_file_drop(RecipientChannel& c, const v1::Recipient& r, const std::string& who,

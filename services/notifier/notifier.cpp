@@ -225,6 +225,7 @@ void Api::register_routes(http::Router& router) {
   router.add("GET", "/v1/inbox", who, [this](http::Request& r) { return inbox(r); });
   router.add("POST", "/v1/inbox/{notificationId}/ack", who,
              [this](http::Request& r) { return ack(r); });
+  access_log::add_routes(router, db_);
 }
 
 std::string Api::recipient_of(const auth::Principal& p) const {

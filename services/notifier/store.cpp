@@ -65,7 +65,9 @@ ALTER TABLE inbox ADD COLUMN underretning BLOB;
               "CREATE INDEX inbox_recipient ON inbox(recipient_id, delivered_at);\n" +
               sqlite::to_unix_ms("withdrawn_referrals", "withdrawn_at", "rfc3339"),
           // The person acting through henvis-web (docs/decisions.md "Delegated principals").
-          access_log::MIGRATION_PERSON};
+          access_log::MIGRATION_PERSON,
+          // The access log hash-chained and append-only (docs/decisions.md 23).
+          access_log::migration_chain()};
 }
 
 namespace {

@@ -57,6 +57,7 @@ void Api::register_routes(http::Router& router) {
              [this](http::Request& r) { return forward(r); });
   router.add("POST", "/v1/referrals/{id}/closure", {v1::ROLE_COORDINATOR},
              [this](http::Request& r) { return close(r); });
+  access_log::add_routes(router, db_);
 }
 
 int Api::attempts_left(const ReferralRow& row) const {
@@ -254,7 +255,8 @@ http::Response Api::record_outcome(const http::Request& req) {
   if (!idem.empty()) {
     key = req.principal.scope + '\0' + id + '\0' + idem;
     hash = idempotency_hash({}, r);
-    if (auto earlier = earlier_answer(store_, key, hash)) return *earlier;
+    if (auto earlier = earlier_answer(store_, key, hash))
+      return access_log::replayed(db_, tx, req.principal, id, "outcome", std::move(*earlier));
   }
   if (auto refusal = refuse_outcome(r, *row)) return *refusal;
 
@@ -334,7 +336,8 @@ http::Response Api::act_on_unroutable(const http::Request& req, Action action) {
   if (!found) return http::problem(404, "Not Found", "no such referral");
   const std::string key = "coordinator" + std::string(1, '\0') + req.principal.scope + '\0' + id +
                           '\0' + action.name + '\0' + idem;
-  if (auto earlier = earlier_answer(store_, key, action.request_hash, action.name)) return *earlier;
+  if (auto earlier = earlier_answer(store_, key, action.request_hash, action.name))
+    return access_log::replayed(db_, tx, req.principal, id, action.name, std::move(*earlier));
   ReferralRow row = found->row;
   if (row.status != v1::REFERRAL_STATUS_UNROUTABLE) return not_unroutable(action.name, row.status);
 

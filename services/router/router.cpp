@@ -47,16 +47,11 @@ Settings Settings::from(const v1::RouterSettings& s) {
   return out;
 }
 
-std::string load_person_key(sqlite::Db& db, const std::string& file) {
-  if (!file.empty()) return config::read_key_file(file, 16, "router: person_key_file");
-  sqlite::Transaction tx(db);
+std::string load_person_key(sqlite::Db& db, const std::string& file, bool dev) {
   Store store(db);
-  if (auto key = store.secret("person_key")) return *key;
-  spdlog::warn("router person_key_file not set: using a key kept in the router database");
-  std::string key = new_uuid() + new_uuid();
-  store.put_secret("person_key", key);
-  tx.commit();
-  return key;
+  return config::key_from_file_or_dev_db(
+      "router.person_key_file", file, 16, dev, db, [&] { return store.secret("person_key"); },
+      [&](const std::string& key) { store.put_secret("person_key", key); });
 }
 
 Applier::Applier(Directory directory, Settings settings, const Clock& clock)

@@ -50,10 +50,11 @@ struct Settings {
   static Settings from(const v1::RouterSettings& s);
 };
 
-// The person key: the contents of `file` if given, else a random key
-// generated once and kept in the router's database (with a warning: a key
-// beside the data protects less than one kept apart).
-std::string load_person_key(sqlite::Db& db, const std::string& file);
+// The person key: the contents of `file` if given, else, in a dev
+// configuration only, a random key generated once and kept in the router's
+// database (config::key_from_file_or_dev_db: a key beside the data protects
+// less than one kept apart).
+std::string load_person_key(sqlite::Db& db, const std::string& file, bool dev);
 
 // Applies the consumed offers and deliveries inside the consumer loop's
 // transaction. Throws henvis::Rejected for events that can never be applied.

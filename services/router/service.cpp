@@ -12,7 +12,8 @@ Settings settings_of(const ServiceContext& c) {
   Settings s = Settings::from(c.setup.config.router());
   sqlite::Db db(c.setup.database);
   s.person_key = load_person_key(
-      db, config::resolve(c.setup.config_dir, c.setup.config.router().person_key_file()));
+      db, config::resolve(c.setup.config_dir, c.setup.config.router().person_key_file()),
+      c.setup.config.dev());
   return s;
 }
 

@@ -294,13 +294,15 @@ std::vector<std::string> migrations() {
               access_log::migration_unix_ms(),
           own_instants_unix_ms(), std::string(SCHEMA_5),
           std::string(access_log::MIGRATION_PERSON) + std::string(SCHEMA_6),
-          // Crypto-shredding (docs/decisions.md 21): the referrals' data keys
+          // Crypto-shredding (docs/decisions.md 22): the referrals' data keys
           // fetched from intake, deleted on withdrawal; the offers that came
           // after their key was destroyed.
           R"sql(
 CREATE TABLE data_keys (referral_id TEXT PRIMARY KEY, key BLOB NOT NULL);
 CREATE TABLE shredded_offers (referral_id TEXT PRIMARY KEY);
-)sql"};
+)sql",
+          // The access log hash-chained and append-only (docs/decisions.md 23).
+          access_log::migration_chain()};
 }
 
 namespace {

@@ -175,6 +175,7 @@ void Api::register_routes(http::Router& router) {
              [this](http::Request& r) { return response(r); });
   router.add("POST", "/v1/underretninger/{id}/forwarding", {v1::ROLE_COORDINATOR},
              [this](http::Request& r) { return forwarding(r); });
+  access_log::add_routes(router, db_);
 }
 
 http::Response Api::post_scan(const http::Request& req) {

@@ -163,7 +163,9 @@ std::vector<std::string> migrations() {
           outbox::migration_unix_ms() + ConsumerLoop::migration_unix_ms() +
               access_log::migration_unix_ms(),
           instants_to_unix_ms(), HISTORY_AND_FORWARDING,
-          std::string(access_log::MIGRATION_PERSON) + PERSONS, PERSONS_ERASED};
+          std::string(access_log::MIGRATION_PERSON) + PERSONS, PERSONS_ERASED,
+          // The access log hash-chained and append-only (docs/decisions.md 23).
+          access_log::migration_chain()};
 }
 
 namespace store {

@@ -23,17 +23,6 @@ std::string required(const std::string& value, const char* name) {
   return value;
 }
 
-std::string read_token(const std::string& path) {
-  std::ifstream in(path);
-  std::string token;
-  if (!in || !std::getline(in, token))
-    throw std::invalid_argument("web.delegation_token_file: cannot read " + path);
-  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-  if (token.empty())
-    throw std::invalid_argument("web.delegation_token_file: " + path + " is empty");
-  return token;
-}
-
 // Refused at start: without the flag the services would ignore the person
 // headers and every browser user would act with the token's own role.
 void check_delegating(const ServiceSetup& setup, const std::string& token) {
@@ -61,7 +50,8 @@ Settings load_settings(const ServiceSetup& setup) {
                               Directory(setup.directory));
   s.upstreams = std::make_unique<Upstreams>(w, setup.config.dev(), path(w.upstream_ca_file()));
   s.delegation_token =
-      read_token(path(required(w.delegation_token_file(), "delegation_token_file")));
+      config::read_secret_file(path(required(w.delegation_token_file(), "delegation_token_file")),
+                               "web.delegation_token_file");
   check_delegating(setup, s.delegation_token);
   s.assets_dir = path(required(w.assets_dir(), "assets_dir"));
   std::error_code ec;

@@ -55,7 +55,7 @@ Users::Users(const v1::Users& users, const Directory& directory) {
     // user could log in and do nothing, a password to guess for no use.
     if (u.role() == v1::ROLE_ADMIN)
       throw std::invalid_argument(who + ": admin is not a web role (admin work is henvisctl's)");
-    if (u.role() == v1::ROLE_SERVICE)  // a service's role (decisions.md 21), never a person's
+    if (u.role() == v1::ROLE_SERVICE)  // a service's role (decisions.md 22), never a person's
       throw std::invalid_argument(who + ": service is not a web role");
     if (!is_argon2id(u.password_hash()))
       throw std::invalid_argument(who + ": password_hash must be an Argon2id string (" +

@@ -58,7 +58,7 @@ Process::Process(const std::string& exe, const std::vector<std::string>& args,
   argv.push_back(nullptr);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   int rc = posix_spawn(&pid_, exe.c_str(), &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
@@ -222,6 +222,7 @@ void write_service_config(const fs::path& dir, const std::string& service, const
       << "\"\n"
       << "directory_file: \"" << (conf / "directory.textproto").string() << "\"\n"
       << "tokens_file: \"" << tokens.string() << "\"\n"
+      << "dev: true\n"
       << extra;
 }
 

@@ -5,12 +5,15 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
 
 #include "henvis/auth.hpp"
 #include "henvis/digest.hpp"
+#include "henvis/sqlite.hpp"
 #include "henvis/v1/config.pb.h"
 #include "support.hpp"
 
@@ -254,4 +257,111 @@ TEST_CASE("config check refuses a negative or too long retention period, naming 
   c.mutable_notifier()->mutable_unacknowledged_retention()->set_seconds(0);
   c.mutable_notifier()->set_retention_check_seconds(-5);
   CHECK(refused("notifier.retention_check_seconds"));
+}
+
+// ---- Keys outside the database (issue 12 item 9, docs/decisions.md 23) ----
+
+namespace {
+// A key kept "in the database": what key_from_file_or_dev_db's callbacks see.
+struct KeptKey {
+  std::optional<std::string> value;
+  int generated = 0;
+  std::function<std::optional<std::string>()> kept() {
+    return [this] { return value; };
+  }
+  std::function<void(const std::string&)> keep() {
+    return [this](const std::string& k) {
+      value = k;
+      ++generated;
+    };
+  }
+};
+}  // namespace
+
+TEST_CASE("outside dev a key without a key file is refused, naming the config field",
+          "[config][keys]") {
+  TempDir tmp("henvis-keys");
+  henvis::sqlite::Db db(tmp.file("k.db"));
+  KeptKey k;
+  CHECK_THROWS_WITH(henvis::config::key_from_file_or_dev_db("router.person_key_file", "", 16, false,
+                                                            db, k.kept(), k.keep()),
+                    Catch::StartsWith("router.person_key_file is required"));
+  CHECK(k.generated == 0);
+}
+
+TEST_CASE("in dev a key without a key file is generated once and kept in the database",
+          "[config][keys]") {
+  TempDir tmp("henvis-keys");
+  henvis::sqlite::Db db(tmp.file("k.db"));
+  KeptKey k;
+  const std::string first = henvis::config::key_from_file_or_dev_db(
+      "evaluation.cell_key_file", "", 16, true, db, k.kept(), k.keep());
+  const std::string again = henvis::config::key_from_file_or_dev_db(
+      "evaluation.cell_key_file", "", 16, true, db, k.kept(), k.keep());
+  CHECK(first.size() == 32);
+  CHECK(again == first);
+  CHECK(k.generated == 1);
+}
+
+TEST_CASE("a named key file is used as it is, in dev or not, and a short one is refused",
+          "[config][keys]") {
+  TempDir tmp("henvis-keys");
+  henvis::sqlite::Db db(tmp.file("k.db"));
+  KeptKey k;
+  const auto key = tmp.write("key", "0123456789abcdef\n");
+  CHECK(henvis::config::key_from_file_or_dev_db("router.person_key_file", key.string(), 16, false,
+                                                db, k.kept(), k.keep()) == "0123456789abcdef\n");
+  const auto short_key = tmp.write("short", "0123");
+  CHECK_THROWS_WITH(
+      henvis::config::key_from_file_or_dev_db("router.person_key_file", short_key.string(), 16,
+                                              true, db, k.kept(), k.keep()),
+      "router.person_key_file must hold at least 16 bytes");
+  CHECK(k.generated == 0);
+}
+
+TEST_CASE(
+    "config::check_key_files refuses a non-dev router or evaluation config without a key file",
+    "[config][keys]") {
+  TempDir tmp("henvis-keys");
+  henvis::v1::ServiceConfig router;
+  router.set_service("router");
+  CHECK_THROWS_WITH(henvis::config::check_key_files(router, tmp.path.string()),
+                    Catch::StartsWith("router.person_key_file is required"));
+  henvis::v1::ServiceConfig evaluation;
+  evaluation.set_service("evaluation");
+  CHECK_THROWS_WITH(henvis::config::check_key_files(evaluation, tmp.path.string()),
+                    Catch::StartsWith("evaluation.cell_key_file is required"));
+  evaluation.set_dev(true);
+  CHECK(henvis::config::check_key_files(evaluation, tmp.path.string()) ==
+        "evaluation.cell_key_file (dev: kept in the database)");
+  tmp.write("person-key", std::string(32, 'k'));
+  router.mutable_router()->set_person_key_file("person-key");
+  CHECK(henvis::config::check_key_files(router, tmp.path.string()) == "router.person_key_file");
+  henvis::v1::ServiceConfig intake;
+  intake.set_service("intake");
+  CHECK(henvis::config::check_key_files(intake, tmp.path.string()).empty());
+}
+
+TEST_CASE(
+    "config::read_secret_file drops trailing line breaks and names the setting, not the secret",
+    "[config][keys]") {
+  TempDir tmp("henvis-keys");
+  CHECK(henvis::config::read_secret_file(tmp.write("t", "s3cret\r\n").string(), "web.x") ==
+        "s3cret");
+  CHECK_THROWS_WITH(henvis::config::read_secret_file(tmp.write("e", "\n").string(), "web.x"),
+                    "web.x: " + tmp.file("e") + " is empty");
+  CHECK_THROWS_WITH(henvis::config::read_secret_file(tmp.file("absent"), "web.x"),
+                    "web.x: cannot read " + tmp.file("absent"));
+}
+
+TEST_CASE("the shipped dev configs are dev and the production example names its person key",
+          "[config][keys]") {
+  for (const char* f : {"intake.textproto", "router.textproto", "notifier.textproto",
+                        "evaluation.textproto", "socialsog.textproto", "web.textproto"})
+    CHECK(henvis::config::load<henvis::v1::ServiceConfig>(dev_config(f).string()).dev());
+  const auto prod = henvis::config::load<henvis::v1::ServiceConfig>(
+      (std::filesystem::path(HENVIS_SOURCE_DIR) / "deploy/config/prod-example/router.textproto")
+          .string());
+  CHECK_FALSE(prod.dev());
+  CHECK_FALSE(prod.router().person_key_file().empty());
 }

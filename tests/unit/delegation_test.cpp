@@ -220,7 +220,7 @@ TEST_CASE("access_log::record keeps the acting person beside the token's label",
   // Given a database with the access log and its person step
   henvis::test::TempDir tmp("henvis-delegation-test");
   henvis::sqlite::Db db((tmp.path / "a.db").string());
-  db.exec(std::string(henvis::access_log::MIGRATION) + henvis::access_log::MIGRATION_PERSON);
+  db.exec(henvis::access_log::migration_all());
   // When a delegated principal and a direct one are recorded
   henvis::access_log::record(db, {"henvis-web", v1::ROLE_CENTRE, "rusmiddelcenter-657", "anne"},
                              "r-1", "read");

@@ -670,7 +670,7 @@ TEST_CASE("evaluation: no personal data in the database file or in any response"
   for (int n : {1, 5}) {
     // When every kind of response is produced through the HTTP layer, with
     // N = 1 (everything shown) and N = 5
-    ev::Api api(path, dev_directory(), n, "");
+    ev::Api api(path, dev_directory(), n, "", /*dev=*/true);
     henvis::http::Router router;
     api.register_routes(router);
     henvis::http::Metrics metrics;

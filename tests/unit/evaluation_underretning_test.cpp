@@ -438,7 +438,7 @@ TEST_CASE("GET /v1/stats/underretninger: evaluator only, parameters checked",
   }
   henvis::auth::TokenStore tokens(
       henvis::config::load<v1::Tokens>(dev_config("tokens.textproto").string()));
-  ev::Api api(path, dev_directory(), 1, "");
+  ev::Api api(path, dev_directory(), 1, "", /*dev=*/true);
   henvis::http::Router router;
   api.register_routes(router);
   henvis::http::Metrics metrics;

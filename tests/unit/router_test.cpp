@@ -235,7 +235,7 @@ TEST_CASE("router: a yes for Herning becomes one routed referral with history an
   CHECK(n.kind() == henvis::v1::NOTIFICATION_KIND_NEW_REFERRAL);
   CHECK(n.referral().referral_id() == offer.referral_id());
   // A clear offer (before sealing) leaves no data key to seal the person
-  // under: announced without it (docs/decisions.md 21; sealed: shred_test.cpp).
+  // under: announced without it (docs/decisions.md 22; sealed: shred_test.cpp).
   CHECK_FALSE(n.referral().has_person());
   CHECK_FALSE(n.referral().has_sealed_person());
   CHECK(n.referral().municipality_name() == "Herning");
@@ -931,7 +931,7 @@ TEST_CASE("coordinator: forwarding routes an unroutable referral and tells the c
     if (n.referral().referral_id() == "ref-o2") {
       ++to_centre;
       CHECK(n.kind() == v1::NOTIFICATION_KIND_NEW_REFERRAL);
-      CHECK_FALSE(n.referral().has_person());  // never in clear (docs/decisions.md 21)
+      CHECK_FALSE(n.referral().has_person());  // never in clear (docs/decisions.md 22)
     }
   CHECK(to_centre == 1);
   // And a routed event says so, without the note

@@ -1,4 +1,4 @@
-// Crypto-shredding (docs/decisions.md 21): personal data in Kafka is sealed
+// Crypto-shredding (docs/decisions.md 22): personal data in Kafka is sealed
 // under its referral's data key; without the key it opens nowhere.
 
 #include <catch2/catch.hpp>

@@ -798,6 +798,8 @@ int stats_underretninger(const Context& c, const Args& a) {
 }  // namespace
 
 int config_check(const Context& c, const Args& a);      // config_check.cpp
+int audit_verify(const Context& c, const Args& a);      // audit.cpp
+int audit_export(const Context& c, const Args& a);      // audit.cpp
 int dlq_list(const Context& c, const Args& a);          // dlq.cpp
 int dlq_replay(const Context& c, const Args& a);        // dlq.cpp
 int incidents_import(const Context& c, const Args& a);  // incidents.cpp
@@ -947,6 +949,31 @@ const std::vector<Command>& commands() {
        {},
        {},
        config_check},
+      {{"audit", "verify"},
+       "--service SERVICE",
+       "Verify a service's access log (admin token): its rows are hash-chained and\n"
+       "append-only, and this finds the first edited, deleted or reordered row. Prints the\n"
+       "row count and the head hash (keep it: a later head must continue from it).\n"
+       "  --service SERVICE      intake, router, notifier, socialsog, or all of them\n"
+       "Exit 0 when intact, 4 when a log is broken.\n",
+       {"service"},
+       {},
+       audit_verify},
+      {{"audit", "export"},
+       "--service SERVICE [--from T] [--to T] [--person USER] [--subject ID] [--format F] "
+       "[--out FILE]",
+       "Export a service's access log (admin token) for the data-protection officer, oldest\n"
+       "first: who (token label and person), when, role, recipient, which referral or\n"
+       "underretning, why, and each row's hashes.\n"
+       "  --service SERVICE      intake, router, notifier or socialsog\n"
+       "  --from T, --to T       [from, to): RFC 3339 or YYYY-MM-DD (00:00 Copenhagen)\n"
+       "  --person USER          only what this henvis-web user did\n"
+       "  --subject ID           only rows about this referral or underretning id\n"
+       "  --format F             csv (default; cells neutralised for spreadsheets) or jsonl\n"
+       "  --out FILE             write to FILE (created 0600) instead of standard output\n",
+       {"service", "from", "to", "person", "subject", "format", "out"},
+       {},
+       audit_export},
       {{"dlq", "list"},
        "[--topic T] (--bootstrap HOST:PORT | --bootstrap-file FILE)",
        "List dead-letter topics and their entries (operator). Without --topic: every DLQ\n"

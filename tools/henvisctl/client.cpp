@@ -337,4 +337,24 @@ v1::UnderretningView Client::record_forwarding(const std::string& id,
   return out;
 }
 
+HttpClient& Client::audited(const std::string& service) {
+  if (service == "intake") return conns_->intake;
+  if (service == "router") return conns_->router;
+  if (service == "notifier") return conns_->notifier;
+  if (service == "socialsog") return conns_->socialsog;
+  throw std::invalid_argument("one of intake, router, notifier, socialsog");
+}
+
+v1::AuditVerification Client::audit_verify(const std::string& service) {
+  v1::AuditVerification out;
+  call(audited(service), "GET", "/v1/audit/verify", "", &out);
+  return out;
+}
+
+v1::AuditLog Client::audit_log(const std::string& service, const std::string& query) {
+  v1::AuditLog out;
+  call(audited(service), "GET", "/v1/audit/log" + (query.empty() ? "" : "?" + query), "", &out);
+  return out;
+}
+
 }  // namespace henvis::client

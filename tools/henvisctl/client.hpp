@@ -155,6 +155,11 @@ class Client {
   v1::UnderretningView record_forwarding(const std::string& id,
                                          const v1::UnderretningForwardingRequest& req,
                                          std::string* raw = nullptr);
+  // The access log of `service` (intake, router, notifier or socialsog;
+  // std::invalid_argument for another), admin: GET /v1/audit/verify and one
+  // page of GET /v1/audit/log?<query>.
+  v1::AuditVerification audit_verify(const std::string& service);
+  v1::AuditLog audit_log(const std::string& service, const std::string& query);
 
  private:
   struct Connections {
@@ -167,6 +172,7 @@ class Client {
           socialsog(e.socialsog, TIMEOUT, e.ca_file) {}
     static constexpr std::chrono::seconds TIMEOUT{30};
   };
+  HttpClient& audited(const std::string& service);
   Client(std::shared_ptr<Connections> c, std::string token)
       : conns_(std::move(c)), token_(std::move(token)) {}
   // Sends, throws ApiError on any status >= 300, parses the body into `out`

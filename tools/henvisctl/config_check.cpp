@@ -42,6 +42,8 @@ std::string check_service_config(const Context& c, const std::string& path) {
   auth::check_scopes(tokens, d);  // as every service does at start
   // What the service itself checks at start beyond these files.
   std::string more;
+  if (const std::string keys = config::check_key_files(cfg, dir); !keys.empty())
+    more += ", keys " + keys;
   if (cfg.service() == "notifier") {
     // Channels per recipient, webhook secret files; creates nothing.
     notifier::Settings(d, cfg, dir, /*create_dirs=*/false);

@@ -6,7 +6,9 @@
 #include <google/protobuf/message.h>
 
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -15,6 +17,10 @@ class ServiceConfig;
 }
 namespace boost::asio::ssl {
 class context;
+}
+
+namespace henvis::sqlite {
+class Db;
 }
 
 namespace henvis::config {
@@ -51,6 +57,27 @@ std::shared_ptr<boost::asio::ssl::context> server_tls(const v1::ServiceConfig& c
 // it cannot be read or is shorter.
 std::string read_key_file(const std::string& path, std::size_t min_bytes,
                           const std::string& setting);
+
+// A secret in a text file (a bearer token, a webhook's HMAC key): the file's
+// bytes without trailing CR/LF, so `echo secret > file` holds "secret".
+// Throws std::invalid_argument "<setting>: cannot read <path>" or
+// "<setting>: <path> is empty"; never the secret.
+std::string read_secret_file(const std::string& path, const std::string& setting);
+
+// A key that must live outside the database (docs/decisions.md 23): the
+// bytes of `file` (resolved, at least `min_bytes`) when it is set. Without
+// one, only in a dev configuration (ServiceConfig.dev): the key `kept`
+// returns, else a new random one (32 bytes, or more if min_bytes asks) given
+// to `keep`, in one transaction on `db`. Outside dev a missing file is a
+// config::Error naming `field` (e.g. "router.person_key_file").
+std::string key_from_file_or_dev_db(const std::string& field, const std::string& file,
+                                    std::size_t min_bytes, bool dev, sqlite::Db& db,
+                                    const std::function<std::optional<std::string>()>& kept,
+                                    const std::function<void(const std::string&)>& keep);
+// What key_from_file_or_dev_db refuses, checked offline (`henvisctl config
+// check`): each key file `c` needs is named unless dev, and readable.
+// `config_dir` resolves relative paths. Returns what it checked ("" if none).
+std::string check_key_files(const v1::ServiceConfig& c, const std::string& config_dir);
 
 // `p` if absolute, else `base_dir/p`.
 std::string resolve(const std::string& base_dir, const std::string& p);

@@ -1,5 +1,5 @@
 #pragma once
-// Crypto-shredding of personal data in Kafka (docs/decisions.md 21).
+// Crypto-shredding of personal data in Kafka (docs/decisions.md 22).
 //
 // Each referral has a data key (32 random bytes) that intake makes when it
 // records the offer and keeps in its database; the key never travels in

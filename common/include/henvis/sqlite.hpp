@@ -119,7 +119,9 @@ class Query {
 
 class Db {
  public:
-  // Opens (creating if needed) and applies the durability pragmas.
+  // Opens (creating if needed) and applies the durability pragmas. Every
+  // connection has the SQL function henvis_sha256(x): SHA-256 of x's bytes
+  // as lowercase hex (the access log's hash chain, access_log.hpp).
   explicit Db(const std::string& path);
   ~Db();
   Db(const Db&) = delete;
