@@ -43,6 +43,8 @@ CtlRun audit(Stack& s, const std::string& args) {
 std::string tamper(Stack& s, const std::string& service, const std::string& sql) {
   sqlite3* c = nullptr;
   sqlite3_open(s.database(service).c_str(), &c);
+  // The running service may hold the file a moment (its WAL truncation)
+  sqlite3_busy_timeout(c, 10000);
   char* err = nullptr;
   sqlite3_exec(c, sql.c_str(), nullptr, nullptr, &err);
   std::string out = err ? err : "";
