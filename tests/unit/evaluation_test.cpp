@@ -59,17 +59,7 @@ constexpr const char* PHONE_DIGITS = "71829364";
 constexpr const char* EMAIL = "mette.kragelund@example.dk";
 constexpr const char* JOURNAL = "4100-84123-00777-24";
 
-henvis::kafka::Message message(const std::string& topic, const std::string& type,
-                               const std::string& key, const std::string& payload) {
-  henvis::kafka::Message m;
-  m.topic = topic;
-  m.key = key;
-  m.payload = payload;
-  m.headers = {{henvis::kafka::header::ID, henvis::new_uuid()},
-               {henvis::kafka::header::TYPE, type},
-               {henvis::kafka::header::SPECVERSION, "1.0"}};
-  return m;
-}
+using henvis::test::message;
 
 // An OfferRecorded; on yes it carries a full person and consent.
 henvis::kafka::Message offer(const std::string& id, bool yes, int kommunekode,

@@ -59,17 +59,7 @@ henvis::v1::OfferRecorded yes_offer(const std::string& offer_id, int kommunekode
   return o;
 }
 
-henvis::kafka::Message message(const std::string& topic, const std::string& type,
-                               const std::string& key, const std::string& payload) {
-  henvis::kafka::Message m;
-  m.topic = topic;
-  m.key = key;
-  m.payload = payload;
-  m.headers = {{henvis::kafka::header::ID, henvis::new_uuid()},
-               {henvis::kafka::header::TYPE, type},
-               {henvis::kafka::header::SPECVERSION, "1.0"}};
-  return m;
-}
+using henvis::test::message;
 
 henvis::kafka::Message offer_message(const henvis::v1::OfferRecorded& o) {
   return message(henvis::topics::OFFERS, henvis::event_types::OFFER_RECORDED,

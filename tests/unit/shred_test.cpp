@@ -50,17 +50,7 @@ struct FakeSource final : dk::Source {
   }
 };
 
-henvis::kafka::Message message(const std::string& topic, const std::string& type,
-                               const std::string& key, const std::string& payload) {
-  henvis::kafka::Message m;
-  m.topic = topic;
-  m.key = key;
-  m.payload = payload;
-  m.headers = {{henvis::kafka::header::ID, henvis::new_uuid()},
-               {henvis::kafka::header::TYPE, type},
-               {henvis::kafka::header::SPECVERSION, "1.0"}};
-  return m;
-}
+using henvis::test::message;
 
 // A yes for Herning (657) as intake sends it: the person sealed under `key`.
 henvis::v1::OfferRecorded sealed_offer(const std::string& referral_id, const std::string& key) {

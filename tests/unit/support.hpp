@@ -21,10 +21,25 @@
 #include "henvis/config.hpp"
 #include "henvis/directory.hpp"
 #include "henvis/ids.hpp"
+#include "henvis/kafka.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/config.pb.h"
 
 namespace henvis::test {
+
+// A consumed event as a consumer loop hands it over: `payload` on `topic`
+// under `key`, with a fresh CloudEvents id, `type` and spec version.
+inline kafka::Message message(const std::string& topic, const std::string& type,
+                              const std::string& key, const std::string& payload) {
+  kafka::Message m;
+  m.topic = topic;
+  m.key = key;
+  m.payload = payload;
+  m.headers = {{kafka::header::ID, new_uuid()},
+               {kafka::header::TYPE, type},
+               {kafka::header::SPECVERSION, "1.0"}};
+  return m;
+}
 
 // A fresh, empty directory <temp>/<prefix>-<uuid>, created by the constructor
 // and removed with everything in it by the destructor (errors ignored).
