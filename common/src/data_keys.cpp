@@ -96,7 +96,9 @@ IntakeSource::IntakeSource(const std::string& intake_url, std::string token, std
   const auto url = client::parse_url(intake_url);
   if (!url.base_path.empty())
     throw std::invalid_argument("data_keys.intake_url must be https://host:port without a path");
-  endpoint_ = {url.host, url.port, url.tls};
+  host_ = url.host;
+  port_ = url.port;
+  tls_ = url.tls;
 }
 
 std::optional<std::string> IntakeSource::key(const std::string& referral_id) {
@@ -105,7 +107,7 @@ std::optional<std::string> IntakeSource::key(const std::string& referral_id) {
   options.ca_file = ca_file_;
   http::ClientResponse r;
   try {
-    r = http::request(endpoint_, "GET", "/v1/internal/data-keys/" + referral_id,
+    r = http::request({host_, port_, tls_}, "GET", "/v1/internal/data-keys/" + referral_id,
                       {{"Authorization", "Bearer " + token_}}, {}, options);
   } catch (const http::TransportError& e) {
     throw std::runtime_error(std::string("intake data key: ") + e.what());

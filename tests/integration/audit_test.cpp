@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "../test_ca.hpp"
 #include "harness.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/api.pb.h"
@@ -167,6 +168,13 @@ TEST_CASE("henvisctl config check refuses a router config outside dev without a 
   const auto dev = text.find("dev: true\n");
   REQUIRE(dev != std::string::npos);
   text.erase(dev, std::string("dev: true\n").size());
+  // served over TLS, as outside dev it must be, so the key file is what is missing
+  const TestCa ca = make_test_ca(s.dir() / "tls");
+  const std::string http_block = "http { address: \"127.0.0.1\" port: 0 ";
+  const auto at = text.find(http_block);
+  REQUIRE(at != std::string::npos);
+  text.insert(at + http_block.size(),
+              "tls { cert_chain_file: \"" + ca.cert() + "\" key_file: \"" + ca.key() + "\" } ");
   std::ofstream(s.dir() / "router-prod.textproto") << text;
   const auto r = henvisctl(s.dir(), "config check " + (s.dir() / "router-prod.textproto").string());
   CHECK(r.status == 1);

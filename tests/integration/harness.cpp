@@ -210,6 +210,26 @@ std::string data_keys_config(const fs::path& dir, const std::string& service, in
          "\" token_file: \"" + token.string() + "\"" + ca + " }\n";
 }
 
+namespace {
+// Outside dev the router's person key and the evaluation's cell key must be
+// files (docs/decisions.md 23): `extra` with a key file written into `dir`
+// and named in the service's settings block (that block added if absent).
+std::string with_key_file(const fs::path& dir, const std::string& service, std::string extra) {
+  const std::string field = service == "router"       ? "person_key_file"
+                            : service == "evaluation" ? "cell_key_file"
+                                                      : "";
+  if (field.empty()) return extra;
+  const fs::path key = dir / (service + "-key");
+  std::ofstream(key) << std::string(32, 'k');
+  fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write);
+  const std::string named = field + ": \"" + key.string() + "\" ";
+  const std::string block = service + " {";
+  const auto at = extra.find(block);
+  if (at == std::string::npos) return extra + "\n" + block + " " + named + "}\n";
+  return extra.insert(at + block.size(), " " + named);
+}
+}  // namespace
+
 void write_service_config(const fs::path& dir, const std::string& service, const std::string& extra,
                           const std::string& http_extra) {
   const fs::path conf = fs::path(HENVIS_SOURCE_DIR) / "deploy/config/dev";
@@ -222,8 +242,7 @@ void write_service_config(const fs::path& dir, const std::string& service, const
       << "\"\n"
       << "directory_file: \"" << (conf / "directory.textproto").string() << "\"\n"
       << "tokens_file: \"" << tokens.string() << "\"\n"
-      << "dev: true\n"
-      << extra;
+      << (tls_ca() ? with_key_file(dir, service, extra) : extra);
 }
 
 std::unique_ptr<Process> start_service(const fs::path& dir, const std::string& service, int& port,

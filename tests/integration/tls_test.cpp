@@ -79,7 +79,7 @@ std::string with_webhook(std::string d, const std::string& centre, const std::st
 }
 
 // Starts a notifier in dir (its own directory file, the stack's TLS and
-// tokens, quick retries: two attempts 200 ms apart).
+// tokens, quick retries: two attempts 200 ms apart) once intake runs.
 std::unique_ptr<Process> start_notifier(const Stack& s, const fs::path& dir, int& port) {
   std::ofstream(dir / "notifier.textproto")
       << "service: \"notifier\"\n"
@@ -90,14 +90,16 @@ std::unique_ptr<Process> start_notifier(const Stack& s, const fs::path& dir, int
       << "directory_file: \"directory.textproto\"\n"
       << "tokens_file: \"" << (s.dir() / "tokens.textproto").string() << "\"\n"
       << "notifier { webhook_initial_backoff_ms: 200 webhook_max_attempts: 2 "
-         "dispatch_interval_ms: 50 }\n";
+         "dispatch_interval_ms: 50 }\n"
+      // the sealed contact opened with intake's data key, fetched over https
+      << data_keys_config(dir, "notifier", s.port("intake"));
   return start_service(dir, "notifier", port, std::chrono::seconds(60));
 }
 
 }  // namespace
 
 TEST_CASE(
-    "TLS stack: henvisctl, intake, router and notifier over https; a webhook reaches a receiver "
+    "TLS stack: henvisctl, intake, router and notifier over https - a webhook reaches a receiver "
     "trusted through its recipient's CA file and never one whose certificate is not trusted",
     "[integration][tls]") {
   // Given a production-like stack (HTTPS everywhere, no dev) and two webhook

@@ -210,7 +210,7 @@ TEST_CASE("the chain migration chains the rows a log already held, in id order, 
   CHECK_THROWS(db.exec("UPDATE access_log SET purpose = 'x' WHERE id = 1"));
 }
 
-TEST_CASE("a replayed answer is access-logged as <purpose>_replay; a refusal is not",
+TEST_CASE("a replayed answer is access-logged as <purpose>_replay - a refusal is not",
           "[access_log]") {
   Log l;
   {

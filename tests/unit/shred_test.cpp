@@ -238,7 +238,7 @@ TEST_CASE("router: a sealed person under another key is refused without echoing 
   }
 }
 
-TEST_CASE("notifier: a sealed notification is stored opened; one whose key is gone is dropped",
+TEST_CASE("notifier: a sealed notification is stored opened - one whose key is gone is dropped",
           "[shred][notifier]") {
   TempDir tmp("henvis-shred-notifier");
   henvis::sqlite::Db db(tmp.file("notifier.db"));

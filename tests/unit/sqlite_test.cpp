@@ -170,7 +170,7 @@ TEST_CASE("An erasure a reader holds up stays pending and is settled later", "[s
 }
 
 TEST_CASE(
-    "erase runs a purge in its own transaction and truncates the WAL only when it erased rows; "
+    "erase runs a purge in its own transaction and truncates the WAL only when it erased rows - "
     "every connection to the file sees the erasure counted",
     "[sqlite][erasure]") {
   TempDir tmp("henvis-sqlite-test");

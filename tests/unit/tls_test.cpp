@@ -173,7 +173,7 @@ TEST_CASE("https server drops a client that does not finish its handshake in tim
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(2500));
 }
 
-TEST_CASE("https client refuses a certificate from a CA it does not trust; nothing is sent",
+TEST_CASE("https client refuses a certificate from a CA it does not trust - nothing is sent",
           "[tls][http]") {
   // Given a server with a certificate from one test CA
   TempDir tmp("henvis-tls");
@@ -206,7 +206,7 @@ TEST_CASE("https client refuses a trusted certificate made for another host name
   CHECK(server.handled.load() == 0);
 }
 
-TEST_CASE("config: plain HTTP is refused outside dev, naming http.tls; bad TLS files are named",
+TEST_CASE("config: plain HTTP is refused outside dev, naming http.tls - bad TLS files are named",
           "[tls][config]") {
   TempDir tmp("henvis-tls");
   const TestCa ca = make_test_ca(tmp.path / "ca");
@@ -238,7 +238,7 @@ TEST_CASE("config: plain HTTP is refused outside dev, naming http.tls; bad TLS f
                     Catch::StartsWith("http.tls.key_file"));
 }
 
-TEST_CASE("webhook and henvisctl URLs: https with port 443 by default; http only where allowed",
+TEST_CASE("webhook and henvisctl URLs: https with port 443 by default - http only where allowed",
           "[tls][notifier][henvisctl]") {
   // Given an https webhook URL / Then TLS on 443
   const auto u = henvis::notifier::parse_http_url("https://centre.example/hook");
@@ -259,7 +259,7 @@ TEST_CASE("webhook and henvisctl URLs: https with port 443 by default; http only
 }
 
 TEST_CASE(
-    "notifier settings: outside dev a webhook must be https; a recipient's CA file must be "
+    "notifier settings: outside dev a webhook must be https - a recipient's CA file must be "
     "readable",
     "[tls][notifier]") {
   TempDir tmp("henvis-tls");

@@ -58,7 +58,8 @@ class IntakeSource final : public Source {
   std::optional<std::string> key(const std::string& referral_id) override;
 
  private:
-  http::Endpoint endpoint_;
+  std::string host_, port_;
+  bool tls_ = false;  // https
   std::string token_;
   std::string ca_file_;
 };
