@@ -14,7 +14,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "henvis/http_client.hpp"
 #include "henvis/v1/config.pb.h"
 #include "henvis/v1/events.pb.h"
 
