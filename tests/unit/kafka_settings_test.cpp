@@ -24,6 +24,18 @@ std::string error_of(const henvis::v1::KafkaSettings& k, const std::string& dir 
   return "";
 }
 
+// Mutual TLS with a test CA made in tmp/tls (its server certificate as the
+// client's), the key file `key` (relative to tmp).
+henvis::v1::KafkaSettings mutual_tls(const TempDir& tmp, const std::string& key) {
+  henvis::testing::make_test_ca(tmp.path / "tls");
+  henvis::v1::KafkaSettings k;
+  k.set_security_protocol("ssl");
+  k.set_ssl_ca_location("tls/ca.pem");
+  k.set_ssl_certificate_location("tls/server.pem");
+  k.set_ssl_key_location(key);
+  return k;
+}
+
 }  // namespace
 
 TEST_CASE("kafka settings: a property librdkafka does not know is refused, naming it",
@@ -64,12 +76,7 @@ TEST_CASE("kafka settings: a typed setting given in properties is refused", "[co
 TEST_CASE("kafka settings: mutual TLS files resolve against the config dir and load",
           "[config][kafka]") {
   TempDir tmp("henvis-kafka-settings");
-  henvis::testing::make_test_ca(tmp.path / "tls");
-  henvis::v1::KafkaSettings k;
-  k.set_security_protocol("ssl");
-  k.set_ssl_ca_location("tls/ca.pem");
-  k.set_ssl_certificate_location("tls/server.pem");
-  k.set_ssl_key_location("tls/server.key");
+  auto k = mutual_tls(tmp, "tls/server.key");
   (*k.mutable_properties())["socket.keepalive.enable"] = "true";
   const auto props = henvis::config::kafka_client_properties(k, tmp.path.string());
   const std::string dir = tmp.path.string();
@@ -83,12 +90,7 @@ TEST_CASE("kafka settings: mutual TLS files resolve against the config dir and l
 TEST_CASE("kafka settings: a missing key file is refused when the client is made",
           "[config][kafka]") {
   TempDir tmp("henvis-kafka-settings");
-  henvis::testing::make_test_ca(tmp.path / "tls");
-  henvis::v1::KafkaSettings k;
-  k.set_security_protocol("ssl");
-  k.set_ssl_ca_location("tls/ca.pem");
-  k.set_ssl_certificate_location("tls/server.pem");
-  k.set_ssl_key_location("tls/missing.key");
+  const auto k = mutual_tls(tmp, "tls/missing.key");
   CHECK(error_of(k, tmp.path.string()).find("kafka security settings: ") == 0);
 }
 
