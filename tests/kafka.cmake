@@ -54,3 +54,14 @@ add_test(NAME "kafka: ${crash}"
 set_tests_properties("kafka: ${crash}" PROPERTIES
   LABELS kafka FIXTURES_REQUIRED kafka RESOURCE_LOCK kafka TIMEOUT 1200
   ENVIRONMENT "HENVIS_KAFKA_BOOTSTRAP_FILE=${KAFKA_TEST_DIR}/bootstrap.txt;HENVIS_KAFKA_DIR=${KAFKA_TEST_DIR}")
+
+# The secured cluster (scripts/kafka up --secure: mutual TLS, StandardAuthorizer,
+# deploy/kafka/acls.tsv) on ports 29591-29593 (TLS), 29391-29393 (plaintext,
+# where anonymous clients may do nothing), after the plain cluster stopped:
+# one cluster at a time. tests/kafka_secure_run starts and stops it.
+set(secure "secured cluster: each principal only its topics, no certificate no access, the referral path over TLS")
+add_test(NAME "kafka: ${secure}"
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/kafka_secure_run ${KAFKA_SCRIPT}
+                 ${CMAKE_BINARY_DIR}/kafka-secure-test $<TARGET_FILE:henvis_integration_tests>)
+set_tests_properties("kafka: ${secure}" PROPERTIES
+  LABELS kafka RESOURCE_LOCK kafka TIMEOUT 1200 DEPENDS "kafka: stop the cluster")

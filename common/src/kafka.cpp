@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
@@ -65,10 +66,20 @@ void error_cb(rd_kafka_t*, int err, const char* reason, void* opaque) {
                reason);
 }
 
+// set_client_properties': read by every base_conf, set once at start.
+std::mutex client_properties_mu;
+Properties client_properties;
+
+void apply_client_properties(rd_kafka_conf_t* conf) {
+  std::lock_guard lock(client_properties_mu);
+  for (const auto& [k, v] : client_properties) set(conf, k.c_str(), v);
+}
+
 ConfHandle base_conf(const std::string& bootstrap, Health* health) {
   ConfHandle conf(rd_kafka_conf_new());
   set(conf.get(), "bootstrap.servers", bootstrap);
   set(conf.get(), "client.id", "henvis");
+  apply_client_properties(conf.get());
   // A developer's switch for librdkafka's own tracing (e.g. "eos,msg,fetch"),
   // logged at debug level (HENVIS_LOG_LEVEL=debug). Contexts that may dump
   // request bytes (and so message content) are refused.
@@ -101,6 +112,30 @@ HeaderList read_headers(const rd_kafka_message_t* m) {
   return out;
 }
 }  // namespace
+
+void check_properties(const Properties& props) {
+  ConfHandle conf(rd_kafka_conf_new());
+  char err[512];
+  for (const auto& [k, v] : props) {
+    const auto r = rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err);
+    if (r == RD_KAFKA_CONF_UNKNOWN)
+      throw std::runtime_error("kafka property " + k + ": not a librdkafka property");
+    if (r != RD_KAFKA_CONF_OK)
+      throw std::runtime_error("kafka property " + k + ": librdkafka refuses its value");
+  }
+  // Creating a client loads the CA, certificate and key (and checks the
+  // key's passphrase) without connecting: no bootstrap.servers is set.
+  rd_kafka_conf_set_log_cb(conf.get(), log_cb);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err);
+  if (!rk) throw std::runtime_error(std::string("kafka security settings: ") + err);
+  (void)conf.release();  // rd_kafka_new took it
+  rd_kafka_destroy(rk);
+}
+
+void set_client_properties(Properties props) {
+  std::lock_guard lock(client_properties_mu);
+  client_properties = std::move(props);
+}
 
 HeaderList Event::headers() const {
   HeaderList h{{header::SPECVERSION, "1.0"}, {header::ID, id},

@@ -118,6 +118,7 @@ void load_configuration(const Flags& f, ServiceSetup& s, bool kafka) {
                              : f.bootstrap_file;
   const std::string servers = f.bootstrap_file.empty() ? s.config.kafka().bootstrap_servers() : "";
   s.bootstrap = kafka::resolve_bootstrap(servers, bf, BOOTSTRAP_WAIT_MS);
+  kafka::set_client_properties(config::kafka_client_properties(s.config.kafka(), s.config_dir));
 }
 }  // namespace
 

@@ -236,7 +236,8 @@ void write_service_config(const fs::path& dir, const std::string& service, const
   const fs::path tokens = write_tokens(dir, conf / "tokens.textproto");
   std::ofstream out(dir / (service + ".textproto"));
   out << "service: \"" << service << "\"\n"
-      << "kafka { bootstrap_file: \"" << (dir / "bootstrap.txt").string() << "\" }\n"
+      << "kafka { bootstrap_file: \"" << (dir / "bootstrap.txt").string() << "\""
+      << kafka_tls_fields(service) << " }\n"
       << "http { address: \"127.0.0.1\" port: 0 " << http_extra << tls_block() << " }\n"
       << (tls_ca() ? "" : "dev: true\n") << "database: \"" << (dir / (service + ".db")).string()
       << "\"\n"

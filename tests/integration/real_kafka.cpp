@@ -47,11 +47,13 @@ using Rk = std::unique_ptr<rd_kafka_t, RkDeleter>;
 Rk admin_client(const std::string& bootstrap) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err) !=
-      RD_KAFKA_CONF_OK) {
-    rd_kafka_conf_destroy(conf);
-    throw std::runtime_error(err);
-  }
+  auto props = kafka_tls_properties("admin");  // a super user on a secured cluster
+  props.emplace_back("bootstrap.servers", bootstrap);
+  for (const auto& [k, v] : props)
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      throw std::runtime_error(err);
+    }
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (!rk) {
     rd_kafka_conf_destroy(conf);
@@ -185,6 +187,28 @@ void reset_topics(const std::string& bootstrap, int timeout_s) {
     if (Clock::now() > deadline) throw std::runtime_error("topic partitions have no leader");
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+}
+
+std::vector<std::pair<std::string, std::string>> kafka_tls_properties(
+    const std::string& principal) {
+  const char* dir = std::getenv("HENVIS_KAFKA_TLS_DIR");
+  if (!dir || !*dir) return {};
+  const fs::path d(dir);
+  return {{"security.protocol", "ssl"},
+          {"ssl.ca.location", (d / "ca.pem").string()},
+          {"ssl.certificate.location", (d / (principal + ".pem")).string()},
+          {"ssl.key.location", (d / (principal + ".key")).string()}};
+}
+
+std::string kafka_tls_fields(const std::string& principal) {
+  std::string out;
+  for (const auto& [k, v] : kafka_tls_properties(principal)) {
+    std::string field = k;
+    for (char& c : field)
+      if (c == '.') c = '_';
+    out += " " + field + ": \"" + v + "\"";
+  }
+  return out;
 }
 
 bool use_real_kafka(const fs::path& dir) {

@@ -6,12 +6,21 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace henvis::testing {
 
 // The bootstrap address in $HENVIS_KAFKA_BOOTSTRAP_FILE, nullopt if unset
 // (the stack then starts henvis-devbroker). Throws if set but unreadable.
 std::optional<std::string> real_kafka_bootstrap();
+
+// On a secured cluster (scripts/kafka up --secure; $HENVIS_KAFKA_TLS_DIR names
+// its certificates): the henvis.v1.KafkaSettings fields for mutual TLS as
+// `principal` (its P.pem and P.key), "" without one.
+std::string kafka_tls_fields(const std::string& principal);
+// The same as librdkafka properties (empty without a secured cluster).
+std::vector<std::pair<std::string, std::string>> kafka_tls_properties(const std::string& principal);
 
 // Deletes and recreates the topics of deploy/topics.tsv (partitions,
 // replication factor min(3, brokers), min.insync.replicas min(2, brokers),

@@ -975,15 +975,17 @@ const std::vector<Command>& commands() {
        {},
        audit_export},
       {{"dlq", "list"},
-       "[--topic T] (--bootstrap HOST:PORT | --bootstrap-file FILE)",
+       "[--topic T] (--bootstrap HOST:PORT | --bootstrap-file FILE | --kafka-config FILE)",
        "List dead-letter topics and their entries (operator). Without --topic: every DLQ\n"
        "topic of the cluster with its entries and how many were replayed. With --topic: its\n"
        "entries' partition, offset, service, origin topic/partition/offset, ce_type, payload\n"
        "size, whether replayed, and reason; never the payload. An unknown topic is refused.\n"
        "  --topic T              e.g. henvis.offers.v1.dlq.router\n"
        "  --bootstrap HOST:PORT  Kafka bootstrap servers\n"
-       "  --bootstrap-file FILE  a file whose first line is that (henvis-devbroker's)\n",
-       {"topic", "bootstrap", "bootstrap-file"},
+       "  --bootstrap-file FILE  a file whose first line is that (henvis-devbroker's)\n"
+       "  --kafka-config FILE    a henvis.v1.KafkaSettings text file: the cluster's address and\n"
+       "                         security settings (TLS, SASL), as in a service's `kafka`\n",
+       {"topic", "bootstrap", "bootstrap-file", "kafka-config"},
        {},
        dlq_list},
       {{"dlq", "replay"},
@@ -993,17 +995,18 @@ const std::vector<Command>& commands() {
        "was recorded as processed; replaying one entry twice still applies it once).\n"
        "  --offset N             the entry at offset N (--partition P if several have it)\n"
        "  --all                  every entry of the topic\n",
-       {"topic", "offset", "partition", "bootstrap", "bootstrap-file"},
+       {"topic", "offset", "partition", "bootstrap", "bootstrap-file", "kafka-config"},
        {"all"},
        dlq_replay},
       {{"incidents", "import"},
-       "FILE.jsonl (--bootstrap HOST:PORT | --bootstrap-file FILE | --dry-run)",
+       "FILE.jsonl (--bootstrap HOST:PORT | --bootstrap-file FILE | --kafka-config FILE | "
+       "--dry-run)",
        "Produce police incidents (proto3 JSON, one henvis.v1.Incident a line) to\n"
        "police.incidents.v1, validated as socialsog does; bad lines are reported as\n"
        "'line N: field: reason' (never a value) and skipped. Exit 0 when all lines were\n"
        "imported, 1 when some were bad (the good ones are imported). Needs no token.\n"
        "  --dry-run              check the file only\n",
-       {"bootstrap", "bootstrap-file"},
+       {"bootstrap", "bootstrap-file", "kafka-config"},
        {"dry-run"},
        incidents_import},
       {{"scans", "run"},

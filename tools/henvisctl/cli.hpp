@@ -81,6 +81,11 @@ void more_hint(const Context& c, const Args& a, const std::string& next_cursor);
 // the person, and the command line is visible to every user (ps).
 std::string note_from(const Args& a);
 
+// The Kafka bootstrap of a Kafka command from --bootstrap, --bootstrap-file
+// or --kafka-config FILE (a henvis.v1.KafkaSettings text file, whose security
+// settings then apply to the command's clients); throws UsageError.
+std::string kafka_bootstrap(const Args& a, int wait_ms);
+
 // Runs henvisctl with argv[1..]; returns the exit code.
 int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);
 

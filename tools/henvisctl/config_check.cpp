@@ -44,6 +44,12 @@ std::string check_service_config(const Context& c, const std::string& path) {
   std::string more;
   if (const std::string keys = config::check_key_files(cfg, dir); !keys.empty())
     more += ", keys " + keys;
+  // As librdkafka would: every property known, its files loaded.
+  const auto kafka_props = config::kafka_client_properties(cfg.kafka(), dir);
+  if (!cfg.kafka().security_protocol().empty())
+    more += ", kafka " + cfg.kafka().security_protocol();
+  if (!kafka_props.empty())
+    more += ", " + std::to_string(kafka_props.size()) + " kafka properties checked";
   if (cfg.service() == "notifier") {
     // Channels per recipient, webhook secret files; creates nothing.
     notifier::Settings(d, cfg, dir, /*create_dirs=*/false);

@@ -48,15 +48,7 @@ constexpr int LIST_TIMEOUT_MS = 10000;
 // The header of a replay marker (see Contents): "<partition>/<offset>".
 constexpr const char* REPLAYED_ENTRY = "dlq_replayed_entry";
 
-std::string bootstrap_of(const Args& a) {
-  if (!a.has("bootstrap") && !a.has("bootstrap-file"))
-    throw UsageError("give --bootstrap HOST:PORT or --bootstrap-file FILE");
-  try {
-    return kafka::resolve_bootstrap(a.get("bootstrap"), a.get("bootstrap-file"), BOOTSTRAP_WAIT_MS);
-  } catch (const std::exception& e) {
-    throw UsageError(e.what());
-  }
-}
+std::string bootstrap_of(const Args& a) { return kafka_bootstrap(a, BOOTSTRAP_WAIT_MS); }
 
 // Every message of the topic, by partition and offset.
 std::vector<kafka::Message> read_all(const std::string& bootstrap, const std::string& topic) {

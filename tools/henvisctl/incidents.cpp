@@ -46,13 +46,7 @@ struct Delivery {
 // Produces the good incidents of `file` to police.incidents.v1.
 Delivery produce_incidents(const Context& c, const Args& a, const socialsog::ImportFile& file) {
   Delivery d;
-  std::string bootstrap;
-  try {
-    bootstrap =
-        kafka::resolve_bootstrap(a.get("bootstrap"), a.get("bootstrap-file"), BOOTSTRAP_WAIT_MS);
-  } catch (const std::exception& e) {
-    throw UsageError(e.what());
-  }
+  const std::string bootstrap = kafka_bootstrap(a, BOOTSTRAP_WAIT_MS);
   std::string first_error;
   kafka::Producer producer(bootstrap, [&](std::int64_t, bool ok, const std::string& e) {
     if (ok) {
@@ -83,8 +77,9 @@ int incidents_import(const Context& c, const Args& a) {
   if (a.positional.size() != 1) throw UsageError("expected one FILE.jsonl (or - for stdin)");
   const std::string path = a.positional[0];
   const bool dry_run = a.flag("dry-run");
-  if (!dry_run && !a.has("bootstrap") && !a.has("bootstrap-file"))
-    throw UsageError("give --bootstrap HOST:PORT or --bootstrap-file FILE (or --dry-run)");
+  if (!dry_run && !a.has("bootstrap") && !a.has("bootstrap-file") && !a.has("kafka-config"))
+    throw UsageError(
+        "give --bootstrap HOST:PORT, --bootstrap-file FILE or --kafka-config FILE (or --dry-run)");
 
   const auto file = read_file(path);
   if (!file) {

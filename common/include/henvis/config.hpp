@@ -11,10 +11,13 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace henvis::v1 {
 class ServiceConfig;
-}
+class KafkaSettings;
+}  // namespace henvis::v1
 namespace boost::asio::ssl {
 class context;
 }
@@ -78,6 +81,14 @@ std::string key_from_file_or_dev_db(const std::string& field, const std::string&
 // check`): each key file `c` needs is named unless dev, and readable.
 // `config_dir` resolves relative paths. Returns what it checked ("" if none).
 std::string check_key_files(const v1::ServiceConfig& c, const std::string& config_dir);
+
+// The librdkafka properties of `k` (security and the pass-through map),
+// files resolved against `config_dir` and secret files read, checked as
+// librdkafka checks them (kafka::check_properties). Throws config::Error
+// naming the setting: a property librdkafka does not know or refuses, a
+// typed setting given in `properties`, a secret inline, a file unreadable.
+std::vector<std::pair<std::string, std::string>> kafka_client_properties(
+    const v1::KafkaSettings& k, const std::string& config_dir);
 
 // `p` if absolute, else `base_dir/p`.
 std::string resolve(const std::string& base_dir, const std::string& p);

@@ -76,6 +76,20 @@ struct RdKafkaDeleter {
 };
 using KafkaHandle = std::unique_ptr<rd_kafka_t, RdKafkaDeleter>;
 
+// librdkafka properties (name, value) set on every client after henvis's own.
+using Properties = std::vector<std::pair<std::string, std::string>>;
+
+// Checks `props` as librdkafka itself does: each one set on a scratch
+// configuration (an unknown name or a refused value throws), then a client
+// created from them all, which loads the certificates and keys they name.
+// Throws std::runtime_error naming the property, never its value.
+void check_properties(const Properties& props);
+
+// The properties (security, tuning) every client this process creates from
+// now on gets: producers, consumers, the health probe, list_topics. Set once
+// at start, before the first client (setup_service, henvisctl --kafka-config).
+void set_client_properties(Properties props);
+
 // Reads the bootstrap address: `servers` if set, else the first line of `file`
 // (written by henvis-devbroker), waiting up to `wait_ms` for the file.
 std::string resolve_bootstrap(const std::string& servers, const std::string& file, int wait_ms);
