@@ -71,7 +71,10 @@ ConsumerLoop::ConsumerLoop(std::string service, std::string db_path, std::string
     : ConsumerLoop(
           std::move(service), std::move(db_path), std::move(bootstrap), subs.topics(),
           [&subs](const kafka::Message& m, sqlite::Db& db) { subs.dispatch(m, db); }, relay,
-          health) {}
+          health) {
+  before_batch_ = subs.before_batch();
+  after_batch_ = subs.after_batch();
+}
 
 std::string dlq_topic(const std::string& topic, const std::string& service) {
   return topic + ".dlq." + service;
@@ -292,6 +295,13 @@ void ConsumerLoop::dead_letter(sqlite::Db& db, const kafka::Message& m, const st
 }
 
 void ConsumerLoop::apply_batch(sqlite::Db& db, const std::vector<kafka::Message>& batch) {
+  struct After {
+    const std::function<void()>& fn;
+    ~After() {
+      if (fn) fn();
+    }
+  } after{after_batch_};
+  if (before_batch_) before_batch_(batch, db);
   std::uint64_t applied = 0, dups = 0, dlq = 0;
   sqlite::Transaction tx(db);
   GapDetector gaps(db);

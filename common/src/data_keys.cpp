@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "henvis/config.hpp"
@@ -101,25 +102,93 @@ IntakeSource::IntakeSource(const std::string& intake_url, std::string token, std
   tls_ = url.tls;
 }
 
-std::optional<std::string> IntakeSource::key(const std::string& referral_id) {
+namespace {
+// One request to intake with the service token; transport failures and
+// answers other than `ok_statuses` throw (the batch is retried).
+http::ClientResponse ask_intake(const http::Endpoint& intake, const std::string& token,
+                                const std::string& ca_file, const std::string& method,
+                                const std::string& path, const std::string& body) {
   http::ClientOptions options;
   options.timeout = std::chrono::seconds(10);
-  options.ca_file = ca_file_;
-  http::ClientResponse r;
+  options.ca_file = ca_file;
+  http::Headers headers{{"Authorization", "Bearer " + token}};
+  if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
   try {
-    r = http::request({host_, port_, tls_}, "GET", "/v1/internal/data-keys/" + referral_id,
-                      {{"Authorization", "Bearer " + token_}}, {}, options);
+    return http::request(intake, method, path, headers, body, options);
   } catch (const http::TransportError& e) {
     throw std::runtime_error(std::string("intake data key: ") + e.what());
   }
+}
+
+bool is_key(const std::string& key) { return key.size() == KEY_BYTES; }
+}  // namespace
+
+std::optional<std::string> IntakeSource::key(const std::string& referral_id) {
+  const http::ClientResponse r = ask_intake({host_, port_, tls_}, token_, ca_file_, "GET",
+                                            "/v1/internal/data-keys/" + referral_id, "");
   if (r.status == 404 || r.status == 410) return std::nullopt;
   if (r.status != 200)
     throw std::runtime_error("intake data key: status " + std::to_string(r.status));
   v1::DataKeyResponse body;
-  if (!google::protobuf::util::JsonStringToMessage(r.body, &body).ok() ||
-      body.key().size() != KEY_BYTES)
+  if (!google::protobuf::util::JsonStringToMessage(r.body, &body).ok() || !is_key(body.key()))
     throw std::runtime_error("intake data key: not a DataKeyResponse with a 32-byte key");
   return body.key();
+}
+
+Keys IntakeSource::keys(const std::vector<std::string>& referral_ids) {
+  Keys out;
+  for (std::size_t i = 0; i < referral_ids.size(); i += MAX_BATCH) {
+    v1::DataKeysRequest req;
+    for (std::size_t j = i; j < std::min(referral_ids.size(), i + MAX_BATCH); ++j)
+      req.add_referral_ids(referral_ids[j]);
+    std::string json;
+    (void)google::protobuf::util::MessageToJsonString(req, &json);
+    const http::ClientResponse r =
+        ask_intake({host_, port_, tls_}, token_, ca_file_, "POST", "/v1/internal/data-keys", json);
+    if (r.status != 200)
+      throw std::runtime_error("intake data keys: status " + std::to_string(r.status));
+    v1::DataKeysResponse body;
+    if (!google::protobuf::util::JsonStringToMessage(r.body, &body).ok())
+      throw std::runtime_error("intake data keys: not a DataKeysResponse");
+    for (const auto& k : body.keys()) {
+      if (!is_key(k.key())) throw std::runtime_error("intake data keys: a key is not 32 bytes");
+      out[k.referral_id()] = k.key();
+    }
+    for (const auto& id : body.destroyed()) out[id] = std::nullopt;
+    for (const auto& id : body.unknown()) out[id] = std::nullopt;
+  }
+  for (const auto& id : referral_ids)
+    if (!out.count(id))
+      throw std::runtime_error("intake data keys: an id is missing in the answer");
+  return out;
+}
+
+Keys Source::keys(const std::vector<std::string>& referral_ids) {
+  Keys out;
+  for (const auto& id : referral_ids)
+    if (!out.count(id)) out[id] = key(id);
+  return out;
+}
+
+void BatchKeys::fetch(const std::vector<std::string>& referral_ids) {
+  forget();
+  if (!source_ || referral_ids.empty()) return;
+  std::vector<std::string> ids = referral_ids;
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  held_ = source_->keys(ids);
+}
+
+std::optional<std::string> BatchKeys::key(const std::string& referral_id) {
+  if (auto it = held_.find(referral_id); it != held_.end()) return it->second;
+  if (!source_) throw std::runtime_error("a sealed event, and no data_keys configured");
+  return source_->key(referral_id);
+}
+
+void BatchKeys::forget() {
+  for (auto& [id, key] : held_)
+    if (key) sodium_memzero(key->data(), key->size());
+  held_.clear();
 }
 
 std::unique_ptr<Source> source_from(const v1::DataKeySettings& s, const std::string& config_dir,

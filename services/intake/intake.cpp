@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <optional>
+#include <set>
 
 #include "henvis/access_log.hpp"
 #include "henvis/data_keys.hpp"
@@ -144,6 +145,39 @@ void Intake::register_routes(http::Router& router) {
   access_log::add_routes(router, db_);
   router.add("GET", "/v1/internal/data-keys/{referralId}", {v1::ROLE_SERVICE},
              [this](http::Request& r) { return data_key(r); });
+  router.add("POST", "/v1/internal/data-keys", {v1::ROLE_SERVICE},
+             [this](http::Request& r) { return data_keys(r); });
+}
+
+// A consumer's whole batch in one request and one transaction: each key
+// handed out is one access-log row, as with GET.
+http::Response Intake::data_keys(const http::Request& req) {
+  v1::DataKeysRequest in;
+  http::parse_json(req.body, in);
+  if (in.referral_ids().empty() ||
+      in.referral_ids_size() > static_cast<int>(data_keys::IntakeSource::MAX_BATCH))
+    throw http::Problem(400, "Bad Request", "the request has invalid fields",
+                        {{"referralIds", "must hold 1 to 500 referral ids"}});
+  for (const auto& id : in.referral_ids())
+    if (id.empty())
+      throw http::Problem(400, "Bad Request", "the request has invalid fields",
+                          {{"referralIds", "must not hold an empty id"}});
+  std::set<std::string> ids(in.referral_ids().begin(), in.referral_ids().end());
+  v1::DataKeysResponse res;
+  sqlite::Transaction tx(db_);
+  for (const auto& id : ids) {
+    std::optional<std::string> key = store_.key(id);
+    if (!key) {
+      *(store_.referral_withdrawn(id) ? res.add_destroyed() : res.add_unknown()) = id;
+      continue;
+    }
+    access_log::record(db_, req.principal, id, "data_key");
+    auto* k = res.add_keys();
+    k->set_referral_id(id);
+    k->set_key(std::move(*key));
+  }
+  tx.commit();
+  return http::json(200, res);
 }
 
 http::Response Intake::data_key(const http::Request& req) {

@@ -44,6 +44,7 @@ class Intake {
   // key for the router and the notifier (docs/decisions.md 22); 410 once
   // withdrawn, 404 for a referral intake never keyed.
   http::Response data_key(const http::Request& req);
+  http::Response data_keys(const http::Request& req);
 
  private:
   http::Response replayed_offer(sqlite::Transaction& tx, const http::Request& req,

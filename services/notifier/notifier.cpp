@@ -143,7 +143,18 @@ int erase_person_data(sqlite::Db& db, const std::string& referral_id) {
 
 Applier::Applier(Directory directory, Settings settings, const Clock& clock)
     : directory_(std::move(directory)), settings_(std::move(settings)), clock_(&clock) {
-  subs_.on(this, &Applier::on_requested);
+  subs_.on(this, &Applier::on_requested)
+      .around_batch([this](const auto& batch, sqlite::Db&) { fetch_keys(batch); },
+                    [this] { keys_.forget(); });
+}
+
+void Applier::fetch_keys(const std::vector<kafka::Message>& batch) {
+  if (!keys_.configured()) return;
+  std::vector<std::string> ids;
+  for (const auto& n : events::of_type<v1::NotificationRequested>(batch))
+    if (n.referral().has_sealed_person() && !n.referral().referral_id().empty())
+      ids.push_back(n.referral().referral_id());
+  keys_.fetch(ids);
 }
 
 std::optional<v1::NotificationRequested> Applier::unseal(const v1::NotificationRequested& n) {
@@ -152,10 +163,9 @@ std::optional<v1::NotificationRequested> Applier::unseal(const v1::NotificationR
   if (c.referral_id().empty()) throw Rejected("missing field referral.referral_id");
   if (c.sealed_person().key_id() != c.referral_id())
     throw Rejected("field referral.sealed_person.key_id is not the referral_id");
-  if (!keys_) throw std::runtime_error("a sealed notification, and no data_keys configured");
-  // Fetched for each notification and never kept: the notifier holds the
-  // person it delivers, not the key.
-  const std::optional<std::string> key = keys_->key(c.referral_id());
+  // Fetched for each batch and wiped after it: the notifier holds the person
+  // it delivers, not the key.
+  const std::optional<std::string> key = keys_.key(c.referral_id());
   if (!key) {
     ++shredded_;
     spdlog::info("notification's data key is gone, dropped notification_id={} referral_id={}",

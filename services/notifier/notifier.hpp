@@ -95,7 +95,7 @@ class Applier {
   void apply(const kafka::Message& m, sqlite::Db& db) { subs_.dispatch(m, db); }
   // Where sealed persons' data keys come from (intake); without one, a
   // notification with a sealed person cannot be applied (retried).
-  void use_data_keys(data_keys::Source* keys) { keys_ = keys; }
+  void use_data_keys(data_keys::Source* keys) { keys_.use(keys); }
   // Notifications whose data key was gone (dropped: the person was erased).
   std::uint64_t shredded() const { return shredded_.load(); }
 
@@ -103,9 +103,11 @@ class Applier {
   Directory directory_;
   Settings settings_;
   const Clock* clock_;
-  data_keys::Source* keys_ = nullptr;
+  data_keys::BatchKeys keys_;  // the current batch's keys, wiped after it
   std::atomic<std::uint64_t> shredded_{0};
   std::optional<v1::NotificationRequested> unseal(const v1::NotificationRequested& n);
+  // Before each batch: the keys of its sealed notifications, in one request.
+  void fetch_keys(const std::vector<kafka::Message>& batch);
   void on_requested(const v1::NotificationRequested& n, sqlite::Db& db);
   Subscriptions subs_{"notifier"};  // last: its handlers use the members above
 };

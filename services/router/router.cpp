@@ -58,7 +58,19 @@ Applier::Applier(Directory directory, Settings settings, const Clock& clock)
     : directory_(std::move(directory)), settings_(std::move(settings)), clock_(clock) {
   subs_.on(this, &Applier::on_offer)
       .on(this, &Applier::on_withdrawn)
-      .on(this, &Applier::on_delivery);
+      .on(this, &Applier::on_delivery)
+      .around_batch([this](const auto& batch, sqlite::Db& db) { fetch_keys(batch, db); },
+                    [this] { keys_.forget(); });
+}
+
+void Applier::fetch_keys(const std::vector<kafka::Message>& batch, sqlite::Db& db) {
+  if (!keys_.configured()) return;
+  Store store(db);
+  std::vector<std::string> ids;
+  for (const auto& o : events::of_type<v1::OfferRecorded>(batch))
+    if (o.has_sealed_person() && !o.referral_id().empty() && !store.data_key(o.referral_id()))
+      ids.push_back(o.referral_id());
+  keys_.fetch(ids);
 }
 
 namespace {
@@ -151,10 +163,7 @@ std::optional<v1::OfferRecorded> Applier::unseal(const v1::OfferRecorded& o, Sto
   if (o.sealed_person().key_id() != o.referral_id())
     throw Rejected("field sealed_person.key_id is not the referral_id");
   std::optional<std::string> key = store.data_key(o.referral_id());
-  if (!key) {
-    if (!keys_) throw std::runtime_error("a sealed offer, and no data_keys configured");
-    key = keys_->key(o.referral_id());  // throws while intake cannot answer
-  }
+  if (!key) key = keys_.key(o.referral_id());  // throws while intake cannot answer
   if (!key) {  // withdrawn before it got here: nothing of the person to record
     store.add_shredded(o.referral_id());
     ++shredded_;

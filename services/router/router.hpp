@@ -67,19 +67,22 @@ class Applier {
   void apply(const kafka::Message& m, sqlite::Db& db) { subs_.dispatch(m, db); }
   // Where sealed offers' data keys come from (intake); without one, a sealed
   // offer cannot be applied (the batch fails and is retried).
-  void use_data_keys(data_keys::Source* keys) { keys_ = keys; }
+  void use_data_keys(data_keys::Source* keys) { keys_.use(keys); }
   // Offers whose data key was gone: the person was erased before routing.
   std::uint64_t shredded() const { return shredded_.load(); }
 
  private:
   std::optional<v1::OfferRecorded> unseal(const v1::OfferRecorded& o, Store& store);
+  // Before each batch: the keys of its sealed offers not yet routed, in one
+  // request to intake.
+  void fetch_keys(const std::vector<kafka::Message>& batch, sqlite::Db& db);
   void on_offer(const v1::OfferRecorded& offer, sqlite::Db& db);
   void on_withdrawn(const v1::OfferWithdrawn& w, sqlite::Db& db);
   void on_delivery(const v1::DeliveryEvent& d, sqlite::Db& db);
   Directory directory_;
   Settings settings_;
   const Clock& clock_;
-  data_keys::Source* keys_ = nullptr;
+  data_keys::BatchKeys keys_;
   std::atomic<std::uint64_t> shredded_{0};
   Subscriptions subs_{"router"};  // last: its handlers use the members above
 };

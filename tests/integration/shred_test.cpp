@@ -153,8 +153,7 @@ TEST_CASE(
   // Both reach the centre with their persons (the notifier opened them).
   REQUIRE(eventually([&] { return inbox(s, "dev-center-657").entries_size() == 2; }));
   const v1::Inbox delivered = inbox(s, "dev-center-657");
-  for (const auto& e : delivered.entries())
-    CHECK(!e.referral().person().cpr().empty());
+  for (const auto& e : delivered.entries()) CHECK(!e.referral().person().cpr().empty());
 
   // A key for services only: an officer may not fetch one.
   CHECK(http("GET", s.port("intake"), "/v1/internal/data-keys/" + referral[GONE.offer_id],
@@ -186,6 +185,22 @@ TEST_CASE(
   // nothing on the topics opens any more without it.
   CHECK(data_key(s, referral[GONE.offer_id]).first == 410);
   CHECK(data_key(s, "no-such-referral").first == 404);
+  // The same answers for a whole batch in one request.
+  auto batch = http("POST", s.port("intake"), "/v1/internal/data-keys", service_token("notifier"),
+                    R"({"referralIds":[")" + referral[GONE.offer_id] + R"(","no-such-referral",")" +
+                        referral[KEPT.offer_id] + R"("]})");
+  REQUIRE(batch.status == 200);
+  const auto keys = parse<v1::DataKeysResponse>(batch.body);
+  REQUIRE(keys.keys_size() == 1);
+  CHECK(keys.keys(0).referral_id() == referral[KEPT.offer_id]);
+  CHECK(keys.keys(0).key() == kept_key);
+  CHECK(std::vector<std::string>(keys.destroyed().begin(), keys.destroyed().end()) ==
+        std::vector<std::string>{referral[GONE.offer_id]});
+  CHECK(std::vector<std::string>(keys.unknown().begin(), keys.unknown().end()) ==
+        std::vector<std::string>{"no-such-referral"});
+  CHECK(http("POST", s.port("intake"), "/v1/internal/data-keys", service_token("router"),
+             R"({"referralIds":[]})")
+            .status == 400);
   CHECK(
       eventually([&] { return read_all_databases(s.dir()).find(gone_key) == std::string::npos; }));
   CHECK(read_all_databases(s.dir()).find(kept_key) != std::string::npos);

@@ -180,7 +180,7 @@ std::optional<HttpResult> KeepAliveClient::request(const std::string& method,
               http::ClientOptions{REQUEST_TIMEOUT});
   try {
     auto r = c->request(method, target, testing::api_headers(token, body), body);
-    return HttpResult{r.status, std::move(r.content_type), std::move(r.body)};
+    return HttpResult{r.status, std::move(r.content_type), std::move(r.body), std::move(r.headers)};
   } catch (const std::exception&) {
     return std::nullopt;
   }

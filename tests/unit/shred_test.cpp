@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "henvis/clock.hpp"
 #include "henvis/consumer_loop.hpp"
@@ -38,15 +39,29 @@ henvis::v1::Person person() {
 // A data-key source as intake would answer: the keys it holds; a key that is
 // absent is withdrawn; `down` stands for intake not answering.
 struct FakeSource final : dk::Source {
-  std::map<std::string, std::string> keys;
+  std::map<std::string, std::string> held;
   bool down = false;
   int asked = 0;
   std::optional<std::string> key(const std::string& referral_id) override {
     ++asked;
     if (down) throw std::runtime_error("intake data key: connect: refused");
-    auto it = keys.find(referral_id);
-    if (it == keys.end()) return std::nullopt;
+    auto it = held.find(referral_id);
+    if (it == held.end()) return std::nullopt;
     return it->second;
+  }
+  // One request for many (intake's POST /v1/internal/data-keys).
+  int batches = 0;
+  std::vector<std::string> last_batch;
+  dk::Keys keys(const std::vector<std::string>& referral_ids) override {
+    ++batches;
+    last_batch = referral_ids;
+    if (down) throw std::runtime_error("intake data keys: connect: refused");
+    dk::Keys out;
+    for (const auto& id : referral_ids) {
+      auto it = held.find(id);
+      out[id] = it == held.end() ? std::nullopt : std::optional<std::string>(it->second);
+    }
+    return out;
   }
 };
 
@@ -172,7 +187,7 @@ TEST_CASE(
     "[shred][router]") {
   Router r;
   const std::string key = dk::new_key();
-  r.keys.keys["ref-a"] = key;
+  r.keys.held["ref-a"] = key;
   r.apply(offer_message(sealed_offer("ref-a", key)));
   CHECK(r.count("SELECT COUNT(*) FROM referrals WHERE referral_id = ?", "ref-a") == 1);
   CHECK(r.count("SELECT COUNT(*) FROM data_keys WHERE referral_id = ?", "ref-a") == 1);
@@ -185,7 +200,7 @@ TEST_CASE(
 TEST_CASE("router: a withdrawal deletes the router's copy of the data key", "[shred][router]") {
   Router r;
   const std::string key = dk::new_key();
-  r.keys.keys["ref-b"] = key;
+  r.keys.held["ref-b"] = key;
   r.apply(offer_message(sealed_offer("ref-b", key)));
   r.apply(withdrawn_message("ref-b"));
   CHECK(r.count("SELECT COUNT(*) FROM data_keys WHERE referral_id = ?", "ref-b") == 0);
@@ -219,7 +234,7 @@ TEST_CASE("router: intake not answering fails the batch for a retry, not the DLQ
 TEST_CASE("router: a sealed person under another key is refused without echoing it",
           "[shred][router]") {
   Router r;
-  r.keys.keys["ref-e"] = dk::new_key();
+  r.keys.held["ref-e"] = dk::new_key();
   try {
     r.apply(offer_message(sealed_offer("ref-e", dk::new_key())));
     FAIL("applied");
@@ -237,7 +252,7 @@ TEST_CASE("notifier: a sealed notification is stored opened - one whose key is g
   henvis::notifier::Applier applier(dev_directory());
   applier.use_data_keys(&keys);
   const std::string key = dk::new_key();
-  keys.keys["ref-f"] = key;
+  keys.held["ref-f"] = key;
   auto notification = [&](const std::string& id, const std::string& referral_id) {
     henvis::v1::NotificationRequested n;
     n.set_notification_id(id);
@@ -259,4 +274,47 @@ TEST_CASE("notifier: a sealed notification is stored opened - one whose key is g
   henvis::sqlite::Stmt s(db, "SELECT contact FROM inbox WHERE notification_id = 'n-1'");
   REQUIRE(s.step());
   CHECK(s.blob(0).find("Gudrun Shredsen") != std::string::npos);
+}
+
+TEST_CASE(
+    "router: a batch's data keys come in one request before it is applied, and are not held "
+    "after it",
+    "[shred][router]") {
+  Router r;
+  henvis::ConsumerLoop loop("router", r.tmp.file("router.db"), "", r.applier.subscriptions(),
+                            nullptr, nullptr);
+  std::vector<henvis::kafka::Message> batch;
+  for (const char* id : {"ref-c2", "ref-a2", "ref-b2", "ref-a2"}) {
+    r.keys.held[id] = r.keys.held.count(id) ? r.keys.held[id] : dk::new_key();
+    batch.push_back(offer_message(sealed_offer(id, r.keys.held[id])));
+  }
+  batch.push_back(withdrawn_message("ref-x2"));  // not sealed: needs no key
+  loop.apply_batch(r.db, batch);
+  CHECK(r.keys.batches == 1);
+  CHECK(r.keys.asked == 0);
+  CHECK(r.keys.last_batch == std::vector<std::string>{"ref-a2", "ref-b2", "ref-c2"});
+  CHECK(r.count("SELECT COUNT(*) FROM referrals WHERE referral_id LIKE ?", "ref-_2") == 3);
+
+  // A re-delivered offer the router already holds the key of asks nothing.
+  loop.apply_batch(r.db, {offer_message(sealed_offer("ref-a2", r.keys.held["ref-a2"]))});
+  CHECK(r.keys.last_batch == std::vector<std::string>{"ref-a2", "ref-b2", "ref-c2"});
+  // The batch's keys are gone from memory: an offer outside a batch is
+  // asked for on its own.
+  const std::string key = dk::new_key();
+  r.keys.held["ref-d2"] = key;
+  r.apply(offer_message(sealed_offer("ref-d2", key)));
+  CHECK(r.keys.asked == 1);
+}
+
+TEST_CASE("router: intake not answering the batch's keys fails the batch for a retry",
+          "[shred][router]") {
+  Router r;
+  henvis::ConsumerLoop loop("router", r.tmp.file("router.db"), "", r.applier.subscriptions(),
+                            nullptr, nullptr);
+  r.keys.down = true;
+  CHECK_THROWS_AS(loop.apply_batch(r.db, {offer_message(sealed_offer("ref-e2", dk::new_key()))}),
+                  std::runtime_error);
+  CHECK(r.count("SELECT COUNT(*) FROM referrals WHERE referral_id = ?", "ref-e2") == 0);
+  CHECK(scalar(r.db, "SELECT COUNT(*) FROM consumer_offsets WHERE topic = ?",
+               std::string(henvis::topics::OFFERS)) == 0);
 }

@@ -122,6 +122,8 @@ class ConsumerLoop {
   std::string bootstrap_;
   std::vector<ConsumedTopic> topics_;
   Handler handler_;
+  std::function<void(const std::vector<kafka::Message>&, sqlite::Db&)> before_batch_;
+  std::function<void()> after_batch_;
   outbox::Relay* relay_;
   kafka::Health* health_;
   http::Metrics* metrics_ = nullptr;

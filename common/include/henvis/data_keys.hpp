@@ -9,10 +9,12 @@
 // ciphertext moved to another event does not open. A withdrawal destroys
 // the key, and every sealed copy in every topic and DLQ is unreadable.
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "henvis/v1/config.pb.h"
 #include "henvis/v1/events.pb.h"
@@ -37,6 +39,9 @@ v1::SealedPerson seal(const std::string& key, const std::string& key_id, const v
 std::optional<v1::Person> open(const std::string& key, const v1::SealedPerson& sealed,
                                const std::string& ad);
 
+// Referral id -> its key, or nothing when the key is gone.
+using Keys = std::map<std::string, std::optional<std::string>>;
+
 // Where a consumer gets a referral's data key.
 class Source {
  public:
@@ -45,6 +50,9 @@ class Source {
   // event's personal data is erased. Throws std::runtime_error when the
   // answer cannot be had now (intake unreachable): the batch is retried.
   virtual std::optional<std::string> key(const std::string& referral_id) = 0;
+  // The keys of `referral_ids`, one entry per distinct id (nothing = gone),
+  // in as few round trips as the source can: by default one key() each.
+  virtual Keys keys(const std::vector<std::string>& referral_ids);
 };
 
 // Fetches keys from intake's GET /v1/internal/data-keys/{referralId} with a
@@ -55,12 +63,39 @@ class IntakeSource final : public Source {
   // ("" = the system trust store).
   IntakeSource(const std::string& intake_url, std::string token, std::string ca_file = "");
   std::optional<std::string> key(const std::string& referral_id) override;
+  // POST /v1/internal/data-keys, MAX_BATCH ids per request.
+  Keys keys(const std::vector<std::string>& referral_ids) override;
+  static constexpr std::size_t MAX_BATCH = 500;
 
  private:
   std::string host_, port_;
   bool tls_ = false;  // https
   std::string token_;
   std::string ca_file_;
+};
+
+// The keys one consumer batch needs, fetched with one keys() call before the
+// batch is applied (Subscriptions::around_batch) and wiped after it, so a
+// batch of N sealed events costs one round trip to intake, not N. key()
+// answers from the batch's keys, and asks the source for an id the batch did
+// not announce.
+class BatchKeys {
+ public:
+  explicit BatchKeys(Source* source = nullptr) : source_(source) {}
+  BatchKeys(const BatchKeys&) = delete;
+  BatchKeys& operator=(const BatchKeys&) = delete;
+  ~BatchKeys() { forget(); }
+  void use(Source* source) { source_ = source; }
+  bool configured() const { return source_ != nullptr; }
+  // Fetches the keys of `referral_ids` (throws as Source::keys does).
+  void fetch(const std::vector<std::string>& referral_ids);
+  std::optional<std::string> key(const std::string& referral_id);
+  // Wipes the keys held (sodium_memzero) and drops them.
+  void forget();
+
+ private:
+  Source* source_;
+  Keys held_;
 };
 
 // The source a service's DataKeySettings name (paths relative to

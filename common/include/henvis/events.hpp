@@ -168,6 +168,22 @@ void emit(sqlite::Db& db, const std::string& source, const M& m) {
   outbox::add(db, Contract<M>::TOPIC, make(source, m));
 }
 
+// The events of `batch` that are `M`s (its topic and ce_type) and decode, in
+// order; the rest are left to Subscriptions::dispatch, which refuses what it
+// cannot apply. For a batch hook that looks ahead (Subscriptions::around_batch).
+template <class M>
+std::vector<M> of_type(const std::vector<kafka::Message>& batch) {
+  std::vector<M> out;
+  for (const auto& m : batch) {
+    if (m.topic != Contract<M>::TOPIC ||
+        !Contract<M>::accepts(m.header(kafka::header::TYPE).value_or("")))
+      continue;
+    M msg;
+    if (msg.ParseFromString(m.payload)) out.push_back(std::move(msg));
+  }
+  return out;
+}
+
 }  // namespace henvis::events
 
 namespace henvis {
@@ -206,6 +222,21 @@ class Subscriptions {
   }
 
   void dispatch(const kafka::Message& m, sqlite::Db& db) const;
+
+  // `before` runs ahead of each batch, outside its transaction, with the
+  // whole batch (to fetch in one round trip what its events need); a throw
+  // there fails the batch as a failed apply does (retried, then the process
+  // stops). `after` runs once the batch is committed or failed.
+  using BeforeBatch = std::function<void(const std::vector<kafka::Message>&, sqlite::Db&)>;
+  using AfterBatch = std::function<void()>;
+  Subscriptions& around_batch(BeforeBatch before, AfterBatch after) {
+    before_batch_ = std::move(before);
+    after_batch_ = std::move(after);
+    return *this;
+  }
+  const BeforeBatch& before_batch() const { return before_batch_; }
+  const AfterBatch& after_batch() const { return after_batch_; }
+
   // One entry per subscribed topic, with its DLQ "<topic>.dlq.<service>".
   std::vector<ConsumedTopic> topics() const;
   const std::string& service() const { return service_; }
@@ -223,6 +254,8 @@ class Subscriptions {
   void add(const std::string& topic, bool contiguous, bool (*accepts)(std::string_view), Decoder d);
   std::string service_;
   std::map<std::string, Topic> topics_;
+  BeforeBatch before_batch_;
+  AfterBatch after_batch_;
 };
 
 }  // namespace henvis
