@@ -38,7 +38,8 @@ foreach(name
     "Socialsøg through the stack: scan, the right inbox, receipt"
     "Bad events land in each consumer's DLQ with reason and origin, the partition moves on"
     "henvisctl dlq list names every DLQ and refuses, never creates, an unknown topic"
-    "Kafka's console consumer reads henvis.referrals.v1 with the CloudEvents headers")
+    "Kafka's console consumer reads henvis.referrals.v1 with the CloudEvents headers"
+    "Two partition-aligned routers hold and produce what one router does, repeat counts included, and one down stops only its own partitions")
   kafka_test(henvis_integration_tests "${name}")
 endforeach()
 kafka_test(henvis_robustness_tests

@@ -121,6 +121,25 @@ std::string key_from_file_or_dev_db(const std::string& field, const std::string&
   return key;
 }
 
+std::string key_from_file_or_dev_db(const std::string& field, const std::string& file,
+                                    std::size_t min_bytes, bool dev, sqlite::Db& db,
+                                    const std::string& secret_name) {
+  return key_from_file_or_dev_db(
+      field, file, min_bytes, dev, db,
+      [&]() -> std::optional<std::string> {
+        auto q = db.query("SELECT value FROM secrets WHERE name = ?");
+        q->bind(1, secret_name);
+        if (!q->step()) return std::nullopt;
+        return q->blob(0);
+      },
+      [&](const std::string& key) {
+        db.query("INSERT INTO secrets(name, value) VALUES (?, ?)")
+            ->bind(1, secret_name)
+            .bind_blob(2, key)
+            .run();
+      });
+}
+
 std::string check_key_files(const v1::ServiceConfig& c, const std::string& config_dir) {
   struct Key {
     const char* field;
@@ -131,6 +150,8 @@ std::string check_key_files(const v1::ServiceConfig& c, const std::string& confi
     keys.push_back({"router.person_key_file", c.router().person_key_file()});
   if (c.service() == "evaluation")
     keys.push_back({"evaluation.cell_key_file", c.evaluation().cell_key_file()});
+  if (c.service() == "intake")
+    keys.push_back({"intake.partition_key_file", c.intake().partition_key_file()});
   std::string checked;
   for (const Key& k : keys) {
     require_key_file(k.field, k.file, c.dev());

@@ -1,5 +1,6 @@
 #include "henvis/consumer_loop.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -124,10 +125,11 @@ void ConsumerLoop::run(const std::atomic<bool>& stop) {
   }
   std::vector<std::string> names;
   for (const auto& t : topics_) names.push_back(t.topic);
-  consumer.assign(names, stored, ASSIGN_TIMEOUT_MS);
+  consumer.assign(names, stored, ASSIGN_TIMEOUT_MS, owned_);
   ready_.store(true);
-  spdlog::info("consumer assigned service={} topics={} stored_partitions={}", service_,
-               names.size(), stored.size());
+  spdlog::info("consumer assigned service={} topics={} stored_partitions={} owned_partitions={}",
+               service_, names.size(), stored.size(),
+               owned_.empty() ? std::string("all") : fmt::format("{}", fmt::join(owned_, ",")));
 
   int batches = 0;
   kafka::Consumer::Offsets next = stored;  // per partition, the next offset to read

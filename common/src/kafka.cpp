@@ -387,18 +387,37 @@ Consumer::~Consumer() {
 }
 
 void Consumer::assign(const std::vector<std::string>& topics, const Offsets& next_offsets,
-                      int timeout_ms) {
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(16);
+                      int timeout_ms, const std::vector<std::int32_t>& owned) {
+  const std::unique_ptr<rd_kafka_topic_partition_list_t,
+                        decltype(&rd_kafka_topic_partition_list_destroy)>
+      list(rd_kafka_topic_partition_list_new(16), &rd_kafka_topic_partition_list_destroy);
+  int first_count = -1;
   for (const auto& t : topics) {
-    int n = partition_count(rk_.get(), t, timeout_ms);
-    for (int p = 0; p < n; ++p) {
-      auto* tp = rd_kafka_topic_partition_list_add(list, t.c_str(), p);
+    const int n = partition_count(rk_.get(), t, timeout_ms);
+    std::vector<std::int32_t> mine = owned;
+    if (owned.empty()) {
+      for (int p = 0; p < n; ++p) mine.push_back(p);
+    } else {
+      // One partition number must mean the same keys on every topic.
+      if (first_count >= 0 && n != first_count)
+        throw std::runtime_error("kafka.partitions: topic " + t + " has " + std::to_string(n) +
+                                 " partitions, " + topics.front() + " " +
+                                 std::to_string(first_count) +
+                                 "; partition-aligned instances need the same count on each");
+      for (const std::int32_t p : owned)
+        if (p < 0 || p >= n)
+          throw std::runtime_error("kafka.partitions: partition " + std::to_string(p) +
+                                   " is not in topic " + t + " (" + std::to_string(n) +
+                                   " partitions)");
+    }
+    first_count = n;
+    for (const std::int32_t p : mine) {
+      auto* tp = rd_kafka_topic_partition_list_add(list.get(), t.c_str(), p);
       auto it = next_offsets.find({t, p});
       tp->offset = it == next_offsets.end() ? RD_KAFKA_OFFSET_BEGINNING : it->second;
     }
   }
-  rd_kafka_resp_err_t err = rd_kafka_assign(rk_.get(), list);
-  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_resp_err_t err = rd_kafka_assign(rk_.get(), list.get());
   if (err) throw std::runtime_error(std::string("kafka assign: ") + rd_kafka_err2name(err));
 }
 

@@ -2,6 +2,7 @@
 // every client of the process gets (docs/production.md "Kafka security").
 #include <algorithm>
 #include <array>
+#include <set>
 #include <stdexcept>
 #include <string_view>
 
@@ -47,6 +48,13 @@ void add_file(kafka::Properties& out, const char* property, const std::string& d
 
 kafka::Properties kafka_client_properties(const v1::KafkaSettings& k,
                                           const std::string& config_dir) {
+  // Not a client property, but checked with them (at start and by `config
+  // check`): whether each exists in the topics is known only at assignment.
+  std::set<std::int32_t> owned;
+  for (const std::int32_t p : k.partitions())
+    if (p < 0 || !owned.insert(p).second)
+      throw Error("kafka.partitions: " + std::to_string(p) +
+                  (p < 0 ? " is not a partition number" : " is listed twice"));
   kafka::Properties out;
   if (!k.security_protocol().empty()) out.emplace_back("security.protocol", k.security_protocol());
   add_file(out, "ssl.ca.location", config_dir, k.ssl_ca_location());

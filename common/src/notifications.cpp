@@ -23,9 +23,10 @@ std::string publish(sqlite::Db& db, const std::string& source, v1::NotificationR
 std::string request_notification(sqlite::Db& db, const std::string& source,
                                  const std::string& recipient_id, v1::NotificationKind kind,
                                  const v1::ReferralContact& contact, const std::string& now,
-                                 const std::string& data_key) {
+                                 const std::string& data_key, const std::string& partition_key) {
   v1::NotificationRequested n;
   *n.mutable_referral() = contact;
+  n.set_partition_key(partition_key);
   if (!data_key.empty() && contact.has_person()) {
     n.set_notification_id(new_uuid());
     auto* c = n.mutable_referral();

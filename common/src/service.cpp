@@ -286,6 +286,8 @@ int run_service(const ServiceDeclaration& d, int argc, char** argv) {
   if (const Subscriptions* subs = service->subscriptions()) {
     consumer = std::make_unique<ConsumerLoop>(d.name, setup.database, setup.bootstrap, *subs,
                                               &relay, &health);
+    const auto& owned = setup.config.kafka().partitions();
+    consumer->own_partitions({owned.begin(), owned.end()});
   }
   if (d.kafka) {
     relay.report_to(metrics);

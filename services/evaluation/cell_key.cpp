@@ -52,10 +52,8 @@ void perturb(std::span<int> counts, std::span<const std::uint64_t> cell_keys) {
 }
 
 std::string load_cell_key(sqlite::Db& db, const std::string& file, bool dev) {
-  return config::key_from_file_or_dev_db(
-      "evaluation.cell_key_file", file, CellKey::KEY_BYTES, dev, db,
-      [&] { return store::secret(db, "cell_key"); },
-      [&](const std::string& key) { store::put_secret(db, "cell_key", key); });
+  return config::key_from_file_or_dev_db("evaluation.cell_key_file", file, CellKey::KEY_BYTES, dev,
+                                         db, "cell_key");
 }
 
 }  // namespace henvis::evaluation

@@ -136,9 +136,6 @@ ON CONFLICT(underretning_id) DO UPDATE SET
   state_at = max(underretninger.state_at, excluded.state_at)
 )sql";
 
-constexpr std::string_view SELECT_SECRET = "SELECT value FROM secrets WHERE name = ?";
-constexpr std::string_view INSERT_SECRET = "INSERT INTO secrets(name, value) VALUES (?, ?)";
-
 constexpr std::string_view FACTS_CHARGED = R"sql(
 SELECT f.answer, f.status_mask,
        EXISTS (SELECT 1 FROM deliveries d
@@ -246,17 +243,6 @@ std::vector<FactRow> facts_charged(sqlite::Db& db, const std::string& from_day,
     out.push_back(std::move(f));
   }
   return out;
-}
-
-std::optional<std::string> secret(sqlite::Db& db, const std::string& name) {
-  auto q = db.query(SELECT_SECRET);
-  q->bind(1, name);
-  if (!q->step()) return std::nullopt;
-  return q->blob(0);
-}
-
-void put_secret(sqlite::Db& db, const std::string& name, const std::string& value) {
-  db.query(INSERT_SECRET)->bind(1, name).bind_blob(2, value).run();
 }
 
 namespace {

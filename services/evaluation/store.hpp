@@ -94,10 +94,6 @@ void add_delivery(sqlite::Db& db, const std::string& referral_id, const std::str
 // Merges an underretning's state into its row (see evaluation.hpp).
 void merge_underretning(sqlite::Db& db, const UnderretningRow& u);
 
-// A named secret kept in the database (the dev cell key), if there is one.
-std::optional<std::string> secret(sqlite::Db& db, const std::string& name);
-void put_secret(sqlite::Db& db, const std::string& name, const std::string& value);
-
 // The offered persons charged on a day in [from_day, to_day), in charge-day
 // order; an empty bound is open.
 std::vector<FactRow> facts_charged(sqlite::Db& db, const std::string& from_day,

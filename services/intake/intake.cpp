@@ -1,12 +1,16 @@
 #include "intake.hpp"
 
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <chrono>
+#include <cstdio>
 #include <optional>
 #include <set>
 
 #include "henvis/access_log.hpp"
+#include "henvis/config.hpp"
 #include "henvis/data_keys.hpp"
 #include "henvis/digest.hpp"
 #include "henvis/events.hpp"
@@ -133,9 +137,37 @@ std::vector<http::FieldError> check_offer(const v1::OfferRequest& r, const Direc
   return e;
 }
 
+std::string partition_key(const std::string& secret, const std::string& cpr) {
+  // HMAC-SHA256 (libsodium): a keyed hash, because CPR numbers are few
+  // enough to hash them all; one byte of it, so that the key names a bucket
+  // that hundreds of Danes share, not a person.
+  std::array<unsigned char, crypto_auth_hmacsha256_BYTES> mac{};
+  crypto_auth_hmacsha256_state st;
+  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(secret.data()),
+                              secret.size());
+  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(cpr.data()),
+                                cpr.size());
+  crypto_auth_hmacsha256_final(&st, mac.data());
+  sodium_memzero(&st, sizeof st);
+  char out[8];
+  std::snprintf(out, sizeof out, "p%03u", static_cast<unsigned>(mac[0]));
+  return out;
+}
+
+namespace {
+std::string load_partition_secret(sqlite::Db& db, const std::string& file, bool dev) {
+  return config::key_from_file_or_dev_db("intake.partition_key_file", file, 16, dev, db,
+                                         "partition_key");
+}
+}  // namespace
+
 Intake::Intake(const std::string& db_path, Directory directory, outbox::Relay* relay,
-               const Clock& clock)
-    : db_(db_path), directory_(std::move(directory)), relay_(relay), clock_(&clock) {}
+               const Clock& clock, const std::string& partition_key_file, bool dev)
+    : db_(db_path),
+      directory_(std::move(directory)),
+      relay_(relay),
+      clock_(&clock),
+      partition_secret_(load_partition_secret(db_, partition_key_file, dev)) {}
 
 void Intake::register_routes(http::Router& router) {
   router.add("POST", "/v1/offers", {v1::ROLE_OFFICER},
@@ -217,6 +249,7 @@ http::Response Intake::withdraw(const http::Request& req) {
   ev.set_referral_id(offer->referral_id);
   ev.set_withdrawn_by(req.principal.role);
   *ev.mutable_at() = to_timestamp(now);
+  ev.set_partition_key(offer->partition_key);  // after its offer, in its partition
   v1::WithdrawalResponse res;
   res.set_offer_id(offer_id);
   res.set_referral_id(ev.referral_id());
@@ -344,6 +377,7 @@ NewOffer new_offer(const v1::OfferRecorded& ev, const std::string& hash, const h
   o.district_id = ev.district_id();
   o.created_at = now;
   o.charged_at = to_time_point(ev.charged_at());  // check_offer bounded it
+  o.partition_key = ev.partition_key();
   return o;
 }
 }  // namespace
@@ -378,7 +412,9 @@ http::Response Intake::post_offer(const http::Request& req) {
 
   const auto day = copenhagen_date(r.charged_at().seconds());
   const bool covered = r.kommunekode() != 0 && directory_.route(r.kommunekode(), day).routed;
-  const v1::OfferRecorded ev = offer_recorded(r, req.principal.scope, covered, now);
+  v1::OfferRecorded ev = offer_recorded(r, req.principal.scope, covered, now);
+  if (ev.answer() == v1::ANSWER_YES)
+    ev.set_partition_key(partition_key(partition_secret_, r.person().cpr()));
   describe_offer(res, ev, municipality_name(r.kommunekode(), directory_));
   http::Response out = http::json(201, res);
 

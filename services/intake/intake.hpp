@@ -31,9 +31,17 @@ std::vector<http::FieldError> check_offer(const v1::OfferRequest& req, const Dir
 // The officers' API. The host migrates the database before building it; every
 // time it records (recorded, created, withdrawn, the charge-time check) is
 // the clock's.
+// A yes's OfferRecorded.partition_key: "p000".."p255", a bucket picked by a
+// keyed hash of the person's (normalised) CPR number under `secret`, so that
+// one person's referrals share a Kafka partition (docs/decisions.md 25).
+std::string partition_key(const std::string& secret, const std::string& cpr);
+
 class Intake {
  public:
-  Intake(const std::string& db_path, Directory directory, outbox::Relay* relay, const Clock& clock);
+  // `partition_key_file`: intake.partition_key_file, resolved; empty only
+  // with `dev` (a secret kept in the database, as the unit tests use).
+  Intake(const std::string& db_path, Directory directory, outbox::Relay* relay, const Clock& clock,
+         const std::string& partition_key_file = "", bool dev = true);
   void register_routes(http::Router& router);
   // POST /v1/offers; the principal must be an officer.
   http::Response post_offer(const http::Request& req);
@@ -55,6 +63,7 @@ class Intake {
   Directory directory_;
   outbox::Relay* relay_;
   const Clock* clock_;
+  std::string partition_secret_;
 };
 
 }  // namespace henvis::intake

@@ -1,5 +1,6 @@
 // Intake as the host runs it: the officers' API; it consumes nothing.
 #include "henvis/service.hpp"
+#include "henvis/config.hpp"
 #include "intake.hpp"
 
 namespace henvis::intake {
@@ -8,7 +9,9 @@ namespace {
 class IntakeService final : public Service {
  public:
   explicit IntakeService(ServiceContext& c)
-      : intake_(c.setup.database, Directory(c.setup.directory), &c.relay, c.clock) {}
+      : intake_(c.setup.database, Directory(c.setup.directory), &c.relay, c.clock,
+                config::resolve(c.setup.config_dir, c.setup.config.intake().partition_key_file()),
+                c.setup.config.dev()) {}
   void routes(http::Router& r) override { intake_.register_routes(r); }
 
  private:

@@ -47,18 +47,29 @@ CREATE INDEX offers_referral ON offers(referral_id);
 )sql") + access_log::MIGRATION +
               access_log::migration_unix_ms() + access_log::MIGRATION_PERSON,
           // The access log, hash-chained and append-only (docs/decisions.md 23).
-          access_log::migration_chain()};
+          access_log::migration_chain(),
+          // Partition-aligned instances (docs/decisions.md 25): a yes's Kafka
+          // key, which its withdrawal carries too; and, in a dev config only,
+          // the secret it is derived with (intake.partition_key_file outside dev).
+          R"sql(
+ALTER TABLE offers ADD COLUMN partition_key TEXT NOT NULL DEFAULT '';
+CREATE TABLE secrets (
+  name TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+);
+)sql"};
 }
 
 namespace {
 constexpr std::string_view FIND_ANSWER =
     "SELECT request_hash, status, response FROM offers WHERE offer_id = ?";
 constexpr std::string_view FIND_OFFER =
-    "SELECT referral_id, answer, kommunekode, district_id, charged_at, withdrawal_response "
-    "FROM offers WHERE offer_id = ?";
+    "SELECT referral_id, answer, kommunekode, district_id, charged_at, withdrawal_response, "
+    "partition_key FROM offers WHERE offer_id = ?";
 constexpr std::string_view ADD_OFFER =
     "INSERT INTO offers(offer_id, request_hash, status, response, referral_id, answer, "
-    "kommunekode, district_id, created_at, charged_at) VALUES (?,?,?,?,?,?,?,?,?,?)";
+    "kommunekode, district_id, created_at, charged_at, partition_key) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?)";
 constexpr std::string_view RECORD_WITHDRAWAL =
     "UPDATE offers SET withdrawn_at = ?, withdrawal_response = ?, withdrawn_by = ?, "
     "withdrawn_by_person = ? WHERE offer_id = ?";
@@ -110,6 +121,7 @@ std::optional<OfferRow> Store::offer(const std::string& offer_id) {
   r.district_id = q->text(3);
   r.charged_at = q->maybe_instant(4);
   if (!q->is_null(5)) r.withdrawal_response = q->text(5);
+  r.partition_key = q->text(6);
   return r;
 }
 
@@ -121,7 +133,7 @@ void Store::add(const NewOffer& o) {
   else
     q->bind(5, o.referral_id);
   q->bind(6, static_cast<int>(o.answer)).bind(7, o.kommunekode).bind(8, o.district_id);
-  q->bind(9, o.created_at).bind(10, o.charged_at).run();
+  q->bind(9, o.created_at).bind(10, o.charged_at).bind(11, o.partition_key).run();
 }
 
 void Store::record_withdrawal(const std::string& offer_id, Instant at, const std::string& response,

@@ -36,6 +36,7 @@ struct OfferRow {
   std::optional<Instant> charged_at;  // empty for offers recorded before it was kept
   // The answer to the first withdrawal, if there was one.
   std::optional<std::string> withdrawal_response;
+  std::string partition_key;  // the yes's Kafka key; "" before it was kept
 };
 
 // A recorded offer; no personal data.
@@ -50,6 +51,7 @@ struct NewOffer {
   std::string district_id;
   Instant created_at;
   Instant charged_at;
+  std::string partition_key;  // OfferRecorded.partition_key
 };
 
 // Intake's statements on one connection. Cheap to make: it holds a

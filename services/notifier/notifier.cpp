@@ -11,6 +11,7 @@
 #include "henvis/events.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/paging.hpp"
+#include "henvis/partition_keys.hpp"
 #include "henvis/topics.hpp"
 
 namespace henvis::notifier {
@@ -67,6 +68,9 @@ void emit_delivery(sqlite::Db& db, const Clock& clock, const std::string& notifi
   d.set_status(status);
   d.set_channel(channel);
   *d.mutable_at() = to_timestamp(clock.now());
+  // Into the partition of the referral's offers, for the router instance
+  // that owns it (docs/decisions.md 25).
+  if (!referral_id.empty()) d.set_partition_key(partition_keys::of(db, referral_id));
   events::emit(db, SOURCE, d);
 }
 
@@ -95,6 +99,8 @@ bool store_notification(sqlite::Db& db, const Settings& settings, const Clock& c
   if (n.has_underretning()) row.underretning = n.underretning();
   if (!store.add(row)) return false;  // same notification re-sent under a new ce_id
   const std::string& referral_id = row.contact.referral_id();
+  if (!referral_id.empty() && !n.partition_key().empty())
+    partition_keys::put(db, referral_id, n.partition_key());
   if (deliver_now) {
     emit_delivery(db, clock, n.notification_id(), n.recipient_id(), referral_id,
                   v1::DELIVERY_STATUS_DELIVERED, CHANNEL_INBOX);

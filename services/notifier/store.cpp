@@ -3,6 +3,7 @@
 #include "henvis/access_log.hpp"
 #include "henvis/consumer_loop.hpp"
 #include "henvis/outbox.hpp"
+#include "henvis/partition_keys.hpp"
 
 namespace henvis::notifier {
 
@@ -67,7 +68,10 @@ ALTER TABLE inbox ADD COLUMN underretning BLOB;
           // The person acting through henvis-web (docs/decisions.md "Delegated principals").
           access_log::MIGRATION_PERSON,
           // The access log hash-chained and append-only (docs/decisions.md 23).
-          access_log::migration_chain()};
+          access_log::migration_chain(),
+          // Partition-aligned routers (docs/decisions.md 25): the Kafka key a
+          // referral's deliveries carry, from its notifications.
+          partition_keys::MIGRATION};
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #include "henvis/events.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/notifications.hpp"
+#include "henvis/partition_keys.hpp"
 
 namespace henvis::router {
 
@@ -70,17 +71,21 @@ void request_notification(sqlite::Db& db, const std::string& recipient_id,
   // The person travels sealed under the referral's data key; a referral
   // without one (its offer came in clear, before sealing) is announced
   // without the person, whom the centre reads through GET /v1/referrals/{id}.
-  const std::optional<std::string> key = Store(db).data_key(contact.referral_id());
+  Store store(db);
+  const std::optional<std::string> key = store.data_key(contact.referral_id());
+  // Its deliveries come back in the partition of the referral's offers.
+  const std::string partition_key = partition_keys::of(db, contact.referral_id());
   if (!key && contact.has_person()) {
     v1::ReferralContact without = contact;
     without.clear_person();
     spdlog::warn("no data key: notification without the person referral_id={}",
                  contact.referral_id());
-    henvis::request_notification(db, SOURCE, recipient_id, kind, without, rfc3339(now));
+    henvis::request_notification(db, SOURCE, recipient_id, kind, without, rfc3339(now), "",
+                                 partition_key);
     return;
   }
   henvis::request_notification(db, SOURCE, recipient_id, kind, contact, rfc3339(now),
-                               key.value_or(""));
+                               key.value_or(""), partition_key);
 }
 
 }  // namespace henvis::router

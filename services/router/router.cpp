@@ -8,6 +8,7 @@
 #include "henvis/config.hpp"
 #include "henvis/digest.hpp"
 #include "henvis/ids.hpp"
+#include "henvis/partition_keys.hpp"
 #include "henvis/service.hpp"
 #include "henvis/topics.hpp"
 #include "henvis/validate.hpp"
@@ -48,10 +49,7 @@ Settings Settings::from(const v1::RouterSettings& s) {
 }
 
 std::string load_person_key(sqlite::Db& db, const std::string& file, bool dev) {
-  Store store(db);
-  return config::key_from_file_or_dev_db(
-      "router.person_key_file", file, 16, dev, db, [&] { return store.secret("person_key"); },
-      [&](const std::string& key) { store.put_secret("person_key", key); });
+  return config::key_from_file_or_dev_db("router.person_key_file", file, 16, dev, db, "person_key");
 }
 
 Applier::Applier(Directory directory, Settings settings, const Clock& clock)
@@ -202,6 +200,7 @@ void Applier::on_offer(const v1::OfferRecorded& sealed, sqlite::Db& db) {
   const auto now_ts = to_timestamp(now);
   const Priors priors = index_person(store, settings_.person_key, o);
   store.insert_referral(new_referral(o, route, status, directory_.version(), priors), now);
+  if (!o.partition_key().empty()) partition_keys::put(db, o.referral_id(), o.partition_key());
 
   ReferralRow row = store.load_referral(o.referral_id());
   store.add_history(row.referral_id, v1::REFERRAL_STATUS_RECEIVED, now, "", now, "");

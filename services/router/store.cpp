@@ -8,6 +8,7 @@
 #include "henvis/access_log.hpp"
 #include "henvis/consumer_loop.hpp"
 #include "henvis/outbox.hpp"
+#include "henvis/partition_keys.hpp"
 #include "henvis/topics.hpp"
 #include "henvis/v1/api.pb.h"
 #include "henvis/v1/events.pb.h"
@@ -123,9 +124,6 @@ ALTER TABLE referral_history ADD COLUMN person TEXT;
 )sql";
 
 // ---- Statements ---------------------------------------------------------
-
-constexpr std::string_view SELECT_SECRET = "SELECT value FROM secrets WHERE name = ?";
-constexpr std::string_view INSERT_SECRET = "INSERT INTO secrets(name, value) VALUES (?, ?)";
 
 constexpr std::string_view SELECT_KNOWN =
     "SELECT 1 FROM referrals WHERE referral_id = ? OR offer_id = ?";
@@ -302,7 +300,11 @@ CREATE TABLE data_keys (referral_id TEXT PRIMARY KEY, key BLOB NOT NULL);
 CREATE TABLE shredded_offers (referral_id TEXT PRIMARY KEY);
 )sql",
           // The access log hash-chained and append-only (docs/decisions.md 23).
-          access_log::migration_chain()};
+          access_log::migration_chain(),
+          // Partition-aligned instances (docs/decisions.md 25): the Kafka key
+          // of a referral's offer, which its notifications pass on to their
+          // deliveries.
+          partition_keys::MIGRATION};
 }
 
 namespace {
@@ -341,18 +343,6 @@ bool Store::shredded(const std::string& referral_id) {
   auto q = db_.query(FIND_SHREDDED);
   q->bind(1, referral_id);
   return q->step();
-}
-
-std::optional<std::string> Store::secret(const std::string& name) {
-  auto q = db_.query(SELECT_SECRET);
-  q->bind(1, name);
-  if (!q->step()) return std::nullopt;
-  return q->blob(0);
-}
-
-void Store::put_secret(const std::string& name, const std::string& value) {
-  auto q = db_.query(INSERT_SECRET);
-  q->bind(1, name).bind_blob(2, value).run();
 }
 
 bool Store::knows(const std::string& referral_id, const std::string& offer_id) {

@@ -102,9 +102,6 @@ class Store {
   // For the kit's writers that share the transaction (outbox, access log).
   sqlite::Db& db() { return db_; }
 
-  std::optional<std::string> secret(const std::string& name);
-  void put_secret(const std::string& name, const std::string& value);
-
   // The referral's data key fetched from intake (docs/decisions.md 22).
   std::optional<std::string> data_key(const std::string& referral_id);
   void put_data_key(const std::string& referral_id, const std::string& key);

@@ -211,12 +211,14 @@ std::string data_keys_config(const fs::path& dir, const std::string& service, in
 }
 
 namespace {
-// Outside dev the router's person key and the evaluation's cell key must be
-// files (docs/decisions.md 23): `extra` with a key file written into `dir`
-// and named in the service's settings block (that block added if absent).
+// Outside dev the router's person key, the evaluation's cell key and
+// intake's partition key must be files (docs/decisions.md 23, 25): `extra`
+// with a key file written into `dir` and named in the service's settings
+// block (that block added if absent).
 std::string with_key_file(const fs::path& dir, const std::string& service, std::string extra) {
   const std::string field = service == "router"       ? "person_key_file"
                             : service == "evaluation" ? "cell_key_file"
+                            : service == "intake"     ? "partition_key_file"
                                                       : "";
   if (field.empty()) return extra;
   const fs::path key = dir / (service + "-key");
@@ -231,13 +233,13 @@ std::string with_key_file(const fs::path& dir, const std::string& service, std::
 }  // namespace
 
 void write_service_config(const fs::path& dir, const std::string& service, const std::string& extra,
-                          const std::string& http_extra) {
+                          const std::string& http_extra, const std::string& kafka_extra) {
   const fs::path conf = fs::path(HENVIS_SOURCE_DIR) / "deploy/config/dev";
   const fs::path tokens = write_tokens(dir, conf / "tokens.textproto");
   std::ofstream out(dir / (service + ".textproto"));
   out << "service: \"" << service << "\"\n"
       << "kafka { bootstrap_file: \"" << (dir / "bootstrap.txt").string() << "\""
-      << kafka_tls_fields(service) << " }\n"
+      << kafka_tls_fields(service) << " " << kafka_extra << " }\n"
       << "http { address: \"127.0.0.1\" port: 0 " << http_extra << tls_block() << " }\n"
       << (tls_ca() ? "" : "dev: true\n") << "database: \"" << (dir / (service + ".db")).string()
       << "\"\n"

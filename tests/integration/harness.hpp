@@ -125,11 +125,13 @@ std::string data_keys_config(const std::filesystem::path& dir, const std::string
 // service binds a free port itself), its database in `dir`, the dev
 // directory, and in dir/tokens.textproto the dev tokens and
 // DELEGATING_TOKEN, then `extra` (text-format fields); `http_extra` goes
-// inside the http block (e.g. "rate_limit { ... }"). `dev: true` (plain
+// inside the http block (e.g. "rate_limit { ... }"), `kafka_extra` inside
+// the kafka block (e.g. "partitions: [0, 1, 2]"). `dev: true` (plain
 // HTTP), or, while a TLS stack lives, http.tls with its certificate and no
 // `dev`: a production-like config.
 void write_service_config(const std::filesystem::path& dir, const std::string& service,
-                          const std::string& extra = "", const std::string& http_extra = "");
+                          const std::string& extra = "", const std::string& http_extra = "",
+                          const std::string& kafka_extra = "");
 
 // Starts henvis-<service> with dir/<service>.textproto and waits until its
 // /readyz answers 200. The service reports the port it bound in

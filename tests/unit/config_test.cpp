@@ -320,7 +320,8 @@ TEST_CASE("a named key file is used as it is, in dev or not, and a short one is 
 }
 
 TEST_CASE(
-    "config::check_key_files refuses a non-dev router or evaluation config without a key file",
+    "config::check_key_files refuses a non-dev router, evaluation or intake config without a key "
+    "file",
     "[config][keys]") {
   TempDir tmp("henvis-keys");
   henvis::v1::ServiceConfig router;
@@ -339,7 +340,13 @@ TEST_CASE(
   CHECK(henvis::config::check_key_files(router, tmp.path.string()) == "router.person_key_file");
   henvis::v1::ServiceConfig intake;
   intake.set_service("intake");
-  CHECK(henvis::config::check_key_files(intake, tmp.path.string()).empty());
+  CHECK_THROWS_WITH(henvis::config::check_key_files(intake, tmp.path.string()),
+                    Catch::StartsWith("intake.partition_key_file is required"));
+  intake.mutable_intake()->set_partition_key_file("person-key");
+  CHECK(henvis::config::check_key_files(intake, tmp.path.string()) == "intake.partition_key_file");
+  henvis::v1::ServiceConfig notifier;
+  notifier.set_service("notifier");
+  CHECK(henvis::config::check_key_files(notifier, tmp.path.string()).empty());
 }
 
 TEST_CASE(

@@ -10,9 +10,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -321,15 +323,16 @@ TEST_CASE("post_offer: a yes is recorded once, with one OfferRecorded in the out
   CHECK(body.covered());
   CHECK(body.municipality_name() == "Herning");
   CHECK_FALSE(body.personal_data_dropped());
-  // And one outbox row on henvis.offers.v1, keyed by the referral id, carrying the event
+  // And one outbox row on henvis.offers.v1, keyed by the person's partition key, carrying the
+  // event
   CHECK(count(db_path, "SELECT count(*) FROM outbox") == 1);
   henvis::sqlite::Db db(db_path);
   henvis::sqlite::Stmt s(db, "SELECT topic, key, payload, headers FROM outbox");
   REQUIRE(s.step());
   CHECK(s.text(0) == henvis::topics::OFFERS);
-  CHECK(s.blob(1) == body.referral_id());
   henvis::v1::OfferRecorded ev;
   REQUIRE(ev.ParseFromString(s.blob(2)));
+  CHECK(s.blob(1) == ev.partition_key());
   CHECK(ev.offer_id() == "offer-1");
   CHECK(ev.referral_id() == body.referral_id());
   CHECK(ev.district_id() == "mvj");
@@ -598,4 +601,77 @@ TEST_CASE("intake: instants stored as RFC 3339 text become Unix milliseconds", "
   INFO(res.body);
   CHECK(res.status == 200);
   CHECK(count(db_path, "SELECT withdrawn_at FROM offers") == NOW * 1000);
+}
+
+TEST_CASE("partition_key: a bucket p000..p255 from a keyed hash of the CPR number",
+          "[intake][partitions]") {
+  const std::string secret(32, 's');
+  const std::string key = henvis::intake::partition_key(secret, CPR_DIGITS);
+  // Then the same person gets the same key, named by no digit of the CPR number
+  CHECK(key == henvis::intake::partition_key(secret, CPR_DIGITS));
+  REQUIRE(key.size() == 4);
+  CHECK(key[0] == 'p');
+  CHECK(std::stoi(key.substr(1)) <= 255);
+  // And the bucket depends on the secret: without it, nobody computes it from a CPR number
+  std::set<std::string> under_other_secrets;
+  for (char c = 'a'; c <= 'z'; ++c)
+    under_other_secrets.insert(henvis::intake::partition_key(std::string(32, c), CPR_DIGITS));
+  CHECK(under_other_secrets.size() > 10);
+  // And people spread over (nearly) every bucket
+  std::set<std::string> buckets;
+  for (int i = 0; i < 2000; ++i) {
+    char cpr[16];
+    std::snprintf(cpr, sizeof cpr, "%02d%02d70%04d", i % 28 + 1, (i / 28) % 12 + 1, 1000 + i);
+    buckets.insert(henvis::intake::partition_key(secret, cpr));
+  }
+  CHECK(buckets.size() > 240);
+}
+
+TEST_CASE(
+    "post_offer and withdraw: one person's offers and the withdrawal share one Kafka key, "
+    "another person's offer is keyed by their own",
+    "[intake][partitions]") {
+  TempDir tmp("henvis-intake-test");
+  const auto db_path = tmp.file("intake.db");
+  henvis::intake::Intake intake(migrated(db_path), dev_directory(), nullptr, CLOCK);
+  // Given two offers of one person and one of another (under the dev secret kept in intake.db)
+  auto first = valid_yes();
+  auto again = valid_yes();
+  again.set_offer_id("offer-2");
+  REQUIRE(intake.post_offer(offer_request(to_json(first))).status == 201);
+  REQUIRE(intake.post_offer(offer_request(to_json(again))).status == 201);
+  henvis::http::Request req;
+  req.method = "POST";
+  req.path = "/v1/offers/offer-1/withdrawal";
+  req.params["offerId"] = "offer-1";
+  req.principal = henvis::auth::Principal{"dev-officer-mvj", henvis::v1::ROLE_OFFICER, "mvj"};
+  // When the first is withdrawn
+  REQUIRE(intake.withdraw(req).status == 200);
+  // Then the three events in the outbox have one key, the person's partition key
+  henvis::sqlite::Db db(db_path);
+  henvis::sqlite::Stmt s(db, "SELECT key, payload FROM outbox ORDER BY id");
+  std::vector<std::string> keys;
+  while (s.step()) keys.push_back(s.blob(0));
+  REQUIRE(keys.size() == 3);
+  CHECK(keys[0] == keys[1]);
+  CHECK(keys[1] == keys[2]);
+  // And the secret it comes from is kept in intake.db (a dev config), one only
+  CHECK(count(db_path, "SELECT count(*) FROM secrets WHERE name = 'partition_key'") == 1);
+  // And intake started again on the database keeps the same key for the person
+  henvis::intake::Intake restarted(db_path, dev_directory(), nullptr, CLOCK);
+  auto third = valid_yes();
+  third.set_offer_id("offer-3");
+  REQUIRE(restarted.post_offer(offer_request(to_json(third))).status == 201);
+  henvis::sqlite::Stmt last(db, "SELECT key FROM outbox ORDER BY id DESC LIMIT 1");
+  REQUIRE(last.step());
+  CHECK(last.blob(0) == keys[0]);
+}
+
+TEST_CASE("Intake outside dev refuses to start without intake.partition_key_file",
+          "[intake][partitions][keys]") {
+  TempDir tmp("henvis-intake-test");
+  const auto db_path = tmp.file("intake.db");
+  CHECK_THROWS_WITH(
+      henvis::intake::Intake(migrated(db_path), dev_directory(), nullptr, CLOCK, "", false),
+      Catch::StartsWith("intake.partition_key_file is required"));
 }

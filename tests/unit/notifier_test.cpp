@@ -465,3 +465,38 @@ TEST_CASE("retention: the notifier's defaults are 30 days acknowledged and 180 u
   CHECK(f.pass_at(retention, f.t0 + 30 * DAY) == 1);
   CHECK(f.pass_at(retention, f.t0 + 180 * DAY) == 1);
 }
+
+TEST_CASE(
+    "notifier: a referral's deliveries, acknowledged later too, are keyed by its notification's "
+    "partition key",
+    "[notifier][partitions]") {
+  // Given a notification of the router that carries the referral's partition key
+  TempDir tmp("henvis-notifier-test");
+  const auto db_path = tmp.file("notifier.db");
+  {
+    henvis::sqlite::Db db(db_path);
+    db.migrate(henvis::notifier::migrations());
+    henvis::notifier::Applier a(dev_directory());
+    auto n = notification("n-1", "rusmiddelcenter-657");
+    n.set_partition_key("p042");
+    // When it is delivered into the inbox
+    apply(a, db, message(n));
+  }
+  // And the centre acknowledges it
+  henvis::notifier::Api api(db_path, dev_directory(), nullptr);
+  REQUIRE(api.ack(ack_request("rusmiddelcenter-657", "n-1")).status == 200);
+  // Then both delivery events carry the key and are keyed by it (the router instance that owns
+  // the referral reads that partition)
+  henvis::sqlite::Db db(db_path);
+  henvis::sqlite::Stmt k(db, "SELECT key, payload FROM outbox WHERE topic = ? ORDER BY id");
+  k.bind(1, henvis::topics::DELIVERIES);
+  int n = 0;
+  while (k.step()) {
+    ++n;
+    CHECK(k.blob(0) == "p042");
+    henvis::v1::DeliveryEvent d;
+    REQUIRE(d.ParseFromString(k.blob(1)));
+    CHECK(d.partition_key() == "p042");
+  }
+  CHECK(n == 2);
+}

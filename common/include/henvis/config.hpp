@@ -77,6 +77,12 @@ std::string key_from_file_or_dev_db(const std::string& field, const std::string&
                                     std::size_t min_bytes, bool dev, sqlite::Db& db,
                                     const std::function<std::optional<std::string>()>& kept,
                                     const std::function<void(const std::string&)>& keep);
+// The same, with the dev key kept under `secret_name` in `db`'s table
+// `secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)`, which the
+// service's migrations create (router, evaluation, intake).
+std::string key_from_file_or_dev_db(const std::string& field, const std::string& file,
+                                    std::size_t min_bytes, bool dev, sqlite::Db& db,
+                                    const std::string& secret_name);
 // What key_from_file_or_dev_db refuses, checked offline (`henvisctl config
 // check`): each key file `c` needs is named unless dev, and readable.
 // `config_dir` resolves relative paths. Returns what it checked ("" if none).

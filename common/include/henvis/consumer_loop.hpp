@@ -85,6 +85,9 @@ class ConsumerLoop {
   ConsumerLoop(std::string service, std::string db_path, std::string bootstrap,
                const Subscriptions& subs, outbox::Relay* relay, kafka::Health* health);
 
+  // Consume only these partitions of each topic (KafkaSettings.partitions:
+  // a partition-aligned instance); empty (the default) = all. Before run().
+  void own_partitions(std::vector<std::int32_t> partitions) { owned_ = std::move(partitions); }
   // Runs until `stop` is set; finishes the batch in hand first. Throws if a
   // batch keeps failing.
   void run(const std::atomic<bool>& stop);
@@ -126,6 +129,7 @@ class ConsumerLoop {
   std::function<void()> after_batch_;
   outbox::Relay* relay_;
   kafka::Health* health_;
+  std::vector<std::int32_t> owned_;  // empty = every partition
   http::Metrics* metrics_ = nullptr;
   prometheus::Histogram* batch_seconds_ = nullptr;
   std::atomic<bool> ready_{false};

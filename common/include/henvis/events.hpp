@@ -65,9 +65,12 @@ struct Contract<v1::OfferRecorded> : detail::FixedType {
   static constexpr const char* TOPIC = topics::OFFERS;
   static std::string type(const v1::OfferRecorded&) { return event_types::OFFER_RECORDED; }
   static bool accepts(std::string_view t) { return t == event_types::OFFER_RECORDED; }
-  // A yes by its referral (the referral's events stay in order); a no has none.
+  // A yes by its person's partition key (one person's referrals in one
+  // partition, in order; docs/decisions.md 25), or by its referral from a
+  // producer before that; a no has neither.
   static std::string key(const v1::OfferRecorded& m) {
-    return m.answer() == v1::ANSWER_YES ? m.referral_id() : m.offer_id();
+    if (m.answer() != v1::ANSWER_YES) return m.offer_id();
+    return m.partition_key().empty() ? m.referral_id() : m.partition_key();
   }
 };
 
@@ -76,7 +79,10 @@ struct Contract<v1::OfferWithdrawn> : detail::FixedType {
   static constexpr const char* TOPIC = topics::OFFERS;
   static std::string type(const v1::OfferWithdrawn&) { return event_types::OFFER_WITHDRAWN; }
   static bool accepts(std::string_view t) { return t == event_types::OFFER_WITHDRAWN; }
-  static std::string key(const v1::OfferWithdrawn& m) { return m.referral_id(); }
+  // The offer's key: a withdrawal follows its offer in the same partition.
+  static std::string key(const v1::OfferWithdrawn& m) {
+    return m.partition_key().empty() ? m.referral_id() : m.partition_key();
+  }
 };
 
 // "henvis.referral.<status>".
@@ -100,8 +106,9 @@ struct Contract<v1::ReferralStatusChanged> {
   }
 };
 
-// "henvis.delivery.<status>", keyed by recipient: a recipient's deliveries
-// stay in order.
+// "henvis.delivery.<status>", keyed by the referral's partition key (in the
+// partition of its offers, for the router instance that owns them), else by
+// recipient (Socialsøg's deliveries): one notification's deliveries stay in order.
 template <>
 struct Contract<v1::DeliveryEvent> : detail::FixedType {
   static constexpr const char* TOPIC = topics::DELIVERIES;
@@ -111,7 +118,9 @@ struct Contract<v1::DeliveryEvent> : detail::FixedType {
   static bool accepts(std::string_view t) {
     return detail::starts_with(t, event_types::DELIVERY_PREFIX);
   }
-  static std::string key(const v1::DeliveryEvent& m) { return m.recipient_id(); }
+  static std::string key(const v1::DeliveryEvent& m) {
+    return m.partition_key().empty() ? m.recipient_id() : m.partition_key();
+  }
 };
 
 template <>

@@ -180,8 +180,11 @@ class Consumer {
   Consumer& operator=(const Consumer&) = delete;
 
   // Looks up partition counts (retrying until the topics exist or
-  // `timeout_ms` passes, then throws) and assigns.
-  void assign(const std::vector<std::string>& topics, const Offsets& next_offsets, int timeout_ms);
+  // `timeout_ms` passes, then throws) and assigns every partition, or only
+  // the `owned` ones of each topic (partition-aligned instances; throws if
+  // one is missing or the topics' partition counts differ).
+  void assign(const std::vector<std::string>& topics, const Offsets& next_offsets, int timeout_ms,
+              const std::vector<std::int32_t>& owned = {});
   // Up to `max` messages, waiting at most `timeout_ms` for the first.
   std::vector<Message> poll_batch(std::size_t max, int timeout_ms);
   // Rewinds each partition to the given next offset (after a failed batch).

@@ -15,11 +15,13 @@ namespace henvis {
 // outbox inside the caller's transaction; returns its notification id. The
 // payload is a referral contact or an underretning notice. With a
 // `data_key`, the contact's person travels sealed under it
-// (henvis/data_keys.hpp), never in clear.
+// (henvis/data_keys.hpp), never in clear. `partition_key`: the referral's
+// (OfferRecorded.partition_key), for the notifier to key its deliveries with.
 std::string request_notification(sqlite::Db& db, const std::string& source,
                                  const std::string& recipient_id, v1::NotificationKind kind,
                                  const v1::ReferralContact& contact, const std::string& now,
-                                 const std::string& data_key = {});
+                                 const std::string& data_key = {},
+                                 const std::string& partition_key = {});
 std::string request_notification(sqlite::Db& db, const std::string& source,
                                  const std::string& recipient_id, v1::NotificationKind kind,
                                  const v1::UnderretningNotice& notice, const std::string& now);
