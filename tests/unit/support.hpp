@@ -14,11 +14,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include "henvis/config.hpp"
+#include "henvis/data_keys.hpp"
 #include "henvis/directory.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
@@ -157,5 +161,35 @@ inline bool csv_published_as(const std::string& got, const std::string& expected
   }
   return true;
 }
+
+// A key source as intake (data keys) or socialsog (underretning keys) would
+// answer: the keys it holds; a key that is absent is destroyed; `down`
+// stands for the service not answering. Counts single asks and batches.
+struct FakeKeySource final : data_keys::Source {
+  std::map<std::string, std::string> held;
+  bool down = false;
+  int asked = 0;
+  int batches = 0;
+  std::vector<std::string> last_batch;
+  std::optional<std::string> key(const std::string& id) override {
+    ++asked;
+    if (down) throw std::runtime_error("key source: connect: refused");
+    auto it = held.find(id);
+    if (it == held.end()) return std::nullopt;
+    return it->second;
+  }
+  // One request for many (POST /v1/internal/data-keys, /underretning-keys).
+  data_keys::Keys keys(const std::vector<std::string>& ids) override {
+    ++batches;
+    last_batch = ids;
+    if (down) throw std::runtime_error("key source: connect: refused");
+    data_keys::Keys out;
+    for (const auto& id : ids) {
+      auto it = held.find(id);
+      out[id] = it == held.end() ? std::nullopt : std::optional<std::string>(it->second);
+    }
+    return out;
+  }
+};
 
 }  // namespace henvis::test
