@@ -28,6 +28,7 @@
 #include "henvis/kafka.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/config.pb.h"
+#include "henvis/v1/socialsog.pb.h"
 
 namespace henvis::test {
 
@@ -191,5 +192,27 @@ struct FakeKeySource final : data_keys::Source {
     return out;
   }
 };
+
+// A severe incident (PH-G-GROV-VOLD, weight 6 in the default list) in
+// Herning (MVJ) of a father suspected, listing his child; both live in
+// Herning. No names.
+inline v1::Incident severe_incident(const std::string& id, const google::protobuf::Timestamp& when,
+                                    const std::string& father_cpr, const std::string& child_cpr) {
+  v1::Incident in;
+  in.set_incident_id(id);
+  in.set_journal_number("4100-84123-00042-24");
+  in.set_district_id("mvj");
+  *in.mutable_occurred_at() = when;
+  in.set_location_kommunekode(657);
+  in.add_offence_codes("PH-G-GROV-VOLD");
+  auto* p = in.add_involved();
+  p->set_role(v1::PERSON_ROLE_SUSPECT);
+  p->set_cpr(father_cpr);
+  p->set_home_kommunekode(657);
+  auto* c = p->add_children();
+  c->set_cpr(child_cpr);
+  c->set_home_kommunekode(657);
+  return in;
+}
 
 }  // namespace henvis::test

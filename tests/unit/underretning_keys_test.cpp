@@ -37,7 +37,6 @@ namespace v1 = henvis::v1;
 namespace ss = henvis::socialsog;
 namespace dk = henvis::data_keys;
 
-constexpr const char* SEVERE = "PH-G-GROV-VOLD";  // weight 6, severe in the default list
 constexpr const char* FATHER = "150580-1235";
 constexpr const char* CHILD = "010315-4123";
 constexpr const char* CHILD_NAME = "Lille Nøglesen";
@@ -79,24 +78,11 @@ bool holds_person(const std::string& bytes) {
   return false;
 }
 
-// A severe incident of the father, listing his child (both in Herning).
+// A severe incident of the father, listing his child (both in Herning), named.
 v1::Incident incident(const std::string& id) {
-  v1::Incident in;
-  in.set_incident_id(id);
-  in.set_journal_number("4100-84123-00042-24");
-  in.set_district_id("mvj");
-  *in.mutable_occurred_at() = ts("2024-05-20T21:00:00Z");
-  in.set_location_kommunekode(657);
-  in.add_offence_codes(SEVERE);
-  auto* p = in.add_involved();
-  p->set_role(v1::PERSON_ROLE_SUSPECT);
-  p->set_cpr(FATHER);
-  p->set_name(FATHER_NAME);
-  p->set_home_kommunekode(657);
-  auto* c = p->add_children();
-  c->set_cpr(CHILD);
-  c->set_name(CHILD_NAME);
-  c->set_home_kommunekode(657);
+  v1::Incident in = henvis::test::severe_incident(id, ts("2024-05-20T21:00:00Z"), FATHER, CHILD);
+  in.mutable_involved(0)->set_name(FATHER_NAME);
+  in.mutable_involved(0)->mutable_children(0)->set_name(CHILD_NAME);
   return in;
 }
 
