@@ -40,9 +40,14 @@ std::string request_notification(sqlite::Db& db, const std::string& source,
 
 std::string request_notification(sqlite::Db& db, const std::string& source,
                                  const std::string& recipient_id, v1::NotificationKind kind,
-                                 const v1::UnderretningNotice& notice, const std::string& now) {
+                                 const v1::UnderretningNotice& notice, const std::string& now,
+                                 const std::string& underretning_key) {
   v1::NotificationRequested n;
   *n.mutable_underretning() = notice;
+  if (!underretning_key.empty()) {
+    n.set_notification_id(new_uuid());
+    data_keys::seal_underretning(underretning_key, n.notification_id(), *n.mutable_underretning());
+  }
   return publish(db, source, n, recipient_id, kind, now);
 }
 

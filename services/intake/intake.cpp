@@ -186,15 +186,8 @@ void Intake::register_routes(http::Router& router) {
 http::Response Intake::data_keys(const http::Request& req) {
   v1::DataKeysRequest in;
   http::parse_json(req.body, in);
-  if (in.referral_ids().empty() ||
-      in.referral_ids_size() > static_cast<int>(data_keys::IntakeSource::MAX_BATCH))
-    throw http::Problem(400, "Bad Request", "the request has invalid fields",
-                        {{"referralIds", "must hold 1 to 500 referral ids"}});
-  for (const auto& id : in.referral_ids())
-    if (id.empty())
-      throw http::Problem(400, "Bad Request", "the request has invalid fields",
-                          {{"referralIds", "must not hold an empty id"}});
-  std::set<std::string> ids(in.referral_ids().begin(), in.referral_ids().end());
+  const std::set<std::string> ids =
+      data_keys::requested_ids(in.referral_ids(), "referralIds", "referral ids");
   v1::DataKeysResponse res;
   sqlite::Transaction tx(db_);
   for (const auto& id : ids) {

@@ -33,7 +33,7 @@ std::vector<http::FieldError> check_offer(const v1::OfferRequest& req, const Dir
 // the clock's.
 // A yes's OfferRecorded.partition_key: "p000".."p255", a bucket picked by a
 // keyed hash of the person's (normalised) CPR number under `secret`, so that
-// one person's referrals share a Kafka partition (docs/decisions.md 25).
+// one person's referrals share a Kafka partition (docs/decisions.md 24).
 std::string partition_key(const std::string& secret, const std::string& cpr);
 
 class Intake {

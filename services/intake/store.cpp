@@ -48,7 +48,7 @@ CREATE INDEX offers_referral ON offers(referral_id);
               access_log::migration_unix_ms() + access_log::MIGRATION_PERSON,
           // The access log, hash-chained and append-only (docs/decisions.md 23).
           access_log::migration_chain(),
-          // Partition-aligned instances (docs/decisions.md 25): a yes's Kafka
+          // Partition-aligned instances (docs/decisions.md 24): a yes's Kafka
           // key, which its withdrawal carries too; and, in a dev config only,
           // the secret it is derived with (intake.partition_key_file outside dev).
           R"sql(

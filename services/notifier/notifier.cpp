@@ -69,7 +69,7 @@ void emit_delivery(sqlite::Db& db, const Clock& clock, const std::string& notifi
   d.set_channel(channel);
   *d.mutable_at() = to_timestamp(clock.now());
   // Into the partition of the referral's offers, for the router instance
-  // that owns it (docs/decisions.md 25).
+  // that owns it (docs/decisions.md 24).
   if (!referral_id.empty()) d.set_partition_key(partition_keys::of(db, referral_id));
   events::emit(db, SOURCE, d);
 }
@@ -151,16 +151,45 @@ Applier::Applier(Directory directory, Settings settings, const Clock& clock)
     : directory_(std::move(directory)), settings_(std::move(settings)), clock_(&clock) {
   subs_.on(this, &Applier::on_requested)
       .around_batch([this](const auto& batch, sqlite::Db&) { fetch_keys(batch); },
-                    [this] { keys_.forget(); });
+                    [this] {
+                      keys_.forget();
+                      underretning_keys_.forget();
+                    });
 }
 
 void Applier::fetch_keys(const std::vector<kafka::Message>& batch) {
-  if (!keys_.configured()) return;
-  std::vector<std::string> ids;
-  for (const auto& n : events::of_type<v1::NotificationRequested>(batch))
+  if (!keys_.configured() && !underretning_keys_.configured()) return;
+  std::vector<std::string> ids, underretninger;
+  for (const auto& n : events::of_type<v1::NotificationRequested>(batch)) {
     if (n.referral().has_sealed_person() && !n.referral().referral_id().empty())
       ids.push_back(n.referral().referral_id());
-  keys_.fetch(ids);
+    if (n.underretning().has_sealed_persons() && !n.underretning().underretning_id().empty())
+      underretninger.push_back(n.underretning().underretning_id());
+  }
+  if (keys_.configured()) keys_.fetch(ids);
+  if (underretning_keys_.configured()) underretning_keys_.fetch(underretninger);
+}
+
+std::optional<v1::NotificationRequested> Applier::unseal_underretning(v1::NotificationRequested n) {
+  v1::UnderretningNotice& u = *n.mutable_underretning();
+  if (!u.has_sealed_persons()) return n;
+  if (u.underretning_id().empty()) throw Rejected("missing field underretning.underretning_id");
+  if (n.notification_id().empty()) throw Rejected("missing field notification_id");
+  if (u.sealed_persons().key_id() != u.underretning_id())
+    throw Rejected("field underretning.sealed_persons.key_id is not the underretning_id");
+  // Fetched for each batch and wiped after it, as the referrals' keys.
+  const std::optional<std::string> key = underretning_keys_.key(u.underretning_id());
+  if (!key) {
+    ++shredded_;
+    spdlog::info(
+        "underretning's key is gone, dropped notification_id={} underretning_id={}",
+        n.notification_id(), u.underretning_id());
+    return std::nullopt;
+  }
+  if (!data_keys::open_underretning(*key, n.notification_id(), u))
+    throw Rejected(
+        "field underretning.sealed_persons does not open under the underretning's key");
+  return n;
 }
 
 std::optional<v1::NotificationRequested> Applier::unseal(const v1::NotificationRequested& n) {
@@ -189,7 +218,8 @@ std::optional<v1::NotificationRequested> Applier::unseal(const v1::NotificationR
 }
 
 void Applier::on_requested(const v1::NotificationRequested& sealed, sqlite::Db& db) {
-  const std::optional<v1::NotificationRequested> opened = unseal(sealed);
+  std::optional<v1::NotificationRequested> opened = unseal(sealed);
+  if (opened) opened = unseal_underretning(std::move(*opened));
   if (!opened) return;
   const v1::NotificationRequested& n = *opened;
   if (n.notification_id().empty()) throw Rejected("missing field notification_id");

@@ -96,6 +96,9 @@ class Applier {
   // Where sealed persons' data keys come from (intake); without one, a
   // notification with a sealed person cannot be applied (retried).
   void use_data_keys(data_keys::Source* keys) { keys_.use(keys); }
+  // Where sealed underretninger's keys come from (socialsog); without one,
+  // a sealed UNDERRETNING notification cannot be applied (retried).
+  void use_underretning_keys(data_keys::Source* keys) { underretning_keys_.use(keys); }
   // Notifications whose data key was gone (dropped: the person was erased).
   std::uint64_t shredded() const { return shredded_.load(); }
 
@@ -104,9 +107,14 @@ class Applier {
   Settings settings_;
   const Clock* clock_;
   data_keys::BatchKeys keys_;  // the current batch's keys, wiped after it
+  data_keys::BatchKeys underretning_keys_{nullptr, "underretning_keys"};  // likewise
   std::atomic<std::uint64_t> shredded_{0};
   std::optional<v1::NotificationRequested> unseal(const v1::NotificationRequested& n);
-  // Before each batch: the keys of its sealed notifications, in one request.
+  // The UNDERRETNING notification with its persons opened (nothing when its
+  // key is gone); `n` as it is when they are not sealed.
+  std::optional<v1::NotificationRequested> unseal_underretning(v1::NotificationRequested n);
+  // Before each batch: the keys of its sealed notifications, in one request
+  // to each source (intake, socialsog).
   void fetch_keys(const std::vector<kafka::Message>& batch);
   void on_requested(const v1::NotificationRequested& n, sqlite::Db& db);
   Subscriptions subs_{"notifier"};  // last: its handlers use the members above

@@ -19,10 +19,14 @@ class NotifierService final : public henvis::Service {
                     &c.metrics),
         retention_(c.setup.database, c.setup.config.notifier(), c.clock, &c.metrics),
         keys_(data_keys::source_from(c.setup.config.data_keys(), c.setup.config_dir,
-                                     c.setup.config.dev())) {
+                                     c.setup.config.dev())),
+        underretning_keys_(data_keys::source_from(c.setup.config.underretning_keys(),
+                                                  c.setup.config_dir, c.setup.config.dev())) {
     applier_.use_data_keys(keys_.get());
+    applier_.use_underretning_keys(underretning_keys_.get());
     c.metrics.counter_reading("henvis_notifier_shredded_events_total",
-                              "Notifications dropped because their data key was destroyed",
+                              "Notifications dropped because their data key (a referral's or "
+                              "an underretning's) was destroyed",
                               [this] { return static_cast<double>(applier_.shredded()); });
   }
   void routes(http::Router& r) override { api_.register_routes(r); }
@@ -39,6 +43,7 @@ class NotifierService final : public henvis::Service {
   Dispatcher dispatcher_;
   InboxRetention retention_;
   std::unique_ptr<data_keys::Source> keys_;
+  std::unique_ptr<data_keys::Source> underretning_keys_;
 };
 }  // namespace
 

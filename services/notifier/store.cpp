@@ -69,7 +69,7 @@ ALTER TABLE inbox ADD COLUMN underretning BLOB;
           access_log::MIGRATION_PERSON,
           // The access log hash-chained and append-only (docs/decisions.md 23).
           access_log::migration_chain(),
-          // Partition-aligned routers (docs/decisions.md 25): the Kafka key a
+          // Partition-aligned routers (docs/decisions.md 24): the Kafka key a
           // referral's deliveries carry, from its notifications.
           partition_keys::MIGRATION};
 }

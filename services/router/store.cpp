@@ -301,7 +301,7 @@ CREATE TABLE shredded_offers (referral_id TEXT PRIMARY KEY);
 )sql",
           // The access log hash-chained and append-only (docs/decisions.md 23).
           access_log::migration_chain(),
-          // Partition-aligned instances (docs/decisions.md 25): the Kafka key
+          // Partition-aligned instances (docs/decisions.md 24): the Kafka key
           // of a referral's offer, which its notifications pass on to their
           // deliveries.
           partition_keys::MIGRATION};

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "henvis/access_log.hpp"
+#include "henvis/data_keys.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/paging.hpp"
 #include "henvis/validate.hpp"
@@ -176,6 +177,36 @@ void Api::register_routes(http::Router& router) {
   router.add("POST", "/v1/underretninger/{id}/forwarding", {v1::ROLE_COORDINATOR},
              [this](http::Request& r) { return forwarding(r); });
   access_log::add_routes(router, db_);
+  router.add("POST", "/v1/internal/underretning-keys", {v1::ROLE_SERVICE},
+             [this](http::Request& r) { return underretning_keys(r); });
+}
+
+// The notifier's whole batch in one request and one transaction
+// (docs/decisions.md 22): each key handed out is one access-log row.
+http::Response Api::underretning_keys(const http::Request& req) {
+  return answering([&] {
+    if (req.principal.scope != "notifier")
+      return http::problem(403, "Forbidden", "only the notifier fetches underretning keys");
+    const auto in = body_of<v1::UnderretningKeysRequest>(req);
+    const std::set<std::string> ids =
+        data_keys::requested_ids(in.underretning_ids(), "underretningIds", "underretning ids");
+    v1::UnderretningKeysResponse res;
+    sqlite::Transaction tx(db_);
+    for (const auto& id : ids) {
+      std::optional<std::string> key = store::find_underretning_key(db_, id);
+      if (!key) {
+        *(store::persons_erased(db_, id) ? res.add_destroyed() : res.add_unknown()) = id;
+        continue;
+      }
+      // The key opens the children's and adults' data: a disclosure.
+      access_log::record(db_, req.principal, id, "data_key");
+      auto* k = res.add_keys();
+      k->set_underretning_id(id);
+      k->set_key(std::move(*key));
+    }
+    tx.commit();
+    return http::json(200, res);
+  });
 }
 
 http::Response Api::post_scan(const http::Request& req) {

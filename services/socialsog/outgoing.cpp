@@ -1,11 +1,13 @@
 // What socialsog sends about its underretninger (outgoing.hpp).
 #include "outgoing.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "henvis/events.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/notifications.hpp"
+#include "store.hpp"
 
 namespace henvis::socialsog {
 
@@ -57,7 +59,13 @@ void emit_event(sqlite::Db& db, const v1::UnderretningView& v, const std::string
 std::string request_notification(sqlite::Db& db, const std::string& recipient_id,
                                  v1::NotificationKind kind, const v1::UnderretningNotice& notice,
                                  sqlite::Instant now) {
-  return henvis::request_notification(db, SOURCE, recipient_id, kind, notice, rfc3339(now));
+  // Children and adults travel sealed under the underretning's key
+  // (docs/decisions.md 22); a notice without them (RECEIPT_MISSED) in clear.
+  const bool persons = !notice.children().empty() || !notice.adults().empty() ||
+                       std::any_of(notice.incidents().begin(), notice.incidents().end(),
+                                   [](const auto& i) { return !i.adults().empty(); });
+  const std::string key = persons ? store::underretning_key(db, notice.underretning_id()) : "";
+  return henvis::request_notification(db, SOURCE, recipient_id, kind, notice, rfc3339(now), key);
 }
 
 }  // namespace henvis::socialsog

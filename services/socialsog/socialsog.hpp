@@ -212,6 +212,8 @@ class Api {
   http::Response get_underretning(const http::Request& req);
   http::Response list_scans(const http::Request& req);
   http::Response forwarding(const http::Request& req);
+  // POST /v1/internal/underretning-keys (the notifier's service token).
+  http::Response underretning_keys(const http::Request& req);
 
  private:
   // The underretning `req` names if the principal may see it, with the

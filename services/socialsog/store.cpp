@@ -9,6 +9,7 @@
 
 #include "henvis/access_log.hpp"
 #include "henvis/consumer_loop.hpp"
+#include "henvis/data_keys.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/outbox.hpp"
 #include "socialsog.hpp"
@@ -155,6 +156,17 @@ constexpr const char* PERSONS_ERASED = R"sql(
 ALTER TABLE underretninger ADD COLUMN persons_erased_at INTEGER;
 )sql";
 
+// Migration 8: each underretning's key (docs/decisions.md 22). Its children
+// and adults travel on henvis.notifications.v1 sealed under it; the key never
+// leaves socialsog but to the notifier, and retention deletes it with the
+// persons, so every copy in Kafka becomes unreadable.
+constexpr const char* UNDERRETNING_KEYS = R"sql(
+CREATE TABLE underretning_keys (
+  underretning_id TEXT PRIMARY KEY,
+  key BLOB NOT NULL
+);
+)sql";
+
 }  // namespace
 
 std::vector<std::string> migrations() {
@@ -165,7 +177,7 @@ std::vector<std::string> migrations() {
           instants_to_unix_ms(), HISTORY_AND_FORWARDING,
           std::string(access_log::MIGRATION_PERSON) + PERSONS, PERSONS_ERASED,
           // The access log hash-chained and append-only (docs/decisions.md 23).
-          access_log::migration_chain()};
+          access_log::migration_chain(), UNDERRETNING_KEYS};
 }
 
 namespace store {
@@ -201,6 +213,13 @@ constexpr std::string_view STRIP_UNDERRETNING =
 constexpr std::string_view STRIP_RESPONSES =
     "UPDATE underretning_responses SET note = NULL WHERE underretning_id = ?";
 constexpr std::string_view ERASE_NOTIFIED = "DELETE FROM notified WHERE underretning_id = ?";
+constexpr std::string_view ERASE_KEY = "DELETE FROM underretning_keys WHERE underretning_id = ?";
+constexpr std::string_view ADD_KEY =
+    "INSERT OR IGNORE INTO underretning_keys(underretning_id, key) VALUES (?,?)";
+constexpr std::string_view FIND_KEY =
+    "SELECT key FROM underretning_keys WHERE underretning_id = ?";
+constexpr std::string_view PERSONS_ERASED_OF =
+    "SELECT persons_erased_at IS NOT NULL FROM underretninger WHERE underretning_id = ?";
 constexpr std::string_view LAST_INCIDENT_SEQ = "SELECT coalesce(max(seq), 0) FROM incidents";
 constexpr std::string_view INCIDENTS_RECEIVED =
     "SELECT incident_id FROM incidents WHERE seq > ? AND seq <= ? ORDER BY seq";
@@ -416,8 +435,31 @@ int erase_underretning_persons(sqlite::Db& db, Instant horizon, Instant now) {
     strip->bind_blob(1, notice.SerializeAsString()).bind(2, now).bind(3, id).run();
     db.query(STRIP_RESPONSES)->bind(1, id).run();
     db.query(ERASE_NOTIFIED)->bind(1, id).run();
+    db.query(ERASE_KEY)->bind(1, id).run();
   }
   return static_cast<int>(due.size());
+}
+
+std::string underretning_key(sqlite::Db& db, const std::string& underretning_id) {
+  if (auto key = find_underretning_key(db, underretning_id)) return *key;
+  std::string key = data_keys::new_key();
+  auto q = db.query(ADD_KEY);
+  q->bind(1, underretning_id).bind_blob(2, key).run();
+  return key;
+}
+
+std::optional<std::string> find_underretning_key(sqlite::Db& db,
+                                                 const std::string& underretning_id) {
+  auto q = db.query(FIND_KEY);
+  q->bind(1, underretning_id);
+  if (!q->step()) return std::nullopt;
+  return q->blob(0);
+}
+
+bool persons_erased(sqlite::Db& db, const std::string& underretning_id) {
+  auto q = db.query(PERSONS_ERASED_OF);
+  q->bind(1, underretning_id);
+  return q->step() && q->i64(0) != 0;
 }
 
 std::int64_t last_incident_seq(sqlite::Db& db) {

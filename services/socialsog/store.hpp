@@ -57,8 +57,19 @@ int erase_incidents_before(sqlite::Db& db, Instant horizon);
 // Retention: erases the persons of the underretninger created before
 // `horizon` that still hold them: the children and adults of each notice,
 // the record of which child was notified about which incident, and the
-// free-text notes; marks them erased at `now`. Returns how many.
+// free-text notes, and its key (underretning_keys: its sealed persons in
+// Kafka cannot be opened any more); marks them erased at `now`. Returns how
+// many.
 int erase_underretning_persons(sqlite::Db& db, Instant horizon, Instant now);
+
+// Underretning keys (docs/decisions.md 22). The key of an underretning, made
+// (32 random bytes) and stored on first use. In a transaction.
+std::string underretning_key(sqlite::Db& db, const std::string& underretning_id);
+// The stored key, or nothing (never made, or destroyed by retention).
+std::optional<std::string> find_underretning_key(sqlite::Db& db,
+                                                 const std::string& underretning_id);
+// Whether the underretning exists and its persons were erased (retention).
+bool persons_erased(sqlite::Db& db, const std::string& underretning_id);
 
 // The highest ingest number stored (0 when the window is empty).
 std::int64_t last_incident_seq(sqlite::Db& db);

@@ -2,10 +2,13 @@
 
 #include "real_kafka.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -210,9 +213,36 @@ std::string data_keys_config(const fs::path& dir, const std::string& service, in
          "\" token_file: \"" + token.string() + "\"" + ca + " }\n";
 }
 
+std::string underretning_keys_config(const fs::path& dir, const std::string& service,
+                                     int socialsog_port) {
+  if (service != "notifier" || socialsog_port == 0) return "";
+  const fs::path token = dir / (service + "-data-key-token");
+  std::ofstream(token) << service_token(service) << "\n";
+  const std::string scheme = tls_ca() ? "https" : "http";
+  const std::string ca = tls_ca() ? " ca_file: \"" + tls_ca()->ca() + "\"" : "";
+  return "\nunderretning_keys { socialsog_url: \"" + scheme +
+         "://127.0.0.1:" + std::to_string(socialsog_port) + "\" token_file: \"" + token.string() +
+         "\"" + ca + " }\n";
+}
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+  ::close(fd);
+  if (!ok) throw std::runtime_error("no free port");
+  return ntohs(a.sin_port);
+}
+
 namespace {
 // Outside dev the router's person key, the evaluation's cell key and
-// intake's partition key must be files (docs/decisions.md 23, 25): `extra`
+// intake's partition key must be files (docs/decisions.md 23, 24): `extra`
 // with a key file written into `dir` and named in the service's settings
 // block (that block added if absent).
 std::string with_key_file(const fs::path& dir, const std::string& service, std::string extra) {
@@ -281,7 +311,7 @@ void Stack::start_web(const fs::path& assets_dir, const std::string& extra,
                       const std::string& delegation_token) {
   std::map<std::string, std::string> urls;
   for (const auto& [service, port] : ports_)
-    if (service != "web" && service != "devbroker")
+    if (service != "web" && service != "devbroker" && procs_.count(service))
       urls[service] = (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port);
   for (const auto& [service, url] : upstreams) urls[service] = url;
   std::ofstream(dir_ / "web-token") << delegation_token << "\n";
@@ -332,9 +362,13 @@ std::string Stack::bootstrap() const {
 
 void Stack::start(const std::string& s) {
   const auto intake = ports_.find("intake");
-  if (const auto keys = data_keys_config(dir_, s, intake == ports_.end() ? 0 : intake->second);
-      !keys.empty())
-    write_service_config(dir_, s, extra_config_[s] + keys);
+  // The notifier fetches underretning keys from socialsog: socialsog's port
+  // is chosen now if socialsog has not started yet (it starts on it later).
+  if (s == "notifier" && !ports_.count("socialsog")) ports_["socialsog"] = free_port();
+  const std::string keys =
+      data_keys_config(dir_, s, intake == ports_.end() ? 0 : intake->second) +
+      underretning_keys_config(dir_, s, s == "notifier" ? ports_.at("socialsog") : 0);
+  if (!keys.empty()) write_service_config(dir_, s, extra_config_[s] + keys);
   procs_.erase(s);
   procs_[s] = start_service(dir_, s, ports_[s], READY_TIMEOUT);
 }
@@ -348,6 +382,24 @@ int Stack::stop(const std::string& s) { return procs_.at(s)->stop(); }
 
 double Stack::metric(const std::string& s, const std::string& name) {
   return testing::metric(ports_.at(s), name);
+}
+
+std::vector<kafka::Message> every_henvis_message(Stack& s) {
+  std::vector<kafka::Message> all;
+  for (const auto& t : kafka::list_topics(s.bootstrap(), 10000)) {
+    if (t.name.rfind("henvis.", 0) != 0 || t.messages == 0) continue;
+    kafka::Consumer c(s.bootstrap(), "it-every-message-" + new_uuid());
+    c.assign({t.name}, {}, 10000);
+    std::size_t n = 0;
+    REQUIRE(eventually([&] {
+      for (auto& m : c.poll_batch(500, 200)) {
+        all.push_back(std::move(m));
+        ++n;
+      }
+      return n >= static_cast<std::size_t>(t.messages);
+    }));
+  }
+  return all;
 }
 
 v1::Inbox inbox(Stack& s, const std::string& token) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../test_ca.hpp"
+#include "henvis/kafka.hpp"
 #include "henvis/v1/api.pb.h"
 
 namespace henvis::testing {
@@ -120,6 +121,12 @@ std::string service_token(const std::string& service);
 // `data_keys { }` config block (its token in a file in `dir`); "" otherwise.
 std::string data_keys_config(const std::filesystem::path& dir, const std::string& service,
                              int intake_port);
+// For the notifier: the `underretning_keys { }` block at socialsog's port
+// (its token in a file in `dir`); "" for the other services.
+std::string underretning_keys_config(const std::filesystem::path& dir, const std::string& service,
+                                     int socialsog_port);
+// A TCP port on 127.0.0.1 free at the time of the call (the kernel's choice).
+int free_port();
 
 // Writes dir/<service>.textproto for a test stack: loopback, port 0 (the
 // service binds a free port itself), its database in `dir`, the dev
@@ -182,6 +189,10 @@ class Stack {
 
 // The whole inbox of `token`'s recipient (GET /v1/inbox?all=true, every page); 200 required.
 v1::Inbox inbox(Stack& s, const std::string& token);
+
+// Every message now on every henvis.* topic of the stack's broker (the DLQs
+// included), raw: what the crypto-shredding tests grep for clear values.
+std::vector<kafka::Message> every_henvis_message(Stack& s);
 
 // A JSON body for POST /v1/offers.
 std::string offer_json(const std::string& offer_id, int kommunekode, bool yes,

@@ -151,3 +151,53 @@ TEST_CASE(
   CHECK(log.find("centre-without-scope") != std::string::npos);
   CHECK(log.find(hash) == std::string::npos);
 }
+
+TEST_CASE("henvisctl config check checks the notifier's key sources as the notifier would",
+          "[integration][henvisctl][config]") {
+  Stack s;
+  std::ofstream(s.dir() / "token") << "dev-service-notifier\n";
+  const auto notifier = [&](const std::string& name, const std::string& extra) {
+    std::ofstream(s.dir() / name) << "service: \"notifier\"\n"
+                                  << "kafka { bootstrap_file: \"bootstrap.txt\" }\n"
+                                  << "database: \"notifier.db\"\n"
+                                  << "directory_file: \"" << (DEV / "directory.textproto").string()
+                                  << "\"\n"
+                                  << "tokens_file: \"" << (DEV / "tokens.textproto").string()
+                                  << "\"\n"
+                                  << extra;
+    return (s.dir() / name).string();
+  };
+  // Given a dev notifier fetching underretning keys over http
+  const auto dev = notifier("dev.textproto",
+                            "dev: true\nunderretning_keys { socialsog_url: "
+                            "\"http://127.0.0.1:8083\" token_file: \"token\" }\n");
+  // When checked / Then it is ok and says where the keys come from
+  auto ok = henvisctl(s.dir(), "config check " + dev);
+  INFO(ok.err);
+  CHECK(ok.status == 0);
+  CHECK(ok.out.find("underretning keys from socialsog") != std::string::npos);
+
+  // Given a block without its token file, and one whose token file is missing
+  const auto http = notifier("http.textproto",
+                             "dev: true\nunderretning_keys { socialsog_url: "
+                             "\"http://127.0.0.1:8083\" }\n");
+  auto half = henvisctl(s.dir(), "config check " + http);
+  // Then each fails naming the block
+  CHECK(half.status != 0);
+  CHECK(half.err.find("underretning_keys needs both socialsog_url and token_file") !=
+        std::string::npos);
+  const auto missing = notifier("missing.textproto",
+                                "dev: true\nunderretning_keys { socialsog_url: "
+                                "\"http://127.0.0.1:8083\" token_file: \"no-such-token\" }\n");
+  auto gone = henvisctl(s.dir(), "config check " + missing);
+  CHECK(gone.status != 0);
+  CHECK(gone.err.find("underretning_keys.token_file") != std::string::npos);
+
+  // Given the block in another service's config / Then it is refused
+  std::ofstream(s.dir() / "router.textproto")
+      << slurp(s.dir() / "dev.textproto").replace(0, std::string("service: \"notifier\"").size(),
+                                                  "service: \"router\"");
+  auto router = henvisctl(s.dir(), "config check " + (s.dir() / "router.textproto").string());
+  CHECK(router.status != 0);
+  CHECK(router.err.find("underretning_keys is read by the notifier only") != std::string::npos);
+}

@@ -1,5 +1,5 @@
 // Partition-aligned router instances (issue 13 item 5, DESIGN.md "Scale",
-// docs/decisions.md 25): two routers, each owning half of the partitions
+// docs/decisions.md 24): two routers, each owning half of the partitions
 // (KafkaSettings.partitions) with its own database, hold and produce exactly
 // what one router holds and produces for the same offers and withdrawals,
 // repeat-offender counts included; one instance down stops only its own

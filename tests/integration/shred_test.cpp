@@ -46,25 +46,6 @@ std::string offer_body(const Someone& p) {
   return j;
 }
 
-// Every message now on every henvis.* topic (the DLQs included), raw.
-std::vector<kafka::Message> every_message(Stack& s) {
-  std::vector<kafka::Message> all;
-  for (const auto& t : kafka::list_topics(s.bootstrap(), 10000)) {
-    if (t.name.rfind("henvis.", 0) != 0 || t.messages == 0) continue;
-    kafka::Consumer c(s.bootstrap(), "it-shred-" + new_uuid());
-    c.assign({t.name}, {}, 10000);
-    std::size_t n = 0;
-    REQUIRE(eventually([&] {
-      for (auto& m : c.poll_batch(500, 200)) {
-        all.push_back(std::move(m));
-        ++n;
-      }
-      return n >= static_cast<std::size_t>(t.messages);
-    }));
-  }
-  return all;
-}
-
 // Where a message holds `text` in clear ("" if nowhere).
 std::string clear_in(const kafka::Message& m, const std::string& text) {
   if (m.payload.find(text) != std::string::npos) return "payload";
@@ -165,10 +146,10 @@ TEST_CASE(
   REQUIRE(gone.first == 200);
   const std::string kept_key = kept.second, gone_key = gone.second;
 
-  produce_moved_copy(s, every_message(s), referral[GONE.offer_id]);
+  produce_moved_copy(s, every_henvis_message(s), referral[GONE.offer_id]);
   REQUIRE(
       eventually([&] { return s.metric("router", "henvis_consumer_dead_lettered_total") >= 1; }));
-  auto all = every_message(s);
+  auto all = every_henvis_message(s);
   check_nothing_in_clear(all);
   // The offer and the centre's notification of each open with its key.
   CHECK(opened(all, referral[GONE.offer_id], gone_key) == 2);
@@ -204,7 +185,7 @@ TEST_CASE(
   CHECK(
       eventually([&] { return read_all_databases(s.dir()).find(gone_key) == std::string::npos; }));
   CHECK(read_all_databases(s.dir()).find(kept_key) != std::string::npos);
-  all = every_message(s);
+  all = every_henvis_message(s);
   check_nothing_in_clear(all);
   CHECK(data_key(s, referral[KEPT.offer_id]) == std::make_pair(200, kept_key));
   CHECK(opened(all, referral[KEPT.offer_id], kept_key) == 2);

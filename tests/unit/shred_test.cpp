@@ -36,35 +36,7 @@ henvis::v1::Person person() {
   return p;
 }
 
-// A data-key source as intake would answer: the keys it holds; a key that is
-// absent is withdrawn; `down` stands for intake not answering.
-struct FakeSource final : dk::Source {
-  std::map<std::string, std::string> held;
-  bool down = false;
-  int asked = 0;
-  std::optional<std::string> key(const std::string& referral_id) override {
-    ++asked;
-    if (down) throw std::runtime_error("intake data key: connect: refused");
-    auto it = held.find(referral_id);
-    if (it == held.end()) return std::nullopt;
-    return it->second;
-  }
-  // One request for many (intake's POST /v1/internal/data-keys).
-  int batches = 0;
-  std::vector<std::string> last_batch;
-  dk::Keys keys(const std::vector<std::string>& referral_ids) override {
-    ++batches;
-    last_batch = referral_ids;
-    if (down) throw std::runtime_error("intake data keys: connect: refused");
-    dk::Keys out;
-    for (const auto& id : referral_ids) {
-      auto it = held.find(id);
-      out[id] = it == held.end() ? std::nullopt : std::optional<std::string>(it->second);
-    }
-    return out;
-  }
-};
-
+using FakeSource = henvis::test::FakeKeySource;
 using henvis::test::message;
 
 // A yes for Herning (657) as intake sends it: the person sealed under `key`.

@@ -30,7 +30,6 @@ namespace v1 = henvis::v1;
 namespace ss = henvis::socialsog;
 using namespace std::chrono_literals;
 
-constexpr const char* SEVERE = "PH-G-GROV-VOLD";  // weight 6, severe in the default list
 constexpr const char* FATHER = "150580-1235";
 constexpr const char* CHILD = "010315-4123";
 
@@ -40,21 +39,7 @@ std::chrono::system_clock::time_point at(const std::string& s) {
 
 // A severe incident of the father, listing his child (both living in Herning).
 v1::Incident incident(const std::string& id, const google::protobuf::Timestamp& when) {
-  v1::Incident in;
-  in.set_incident_id(id);
-  in.set_journal_number("4100-84123-00042-24");
-  in.set_district_id("mvj");
-  *in.mutable_occurred_at() = when;
-  in.set_location_kommunekode(657);
-  in.add_offence_codes(SEVERE);
-  auto* p = in.add_involved();
-  p->set_role(v1::PERSON_ROLE_SUSPECT);
-  p->set_cpr(FATHER);
-  p->set_home_kommunekode(657);
-  auto* c = p->add_children();
-  c->set_cpr(CHILD);
-  c->set_home_kommunekode(657);
-  return in;
+  return henvis::test::severe_incident(id, when, FATHER, CHILD);
 }
 
 henvis::kafka::Message message(const v1::Incident& in) {

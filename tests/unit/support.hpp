@@ -14,16 +14,21 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include "henvis/config.hpp"
+#include "henvis/data_keys.hpp"
 #include "henvis/directory.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/v1/config.pb.h"
+#include "henvis/v1/socialsog.pb.h"
 
 namespace henvis::test {
 
@@ -156,6 +161,58 @@ inline bool csv_published_as(const std::string& got, const std::string& expected
     }
   }
   return true;
+}
+
+// A key source as intake (data keys) or socialsog (underretning keys) would
+// answer: the keys it holds; a key that is absent is destroyed; `down`
+// stands for the service not answering. Counts single asks and batches.
+struct FakeKeySource final : data_keys::Source {
+  std::map<std::string, std::string> held;
+  bool down = false;
+  int asked = 0;
+  int batches = 0;
+  std::vector<std::string> last_batch;
+  std::optional<std::string> key(const std::string& id) override {
+    ++asked;
+    if (down) throw std::runtime_error("key source: connect: refused");
+    auto it = held.find(id);
+    if (it == held.end()) return std::nullopt;
+    return it->second;
+  }
+  // One request for many (POST /v1/internal/data-keys, /underretning-keys).
+  data_keys::Keys keys(const std::vector<std::string>& ids) override {
+    ++batches;
+    last_batch = ids;
+    if (down) throw std::runtime_error("key source: connect: refused");
+    data_keys::Keys out;
+    for (const auto& id : ids) {
+      auto it = held.find(id);
+      out[id] = it == held.end() ? std::nullopt : std::optional<std::string>(it->second);
+    }
+    return out;
+  }
+};
+
+// A severe incident (PH-G-GROV-VOLD, weight 6 in the default list) in
+// Herning (MVJ) of a father suspected, listing his child; both live in
+// Herning. No names.
+inline v1::Incident severe_incident(const std::string& id, const google::protobuf::Timestamp& when,
+                                    const std::string& father_cpr, const std::string& child_cpr) {
+  v1::Incident in;
+  in.set_incident_id(id);
+  in.set_journal_number("4100-84123-00042-24");
+  in.set_district_id("mvj");
+  *in.mutable_occurred_at() = when;
+  in.set_location_kommunekode(657);
+  in.add_offence_codes("PH-G-GROV-VOLD");
+  auto* p = in.add_involved();
+  p->set_role(v1::PERSON_ROLE_SUSPECT);
+  p->set_cpr(father_cpr);
+  p->set_home_kommunekode(657);
+  auto* c = p->add_children();
+  c->set_cpr(child_cpr);
+  c->set_home_kommunekode(657);
+  return in;
 }
 
 }  // namespace henvis::test

@@ -5,10 +5,12 @@
 // settings); a directory, tokens, users (henvis-web) or Socialsøg settings
 // file given on its own is recognised and checked as what it is.
 #include <optional>
+#include <stdexcept>
 
 #include "channels.hpp"  // henvis_notifier
 #include "henvis/auth.hpp"
 #include "henvis/config.hpp"
+#include "henvis/data_keys.hpp"
 #include "henvis/directory.hpp"
 #include "henvis/v1/config.pb.h"
 #include "henvis/v1/socialsog.pb.h"
@@ -50,10 +52,17 @@ std::string check_service_config(const Context& c, const std::string& path) {
     more += ", kafka " + cfg.kafka().security_protocol();
   if (!kafka_props.empty())
     more += ", " + std::to_string(kafka_props.size()) + " kafka properties checked";
+  // The key sources, as the service builds them at start: URL scheme (https
+  // outside dev), token file, CA file (docs/decisions.md 22).
+  if (data_keys::source_from(cfg.data_keys(), dir, cfg.dev())) more += ", data keys from intake";
+  if (cfg.has_underretning_keys() && cfg.service() != "notifier")
+    throw std::invalid_argument("underretning_keys is read by the notifier only");
+  if (data_keys::source_from(cfg.underretning_keys(), dir, cfg.dev()))
+    more += ", underretning keys from socialsog";
   if (cfg.service() == "notifier") {
     // Channels per recipient, webhook secret files; creates nothing.
     notifier::Settings(d, cfg, dir, /*create_dirs=*/false);
-    more = ", recipients' channels";
+    more += ", recipients' channels";
   } else if (cfg.service() == "socialsog") {
     std::string used;
     const auto s = socialsog::load_settings("", dir, &used);

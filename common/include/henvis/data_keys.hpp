@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -31,6 +32,21 @@ std::string new_key();
 std::string offer_ad(const std::string& offer_id, const std::string& referral_id);
 std::string notification_ad(const std::string& notification_id, const std::string& referral_id);
 
+// The associated data of an UNDERRETNING notification's sealed persons.
+std::string underretning_ad(const std::string& notification_id,
+                            const std::string& underretning_id);
+
+// `plain` sealed under `key` (KEY_BYTES) for `ad`: a fresh random nonce and
+// the ciphertext (with its tag).
+struct SealedBytes {
+  std::string nonce, ciphertext;
+};
+SealedBytes seal_bytes(const std::string& key, const std::string& plain, const std::string& ad);
+// The plain bytes, or nothing when they do not open under `key` and `ad`.
+// The caller wipes them (sodium_memzero) when done.
+std::optional<std::string> open_bytes(const std::string& key, const SealedBytes& sealed,
+                                      const std::string& ad);
+
 // `person` sealed under `key` (KEY_BYTES) for the event named by `ad`.
 v1::SealedPerson seal(const std::string& key, const std::string& key_id, const v1::Person& person,
                       const std::string& ad);
@@ -39,7 +55,25 @@ v1::SealedPerson seal(const std::string& key, const std::string& key_id, const v
 std::optional<v1::Person> open(const std::string& key, const v1::SealedPerson& sealed,
                                const std::string& ad);
 
-// Referral id -> its key, or nothing when the key is gone.
+// An underretning notice as it travels on henvis.notifications.v1: its
+// children, adults and incidents' adults moved into `sealed_persons` under
+// `key` (the clear fields emptied).
+void seal_underretning(const std::string& key, const std::string& notification_id,
+                       v1::UnderretningNotice& notice);
+// The sealed persons opened back into the notice (and `sealed_persons`
+// cleared); false, with the notice unchanged, when they do not open.
+bool open_underretning(const std::string& key, const std::string& notification_id,
+                       v1::UnderretningNotice& notice);
+
+// The distinct ids of a batched key request (intake's POST
+// /v1/internal/data-keys, socialsog's /v1/internal/underretning-keys):
+// throws a 400 http::Problem naming `field` ("referralIds") unless it holds
+// 1 to MAX_BATCH_IDS ids, none empty; `what` names them ("referral ids").
+inline constexpr std::size_t MAX_BATCH_IDS = 500;
+std::set<std::string> requested_ids(const google::protobuf::RepeatedPtrField<std::string>& ids,
+                                    const std::string& field, const std::string& what);
+
+// Referral (or underretning) id -> its key, or nothing when the key is gone.
 using Keys = std::map<std::string, std::optional<std::string>>;
 
 // Where a consumer gets a referral's data key.
@@ -55,23 +89,43 @@ class Source {
   virtual Keys keys(const std::vector<std::string>& referral_ids);
 };
 
-// Fetches keys from intake's GET /v1/internal/data-keys/{referralId} with a
-// ROLE_SERVICE token (DataKeySettings).
-class IntakeSource final : public Source {
- public:
-  // `ca_file`: with an https URL, the CA intake's certificate must lead to
-  // ("" = the system trust store).
-  IntakeSource(const std::string& intake_url, std::string token, std::string ca_file = "");
-  std::optional<std::string> key(const std::string& referral_id) override;
-  // POST /v1/internal/data-keys, MAX_BATCH ids per request.
-  Keys keys(const std::vector<std::string>& referral_ids) override;
-  static constexpr std::size_t MAX_BATCH = 500;
-
- private:
+// A service that hands out keys over HTTP(S) to a ROLE_SERVICE token.
+class HttpSource : public Source {
+ protected:
+  // `url`: http(s)://host:port without a path (`setting` names it in the
+  // error); `ca_file`: with an https URL, the CA the service's certificate
+  // must lead to ("" = the system trust store).
+  HttpSource(const std::string& url, const std::string& setting, std::string token,
+             std::string ca_file);
   std::string host_, port_;
   bool tls_ = false;  // https
   std::string token_;
   std::string ca_file_;
+};
+
+// Fetches keys from intake's GET /v1/internal/data-keys/{referralId} with a
+// ROLE_SERVICE token (DataKeySettings).
+class IntakeSource final : public HttpSource {
+ public:
+  IntakeSource(const std::string& intake_url, std::string token, std::string ca_file = "")
+      : HttpSource(intake_url, "data_keys.intake_url", std::move(token), std::move(ca_file)) {}
+  std::optional<std::string> key(const std::string& referral_id) override;
+  // POST /v1/internal/data-keys, MAX_BATCH ids per request.
+  Keys keys(const std::vector<std::string>& referral_ids) override;
+  static constexpr std::size_t MAX_BATCH = MAX_BATCH_IDS;
+};
+
+// Fetches underretning keys from socialsog's POST
+// /v1/internal/underretning-keys with the notifier's ROLE_SERVICE token
+// (UnderretningKeySettings).
+class SocialsogSource final : public HttpSource {
+ public:
+  SocialsogSource(const std::string& socialsog_url, std::string token, std::string ca_file = "")
+      : HttpSource(socialsog_url, "underretning_keys.socialsog_url", std::move(token),
+                   std::move(ca_file)) {}
+  std::optional<std::string> key(const std::string& underretning_id) override;
+  Keys keys(const std::vector<std::string>& underretning_ids) override;
+  static constexpr std::size_t MAX_BATCH = MAX_BATCH_IDS;
 };
 
 // The keys one consumer batch needs, fetched with one keys() call before the
@@ -81,7 +135,10 @@ class IntakeSource final : public Source {
 // not announce.
 class BatchKeys {
  public:
-  explicit BatchKeys(Source* source = nullptr) : source_(source) {}
+  // `block`: the config block that names the source, for the error when an
+  // event is sealed and none is configured.
+  explicit BatchKeys(Source* source = nullptr, std::string block = "data_keys")
+      : source_(source), block_(std::move(block)) {}
   BatchKeys(const BatchKeys&) = delete;
   BatchKeys& operator=(const BatchKeys&) = delete;
   ~BatchKeys() { forget(); }
@@ -95,6 +152,7 @@ class BatchKeys {
 
  private:
   Source* source_;
+  std::string block_;
   Keys held_;
 };
 
@@ -104,5 +162,9 @@ class BatchKeys {
 // unreadable token or CA file.
 std::unique_ptr<Source> source_from(const v1::DataKeySettings& s, const std::string& config_dir,
                                     bool dev);
+
+// The source the notifier's UnderretningKeySettings name, as source_from.
+std::unique_ptr<Source> source_from(const v1::UnderretningKeySettings& s,
+                                    const std::string& config_dir, bool dev);
 
 }  // namespace henvis::data_keys

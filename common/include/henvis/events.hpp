@@ -66,7 +66,7 @@ struct Contract<v1::OfferRecorded> : detail::FixedType {
   static std::string type(const v1::OfferRecorded&) { return event_types::OFFER_RECORDED; }
   static bool accepts(std::string_view t) { return t == event_types::OFFER_RECORDED; }
   // A yes by its person's partition key (one person's referrals in one
-  // partition, in order; docs/decisions.md 25), or by its referral from a
+  // partition, in order; docs/decisions.md 24), or by its referral from a
   // producer before that; a no has neither.
   static std::string key(const v1::OfferRecorded& m) {
     if (m.answer() != v1::ANSWER_YES) return m.offer_id();

@@ -22,8 +22,11 @@ std::string request_notification(sqlite::Db& db, const std::string& source,
                                  const v1::ReferralContact& contact, const std::string& now,
                                  const std::string& data_key = {},
                                  const std::string& partition_key = {});
+// With an `underretning_key`, the notice's children and adults travel sealed
+// under it (data_keys::seal_underretning), never in clear.
 std::string request_notification(sqlite::Db& db, const std::string& source,
                                  const std::string& recipient_id, v1::NotificationKind kind,
-                                 const v1::UnderretningNotice& notice, const std::string& now);
+                                 const v1::UnderretningNotice& notice, const std::string& now,
+                                 const std::string& underretning_key = {});
 
 }  // namespace henvis

@@ -1,6 +1,6 @@
 #pragma once
 // A referral's partition key (OfferRecorded.partition_key,
-// docs/decisions.md 25) as the router and the notifier keep it: the Kafka
+// docs/decisions.md 24) as the router and the notifier keep it: the Kafka
 // key that puts its notifications' deliveries into the partition of its
 // offers, for the router instance that owns them.
 
