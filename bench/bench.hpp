@@ -66,8 +66,9 @@ double sqlite_rows_per_second(const std::filesystem::path& dir, std::int64_t n, 
 
 // Reads the first `n` messages of `topic` from its beginning with a fresh
 // henvis::kafka::Consumer (librdkafka, batches of 500 as a service's loop
-// polls), doing nothing with them. Messages per second, from assign to the
-// n-th message. Throws if fewer than `n` arrive within a few minutes.
+// polls), doing nothing with them. Messages per second after the first
+// batch (connecting and the first fetch apart) to the n-th message. Throws if
+// fewer than `n` arrive within a few minutes.
 double raw_consume_per_second(const std::string& bootstrap, const std::string& topic,
                               std::int64_t n);
 
