@@ -38,6 +38,8 @@ class Process {
   // SIGTERM and wait; returns the exit status.
   int stop();
   bool running();
+  // The process id while it runs, -1 after it exited (for /proc/<pid>/...).
+  int pid() const { return pid_; }
 
  private:
   int pid_ = -1;

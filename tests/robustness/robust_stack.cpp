@@ -137,6 +137,11 @@ bool RobustStack::running(const std::string& s) {
   return it != procs_.end() && it->second->running();
 }
 
+int RobustStack::pid(const std::string& s) const {
+  auto it = procs_.find(s);
+  return it == procs_.end() ? -1 : it->second->pid();
+}
+
 void RobustStack::control(const std::string& line) {
   const fs::path log = dir_ / "devbroker.log";
   {

@@ -34,6 +34,8 @@ class RobustStack {
   // SIGTERM; the exit status.
   int stop(const std::string& service);
   bool running(const std::string& service);
+  // The service's process id (its CPU time and RSS in /proc), -1 if not running.
+  int pid(const std::string& service) const;
   int port(const std::string& service) const { return ports_.at(service); }
   std::string bootstrap() const;
   std::string database(const std::string& service) const;

@@ -181,6 +181,27 @@ henvis::kafka::Message numbered(std::int32_t partition, std::int64_t offset,
 }
 }  // namespace
 
+TEST_CASE("ConsumerLoop applies a batch with its savepoints' journals in memory, not temp files",
+          "[consumer]") {
+  // Given a consumer loop whose handler reads its connection's temp_store
+  TempDir tmp("henvis-outbox-test");
+  henvis::sqlite::Db db(tmp.file("svc.db"));
+  db.migrate({std::string(henvis::outbox::MIGRATION) + henvis::ConsumerLoop::MIGRATION});
+  REQUIRE(scalar(db, "PRAGMA temp_store") == 0);  // SQLite's default: compiled in (files)
+  std::int64_t seen = -1;
+  henvis::ConsumerLoop loop(
+      "test", "", "", {{"henvis.test.v1", "henvis.test.v1.dlq.test"}},
+      [&](const henvis::kafka::Message&, henvis::sqlite::Db& d) {
+        seen = scalar(d, "PRAGMA temp_store");
+      },
+      nullptr, nullptr);
+  // When it applies a batch
+  loop.apply_batch(db, {numbered(0, 0)});
+  // Then the event ran with temp_store MEMORY (2), and the event was applied
+  CHECK(seen == 2);
+  CHECK(loop.applied() == 1);
+}
+
 TEST_CASE("ConsumerLoop counts offsets it jumped over instead of losing them silently",
           "[consumer]") {
   // Given a consumer loop whose handler applies every event
