@@ -54,8 +54,8 @@ TEST_CASE("bench intake: durable offers from concurrent clients against healthz 
     robustness::OfferStream st;
     const double cpu0 = proc_stats(s.pid("intake")).cpu_seconds;
     const auto t0 = std::chrono::steady_clock::now();
-    robustness::post_offers(st, "bench-intake-" + std::to_string(rep), static_cast<int>(n),
-                            clients, port);
+    robustness::post_offers(st, "bench-intake-" + std::to_string(rep), static_cast<int>(n), clients,
+                            port);
     offers.push_back(static_cast<double>(n) / robustness::seconds_since(t0));
     cpu_us.push_back((proc_stats(s.pid("intake")).cpu_seconds - cpu0) * 1e6 /
                      static_cast<double>(n));
@@ -66,11 +66,11 @@ TEST_CASE("bench intake: durable offers from concurrent clients against healthz 
     one_row.push_back(sqlite_rows_per_second(s.dir(), n, 1, ROW_BYTES));
   }
 
-  std::printf("intake: %lld offers a run from %d keep-alive clients:\n",
-              static_cast<long long>(n), clients);
+  std::printf("intake: %lld offers a run from %d keep-alive clients:\n", static_cast<long long>(n),
+              clients);
   CHECK(report("intake durable offers", "offers/s", offers,
-         {{"GET /healthz on the same server", "req/s", healthz},
-          {"SQLite one-row transactions", "tx/s", one_row}}));
+               {{"GET /healthz on the same server", "req/s", healthz},
+                {"SQLite one-row transactions", "tx/s", one_row}}));
   report("intake CPU per offer", "us", cpu_us);
   report("intake RSS", "MiB", {proc_stats(s.pid("intake")).rss_mib});
 }

@@ -101,8 +101,8 @@ Quantiles bare_hop(const std::string& bootstrap, int rate, int seconds) {
   });
   const auto start = clock::now();
   for (int i = 0; i < n; ++i) {
-    std::this_thread::sleep_until(start + std::chrono::microseconds(
-                                              static_cast<std::int64_t>(i * 1e6 / rate)));
+    std::this_thread::sleep_until(
+        start + std::chrono::microseconds(static_cast<std::int64_t>(i * 1e6 / rate)));
     producer.produce(topic, std::to_string(i),
                      std::to_string(clock::now().time_since_epoch().count()), {}, i);
     producer.poll(0);

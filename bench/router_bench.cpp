@@ -55,8 +55,8 @@ TEST_CASE("bench router: drain a backlog of offers against a raw consume and SQL
     const auto t0 = std::chrono::steady_clock::now();
     s.start("router");
     const int port = s.port("router");
-    REQUIRE(testing::eventually([&] { return taken(port) >= static_cast<double>(n); },
-                                DRAIN_LIMIT));
+    REQUIRE(
+        testing::eventually([&] { return taken(port) >= static_cast<double>(n); }, DRAIN_LIMIT));
     drain.push_back(static_cast<double>(n) / robustness::seconds_since(t0));
     const ProcStats p = proc_stats(s.pid("router"));
     cpu_us.push_back(p.cpu_seconds * 1e6 / static_cast<double>(n));
@@ -66,12 +66,14 @@ TEST_CASE("bench router: drain a backlog of offers against a raw consume and SQL
     sqlite_batched.push_back(sqlite_rows_per_second(s.dir(), n, BATCH, EVENT_BYTES));
   }
 
-  std::printf("router drain of %lld offers (router started on an empty database, timed from its "
-              "start to the last offer taken):\n",
-              static_cast<long long>(n));
-  CHECK(report("router drain", "events/s", drain,
-         {{"raw consume of " + std::string(topics::OFFERS), "msg/s", raw},
-          {"SQLite " + std::to_string(BATCH) + " rows per commit", "rows/s", sqlite_batched}}));
+  std::printf(
+      "router drain of %lld offers (router started on an empty database, timed from its "
+      "start to the last offer taken):\n",
+      static_cast<long long>(n));
+  CHECK(
+      report("router drain", "events/s", drain,
+             {{"raw consume of " + std::string(topics::OFFERS), "msg/s", raw},
+              {"SQLite " + std::to_string(BATCH) + " rows per commit", "rows/s", sqlite_batched}}));
   report("router CPU per event", "us", cpu_us);
   report("router RSS after the drain", "MiB", rss);
 }

@@ -313,8 +313,8 @@ std::optional<SourceSettings> checked(const std::string& block, const std::strin
   if (url.empty() && token_file.empty()) return std::nullopt;
   if (url.empty() || token_file.empty())
     throw std::invalid_argument(block + " needs both " + url_field + " and token_file");
-  std::string token = config::read_key_file(config::resolve(config_dir, token_file), 1,
-                                            block + ".token_file");
+  std::string token =
+      config::read_key_file(config::resolve(config_dir, token_file), 1, block + ".token_file");
   while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
   if (token.empty()) throw std::invalid_argument(block + ".token_file is empty");
   const bool https = url.rfind("https://", 0) == 0;

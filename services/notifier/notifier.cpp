@@ -181,14 +181,12 @@ std::optional<v1::NotificationRequested> Applier::unseal_underretning(v1::Notifi
   const std::optional<std::string> key = underretning_keys_.key(u.underretning_id());
   if (!key) {
     ++shredded_;
-    spdlog::info(
-        "underretning's key is gone, dropped notification_id={} underretning_id={}",
-        n.notification_id(), u.underretning_id());
+    spdlog::info("underretning's key is gone, dropped notification_id={} underretning_id={}",
+                 n.notification_id(), u.underretning_id());
     return std::nullopt;
   }
   if (!data_keys::open_underretning(*key, n.notification_id(), u))
-    throw Rejected(
-        "field underretning.sealed_persons does not open under the underretning's key");
+    throw Rejected("field underretning.sealed_persons does not open under the underretning's key");
   return n;
 }
 

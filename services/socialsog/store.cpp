@@ -216,8 +216,7 @@ constexpr std::string_view ERASE_NOTIFIED = "DELETE FROM notified WHERE underret
 constexpr std::string_view ERASE_KEY = "DELETE FROM underretning_keys WHERE underretning_id = ?";
 constexpr std::string_view ADD_KEY =
     "INSERT OR IGNORE INTO underretning_keys(underretning_id, key) VALUES (?,?)";
-constexpr std::string_view FIND_KEY =
-    "SELECT key FROM underretning_keys WHERE underretning_id = ?";
+constexpr std::string_view FIND_KEY = "SELECT key FROM underretning_keys WHERE underretning_id = ?";
 constexpr std::string_view PERSONS_ERASED_OF =
     "SELECT persons_erased_at IS NOT NULL FROM underretninger WHERE underretning_id = ?";
 constexpr std::string_view LAST_INCIDENT_SEQ = "SELECT coalesce(max(seq), 0) FROM incidents";

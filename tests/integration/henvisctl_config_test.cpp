@@ -195,8 +195,8 @@ TEST_CASE("henvisctl config check checks the notifier's key sources as the notif
 
   // Given the block in another service's config / Then it is refused
   std::ofstream(s.dir() / "router.textproto")
-      << slurp(s.dir() / "dev.textproto").replace(0, std::string("service: \"notifier\"").size(),
-                                                  "service: \"router\"");
+      << slurp(s.dir() / "dev.textproto")
+             .replace(0, std::string("service: \"notifier\"").size(), "service: \"router\"");
   auto router = henvisctl(s.dir(), "config check " + (s.dir() / "router.textproto").string());
   CHECK(router.status != 0);
   CHECK(router.err.find("underretning_keys is read by the notifier only") != std::string::npos);

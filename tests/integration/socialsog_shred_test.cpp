@@ -161,16 +161,16 @@ TEST_CASE(
     CHECK(opened.children(0).name() == CHILD_NAME);
   }
   // And another service's token gets no key
-  CHECK(http("POST", s.port("socialsog"), "/v1/internal/underretning-keys",
-             service_token("router"), "{\"underretningIds\":[\"" + id + "\"]}")
+  CHECK(http("POST", s.port("socialsog"), "/v1/internal/underretning-keys", service_token("router"),
+             "{\"underretningIds\":[\"" + id + "\"]}")
             .status == 403);
 
   // When its retention has passed (the underretning made to look three years old)
   REQUIRE(s.stop("socialsog") == 0);
   {
     sqlite::Db db(s.database("socialsog"));
-    auto q = db.query(
-        "UPDATE underretninger SET created_at = created_at - ? WHERE underretning_id = ?");
+    auto q =
+        db.query("UPDATE underretninger SET created_at = created_at - ? WHERE underretning_id = ?");
     q->bind(1, std::int64_t{3} * 366 * 86400 * 1000).bind(2, id).run();
   }
   s.start("socialsog");

@@ -258,8 +258,7 @@ TEST_CASE(
   // And one access-log row, for the key handed out, names the service and never the key
   CHECK(scalar(s.db, "SELECT COUNT(*) FROM access_log WHERE purpose = ?", "data_key") == 1);
   CHECK(scalar(s.db, "SELECT COUNT(*) FROM access_log WHERE referral_id = ?", id) == 1);
-  CHECK(scalar(s.db, "SELECT COUNT(*) FROM access_log WHERE who = ?", "dev-service-notifier") ==
-        1);
+  CHECK(scalar(s.db, "SELECT COUNT(*) FROM access_log WHERE who = ?", "dev-service-notifier") == 1);
 
   // When retention erases the underretning's persons
   s.db.exec("DELETE FROM outbox");
@@ -285,8 +284,8 @@ TEST_CASE("Socialsøg: the underretning-keys endpoint refuses other services and
             .status == 403);
   // No ids, an empty id, and 501 ids are refused naming the field
   for (const std::string body :
-       {std::string("{}"), std::string(R"({"underretningIds":[""]})"),
-        R"({"underretningIds":[)" + [] {
+       {std::string("{}"),
+        std::string(R"({"underretningIds":[""]})"), R"({"underretningIds":[)" + [] {
           std::string ids;
           for (int i = 0; i < 501; ++i) ids += (i ? ",\"u-" : "\"u-") + std::to_string(i) + "\"";
           return ids;
@@ -363,10 +362,10 @@ TEST_CASE("notifier: an UNDERRETNING notification in clear (before sealing) is s
   n.set_kind(v1::NOTIFICATION_KIND_UNDERRETNING);
   *n.mutable_underretning() = notice("u-clear");
   henvis::sqlite::Transaction tx(t.db);
-  t.applier.apply(message(henvis::topics::NOTIFICATIONS,
-                          henvis::event_types::NOTIFICATION_REQUESTED, n.recipient_id(),
-                          n.SerializeAsString()),
-                  t.db);
+  t.applier.apply(
+      message(henvis::topics::NOTIFICATIONS, henvis::event_types::NOTIFICATION_REQUESTED,
+              n.recipient_id(), n.SerializeAsString()),
+      t.db);
   tx.commit();
   CHECK(t.stored("n-clear") == 1);
   CHECK(t.keys.batches == 0);

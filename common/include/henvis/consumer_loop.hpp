@@ -105,8 +105,9 @@ class ConsumerLoop {
 
   // One batch in one transaction, as run() does it (throws if it failed and
   // was rolled back). Sets the connection's temp_store to MEMORY (statement
-  // journals of the per-event savepoints, temp tables and sorts in memory). Public so that tests can drive it without a broker
-  // (tests/unit/disk_fault_test.cpp fails the Nth write or sync under it).
+  // journals of the per-event savepoints, temp tables and sorts in memory). Public so that tests
+  // can drive it without a broker (tests/unit/disk_fault_test.cpp fails the Nth write or sync under
+  // it).
   void apply_batch(sqlite::Db& db, const std::vector<kafka::Message>& batch);
 
  private:

@@ -33,8 +33,7 @@ std::string offer_ad(const std::string& offer_id, const std::string& referral_id
 std::string notification_ad(const std::string& notification_id, const std::string& referral_id);
 
 // The associated data of an UNDERRETNING notification's sealed persons.
-std::string underretning_ad(const std::string& notification_id,
-                            const std::string& underretning_id);
+std::string underretning_ad(const std::string& notification_id, const std::string& underretning_id);
 
 // `plain` sealed under `key` (KEY_BYTES) for `ad`: a fresh random nonce and
 // the ciphertext (with its tag).
