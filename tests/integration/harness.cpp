@@ -6,13 +6,15 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -59,13 +61,43 @@ Process::Process(const std::string& exe, const std::vector<std::string>& args,
   std::vector<char*> argv;
   for (auto& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  int rc = posix_spawn(&pid_, exe.c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) throw std::runtime_error("cannot start " + exe);
+  // fork + exec rather than posix_spawn, for the one step posix_spawn cannot
+  // do: the child asks to be killed when its parent thread ends. Only
+  // async-signal-safe calls between fork and exec. The constructor returns
+  // once the child has exec'd (the close-on-exec pipe reads EOF), so the
+  // death signal is armed before the starting thread could end; an errno
+  // read from it means the child never ran `exe`.
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) throw std::runtime_error("cannot start " + exe);
+  const std::string log_path = log.string();
+  pid_ = ::fork();
+  if (pid_ < 0) {
+    ::close(ready[0]);
+    ::close(ready[1]);
+    throw std::runtime_error("cannot start " + exe);
+  }
+  if (pid_ == 0) {
+    ::close(ready[0]);
+    int fd = -1;
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 &&
+        (fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) >= 0 &&
+        ::dup2(fd, 1) >= 0 && ::dup2(fd, 2) >= 0)
+      ::execve(exe.c_str(), argv.data(), environ);
+    const int err = errno;
+    (void)!::write(ready[1], &err, sizeof err);
+    ::_exit(127);
+  }
+  ::close(ready[1]);
+  int err = 0;
+  ssize_t n;
+  do n = ::read(ready[0], &err, sizeof err);
+  while (n < 0 && errno == EINTR);
+  ::close(ready[0]);
+  if (n > 0) {
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+    throw std::runtime_error("cannot start " + exe + ": " + std::strerror(err));
+  }
 }
 
 Process::~Process() {

@@ -27,6 +27,13 @@ std::filesystem::path make_temp_dir(const std::string& prefix);
 // SIGKILL after a grace period) when destroyed.
 class Process {
  public:
+  // Starts `exe` with its stdout and stderr appended to `log`. The process is
+  // SIGKILLed by the kernel when the thread that started it ends
+  // (PR_SET_PDEATHSIG): a test that aborts, or is killed by ctest's timeout,
+  // leaves no service running. That matters on a shared real Kafka cluster,
+  // where a leftover router from one test would consume and dead-letter the
+  // next test's events in the same consumer group. So start processes on the
+  // test's own thread, never on a helper thread that ends first.
   Process(const std::string& exe, const std::vector<std::string>& args,
           const std::filesystem::path& log);
   ~Process();

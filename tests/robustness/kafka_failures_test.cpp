@@ -14,8 +14,12 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <exception>
+#include <functional>
 #include <iostream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "../integration/real_kafka.hpp"
 #include "henvis/topics.hpp"
@@ -37,18 +41,44 @@ constexpr auto READY_AGAIN_WITHIN = std::chrono::seconds(90);
 constexpr auto SETTLE_TIMEOUT = std::chrono::seconds(600);
 const char* const SERVICES[] = {"intake", "router", "notifier"};
 
-// scripts/kafka ARGS on the fixture's cluster; its stdout.
-std::string kafka_script(const std::string& args) {
+struct ScriptRun {
+  int rc;
+  std::string args, text;
+};
+
+// scripts/kafka ARGS on the fixture's cluster, without assertions: safe on
+// any thread (a Catch assertion failing on a helper thread would terminate
+// the test run and leave its services behind).
+ScriptRun run_kafka_script(const std::string& args) {
   const char* dir = std::getenv("HENVIS_KAFKA_DIR");
-  REQUIRE(dir);
-  const std::string out = std::string(dir) + "/script.out";
+  if (!dir) return {-1, args, "HENVIS_KAFKA_DIR is not set"};
+  const std::string out =
+      std::string(dir) + "/script-" + std::to_string(std::hash<std::string>{}(args)) + ".out";
   const std::string cmd = std::string(HENVIS_SOURCE_DIR) + "/scripts/kafka " + args + " --dir " +
                           dir + " >" + out + " 2>&1";
   const int rc = std::system(cmd.c_str());
-  const std::string text = testing::slurp(out);
-  INFO("scripts/kafka " << args << ": " << text);
-  REQUIRE(rc == 0);
-  return text;
+  return {rc, args, testing::slurp(out)};
+}
+
+// Checked on the test's thread; its stdout.
+std::string checked(const ScriptRun& r) {
+  INFO("scripts/kafka " << r.args << ": " << r.text);
+  REQUIRE(r.rc == 0);
+  return r.text;
+}
+
+std::string kafka_script(const std::string& args) { return checked(run_kafka_script(args)); }
+
+// scripts/kafka "<verb> N" on nodes 1-3 at once, each checked after all ended.
+void on_all_nodes(const std::string& verb) {
+  std::vector<ScriptRun> runs(3);
+  std::vector<std::thread> ts;
+  for (int node = 1; node <= 3; ++node)
+    ts.emplace_back([&runs, &verb, node] {
+      runs[node - 1] = run_kafka_script(verb + " " + std::to_string(node));
+    });
+  for (auto& t : ts) t.join();
+  for (const auto& r : runs) checked(r);
 }
 }  // namespace
 
@@ -68,6 +98,17 @@ TEST_CASE("Kafka broker failures: a node, the controller and all nodes killed lo
 
   OfferStream st;
   std::thread officers;
+  // A failed assertion below unwinds past the officers' thread: stop and
+  // join it, or its destructor would terminate the run.
+  struct JoinOfficers {
+    std::thread& t;
+    OfferStream& st;
+    ~JoinOfficers() {
+      if (!t.joinable()) return;
+      if (std::uncaught_exceptions() > 0) st.failed = true;
+      t.join();
+    }
+  } join_officers{officers, st};
   // Streams offers up to `fraction` of n on the officers' thread.
   auto stream_to = [&](double fraction) {
     if (officers.joinable()) officers.join();
@@ -111,12 +152,7 @@ TEST_CASE("Kafka broker failures: a node, the controller and all nodes killed lo
   // 3. All three stopped for 10 s: not ready, then started: ready again.
   stream_to(1.0);
   pause(5);
-  {
-    std::vector<std::thread> stops;
-    for (int node = 1; node <= 3; ++node)
-      stops.emplace_back([node] { kafka_script("kill " + std::to_string(node)); });
-    for (auto& t : stops) t.join();
-  }
+  on_all_nodes("kill");
   const auto down_at = std::chrono::steady_clock::now();
   say("all three nodes stopped (SIGKILL)");
   const bool went_unready = testing::eventually([&] { return all_readyz(503); }, NOT_READY_WITHIN);
@@ -125,12 +161,7 @@ TEST_CASE("Kafka broker failures: a node, the controller and all nodes killed lo
   CHECK(went_unready);
   std::this_thread::sleep_until(down_at + ALL_DOWN_FOR);
   CHECK(all_readyz(503));
-  {
-    std::vector<std::thread> starts;
-    for (int node = 1; node <= 3; ++node)
-      starts.emplace_back([node] { kafka_script("start " + std::to_string(node)); });
-    for (auto& t : starts) t.join();
-  }
+  on_all_nodes("start");
   const auto up_at = std::chrono::steady_clock::now();
   const bool ready_again = testing::eventually([&] { return all_readyz(200); }, READY_AGAIN_WITHIN);
   say("all nodes started after " +
