@@ -448,9 +448,18 @@ std::optional<std::int64_t> Consumer::high_watermark(const std::string& topic,
 
 std::vector<Message> Consumer::poll_batch(std::size_t max, int timeout_ms) {
   std::vector<rd_kafka_message_t*> raw(max);
-  ssize_t n = rd_kafka_consume_batch_queue(queue_, timeout_ms, raw.data(), max);
   std::vector<Message> out;
+  if (max == 0) return out;
+  // rd_kafka_consume_batch_queue waits until it has `max` messages or the
+  // timeout passed: an event arriving alone would sit out the whole
+  // timeout at every hop. So wait for the first only, then take what has
+  // already been fetched without waiting.
+  ssize_t n = rd_kafka_consume_batch_queue(queue_, timeout_ms, raw.data(), 1);
   if (n <= 0) return out;
+  if (max > 1) {
+    const ssize_t more = rd_kafka_consume_batch_queue(queue_, 0, raw.data() + 1, max - 1);
+    if (more > 0) n += more;
+  }
   out.reserve(static_cast<std::size_t>(n));
   for (ssize_t i = 0; i < n; ++i) {
     rd_kafka_message_t* m = raw[static_cast<std::size_t>(i)];
