@@ -237,11 +237,11 @@ http::Response log_response(sqlite::Db& db, const http::Request& req) {
 }
 }  // namespace
 
-void add_routes(http::Router& router, sqlite::Db& db) {
+void add_routes(http::Router& router, sqlite::Connections& dbs) {
   router.add("GET", "/v1/audit/verify", {v1::ROLE_ADMIN},
-             [&db](http::Request&) { return verify_response(db); });
+             [&dbs](http::Request&) { return verify_response(dbs.get()); });
   router.add("GET", "/v1/audit/log", {v1::ROLE_ADMIN},
-             [&db](http::Request& r) { return log_response(db, r); });
+             [&dbs](http::Request& r) { return log_response(dbs.get(), r); });
 }
 
 }  // namespace henvis::access_log

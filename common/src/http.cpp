@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 
 #include "henvis/rate_limit.hpp"
+#include "henvis/sqlite.hpp"
 
 namespace henvis::http {
 
@@ -572,6 +573,18 @@ struct Server::Impl {
     Response res;
     try {
       res = dispatch(req, route);
+    } catch (const sqlite::Error& e) {
+      spdlog::error("http handler failed method={} route={} error={}", method_label(req.method),
+                    route, e.what());
+      if (e.retryable()) {
+        // The database stayed locked past the busy timeout (a long scan, a
+        // burst of writes): nothing was done, and the same request may be
+        // sent again (every write is idempotent by its key).
+        res = problem(503, "Service Unavailable", "the database is busy: try again shortly");
+        res.headers["Retry-After"] = "1";
+      } else {
+        res = problem(500, "Internal Server Error", "the request could not be completed");
+      }
     } catch (const std::exception& e) {
       // Exception texts from our code name rules and ids, never personal data.
       spdlog::error("http handler failed method={} route={} error={}", method_label(req.method),

@@ -22,6 +22,10 @@ namespace henvis {
 namespace {
 // How long a service waits at start for henvis-devbroker's bootstrap file.
 constexpr int BOOTSTRAP_WAIT_MS = 30000;
+// HTTP handler threads per service (ServerOptions::handler_threads): enough
+// that a slow request (a scan, an export, a write queued behind a consumer
+// batch) leaves others to answer the rest, few enough on a 2-core machine.
+constexpr std::size_t HANDLER_THREADS = 4;
 
 [[noreturn]] void usage(const std::string& service, const std::vector<ServiceFlag>& own, int code) {
   auto& out = code == 0 ? std::cout : std::cerr;
@@ -190,12 +194,14 @@ http::ServerOptions server_options(const v1::ServiceConfig& config) {
   if (h.body_limit_bytes() > 0) opts.body_limit = static_cast<std::size_t>(h.body_limit_bytes());
   opts.max_connections = static_cast<std::size_t>(h.max_connections());
   opts.max_connections_per_address = static_cast<std::size_t>(h.max_connections_per_address());
-  // Handlers run on a thread of their own, off the I/O thread: a slow request
-  // (a Socialsøg scan, a large export) holds up neither accepting, nor the
-  // limits' 429/503 answers, nor /healthz, /readyz and /metrics. One thread,
-  // because a service's API owns one SQLite connection; a service whose
-  // handlers are thread-safe asks for more (Service::server_options).
-  opts.handler_threads = 1;
+  // Handlers run on a pool of threads, off the I/O thread: a slow request
+  // (a Socialsøg scan, a large export, a write waiting for the database)
+  // holds up neither accepting, nor the limits' 429/503 answers, nor
+  // /healthz, /readyz and /metrics, nor the other requests. Each handler
+  // thread has its own SQLite connection (sqlite::Connections); writers
+  // queue on the file's writer lock (sqlite::Transaction), readers never wait
+  // (WAL). A service may ask for more (Service::server_options).
+  opts.handler_threads = HANDLER_THREADS;
   const auto& rl = h.rate_limit();
   auto& l = opts.rate_limits;
   const auto set = [](double& field, std::int32_t configured) {

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -15,6 +16,37 @@ namespace {
 // stuck writer surfaces as an error instead of a hang.
 constexpr int BUSY_TIMEOUT_MS = 10000;
 }  // namespace
+
+// One database file's writers in this process, in turn (Transaction). Not a
+// std::timed_mutex: a thread that already holds it (through a second
+// connection to the same file) must get an error, not undefined behaviour.
+class WriterLock {
+ public:
+  enum class Got { lock, timeout, own };
+  // `own` at once if this thread holds it already; `timeout` after `timeout`.
+  Got acquire(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    const auto me = std::this_thread::get_id();
+    if (held_ && owner_ == me) return Got::own;
+    if (!free_.wait_for(lock, timeout, [this] { return !held_; })) return Got::timeout;
+    held_ = true;
+    owner_ = me;
+    return Got::lock;
+  }
+  void release() {
+    {
+      std::lock_guard lock(mu_);
+      held_ = false;
+    }
+    free_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable free_;
+  bool held_ = false;
+  std::thread::id owner_;
+};
 
 bool Error::retryable() const {
   const int primary = code_ & 0xff;
@@ -46,6 +78,28 @@ class ErasureCounts {
   std::mutex mu_;
   std::unordered_map<std::string, std::uint64_t> counts_;
 };
+
+// The writer locks of the database files open in this process, by canonical
+// path; a lock lives as long as a connection to its file.
+class WriterLocks {
+ public:
+  std::shared_ptr<WriterLock> of(const std::string& path) {
+    std::lock_guard lock(mu_);
+    auto& weak = locks_[path];
+    auto strong = weak.lock();
+    if (!strong) weak = strong = std::make_shared<WriterLock>();
+    return strong;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, std::weak_ptr<WriterLock>> locks_;
+};
+
+WriterLocks& writer_locks() {
+  static WriterLocks locks;
+  return locks;
+}
 
 ErasureCounts& erasure_counts() {
   static ErasureCounts counts;
@@ -95,6 +149,7 @@ Db::Db(const std::string& path) {
   path_ = (path.empty() || path.front() == ':')
               ? path
               : std::filesystem::weakly_canonical(path, ec).string();
+  if (!path_.empty() && path_.front() != ':') writer_ = writer_locks().of(path_);
   exec("PRAGMA synchronous=FULL");
   exec("PRAGMA foreign_keys=ON");
   // Deleted personal data must not linger in free pages.
@@ -273,7 +328,31 @@ std::string Stmt::blob(int col) const {
 
 bool Stmt::is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
-Transaction::Transaction(Db& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+Transaction::Transaction(Db& db) : db_(db) {
+  if (auto* w = db_.writer()) {
+    switch (w->acquire(std::chrono::milliseconds(BUSY_TIMEOUT_MS))) {
+      case WriterLock::Got::lock:
+        break;
+      case WriterLock::Got::own:
+        throw Error(SQLITE_BUSY, "database is locked by this thread's own transaction");
+      case WriterLock::Got::timeout:
+        throw Error(SQLITE_BUSY, "database is locked by another writer of this process");
+    }
+    locked_ = true;
+  }
+  try {
+    db_.exec("BEGIN IMMEDIATE");
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+void Transaction::release() {
+  if (!locked_) return;
+  locked_ = false;
+  db_.writer()->release();
+}
 
 Transaction::~Transaction() {
   if (!done_) {
@@ -283,12 +362,26 @@ Transaction::~Transaction() {
       // Nothing more can be done; the connection rolls back on close.
     }
   }
+  release();
 }
 
 void Transaction::commit() {
   db_.exec("COMMIT");
   done_ = true;
+  release();
   db_.committed();
+}
+
+Db& Connections::get() {
+  std::lock_guard lock(mu_);
+  auto& db = dbs_[std::this_thread::get_id()];
+  if (!db) db = std::make_unique<Db>(path_);
+  return *db;
+}
+
+std::size_t Connections::open() const {
+  std::lock_guard lock(mu_);
+  return dbs_.size();
 }
 
 }  // namespace henvis::sqlite

@@ -241,10 +241,10 @@ std::vector<Fact> load_facts(sqlite::Db& db, const Query& q, const CellKey& keys
 // The host migrated the store before building the service (run_service).
 Api::Api(const std::string& db_path, Directory directory, int min_cell,
          const std::string& cell_key_file, bool dev)
-    : db_(db_path),
+    : dbs_(db_path),
       directory_(std::move(directory)),
       min_cell_(min_cell > 0 ? min_cell : DEFAULT_MIN_CELL),
-      cell_key_(load_cell_key(db_, cell_key_file, dev)) {}
+      cell_key_(load_cell_key(db(), cell_key_file, dev)) {}
 
 void Api::register_routes(http::Router& router) {
   router.add("GET", "/v1/stats/referrals", {v1::ROLE_EVALUATOR},
@@ -270,15 +270,15 @@ http::Response answer(const char* what, const http::Request& req, const Query& q
 http::Response Api::referrals(const http::Request& req) {
   const Query q = parse_query(req.query);  // throws a 400 problem
   return answer("referral", req, q,
-                compute(load_facts(db_, q, cell_key_), q, min_cell_, directory_));
+                compute(load_facts(db(), q, cell_key_), q, min_cell_, directory_));
 }
 
 http::Response Api::underretninger(const http::Request& req) {
   // throws a 400 problem
   const Query q = parse_query(req.query, underretning_dims(), underretning_date_bases());
-  return answer(
-      "underretning", req, q,
-      compute_underretninger(load_underretning_facts(db_, q, cell_key_), q, min_cell_, directory_));
+  return answer("underretning", req, q,
+                compute_underretninger(load_underretning_facts(db(), q, cell_key_), q, min_cell_,
+                                       directory_));
 }
 
 }  // namespace henvis::evaluation

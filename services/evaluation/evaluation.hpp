@@ -90,7 +90,9 @@ class Api {
   int min_cell() const { return min_cell_; }
 
  private:
-  sqlite::Db db_;
+  // The handler thread's connection (handlers run on several threads).
+  sqlite::Db& db() { return dbs_.get(); }
+  sqlite::Connections dbs_;
   Directory directory_;
   int min_cell_;
   CellKey cell_key_;

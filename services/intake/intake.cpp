@@ -163,18 +163,18 @@ std::string load_partition_secret(sqlite::Db& db, const std::string& file, bool 
 
 Intake::Intake(const std::string& db_path, Directory directory, outbox::Relay* relay,
                const Clock& clock, const std::string& partition_key_file, bool dev)
-    : db_(db_path),
+    : dbs_(db_path),
       directory_(std::move(directory)),
       relay_(relay),
       clock_(&clock),
-      partition_secret_(load_partition_secret(db_, partition_key_file, dev)) {}
+      partition_secret_(load_partition_secret(db(), partition_key_file, dev)) {}
 
 void Intake::register_routes(http::Router& router) {
   router.add("POST", "/v1/offers", {v1::ROLE_OFFICER},
              [this](http::Request& r) { return post_offer(r); });
   router.add("POST", "/v1/offers/{offerId}/withdrawal", {v1::ROLE_OFFICER, v1::ROLE_CENTRE},
              [this](http::Request& r) { return withdraw(r); });
-  access_log::add_routes(router, db_);
+  access_log::add_routes(router, dbs_);
   router.add("GET", "/v1/internal/data-keys/{referralId}", {v1::ROLE_SERVICE},
              [this](http::Request& r) { return data_key(r); });
   router.add("POST", "/v1/internal/data-keys", {v1::ROLE_SERVICE},
@@ -189,14 +189,14 @@ http::Response Intake::data_keys(const http::Request& req) {
   const std::set<std::string> ids =
       data_keys::requested_ids(in.referral_ids(), "referralIds", "referral ids");
   v1::DataKeysResponse res;
-  sqlite::Transaction tx(db_);
+  sqlite::Transaction tx(db());
   for (const auto& id : ids) {
-    std::optional<std::string> key = store_.key(id);
+    std::optional<std::string> key = store().key(id);
     if (!key) {
-      *(store_.referral_withdrawn(id) ? res.add_destroyed() : res.add_unknown()) = id;
+      *(store().referral_withdrawn(id) ? res.add_destroyed() : res.add_unknown()) = id;
       continue;
     }
-    access_log::record(db_, req.principal, id, "data_key");
+    access_log::record(db(), req.principal, id, "data_key");
     auto* k = res.add_keys();
     k->set_referral_id(id);
     k->set_key(std::move(*key));
@@ -207,15 +207,15 @@ http::Response Intake::data_keys(const http::Request& req) {
 
 http::Response Intake::data_key(const http::Request& req) {
   const std::string& referral_id = req.params.at("referralId");
-  sqlite::Transaction tx(db_);
-  std::optional<std::string> key = store_.key(referral_id);
+  sqlite::Transaction tx(db());
+  std::optional<std::string> key = store().key(referral_id);
   if (!key) {
-    const bool withdrawn = store_.referral_withdrawn(referral_id);
+    const bool withdrawn = store().referral_withdrawn(referral_id);
     return withdrawn ? http::problem(410, "Gone", "the referral's data key was destroyed")
                      : http::problem(404, "Not Found", "no data key for this referral");
   }
   // The key opens the person's data: a disclosure (the log holds no key).
-  access_log::record(db_, req.principal, referral_id, "data_key");
+  access_log::record(db(), req.principal, referral_id, "data_key");
   tx.commit();
   v1::DataKeyResponse res;
   res.set_referral_id(referral_id);
@@ -225,15 +225,15 @@ http::Response Intake::data_key(const http::Request& req) {
 
 http::Response Intake::withdraw(const http::Request& req) {
   const std::string offer_id = req.params.at("offerId");
-  sqlite::Transaction tx(db_);
-  const std::optional<OfferRow> offer = store_.offer(offer_id);
+  sqlite::Transaction tx(db());
+  const std::optional<OfferRow> offer = store().offer(offer_id);
   // Not found, and not the caller's, look the same: 404.
   if (!offer || !may_withdraw(req.principal, *offer, directory_))
     return http::problem(404, "Not Found", "no such offer");
   if (offer->answer != v1::ANSWER_YES)
     return http::problem(409, "Conflict", "a declined offer holds no consent to withdraw");
   if (offer->withdrawal_response)  // withdrawing twice is withdrawing once
-    return access_log::replayed(db_, tx, req.principal, offer->referral_id, "withdrawal",
+    return access_log::replayed(db(), tx, req.principal, offer->referral_id, "withdrawal",
                                 {200, "application/json", *offer->withdrawal_response});
 
   const Instant now = clock_->now();
@@ -249,15 +249,15 @@ http::Response Intake::withdraw(const http::Request& req) {
   *res.mutable_withdrawn_at() = ev.at();
   res.set_person(req.principal.person);
   http::Response out = http::json(200, res);
-  events::emit(db_, SOURCE, ev);
-  store_.record_withdrawal(offer_id, now, out.body, req.principal);
+  events::emit(db(), SOURCE, ev);
+  store().record_withdrawal(offer_id, now, out.body, req.principal);
   // Crypto-shredding: without the key no sealed copy of the person in any
   // topic or DLQ opens again (docs/decisions.md 22).
-  store_.delete_key(offer->referral_id);
-  access_log::record(db_, req.principal, offer->referral_id, "withdrawal");
+  store().delete_key(offer->referral_id);
+  access_log::record(db(), req.principal, offer->referral_id, "withdrawal");
   // The offer's event (with the person) left the outbox long ago, but its
   // bytes may still be in old WAL frames: truncate the WAL on commit.
-  db_.note_erasure();
+  db().note_erasure();
   tx.commit();
   if (relay_) relay_->notify();
   spdlog::info("consent withdrawn offer_id={} referral_id={} by={}", offer_id, ev.referral_id(),
@@ -380,9 +380,9 @@ NewOffer new_offer(const v1::OfferRecorded& ev, const std::string& hash, const h
 http::Response Intake::replayed_offer(sqlite::Transaction& tx, const http::Request& req,
                                       const v1::OfferRequest& r, http::Response earlier) {
   if (r.answer() != v1::ANSWER_YES) return earlier;
-  const std::optional<OfferRow> offer = store_.offer(r.offer_id());
+  const std::optional<OfferRow> offer = store().offer(r.offer_id());
   if (!offer) return earlier;
-  return access_log::replayed(db_, tx, req.principal, offer->referral_id, "register",
+  return access_log::replayed(db(), tx, req.principal, offer->referral_id, "register",
                               std::move(earlier));
 }
 
@@ -399,8 +399,9 @@ http::Response Intake::post_offer(const http::Request& req) {
   // Same offerId + same request (from the same officer scope) = same answer.
   const std::string hash = idempotency_hash({req.principal.scope}, r);
 
-  sqlite::Transaction tx(db_);
-  if (auto earlier = earlier_answer(store_, r.offer_id(), hash))
+  sqlite::Transaction tx(db());
+  Store st = store();
+  if (auto earlier = earlier_answer(st, r.offer_id(), hash))
     return replayed_offer(tx, req, r, std::move(*earlier));
 
   const auto day = copenhagen_date(r.charged_at().seconds());
@@ -411,11 +412,11 @@ http::Response Intake::post_offer(const http::Request& req) {
   describe_offer(res, ev, municipality_name(r.kommunekode(), directory_));
   http::Response out = http::json(201, res);
 
-  events::emit(db_, SOURCE, seal_person(store_, ev));
-  store_.add(new_offer(ev, hash, out, now));
+  events::emit(db(), SOURCE, seal_person(st, ev));
+  store().add(new_offer(ev, hash, out, now));
   // A yes writes the person's data (a no keeps none: nothing to log).
   if (ev.answer() == v1::ANSWER_YES)
-    access_log::record(db_, req.principal, ev.referral_id(), "register");
+    access_log::record(db(), req.principal, ev.referral_id(), "register");
   tx.commit();
   if (relay_) relay_->notify();
   spdlog::info("offer recorded offer_id={} answer={} covered={} district={}", r.offer_id(),

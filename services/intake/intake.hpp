@@ -58,8 +58,10 @@ class Intake {
   http::Response replayed_offer(sqlite::Transaction& tx, const http::Request& req,
                                 const v1::OfferRequest& r, http::Response earlier);
 
-  sqlite::Db db_;
-  Store store_{db_};
+  // The handler thread's connection (handlers run on several threads).
+  sqlite::Db& db() { return dbs_.get(); }
+  Store store() { return Store(db()); }
+  sqlite::Connections dbs_;
   Directory directory_;
   outbox::Relay* relay_;
   const Clock* clock_;

@@ -6,9 +6,9 @@
 //  - delivers pull-inbox rows whose list time has come (DAILY mode): marks
 //    them delivered and emits DELIVERED through the outbox in one transaction;
 //  - pushes due WEBHOOK rows, one signed POST each (HMAC-SHA256 over the
-//    timestamp, notification id and exact body: channels.hpp, scheme v2); 2xx = DELIVERED (channel "webhook"); otherwise the attempt count
-//    and the next attempt time (exponential backoff) are stored, so a restart
-//    continues the schedule; after the last attempt FAILED and an ESCALATION
+//    timestamp, notification id and exact body: channels.hpp, scheme v2); 2xx = DELIVERED (channel
+//    "webhook"); otherwise the attempt count and the next attempt time (exponential backoff) are
+//    stored, so a restart continues the schedule; after the last attempt FAILED and an ESCALATION
 //    to the district's coordinator (reason "webhook_failed");
 //  - writes each FILE recipient's due rows as one CSV file (temp file, fsync,
 //    rename, fsync of the directory), then records the file and emits

@@ -258,7 +258,7 @@ void Applier::on_requested(const v1::NotificationRequested& sealed, sqlite::Db& 
 
 Api::Api(const std::string& db_path, Directory directory, outbox::Relay* relay, Settings settings,
          const Clock& clock)
-    : db_(db_path),
+    : dbs_(db_path),
       directory_(std::move(directory)),
       relay_(relay),
       settings_(std::move(settings)),
@@ -269,7 +269,7 @@ void Api::register_routes(http::Router& router) {
   router.add("GET", "/v1/inbox", who, [this](http::Request& r) { return inbox(r); });
   router.add("POST", "/v1/inbox/{notificationId}/ack", who,
              [this](http::Request& r) { return ack(r); });
-  access_log::add_routes(router, db_);
+  access_log::add_routes(router, dbs_);
 }
 
 std::string Api::recipient_of(const auth::Principal& p) const {
@@ -288,27 +288,27 @@ http::Response Api::inbox(const http::Request& req) {
   const http::PageRequest page = http::page_request(req, 2);
   InboxKey after;
   if (!page.after.empty()) after = inbox_key(page.after);
-  sqlite::Transaction tx(db_);
+  sqlite::Transaction tx(db());
   // A daily list whose time has come is delivered before it is read, even if
   // the dispatcher has not got to it yet, so DELIVERED precedes READ.
-  deliver_due_inbox_rows(db_, settings_, *clock_, recipient);
+  deliver_due_inbox_rows(db(), settings_, *clock_, recipient);
   const TimePoint now = sqlite::as_stored(clock_->now());
   v1::Inbox out;
   out.set_recipient_id(recipient);
-  std::vector<InboxRow> rows = store_.inbox(recipient, now, all, after, page.limit + 1);
+  std::vector<InboxRow> rows = store().inbox(recipient, now, all, after, page.limit + 1);
   out.set_next_cursor(http::take_page(rows, page, [](const InboxRow& r) {
     return std::vector<std::string>{std::to_string(r.key.available_ms),
                                     std::to_string(r.key.rowid)};
   }));
   for (InboxRow& row : rows) {
     if (!row.read_at) {
-      store_.mark_read(row.notification_id, now);
-      emit_delivery(db_, *clock_, row.notification_id, recipient, row.referral_id,
+      store().mark_read(row.notification_id, now);
+      emit_delivery(db(), *clock_, row.notification_id, recipient, row.referral_id,
                     v1::DELIVERY_STATUS_READ, CHANNEL_INBOX);
       row.read_at = now;
     }
     v1::InboxEntry e = entry(row);
-    log_access(db_, req.principal, e, "inbox");
+    log_access(db(), req.principal, e, "inbox");
     *out.add_entries() = std::move(e);
   }
   tx.commit();
@@ -320,15 +320,15 @@ http::Response Api::ack(const http::Request& req) {
   const std::string recipient = recipient_of(req.principal);
   if (recipient.empty())
     return http::problem(403, "Forbidden", "the token's scope is not a configured recipient");
-  sqlite::Transaction tx(db_);
-  deliver_due_inbox_rows(db_, settings_, *clock_, recipient);
+  sqlite::Transaction tx(db());
+  deliver_due_inbox_rows(db(), settings_, *clock_, recipient);
   const TimePoint now = sqlite::as_stored(clock_->now());
   // A row not yet available is unknown to the recipient: 404 like any other.
-  auto row = store_.available(req.params.at("notificationId"), recipient, now);
+  auto row = store().available(req.params.at("notificationId"), recipient, now);
   if (!row) return http::problem(404, "Not Found", "no such notification in this inbox");
   if (!row->acked_at) {  // acknowledging twice is the same as once
-    store_.mark_acked(row->notification_id, now);
-    emit_delivery(db_, *clock_, row->notification_id, recipient, row->referral_id,
+    store().mark_acked(row->notification_id, now);
+    emit_delivery(db(), *clock_, row->notification_id, recipient, row->referral_id,
                   v1::DELIVERY_STATUS_ACKNOWLEDGED, CHANNEL_INBOX);
     row->acked_at = now;
     if (!row->read_at) row->read_at = now;
@@ -336,7 +336,7 @@ http::Response Api::ack(const http::Request& req) {
   v1::InboxEntry e = entry(*row);
   // The answer discloses the entry again; the row also tells who acknowledged
   // (a receipt, for an underretning), with the person acting through henvis-web.
-  log_access(db_, req.principal, e, "ack");
+  log_access(db(), req.principal, e, "ack");
   tx.commit();
   if (relay_) relay_->notify();
   return http::json(200, e);

@@ -132,8 +132,10 @@ class Api {
  private:
   // The recipient id a principal reads the inbox of; empty if none.
   std::string recipient_of(const auth::Principal& p) const;
-  sqlite::Db db_;
-  Store store_{db_};
+  // The handler thread's connection (handlers run on several threads).
+  sqlite::Db& db() { return dbs_.get(); }
+  Store store() { return Store(db()); }
+  sqlite::Connections dbs_;
   Directory directory_;
   outbox::Relay* relay_;
   Settings settings_;

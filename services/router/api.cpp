@@ -40,7 +40,7 @@ std::string names(const std::vector<v1::ReferralStatus>& ss) {
 
 Api::Api(const std::string& db_path, Directory directory, Settings settings, const Clock& clock,
          outbox::Relay* relay)
-    : db_(db_path),
+    : dbs_(db_path),
       directory_(std::move(directory)),
       settings_(std::move(settings)),
       clock_(clock),
@@ -57,7 +57,7 @@ void Api::register_routes(http::Router& router) {
              [this](http::Request& r) { return forward(r); });
   router.add("POST", "/v1/referrals/{id}/closure", {v1::ROLE_COORDINATOR},
              [this](http::Request& r) { return close(r); });
-  access_log::add_routes(router, db_);
+  access_log::add_routes(router, dbs_);
 }
 
 int Api::attempts_left(const ReferralRow& row) const {
@@ -98,7 +98,7 @@ v1::ReferralView Api::view(const Referral& r, bool with_history) {
   v.set_prior_referrals_90d(r.row.prior_90d);
   v.set_prior_referrals_5y(r.row.prior_5y);
   if (with_history) {
-    for (const auto& h : store_.history(v.referral_id())) {
+    for (const auto& h : store().history(v.referral_id())) {
       auto* e = v.add_history();
       e->set_status(h.status);
       *e->mutable_at() = to_timestamp(h.at);
@@ -128,9 +128,9 @@ http::Response Api::list(const http::Request& req) {
   // Keyset paging on (created_at, referral_id): the list's own order.
   const http::PageRequest page = http::page_request(req, 2);
   const std::optional<ListKey> after = list_key(page);
-  sqlite::Transaction tx(db_);  // the access-log rows commit with the read
+  sqlite::Transaction tx(db());  // the access-log rows commit with the read
   auto found =
-      store_.referrals_in(scope, req.principal.scope, status_filter, after, page.limit + 1);
+      store().referrals_in(scope, req.principal.scope, status_filter, after, page.limit + 1);
   v1::ReferralList out;
   out.set_next_cursor(http::take_page(found, page, [](const Referral& r) {
     return std::vector<std::string>{std::to_string(sqlite::unix_ms(r.created_at)),
@@ -138,7 +138,7 @@ http::Response Api::list(const http::Request& req) {
   }));
   for (const auto& r : found) {
     *out.add_referrals() = view(r, false);
-    access_log::record(db_, req.principal, r.row.referral_id, "list");
+    access_log::record(db(), req.principal, r.row.referral_id, "list");
   }
   tx.commit();
   return http::json(200, out);
@@ -146,12 +146,12 @@ http::Response Api::list(const http::Request& req) {
 
 http::Response Api::get(const http::Request& req) {
   const Scope scope = req.principal.role == v1::ROLE_CENTRE ? Scope::centre : Scope::district;
-  sqlite::Transaction tx(db_);
-  const auto r = store_.referral_in(scope, req.principal.scope, req.params.at("id"));
+  sqlite::Transaction tx(db());
+  const auto r = store().referral_in(scope, req.principal.scope, req.params.at("id"));
   // Another centre's referral is not found: its existence is not theirs to know.
   if (!r) return http::problem(404, "Not Found", "no such referral");
   v1::ReferralView v = view(*r, true);
-  access_log::record(db_, req.principal, v.referral_id(), "read");
+  access_log::record(db(), req.principal, v.referral_id(), "read");
   tx.commit();
   return http::json(200, v);
 }
@@ -244,8 +244,9 @@ http::Response Api::record_outcome(const http::Request& req) {
     return http::problem(400, "Bad Request", "the outcome has invalid fields", errors);
 
   const std::string id = req.params.at("id");
-  sqlite::Transaction tx(db_);
-  std::optional<ReferralRow> row = store_.find_referral(id);
+  sqlite::Transaction tx(db());
+  Store st = store();
+  std::optional<ReferralRow> row = st.find_referral(id);
   // An empty scope matches no referral, not the unroutable ones without a centre.
   if (!row || req.principal.scope.empty() || row->centre_id != req.principal.scope)
     return http::problem(404, "Not Found", "no such referral");
@@ -255,17 +256,17 @@ http::Response Api::record_outcome(const http::Request& req) {
   if (!idem.empty()) {
     key = req.principal.scope + '\0' + id + '\0' + idem;
     hash = idempotency_hash({}, r);
-    if (auto earlier = earlier_answer(store_, key, hash))
-      return access_log::replayed(db_, tx, req.principal, id, "outcome", std::move(*earlier));
+    if (auto earlier = earlier_answer(st, key, hash))
+      return access_log::replayed(db(), tx, req.principal, id, "outcome", std::move(*earlier));
   }
   if (auto refusal = refuse_outcome(r, *row)) return *refusal;
 
-  apply_outcome(store_, *row, r, settings_.max_contact_attempts, now,
+  apply_outcome(st, *row, r, settings_.max_contact_attempts, now,
                 r.has_at() ? r.at() : to_timestamp(now), req.principal.person);
-  access_log::record(db_, req.principal, id, "outcome");
+  access_log::record(db(), req.principal, id, "outcome");
 
-  http::Response out = http::json(200, view(*store_.referral(id), true));
-  if (!key.empty()) store_.store_answer(sha256_hex(key), id, {hash, out.status, out.body}, now);
+  http::Response out = http::json(200, view(*store().referral(id), true));
+  if (!key.empty()) store().store_answer(sha256_hex(key), id, {hash, out.status, out.body}, now);
   tx.commit();
   if (relay_) relay_->notify();
   spdlog::info("outcome recorded referral_id={} outcome={} attempts={}", id,
@@ -330,21 +331,22 @@ http::Response Api::act_on_unroutable(const http::Request& req, Action action) {
                          action.errors);
   const std::string id = req.params.at("id");
   const Instant now = clock_.now();
-  sqlite::Transaction tx(db_);
+  sqlite::Transaction tx(db());
+  Store st = store();
   // Outside the coordinator's district, the referral is not theirs to know.
-  const auto found = store_.referral_in(Scope::district, req.principal.scope, id);
+  const auto found = st.referral_in(Scope::district, req.principal.scope, id);
   if (!found) return http::problem(404, "Not Found", "no such referral");
   const std::string key = "coordinator" + std::string(1, '\0') + req.principal.scope + '\0' + id +
                           '\0' + action.name + '\0' + idem;
-  if (auto earlier = earlier_answer(store_, key, action.request_hash, action.name))
-    return access_log::replayed(db_, tx, req.principal, id, action.name, std::move(*earlier));
+  if (auto earlier = earlier_answer(st, key, action.request_hash, action.name))
+    return access_log::replayed(db(), tx, req.principal, id, action.name, std::move(*earlier));
   ReferralRow row = found->row;
   if (row.status != v1::REFERRAL_STATUS_UNROUTABLE) return not_unroutable(action.name, row.status);
 
   action.apply(row, now);
-  access_log::record(db_, req.principal, id, action.name);
-  http::Response out = http::json(200, view(*store_.referral(id), true));
-  store_.store_answer(sha256_hex(key), id, {action.request_hash, out.status, out.body}, now);
+  access_log::record(db(), req.principal, id, action.name);
+  http::Response out = http::json(200, view(*store().referral(id), true));
+  store().store_answer(sha256_hex(key), id, {action.request_hash, out.status, out.body}, now);
   tx.commit();
   if (relay_) relay_->notify();
   spdlog::info("{} by coordinator referral_id={} by={} status={}", action.name, id,
@@ -369,15 +371,16 @@ http::Response Api::forward(const http::Request& req) {
     row.status = v1::REFERRAL_STATUS_ROUTED;
     row.centre_id = body.centre_id();
     row.directory_version = directory_.version();
-    store_.set_routing(row.referral_id, row.centre_id, row.directory_version);
-    store_.set_status(row.referral_id, row.status, now, row.contact_attempts);
-    store_.add_history(row.referral_id, {row.status, now, FORWARDED, now, body.note(), label,
-                                         row.directory_version, row.centre_id, person});
-    emit_status(db_, row, row.status, previous, FORWARDED, ts, ts);
+    store().set_routing(row.referral_id, row.centre_id, row.directory_version);
+    store().set_status(row.referral_id, row.status, now, row.contact_attempts);
+    store().add_history(row.referral_id, {row.status, now, FORWARDED, now, body.note(), label,
+                                          row.directory_version, row.centre_id, person});
+    emit_status(db(), row, row.status, previous, FORWARDED, ts, ts);
     // The centre is told as of any routed referral: a new-referral notification.
-    v1::ReferralContact c = contact_of(store_, row, directory_);
+    Store st = store();
+    v1::ReferralContact c = contact_of(st, row, directory_);
     c.set_reason(FORWARDED);
-    request_notification(db_, row.centre_id, v1::NOTIFICATION_KIND_NEW_REFERRAL, c, now);
+    request_notification(db(), row.centre_id, v1::NOTIFICATION_KIND_NEW_REFERRAL, c, now);
   };
   return act_on_unroutable(req, std::move(a));
 }
@@ -397,10 +400,10 @@ http::Response Api::close(const http::Request& req) {
     const auto ts = to_timestamp(now);
     const auto previous = row.status;
     row.status = v1::REFERRAL_STATUS_CLOSED;
-    store_.set_status(row.referral_id, row.status, now, row.contact_attempts);
-    store_.add_history(row.referral_id,
-                       {row.status, now, body.reason(), now, body.note(), label, {}, {}, person});
-    emit_status(db_, row, row.status, previous, body.reason(), ts, ts);
+    store().set_status(row.referral_id, row.status, now, row.contact_attempts);
+    store().add_history(row.referral_id,
+                        {row.status, now, body.reason(), now, body.note(), label, {}, {}, person});
+    emit_status(db(), row, row.status, previous, body.reason(), ts, ts);
   };
   return act_on_unroutable(req, std::move(a));
 }

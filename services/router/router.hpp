@@ -117,8 +117,10 @@ class Api {
   v1::ReferralView view(const Referral& r, bool with_history);
   // Failed contact attempts the centre may still record (0 where none can be).
   int attempts_left(const ReferralRow& row) const;
-  sqlite::Db db_;
-  Store store_{db_};
+  // The handler thread's connection (handlers run on several threads).
+  sqlite::Db& db() { return dbs_.get(); }
+  Store store() { return Store(db()); }
+  sqlite::Connections dbs_;
   Directory directory_;
   Settings settings_;
   const Clock& clock_;

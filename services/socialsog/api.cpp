@@ -156,7 +156,7 @@ const std::set<std::string>& channels() {
 }  // namespace
 
 Api::Api(const std::string& db_path, Scanner& scanner, outbox::Relay* relay)
-    : db_(db_path), scanner_(scanner), relay_(relay) {}
+    : dbs_(db_path), scanner_(scanner), relay_(relay) {}
 
 void Api::register_routes(http::Router& router) {
   router.add("POST", "/v1/scans", {v1::ROLE_COORDINATOR},
@@ -176,7 +176,7 @@ void Api::register_routes(http::Router& router) {
              [this](http::Request& r) { return response(r); });
   router.add("POST", "/v1/underretninger/{id}/forwarding", {v1::ROLE_COORDINATOR},
              [this](http::Request& r) { return forwarding(r); });
-  access_log::add_routes(router, db_);
+  access_log::add_routes(router, dbs_);
   router.add("POST", "/v1/internal/underretning-keys", {v1::ROLE_SERVICE},
              [this](http::Request& r) { return underretning_keys(r); });
 }
@@ -191,15 +191,15 @@ http::Response Api::underretning_keys(const http::Request& req) {
     const std::set<std::string> ids =
         data_keys::requested_ids(in.underretning_ids(), "underretningIds", "underretning ids");
     v1::UnderretningKeysResponse res;
-    sqlite::Transaction tx(db_);
+    sqlite::Transaction tx(db());
     for (const auto& id : ids) {
-      std::optional<std::string> key = store::find_underretning_key(db_, id);
+      std::optional<std::string> key = store::find_underretning_key(db(), id);
       if (!key) {
-        *(store::persons_erased(db_, id) ? res.add_destroyed() : res.add_unknown()) = id;
+        *(store::persons_erased(db(), id) ? res.add_destroyed() : res.add_unknown()) = id;
         continue;
       }
       // The key opens the children's and adults' data: a disclosure.
-      access_log::record(db_, req.principal, id, "data_key");
+      access_log::record(db(), req.principal, id, "data_key");
       auto* k = res.add_keys();
       k->set_underretning_id(id);
       k->set_key(std::move(*key));
@@ -230,14 +230,14 @@ http::Response Api::post_scan(const http::Request& req) {
       spec.to = floor<seconds>(*to).time_since_epoch().count();
     }
     spec.requested_by = req.principal.label;
-    v1::ScanView v = scanner_.scan(db_, spec);
+    v1::ScanView v = scanner_.scan(db(), spec);
     if (relay_) relay_->notify();
     return json_all_fields(200, v);
   });
 }
 
 http::Response Api::get_scan(const http::Request& req) {
-  auto v = store::find_scan(db_, req.params.at("id"));
+  auto v = store::find_scan(db(), req.params.at("id"));
   if (!v) return http::problem(404, "Not Found", "no such scan");
   return json_all_fields(200, *v);
 }
@@ -248,7 +248,7 @@ http::Response Api::list_scans(const http::Request& req) {
     const http::PageRequest page = http::page_request(req, 2);
     std::optional<store::ScanKey> after;
     if (!page.after.empty()) after = store::ScanKey{cursor_number(page.after[0]), page.after[1]};
-    auto rows = store::list_scans(db_, after, page.limit + 1);
+    auto rows = store::list_scans(db(), after, page.limit + 1);
     v1::ScanList out;
     out.set_next_cursor(http::take_page(rows, page, [](const auto& row) {
       return std::vector<std::string>{std::to_string(row.first.key), row.first.scan_id};
@@ -275,9 +275,9 @@ void Api::annotate(v1::UnderretningView& v, Instant now) const {
 
 v1::UnderretningView Api::visible(const http::Request& req) {
   const std::string& id = req.params.at("id");
-  auto v = load_underretning(db_, id);
+  auto v = load_underretning(db(), id);
   const bool coordinator = req.principal.role == v1::ROLE_COORDINATOR && v &&
-                           store::listed_for_district(db_, id, req.principal.scope);
+                           store::listed_for_district(db(), id, req.principal.scope);
   // Another municipality's or district's underretning does not exist for it.
   if (!v || !(owns(req, *v) || coordinator)) throw http::Problem(not_found());
   annotate(*v, sqlite::as_stored(scanner_.clock().now()));
@@ -286,9 +286,9 @@ v1::UnderretningView Api::visible(const http::Request& req) {
 
 http::Response Api::get_underretning(const http::Request& req) {
   return answering([&] {
-    sqlite::Transaction tx(db_);  // the access-log row commits with the read
+    sqlite::Transaction tx(db());  // the access-log row commits with the read
     const v1::UnderretningView v = visible(req);
-    access_log::record(db_, req.principal, v.notice().underretning_id(), "underretning_read");
+    access_log::record(db(), req.principal, v.notice().underretning_id(), "underretning_read");
     tx.commit();
     return http::json(200, v);
   });
@@ -309,8 +309,8 @@ http::Response Api::list(const http::Request& req) {
       after =
           store::ListKey{cursor_number(page.after[0]), cursor_number(page.after[1]), page.after[2]};
     f.now = sqlite::as_stored(scanner_.clock().now());
-    sqlite::Transaction tx(db_);  // the access-log rows commit with the read
-    auto keys = store::list_underretninger(db_, f, after, page.limit + 1);
+    sqlite::Transaction tx(db());  // the access-log rows commit with the read
+    auto keys = store::list_underretninger(db(), f, after, page.limit + 1);
     v1::UnderretningList out;
     out.set_next_cursor(http::take_page(keys, page, [](const store::ListKey& k) {
       return std::vector<std::string>{std::to_string(k.group), std::to_string(k.key),
@@ -318,9 +318,9 @@ http::Response Api::list(const http::Request& req) {
     }));
     for (const auto& k : keys) {
       auto* v = out.add_underretninger();
-      *v = *load_underretning(db_, k.underretning_id);
+      *v = *load_underretning(db(), k.underretning_id);
       annotate(*v, f.now);
-      access_log::record(db_, req.principal, k.underretning_id, "underretning_list");
+      access_log::record(db(), req.principal, k.underretning_id, "underretning_list");
     }
     tx.commit();
     return http::json(200, out);
@@ -332,21 +332,21 @@ http::Response Api::receipt(const http::Request& req) {
     const auto r = body_of<v1::UnderretningReceiptRequest>(req);
     const std::string id = req.params.at("id");
     const Instant now = sqlite::as_stored(scanner_.clock().now());
-    sqlite::Transaction tx(db_);
+    sqlite::Transaction tx(db());
     v1::UnderretningView v = visible(req);
     // A coordinator confirms only for a municipality without a henvis account.
     if (req.principal.role == v1::ROLE_COORDINATOR && !without_account(v)) return not_found();
     if (!v.has_receipt_at()) {  // recording it twice is the same as once
       const Instant at = happened_at("receivedAt", r.received_at(), v, now);
-      store::set_receipt(db_, id, at, req.principal.label, req.principal.person);
+      store::set_receipt(db(), id, at, req.principal.label, req.principal.person);
       *v.mutable_receipt_at() = to_timestamp(at);
       v.set_receipt_recorded_by(req.principal.label);
       v.set_receipt_recorded_by_person(req.principal.person);
-      emit_event(db_, v, "receipt_recorded", at);
+      emit_event(db(), v, "receipt_recorded", at);
       spdlog::info("receipt recorded underretning_id={} recipient={} by_role={}", id,
                    v.recipient_id(), v1::Role_Name(req.principal.role));
     }
-    access_log::record(db_, req.principal, id, "receipt");
+    access_log::record(db(), req.principal, id, "receipt");
     tx.commit();
     annotate(v, now);
     if (relay_) relay_->notify();
@@ -371,15 +371,15 @@ http::Response Api::response(const http::Request& req) {
       return http::problem(400, "Bad Request", "the response has invalid fields", errors);
     const std::string id = req.params.at("id");
     const Instant now = sqlite::as_stored(scanner_.clock().now());
-    sqlite::Transaction tx(db_);
+    sqlite::Transaction tx(db());
     v1::UnderretningView v = visible(req);
     if (!v.has_receipt_at()) {
       // Responding is confirming receipt.
-      store::set_receipt(db_, id, now, req.principal.label, req.principal.person);
+      store::set_receipt(db(), id, now, req.principal.label, req.principal.person);
       *v.mutable_receipt_at() = to_timestamp(now);
       v.set_receipt_recorded_by(req.principal.label);
       v.set_receipt_recorded_by_person(req.principal.person);
-      emit_event(db_, v, "receipt_recorded", now);
+      emit_event(db(), v, "receipt_recorded", now);
     }
     if (v.response() != r.response() || v.response_note() != r.note()) {
       // A later response (assessment started, then a support measure) becomes
@@ -391,16 +391,16 @@ http::Response Api::response(const http::Request& req) {
       *e.mutable_at() = to_timestamp(now);
       e.set_recorded_by(req.principal.label);
       e.set_recorded_by_person(req.principal.person);
-      store::add_response(db_, id, e);
+      store::add_response(db(), id, e);
       v.set_response(r.response());
       *v.mutable_response_at() = e.at();
       v.set_response_note(r.note());
       *v.add_responses() = e;
-      emit_event(db_, v, "response_recorded", now);
+      emit_event(db(), v, "response_recorded", now);
       spdlog::info("response recorded underretning_id={} response={}", id,
                    v1::UnderretningResponse_Name(r.response()));
     }
-    access_log::record(db_, req.principal, id, "response");
+    access_log::record(db(), req.principal, id, "response");
     tx.commit();
     annotate(v, now);
     if (relay_) relay_->notify();
@@ -421,7 +421,7 @@ http::Response Api::forwarding(const http::Request& req) {
       return http::problem(400, "Bad Request", "the forwarding has invalid fields", errors);
     const std::string id = req.params.at("id");
     const Instant now = sqlite::as_stored(scanner_.clock().now());
-    sqlite::Transaction tx(db_);
+    sqlite::Transaction tx(db());
     v1::UnderretningView v = visible(req);
     if (!without_account(v)) return not_found();  // the municipality has it in henvis
     const Instant at = happened_at("forwardedAt", r.forwarded_at(), v, now);
@@ -439,11 +439,11 @@ http::Response Api::forwarding(const http::Request& req) {
       f->set_recorded_by(req.principal.label);
       f->set_recorded_by_person(req.principal.person);
       *f->mutable_recorded_at() = to_timestamp(now);
-      store::set_forwarding(db_, id, *f);
-      emit_event(db_, v, "forwarded", now);
+      store::set_forwarding(db(), id, *f);
+      emit_event(db(), v, "forwarded", now);
       spdlog::info("forwarding recorded underretning_id={} channel={}", id, channel);
     }
-    access_log::record(db_, req.principal, id, "forwarding");
+    access_log::record(db(), req.principal, id, "forwarding");
     tx.commit();
     if (relay_) relay_->notify();
     return http::json(200, v);

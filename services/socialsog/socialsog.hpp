@@ -220,7 +220,9 @@ class Api {
   // request-time fields (status, workingDaysLeft); else a 404 Problem.
   v1::UnderretningView visible(const http::Request& req);
   void annotate(v1::UnderretningView& v, sqlite::Instant now) const;
-  sqlite::Db db_;
+  // The handler thread's connection (handlers run on several threads).
+  sqlite::Db& db() { return dbs_.get(); }
+  sqlite::Connections dbs_;
   Scanner& scanner_;
   outbox::Relay* relay_;
 };

@@ -4,11 +4,13 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <ctime>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "harness.hpp"
 #include "henvis/ids.hpp"
@@ -282,4 +284,41 @@ TEST_CASE("Socialsøg through the stack: a receipt and response recorded for a p
   // The notifier first: an underretning it has not delivered yet needs socialsog's key.
   CHECK(s.stop("notifier") == 0);
   CHECK(s.stop("socialsog") == 0);
+}
+
+TEST_CASE("Socialsøg: a scan stuck waiting for its database holds up no other request",
+          "[integration][threads]") {
+  // Issue 12: handlers run on a pool of threads with a connection each, so
+  // one slow request cannot stall the others.
+  Stack s;
+  start_socialsog(s);
+  const int port = s.port("socialsog");
+  REQUIRE(http("POST", port, "/v1/scans", "dev-coordinator-mvj").status == 200);
+
+  // Given another process holding socialsog.db's write lock (as a long
+  // transaction would), and a coordinator's scan waiting for it
+  sqlite::Db holder(s.database("socialsog"));
+  holder.exec("BEGIN IMMEDIATE");
+  std::atomic<bool> scan_done{false};
+  int scan_status = 0;
+  std::thread scan([&] {
+    scan_status = http("POST", port, "/v1/scans", "dev-coordinator-mvj").status;
+    scan_done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let it reach the lock
+
+  // When the coordinator lists the scans meanwhile
+  auto list = http("GET", port, "/v1/scans", "dev-coordinator-mvj");
+  const bool answered_while_stuck = !scan_done.load();
+  holder.exec("ROLLBACK");
+  scan.join();
+
+  // Then the list was answered while the scan still waited, and the scan ran after
+  CHECK(list.status == 200);
+  const auto scans = parse<v1::ScanList>(list.body);
+  REQUIRE(scans.scans_size() == 1);
+  CHECK(answered_while_stuck);
+  CHECK(scan_status == 200);
+  CHECK(parse<v1::ScanList>(http("GET", port, "/v1/scans", "dev-coordinator-mvj").body)
+            .scans_size() == 2);
 }

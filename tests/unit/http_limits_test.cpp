@@ -19,6 +19,7 @@
 #include "henvis/digest.hpp"
 #include "henvis/http.hpp"
 #include "henvis/rate_limit.hpp"
+#include "henvis/sqlite.hpp"
 
 namespace {
 
@@ -352,5 +353,104 @@ TEST_CASE(
   bhttp::response<bhttp::string_body> res;
   bhttp::read(*slow, buffer, res);
   CHECK(res.result_int() == 200);
+  server.stop();
+}
+
+TEST_CASE(
+    "limits: with several handler threads, a slow handler holds up neither the probes nor other "
+    "requests",
+    "[limits][threads]") {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false, entered = false;
+  http::Router r;
+  r.add("GET", "/v1/slow", {henvis::v1::ROLE_OFFICER}, [&](http::Request&) {
+    std::unique_lock lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    return http::Response{200, "application/json", "{}"};
+  });
+  r.add("GET", "/v1/fast", {henvis::v1::ROLE_OFFICER}, [](http::Request&) {
+    return http::Response{200, "application/json", "{}"};
+  });
+  http::ServerOptions o;
+  o.rate_limits = generous();
+  o.handler_threads = 2;
+  henvis::auth::TokenStore store = tokens();
+  http::Metrics metrics;
+  http::Server server(o, store, std::move(r), metrics, [] { return true; });
+  server.start();
+  asio::io_context ioc;
+  auto get = [&](tcp::socket& s, const char* path) {
+    bhttp::request<bhttp::empty_body> req(bhttp::verb::get, path, 11);
+    req.set(bhttp::field::host, "127.0.0.1");
+    req.set(bhttp::field::authorization, "Bearer " + OFFICER_TOKEN);
+    bhttp::write(s, req);
+  };
+  auto read_status = [](tcp::socket& s) {
+    beast::flat_buffer buffer;
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(s, buffer, res);
+    return res.result_int();
+  };
+  auto slow = connect_from(ioc, "127.0.0.1", server.port());
+  get(*slow, "/v1/slow");
+  {
+    std::unique_lock lock(mu);
+    REQUIRE(cv.wait_for(lock, 10s, [&] { return entered; }));
+  }
+  // While the slow handler holds one thread, another request is answered.
+  auto fast = connect_from(ioc, "127.0.0.1", server.port());
+  get(*fast, "/v1/fast");
+  CHECK(read_status(*fast) == 200);
+  {
+    std::lock_guard lock(mu);
+    CHECK_FALSE(release);
+    release = true;
+  }
+  cv.notify_all();
+  CHECK(read_status(*slow) == 200);
+  server.stop();
+}
+
+TEST_CASE("limits: a database still locked after the busy timeout is 503 with Retry-After",
+          "[limits][threads]") {
+  http::Router r;
+  r.add("POST", "/v1/things", {henvis::v1::ROLE_OFFICER}, [](http::Request&) -> http::Response {
+    throw henvis::sqlite::Error(SQLITE_BUSY, "database is locked");
+  });
+  r.add("GET", "/v1/broken", {henvis::v1::ROLE_OFFICER}, [](http::Request&) -> http::Response {
+    throw henvis::sqlite::Error(SQLITE_CORRUPT, "database disk image is malformed");
+  });
+  http::ServerOptions o;
+  o.rate_limits = generous();
+  henvis::auth::TokenStore store = tokens();
+  http::Metrics metrics;
+  http::Server server(o, store, std::move(r), metrics, [] { return true; });
+  server.start();
+  asio::io_context ioc;
+  auto send = [&](bhttp::verb verb, const char* path) {
+    auto s = connect_from(ioc, "127.0.0.1", server.port());
+    bhttp::request<bhttp::string_body> req(verb, path, 11);
+    req.set(bhttp::field::host, "127.0.0.1");
+    req.set(bhttp::field::authorization, "Bearer " + OFFICER_TOKEN);
+    if (verb == bhttp::verb::post) {
+      req.set(bhttp::field::content_type, "application/json");
+      req.body() = "{}";
+    }
+    req.prepare_payload();
+    bhttp::write(*s, req);
+    beast::flat_buffer buffer;
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(*s, buffer, res);
+    return res;
+  };
+  const auto busy = send(bhttp::verb::post, "/v1/things");
+  CHECK(busy.result_int() == 503);
+  CHECK(busy[bhttp::field::retry_after] == "1");
+  CHECK(busy[bhttp::field::content_type] == "application/problem+json");
+  // Not every database error is worth a retry.
+  CHECK(send(bhttp::verb::get, "/v1/broken").result_int() == 500);
   server.stop();
 }

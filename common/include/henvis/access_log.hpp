@@ -76,8 +76,8 @@ std::vector<Entry> entries(sqlite::Db& db, const Filter& filter, std::int64_t af
                            std::size_t limit);
 
 // GET /v1/audit/verify and GET /v1/audit/log for the admin role (the
-// data-protection officer's tools, `henvisctl audit`), on `db`, the
-// connection of the service's HTTP handlers.
-void add_routes(http::Router& router, sqlite::Db& db);
+// data-protection officer's tools, `henvisctl audit`), each request on its
+// handler thread's connection of `dbs` (the service's HTTP connections).
+void add_routes(http::Router& router, sqlite::Connections& dbs);
 
 }  // namespace henvis::access_log

@@ -19,8 +19,10 @@
 // a handshake timeout; failed handshakes counted in
 // henvis_http_tls_handshake_failures_total.
 //
-// Threading: one I/O thread runs every connection and handler; handlers are
-// synchronous and may use their own SQLite connection.
+// Threading: one I/O thread runs every connection; handlers are synchronous
+// and run there, or on a pool (ServerOptions::handler_threads), where they
+// must be thread-safe (a service's handlers use one SQLite connection per
+// thread, sqlite::Connections).
 
 #include <google/protobuf/message.h>
 #include <prometheus/counter.h>

@@ -20,10 +20,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -50,6 +52,7 @@ class Error : public std::runtime_error {
 };
 
 class Db;
+class WriterLock;
 
 // A prepared statement. Bind with 1-based indexes, step, read columns.
 class Stmt {
@@ -161,6 +164,9 @@ class Db {
   void committed();
   sqlite3* raw() { return db_; }
   [[noreturn]] void fail(int rc, std::string_view what) const;
+  // The in-process writer lock of this database file (Transaction); nullptr
+  // for ":memory:" and temporary databases, which no other connection shares.
+  WriterLock* writer() const { return writer_.get(); }
 
  private:
   struct Cached {
@@ -172,6 +178,7 @@ class Db {
   std::unordered_map<std::string, Cached> cache_;
   bool erasure_pending_ = false;
   bool erasure_uncommitted_ = false;  // noted, not yet counted in erasures_committed
+  std::shared_ptr<WriterLock> writer_;
 };
 
 // The SQL of a migration step that turns `column` of `table` into an INTEGER
@@ -190,6 +197,16 @@ std::string to_unix_ms(std::string_view table, std::string_view column, std::str
 int erase(Db& db, const std::function<int()>& erase);
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted.
+//
+// Writers of one database file in one process queue on an in-process lock
+// (Db::writer) before BEGIN IMMEDIATE, first come first served. SQLite alone
+// makes a waiting writer poll with sleeps of up to 100 ms (its busy
+// handler), which with several handler threads turns every contended write
+// into a sleep. The lock is waited for up to the busy timeout, then the
+// transaction fails as SQLITE_BUSY would. Writers in other processes
+// (henvisctl) still meet SQLite's own lock and busy timeout. A thread that
+// already holds a file's lock through another connection gets SQLITE_BUSY at
+// once instead of waiting for itself.
 class Transaction {
  public:
   explicit Transaction(Db& db);
@@ -199,8 +216,34 @@ class Transaction {
   void commit();
 
  private:
+  void release();
   Db& db_;
   bool done_ = false;
+  bool locked_ = false;
+};
+
+// One connection to a database file for each thread that asks: a service's
+// HTTP handlers run on a pool of threads (http::ServerOptions::
+// handler_threads) and a connection is one transaction at a time, so each
+// handler thread reads and writes through its own. Opened on first use on
+// that thread; all closed when the Connections is destroyed, which must be
+// after the threads that used it have stopped (the host stops the server
+// before it destroys the service).
+class Connections {
+ public:
+  explicit Connections(std::string path) : path_(std::move(path)) {}
+  Connections(const Connections&) = delete;
+  Connections& operator=(const Connections&) = delete;
+  // The calling thread's connection.
+  Db& get();
+  const std::string& path() const { return path_; }
+  // Connections opened so far (one per thread that asked).
+  std::size_t open() const;
+
+ private:
+  std::string path_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::thread::id, std::unique_ptr<Db>> dbs_;
 };
 
 }  // namespace henvis::sqlite
