@@ -109,10 +109,14 @@ void record(sqlite::Db& db, const auth::Principal& who, const std::string& refer
 http::Response replayed(sqlite::Db& db, sqlite::Transaction& tx, const auth::Principal& who,
                         const std::string& referral_id, const std::string& purpose,
                         http::Response r) {
-  if (r.status < 300) {
-    record(db, who, referral_id, purpose + "_replay");
-    tx.commit();
-  }
+  r = replayed(db, who, referral_id, purpose, std::move(r));
+  if (r.status < 300) tx.commit();
+  return r;
+}
+
+http::Response replayed(sqlite::Db& db, const auth::Principal& who, const std::string& referral_id,
+                        const std::string& purpose, http::Response r) {
+  if (r.status < 300) record(db, who, referral_id, purpose + "_replay");
   return r;
 }
 

@@ -164,6 +164,7 @@ std::string load_partition_secret(sqlite::Db& db, const std::string& file, bool 
 Intake::Intake(const std::string& db_path, Directory directory, outbox::Relay* relay,
                const Clock& clock, const std::string& partition_key_file, bool dev)
     : dbs_(db_path),
+      commits_(db_path),
       directory_(std::move(directory)),
       relay_(relay),
       clock_(&clock),
@@ -377,12 +378,12 @@ NewOffer new_offer(const v1::OfferRecorded& ev, const std::string& hash, const h
 
 // The first answer to an offer given again: for a yes, it names the referral
 // the person's data went to, so it is logged as a disclosure.
-http::Response Intake::replayed_offer(sqlite::Transaction& tx, const http::Request& req,
+http::Response Intake::replayed_offer(sqlite::Db& db, Store& st, const http::Request& req,
                                       const v1::OfferRequest& r, http::Response earlier) {
   if (r.answer() != v1::ANSWER_YES) return earlier;
-  const std::optional<OfferRow> offer = store().offer(r.offer_id());
+  const std::optional<OfferRow> offer = st.offer(r.offer_id());
   if (!offer) return earlier;
-  return access_log::replayed(db(), tx, req.principal, offer->referral_id, "register",
+  return access_log::replayed(db, req.principal, offer->referral_id, "register",
                               std::move(earlier));
 }
 
@@ -399,11 +400,6 @@ http::Response Intake::post_offer(const http::Request& req) {
   // Same offerId + same request (from the same officer scope) = same answer.
   const std::string hash = idempotency_hash({req.principal.scope}, r);
 
-  sqlite::Transaction tx(db());
-  Store st = store();
-  if (auto earlier = earlier_answer(st, r.offer_id(), hash))
-    return replayed_offer(tx, req, r, std::move(*earlier));
-
   const auto day = copenhagen_date(r.charged_at().seconds());
   const bool covered = r.kommunekode() != 0 && directory_.route(r.kommunekode(), day).routed;
   v1::OfferRecorded ev = offer_recorded(r, req.principal.scope, covered, now);
@@ -412,12 +408,23 @@ http::Response Intake::post_offer(const http::Request& req) {
   describe_offer(res, ev, municipality_name(r.kommunekode(), directory_));
   http::Response out = http::json(201, res);
 
-  events::emit(db(), SOURCE, seal_person(st, ev));
-  store().add(new_offer(ev, hash, out, now));
-  // A yes writes the person's data (a no keeps none: nothing to log).
-  if (ev.answer() == v1::ANSWER_YES)
-    access_log::record(db(), req.principal, ev.referral_id(), "register");
-  tx.commit();
+  // Written in the next group commit with the other officers' offers of the
+  // moment (issue 14): one disk sync for all, and no answer before it.
+  bool recorded = false;
+  commits_.run([&](sqlite::Db& db) {
+    Store st(db);
+    if (auto earlier = earlier_answer(st, r.offer_id(), hash)) {
+      out = replayed_offer(db, st, req, r, std::move(*earlier));
+      return;
+    }
+    events::emit(db, SOURCE, seal_person(st, ev));
+    st.add(new_offer(ev, hash, out, now));
+    // A yes writes the person's data (a no keeps none: nothing to log).
+    if (ev.answer() == v1::ANSWER_YES)
+      access_log::record(db, req.principal, ev.referral_id(), "register");
+    recorded = true;
+  });
+  if (!recorded) return out;
   if (relay_) relay_->notify();
   spdlog::info("offer recorded offer_id={} answer={} covered={} district={}", r.offer_id(),
                r.answer() == v1::ANSWER_YES ? "yes" : "no", covered, req.principal.scope);

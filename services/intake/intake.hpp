@@ -10,6 +10,7 @@
 
 #include "henvis/clock.hpp"
 #include "henvis/directory.hpp"
+#include "henvis/group_commit.hpp"
 #include "henvis/http.hpp"
 #include "henvis/outbox.hpp"
 #include "henvis/service.hpp"
@@ -55,13 +56,15 @@ class Intake {
   http::Response data_keys(const http::Request& req);
 
  private:
-  http::Response replayed_offer(sqlite::Transaction& tx, const http::Request& req,
+  http::Response replayed_offer(sqlite::Db& db, Store& st, const http::Request& req,
                                 const v1::OfferRequest& r, http::Response earlier);
 
   // The handler thread's connection (handlers run on several threads).
   sqlite::Db& db() { return dbs_.get(); }
   Store store() { return Store(db()); }
   sqlite::Connections dbs_;
+  // Offers are written in group commits (post_offer).
+  sqlite::GroupCommit commits_;
   Directory directory_;
   outbox::Relay* relay_;
   const Clock* clock_;

@@ -46,6 +46,10 @@ void record(sqlite::Db& db, const auth::Principal& who, const std::string& refer
 http::Response replayed(sqlite::Db& db, sqlite::Transaction& tx, const auth::Principal& who,
                         const std::string& referral_id, const std::string& purpose,
                         http::Response r);
+// The same inside a transaction the caller commits (a group commit's job,
+// sqlite::GroupCommit): records the row when `r` is a success.
+http::Response replayed(sqlite::Db& db, const auth::Principal& who, const std::string& referral_id,
+                        const std::string& purpose, http::Response r);
 
 struct Verification {
   bool ok = true;
