@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "../tests/integration/real_kafka.hpp"
 #include "../tests/robustness/robust_stack.hpp"
 #include "bench.hpp"
 #include "henvis/ids.hpp"
@@ -80,6 +81,10 @@ Quantiles offer_to_inbox(robustness::RobustStack& s, const std::string& run, int
 Quantiles bare_hop(const std::string& bootstrap, int rate, int seconds) {
   using clock = std::chrono::steady_clock;
   const std::string topic = "henvis.bench.hop." + new_uuid().substr(0, 8);
+  // A real cluster creates no topic on first use (auto.create.topics.enable
+  // is off, as in production): create it, with the partitions of the
+  // services' topics.
+  if (testing::real_kafka_bootstrap()) testing::create_topic(bootstrap, topic, 6);
   kafka::Producer producer(bootstrap, [](std::int64_t, bool, const std::string&) {});
   // Creates the topic (the devbroker's default partitions) before the
   // consumer asks for its partitions.

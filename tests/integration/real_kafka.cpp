@@ -189,6 +189,23 @@ void reset_topics(const std::string& bootstrap, int timeout_s) {
   }
 }
 
+void create_topic(const std::string& bootstrap, const std::string& name, int partitions,
+                  int timeout_s) {
+  const std::vector<TopicSpec> specs{{name, partitions, false}};
+  Rk rk = admin_client(bootstrap);
+  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> q(rd_kafka_queue_new(rk.get()),
+                                                                   rd_kafka_queue_destroy);
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  const int brokers = cluster_state(rk.get(), specs).first;
+  if (brokers == 0) throw std::runtime_error("kafka at " + bootstrap + " does not answer");
+  if (!create_topics(rk.get(), q.get(), specs, brokers, timeout_s).empty())
+    throw std::runtime_error("topic " + name + " exists already");
+  while (!cluster_state(rk.get(), specs).second) {
+    if (Clock::now() > deadline) throw std::runtime_error("topic partitions have no leader");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
 std::vector<std::pair<std::string, std::string>> kafka_tls_properties(
     const std::string& principal) {
   const char* dir = std::getenv("HENVIS_KAFKA_TLS_DIR");

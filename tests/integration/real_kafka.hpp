@@ -29,6 +29,11 @@ std::vector<std::pair<std::string, std::string>> kafka_tls_properties(const std:
 // only its own events. Throws on failure or after `timeout_s`.
 void reset_topics(const std::string& bootstrap, int timeout_s = 120);
 
+// Creates one topic of `partitions` (replicated as reset_topics does) and
+// waits until each partition has a leader: a benchmark's own topic, since the
+// cluster creates none on first use. Throws on failure or after `timeout_s`.
+void create_topic(const std::string& bootstrap, const std::string& name, int partitions,
+                  int timeout_s = 60);
 // For a stack in `dir`: with a real Kafka, resets its topics and writes its
 // bootstrap to dir/bootstrap.txt; returns false (nothing done) without one.
 bool use_real_kafka(const std::filesystem::path& dir);
