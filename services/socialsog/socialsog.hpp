@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -159,7 +160,9 @@ struct ScanSpec {
 };
 
 // Scans and receipt deadlines. Every method opens its own transaction on the
-// connection it is given.
+// connection it is given. A scan reads in a read transaction (one snapshot,
+// no write lock) and writes its results in one short write transaction at
+// the end; scans and retention passes of one Scanner run one at a time.
 class Scanner {
  public:
   // `metrics` (if given) counts what the retention passes erase.
@@ -196,6 +199,7 @@ class Scanner {
   workdays::Calendar calendar_;
   const Clock& clock_;
   retention::Purge incident_purge_, underretning_purge_;
+  std::mutex mutex_;  // one scan or retention pass at a time (the API's and the worker's)
 };
 
 // The HTTP API for coordinators and municipalities, on its own connection to

@@ -251,6 +251,7 @@ constexpr std::string_view MARK_NOTIFIED =
 constexpr std::string_view INSERT_SCAN =
     "INSERT INTO scans(scan_id, kind, started_at, view) VALUES (?,?,?,?)";
 constexpr std::string_view FIND_SCAN = "SELECT view FROM scans WHERE scan_id = ?";
+constexpr std::string_view LAST_UNDERRETNING = "SELECT coalesce(max(rowid), 0) FROM underretninger";
 constexpr std::string_view GET_STATE = "SELECT value FROM state WHERE key = ?";
 constexpr std::string_view SET_STATE =
     "INSERT INTO state(key, value) VALUES (?, ?) "
@@ -546,6 +547,12 @@ std::optional<v1::ScanView> find_scan(sqlite::Db& db, const std::string& scan_id
 std::int64_t watermark(sqlite::Db& db) { return state_get(db, WATERMARK).value_or(0); }
 
 void set_watermark(sqlite::Db& db, std::int64_t seq) { state_set(db, WATERMARK, seq); }
+
+ScanState scan_state(sqlite::Db& db) {
+  auto q = db.query(LAST_UNDERRETNING);
+  q->step();
+  return {watermark(db), q->i64(0)};
+}
 
 std::optional<Instant> weekly_slot(sqlite::Db& db) {
   if (auto ms = state_get(db, WEEKLY_SLOT)) return sqlite::from_unix_ms(*ms);

@@ -126,6 +126,15 @@ std::optional<v1::ScanView> find_scan(sqlite::Db& db, const std::string& scan_id
 // The highest ingest number the weekly scans have covered (0 before the first).
 std::int64_t watermark(sqlite::Db& db);
 void set_watermark(sqlite::Db& db, std::int64_t seq);
+// What a scan's results rest on besides the incidents: the watermark and the
+// last underretning created. A scan reads it in its read phase and again in
+// its write transaction; a change means another connection scanned meanwhile.
+struct ScanState {
+  std::int64_t watermark = 0;
+  std::int64_t last_underretning = 0;
+  bool operator==(const ScanState&) const = default;
+};
+ScanState scan_state(sqlite::Db& db);
 // The scheduled instant the last weekly scan stood for, if one ran.
 std::optional<Instant> weekly_slot(sqlite::Db& db);
 void set_weekly_slot(sqlite::Db& db, Instant slot);
