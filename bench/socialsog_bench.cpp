@@ -26,8 +26,11 @@
 // and carries a watched code in about a third (3 % severe), the rest
 // unwatched. Each household has about three incidents a year.
 
+#include <spdlog/spdlog.h>
+
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -198,7 +201,8 @@ void configure(robustness::RobustStack& s) {
 
 // The coordinator's on-demand scan of what was received since the watermark;
 // seconds.
-double scan(robustness::RobustStack& s, v1::ScanView& view) {
+double scan(robustness::RobustStack& s, v1::ScanView& view, double* cpu = nullptr) {
+  const double cpu0 = proc_stats(s.pid("socialsog")).cpu_seconds;
   const auto t0 = std::chrono::steady_clock::now();
   robustness::KeepAliveClient client(s.port("socialsog"));
   auto r = client.request("POST", "/v1/scans", COORDINATOR, "");
@@ -207,6 +211,7 @@ double scan(robustness::RobustStack& s, v1::ScanView& view) {
   INFO(r->body.substr(0, 500));
   REQUIRE(r->status == 200);
   view = testing::parse<v1::ScanView>(r->body);
+  if (cpu) *cpu = proc_stats(s.pid("socialsog")).cpu_seconds - cpu0;
   return took;
 }
 
@@ -246,7 +251,7 @@ void import_and_scan(std::int64_t n) {
   produce(s.bootstrap(), incidents);
   const std::string db = s.database("socialsog");
 
-  std::vector<double> import, raw, import_cpu_us, import_rss, scan_s, read_s, scan_rss;
+  std::vector<double> import, raw, import_cpu_us, import_rss, scan_s, scan_cpu, read_s, scan_rss;
   v1::ScanView view;
   for (int rep = 0; rep < reps(); ++rep) {
     raw.push_back(raw_consume_per_second(s.bootstrap(), topics::INCIDENTS, n));
@@ -263,7 +268,9 @@ void import_and_scan(std::int64_t n) {
     import_cpu_us.push_back(p.cpu_seconds * 1e6 / static_cast<double>(n));
     import_rss.push_back(p.rss_mib);
 
-    scan_s.push_back(scan(s, view));
+    double cpu = 0;
+    scan_s.push_back(scan(s, view, &cpu));
+    scan_cpu.push_back(cpu);
     CHECK(view.incidents_considered() == n);
     scan_rss.push_back(proc_stats(s.pid("socialsog")).rss_mib);
     read_s.push_back(table_read(db, n));
@@ -280,6 +287,7 @@ void import_and_scan(std::int64_t n) {
   report("socialsog RSS after the import, " + size, "MiB", import_rss);
   CHECK(report("socialsog scan of all " + size, "s", scan_s,
                {{"plain read of the incident table", "s", read_s}}));
+  report("socialsog scan CPU, all " + size, "s", scan_cpu);
   report("socialsog RSS after the scan, " + size, "MiB", scan_rss);
   print_view("last scan", view);
 }
@@ -293,6 +301,9 @@ std::int64_t build_window(const std::string& path, std::int64_t n, std::int64_t 
   socialsog::Applier applier(settings, clock);
   sqlite::Db db(path);
   db.migrate(socialsog::migrations());
+  // The Applier logs every incident; a million lines would drown the figures.
+  const auto level = spdlog::get_level();
+  spdlog::set_level(spdlog::level::warn);
   Incidents incidents(n, now);
   const std::int64_t week_start = now - 7 * 86400;
   std::int64_t before_week = 0;
@@ -315,6 +326,7 @@ std::int64_t build_window(const std::string& path, std::int64_t n, std::int64_t 
     tx.commit();
   }
   db.checkpoint_truncate();
+  spdlog::set_level(level);
   return n - before_week;
 }
 
@@ -323,19 +335,35 @@ void weekly_window(std::int64_t n) {
   robustness::RobustStack s({PARTITIONS, false});
   s.start_broker();
   configure(s);
-  const fs::path base = s.dir() / "window-base.db";
+  // HENVIS_BENCH_WINDOW_DB: keep the window's database there and use it again
+  // on the next run (while developing; its incidents keep their dates).
+  const char* keep = std::getenv("HENVIS_BENCH_WINDOW_DB");
+  const fs::path base = keep && *keep ? fs::path(keep) : s.dir() / "window-base.db";
   const auto t0 = std::chrono::steady_clock::now();
-  const std::int64_t week = build_window(base.string(), n, unix_now() - 3600);
+  std::int64_t week = 0;
+  const bool reused = fs::exists(base);
+  if (reused) {
+    sqlite::Db db(base.string());
+    auto q = db.query(
+        "SELECT (SELECT count(*) FROM incidents) - (SELECT value FROM state WHERE key = "
+        "'watermark_seq')");
+    q->step();
+    week = q->i64(0);
+  } else {
+    week = build_window(base.string(), n, unix_now() - 3600);
+  }
   const double built = robustness::seconds_since(t0);
   const std::string db = s.database("socialsog");
 
-  std::vector<double> scan_s, read_s, rss;
+  std::vector<double> scan_s, cpu_s, read_s, rss;
   v1::ScanView view;
   for (int rep = 0; rep < reps(); ++rep) {
     remove_db(db);
     fs::copy_file(base, db);
     s.start("socialsog");
-    scan_s.push_back(scan(s, view));
+    double cpu = 0;
+    scan_s.push_back(scan(s, view, &cpu));
+    cpu_s.push_back(cpu);
     CHECK(view.incidents_considered() == week);
     rss.push_back(proc_stats(s.pid("socialsog")).rss_mib);
     read_s.push_back(table_read(db, n));
@@ -344,11 +372,15 @@ void weekly_window(std::int64_t n) {
   const std::string size = num(static_cast<double>(n));
   std::printf(
       "socialsog weekly scan over a 12-month window of %s incidents (%s arrived since the "
-      "watermark; the window built through the Applier in %.0f s, %s incidents/s):\n",
-      size.c_str(), num(static_cast<double>(week)).c_str(), built,
-      num(static_cast<double>(n) / built).c_str());
+      "watermark; the window %s):\n",
+      size.c_str(), num(static_cast<double>(week)).c_str(),
+      reused ? ("read from " + base.string()).c_str()
+             : ("built through the Applier in " + num(built) + " s, " +
+                num(static_cast<double>(n) / built) + " incidents/s")
+                   .c_str());
   CHECK(report("socialsog weekly scan, window of " + size, "s", scan_s,
                {{"plain read of the incident table", "s", read_s}}));
+  report("socialsog weekly scan CPU, window of " + size, "s", cpu_s);
   report("socialsog RSS after the weekly scan, window of " + size, "MiB", rss);
   print_view("last scan", view);
 }

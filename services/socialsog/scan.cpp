@@ -4,6 +4,10 @@
 // in scan_phases.cpp.
 #include <spdlog/spdlog.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <list>
 #include <map>
@@ -11,6 +15,7 @@
 #include <mutex>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "henvis/ids.hpp"
 #include "henvis/service.hpp"
@@ -50,15 +55,28 @@ class IncidentCache {
   static constexpr std::size_t CAPACITY = 4096;
   IncidentCache(sqlite::Db& db, const Rules& rules) : db_(db), rules_(rules) {}
   Ptr get(const std::string& id) {
-    if (auto it = cache_.find(id); it != cache_.end()) {
-      order_.splice(order_.begin(), order_, it->second.second);
-      return it->second.first;
-    }
+    if (auto hit = find(id)) return hit;
     const auto stored = store::find_incident(db_, id);
     if (!stored) throw std::runtime_error("incident vanished during a scan");
+    return add(id, *stored);
+  }
+  // The same, with the stored incident a query has just read.
+  Ptr get(const std::string& id, const store::StoredPayload& stored) {
+    if (auto hit = find(id)) return hit;
+    return add(id, stored);
+  }
+
+ private:
+  Ptr find(const std::string& id) {
+    auto it = cache_.find(id);
+    if (it == cache_.end()) return nullptr;
+    order_.splice(order_.begin(), order_, it->second.second);
+    return it->second.first;
+  }
+  Ptr add(const std::string& id, const store::StoredPayload& stored) {
     auto si = std::make_shared<StoredIncident>();
-    si->incident.ParseFromString(stored->payload);
-    si->seq = stored->seq;
+    si->incident.ParseFromString(stored.payload);
+    si->seq = stored.seq;
     si->match = rules_.match(si->incident);
     if (cache_.size() >= CAPACITY) {
       cache_.erase(order_.back());
@@ -69,7 +87,6 @@ class IncidentCache {
     return si;
   }
 
- private:
   sqlite::Db& db_;
   const Rules& rules_;
   std::list<std::string> order_;  // most recently used first
@@ -104,7 +121,7 @@ class ChildLoader {
   void identify(ChildFacts& f) {
     const auto latest = store::latest_incident_listing(db_, f.cpr);
     if (!latest) return;
-    const auto si = incidents_.get(*latest);
+    const auto si = incidents_.get(latest->incident_id, latest->stored);
     for (const auto& p : si->incident.involved())
       for (const auto& c : p.children())
         if (c.cpr() == f.cpr) {
@@ -114,22 +131,42 @@ class ChildLoader {
   }
 
   // The adult's incidents within the look-back [look_back_from, ref]: the
-  // rules count whole seconds, so it ends where ref's second does.
+  // rules count whole seconds, so it ends where ref's second does. Siblings
+  // share their adults: the most recent adults' are kept.
   void involve(ChildFacts& f, const std::string& adult) {
+    if (auto it = adults_.find(adult); it != adults_.end()) {
+      order_.splice(order_.begin(), order_, it->second.second);
+      const auto& known = it->second.first;
+      f.involvements.insert(f.involvements.end(), known.begin(), known.end());
+      return;
+    }
     const Instant from = at_second(window_.look_back_from);
     const Instant before = at_second(window_.ref) + std::chrono::seconds(1);
+    std::vector<Involvement> found;
     for (const auto& inv : store::involvements(db_, adult, from, before)) {
-      const auto si = incidents_.get(inv.incident_id);
-      f.involvements.push_back(Involvement{adult, inv.role, si->incident.incident_id(),
-                                           si->incident.occurred_at().seconds(), si->match.watched,
-                                           si->match.weight, si->match.severe,
-                                           si->incident.underretning_sent_at_scene()});
+      const auto si = incidents_.get(inv.incident_id, inv.stored);
+      found.push_back(Involvement{adult, inv.role, si->incident.incident_id(),
+                                  si->incident.occurred_at().seconds(), si->match.watched,
+                                  si->match.weight, si->match.severe,
+                                  si->incident.underretning_sent_at_scene()});
     }
+    f.involvements.insert(f.involvements.end(), found.begin(), found.end());
+    if (adults_.size() >= ADULTS) {
+      adults_.erase(order_.back());
+      order_.pop_back();
+    }
+    order_.push_front(adult);
+    adults_.emplace(adult, std::make_pair(std::move(found), order_.begin()));
   }
 
+  static constexpr std::size_t ADULTS = 1024;
   sqlite::Db& db_;
   IncidentCache& incidents_;
   const Window& window_;
+  std::list<std::string> order_;  // most recently used first
+  std::unordered_map<std::string,
+                     std::pair<std::vector<Involvement>, std::list<std::string>::iterator>>
+      adults_;
 };
 
 // An underretning as a scan's read phase plans it and its write phase stores
@@ -190,22 +227,28 @@ class ScanRun {
   }
 
   // 2. The children whose adults appear in the triggers (and the children listed).
-  std::set<std::string> candidates(const Window& w) {
-    std::set<std::string> out;
+  // In the order found, so that the children of one adult come together.
+  std::vector<std::string> candidates(const Window& w) {
+    std::vector<std::string> out;
+    std::unordered_set<std::string> seen;
+    auto add = [&](const std::string& child) {
+      if (seen.insert(child).second) out.push_back(child);
+    };
     for (const auto& id : w.triggers) {
       const auto si = incidents_.get(id);
       if (si->match.watched) view_.set_incidents_watched(view_.incidents_watched() + 1);
       for (const auto& p : si->incident.involved()) {
-        for (const auto& c : p.children()) out.insert(c.cpr());
-        for (auto& kid : store::children_of(db_, p.cpr())) out.insert(std::move(kid));
+        for (const auto& c : p.children()) add(c.cpr());
+        for (const auto& kid : store::children_of(db_, p.cpr())) add(kid);
       }
     }
     view_.set_incidents_considered(static_cast<int>(w.triggers.size()));
     return out;
   }
 
-  // 3. Each child under the rules: the hits with something new to notify.
-  std::vector<ChildHit> flag_children(const std::set<std::string>& children, const Window& w) {
+  // 3. Each child under the rules: the hits with something new to notify,
+  // by CPR number.
+  std::vector<ChildHit> flag_children(const std::vector<std::string>& children, const Window& w) {
     ChildLoader loader(db_, incidents_, w);
     std::vector<ChildHit> hits;
     for (const auto& child : children) {
@@ -217,6 +260,8 @@ class ScanRun {
       else
         hits.push_back(std::move(v.hit));
     }
+    std::sort(hits.begin(), hits.end(),
+              [](const ChildHit& a, const ChildHit& b) { return a.cpr < b.cpr; });
     return hits;
   }
 
@@ -434,6 +479,7 @@ v1::ScanView Scanner::scan(sqlite::Db& db, const ScanSpec& spec) {
   {
     Snapshot snapshot(db);
     c = compute(*run);
+    if (read_phase_hook_) read_phase_hook_();
   }
   // The write phase: the underretninger, their notifications and events, the
   // scan and the watermark, in one short transaction.
@@ -455,6 +501,11 @@ v1::ScanView Scanner::scan(sqlite::Db& db, const ScanSpec& spec) {
       view.scan_id(), view.kind(), view.incidents_considered(), view.incidents_watched(),
       view.children_flagged(), view.children_already_notified(), view.underretninger_created(),
       view.underretninger_linked(), view.received_after_seq(), view.received_up_to_seq());
+#ifdef __GLIBC__
+  // A large scan's memory (candidates, hits, notices) goes back to the system
+  // rather than staying in the allocator's free lists until the next one.
+  malloc_trim(0);
+#endif
   return view;
 }
 

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -188,6 +189,9 @@ class Scanner {
   // returns how many underretninger.
   int purge_underretninger(sqlite::Db& db);
   std::int64_t watermark(sqlite::Db& db);
+  // Tests: called in each scan's read phase, after the scan has read all it
+  // needs and before it takes the write lock (another connection may write then).
+  void on_read_phase(std::function<void()> f) { read_phase_hook_ = std::move(f); }
   const Settings& settings() const { return settings_; }
   const Directory& directory() const { return directory_; }
   const workdays::Calendar& calendar() const { return calendar_; }
@@ -200,6 +204,7 @@ class Scanner {
   const Clock& clock_;
   retention::Purge incident_purge_, underretning_purge_;
   std::mutex mutex_;  // one scan or retention pass at a time (the API's and the worker's)
+  std::function<void()> read_phase_hook_;
 };
 
 // The HTTP API for coordinators and municipalities, on its own connection to

@@ -84,12 +84,17 @@ std::vector<std::string> children_of(sqlite::Db& db, const std::string& adult_cp
 // The adults who have listed `child_cpr` in any incident.
 std::vector<std::string> adults_of(sqlite::Db& db, const std::string& child_cpr);
 // The most recent incident (by occurrence, then ingest) listing the child.
-std::optional<std::string> latest_incident_listing(sqlite::Db& db, const std::string& child_cpr);
+struct Listing {
+  std::string incident_id;
+  StoredPayload stored;
+};
+std::optional<Listing> latest_incident_listing(sqlite::Db& db, const std::string& child_cpr);
 
-// An incident a person is involved in, and in which role.
+// An incident a person is involved in, and in which role (with the incident).
 struct Involved {
   std::string incident_id;
   v1::PersonRole role = v1::PERSON_ROLE_UNSPECIFIED;
+  StoredPayload stored;
 };
 // The incidents `cpr` is involved in that occurred in [from, before).
 std::vector<Involved> involvements(sqlite::Db& db, const std::string& cpr, Instant from,
