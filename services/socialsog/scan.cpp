@@ -107,29 +107,30 @@ class ChildLoader {
   ChildLoader(sqlite::Db& db, IncidentCache& incidents, const Window& window)
       : db_(db), incidents_(incidents), window_(window) {}
 
+  // The child's facts without its name and home (the rules do not read
+  // them; identify() adds them to the few children flagged).
   ChildFacts load(const std::string& child) {
     ChildFacts f;
     f.cpr = child;
-    identify(f);
     for (const auto& adult : store::adults_of(db_, child)) involve(f, adult);
     for (auto& id : store::notified_incidents(db_, child)) f.notified.insert(std::move(id));
     return f;
   }
 
- private:
   // Name and home municipality as the most recent incident listing the child says.
-  void identify(ChildFacts& f) {
-    const auto latest = store::latest_incident_listing(db_, f.cpr);
+  void identify(const std::string& cpr, std::string& name, int& home) {
+    const auto latest = store::latest_incident_listing(db_, cpr);
     if (!latest) return;
     const auto si = incidents_.get(latest->incident_id, latest->stored);
     for (const auto& p : si->incident.involved())
       for (const auto& c : p.children())
-        if (c.cpr() == f.cpr) {
-          f.name = c.name();
-          f.home = c.home_kommunekode();
+        if (c.cpr() == cpr) {
+          name = c.name();
+          home = c.home_kommunekode();
         }
   }
 
+ private:
   // The adult's incidents within the look-back [look_back_from, ref]: the
   // rules count whole seconds, so it ends where ref's second does. Siblings
   // share their adults: the most recent adults' are kept.
@@ -255,10 +256,12 @@ class ScanRun {
       ChildVerdict v = evaluate_child(loader.load(child), rules_, w.look_back_from, w.ref);
       if (v.outcome == ChildOutcome::adult || v.outcome == ChildOutcome::not_flagged) continue;
       view_.set_children_flagged(view_.children_flagged() + 1);
-      if (v.outcome == ChildOutcome::already_notified)
+      if (v.outcome == ChildOutcome::already_notified) {
         view_.set_children_already_notified(view_.children_already_notified() + 1);
-      else
-        hits.push_back(std::move(v.hit));
+        continue;
+      }
+      loader.identify(v.hit.cpr, v.hit.name, v.hit.home);
+      hits.push_back(std::move(v.hit));
     }
     std::sort(hits.begin(), hits.end(),
               [](const ChildHit& a, const ChildHit& b) { return a.cpr < b.cpr; });
@@ -474,6 +477,8 @@ v1::ScanView Scanner::scan(sqlite::Db& db, const ScanSpec& spec) {
   // The read phase: which children, which households, what each underretning
   // says, on one snapshot and without the write lock, so the consumer goes
   // on storing incidents meanwhile (they are the next scan's).
+  using Ms = std::chrono::duration<double, std::milli>;
+  const auto started = std::chrono::steady_clock::now();
   auto run = std::make_unique<ScanRun>(db, *this, spec, now);
   Computed c;
   {
@@ -481,6 +486,7 @@ v1::ScanView Scanner::scan(sqlite::Db& db, const ScanSpec& spec) {
     c = compute(*run);
     if (read_phase_hook_) read_phase_hook_();
   }
+  const auto read = std::chrono::steady_clock::now();
   // The write phase: the underretninger, their notifications and events, the
   // scan and the watermark, in one short transaction.
   sqlite::Transaction tx(db);
@@ -494,13 +500,17 @@ v1::ScanView Scanner::scan(sqlite::Db& db, const ScanSpec& spec) {
   run->write(c.planned);
   run->record(c.window.high);
   tx.commit();
+  const auto written = std::chrono::steady_clock::now();
   const v1::ScanView& view = run->view();
+  // read_ms: the read phase (no lock); write_ms: waiting for the write lock,
+  // storing and committing (the time the lock is held, at most).
   spdlog::info(
       "scan done scan_id={} kind={} considered={} watched={} flagged={} already_notified={} "
-      "underretninger={} linked={} watermark={}..{}",
+      "underretninger={} linked={} watermark={}..{} read_ms={:.1f} write_ms={:.1f}",
       view.scan_id(), view.kind(), view.incidents_considered(), view.incidents_watched(),
       view.children_flagged(), view.children_already_notified(), view.underretninger_created(),
-      view.underretninger_linked(), view.received_after_seq(), view.received_up_to_seq());
+      view.underretninger_linked(), view.received_after_seq(), view.received_up_to_seq(),
+      Ms(read - started).count(), Ms(written - read).count());
 #ifdef __GLIBC__
   // A large scan's memory (candidates, hits, notices) goes back to the system
   // rather than staying in the allocator's free lists until the next one.

@@ -171,19 +171,22 @@ CREATE TABLE underretning_keys (
 // "Socialsøg"). A person's incidents and an adult's children were each a table
 // with two or three indexes (on the person, and on the incident for deletes);
 // now each is one table clustered on the person (WITHOUT ROWID), and the
-// adult-child table keeps one index, on the child. Deleting an incident's rows
-// goes through its persons' keys (its payload names them). A person listed
-// twice in one incident in the same role is one row (the scan reads them as a
-// set). Shipped: never change this text.
+// adult-child table keeps one index, on the child. A person's rows carry the
+// incident's seq, so the scan reads each incident by its rowid. Deleting an
+// incident's rows goes through its persons' keys (its payload names them). A
+// person listed twice in one incident in the same role is one row (the scan
+// reads them as a set). Shipped: never change this text.
 constexpr const char* PERSON_KEYS = R"sql(
 CREATE TABLE incident_persons_by_cpr (
   cpr TEXT NOT NULL,
-  incident_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
   role INTEGER NOT NULL,
-  PRIMARY KEY (cpr, incident_id, role)
+  incident_id TEXT NOT NULL,
+  PRIMARY KEY (cpr, seq, role)
 ) WITHOUT ROWID;
-INSERT OR IGNORE INTO incident_persons_by_cpr(cpr, incident_id, role)
-  SELECT cpr, incident_id, role FROM incident_persons;
+INSERT OR IGNORE INTO incident_persons_by_cpr(cpr, seq, role, incident_id)
+  SELECT p.cpr, i.seq, p.role, p.incident_id
+  FROM incident_persons p JOIN incidents i ON i.incident_id = p.incident_id;
 DROP TABLE incident_persons;
 ALTER TABLE incident_persons_by_cpr RENAME TO incident_persons;
 CREATE TABLE adult_children_by_adult (
@@ -222,7 +225,7 @@ constexpr std::string_view INSERT_INCIDENT =
     "INSERT INTO incidents(incident_id, district_id, occurred_at, sent_at_scene, payload, "
     "received_at) VALUES (?,?,?,?,?,?)";
 constexpr std::string_view INSERT_PERSON =
-    "INSERT OR IGNORE INTO incident_persons(incident_id, cpr, role) VALUES (?,?,?)";
+    "INSERT OR IGNORE INTO incident_persons(incident_id, cpr, role, seq) VALUES (?,?,?,?)";
 constexpr std::string_view INSERT_ADULT_CHILD =
     "INSERT OR IGNORE INTO adult_children(incident_id, adult_cpr, child_cpr) VALUES (?,?,?)";
 constexpr std::string_view DELETE_INCIDENT = "DELETE FROM incidents WHERE incident_id = ?";
@@ -272,8 +275,7 @@ constexpr std::string_view LATEST_LISTING =
     "ORDER BY i.occurred_at DESC, i.seq DESC LIMIT 1";
 constexpr std::string_view INVOLVEMENTS =
     "SELECT ip.incident_id, ip.role, i.payload, i.seq FROM incident_persons ip JOIN incidents i "
-    "ON i.incident_id = ip.incident_id WHERE ip.cpr = ? "
-    "AND i.occurred_at >= ? AND i.occurred_at < ?";
+    "ON i.seq = ip.seq WHERE ip.cpr = ? AND i.occurred_at >= ? AND i.occurred_at < ?";
 
 // Notified children.
 constexpr std::string_view NOTIFIED_INCIDENTS =
@@ -416,17 +418,19 @@ std::optional<StoredPayload> find_incident(sqlite::Db& db, const std::string& in
   return StoredPayload{q->blob(0), q->i64(1)};
 }
 
-void insert_incident(sqlite::Db& db, const IncidentRow& row) {
+std::int64_t insert_incident(sqlite::Db& db, const IncidentRow& row) {
   auto q = db.query(INSERT_INCIDENT);
   q->bind(1, row.incident_id).bind(2, row.district_id).bind(3, row.occurred_at);
   q->bind(4, row.sent_at_scene ? 1 : 0).bind_blob(5, row.payload).bind(6, row.received_at);
   q->run();
+  return sqlite3_last_insert_rowid(db.raw());
 }
 
-void insert_person(sqlite::Db& db, const std::string& incident_id, const std::string& cpr,
-                   v1::PersonRole role) {
+void insert_person(sqlite::Db& db, const IncidentRow& incident, std::int64_t seq,
+                   const std::string& cpr, v1::PersonRole role) {
   auto q = db.query(INSERT_PERSON);
-  q->bind(1, incident_id).bind(2, cpr).bind(3, static_cast<int>(role)).run();
+  q->bind(1, incident.incident_id).bind(2, cpr).bind(3, static_cast<int>(role));
+  q->bind(4, seq).run();
 }
 
 void insert_adult_child(sqlite::Db& db, const std::string& incident_id,

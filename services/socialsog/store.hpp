@@ -43,9 +43,11 @@ struct StoredPayload {
 };
 
 std::optional<StoredPayload> find_incident(sqlite::Db& db, const std::string& incident_id);
-void insert_incident(sqlite::Db& db, const IncidentRow& row);
-void insert_person(sqlite::Db& db, const std::string& incident_id, const std::string& cpr,
-                   v1::PersonRole role);
+// Returns the incident's ingest number (seq).
+std::int64_t insert_incident(sqlite::Db& db, const IncidentRow& row);
+// `cpr` is involved in the stored incident `incident` (ingest number `seq`).
+void insert_person(sqlite::Db& db, const IncidentRow& incident, std::int64_t seq,
+                   const std::string& cpr, v1::PersonRole role);
 // `adult_cpr` lists `child_cpr` as one of its children in the incident.
 void insert_adult_child(sqlite::Db& db, const std::string& incident_id,
                         const std::string& adult_cpr, const std::string& child_cpr);
