@@ -393,6 +393,36 @@ TEST_CASE("Socialsøg: the consumer stores incidents while a scan computes - the
   CHECK(s.notice(next->underretning_ids(0)).children(0).cpr() == "1207174246");
 }
 
+TEST_CASE("Socialsøg: a scan that another process's scan overtook computes again - no child twice",
+          "[socialsog][watermark]") {
+  // Given a severe incident of the father, listing his child
+  TempDir dir("socialsog");
+  const std::string path = dir.file("s.db");
+  henvis::ManualClock clock(at("2024-06-03T04:00:00Z"));
+  Service s(path, clock);
+  s.add(incident("a", "mvj", "2024-05-28T21:00:00Z", SEVERE, FATHER, 657, {{CHILD1, 657}}));
+  // And a second scanner on its own connection, as another process would have
+  henvis::sqlite::Db other_db(path);
+  ss::Scanner other(dev_directory(), ss::Settings::from(v1::SocialsogSettings(), "."),
+                    henvis::workdays::Calendar(), clock);
+  int overtaken = 0;
+  s.scanner.on_read_phase([&] {
+    if (overtaken++) return;
+    // When the other scans and notifies the child while this scan computes
+    ss::ScanSpec spec;
+    spec.requested_by = "other";
+    REQUIRE(other.scan(other_db, spec).underretninger_created() == 1);
+  });
+  const v1::ScanView v = s.on_demand();
+  // Then this scan saw the change under the write lock, computed again, and
+  // found the child already notified
+  CHECK(overtaken == 1);
+  CHECK(v.children_flagged() == 1);
+  CHECK(v.children_already_notified() == 1);
+  CHECK(v.underretninger_created() == 0);
+  CHECK(scalar(s.db, "SELECT count(*) FROM underretninger") == 1);
+}
+
 TEST_CASE("Socialsøg: a late-registered incident is caught by the next weekly scan",
           "[socialsog][watermark]") {
   TempDir dir("socialsog");
