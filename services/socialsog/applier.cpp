@@ -20,10 +20,15 @@ namespace {
 // listing themselves as a child is not their own child).
 void store_incident(sqlite::Db& db, const v1::Incident& in, const std::string& payload,
                     sqlite::Instant received_at) {
-  store::insert_incident(db, {in.incident_id(), in.district_id(), to_time_point(in.occurred_at()),
-                              in.underretning_sent_at_scene(), payload, received_at});
+  const store::IncidentRow row{in.incident_id(),
+                               in.district_id(),
+                               to_time_point(in.occurred_at()),
+                               in.underretning_sent_at_scene(),
+                               payload,
+                               received_at};
+  const std::int64_t seq = store::insert_incident(db, row);
   for (const auto& person : in.involved()) {
-    store::insert_person(db, in.incident_id(), person.cpr(), person.role());
+    store::insert_person(db, row, seq, person.cpr(), person.role());
     for (const auto& child : person.children())
       if (child.cpr() != person.cpr())
         store::insert_adult_child(db, in.incident_id(), person.cpr(), child.cpr());

@@ -2,10 +2,11 @@
 // an underretning (scan_phases.hpp).
 #include "scan_phases.hpp"
 
+#include <algorithm>
 #include <chrono>
-#include <functional>
 #include <map>
 #include <numeric>
+#include <unordered_map>
 
 #include "henvis/validate.hpp"
 
@@ -100,24 +101,38 @@ ChildVerdict evaluate_child(const ChildFacts& child, const Rules& rules, std::in
 }
 
 std::vector<std::vector<std::size_t>> households(const std::vector<ChildHit>& hits) {
+  // Union-find over the hits: each (home municipality, adult) joins every hit
+  // that names it to the first one that did, so the work grows with the
+  // number of (hit, adult) pairs, not with the pairs of hits.
   std::vector<std::size_t> parent(hits.size());
   std::iota(parent.begin(), parent.end(), 0);
-  std::function<std::size_t(std::size_t)> find = [&](std::size_t i) {
-    return parent[i] == i ? i : parent[i] = find(parent[i]);
+  auto find = [&](std::size_t i) {
+    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    return i;
   };
+  std::unordered_map<std::string, std::size_t> first;  // "home/adult" -> a hit naming it
+  std::string key;
   for (std::size_t i = 0; i < hits.size(); ++i)
-    for (std::size_t j = i + 1; j < hits.size(); ++j) {
-      if (hits[i].home != hits[j].home) continue;
-      for (const auto& a : hits[i].adults)
-        if (hits[j].adults.count(a)) {
-          parent[find(j)] = find(i);
-          break;
-        }
+    for (const auto& a : hits[i].adults) {
+      key = std::to_string(hits[i].home);
+      key += '/';
+      key += a;
+      const auto [it, fresh] = first.try_emplace(key, i);
+      if (fresh) continue;
+      const std::size_t x = find(it->second), y = find(i);
+      if (x != y) parent[std::max(x, y)] = std::min(x, y);  // the root is the smallest member
     }
-  std::map<std::size_t, std::vector<std::size_t>> groups;
-  for (std::size_t i = 0; i < hits.size(); ++i) groups[find(i)].push_back(i);
+  // In the order of each household's first member, members in order.
   std::vector<std::vector<std::size_t>> out;
-  for (auto& [root, members] : groups) out.push_back(std::move(members));
+  std::vector<std::size_t> slot(hits.size(), hits.size());
+  for (std::size_t i = 0; i < hits.size(); ++i) {
+    const std::size_t r = find(i);
+    if (slot[r] == hits.size()) {
+      slot[r] = out.size();
+      out.emplace_back();
+    }
+    out[slot[r]].push_back(i);
+  }
   return out;
 }
 

@@ -69,8 +69,9 @@ ChildVerdict evaluate_child(const ChildFacts& child, const Rules& rules, std::in
                             std::int64_t ref);
 
 // Households: the hits of one home municipality connected through shared
-// adults; each is a list of indexes into `hits`. The order is the order the
-// underretninger are created in.
+// adults; each is a list of indexes into `hits`, in order, and the households
+// come in the order of their first member: the order the underretninger are
+// created in. Linear in the (hit, adult) pairs.
 std::vector<std::vector<std::size_t>> households(const std::vector<ChildHit>& hits);
 
 struct Household {

@@ -14,7 +14,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -159,7 +161,9 @@ struct ScanSpec {
 };
 
 // Scans and receipt deadlines. Every method opens its own transaction on the
-// connection it is given.
+// connection it is given. A scan reads in a read transaction (one snapshot,
+// no write lock) and writes its results in one short write transaction at
+// the end; scans and retention passes of one Scanner run one at a time.
 class Scanner {
  public:
   // `metrics` (if given) counts what the retention passes erase.
@@ -185,6 +189,9 @@ class Scanner {
   // returns how many underretninger.
   int purge_underretninger(sqlite::Db& db);
   std::int64_t watermark(sqlite::Db& db);
+  // Tests: called in each scan's read phase, after the scan has read all it
+  // needs and before it takes the write lock (another connection may write then).
+  void on_read_phase(std::function<void()> f) { read_phase_hook_ = std::move(f); }
   const Settings& settings() const { return settings_; }
   const Directory& directory() const { return directory_; }
   const workdays::Calendar& calendar() const { return calendar_; }
@@ -196,6 +203,8 @@ class Scanner {
   workdays::Calendar calendar_;
   const Clock& clock_;
   retention::Purge incident_purge_, underretning_purge_;
+  std::mutex mutex_;  // one scan or retention pass at a time (the API's and the worker's)
+  std::function<void()> read_phase_hook_;
 };
 
 // The HTTP API for coordinators and municipalities, on its own connection to

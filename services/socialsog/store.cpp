@@ -167,6 +167,41 @@ CREATE TABLE underretning_keys (
 );
 )sql";
 
+// Migration 9: fewer b-trees to update per stored incident (docs/performance.md
+// "Socialsøg"). A person's incidents and an adult's children were each a table
+// with two or three indexes (on the person, and on the incident for deletes);
+// now each is one table clustered on the person (WITHOUT ROWID), and the
+// adult-child table keeps one index, on the child. A person's rows carry the
+// incident's seq, so the scan reads each incident by its rowid. Deleting an
+// incident's rows goes through its persons' keys (its payload names them). A
+// person listed twice in one incident in the same role is one row (the scan
+// reads them as a set). Shipped: never change this text.
+constexpr const char* PERSON_KEYS = R"sql(
+CREATE TABLE incident_persons_by_cpr (
+  cpr TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  role INTEGER NOT NULL,
+  incident_id TEXT NOT NULL,
+  PRIMARY KEY (cpr, seq, role)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO incident_persons_by_cpr(cpr, seq, role, incident_id)
+  SELECT p.cpr, i.seq, p.role, p.incident_id
+  FROM incident_persons p JOIN incidents i ON i.incident_id = p.incident_id;
+DROP TABLE incident_persons;
+ALTER TABLE incident_persons_by_cpr RENAME TO incident_persons;
+CREATE TABLE adult_children_by_adult (
+  adult_cpr TEXT NOT NULL,
+  incident_id TEXT NOT NULL,
+  child_cpr TEXT NOT NULL,
+  PRIMARY KEY (adult_cpr, incident_id, child_cpr)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO adult_children_by_adult(adult_cpr, incident_id, child_cpr)
+  SELECT adult_cpr, incident_id, child_cpr FROM adult_children;
+DROP TABLE adult_children;
+ALTER TABLE adult_children_by_adult RENAME TO adult_children;
+CREATE INDEX adult_children_child ON adult_children(child_cpr);
+)sql";
+
 }  // namespace
 
 std::vector<std::string> migrations() {
@@ -177,7 +212,7 @@ std::vector<std::string> migrations() {
           instants_to_unix_ms(), HISTORY_AND_FORWARDING,
           std::string(access_log::MIGRATION_PERSON) + PERSONS, PERSONS_ERASED,
           // The access log hash-chained and append-only (docs/decisions.md 23).
-          access_log::migration_chain(), UNDERRETNING_KEYS};
+          access_log::migration_chain(), UNDERRETNING_KEYS, PERSON_KEYS};
 }
 
 namespace store {
@@ -190,19 +225,22 @@ constexpr std::string_view INSERT_INCIDENT =
     "INSERT INTO incidents(incident_id, district_id, occurred_at, sent_at_scene, payload, "
     "received_at) VALUES (?,?,?,?,?,?)";
 constexpr std::string_view INSERT_PERSON =
-    "INSERT INTO incident_persons(incident_id, cpr, role) VALUES (?,?,?)";
+    "INSERT OR IGNORE INTO incident_persons(incident_id, cpr, role, seq) VALUES (?,?,?,?)";
 constexpr std::string_view INSERT_ADULT_CHILD =
-    "INSERT INTO adult_children(incident_id, adult_cpr, child_cpr) VALUES (?,?,?)";
+    "INSERT OR IGNORE INTO adult_children(incident_id, adult_cpr, child_cpr) VALUES (?,?,?)";
 constexpr std::string_view DELETE_INCIDENT = "DELETE FROM incidents WHERE incident_id = ?";
-constexpr std::string_view DELETE_PERSONS = "DELETE FROM incident_persons WHERE incident_id = ?";
+// An incident's rows, by its persons' keys (migration 9).
+constexpr std::string_view DELETE_PERSON =
+    "DELETE FROM incident_persons WHERE cpr = ? AND incident_id = ?";
 constexpr std::string_view DELETE_ADULT_CHILDREN =
+    "DELETE FROM adult_children WHERE adult_cpr = ? AND incident_id = ?";
+// Should a stored payload not parse, its rows are found the slow way.
+constexpr std::string_view DELETE_PERSONS_SCAN =
+    "DELETE FROM incident_persons WHERE incident_id = ?";
+constexpr std::string_view DELETE_ADULT_CHILDREN_SCAN =
     "DELETE FROM adult_children WHERE incident_id = ?";
-constexpr std::string_view ERASE_PERSONS_BEFORE =
-    "DELETE FROM incident_persons WHERE incident_id IN "
-    "(SELECT incident_id FROM incidents WHERE occurred_at < ?)";
-constexpr std::string_view ERASE_ADULT_CHILDREN_BEFORE =
-    "DELETE FROM adult_children WHERE incident_id IN "
-    "(SELECT incident_id FROM incidents WHERE occurred_at < ?)";
+constexpr std::string_view INCIDENTS_BEFORE =
+    "SELECT incident_id, payload FROM incidents WHERE occurred_at < ?";
 constexpr std::string_view ERASE_INCIDENTS_BEFORE = "DELETE FROM incidents WHERE occurred_at < ?";
 constexpr std::string_view UNDERRETNINGER_KEPT_BEFORE =
     "SELECT underretning_id, notice FROM underretninger "
@@ -229,14 +267,15 @@ constexpr std::string_view CHILDREN_OF =
     "SELECT DISTINCT child_cpr FROM adult_children WHERE adult_cpr = ?";
 constexpr std::string_view ADULTS_OF =
     "SELECT DISTINCT adult_cpr FROM adult_children WHERE child_cpr = ?";
+// The payload comes with the row the join has found anyway (the scan parses
+// it unless it has it already).
 constexpr std::string_view LATEST_LISTING =
-    "SELECT ac.incident_id FROM adult_children ac JOIN incidents i "
+    "SELECT i.incident_id, i.payload, i.seq FROM adult_children ac JOIN incidents i "
     "ON i.incident_id = ac.incident_id WHERE ac.child_cpr = ? "
     "ORDER BY i.occurred_at DESC, i.seq DESC LIMIT 1";
 constexpr std::string_view INVOLVEMENTS =
-    "SELECT ip.incident_id, ip.role FROM incident_persons ip JOIN incidents i "
-    "ON i.incident_id = ip.incident_id WHERE ip.cpr = ? "
-    "AND i.occurred_at >= ? AND i.occurred_at < ?";
+    "SELECT ip.incident_id, ip.role, i.payload, i.seq FROM incident_persons ip JOIN incidents i "
+    "ON i.seq = ip.seq WHERE ip.cpr = ? AND i.occurred_at >= ? AND i.occurred_at < ?";
 
 // Notified children.
 constexpr std::string_view NOTIFIED_INCIDENTS =
@@ -251,6 +290,7 @@ constexpr std::string_view MARK_NOTIFIED =
 constexpr std::string_view INSERT_SCAN =
     "INSERT INTO scans(scan_id, kind, started_at, view) VALUES (?,?,?,?)";
 constexpr std::string_view FIND_SCAN = "SELECT view FROM scans WHERE scan_id = ?";
+constexpr std::string_view LAST_UNDERRETNING = "SELECT coalesce(max(rowid), 0) FROM underretninger";
 constexpr std::string_view GET_STATE = "SELECT value FROM state WHERE key = ?";
 constexpr std::string_view SET_STATE =
     "INSERT INTO state(key, value) VALUES (?, ?) "
@@ -378,17 +418,19 @@ std::optional<StoredPayload> find_incident(sqlite::Db& db, const std::string& in
   return StoredPayload{q->blob(0), q->i64(1)};
 }
 
-void insert_incident(sqlite::Db& db, const IncidentRow& row) {
+std::int64_t insert_incident(sqlite::Db& db, const IncidentRow& row) {
   auto q = db.query(INSERT_INCIDENT);
   q->bind(1, row.incident_id).bind(2, row.district_id).bind(3, row.occurred_at);
   q->bind(4, row.sent_at_scene ? 1 : 0).bind_blob(5, row.payload).bind(6, row.received_at);
   q->run();
+  return sqlite3_last_insert_rowid(db.raw());
 }
 
-void insert_person(sqlite::Db& db, const std::string& incident_id, const std::string& cpr,
-                   v1::PersonRole role) {
+void insert_person(sqlite::Db& db, const IncidentRow& incident, std::int64_t seq,
+                   const std::string& cpr, v1::PersonRole role) {
   auto q = db.query(INSERT_PERSON);
-  q->bind(1, incident_id).bind(2, cpr).bind(3, static_cast<int>(role)).run();
+  q->bind(1, incident.incident_id).bind(2, cpr).bind(3, static_cast<int>(role));
+  q->bind(4, seq).run();
 }
 
 void insert_adult_child(sqlite::Db& db, const std::string& incident_id,
@@ -397,18 +439,40 @@ void insert_adult_child(sqlite::Db& db, const std::string& incident_id,
   q->bind(1, incident_id).bind(2, adult_cpr).bind(3, child_cpr).run();
 }
 
-void delete_incident(sqlite::Db& db, const std::string& incident_id) {
-  for (std::string_view sql : {DELETE_INCIDENT, DELETE_PERSONS, DELETE_ADULT_CHILDREN}) {
-    auto q = db.query(sql);
-    q->bind(1, incident_id).run();
+namespace {
+// Deletes the persons and children rows of the stored incident `incident_id`
+// whose payload is `payload`.
+void delete_rows(sqlite::Db& db, const std::string& incident_id, const std::string& payload) {
+  v1::Incident in;
+  if (!in.ParseFromString(payload)) {
+    for (std::string_view sql : {DELETE_PERSONS_SCAN, DELETE_ADULT_CHILDREN_SCAN}) {
+      auto q = db.query(sql);
+      q->bind(1, incident_id).run();
+    }
+    return;
   }
+  for (const auto& p : in.involved()) {
+    for (std::string_view sql : {DELETE_PERSON, DELETE_ADULT_CHILDREN}) {
+      auto q = db.query(sql);
+      q->bind(1, p.cpr()).bind(2, incident_id).run();
+    }
+  }
+}
+}  // namespace
+
+void delete_incident(sqlite::Db& db, const std::string& incident_id) {
+  if (const auto stored = find_incident(db, incident_id))
+    delete_rows(db, incident_id, stored->payload);
+  auto q = db.query(DELETE_INCIDENT);
+  q->bind(1, incident_id).run();
 }
 
 int erase_incidents_before(sqlite::Db& db, Instant horizon) {
-  // Persons and children first: they are found through their incident.
-  for (std::string_view sql : {ERASE_PERSONS_BEFORE, ERASE_ADULT_CHILDREN_BEFORE}) {
-    auto q = db.query(sql);
-    q->bind(1, horizon).run();
+  // Persons and children first: their keys are in the incidents' payloads.
+  {
+    auto q = db.query(INCIDENTS_BEFORE);
+    q->bind(1, horizon);
+    while (q->step()) delete_rows(db, q->text(0), q->blob(1));
   }
   auto q = db.query(ERASE_INCIDENTS_BEFORE);
   q->bind(1, horizon).run();
@@ -492,8 +556,11 @@ std::vector<std::string> adults_of(sqlite::Db& db, const std::string& child_cpr)
   return texts(db, ADULTS_OF, child_cpr);
 }
 
-std::optional<std::string> latest_incident_listing(sqlite::Db& db, const std::string& child_cpr) {
-  return first_text(db, LATEST_LISTING, child_cpr);
+std::optional<Listing> latest_incident_listing(sqlite::Db& db, const std::string& child_cpr) {
+  auto q = db.query(LATEST_LISTING);
+  q->bind(1, child_cpr);
+  if (!q->step()) return std::nullopt;
+  return Listing{q->text(0), {q->blob(1), q->i64(2)}};
 }
 
 std::vector<Involved> involvements(sqlite::Db& db, const std::string& cpr, Instant from,
@@ -501,7 +568,8 @@ std::vector<Involved> involvements(sqlite::Db& db, const std::string& cpr, Insta
   auto q = db.query(INVOLVEMENTS);
   q->bind(1, cpr).bind(2, from).bind(3, before);
   std::vector<Involved> out;
-  while (q->step()) out.push_back({q->text(0), static_cast<v1::PersonRole>(q->i64(1))});
+  while (q->step())
+    out.push_back({q->text(0), static_cast<v1::PersonRole>(q->i64(1)), {q->blob(2), q->i64(3)}});
   return out;
 }
 
@@ -546,6 +614,12 @@ std::optional<v1::ScanView> find_scan(sqlite::Db& db, const std::string& scan_id
 std::int64_t watermark(sqlite::Db& db) { return state_get(db, WATERMARK).value_or(0); }
 
 void set_watermark(sqlite::Db& db, std::int64_t seq) { state_set(db, WATERMARK, seq); }
+
+ScanState scan_state(sqlite::Db& db) {
+  auto q = db.query(LAST_UNDERRETNING);
+  q->step();
+  return {watermark(db), q->i64(0)};
+}
 
 std::optional<Instant> weekly_slot(sqlite::Db& db) {
   if (auto ms = state_get(db, WEEKLY_SLOT)) return sqlite::from_unix_ms(*ms);

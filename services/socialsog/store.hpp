@@ -43,9 +43,11 @@ struct StoredPayload {
 };
 
 std::optional<StoredPayload> find_incident(sqlite::Db& db, const std::string& incident_id);
-void insert_incident(sqlite::Db& db, const IncidentRow& row);
-void insert_person(sqlite::Db& db, const std::string& incident_id, const std::string& cpr,
-                   v1::PersonRole role);
+// Returns the incident's ingest number (seq).
+std::int64_t insert_incident(sqlite::Db& db, const IncidentRow& row);
+// `cpr` is involved in the stored incident `incident` (ingest number `seq`).
+void insert_person(sqlite::Db& db, const IncidentRow& incident, std::int64_t seq,
+                   const std::string& cpr, v1::PersonRole role);
 // `adult_cpr` lists `child_cpr` as one of its children in the incident.
 void insert_adult_child(sqlite::Db& db, const std::string& incident_id,
                         const std::string& adult_cpr, const std::string& child_cpr);
@@ -84,12 +86,17 @@ std::vector<std::string> children_of(sqlite::Db& db, const std::string& adult_cp
 // The adults who have listed `child_cpr` in any incident.
 std::vector<std::string> adults_of(sqlite::Db& db, const std::string& child_cpr);
 // The most recent incident (by occurrence, then ingest) listing the child.
-std::optional<std::string> latest_incident_listing(sqlite::Db& db, const std::string& child_cpr);
+struct Listing {
+  std::string incident_id;
+  StoredPayload stored;
+};
+std::optional<Listing> latest_incident_listing(sqlite::Db& db, const std::string& child_cpr);
 
-// An incident a person is involved in, and in which role.
+// An incident a person is involved in, and in which role (with the incident).
 struct Involved {
   std::string incident_id;
   v1::PersonRole role = v1::PERSON_ROLE_UNSPECIFIED;
+  StoredPayload stored;
 };
 // The incidents `cpr` is involved in that occurred in [from, before).
 std::vector<Involved> involvements(sqlite::Db& db, const std::string& cpr, Instant from,
@@ -126,6 +133,15 @@ std::optional<v1::ScanView> find_scan(sqlite::Db& db, const std::string& scan_id
 // The highest ingest number the weekly scans have covered (0 before the first).
 std::int64_t watermark(sqlite::Db& db);
 void set_watermark(sqlite::Db& db, std::int64_t seq);
+// What a scan's results rest on besides the incidents: the watermark and the
+// last underretning created. A scan reads it in its read phase and again in
+// its write transaction; a change means another connection scanned meanwhile.
+struct ScanState {
+  std::int64_t watermark = 0;
+  std::int64_t last_underretning = 0;
+  bool operator==(const ScanState&) const = default;
+};
+ScanState scan_state(sqlite::Db& db);
 // The scheduled instant the last weekly scan stood for, if one ran.
 std::optional<Instant> weekly_slot(sqlite::Db& db);
 void set_weekly_slot(sqlite::Db& db, Instant slot);

@@ -4,6 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -165,6 +168,53 @@ TEST_CASE("Socialsøg phases: households join children of one municipality throu
   const auto groups = ss::households(hits);
   // Then a, b and c are one household; d and e are each their own
   CHECK(groups == std::vector<std::vector<std::size_t>>{{0, 2, 4}, {1}, {3}});
+}
+
+TEST_CASE("Socialsøg phases: households match a pairwise grouping on random hits",
+          "[socialsog][phases]") {
+  // Given random hits in three municipalities, each naming one to three of a
+  // small pool of adults (so that chains of shared adults form)
+  std::mt19937 rng(20261201);
+  for (int round = 0; round < 50; ++round) {
+    const int n = 1 + static_cast<int>(rng() % 120);
+    const int pool = 1 + static_cast<int>(rng() % 80);
+    std::vector<ss::ChildHit> hits;
+    for (int i = 0; i < n; ++i) {
+      std::set<std::string> adults;
+      for (int k = 1 + static_cast<int>(rng() % 3); k > 0; --k)
+        adults.insert("adult-" + std::to_string(rng() % static_cast<unsigned>(pool)));
+      hits.push_back(hit("child-" + std::to_string(i), static_cast<int>(657 + rng() % 3), adults));
+    }
+    // When grouped
+    const auto groups = ss::households(hits);
+    // Then the groups are those of the pairwise comparison: every pair of one
+    // municipality sharing an adult joined, transitively, each group in
+    // order, the groups in the order of their first member
+    std::vector<int> group(hits.size(), -1);
+    std::vector<std::vector<std::size_t>> expected;
+    for (std::size_t i = 0; i < hits.size(); ++i) {
+      if (group[i] >= 0) continue;
+      group[i] = static_cast<int>(expected.size());
+      std::vector<std::size_t> members{i}, todo{i};
+      while (!todo.empty()) {
+        const std::size_t a = todo.back();
+        todo.pop_back();
+        for (std::size_t b = 0; b < hits.size(); ++b) {
+          if (group[b] >= 0 || hits[a].home != hits[b].home) continue;
+          bool shared = false;
+          for (const auto& x : hits[a].adults) shared = shared || hits[b].adults.count(x) > 0;
+          if (!shared) continue;
+          group[b] = group[i];
+          members.push_back(b);
+          todo.push_back(b);
+        }
+      }
+      std::sort(members.begin(), members.end());
+      expected.push_back(members);
+    }
+    INFO("round " << round << ", " << n << " hits, " << pool << " adults");
+    CHECK(groups == expected);
+  }
 }
 
 TEST_CASE("Socialsøg phases: the newest fresh incident's district sends the underretning",

@@ -349,6 +349,80 @@ TEST_CASE("Socialsøg: scan, restart, scan: no incident scanned twice or missed"
   CHECK(s.scanner.watermark(s.db) == 3);
 }
 
+TEST_CASE("Socialsøg: the consumer stores incidents while a scan computes - the next scan has them",
+          "[socialsog][watermark]") {
+  // Given a severe incident received before Monday's weekly scan
+  TempDir dir("socialsog");
+  const std::string path = dir.file("s.db");
+  henvis::ManualClock clock(at("2024-06-03T04:00:00Z"));  // Monday 06:00 Copenhagen
+  Service s(path, clock);
+  s.add(incident("a", "mvj", "2024-05-28T21:00:00Z", SEVERE, FATHER, 657, {{CHILD1, 657}}));
+  // And the consumer's own connection, which gives up on a lock after 100 ms
+  henvis::sqlite::Db consumer(path);
+  sqlite3_busy_timeout(consumer.raw(), 100);
+  ss::Applier applier(ss::Settings::from(v1::SocialsogSettings(), "."), clock);
+  bool stored = false;
+  s.scanner.on_read_phase([&] {
+    if (stored) return;
+    // When, while the weekly scan is computing, the consumer stores a batch
+    // with another severe incident (BEGIN IMMEDIATE: it needs the write lock)
+    henvis::sqlite::Transaction tx(consumer);
+    applier.apply(
+        message(incident("b", "oj", "2024-05-29T21:00:00Z", SEVERE, MOTHER, 657, {{CHILD2, 657}})),
+        consumer);
+    tx.commit();
+    stored = true;
+  });
+  const auto weekly = s.scanner.weekly_if_due(s.db);
+  // Then the batch was stored during the scan, not refused as busy
+  CHECK(stored);
+  // And the scan covered what it read: the first incident, the watermark after it
+  REQUIRE(weekly);
+  CHECK(weekly->incidents_considered() == 1);
+  CHECK(weekly->underretninger_created() == 1);
+  CHECK(weekly->received_up_to_seq() == 1);
+  CHECK(s.scanner.watermark(s.db) == 1);
+  // And the next weekly scan covers the incident stored meanwhile, once
+  clock.set(at("2024-06-10T04:00:00Z"));
+  const auto next = s.scanner.weekly_if_due(s.db);
+  REQUIRE(next);
+  CHECK(next->received_after_seq() == 1);
+  CHECK(next->received_up_to_seq() == 2);
+  CHECK(next->incidents_considered() == 1);
+  REQUIRE(next->underretninger_created() == 1);
+  CHECK(s.notice(next->underretning_ids(0)).children(0).cpr() == "1207174246");
+}
+
+TEST_CASE("Socialsøg: a scan that another process's scan overtook computes again - no child twice",
+          "[socialsog][watermark]") {
+  // Given a severe incident of the father, listing his child
+  TempDir dir("socialsog");
+  const std::string path = dir.file("s.db");
+  henvis::ManualClock clock(at("2024-06-03T04:00:00Z"));
+  Service s(path, clock);
+  s.add(incident("a", "mvj", "2024-05-28T21:00:00Z", SEVERE, FATHER, 657, {{CHILD1, 657}}));
+  // And a second scanner on its own connection, as another process would have
+  henvis::sqlite::Db other_db(path);
+  ss::Scanner other(dev_directory(), ss::Settings::from(v1::SocialsogSettings(), "."),
+                    henvis::workdays::Calendar(), clock);
+  int overtaken = 0;
+  s.scanner.on_read_phase([&] {
+    if (overtaken++) return;
+    // When the other scans and notifies the child while this scan computes
+    ss::ScanSpec spec;
+    spec.requested_by = "other";
+    REQUIRE(other.scan(other_db, spec).underretninger_created() == 1);
+  });
+  const v1::ScanView v = s.on_demand();
+  // Then this scan saw the change under the write lock, computed again, and
+  // found the child already notified
+  CHECK(overtaken == 1);
+  CHECK(v.children_flagged() == 1);
+  CHECK(v.children_already_notified() == 1);
+  CHECK(v.underretninger_created() == 0);
+  CHECK(scalar(s.db, "SELECT count(*) FROM underretninger") == 1);
+}
+
 TEST_CASE("Socialsøg: a late-registered incident is caught by the next weekly scan",
           "[socialsog][watermark]") {
   TempDir dir("socialsog");

@@ -613,3 +613,79 @@ TEST_CASE(
   CHECK(page2.scans(0).scan_id() == v.scan_id());  // the first, 1 to 30 May
   CHECK(page2.next_cursor().empty());
 }
+
+// ---------------------------------------------------------------------------
+// Migration 9: a person's incidents and an adult's children clustered on the person
+
+TEST_CASE(
+    "Socialsøg: the person tables keep their rows through migration 9 and the scan finds them",
+    "[socialsog][store][migration]") {
+  // Given a database of migration 8 holding an incident of the father's, stored
+  // as that version stored it (the incident, its person, the child he listed)
+  TempDir dir("socialsog-store");
+  const std::string path = dir.file("s.db");
+  const auto all = ss::migrations();
+  REQUIRE(all.size() >= 9);
+  const v1::Incident in = incident("inc-1", ts("2024-05-20T21:00:00Z"));
+  {
+    henvis::sqlite::Db db(path);
+    db.migrate({all.begin(), all.begin() + 8});
+    henvis::sqlite::Stmt i(db,
+                           "INSERT INTO incidents(incident_id, district_id, occurred_at, "
+                           "sent_at_scene, payload, received_at) VALUES ('inc-1', 'mvj', "
+                           "1716238800000, 0, ?, 1716238805000)");
+    v1::Incident stored = in;
+    stored.mutable_involved(0)->set_cpr("1505801235");
+    stored.mutable_involved(0)->mutable_children(0)->set_cpr("0103154123");
+    i.bind_blob(1, stored.SerializeAsString()).run();
+    db.exec(
+        "INSERT INTO incident_persons(incident_id, cpr, role) VALUES ('inc-1', '1505801235', 1);"
+        "INSERT INTO adult_children(incident_id, adult_cpr, child_cpr) "
+        "VALUES ('inc-1', '1505801235', '0103154123');");
+  }
+  // When the service starts on it
+  henvis::ManualClock clock(at("2024-06-03T04:00:00Z"));
+  Service s(path, clock);
+  // Then the rows are there, in tables keyed by the person
+  CHECK(scalar(s.db,
+               "SELECT count(*) FROM incident_persons WHERE cpr = '1505801235' AND "
+               "incident_id = 'inc-1' AND role = 1") == 1);
+  CHECK(scalar(s.db,
+               "SELECT count(*) FROM adult_children WHERE adult_cpr = '1505801235' AND "
+               "child_cpr = '0103154123'") == 1);
+  CHECK(scalar(s.db,
+               "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+               "('incident_persons_incident', 'adult_children_incident')") == 0);
+  // And the scan flags the child from them
+  const auto ids = s.scan();
+  REQUIRE(ids.size() == 1);
+  auto v = ss::load_underretning(s.db, ids[0]);
+  REQUIRE(v);
+  REQUIRE(v->notice().children_size() == 1);
+  CHECK(v->notice().children(0).cpr() == "0103154123");
+}
+
+TEST_CASE("Socialsøg: a corrected incident replaces the persons and children of the stored one",
+          "[socialsog][store]") {
+  // Given the father's severe incident listing his child
+  TempDir dir("socialsog-store");
+  henvis::ManualClock clock(at("2024-06-03T04:00:00Z"));
+  Service s(dir.file("s.db"), clock);
+  s.add(incident("inc-1", ts("2024-05-20T21:00:00Z")));
+  // When it is corrected: another adult, who lists another child
+  v1::Incident corrected = household("inc-1", 7, 657, ts("2024-05-20T21:00:00Z"));
+  s.add(corrected);
+  // Then only the corrected persons and children are stored for it
+  CHECK(scalar(s.db, "SELECT count(*) FROM incidents WHERE incident_id = 'inc-1'") == 1);
+  CHECK(scalar(s.db, "SELECT count(*) FROM incident_persons WHERE incident_id = 'inc-1'") == 1);
+  CHECK(scalar(s.db, "SELECT count(*) FROM incident_persons WHERE cpr = '1505801207'") == 1);
+  CHECK(scalar(s.db, "SELECT count(*) FROM adult_children WHERE incident_id = 'inc-1'") == 1);
+  CHECK(scalar(s.db, "SELECT count(*) FROM adult_children WHERE child_cpr = '0103154207'") == 1);
+  // And the scan flags the corrected child, not the first one
+  const auto ids = s.scan();
+  REQUIRE(ids.size() == 1);
+  auto v = ss::load_underretning(s.db, ids[0]);
+  REQUIRE(v);
+  REQUIRE(v->notice().children_size() == 1);
+  CHECK(v->notice().children(0).cpr() == "0103154207");
+}
