@@ -98,38 +98,108 @@ const std::vector<Share>& rates() {
   return r;
 }
 
-// Sets counts (perturbed, rule 5), rates, median and `suppressed` of one row.
-void fill(v1::ReferralStatsRow& row, const Agg& a, const std::array<bool, NCOL>& hidden,
-          int min_cell) {
-  fill_counts_and_shares(row, a.counts, std::vector<bool>(hidden.begin(), hidden.end()), COL_FIELD,
-                         COL_JSON, rates(), min_cell, a.keys);
+// Sets counts (perturbed, rule 5), rates, median and `suppressed` of one
+// row; `median` is asked only when `with_contact` persons are enough (rule 4).
+template <class Median>
+void fill(v1::ReferralStatsRow& row, const Counts& counts,
+          const std::array<std::uint64_t, NCOL>& keys, const std::array<bool, NCOL>& hidden,
+          int min_cell, std::int64_t with_contact, Median median) {
+  fill_counts_and_shares(row, counts, std::vector<bool>(hidden.begin(), hidden.end()), COL_FIELD,
+                         COL_JSON, rates(), min_cell, keys);
   // Rule 4: the median of at least N persons.
-  if (static_cast<int>(a.days.size()) >= min_cell && !a.days.empty())
-    row.set_median_days_to_first_contact(median(a.days));
+  if (with_contact >= min_cell && with_contact > 0)
+    row.set_median_days_to_first_contact(median());
   else
     row.add_suppressed(MEDIAN_JSON);
 }
 
-void set_group(v1::ReferralStatsRow& row, const Query& q, const Fact& f,
-               const Directory& directory) {
+void fill(v1::ReferralStatsRow& row, const Agg& a, const std::array<bool, NCOL>& hidden,
+          int min_cell) {
+  fill(row, a.counts, a.keys, hidden, min_cell, static_cast<std::int64_t>(a.days.size()),
+       [&] { return median(a.days); });
+}
+
+void set_group(v1::ReferralStatsRow& row, const Query& q, int kommunekode, const std::string& month,
+               int offence, const std::string& district_id, const Directory& directory) {
   for (Dim d : q.group_by) {
     switch (d) {
       case Dim::municipality:
-        set_municipality(row, f.kommunekode, directory);
+        set_municipality(row, kommunekode, directory);
         break;
       case Dim::month:
-        row.set_month(f.charged_day.substr(0, 7));
+        row.set_month(month);
         break;
       case Dim::offence:
-        row.set_offence(static_cast<v1::Offence>(f.offence));
+        row.set_offence(static_cast<v1::Offence>(offence));
         break;
       case Dim::district:
-        set_district(row, f.district_id, directory);
+        set_district(row, district_id, directory);
         break;
       case Dim::week:
         break;  // not a dimension of this table
     }
   }
+}
+
+void set_group(v1::ReferralStatsRow& row, const Query& q, const Fact& f,
+               const Directory& directory) {
+  set_group(row, q, f.kommunekode, f.charged_day.substr(0, 7), f.offence, f.district_id, directory);
+}
+
+// ------------------------------------------------------ the same from cells
+
+// A key part for one dimension of a cell: the key_part of each of its facts.
+std::string key_part(Dim d, const FunnelCell& c) {
+  switch (d) {
+    case Dim::municipality:
+      return fmt::format("{:08d}", c.kommunekode);
+    case Dim::month:
+      return c.month;
+    case Dim::offence:
+      return fmt::format("{:04d}", c.offence);
+    case Dim::district:
+      return c.district_id;
+    case Dim::week:
+      break;  // not a dimension of this table
+  }
+  return {};
+}
+
+struct CellAgg {
+  Counts counts{};
+  std::array<std::uint64_t, NCOL> keys{};
+  // The days-to-first-contact histograms of its cells (read only for the median).
+  std::vector<const std::vector<std::pair<int, std::int64_t>>*> days;
+  std::int64_t with_contact = 0;
+  const FunnelCell* first = nullptr;
+};
+
+void add(CellAgg& a, const FunnelCell& c) {
+  for (int col = 0; col < NCOL; ++col) {
+    a.counts[col] += c.counts[col];
+    a.keys[col] += c.keys[col];  // mod 2^64
+  }
+  if (!c.contact_days.empty()) a.days.push_back(&c.contact_days);
+  for (const auto& [days, persons] : c.contact_days) a.with_contact += persons;
+  if (!a.first) a.first = &c;
+}
+
+// median() of the days the histograms list, each as often as its persons.
+double median_of_histograms(
+    const std::vector<const std::vector<std::pair<int, std::int64_t>>*>& histograms,
+    std::int64_t n) {
+  std::vector<std::pair<int, std::int64_t>> h;
+  for (const auto* one : histograms) h.insert(h.end(), one->begin(), one->end());
+  std::sort(h.begin(), h.end());
+  // The value at 0-based rank i of the sorted days.
+  auto at = [&](std::int64_t i) {
+    for (const auto& [days, persons] : h) {
+      if (i < persons) return days;
+      i -= persons;
+    }
+    return h.back().first;
+  };
+  return n % 2 ? at(n / 2) : (at(n / 2 - 1) + at(n / 2)) / 2.0;
 }
 
 std::string format_number(double v) { return fmt::format("{}", v); }
@@ -412,6 +482,36 @@ v1::ReferralStats compute(const std::vector<Fact>& facts, const Query& q, int mi
   auto* t = out.mutable_total();
   t->set_total(true);
   fill(*t, total, hidden[r], min_cell);
+  return out;
+}
+
+v1::ReferralStats compute(const std::vector<FunnelCell>& cells, const Query& q, int min_cell,
+                          const Directory& directory) {
+  v1::ReferralStats out;
+  set_query(out, q, min_cell);
+  const auto [groups, total] = group_facts<CellAgg>(
+      cells, q.group_by, [](CellAgg& a, const FunnelCell& c) { add(a, c); },
+      [](Dim d, const FunnelCell& c) { return key_part(d, c); });
+  std::vector<Counts> counts;
+  for (const auto& [key, agg] : groups) counts.push_back(agg.counts);
+  counts.push_back(total.counts);
+  const auto hidden = suppress(counts, min_cell);
+
+  auto fill_row = [&](v1::ReferralStatsRow& row, const CellAgg& a,
+                      const std::array<bool, NCOL>& h) {
+    fill(row, a.counts, a.keys, h, min_cell, a.with_contact,
+         [&] { return median_of_histograms(a.days, a.with_contact); });
+  };
+  std::size_t r = 0;
+  for (const auto& [key, agg] : groups) {
+    auto* row = out.add_rows();
+    const FunnelCell& c = *agg.first;
+    set_group(*row, q, c.kommunekode, c.month, c.offence, c.district_id, directory);
+    fill_row(*row, agg, hidden[r++]);
+  }
+  auto* t = out.mutable_total();
+  t->set_total(true);
+  fill_row(*t, total, hidden[r]);
   return out;
 }
 

@@ -75,6 +75,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "henvis/directory.hpp"
@@ -168,6 +169,8 @@ enum Col {
 // JSON (lowerCamelCase) name of a column: "contactAttempted".
 const char* col_name(int col);
 
+using Counts = std::array<int, NCOL>;
+
 // One offer, as the statistics need it: no identity at all.
 struct Fact {
   std::array<bool, NCOL> in{};  // in[c]: the person counts in column c (OFFERED always)
@@ -184,9 +187,27 @@ struct Fact {
 v1::ReferralStats compute(const std::vector<Fact>& facts, const Query& q, int min_cell,
                           const Directory& directory);
 
+// The persons of one charge month, municipality, district and offence,
+// summed (a cell of aggregates.hpp): per column the count and the cell key
+// (the sum of the record keys, mod 2^64), and how many had each number of
+// days to first contact.
+struct FunnelCell {
+  std::string month;  // "YYYY-MM" of the charge date
+  int kommunekode = 0;
+  std::string district_id;
+  int offence = 0;
+  Counts counts{};
+  std::array<std::uint64_t, NCOL> keys{};
+  std::vector<std::pair<int, std::int64_t>> contact_days;  // (days, persons), ascending days
+};
+
+// The same answer as compute() over the facts the cells sum (the cells of
+// the query's window): the table is the same, only its input is summed.
+v1::ReferralStats compute(const std::vector<FunnelCell>& cells, const Query& q, int min_cell,
+                          const Directory& directory);
+
 // Disclosure control on a table of counts: rows[0..R-1] are the group rows,
 // rows[R] the total. Returns which cells are withheld (rules 1 and 2 above).
-using Counts = std::array<int, NCOL>;
 std::vector<std::array<bool, NCOL>> suppress(const std::vector<Counts>& rows, int min_cell);
 
 // The same disclosure control for any table of counts (one implementation
