@@ -1,7 +1,5 @@
 #include "evaluation.hpp"
 
-#include "aggregates.hpp"
-
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
@@ -9,6 +7,7 @@
 #include <optional>
 #include <set>
 
+#include "aggregates.hpp"
 #include "henvis/events.hpp"
 #include "henvis/ids.hpp"
 
