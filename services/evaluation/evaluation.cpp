@@ -295,7 +295,7 @@ http::Response answer(const char* what, const http::Request& req, const Query& q
                req.principal.label, stats.group_by_size(), stats.rows_size(),
                q.csv ? "csv" : "json");
   if (q.csv) return http::Response{200, "text/csv; charset=utf-8", to_csv(stats, q)};
-  return http::json(200, stats);
+  return http::Response{200, "application/json", to_json(stats)};  // as http::json, faster
 }
 
 // Rows of an answer from which its working memory (cells, groups, the

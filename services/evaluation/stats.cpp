@@ -4,10 +4,15 @@
 #include <fmt/format.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/reflection.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/stubs/strutil.h>
+#include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <stdexcept>
 #include <tuple>
 
 #include "cell_key.hpp"
@@ -188,16 +193,17 @@ void add(CellAgg& a, const FunnelCell& c) {
 double median_of_histograms(
     const std::vector<const std::vector<std::pair<int, std::int64_t>>*>& histograms,
     std::int64_t n) {
-  std::vector<std::pair<int, std::int64_t>> h;
-  for (const auto* one : histograms) h.insert(h.end(), one->begin(), one->end());
-  std::sort(h.begin(), h.end());
+  // Few distinct days (weeks at most) over many cells: summed per day.
+  std::map<int, std::int64_t> h;
+  for (const auto* one : histograms)
+    for (const auto& [days, persons] : *one) h[days] += persons;
   // The value at 0-based rank i of the sorted days.
   auto at = [&](std::int64_t i) {
     for (const auto& [days, persons] : h) {
       if (i < persons) return days;
       i -= persons;
     }
-    return h.back().first;
+    return h.rbegin()->first;
   };
   return n % 2 ? at(n / 2) : (at(n / 2 - 1) + at(n / 2)) / 2.0;
 }
@@ -235,6 +241,24 @@ std::vector<int> published(std::span<const int> counts, std::span<const std::uin
 
 double round4(double x) { return std::round(x * 10000.0) / 10000.0; }
 
+namespace {
+// Descriptor::FindFieldByName builds a std::string of the name per call: the
+// statistics look up the same few names for every row of a table, so each
+// thread keeps what it found, by descriptor and name.
+const google::protobuf::FieldDescriptor* field(const google::protobuf::Descriptor* desc,
+                                               std::string_view name) {
+  thread_local std::map<
+      const google::protobuf::Descriptor*,
+      std::map<std::string, const google::protobuf::FieldDescriptor*, std::less<>>>
+      found;
+  auto& of = found[desc];
+  if (auto it = of.find(name); it != of.end()) return it->second;
+  const auto* f = desc->FindFieldByName(std::string(name));
+  of.emplace(std::string(name), f);
+  return f;
+}
+}  // namespace
+
 void fill_counts_and_shares(google::protobuf::Message& row, std::span<const int> counts,
                             const std::vector<bool>& hidden,
                             std::span<const char* const> count_fields,
@@ -243,13 +267,13 @@ void fill_counts_and_shares(google::protobuf::Message& row, std::span<const int>
                             std::span<const std::uint64_t> cell_keys) {
   const auto* desc = row.GetDescriptor();
   const auto* refl = row.GetReflection();
-  const auto* suppressed = desc->FindFieldByName("suppressed");
+  const auto* suppressed = field(desc, "suppressed");
   const std::vector<int> shown = published(counts, cell_keys, min_cell);
   for (std::size_t c = 0; c < counts.size(); ++c) {
     if (hidden[c])
       refl->AddString(&row, suppressed, count_json[c]);
     else
-      refl->SetInt32(&row, desc->FindFieldByName(count_fields[c]), shown[c]);
+      refl->SetInt32(&row, field(desc, count_fields[c]), shown[c]);
   }
   for (const auto& s : shares) {
     bool visible = true;
@@ -266,11 +290,185 @@ void fill_counts_and_shares(google::protobuf::Message& row, std::span<const int>
     // A share of perturbed counts can come out above 1 (a part perturbed up,
     // its whole down): capped, as the true share never exceeds 1.
     if (visible && true_den >= min_cell && den > 0)
-      refl->SetDouble(&row, desc->FindFieldByName(s.field),
+      refl->SetDouble(&row, field(desc, s.field),
                       round4(std::min(1.0, static_cast<double>(num) / den)));
     else
       refl->AddString(&row, suppressed, s.json);
   }
+}
+
+namespace {
+using google::protobuf::FieldDescriptor;
+
+// Whether to_json writes `desc` itself: scalar, string, enum and message
+// fields of henvis's own messages, no maps, bytes or well-known types.
+bool writes_itself(const google::protobuf::Descriptor* desc, int depth = 0) {
+  if (depth > 8 || desc->full_name().rfind("google.protobuf.", 0) == 0) return false;
+  for (int i = 0; i < desc->field_count(); ++i) {
+    const FieldDescriptor* f = desc->field(i);
+    if (f->is_map() || f->type() == FieldDescriptor::TYPE_BYTES) return false;
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+        !writes_itself(f->message_type(), depth + 1))
+      return false;
+  }
+  return true;
+}
+
+// Characters protobuf's JSON writer leaves as they are, for sure.
+bool plain(std::string_view s) {
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view(" _.,:;/()+-").find(c) == std::string_view::npos)
+      return false;
+  return true;
+}
+
+void append_string(std::string& out, const std::string& s) {
+  if (plain(s)) {
+    out += '"';
+    out += s;
+    out += '"';
+    return;
+  }
+  // Escaped as protobuf escapes it (quotes, controls, some Unicode), by
+  // protobuf itself; the few such strings (directory names) are kept.
+  thread_local std::map<std::string, std::string, std::less<>> escaped;
+  if (auto it = escaped.find(s); it != escaped.end()) {
+    out += it->second;
+    return;
+  }
+  google::protobuf::Value v;
+  v.set_string_value(s);
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(v, &json).ok())
+    throw std::runtime_error("evaluation: a string could not be written as JSON");
+  if (escaped.size() < 4096) escaped.emplace(s, json);
+  out += json;
+}
+
+void append_message(std::string& out, const google::protobuf::Message& m);
+
+// SimpleDtoa(v) (what protobuf's JSON prints for a double) for the values
+// the statistics have, shares rounded to 4 decimals and half-day medians,
+// without its printf and strtod: where v is the double nearest to k/10000,
+// "%.15g" gives k/10000's decimals and they read back as v. Else false.
+bool append_short_decimal(std::string& out, double v) {
+  if (!(std::fabs(v) < 1e9) || (v == 0 && std::signbit(v))) return false;
+  const long long k = std::llround(v * 10000.0);
+  if (static_cast<double>(k) / 10000.0 != v) return false;
+  const unsigned long long a =
+      k < 0 ? 0ULL - static_cast<unsigned long long>(k) : static_cast<unsigned long long>(k);
+  if (k < 0) out += '-';
+  out += std::to_string(a / 10000);
+  unsigned long long frac = a % 10000;
+  if (frac == 0) return true;
+  int digits = 4;
+  while (frac % 10 == 0) {
+    frac /= 10;
+    --digits;
+  }
+  const std::string f = std::to_string(frac);
+  out += '.';
+  out.append(static_cast<std::size_t>(digits) - f.size(), '0');
+  out += f;
+  return true;
+}
+
+void append_value(std::string& out, const google::protobuf::Message& m, const FieldDescriptor* f,
+                  int i) {
+  const auto* r = m.GetReflection();
+  const bool rep = f->is_repeated();
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      out += std::to_string(rep ? r->GetRepeatedInt32(m, f, i) : r->GetInt32(m, f));
+      break;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      out += std::to_string(rep ? r->GetRepeatedUInt32(m, f, i) : r->GetUInt32(m, f));
+      break;
+    case FieldDescriptor::CPPTYPE_INT64:
+      out += '"' + std::to_string(rep ? r->GetRepeatedInt64(m, f, i) : r->GetInt64(m, f)) + '"';
+      break;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      out += '"' + std::to_string(rep ? r->GetRepeatedUInt64(m, f, i) : r->GetUInt64(m, f)) + '"';
+      break;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+    case FieldDescriptor::CPPTYPE_FLOAT: {
+      const bool dbl = f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE;
+      const double v = dbl ? (rep ? r->GetRepeatedDouble(m, f, i) : r->GetDouble(m, f))
+                           : (rep ? r->GetRepeatedFloat(m, f, i) : r->GetFloat(m, f));
+      if (std::isnan(v))
+        out += "\"NaN\"";
+      else if (std::isinf(v))
+        out += v > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+      else if (!dbl)
+        out += google::protobuf::SimpleFtoa(static_cast<float>(v));
+      else if (!append_short_decimal(out, v))
+        out += google::protobuf::SimpleDtoa(v);
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_BOOL:
+      out += (rep ? r->GetRepeatedBool(m, f, i) : r->GetBool(m, f)) ? "true" : "false";
+      break;
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      const int n = rep ? r->GetRepeatedEnumValue(m, f, i) : r->GetEnumValue(m, f);
+      if (const auto* e = f->enum_type()->FindValueByNumber(n))
+        append_string(out, e->name());
+      else
+        out += std::to_string(n);  // a number this build does not know
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_STRING: {
+      std::string scratch;
+      append_string(out, rep ? r->GetRepeatedStringReference(m, f, i, &scratch)
+                             : r->GetStringReference(m, f, &scratch));
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      append_message(out, rep ? r->GetRepeatedMessage(m, f, i) : r->GetMessage(m, f));
+      break;
+  }
+}
+
+void append_message(std::string& out, const google::protobuf::Message& m) {
+  const auto* desc = m.GetDescriptor();
+  const auto* r = m.GetReflection();
+  out += '{';
+  bool first = true;
+  for (int k = 0; k < desc->field_count(); ++k) {
+    const FieldDescriptor* f = desc->field(k);
+    const int n = f->is_repeated() ? r->FieldSize(m, f) : (r->HasField(m, f) ? 1 : 0);
+    if (n == 0) continue;  // unset, a proto3 default, or empty
+    if (!first) out += ',';
+    first = false;
+    out += '"';
+    out += f->json_name();
+    out += "\":";
+    if (!f->is_repeated()) {
+      append_value(out, m, f, -1);
+      continue;
+    }
+    out += '[';
+    for (int i = 0; i < n; ++i) {
+      if (i > 0) out += ',';
+      append_value(out, m, f, i);
+    }
+    out += ']';
+  }
+  out += '}';
+}
+}  // namespace
+
+std::string to_json(const google::protobuf::Message& m) {
+  std::string out;
+  if (!writes_itself(m.GetDescriptor())) {
+    google::protobuf::util::JsonPrintOptions opts;
+    opts.preserve_proto_field_names = false;
+    if (!google::protobuf::util::MessageToJsonString(m, &out, opts).ok())
+      throw std::runtime_error("evaluation: the answer could not be written as JSON");
+    return out;
+  }
+  append_message(out, m);
+  return out;
 }
 
 const char* col_name(int col) { return col >= 0 && col < NCOL ? COL_JSON[col] : ""; }

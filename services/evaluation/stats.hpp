@@ -270,6 +270,15 @@ std::string csv_table(const google::protobuf::Descriptor* row_type,
 // is never mistaken for a 0, and a spreadsheet still sums the shown cells).
 std::string to_csv(const v1::ReferralStats& stats, const Query& q);
 
+// `m` as http::json writes it (protobuf's JSON mapping: lowerCamelCase
+// names, fields in declaration order, proto3 defaults left out, enums by name,
+// doubles as protobuf prints them), written directly from the message:
+// protobuf's converter re-reads a binary copy of it through a type resolver,
+// which was most of a large answer's time (docs/performance.md). A message
+// with maps, bytes or well-known types goes to protobuf's converter. Pinned
+// against http::json by tests/unit/evaluation_aggregates_test.cpp.
+std::string to_json(const google::protobuf::Message& m);
+
 // "YYYY-MM-DD".
 std::string format_date(std::chrono::year_month_day d);
 

@@ -16,6 +16,7 @@
 #include "aggregates.hpp"
 #include "evaluation.hpp"
 #include "henvis/events.hpp"
+#include "henvis/http.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/topics.hpp"
 #include "henvis/v1/events.pb.h"
@@ -339,6 +340,8 @@ struct Store {
                          const ev::CellKey& key) {
     const auto q = ev::parse_query(p);
     const auto s = ev::aggregates::referral_stats(db, key, q, min_cell, directory);
+    // The service's own JSON writer writes what http::json writes.
+    REQUIRE(ev::to_json(s) == henvis::http::json(200, s).body);
     return json(s) + ev::to_csv(s, q);
   }
   std::string u_from_facts(const std::map<std::string, std::string>& p, int min_cell,
@@ -352,6 +355,7 @@ struct Store {
                            const ev::CellKey& key) {
     const auto q = ev::parse_query(p, ev::underretning_dims(), ev::underretning_date_bases());
     const auto s = ev::aggregates::underretning_stats(db, key, q, min_cell, directory);
+    REQUIRE(ev::to_json(s) == henvis::http::json(200, s).body);
     return json(s) + ev::to_csv(s, q);
   }
 
@@ -542,4 +546,43 @@ TEST_CASE("a store that had facts before the cells' migration gets its cells bui
                           " EXCEPT SELECT * FROM " + table + ")") == 0);
   }
   old.exec("DETACH cur");
+}
+
+TEST_CASE("the statistics' JSON writer writes what http::json writes, escapes and numbers included",
+          "[evaluation][aggregates][json]") {
+  v1::ReferralStats s;
+  s.set_from("2024-01-01");
+  s.add_group_by("municipality");
+  s.set_min_cell(5);
+  auto* row = s.add_rows();
+  row->set_kommunekode(-7);
+  row->set_municipality_name("Ringkøbing-Skjern \"<b>\" & \\ \n\t\u2028\x01");
+  row->set_offence(static_cast<v1::Offence>(42));  // a number this build does not know
+  row->set_offered(0);                             // optional: shown although 0
+  row->set_routed_rate(0.0001);
+  row->set_delivered_rate(1.0 / 3.0);
+  row->set_median_days_to_first_contact(12);
+  row->add_suppressed("accepted");
+  auto* t = s.mutable_total();
+  t->set_total(true);
+  t->set_offered(123456);
+  t->set_withdrawn_rate(1e-7);
+  CHECK(ev::to_json(s) == henvis::http::json(200, s).body);
+  CHECK(ev::to_json(v1::ReferralStats()) == henvis::http::json(200, v1::ReferralStats()).body);
+  // Doubles: shares (4 decimals), half-day medians and anything else.
+  std::mt19937 rng(5);
+  std::vector<double> values = {0.0,  -0.0, 0.0001, 0.001,  0.01,    0.1,        0.3,
+                                0.5,  1.0,  2.5,    -3.25,  12.5,    99999999.5, 1e9,
+                                1e15, 1e-5, 0.1234, 0.9999, 1.0 / 7, 123456.0009};
+  for (int i = 0; i < 2000; ++i) {
+    values.push_back(ev::round4(static_cast<double>(rng() % 100001) / 100000.0));
+    values.push_back(static_cast<double>(rng() % 2000) / 2.0);
+    values.push_back(static_cast<double>(rng()) / 977.0);
+  }
+  for (double v : values) {
+    v1::ReferralStatsRow r;
+    r.set_routed_rate(v);
+    INFO(v);
+    CHECK(ev::to_json(r) == henvis::http::json(200, r).body);
+  }
 }
