@@ -1,11 +1,13 @@
 #include "evaluation.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <optional>
 #include <set>
 
+#include "aggregates.hpp"
 #include "henvis/events.hpp"
 #include "henvis/ids.hpp"
 
@@ -38,7 +40,7 @@ std::optional<int> days_between(const std::string& from_day, const std::string& 
 
 }  // namespace
 
-Applier::Applier() {
+Applier::Applier(const CellKey& keys) : keys_(keys) {
   subs_.on(this, &Applier::on_offer)
       .on(this, &Applier::on_withdrawn)
       .on(this, &Applier::on_status)
@@ -59,6 +61,8 @@ void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {
   if (yes && o.referral_id().empty()) throw Rejected("missing field referral_id");
   const std::string key = yes ? o.referral_id() : o.offer_id();
 
+  aggregates::Change cells(db, keys_);
+  cells.facts({key, o.offer_id()});
   if (yes && o.offer_id() != key) {
     // A withdrawal that named only the offer id (and came first) waits in a
     // row keyed by the offer id: fold it into the referral's row.
@@ -69,17 +73,26 @@ void Applier::on_offer(const v1::OfferRecorded& o, sqlite::Db& db) {
   store::upsert_offer(
       db, {key, o.offer_id(), o.referral_id(), static_cast<int>(o.answer()), o.kommunekode(),
            o.district_id(), static_cast<int>(o.offence()), day_of(o.charged_at()), o.covered()});
+  cells.apply();
 }
 
 void Applier::on_withdrawn(const v1::OfferWithdrawn& w, sqlite::Db& db) {
   const std::int64_t mask = bit(v1::REFERRAL_STATUS_WITHDRAWN);
   if (!w.referral_id().empty()) {
+    aggregates::Change cells(db, keys_);
+    cells.facts({w.referral_id()});
     store::merge_referral(db, {w.referral_id(), w.offer_id(), w.referral_id(), "", mask, {}});
+    cells.apply();
     return;
   }
   if (w.offer_id().empty()) throw Rejected("missing field offer_id");
+  aggregates::Change cells(db, keys_);
+  auto touched = store::fact_keys_by_offer(db, w.offer_id());
+  touched.push_back(w.offer_id());
+  cells.facts(touched);
   if (!store::add_status_by_offer(db, w.offer_id(), mask))
     store::merge_referral(db, {w.offer_id(), w.offer_id(), "", "", mask, {}});
+  cells.apply();
 }
 
 void Applier::on_status(const v1::ReferralStatusChanged& s, sqlite::Db& db) {
@@ -95,8 +108,11 @@ void Applier::on_status(const v1::ReferralStatusChanged& s, sqlite::Db& db) {
     else if (s.has_at())
       first_contact = day_of(s.at());
   }
+  aggregates::Change cells(db, keys_);
+  cells.facts({s.referral_id()});
   store::merge_referral(db, {s.referral_id(), s.offer_id(), s.referral_id(), s.centre_id(),
                              bit(s.status()), std::move(first_contact)});
+  cells.apply();
 }
 
 void Applier::on_delivery(const v1::DeliveryEvent& d, sqlite::Db& db) {
@@ -108,7 +124,12 @@ void Applier::on_delivery(const v1::DeliveryEvent& d, sqlite::Db& db) {
   if (d.status() != v1::DELIVERY_STATUS_DELIVERED && d.status() != v1::DELIVERY_STATUS_READ &&
       d.status() != v1::DELIVERY_STATUS_ACKNOWLEDGED)
     return;  // a failed push reached no one
+  // A delivery counts for the person whose referral it names (a referral's
+  // row is keyed by its id), when it reached the centre the referral went to.
+  aggregates::Change cells(db, keys_);
+  cells.facts({d.referral_id()});
   store::add_delivery(db, d.referral_id(), d.recipient_id());
+  cells.apply();
 }
 
 namespace {
@@ -160,7 +181,10 @@ void Applier::on_underretning(const v1::UnderretningEvent& e, sqlite::Db& db) {
   u.response = static_cast<int>(e.response());
   u.state_at = to_time_point(e.at());
   if (e.has_earliest_incident_at()) u.incident_day = day_of(e.earliest_incident_at());
+  aggregates::Change cells(db, keys_);
+  cells.underretning(u.underretning_id);
   store::merge_underretning(db, u);
+  cells.apply();
 }
 
 namespace {
@@ -185,57 +209,63 @@ std::vector<UnderretningFact> load_underretning_facts(sqlite::Db& db, const Quer
   const bool by_incident = q.date_basis == "incident";
   const auto rows = by_incident ? store::underretninger_by_incident(db, q.from_text, q.to_text)
                                 : store::underretninger_created(db, q.from_text, q.to_text);
-  for (const auto& u : rows) {
-    UnderretningFact f;
-    f.created_day = by_incident ? *u.incident_day : u.created_day;
-    f.kommunekode = u.kommunekode;
-    f.district_id = u.district_id;
-    f.children = u.children;
-    f.cross_district = u.cross_district;
-    f.cross_municipality = u.cross_municipality;
-    f.receipt = receipt_state(u);
-    f.record_key = keys.record_key(u.underretning_id);
-    f.response = u.response;
-    out.push_back(std::move(f));
-  }
+  for (const auto& u : rows) out.push_back(to_underretning_fact(u, by_incident, keys));
   return out;
+}
+
+UnderretningFact to_underretning_fact(const store::UnderretningRow& u, bool by_incident,
+                                      const CellKey& keys) {
+  UnderretningFact f;
+  f.created_day = by_incident ? *u.incident_day : u.created_day;
+  f.kommunekode = u.kommunekode;
+  f.district_id = u.district_id;
+  f.children = u.children;
+  f.cross_district = u.cross_district;
+  f.cross_municipality = u.cross_municipality;
+  f.receipt = receipt_state(u);
+  f.record_key = keys.record_key(u.underretning_id);
+  f.response = u.response;
+  return f;
 }
 
 std::vector<Fact> load_facts(sqlite::Db& db, const Query& q, const CellKey& keys) {
   std::vector<Fact> out;
-  for (const auto& r : store::facts_charged(db, q.from_text, q.to_text)) {
-    Fact f;
-    const bool yes = r.answer == v1::ANSWER_YES;
-    auto seen = [&](v1::ReferralStatus st) { return (r.status_mask & bit(st)) != 0; };
-    f.in[OFFERED] = true;
-    f.in[ACCEPTED] = yes;
-    f.in[DECLINED] = !yes;
-    if (yes) {
-      // A later outcome implies the earlier ones (a centre records outcomes
-      // only on a referral it received), so the funnel is monotone even while
-      // some events are still on their way.
-      f.in[FURTHER_SESSIONS_ACCEPTED] = seen(v1::REFERRAL_STATUS_FURTHER_SESSIONS_ACCEPTED);
-      f.in[CONVERSATION_HELD] =
-          f.in[FURTHER_SESSIONS_ACCEPTED] || seen(v1::REFERRAL_STATUS_CONVERSATION_HELD);
-      f.in[CONTACT_ATTEMPTED] = f.in[CONVERSATION_HELD] ||
-                                seen(v1::REFERRAL_STATUS_CONTACT_ATTEMPTED) ||
-                                seen(v1::REFERRAL_STATUS_REACHED);
-      f.in[DELIVERED] = f.in[CONTACT_ATTEMPTED] || seen(v1::REFERRAL_STATUS_DELIVERED) ||
-                        seen(v1::REFERRAL_STATUS_ACKNOWLEDGED) || r.delivered_to_centre;
-      f.in[ROUTED] = f.in[DELIVERED] || seen(v1::REFERRAL_STATUS_ROUTED);
-      f.in[UNROUTABLE] = !f.in[ROUTED] && seen(v1::REFERRAL_STATUS_UNROUTABLE);
-      f.in[WITHDRAWN] = seen(v1::REFERRAL_STATUS_WITHDRAWN);
-    }
-    f.kommunekode = r.kommunekode;
-    f.district_id = r.district_id;
-    f.offence = r.offence;
-    f.charged_day = r.charged_day;
-    f.record_key = keys.record_key(r.key);
-    if (yes && r.first_contact_day)
-      f.days_to_first_contact = days_between(f.charged_day, *r.first_contact_day);
-    out.push_back(std::move(f));
-  }
+  for (const auto& r : store::facts_charged(db, q.from_text, q.to_text))
+    out.push_back(to_fact(r, keys));
   return out;
+}
+
+Fact to_fact(const store::FactRow& r, const CellKey& keys) {
+  Fact f;
+  const bool yes = r.answer == v1::ANSWER_YES;
+  auto seen = [&](v1::ReferralStatus st) { return (r.status_mask & bit(st)) != 0; };
+  f.in[OFFERED] = true;
+  f.in[ACCEPTED] = yes;
+  f.in[DECLINED] = !yes;
+  if (yes) {
+    // A later outcome implies the earlier ones (a centre records outcomes
+    // only on a referral it received), so the funnel is monotone even while
+    // some events are still on their way.
+    f.in[FURTHER_SESSIONS_ACCEPTED] = seen(v1::REFERRAL_STATUS_FURTHER_SESSIONS_ACCEPTED);
+    f.in[CONVERSATION_HELD] =
+        f.in[FURTHER_SESSIONS_ACCEPTED] || seen(v1::REFERRAL_STATUS_CONVERSATION_HELD);
+    f.in[CONTACT_ATTEMPTED] = f.in[CONVERSATION_HELD] ||
+                              seen(v1::REFERRAL_STATUS_CONTACT_ATTEMPTED) ||
+                              seen(v1::REFERRAL_STATUS_REACHED);
+    f.in[DELIVERED] = f.in[CONTACT_ATTEMPTED] || seen(v1::REFERRAL_STATUS_DELIVERED) ||
+                      seen(v1::REFERRAL_STATUS_ACKNOWLEDGED) || r.delivered_to_centre;
+    f.in[ROUTED] = f.in[DELIVERED] || seen(v1::REFERRAL_STATUS_ROUTED);
+    f.in[UNROUTABLE] = !f.in[ROUTED] && seen(v1::REFERRAL_STATUS_UNROUTABLE);
+    f.in[WITHDRAWN] = seen(v1::REFERRAL_STATUS_WITHDRAWN);
+  }
+  f.kommunekode = r.kommunekode;
+  f.district_id = r.district_id;
+  f.offence = r.offence;
+  f.charged_day = r.charged_day;
+  f.record_key = keys.record_key(r.key);
+  if (yes && r.first_contact_day)
+    f.days_to_first_contact = days_between(f.charged_day, *r.first_contact_day);
+  return f;
 }
 
 // The host migrated the store before building the service (run_service).
@@ -244,7 +274,9 @@ Api::Api(const std::string& db_path, Directory directory, int min_cell,
     : dbs_(db_path),
       directory_(std::move(directory)),
       min_cell_(min_cell > 0 ? min_cell : DEFAULT_MIN_CELL),
-      cell_key_(load_cell_key(db(), cell_key_file, dev)) {}
+      cell_key_(load_cell_key(db(), cell_key_file, dev)) {
+  aggregates::ensure(db(), cell_key_);
+}
 
 void Api::register_routes(http::Router& router) {
   router.add("GET", "/v1/stats/referrals", {v1::ROLE_EVALUATOR},
@@ -263,22 +295,43 @@ http::Response answer(const char* what, const http::Request& req, const Query& q
                req.principal.label, stats.group_by_size(), stats.rows_size(),
                q.csv ? "csv" : "json");
   if (q.csv) return http::Response{200, "text/csv; charset=utf-8", to_csv(stats, q)};
-  return http::json(200, stats);
+  return http::Response{200, "application/json", to_json(stats)};  // as http::json, faster
+}
+
+// Rows of an answer from which its working memory (cells, groups, the
+// message: a few KiB a row) is handed back to the system once it is built:
+// one large answer would otherwise keep the process's RSS at its peak
+// (docs/performance.md).
+constexpr int LARGE_ANSWER_ROWS = 1000;
+
+void release_memory_after(int rows) {
+  if (rows >= LARGE_ANSWER_ROWS) malloc_trim(0);
 }
 }  // namespace
 
 http::Response Api::referrals(const http::Request& req) {
   const Query q = parse_query(req.query);  // throws a 400 problem
-  return answer("referral", req, q,
-                compute(load_facts(db(), q, cell_key_), q, min_cell_, directory_));
+  int rows = 0;
+  http::Response r = [&] {
+    const auto stats = aggregates::referral_stats(db(), cell_key_, q, min_cell_, directory_);
+    rows = stats.rows_size();
+    return answer("referral", req, q, stats);
+  }();
+  release_memory_after(rows);
+  return r;
 }
 
 http::Response Api::underretninger(const http::Request& req) {
   // throws a 400 problem
   const Query q = parse_query(req.query, underretning_dims(), underretning_date_bases());
-  return answer("underretning", req, q,
-                compute_underretninger(load_underretning_facts(db(), q, cell_key_), q, min_cell_,
-                                       directory_));
+  int rows = 0;
+  http::Response r = [&] {
+    const auto stats = aggregates::underretning_stats(db(), cell_key_, q, min_cell_, directory_);
+    rows = stats.rows_size();
+    return answer("underretning", req, q, stats);
+  }();
+  release_memory_after(rows);
+  return r;
 }
 
 }  // namespace henvis::evaluation

@@ -51,9 +51,12 @@ ServiceDeclaration service();
 // Applies one consumed event inside the consumer loop's transaction. Throws
 // henvis::Rejected (reason names the rule, never a value) for events that can
 // never be applied.
+//
+// Each event also keeps the statistics' cells (aggregates.hpp) in the same
+// transaction: their cell keys are the record keys under `keys`.
 class Applier {
  public:
-  Applier();
+  explicit Applier(const CellKey& keys);
   Applier(const Applier&) = delete;
   Applier& operator=(const Applier&) = delete;
   const Subscriptions& subscriptions() const { return subs_; }
@@ -65,14 +68,25 @@ class Applier {
   void on_status(const v1::ReferralStatusChanged& s, sqlite::Db& db);
   void on_delivery(const v1::DeliveryEvent& d, sqlite::Db& db);
   void on_underretning(const v1::UnderretningEvent& e, sqlite::Db& db);
+  const CellKey& keys_;
   Subscriptions subs_{SERVICE};  // last: its handlers use the members above
 };
 
-// The facts of every offer charged in [q.from, q.to), with the implied
-// outcomes filled in (see stats.hpp), each with its record key.
+// One offer's stored facts as the statistics count them, with the implied
+// outcomes filled in (see stats.hpp) and its record key.
+Fact to_fact(const store::FactRow& row, const CellKey& keys);
+// One underretning as the statistics count it, dated by its creation day or
+// (by_incident, which it must have) its earliest incident's day.
+UnderretningFact to_underretning_fact(const store::UnderretningRow& u, bool by_incident,
+                                      const CellKey& keys);
+
+// The facts of every offer charged in [q.from, q.to), each as to_fact. The
+// statistics requests read the cells (aggregates.hpp) instead; this is the
+// reference the cells are checked against (tests/unit/evaluation_aggregates_test.cpp).
 std::vector<Fact> load_facts(sqlite::Db& db, const Query& q, const CellKey& keys);
 
-// The underretninger created in [q.from, q.to), each with its record key.
+// The underretninger created in [q.from, q.to), each with its record key (the
+// reference, as load_facts).
 std::vector<UnderretningFact> load_underretning_facts(sqlite::Db& db, const Query& q,
                                                       const CellKey& keys);
 
@@ -80,14 +94,17 @@ std::vector<UnderretningFact> load_underretning_facts(sqlite::Db& db, const Quer
 class Api {
  public:
   // Opens the store at db_path, which must already be migrated (the host
-  // does it; see migrations() in store.hpp). min_cell <= 0 means the default (5).
-  // cell_key_file, dev: see load_cell_key (cell_key.hpp).
+  // does it; see migrations() in store.hpp), and builds the statistics'
+  // cells from the facts if they are not built under the cell key. min_cell <= 0 means the default
+  // (5). cell_key_file, dev: see load_cell_key (cell_key.hpp).
   Api(const std::string& db_path, Directory directory, int min_cell,
       const std::string& cell_key_file, bool dev);
   void register_routes(http::Router& router);
   http::Response referrals(const http::Request& req);
   http::Response underretninger(const http::Request& req);
   int min_cell() const { return min_cell_; }
+  // The cell key the statistics are perturbed with (the Applier's too).
+  const CellKey& cell_key() const { return cell_key_; }
 
  private:
   // The handler thread's connection (handlers run on several threads).

@@ -26,7 +26,7 @@ class EvaluationService final : public Service {
 
  private:
   Api api_;
-  Applier applier_;
+  Applier applier_{api_.cell_key()};  // after api_, which loads the key
 };
 }  // namespace
 

@@ -4,10 +4,15 @@
 #include <fmt/format.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/reflection.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/stubs/strutil.h>
+#include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <stdexcept>
 #include <tuple>
 
 #include "cell_key.hpp"
@@ -98,38 +103,109 @@ const std::vector<Share>& rates() {
   return r;
 }
 
-// Sets counts (perturbed, rule 5), rates, median and `suppressed` of one row.
-void fill(v1::ReferralStatsRow& row, const Agg& a, const std::array<bool, NCOL>& hidden,
-          int min_cell) {
-  fill_counts_and_shares(row, a.counts, std::vector<bool>(hidden.begin(), hidden.end()), COL_FIELD,
-                         COL_JSON, rates(), min_cell, a.keys);
+// Sets counts (perturbed, rule 5), rates, median and `suppressed` of one
+// row; `median` is asked only when `with_contact` persons are enough (rule 4).
+template <class Median>
+void fill(v1::ReferralStatsRow& row, const Counts& counts,
+          const std::array<std::uint64_t, NCOL>& keys, const std::array<bool, NCOL>& hidden,
+          int min_cell, std::int64_t with_contact, Median median) {
+  fill_counts_and_shares(row, counts, std::vector<bool>(hidden.begin(), hidden.end()), COL_FIELD,
+                         COL_JSON, rates(), min_cell, keys);
   // Rule 4: the median of at least N persons.
-  if (static_cast<int>(a.days.size()) >= min_cell && !a.days.empty())
-    row.set_median_days_to_first_contact(median(a.days));
+  if (with_contact >= min_cell && with_contact > 0)
+    row.set_median_days_to_first_contact(median());
   else
     row.add_suppressed(MEDIAN_JSON);
 }
 
-void set_group(v1::ReferralStatsRow& row, const Query& q, const Fact& f,
-               const Directory& directory) {
+void fill(v1::ReferralStatsRow& row, const Agg& a, const std::array<bool, NCOL>& hidden,
+          int min_cell) {
+  fill(row, a.counts, a.keys, hidden, min_cell, static_cast<std::int64_t>(a.days.size()),
+       [&] { return median(a.days); });
+}
+
+void set_group(v1::ReferralStatsRow& row, const Query& q, int kommunekode, const std::string& month,
+               int offence, const std::string& district_id, const Directory& directory) {
   for (Dim d : q.group_by) {
     switch (d) {
       case Dim::municipality:
-        set_municipality(row, f.kommunekode, directory);
+        set_municipality(row, kommunekode, directory);
         break;
       case Dim::month:
-        row.set_month(f.charged_day.substr(0, 7));
+        row.set_month(month);
         break;
       case Dim::offence:
-        row.set_offence(static_cast<v1::Offence>(f.offence));
+        row.set_offence(static_cast<v1::Offence>(offence));
         break;
       case Dim::district:
-        set_district(row, f.district_id, directory);
+        set_district(row, district_id, directory);
         break;
       case Dim::week:
         break;  // not a dimension of this table
     }
   }
+}
+
+void set_group(v1::ReferralStatsRow& row, const Query& q, const Fact& f,
+               const Directory& directory) {
+  set_group(row, q, f.kommunekode, f.charged_day.substr(0, 7), f.offence, f.district_id, directory);
+}
+
+// ------------------------------------------------------ the same from cells
+
+// A key part for one dimension of a cell: the key_part of each of its facts.
+std::string key_part(Dim d, const FunnelCell& c) {
+  switch (d) {
+    case Dim::municipality:
+      return fmt::format("{:08d}", c.kommunekode);
+    case Dim::month:
+      return c.month;
+    case Dim::offence:
+      return fmt::format("{:04d}", c.offence);
+    case Dim::district:
+      return c.district_id;
+    case Dim::week:
+      break;  // not a dimension of this table
+  }
+  return {};
+}
+
+struct CellAgg {
+  Counts counts{};
+  std::array<std::uint64_t, NCOL> keys{};
+  // The days-to-first-contact histograms of its cells (read only for the median).
+  std::vector<const std::vector<std::pair<int, std::int64_t>>*> days;
+  std::int64_t with_contact = 0;
+  const FunnelCell* first = nullptr;
+};
+
+void add(CellAgg& a, const FunnelCell& c) {
+  for (int col = 0; col < NCOL; ++col) {
+    a.counts[col] += c.counts[col];
+    a.keys[col] += c.keys[col];  // mod 2^64
+  }
+  if (!c.contact_days.empty()) a.days.push_back(&c.contact_days);
+  for (const auto& [days, persons] : c.contact_days) a.with_contact += persons;
+  if (!a.first) a.first = &c;
+}
+
+// median() of the days the histograms list, each as often as its persons.
+double median_of_histograms(
+    const std::vector<const std::vector<std::pair<int, std::int64_t>>*>& histograms,
+    std::int64_t n) {
+  // Few distinct days (weeks at most) over many cells: summed per day.
+  std::map<int, std::int64_t> h;
+  for (const auto* one : histograms)
+    for (const auto& [days, persons] : *one) h[days] += persons;
+  // The value at 0-based rank i of the sorted days.
+  auto at = [&](std::int64_t i) {
+    for (const auto& [days, persons] : h) {
+      if (i < persons) return days;
+      i -= persons;
+    }
+    return h.rbegin()->first;
+  };
+  return n % 2 ? at(n / 2) : (at(n / 2 - 1) + at(n / 2)) / 2.0;
 }
 
 std::string format_number(double v) { return fmt::format("{}", v); }
@@ -165,6 +241,24 @@ std::vector<int> published(std::span<const int> counts, std::span<const std::uin
 
 double round4(double x) { return std::round(x * 10000.0) / 10000.0; }
 
+namespace {
+// Descriptor::FindFieldByName builds a std::string of the name per call: the
+// statistics look up the same few names for every row of a table, so each
+// thread keeps what it found, by descriptor and name.
+const google::protobuf::FieldDescriptor* field(const google::protobuf::Descriptor* desc,
+                                               std::string_view name) {
+  thread_local std::map<
+      const google::protobuf::Descriptor*,
+      std::map<std::string, const google::protobuf::FieldDescriptor*, std::less<>>>
+      found;
+  auto& of = found[desc];
+  if (auto it = of.find(name); it != of.end()) return it->second;
+  const auto* f = desc->FindFieldByName(std::string(name));
+  of.emplace(std::string(name), f);
+  return f;
+}
+}  // namespace
+
 void fill_counts_and_shares(google::protobuf::Message& row, std::span<const int> counts,
                             const std::vector<bool>& hidden,
                             std::span<const char* const> count_fields,
@@ -173,13 +267,13 @@ void fill_counts_and_shares(google::protobuf::Message& row, std::span<const int>
                             std::span<const std::uint64_t> cell_keys) {
   const auto* desc = row.GetDescriptor();
   const auto* refl = row.GetReflection();
-  const auto* suppressed = desc->FindFieldByName("suppressed");
+  const auto* suppressed = field(desc, "suppressed");
   const std::vector<int> shown = published(counts, cell_keys, min_cell);
   for (std::size_t c = 0; c < counts.size(); ++c) {
     if (hidden[c])
       refl->AddString(&row, suppressed, count_json[c]);
     else
-      refl->SetInt32(&row, desc->FindFieldByName(count_fields[c]), shown[c]);
+      refl->SetInt32(&row, field(desc, count_fields[c]), shown[c]);
   }
   for (const auto& s : shares) {
     bool visible = true;
@@ -196,11 +290,185 @@ void fill_counts_and_shares(google::protobuf::Message& row, std::span<const int>
     // A share of perturbed counts can come out above 1 (a part perturbed up,
     // its whole down): capped, as the true share never exceeds 1.
     if (visible && true_den >= min_cell && den > 0)
-      refl->SetDouble(&row, desc->FindFieldByName(s.field),
+      refl->SetDouble(&row, field(desc, s.field),
                       round4(std::min(1.0, static_cast<double>(num) / den)));
     else
       refl->AddString(&row, suppressed, s.json);
   }
+}
+
+namespace {
+using google::protobuf::FieldDescriptor;
+
+// Whether to_json writes `desc` itself: scalar, string, enum and message
+// fields of henvis's own messages, no maps, bytes or well-known types.
+bool writes_itself(const google::protobuf::Descriptor* desc, int depth = 0) {
+  if (depth > 8 || desc->full_name().rfind("google.protobuf.", 0) == 0) return false;
+  for (int i = 0; i < desc->field_count(); ++i) {
+    const FieldDescriptor* f = desc->field(i);
+    if (f->is_map() || f->type() == FieldDescriptor::TYPE_BYTES) return false;
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+        !writes_itself(f->message_type(), depth + 1))
+      return false;
+  }
+  return true;
+}
+
+// Characters protobuf's JSON writer leaves as they are, for sure.
+bool plain(std::string_view s) {
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view(" _.,:;/()+-").find(c) == std::string_view::npos)
+      return false;
+  return true;
+}
+
+void append_string(std::string& out, const std::string& s) {
+  if (plain(s)) {
+    out += '"';
+    out += s;
+    out += '"';
+    return;
+  }
+  // Escaped as protobuf escapes it (quotes, controls, some Unicode), by
+  // protobuf itself; the few such strings (directory names) are kept.
+  thread_local std::map<std::string, std::string, std::less<>> escaped;
+  if (auto it = escaped.find(s); it != escaped.end()) {
+    out += it->second;
+    return;
+  }
+  google::protobuf::Value v;
+  v.set_string_value(s);
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(v, &json).ok())
+    throw std::runtime_error("evaluation: a string could not be written as JSON");
+  if (escaped.size() < 4096) escaped.emplace(s, json);
+  out += json;
+}
+
+void append_message(std::string& out, const google::protobuf::Message& m);
+
+// SimpleDtoa(v) (what protobuf's JSON prints for a double) for the values
+// the statistics have, shares rounded to 4 decimals and half-day medians,
+// without its printf and strtod: where v is the double nearest to k/10000,
+// "%.15g" gives k/10000's decimals and they read back as v. Else false.
+bool append_short_decimal(std::string& out, double v) {
+  if (!(std::fabs(v) < 1e9) || (v == 0 && std::signbit(v))) return false;
+  const long long k = std::llround(v * 10000.0);
+  if (static_cast<double>(k) / 10000.0 != v) return false;
+  const unsigned long long a =
+      k < 0 ? 0ULL - static_cast<unsigned long long>(k) : static_cast<unsigned long long>(k);
+  if (k < 0) out += '-';
+  out += std::to_string(a / 10000);
+  unsigned long long frac = a % 10000;
+  if (frac == 0) return true;
+  int digits = 4;
+  while (frac % 10 == 0) {
+    frac /= 10;
+    --digits;
+  }
+  const std::string f = std::to_string(frac);
+  out += '.';
+  out.append(static_cast<std::size_t>(digits) - f.size(), '0');
+  out += f;
+  return true;
+}
+
+void append_value(std::string& out, const google::protobuf::Message& m, const FieldDescriptor* f,
+                  int i) {
+  const auto* r = m.GetReflection();
+  const bool rep = f->is_repeated();
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      out += std::to_string(rep ? r->GetRepeatedInt32(m, f, i) : r->GetInt32(m, f));
+      break;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      out += std::to_string(rep ? r->GetRepeatedUInt32(m, f, i) : r->GetUInt32(m, f));
+      break;
+    case FieldDescriptor::CPPTYPE_INT64:
+      out += '"' + std::to_string(rep ? r->GetRepeatedInt64(m, f, i) : r->GetInt64(m, f)) + '"';
+      break;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      out += '"' + std::to_string(rep ? r->GetRepeatedUInt64(m, f, i) : r->GetUInt64(m, f)) + '"';
+      break;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+    case FieldDescriptor::CPPTYPE_FLOAT: {
+      const bool dbl = f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE;
+      const double v = dbl ? (rep ? r->GetRepeatedDouble(m, f, i) : r->GetDouble(m, f))
+                           : (rep ? r->GetRepeatedFloat(m, f, i) : r->GetFloat(m, f));
+      if (std::isnan(v))
+        out += "\"NaN\"";
+      else if (std::isinf(v))
+        out += v > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+      else if (!dbl)
+        out += google::protobuf::SimpleFtoa(static_cast<float>(v));
+      else if (!append_short_decimal(out, v))
+        out += google::protobuf::SimpleDtoa(v);
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_BOOL:
+      out += (rep ? r->GetRepeatedBool(m, f, i) : r->GetBool(m, f)) ? "true" : "false";
+      break;
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      const int n = rep ? r->GetRepeatedEnumValue(m, f, i) : r->GetEnumValue(m, f);
+      if (const auto* e = f->enum_type()->FindValueByNumber(n))
+        append_string(out, e->name());
+      else
+        out += std::to_string(n);  // a number this build does not know
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_STRING: {
+      std::string scratch;
+      append_string(out, rep ? r->GetRepeatedStringReference(m, f, i, &scratch)
+                             : r->GetStringReference(m, f, &scratch));
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      append_message(out, rep ? r->GetRepeatedMessage(m, f, i) : r->GetMessage(m, f));
+      break;
+  }
+}
+
+void append_message(std::string& out, const google::protobuf::Message& m) {
+  const auto* desc = m.GetDescriptor();
+  const auto* r = m.GetReflection();
+  out += '{';
+  bool first = true;
+  for (int k = 0; k < desc->field_count(); ++k) {
+    const FieldDescriptor* f = desc->field(k);
+    const int n = f->is_repeated() ? r->FieldSize(m, f) : (r->HasField(m, f) ? 1 : 0);
+    if (n == 0) continue;  // unset, a proto3 default, or empty
+    if (!first) out += ',';
+    first = false;
+    out += '"';
+    out += f->json_name();
+    out += "\":";
+    if (!f->is_repeated()) {
+      append_value(out, m, f, -1);
+      continue;
+    }
+    out += '[';
+    for (int i = 0; i < n; ++i) {
+      if (i > 0) out += ',';
+      append_value(out, m, f, i);
+    }
+    out += ']';
+  }
+  out += '}';
+}
+}  // namespace
+
+std::string to_json(const google::protobuf::Message& m) {
+  std::string out;
+  if (!writes_itself(m.GetDescriptor())) {
+    google::protobuf::util::JsonPrintOptions opts;
+    opts.preserve_proto_field_names = false;
+    if (!google::protobuf::util::MessageToJsonString(m, &out, opts).ok())
+      throw std::runtime_error("evaluation: the answer could not be written as JSON");
+    return out;
+  }
+  append_message(out, m);
+  return out;
 }
 
 const char* col_name(int col) { return col >= 0 && col < NCOL ? COL_JSON[col] : ""; }
@@ -412,6 +680,36 @@ v1::ReferralStats compute(const std::vector<Fact>& facts, const Query& q, int mi
   auto* t = out.mutable_total();
   t->set_total(true);
   fill(*t, total, hidden[r], min_cell);
+  return out;
+}
+
+v1::ReferralStats compute(const std::vector<FunnelCell>& cells, const Query& q, int min_cell,
+                          const Directory& directory) {
+  v1::ReferralStats out;
+  set_query(out, q, min_cell);
+  const auto [groups, total] = group_facts<CellAgg>(
+      cells, q.group_by, [](CellAgg& a, const FunnelCell& c) { add(a, c); },
+      [](Dim d, const FunnelCell& c) { return key_part(d, c); });
+  std::vector<Counts> counts;
+  for (const auto& [key, agg] : groups) counts.push_back(agg.counts);
+  counts.push_back(total.counts);
+  const auto hidden = suppress(counts, min_cell);
+
+  auto fill_row = [&](v1::ReferralStatsRow& row, const CellAgg& a,
+                      const std::array<bool, NCOL>& h) {
+    fill(row, a.counts, a.keys, h, min_cell, a.with_contact,
+         [&] { return median_of_histograms(a.days, a.with_contact); });
+  };
+  std::size_t r = 0;
+  for (const auto& [key, agg] : groups) {
+    auto* row = out.add_rows();
+    const FunnelCell& c = *agg.first;
+    set_group(*row, q, c.kommunekode, c.month, c.offence, c.district_id, directory);
+    fill_row(*row, agg, hidden[r++]);
+  }
+  auto* t = out.mutable_total();
+  t->set_total(true);
+  fill_row(*t, total, hidden[r]);
   return out;
 }
 

@@ -75,6 +75,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "henvis/directory.hpp"
@@ -168,6 +169,8 @@ enum Col {
 // JSON (lowerCamelCase) name of a column: "contactAttempted".
 const char* col_name(int col);
 
+using Counts = std::array<int, NCOL>;
+
 // One offer, as the statistics need it: no identity at all.
 struct Fact {
   std::array<bool, NCOL> in{};  // in[c]: the person counts in column c (OFFERED always)
@@ -184,9 +187,27 @@ struct Fact {
 v1::ReferralStats compute(const std::vector<Fact>& facts, const Query& q, int min_cell,
                           const Directory& directory);
 
+// The persons of one charge month, municipality, district and offence,
+// summed (a cell of aggregates.hpp): per column the count and the cell key
+// (the sum of the record keys, mod 2^64), and how many had each number of
+// days to first contact.
+struct FunnelCell {
+  std::string month;  // "YYYY-MM" of the charge date
+  int kommunekode = 0;
+  std::string district_id;
+  int offence = 0;
+  Counts counts{};
+  std::array<std::uint64_t, NCOL> keys{};
+  std::vector<std::pair<int, std::int64_t>> contact_days;  // (days, persons), ascending days
+};
+
+// The same answer as compute() over the facts the cells sum (the cells of
+// the query's window): the table is the same, only its input is summed.
+v1::ReferralStats compute(const std::vector<FunnelCell>& cells, const Query& q, int min_cell,
+                          const Directory& directory);
+
 // Disclosure control on a table of counts: rows[0..R-1] are the group rows,
 // rows[R] the total. Returns which cells are withheld (rules 1 and 2 above).
-using Counts = std::array<int, NCOL>;
 std::vector<std::array<bool, NCOL>> suppress(const std::vector<Counts>& rows, int min_cell);
 
 // The same disclosure control for any table of counts (one implementation
@@ -248,6 +269,15 @@ std::string csv_table(const google::protobuf::Descriptor* row_type,
 // names the withheld fields of that line separated by ';' (so an empty cell
 // is never mistaken for a 0, and a spreadsheet still sums the shown cells).
 std::string to_csv(const v1::ReferralStats& stats, const Query& q);
+
+// `m` as http::json writes it (protobuf's JSON mapping: lowerCamelCase
+// names, fields in declaration order, proto3 defaults left out, enums by name,
+// doubles as protobuf prints them), written directly from the message:
+// protobuf's converter re-reads a binary copy of it through a type resolver,
+// which was most of a large answer's time (docs/performance.md). A message
+// with maps, bytes or well-known types goes to protobuf's converter. Pinned
+// against http::json by tests/unit/evaluation_aggregates_test.cpp.
+std::string to_json(const google::protobuf::Message& m);
 
 // "YYYY-MM-DD".
 std::string format_date(std::chrono::year_month_day d);

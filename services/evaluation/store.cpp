@@ -72,7 +72,49 @@ ALTER TABLE underretninger ADD COLUMN incident_day TEXT;
 CREATE INDEX underretninger_incident ON underretninger(incident_day);
 )sql",
           // The cell key (cell_key.hpp) where no cell_key_file is configured.
-          "CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);\n"};
+          "CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);\n",
+          // The statistics' cells (aggregates.hpp, docs/decisions.md 26): the
+          // requests read these, not the facts. Built from the facts by the
+          // service at its start (their cell keys need the secret cell key,
+          // which SQL does not have), then kept by the consumer in the
+          // transaction that applies the facts.
+          R"sql(
+-- Per grain (the dimensions a cell keeps: 1 municipality, 2 district,
+-- 4 offence), charge month and those dimensions' values: the funnel's counts
+-- and cell keys (store.hpp CellRow) and the days to first contact.
+CREATE TABLE referral_cells (
+  grain INTEGER NOT NULL,
+  month TEXT NOT NULL,                  -- YYYY-MM of the charge date
+  kommunekode INTEGER NOT NULL,
+  district_id TEXT NOT NULL,
+  offence INTEGER NOT NULL,
+  records INTEGER NOT NULL,             -- persons offered
+  columns BLOB NOT NULL,                -- per funnel column: count, cell key
+  contact_days BLOB NOT NULL,           -- (days to first contact, persons) pairs
+  PRIMARY KEY (grain, month, kommunekode, district_id, offence)
+) WITHOUT ROWID;
+-- Per date basis (notice, incident), grain (1 municipality, 2 district,
+-- 4 ISO week), month and those dimensions' values: the underretning table's
+-- counts and cell keys.
+CREATE TABLE underretning_cells (
+  basis TEXT NOT NULL,
+  grain INTEGER NOT NULL,
+  month TEXT NOT NULL,
+  week TEXT NOT NULL,
+  kommunekode INTEGER NOT NULL,
+  district_id TEXT NOT NULL,
+  records INTEGER NOT NULL,             -- underretninger
+  columns BLOB NOT NULL,
+  PRIMARY KEY (basis, grain, month, week, kommunekode, district_id)
+) WITHOUT ROWID;
+-- What the cells were built under (a digest of the cell key and the cells'
+-- layout); NULL: not built yet.
+CREATE TABLE cells_built (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  fingerprint INTEGER
+);
+INSERT INTO cells_built(id, fingerprint) VALUES (1, NULL);
+)sql"};
 }
 
 namespace store {
@@ -162,6 +204,79 @@ WHERE incident_day >= ? AND incident_day < ?
 ORDER BY incident_day, underretning_id
 )sql";
 
+// The facts' columns as facts_charged reads them, for one key and for all.
+constexpr std::string_view FACT_BY_KEY = R"sql(
+SELECT f.answer, f.status_mask,
+       EXISTS (SELECT 1 FROM deliveries d
+               WHERE d.referral_id = f.referral_id AND d.recipient_id = f.centre_id),
+       f.kommunekode, f.district_id, f.offence, f.charged_day, f.first_contact_day,
+       f.key
+FROM facts f
+WHERE f.key = ? AND f.offered = 1
+)sql";
+constexpr std::string_view ALL_FACTS = R"sql(
+SELECT f.answer, f.status_mask,
+       EXISTS (SELECT 1 FROM deliveries d
+               WHERE d.referral_id = f.referral_id AND d.recipient_id = f.centre_id),
+       f.kommunekode, f.district_id, f.offence, f.charged_day, f.first_contact_day,
+       f.key
+FROM facts f
+WHERE f.offered = 1
+ORDER BY f.charged_day
+)sql";
+constexpr std::string_view FACT_KEYS_BY_OFFER = "SELECT key FROM facts WHERE offer_id = ?";
+
+constexpr std::string_view UNDERRETNING_BY_ID = R"sql(
+SELECT underretning_id, created_day, kommunekode, district_id, children, cross_district,
+       cross_municipality, receipt_due_at, receipt_at, missed, response, state_at, incident_day
+FROM underretninger
+WHERE underretning_id = ?
+)sql";
+constexpr std::string_view ALL_UNDERRETNINGER = R"sql(
+SELECT underretning_id, created_day, kommunekode, district_id, children, cross_district,
+       cross_municipality, receipt_due_at, receipt_at, missed, response, state_at, incident_day
+FROM underretninger
+ORDER BY created_day
+)sql";
+
+constexpr std::string_view REFERRAL_CELL = R"sql(
+SELECT records, columns, contact_days FROM referral_cells
+WHERE grain = ? AND month = ? AND kommunekode = ? AND district_id = ? AND offence = ?
+)sql";
+constexpr std::string_view PUT_REFERRAL_CELL = R"sql(
+INSERT OR REPLACE INTO referral_cells(grain, month, kommunekode, district_id, offence, records,
+                                      columns, contact_days)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+)sql";
+constexpr std::string_view DELETE_REFERRAL_CELL = R"sql(
+DELETE FROM referral_cells
+WHERE grain = ? AND month = ? AND kommunekode = ? AND district_id = ? AND offence = ?
+)sql";
+constexpr std::string_view REFERRAL_CELLS = R"sql(
+SELECT month, kommunekode, district_id, offence, records, columns, contact_days
+FROM referral_cells WHERE grain = ? AND month >= ? AND month < ?
+)sql";
+constexpr std::string_view UNDERRETNING_CELL = R"sql(
+SELECT records, columns FROM underretning_cells
+WHERE basis = ? AND grain = ? AND month = ? AND week = ? AND kommunekode = ? AND district_id = ?
+)sql";
+constexpr std::string_view PUT_UNDERRETNING_CELL = R"sql(
+INSERT OR REPLACE INTO underretning_cells(basis, grain, month, week, kommunekode, district_id,
+                                          records, columns)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+)sql";
+constexpr std::string_view DELETE_UNDERRETNING_CELL = R"sql(
+DELETE FROM underretning_cells
+WHERE basis = ? AND grain = ? AND month = ? AND week = ? AND kommunekode = ? AND district_id = ?
+)sql";
+constexpr std::string_view UNDERRETNING_CELLS = R"sql(
+SELECT month, week, kommunekode, district_id, records, columns
+FROM underretning_cells WHERE basis = ? AND grain = ? AND month >= ? AND month < ?
+)sql";
+constexpr std::string_view CELLS_BUILT_FOR = "SELECT fingerprint FROM cells_built WHERE id = 1";
+constexpr std::string_view SET_CELLS_BUILT_FOR =
+    "UPDATE cells_built SET fingerprint = ? WHERE id = 1";
+
 // -------------------------------------------------------------------------
 
 // An open bound of a day window, as text that sorts before (after) every
@@ -175,6 +290,42 @@ sqlite::Stmt& bind_text_or_null(sqlite::Stmt& s, int i, const std::optional<std:
 
 std::optional<std::string> maybe_text(const sqlite::Stmt& s, int col) {
   return s.is_null(col) ? std::nullopt : std::optional<std::string>(s.text(col));
+}
+
+// A month window's open bounds, as text that sorts before (after) every 'YYYY-MM'.
+std::string from_month_bound(const std::string& month) { return month.empty() ? "0000-00" : month; }
+std::string to_month_bound(const std::string& month) { return month.empty() ? "9999-99" : month; }
+
+FactRow read_fact(const sqlite::Stmt& q) {
+  FactRow f;
+  f.answer = static_cast<int>(q.i64(0));
+  f.status_mask = q.i64(1);
+  f.delivered_to_centre = q.i64(2) != 0;
+  f.kommunekode = static_cast<int>(q.i64(3));
+  f.district_id = q.text(4);
+  f.offence = static_cast<int>(q.i64(5));
+  f.charged_day = q.text(6);
+  f.first_contact_day = maybe_text(q, 7);
+  f.key = q.text(8);
+  return f;
+}
+
+UnderretningRow read_underretning(const sqlite::Stmt& q) {
+  UnderretningRow u;
+  u.underretning_id = q.text(0);
+  u.created_day = q.text(1);
+  u.kommunekode = static_cast<int>(q.i64(2));
+  u.district_id = q.text(3);
+  u.children = static_cast<int>(q.i64(4));
+  u.cross_district = q.i64(5) != 0;
+  u.cross_municipality = q.i64(6) != 0;
+  u.receipt_due_at = q.maybe_instant(7);
+  u.receipt_at = q.maybe_instant(8);
+  u.missed = q.i64(9) != 0;
+  u.response = static_cast<int>(q.i64(10));
+  u.state_at = q.instant(11);
+  u.incident_day = maybe_text(q, 12);
+  return u;
 }
 
 }  // namespace
@@ -229,19 +380,7 @@ std::vector<FactRow> facts_charged(sqlite::Db& db, const std::string& from_day,
   auto q = db.query(FACTS_CHARGED);
   q->bind(1, from_bound(from_day)).bind(2, to_bound(to_day));
   std::vector<FactRow> out;
-  while (q->step()) {
-    FactRow f;
-    f.answer = static_cast<int>(q->i64(0));
-    f.status_mask = q->i64(1);
-    f.delivered_to_centre = q->i64(2) != 0;
-    f.kommunekode = static_cast<int>(q->i64(3));
-    f.district_id = q->text(4);
-    f.offence = static_cast<int>(q->i64(5));
-    f.charged_day = q->text(6);
-    f.first_contact_day = maybe_text(*q, 7);
-    f.key = q->text(8);
-    out.push_back(std::move(f));
-  }
+  while (q->step()) out.push_back(read_fact(*q));
   return out;
 }
 
@@ -252,23 +391,7 @@ std::vector<UnderretningRow> underretninger_in(sqlite::Db& db, std::string_view 
   auto q = db.query(sql);
   q->bind(1, from_bound(from_day)).bind(2, to_bound(to_day));
   std::vector<UnderretningRow> out;
-  while (q->step()) {
-    UnderretningRow u;
-    u.underretning_id = q->text(0);
-    u.created_day = q->text(1);
-    u.kommunekode = static_cast<int>(q->i64(2));
-    u.district_id = q->text(3);
-    u.children = static_cast<int>(q->i64(4));
-    u.cross_district = q->i64(5) != 0;
-    u.cross_municipality = q->i64(6) != 0;
-    u.receipt_due_at = q->maybe_instant(7);
-    u.receipt_at = q->maybe_instant(8);
-    u.missed = q->i64(9) != 0;
-    u.response = static_cast<int>(q->i64(10));
-    u.state_at = q->instant(11);
-    u.incident_day = maybe_text(*q, 12);
-    out.push_back(std::move(u));
-  }
+  while (q->step()) out.push_back(read_underretning(*q));
   return out;
 }
 }  // namespace
@@ -281,6 +404,132 @@ std::vector<UnderretningRow> underretninger_created(sqlite::Db& db, const std::s
 std::vector<UnderretningRow> underretninger_by_incident(sqlite::Db& db, const std::string& from_day,
                                                         const std::string& to_day) {
   return underretninger_in(db, UNDERRETNINGER_BY_INCIDENT, from_day, to_day);
+}
+
+std::optional<FactRow> fact(sqlite::Db& db, const std::string& key) {
+  auto q = db.query(FACT_BY_KEY);
+  q->bind(1, key);
+  if (!q->step()) return std::nullopt;
+  return read_fact(*q);
+}
+
+std::vector<std::string> fact_keys_by_offer(sqlite::Db& db, const std::string& offer_id) {
+  auto q = db.query(FACT_KEYS_BY_OFFER);
+  q->bind(1, offer_id);
+  std::vector<std::string> out;
+  while (q->step()) out.push_back(q->text(0));
+  return out;
+}
+
+void for_each_fact(sqlite::Db& db, const std::function<void(const FactRow&)>& fn) {
+  auto q = db.query(ALL_FACTS);
+  while (q->step()) fn(read_fact(*q));
+}
+
+std::optional<UnderretningRow> underretning(sqlite::Db& db, const std::string& underretning_id) {
+  auto q = db.query(UNDERRETNING_BY_ID);
+  q->bind(1, underretning_id);
+  if (!q->step()) return std::nullopt;
+  return read_underretning(*q);
+}
+
+void for_each_underretning(sqlite::Db& db, const std::function<void(const UnderretningRow&)>& fn) {
+  auto q = db.query(ALL_UNDERRETNINGER);
+  while (q->step()) fn(read_underretning(*q));
+}
+
+std::optional<CellRow> referral_cell(sqlite::Db& db, const CellRow& id) {
+  auto q = db.query(REFERRAL_CELL);
+  q->bind(1, id.grain).bind(2, id.month).bind(3, id.kommunekode).bind(4, id.district_id);
+  q->bind(5, id.offence);
+  if (!q->step()) return std::nullopt;
+  CellRow c = id;
+  c.records = q->i64(0);
+  c.columns = q->blob(1);
+  c.contact_days = q->blob(2);
+  return c;
+}
+
+void put_referral_cell(sqlite::Db& db, const CellRow& c) {
+  auto q = db.query(c.records == 0 ? DELETE_REFERRAL_CELL : PUT_REFERRAL_CELL);
+  q->bind(1, c.grain).bind(2, c.month).bind(3, c.kommunekode).bind(4, c.district_id);
+  q->bind(5, c.offence);
+  if (c.records != 0) q->bind(6, c.records).bind_blob(7, c.columns).bind_blob(8, c.contact_days);
+  q->run();
+}
+
+std::optional<CellRow> underretning_cell(sqlite::Db& db, const CellRow& id) {
+  auto q = db.query(UNDERRETNING_CELL);
+  q->bind(1, id.basis).bind(2, id.grain).bind(3, id.month).bind(4, id.week);
+  q->bind(5, id.kommunekode).bind(6, id.district_id);
+  if (!q->step()) return std::nullopt;
+  CellRow c = id;
+  c.records = q->i64(0);
+  c.columns = q->blob(1);
+  return c;
+}
+
+void put_underretning_cell(sqlite::Db& db, const CellRow& c) {
+  auto q = db.query(c.records == 0 ? DELETE_UNDERRETNING_CELL : PUT_UNDERRETNING_CELL);
+  q->bind(1, c.basis).bind(2, c.grain).bind(3, c.month).bind(4, c.week);
+  q->bind(5, c.kommunekode).bind(6, c.district_id);
+  if (c.records != 0) q->bind(7, c.records).bind_blob(8, c.columns);
+  q->run();
+}
+
+void for_each_referral_cell(sqlite::Db& db, int grain, const std::string& from_month,
+                            const std::string& to_month,
+                            const std::function<void(const CellRow&)>& fn) {
+  auto q = db.query(REFERRAL_CELLS);
+  q->bind(1, grain).bind(2, from_month_bound(from_month)).bind(3, to_month_bound(to_month));
+  CellRow c;
+  c.grain = grain;
+  while (q->step()) {
+    c.month = q->text(0);
+    c.kommunekode = static_cast<int>(q->i64(1));
+    c.district_id = q->text(2);
+    c.offence = static_cast<int>(q->i64(3));
+    c.records = q->i64(4);
+    c.columns = q->blob(5);
+    c.contact_days = q->blob(6);
+    fn(c);
+  }
+}
+
+void for_each_underretning_cell(sqlite::Db& db, const std::string& basis, int grain,
+                                const std::string& from_month, const std::string& to_month,
+                                const std::function<void(const CellRow&)>& fn) {
+  auto q = db.query(UNDERRETNING_CELLS);
+  q->bind(1, basis).bind(2, grain).bind(3, from_month_bound(from_month));
+  q->bind(4, to_month_bound(to_month));
+  CellRow c;
+  c.basis = basis;
+  c.grain = grain;
+  while (q->step()) {
+    c.month = q->text(0);
+    c.week = q->text(1);
+    c.kommunekode = static_cast<int>(q->i64(2));
+    c.district_id = q->text(3);
+    c.records = q->i64(4);
+    c.columns = q->blob(5);
+    fn(c);
+  }
+}
+
+void clear_cells(sqlite::Db& db) {
+  db.exec("DELETE FROM referral_cells");
+  db.exec("DELETE FROM underretning_cells");
+}
+
+std::optional<std::int64_t> cells_built_for(sqlite::Db& db) {
+  auto q = db.query(CELLS_BUILT_FOR);
+  if (!q->step() || q->is_null(0)) return std::nullopt;
+  return q->i64(0);
+}
+
+void set_cells_built_for(sqlite::Db& db, std::optional<std::int64_t> fingerprint) {
+  auto q = db.query(SET_CELLS_BUILT_FOR);
+  (fingerprint ? q->bind(1, *fingerprint) : q->bind_null(1)).run();
 }
 
 }  // namespace store

@@ -10,6 +10,7 @@
 // so text order is date order.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -93,6 +94,61 @@ bool add_status_by_offer(sqlite::Db& db, const std::string& offer_id, std::int64
 void add_delivery(sqlite::Db& db, const std::string& referral_id, const std::string& recipient_id);
 // Merges an underretning's state into its row (see evaluation.hpp).
 void merge_underretning(sqlite::Db& db, const UnderretningRow& u);
+
+// The statistics' cells (aggregates.hpp, docs/decisions.md 26): the sums of
+// the records of one month and one value of each of the table's other
+// dimensions that the cell's grain keeps (referral cells: municipality,
+// district, offence; underretning cells: municipality, district, ISO week;
+// a dimension the grain leaves out is summed over and stored as 0 or "").
+// Kept in the consumer's transaction with the facts. `columns` holds, per
+// count column, the count and the cell key (little-endian int64 and uint64,
+// 16 bytes per column); `contact_days`, a referral cell's days to first
+// contact as (days, persons) pairs (little-endian int32 each), ascending days.
+struct CellRow {
+  int grain = 0;      // bit set of the dimensions the cell keeps (aggregates.cpp)
+  std::string basis;  // underretning cells: "notice" or "incident"; referral cells: ""
+  std::string month;  // "YYYY-MM" of the day the table's period goes by
+  std::string week;   // underretning cells: ISO week of that day; referral cells: ""
+  int kommunekode = 0;
+  std::string district_id;
+  int offence = 0;           // referral cells; 0 in underretning cells
+  std::int64_t records = 0;  // records counted (the first column's count)
+  std::string columns;
+  std::string contact_days;  // referral cells only
+};
+
+// The referral cell with `id`'s grain, month, kommunekode, district and offence.
+std::optional<CellRow> referral_cell(sqlite::Db& db, const CellRow& id);
+// Writes the referral cell (replacing it); deletes it when it counts no record.
+void put_referral_cell(sqlite::Db& db, const CellRow& cell);
+// The underretning cell with `id`'s basis, grain, month, week, kommunekode and district.
+std::optional<CellRow> underretning_cell(sqlite::Db& db, const CellRow& id);
+void put_underretning_cell(sqlite::Db& db, const CellRow& cell);
+// The cells of one grain (and basis) in the months [from_month, to_month)
+// ("YYYY-MM"; an empty bound is open), in key order.
+void for_each_referral_cell(sqlite::Db& db, int grain, const std::string& from_month,
+                            const std::string& to_month,
+                            const std::function<void(const CellRow&)>& fn);
+void for_each_underretning_cell(sqlite::Db& db, const std::string& basis, int grain,
+                                const std::string& from_month, const std::string& to_month,
+                                const std::function<void(const CellRow&)>& fn);
+// Empties both cell tables.
+void clear_cells(sqlite::Db& db);
+// What the cells were built under (aggregates.cpp: a digest of the cell key
+// and the cells' layout); nothing when they were never built or are stale.
+std::optional<std::int64_t> cells_built_for(sqlite::Db& db);
+void set_cells_built_for(sqlite::Db& db, std::optional<std::int64_t> fingerprint);
+
+// One offered person's facts (as facts_charged reads them), if `key` is offered.
+std::optional<FactRow> fact(sqlite::Db& db, const std::string& key);
+// The keys of the rows of an offer.
+std::vector<std::string> fact_keys_by_offer(sqlite::Db& db, const std::string& offer_id);
+// Every offered person, in charge-day order, one at a time.
+void for_each_fact(sqlite::Db& db, const std::function<void(const FactRow&)>& fn);
+// One underretning, if there is one with that id.
+std::optional<UnderretningRow> underretning(sqlite::Db& db, const std::string& underretning_id);
+// Every underretning, in creation-day order, one at a time.
+void for_each_underretning(sqlite::Db& db, const std::function<void(const UnderretningRow&)>& fn);
 
 // The offered persons charged on a day in [from_day, to_day), in charge-day
 // order; an empty bound is open.

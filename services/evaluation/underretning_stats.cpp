@@ -118,23 +118,69 @@ std::string key_part(Dim d, const UnderretningFact& f) {
   }
 }
 
-void set_group(v1::UnderretningStatsRow& row, const Query& q, const UnderretningFact& f,
-               const Directory& directory) {
+void set_group(v1::UnderretningStatsRow& row, const Query& q, const std::string& week,
+               int kommunekode, const std::string& district_id, const Directory& directory) {
   for (Dim d : q.group_by) {
     switch (d) {
       case Dim::week:
-        row.set_week(key_part(d, f));
+        row.set_week(week);
         break;
       case Dim::municipality:
-        set_municipality(row, f.kommunekode, directory);
+        set_municipality(row, kommunekode, directory);
         break;
       case Dim::district:
-        set_district(row, f.district_id, directory);
+        set_district(row, district_id, directory);
         break;
       default:
         break;
     }
   }
+}
+
+void set_group(v1::UnderretningStatsRow& row, const Query& q, const UnderretningFact& f,
+               const Directory& directory) {
+  set_group(row, q, key_part(Dim::week, f), f.kommunekode, f.district_id, directory);
+}
+
+// The same from cells: a cell's key part is the key_part of each of its facts.
+std::string key_part(Dim d, const UnderretningCell& c) {
+  switch (d) {
+    case Dim::week:
+      return c.week;
+    case Dim::municipality:
+      return fmt::format("{:08d}", c.kommunekode);
+    case Dim::district:
+      return c.district_id;
+    default:
+      return {};
+  }
+}
+
+struct CellAgg {
+  UCounts counts = UCounts(U_NCOL, 0);
+  std::vector<std::uint64_t> keys = std::vector<std::uint64_t>(U_NCOL, 0);
+  const UnderretningCell* first = nullptr;
+};
+
+void add(CellAgg& a, const UnderretningCell& c) {
+  for (int col = 0; col < U_NCOL; ++col) {
+    a.counts[col] += c.counts[col];
+    a.keys[col] += c.keys[col];  // mod 2^64
+  }
+  if (!a.first) a.first = &c;
+}
+
+// Suppression over a table's rows (group rows, then the total).
+std::vector<std::vector<bool>> suppressed(const std::vector<std::vector<int>>& table,
+                                          int min_cell) {
+  return suppress_table(
+      table,
+      {{U_UNDERRETNINGER,
+        {U_RECEIPTS_ON_TIME, U_RECEIPTS_MISSED, U_RECEIPTS_PENDING, U_SENT_TO_COORDINATOR}},
+       {U_UNDERRETNINGER,
+        {U_RESPONSE_NO_ACTION, U_RESPONSE_ASSESSMENT_STARTED, U_RESPONSE_SUPPORT_MEASURE,
+         U_RESPONSE_NONE}}},
+      min_cell);
 }
 
 }  // namespace
@@ -174,19 +220,47 @@ v1::UnderretningStats compute_underretninger(const std::vector<UnderretningFact>
   std::vector<std::vector<int>> table;
   for (const auto& [key, agg] : groups) table.push_back(agg.counts);
   table.push_back(total.counts);
-  const auto hidden = suppress_table(
-      table,
-      {{U_UNDERRETNINGER,
-        {U_RECEIPTS_ON_TIME, U_RECEIPTS_MISSED, U_RECEIPTS_PENDING, U_SENT_TO_COORDINATOR}},
-       {U_UNDERRETNINGER,
-        {U_RESPONSE_NO_ACTION, U_RESPONSE_ASSESSMENT_STARTED, U_RESPONSE_SUPPORT_MEASURE,
-         U_RESPONSE_NONE}}},
-      min_cell);
+  const auto hidden = suppressed(table, min_cell);
 
   std::size_t r = 0;
   for (const auto& [key, agg] : groups) {
     auto* row = out.add_rows();
     set_group(*row, q, *agg.first, directory);
+    fill_counts_and_shares(*row, agg.counts, hidden[r++], UCOL_FIELD, UCOL_JSON, shares(), min_cell,
+                           agg.keys);
+  }
+  auto* t = out.mutable_total();
+  t->set_total(true);
+  fill_counts_and_shares(*t, total.counts, hidden[r], UCOL_FIELD, UCOL_JSON, shares(), min_cell,
+                         total.keys);
+  return out;
+}
+
+std::array<int, U_NCOL> counts_of(const UnderretningFact& f) {
+  Agg a;
+  count(a, f);
+  std::array<int, U_NCOL> out{};
+  std::copy(a.counts.begin(), a.counts.end(), out.begin());
+  return out;
+}
+
+v1::UnderretningStats compute_underretninger(const std::vector<UnderretningCell>& cells,
+                                             const Query& q, int min_cell,
+                                             const Directory& directory) {
+  v1::UnderretningStats out;
+  set_query(out, q, min_cell);
+  const auto [groups, total] = group_facts<CellAgg>(
+      cells, q.group_by, [](CellAgg& a, const UnderretningCell& c) { add(a, c); },
+      [](Dim d, const UnderretningCell& c) { return key_part(d, c); });
+  std::vector<std::vector<int>> table;
+  for (const auto& [key, agg] : groups) table.push_back(agg.counts);
+  table.push_back(total.counts);
+  const auto hidden = suppressed(table, min_cell);
+
+  std::size_t r = 0;
+  for (const auto& [key, agg] : groups) {
+    auto* row = out.add_rows();
+    set_group(*row, q, agg.first->week, agg.first->kommunekode, agg.first->district_id, directory);
     fill_counts_and_shares(*row, agg.counts, hidden[r++], UCOL_FIELD, UCOL_JSON, shares(), min_cell,
                            agg.keys);
   }

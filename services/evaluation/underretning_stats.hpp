@@ -58,6 +58,7 @@
 // ---------------------------------------------------------------------------
 
 #include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -110,6 +111,27 @@ struct UnderretningFact {
 std::string iso_week(std::chrono::year_month_day d);
 
 v1::UnderretningStats compute_underretninger(const std::vector<UnderretningFact>& facts,
+                                             const Query& q, int min_cell,
+                                             const Directory& directory);
+
+// What one underretning adds to each column (a column's cell key takes its
+// record key where this is not 0).
+std::array<int, U_NCOL> counts_of(const UnderretningFact& f);
+
+// The underretninger of one month, ISO week, municipality and district of the
+// date basis, summed (a cell of aggregates.hpp): per column the count and
+// the cell key (the sum of the record keys of those it counts, mod 2^64).
+struct UnderretningCell {
+  std::string month;  // "YYYY-MM"
+  std::string week;   // iso_week of the day
+  int kommunekode = 0;
+  std::string district_id;
+  std::array<int, U_NCOL> counts{};
+  std::array<std::uint64_t, U_NCOL> keys{};
+};
+
+// The same answer as compute_underretninger() over the facts the cells sum.
+v1::UnderretningStats compute_underretninger(const std::vector<UnderretningCell>& cells,
                                              const Query& q, int min_cell,
                                              const Directory& directory);
 

@@ -85,7 +85,9 @@ struct Consumers {
   std::unique_ptr<henvis::sqlite::Db> router_db, notifier_db, evaluation_db;
   std::unique_ptr<henvis::router::Applier> router;
   std::unique_ptr<henvis::notifier::Applier> notifier;
-  henvis::evaluation::Applier evaluation;
+  const henvis::evaluation::CellKey cell_key{
+      std::string(henvis::evaluation::CellKey::KEY_BYTES, 'k')};
+  henvis::evaluation::Applier evaluation{cell_key};
 
   Consumers() {
     henvis::fuzz::quiet_logs();

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "aggregates.hpp"
 #include "evaluation.hpp"
 #include "henvis/auth.hpp"
 #include "henvis/config.hpp"
@@ -197,7 +198,7 @@ struct Fixture {
   TempDir tmp{"henvis-evaluation-test"};
   std::string path = tmp.file("evaluation.db");
   henvis::sqlite::Db db{path};
-  ev::Applier applier;
+  ev::Applier applier{test_cell_key()};
   henvis::Directory directory = dev_directory();
   Fixture() { db.migrate(ev::migrations()); }
   void apply_all(const std::vector<henvis::kafka::Message>& events) {
@@ -205,7 +206,8 @@ struct Fixture {
   }
   v1::ReferralStats stats(const std::map<std::string, std::string>& params, int min_cell) {
     const auto q = ev::parse_query(params);
-    return ev::compute(ev::load_facts(db, q, test_cell_key()), q, min_cell, directory);
+    // As the service answers: from the cells (aggregates.hpp).
+    return ev::aggregates::referral_stats(db, test_cell_key(), q, min_cell, directory);
   }
 };
 
@@ -642,7 +644,7 @@ TEST_CASE("evaluation: no personal data in the database file or in any response"
   {
     henvis::sqlite::Db db(path);
     db.migrate(ev::migrations());
-    ev::Applier a;
+    ev::Applier a{test_cell_key()};
     for (const auto& m : known_events()) apply(a, db, m);
   }
   henvis::auth::TokenStore tokens(

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "aggregates.hpp"
 #include "evaluation.hpp"
 #include "henvis/auth.hpp"
 #include "henvis/config.hpp"
@@ -139,7 +140,7 @@ struct Fixture {
   TempDir tmp{"henvis-evaluation-underretning-test"};
   std::string path = tmp.file("evaluation.db");
   henvis::sqlite::Db db{path};
-  ev::Applier applier;
+  ev::Applier applier{test_cell_key()};
   henvis::Directory directory = dev_directory();
   Fixture() { db.migrate(ev::migrations()); }
   void apply_all(const std::vector<henvis::kafka::Message>& events) {
@@ -147,8 +148,8 @@ struct Fixture {
   }
   v1::UnderretningStats stats(const std::map<std::string, std::string>& params, int min_cell) {
     const auto q = ev::parse_query(params, ev::underretning_dims(), ev::underretning_date_bases());
-    return ev::compute_underretninger(ev::load_underretning_facts(db, q, test_cell_key()), q,
-                                      min_cell, directory);
+    // As the service answers: from the cells (aggregates.hpp).
+    return ev::aggregates::underretning_stats(db, test_cell_key(), q, min_cell, directory);
   }
   std::string csv(const std::map<std::string, std::string>& params, int min_cell) {
     const auto q = ev::parse_query(params, ev::underretning_dims(), ev::underretning_date_bases());
@@ -400,7 +401,7 @@ TEST_CASE("a store written before the Unix-milliseconds step reads the same afte
   CHECK(ev::to_csv(ev::compute_underretninger(ev::load_underretning_facts(old, q, test_cell_key()),
                                               q, 1, now.directory),
                    q) == now.csv({{"groupBy", "week,municipality,district"}}, 1));
-  ev::Applier a;
+  ev::Applier a{test_cell_key()};
   apply(a, old,
         event(U5, "response_recorded", "2024-03-19T10:00:00Z", "2024-03-14T10:00:00Z",
               v1::UNDERRETNING_RESPONSE_NO_ACTION));  // older than the stored response
@@ -433,7 +434,7 @@ TEST_CASE("GET /v1/stats/underretninger: evaluator only, parameters checked",
   {
     henvis::sqlite::Db db(path);
     db.migrate(ev::migrations());
-    ev::Applier a;
+    ev::Applier a{test_cell_key()};
     for (const auto& m : known_events()) apply(a, db, m);
   }
   henvis::auth::TokenStore tokens(
@@ -528,6 +529,6 @@ TEST_CASE("referral statistics say they go by the charge date", "[evaluation][da
   CHECK(q.date_basis == "charged");
   CHECK(ev::parse_query({}).date_basis == "charged");
   CHECK_THROWS_AS(ev::parse_query({{"dateBasis", "notice"}}), henvis::http::Problem);
-  const auto stats = ev::compute({}, q, 5, dev_directory());
+  const auto stats = ev::compute(std::vector<ev::Fact>{}, q, 5, dev_directory());
   CHECK(stats.date_basis() == "charged");
 }

@@ -343,12 +343,21 @@ struct EvaluationSvc {
   TempDir tmp{"henvis-prop-evaluation"};
   henvis::sqlite::Db db{tmp.file("evaluation.db")};
   henvis::ManualClock clock{at(T0)};
-  henvis::evaluation::Applier applier;
+  const henvis::evaluation::CellKey cell_key{
+      std::string(henvis::evaluation::CellKey::KEY_BYTES, 'k')};
+  henvis::evaluation::Applier applier{cell_key};
   EvaluationSvc() { db.migrate(henvis::evaluation::migrations()); }
   bool apply(const Message& m) { return ::apply(applier, db, m); }
+  // The facts and the statistics' cells kept from them (aggregates.hpp).
   std::string state() {
     return dump(db, "SELECT * FROM facts ORDER BY key") +
            dump(db, "SELECT * FROM deliveries ORDER BY referral_id, recipient_id") +
+           dump(db,
+                "SELECT * FROM referral_cells ORDER BY month, kommunekode, district_id, "
+                "offence") +
+           dump(db,
+                "SELECT * FROM underretning_cells ORDER BY basis, month, week, "
+                "kommunekode, district_id") +
            outbox_dump(db);
   }
   static std::vector<Message> log(std::mt19937& rng, int n) { return evaluation_log(rng, n); }

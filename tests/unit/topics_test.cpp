@@ -55,7 +55,9 @@ TEST_CASE("deploy/topics.tsv lists every topic a service consumes, produces or d
   henvis::router::Applier router{henvis::test::dev_directory(), router_settings, clock};
   henvis::notifier::Applier notifier{henvis::test::dev_directory()};
   henvis::socialsog::Applier socialsog{henvis::socialsog::Settings{}, clock};
-  henvis::evaluation::Applier evaluation;
+  const henvis::evaluation::CellKey cell_key(
+      std::string(henvis::evaluation::CellKey::KEY_BYTES, 'k'));
+  henvis::evaluation::Applier evaluation{cell_key};
   check_listed(router.subscriptions(), listed);
   check_listed(notifier.subscriptions(), listed);
   check_listed(socialsog.subscriptions(), listed);
@@ -105,7 +107,9 @@ TEST_CASE("deploy/kafka/acls.tsv lets each service read what it consumes and wri
   check_acls(henvis::notifier::Applier{henvis::test::dev_directory()}.subscriptions(), acls);
   check_acls(henvis::socialsog::Applier{henvis::socialsog::Settings{}, clock}.subscriptions(),
              acls);
-  check_acls(henvis::evaluation::Applier{}.subscriptions(), acls);
+  const henvis::evaluation::CellKey cell_key(
+      std::string(henvis::evaluation::CellKey::KEY_BYTES, 'k'));
+  check_acls(henvis::evaluation::Applier{cell_key}.subscriptions(), acls);
   // And no service may touch police.incidents.v1 but socialsog (read) and police (write)
   for (const auto& row : acls)
     if (row.find(" police.incidents.v1") != std::string::npos && row.rfind("socialsog ", 0) != 0)
