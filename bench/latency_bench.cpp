@@ -85,6 +85,11 @@ Quantiles bare_hop(const std::string& bootstrap, int rate, int seconds) {
   // is off, as in production): create it, with the partitions of the
   // services' topics.
   if (testing::real_kafka_bootstrap()) testing::create_topic(bootstrap, topic, 6);
+  // The hop polls with the services' settings: on the devbroker their short
+  // fetch wait (deploy/config/dev, the harness's configs), on Kafka the default.
+  kafka::set_client_properties(testing::real_kafka_bootstrap()
+                                   ? kafka::Properties{}
+                                   : kafka::Properties{{"fetch.wait.max.ms", "10"}});
   kafka::Producer producer(bootstrap, [](std::int64_t, bool, const std::string&) {});
   // Creates the topic (the devbroker's default partitions) before the
   // consumer asks for its partitions.

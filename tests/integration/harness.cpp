@@ -294,6 +294,17 @@ std::string with_key_file(const fs::path& dir, const std::string& service, std::
 }
 }  // namespace
 
+namespace {
+// On henvis-devbroker, the dev configs' short fetch wait (deploy/config/dev):
+// librdkafka's mock broker holds an empty fetch for all of fetch.wait.max.ms
+// even after data arrived, so with the default 500 ms every hop waited it out.
+// Apache Kafka answers as soon as data arrives: nothing is set there.
+std::string devbroker_fetch_wait() {
+  if (real_kafka_bootstrap()) return "";
+  return " properties { key: \"fetch.wait.max.ms\" value: \"10\" }";
+}
+}  // namespace
+
 void write_service_config(const fs::path& dir, const std::string& service, const std::string& extra,
                           const std::string& http_extra, const std::string& kafka_extra) {
   const fs::path conf = fs::path(HENVIS_SOURCE_DIR) / "deploy/config/dev";
@@ -301,7 +312,7 @@ void write_service_config(const fs::path& dir, const std::string& service, const
   std::ofstream out(dir / (service + ".textproto"));
   out << "service: \"" << service << "\"\n"
       << "kafka { bootstrap_file: \"" << (dir / "bootstrap.txt").string() << "\""
-      << kafka_tls_fields(service) << " " << kafka_extra << " }\n"
+      << kafka_tls_fields(service) << " " << kafka_extra << devbroker_fetch_wait() << " }\n"
       << "http { address: \"127.0.0.1\" port: 0 " << http_extra << tls_block() << " }\n"
       << (tls_ca() ? "" : "dev: true\n") << "database: \"" << (dir / (service + ".db")).string()
       << "\"\n"
