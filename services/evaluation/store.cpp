@@ -178,66 +178,40 @@ ON CONFLICT(underretning_id) DO UPDATE SET
   state_at = max(underretninger.state_at, excluded.state_at)
 )sql";
 
-constexpr std::string_view FACTS_CHARGED = R"sql(
+// One select list per table, so that every read of a fact (or an
+// underretning) yields the same columns in the same order: the row readers
+// below take them by position.
+const std::string FACT_COLUMNS = R"sql(
 SELECT f.answer, f.status_mask,
        EXISTS (SELECT 1 FROM deliveries d
                WHERE d.referral_id = f.referral_id AND d.recipient_id = f.centre_id),
        f.kommunekode, f.district_id, f.offence, f.charged_day, f.first_contact_day,
        f.key
 FROM facts f
+)sql";
+const std::string FACTS_CHARGED = FACT_COLUMNS + R"sql(
 WHERE f.offered = 1 AND f.charged_day >= ? AND f.charged_day < ?
 ORDER BY f.charged_day, f.key
 )sql";
+const std::string FACT_BY_KEY = FACT_COLUMNS + "WHERE f.key = ? AND f.offered = 1\n";
+const std::string ALL_FACTS = FACT_COLUMNS + "WHERE f.offered = 1\nORDER BY f.charged_day\n";
+constexpr std::string_view FACT_KEYS_BY_OFFER = "SELECT key FROM facts WHERE offer_id = ?";
 
-constexpr std::string_view UNDERRETNINGER_CREATED = R"sql(
+const std::string UNDERRETNING_COLUMNS = R"sql(
 SELECT underretning_id, created_day, kommunekode, district_id, children, cross_district,
        cross_municipality, receipt_due_at, receipt_at, missed, response, state_at, incident_day
 FROM underretninger
+)sql";
+const std::string UNDERRETNINGER_CREATED = UNDERRETNING_COLUMNS + R"sql(
 WHERE created_day >= ? AND created_day < ?
 ORDER BY created_day, underretning_id
 )sql";
-constexpr std::string_view UNDERRETNINGER_BY_INCIDENT = R"sql(
-SELECT underretning_id, created_day, kommunekode, district_id, children, cross_district,
-       cross_municipality, receipt_due_at, receipt_at, missed, response, state_at, incident_day
-FROM underretninger
+const std::string UNDERRETNINGER_BY_INCIDENT = UNDERRETNING_COLUMNS + R"sql(
 WHERE incident_day >= ? AND incident_day < ?
 ORDER BY incident_day, underretning_id
 )sql";
-
-// The facts' columns as facts_charged reads them, for one key and for all.
-constexpr std::string_view FACT_BY_KEY = R"sql(
-SELECT f.answer, f.status_mask,
-       EXISTS (SELECT 1 FROM deliveries d
-               WHERE d.referral_id = f.referral_id AND d.recipient_id = f.centre_id),
-       f.kommunekode, f.district_id, f.offence, f.charged_day, f.first_contact_day,
-       f.key
-FROM facts f
-WHERE f.key = ? AND f.offered = 1
-)sql";
-constexpr std::string_view ALL_FACTS = R"sql(
-SELECT f.answer, f.status_mask,
-       EXISTS (SELECT 1 FROM deliveries d
-               WHERE d.referral_id = f.referral_id AND d.recipient_id = f.centre_id),
-       f.kommunekode, f.district_id, f.offence, f.charged_day, f.first_contact_day,
-       f.key
-FROM facts f
-WHERE f.offered = 1
-ORDER BY f.charged_day
-)sql";
-constexpr std::string_view FACT_KEYS_BY_OFFER = "SELECT key FROM facts WHERE offer_id = ?";
-
-constexpr std::string_view UNDERRETNING_BY_ID = R"sql(
-SELECT underretning_id, created_day, kommunekode, district_id, children, cross_district,
-       cross_municipality, receipt_due_at, receipt_at, missed, response, state_at, incident_day
-FROM underretninger
-WHERE underretning_id = ?
-)sql";
-constexpr std::string_view ALL_UNDERRETNINGER = R"sql(
-SELECT underretning_id, created_day, kommunekode, district_id, children, cross_district,
-       cross_municipality, receipt_due_at, receipt_at, missed, response, state_at, incident_day
-FROM underretninger
-ORDER BY created_day
-)sql";
+const std::string UNDERRETNING_BY_ID = UNDERRETNING_COLUMNS + "WHERE underretning_id = ?\n";
+const std::string ALL_UNDERRETNINGER = UNDERRETNING_COLUMNS + "ORDER BY created_day\n";
 
 constexpr std::string_view REFERRAL_CELL = R"sql(
 SELECT records, columns, contact_days FROM referral_cells
