@@ -156,6 +156,23 @@ std::pair<int, bool> cluster_state(rd_kafka_t* rk, const std::vector<TopicSpec>&
   rd_kafka_metadata_destroy(md);
   return {brokers, led};
 }
+using Queue = std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)>;
+
+// The cluster's broker count; throws if it does not answer.
+int brokers_of(rd_kafka_t* rk, const std::string& bootstrap, const std::vector<TopicSpec>& specs) {
+  const int brokers = cluster_state(rk, specs).first;
+  if (brokers == 0) throw std::runtime_error("kafka at " + bootstrap + " does not answer");
+  return brokers;
+}
+
+// Waits until every partition of `specs` has a leader; throws at `deadline`.
+void await_leaders(rd_kafka_t* rk, const std::vector<TopicSpec>& specs,
+                   Clock::time_point deadline) {
+  while (!cluster_state(rk, specs).second) {
+    if (Clock::now() > deadline) throw std::runtime_error("topic partitions have no leader");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
 }  // namespace
 
 std::optional<std::string> real_kafka_bootstrap() {
@@ -171,11 +188,9 @@ std::optional<std::string> real_kafka_bootstrap() {
 void reset_topics(const std::string& bootstrap, int timeout_s) {
   const auto specs = topics_tsv();
   Rk rk = admin_client(bootstrap);
-  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> q(rd_kafka_queue_new(rk.get()),
-                                                                   rd_kafka_queue_destroy);
+  Queue q(rd_kafka_queue_new(rk.get()), rd_kafka_queue_destroy);
   const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
-  const int brokers = cluster_state(rk.get(), specs).first;
-  if (brokers == 0) throw std::runtime_error("kafka at " + bootstrap + " does not answer");
+  const int brokers = brokers_of(rk.get(), bootstrap, specs);
   delete_topics(rk.get(), q.get(), specs, timeout_s);
   auto missing = specs;
   while (!missing.empty()) {
@@ -183,27 +198,19 @@ void reset_topics(const std::string& bootstrap, int timeout_s) {
     missing = create_topics(rk.get(), q.get(), missing, brokers, timeout_s);
     if (!missing.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
-  while (!cluster_state(rk.get(), specs).second) {
-    if (Clock::now() > deadline) throw std::runtime_error("topic partitions have no leader");
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  await_leaders(rk.get(), specs, deadline);
 }
 
 void create_topic(const std::string& bootstrap, const std::string& name, int partitions,
                   int timeout_s) {
   const std::vector<TopicSpec> specs{{name, partitions, false}};
   Rk rk = admin_client(bootstrap);
-  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> q(rd_kafka_queue_new(rk.get()),
-                                                                   rd_kafka_queue_destroy);
+  Queue q(rd_kafka_queue_new(rk.get()), rd_kafka_queue_destroy);
   const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
-  const int brokers = cluster_state(rk.get(), specs).first;
-  if (brokers == 0) throw std::runtime_error("kafka at " + bootstrap + " does not answer");
+  const int brokers = brokers_of(rk.get(), bootstrap, specs);
   if (!create_topics(rk.get(), q.get(), specs, brokers, timeout_s).empty())
     throw std::runtime_error("topic " + name + " exists already");
-  while (!cluster_state(rk.get(), specs).second) {
-    if (Clock::now() > deadline) throw std::runtime_error("topic partitions have no leader");
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  await_leaders(rk.get(), specs, deadline);
 }
 
 std::vector<std::pair<std::string, std::string>> kafka_tls_properties(
