@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -48,12 +49,28 @@ class WriterLock {
   std::thread::id owner_;
 };
 
+// What the connections of this process to one database file share, kept for
+// the life of the process (file_state, by canonical path).
+struct FileState {
+  WriterLock writer;                       // Transaction
+  std::atomic<std::uint64_t> erasures{0};  // Db::erasures_committed
+};
+
 bool Error::retryable() const {
   const int primary = code_ & 0xff;
   return primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_IOERR;
 }
 
 namespace {
+FileState& file_state(const std::string& path) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, std::unique_ptr<FileState>> files;
+  std::lock_guard lock(mu);
+  auto& f = files[path];
+  if (!f) f = std::make_unique<FileState>();
+  return *f;
+}
+
 // The database, its WAL and shared-memory file readable by the service's own
 // user only: they hold CPR numbers. SQLite gives the WAL and -shm files the
 // mode of the database file; a file created by an older version (0644) is
@@ -61,51 +78,6 @@ namespace {
 // descriptor of a database file drops every POSIX lock this process holds on
 // it, which would break the other connections' locking. A path SQLite treats
 // specially (":memory:", "") is left alone.
-// Erasures committed per database file in this process (Db::erasures_committed).
-class ErasureCounts {
- public:
-  void add(const std::string& path) {
-    std::lock_guard lock(mu_);
-    ++counts_[path];
-  }
-  std::uint64_t get(const std::string& path) {
-    std::lock_guard lock(mu_);
-    auto it = counts_.find(path);
-    return it == counts_.end() ? 0 : it->second;
-  }
-
- private:
-  std::mutex mu_;
-  std::unordered_map<std::string, std::uint64_t> counts_;
-};
-
-// The writer locks of the database files open in this process, by canonical
-// path; a lock lives as long as a connection to its file.
-class WriterLocks {
- public:
-  std::shared_ptr<WriterLock> of(const std::string& path) {
-    std::lock_guard lock(mu_);
-    auto& weak = locks_[path];
-    auto strong = weak.lock();
-    if (!strong) weak = strong = std::make_shared<WriterLock>();
-    return strong;
-  }
-
- private:
-  std::mutex mu_;
-  std::unordered_map<std::string, std::weak_ptr<WriterLock>> locks_;
-};
-
-WriterLocks& writer_locks() {
-  static WriterLocks locks;
-  return locks;
-}
-
-ErasureCounts& erasure_counts() {
-  static ErasureCounts counts;
-  return counts;
-}
-
 void owner_only(const std::string& path) {
   if (path.empty() || path.front() == ':') return;
   for (const char* suffix : {"", "-wal", "-shm", "-journal"})
@@ -149,7 +121,9 @@ Db::Db(const std::string& path) {
   path_ = (path.empty() || path.front() == ':')
               ? path
               : std::filesystem::weakly_canonical(path, ec).string();
-  if (!path_.empty() && path_.front() != ':') writer_ = writer_locks().of(path_);
+  file_ = &file_state(path_);
+  // ":memory:" and temporary databases are each their own: no writer shares them.
+  if (!path_.empty() && path_.front() != ':') writer_ = &file_->writer;
   exec("PRAGMA synchronous=FULL");
   exec("PRAGMA foreign_keys=ON");
   // Deleted personal data must not linger in free pages.
@@ -239,12 +213,12 @@ bool Db::checkpoint_truncate() {
 }
 
 void Db::committed() {
-  if (erasure_uncommitted_) erasure_counts().add(path_);
+  if (erasure_uncommitted_) ++file_->erasures;
   erasure_uncommitted_ = false;
   settle_erasure();
 }
 
-std::uint64_t Db::erasures_committed() const { return erasure_counts().get(path_); }
+std::uint64_t Db::erasures_committed() const { return file_->erasures.load(); }
 
 int erase(Db& db, const std::function<int()>& erase) {
   Transaction tx(db);

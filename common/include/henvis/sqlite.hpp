@@ -53,6 +53,7 @@ class Error : public std::runtime_error {
 
 class Db;
 class WriterLock;
+struct FileState;
 
 // A prepared statement. Bind with 1-based indexes, step, read columns.
 class Stmt {
@@ -166,7 +167,7 @@ class Db {
   [[noreturn]] void fail(int rc, std::string_view what) const;
   // The in-process writer lock of this database file (Transaction); nullptr
   // for ":memory:" and temporary databases, which no other connection shares.
-  WriterLock* writer() const { return writer_.get(); }
+  WriterLock* writer() const { return writer_; }
 
  private:
   struct Cached {
@@ -178,7 +179,8 @@ class Db {
   std::unordered_map<std::string, Cached> cache_;
   bool erasure_pending_ = false;
   bool erasure_uncommitted_ = false;  // noted, not yet counted in erasures_committed
-  std::shared_ptr<WriterLock> writer_;
+  FileState* file_ = nullptr;         // shared with the process's other connections to the file
+  WriterLock* writer_ = nullptr;      // file_->writer, unless the database is private
 };
 
 // The SQL of a migration step that turns `column` of `table` into an INTEGER
