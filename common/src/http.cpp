@@ -573,10 +573,12 @@ struct Server::Impl {
     Response res;
     try {
       res = dispatch(req, route);
-    } catch (const sqlite::Error& e) {
+    } catch (const std::exception& e) {
+      // Exception texts from our code name rules and ids, never personal data.
       spdlog::error("http handler failed method={} route={} error={}", method_label(req.method),
                     route, e.what());
-      if (e.retryable()) {
+      const auto* db = dynamic_cast<const sqlite::Error*>(&e);
+      if (db && db->retryable()) {
         // The database stayed locked past the busy timeout (a long scan, a
         // burst of writes): nothing was done, and the same request may be
         // sent again (every write is idempotent by its key).
@@ -585,11 +587,6 @@ struct Server::Impl {
       } else {
         res = problem(500, "Internal Server Error", "the request could not be completed");
       }
-    } catch (const std::exception& e) {
-      // Exception texts from our code name rules and ids, never personal data.
-      spdlog::error("http handler failed method={} route={} error={}", method_label(req.method),
-                    route, e.what());
-      res = problem(500, "Internal Server Error", "the request could not be completed");
     }
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
     metrics
