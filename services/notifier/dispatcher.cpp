@@ -266,7 +266,7 @@ int Dispatcher::drop_file(const std::string& recipient, std::vector<Row>& rows) 
   for (const Row& row : rows) csv += csv_line(row.id, row.kind, row.contact);
   const std::string tmp = c.drop_dir + "/.tmp-" + new_uuid() + ".csv";
   const std::string name = "henvis-" + file_safe(recipient) + "-" + compact_utc(at) + "-" +
-                           file_safe(rows.front().id.substr(0, 8)) + ".csv";
+                           file_safe(rows.front().id) + ".csv";
   try {
     // Write the file first, then commit. If the commit below fails (or the
     // process dies in between), the rows are still pending and the next round

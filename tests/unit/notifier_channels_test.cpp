@@ -691,7 +691,7 @@ TEST_CASE("notifier channels: a file drop writes one quoted CSV file and leaves 
   std::vector<fs::path> files;
   for (const auto& f : fs::directory_iterator(dir)) files.push_back(f.path());
   REQUIRE(files.size() == 1);
-  CHECK(files[0].filename() == "henvis-rusmiddelcenter-657-20250516T140000Z-aaaaaaaa.csv");
+  CHECK(files[0].filename() == "henvis-rusmiddelcenter-657-20250516T140000Z-aaaaaaaa-1.csv");
   const std::string csv = read_file(files[0]);
   const std::string header =
       "notification_id,kind,referral_id,municipality,offence,charged_at,cpr,name,phone,email,"
@@ -707,7 +707,7 @@ TEST_CASE("notifier channels: a file drop writes one quoted CSV file and leaves 
   for (const auto& d : delivered) CHECK(d.channel() == "file");
   CHECK(scalar(*nt.db,
                "SELECT count(*) FROM inbox WHERE delivered_file = "
-               "'henvis-rusmiddelcenter-657-20250516T140000Z-aaaaaaaa.csv'") == 2);
+               "'henvis-rusmiddelcenter-657-20250516T140000Z-aaaaaaaa-1.csv'") == 2);
   // And a later round writes no further file
   nt.clock.advance(1min);
   CHECK(nt.dispatcher->run_once() == 0);
@@ -717,6 +717,28 @@ TEST_CASE("notifier channels: a file drop writes one quoted CSV file and leaves 
     ++count;
   }
   CHECK(count == 1);
+}
+
+TEST_CASE(
+    "notifier channels: two file drops in the same second whose first ids share their first "
+    "characters are two files",
+    "[notifier][channels][file]") {
+  // Given a centre reached by file drop, and a first round's file
+  Notifier nt("2025-05-16T14:00:00Z", [](henvis::v1::Recipient& r) {
+    r.set_channel(henvis::v1::CHANNEL_FILE);
+    r.set_file_drop_dir("drops");
+  });
+  nt.apply(notification("019ad3f1-0000-7000-8000-000000000001", CENTRE));
+  REQUIRE(nt.dispatcher->run_once() == 1);
+  // When a second notification, whose id was made in the same minute
+  // (version 7 ids share their first characters then), is dropped in the
+  // same second
+  nt.apply(notification("019ad3f1-0000-7000-8000-000000000002", CENTRE));
+  REQUIRE(nt.dispatcher->run_once() == 1);
+  // Then both files are there: the second did not replace the first
+  std::size_t files = 0;
+  for (const auto& f : fs::directory_iterator(nt.tmp.path / "drops")) files += f.is_regular_file();
+  CHECK(files == 2);
 }
 
 TEST_CASE(
