@@ -124,7 +124,7 @@ ProcStats proc_stats(int pid) {
 
 double sqlite_rows_per_second(const fs::path& dir, std::int64_t n, int per_commit,
                               std::size_t payload_bytes) {
-  const fs::path path = dir / ("sqlite-anchor-" + new_uuid().substr(0, 8) + ".db");
+  const fs::path path = dir / ("sqlite-anchor-" + new_uuid() + ".db");
   const std::string payload(payload_bytes, 'x');
   double rate = 0;
   {
@@ -148,7 +148,7 @@ double sqlite_rows_per_second(const fs::path& dir, std::int64_t n, int per_commi
 double raw_consume_per_second(const std::string& bootstrap, const std::string& topic,
                               std::int64_t n) {
   const auto limit = std::chrono::steady_clock::now() + RAW_CONSUME_LIMIT;
-  kafka::Consumer c(bootstrap, "henvis-bench-raw-" + new_uuid().substr(0, 8));
+  kafka::Consumer c(bootstrap, "henvis-bench-raw-" + new_uuid());
   c.assign({topic}, {}, 30000);
   std::int64_t seen = 0, first_batch = 0;
   std::chrono::steady_clock::time_point first;

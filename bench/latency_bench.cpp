@@ -80,7 +80,7 @@ Quantiles offer_to_inbox(robustness::RobustStack& s, const std::string& run, int
 // service's loop does. The p50 and p99 of send -> polled, in ms.
 Quantiles bare_hop(const std::string& bootstrap, int rate, int seconds) {
   using clock = std::chrono::steady_clock;
-  const std::string topic = "henvis.bench.hop." + new_uuid().substr(0, 8);
+  const std::string topic = "henvis.bench.hop." + new_uuid();
   // A real cluster creates no topic on first use (auto.create.topics.enable
   // is off, as in production): create it, with the partitions of the
   // services' topics.

@@ -49,7 +49,7 @@ std::string rfc3339_minutes_ago(int minutes) {
 }  // namespace
 
 fs::path make_temp_dir(const std::string& prefix) {
-  fs::path p = fs::temp_directory_path() / (prefix + "-" + new_uuid().substr(0, 8));
+  fs::path p = fs::temp_directory_path() / (prefix + "-" + new_uuid());
   fs::create_directories(p);
   return p;
 }

@@ -8,7 +8,12 @@
 
 namespace henvis {
 
-// Random (version 4) UUID from OpenSSL's CSPRNG.
+// A time-ordered UUID (version 7, RFC 9562): the Unix time in milliseconds,
+// then 74 random bits from OpenSSL's CSPRNG. Ids made one after another sort
+// together, so the tables keyed by them (referrals, notifications, consumed
+// event ids, data keys) grow at their end instead of dirtying a random leaf
+// of each b-tree per row (docs/performance.md, the router's cost curve).
+// Not for secrets: its first 48 bits are the time it was made.
 std::string new_uuid();
 // RFC 3339 UTC timestamp of the wall clock.
 std::string now_rfc3339();
