@@ -19,6 +19,15 @@ namespace {
 
 // ---- Schema -------------------------------------------------------------
 
+// A referral that still holds contact data: the rows the retention pass
+// reads (CONTACT_KEPT), indexed by that condition (referrals_contact_kept) so that a
+// pass reads those rows only, not every referral ever made. A macro so that
+// the index and the query say it in the same words, which SQLite needs to use
+// a partial index.
+#define KEEPS_CONTACT                                                         \
+  "cpr IS NOT NULL OR name IS NOT NULL OR phone IS NOT NULL OR email IS NOT " \
+  "NULL OR preferred_contact_time IS NOT NULL"
+
 constexpr std::string_view SCHEMA_1 = R"sql(
 CREATE TABLE referrals (
   referral_id TEXT PRIMARY KEY,
@@ -216,9 +225,8 @@ constexpr std::string_view ERASE_CHARGE = "DELETE FROM person_index WHERE referr
 constexpr std::string_view UNSENT_NOTIFICATIONS = "SELECT id, payload FROM outbox WHERE topic = ?";
 constexpr std::string_view DROP_UNSENT = "DELETE FROM outbox WHERE id = ?";
 constexpr std::string_view CONTACT_KEPT =
-    "SELECT referral_id FROM referrals WHERE status = ? AND updated_at <= ? AND (cpr IS NOT NULL "
-    "OR name IS NOT NULL OR phone IS NOT NULL OR email IS NOT NULL "
-    "OR preferred_contact_time IS NOT NULL)";
+    "SELECT referral_id FROM referrals WHERE status = ? AND updated_at <= ? AND "
+    "(" KEEPS_CONTACT ")";
 
 // ---- Rows ---------------------------------------------------------------
 
@@ -284,27 +292,34 @@ std::string without_person(const std::string& response) {
 }  // namespace
 
 std::vector<std::string> migrations() {
-  return {std::string(outbox::MIGRATION) + ConsumerLoop::MIGRATION + access_log::MIGRATION +
-              std::string(SCHEMA_1),
-          std::string(SCHEMA_2),
-          // The kit's tables store instants as Unix milliseconds (docs/decisions.md 16).
-          outbox::migration_unix_ms() + ConsumerLoop::migration_unix_ms() +
-              access_log::migration_unix_ms(),
-          own_instants_unix_ms(), std::string(SCHEMA_5),
-          std::string(access_log::MIGRATION_PERSON) + std::string(SCHEMA_6),
-          // Crypto-shredding (docs/decisions.md 22): the referrals' data keys
-          // fetched from intake, deleted on withdrawal; the offers that came
-          // after their key was destroyed.
-          R"sql(
+  return {
+      std::string(outbox::MIGRATION) + ConsumerLoop::MIGRATION + access_log::MIGRATION +
+          std::string(SCHEMA_1),
+      std::string(SCHEMA_2),
+      // The kit's tables store instants as Unix milliseconds (docs/decisions.md 16).
+      outbox::migration_unix_ms() + ConsumerLoop::migration_unix_ms() +
+          access_log::migration_unix_ms(),
+      own_instants_unix_ms(), std::string(SCHEMA_5),
+      std::string(access_log::MIGRATION_PERSON) + std::string(SCHEMA_6),
+      // Crypto-shredding (docs/decisions.md 22): the referrals' data keys
+      // fetched from intake, deleted on withdrawal; the offers that came
+      // after their key was destroyed.
+      R"sql(
 CREATE TABLE data_keys (referral_id TEXT PRIMARY KEY, key BLOB NOT NULL);
 CREATE TABLE shredded_offers (referral_id TEXT PRIMARY KEY);
 )sql",
-          // The access log hash-chained and append-only (docs/decisions.md 23).
-          access_log::migration_chain(),
-          // Partition-aligned instances (docs/decisions.md 24): the Kafka key
-          // of a referral's offer, which its notifications pass on to their
-          // deliveries.
-          partition_keys::MIGRATION};
+      // The access log hash-chained and append-only (docs/decisions.md 23).
+      access_log::migration_chain(),
+      // Partition-aligned instances (docs/decisions.md 24): the Kafka key
+      // of a referral's offer, which its notifications pass on to their
+      // deliveries.
+      partition_keys::MIGRATION,
+      // The retention pass reads the referrals that still hold contact
+      // data by status and age (docs/performance.md, the router's cost
+      // curve): without it, each pass read every referral of the four
+      // final statuses (0.4 s each at 1 M referrals, every minute).
+      "CREATE INDEX referrals_contact_kept ON referrals(status, updated_at) WHERE " KEEPS_CONTACT
+      ";\n"};
 }
 
 namespace {
