@@ -19,7 +19,12 @@ constexpr int BATCH_ROWS = 1000;
 // Idle wait between rounds when nobody notifies; bounds publish latency for
 // rows added by another process (henvisctl dlq replay) or after an error.
 constexpr int IDLE_WAIT_MS = 200;
-// How long to wait for delivery reports of one round before the next.
+// With messages in flight and no new rows, how long the relay sleeps before
+// it serves their delivery reports (and deletes the confirmed rows). It never
+// blocks on the reports themselves: new rows are sent as soon as notify()
+// says they are there, not after the previous round's acknowledgements
+// (acks=all, a round trip through every replica), which would add that round
+// trip to every hop at a steady rate (docs/performance.md, latency).
 constexpr int DELIVERY_POLL_MS = 50;
 // Backoff after a failed delivery before the rows are sent again.
 constexpr int RETRY_BACKOFF_MS = 500;
@@ -156,13 +161,13 @@ class Publisher {
     }
   }
 
-  // Sends the next rows, serves their delivery reports (on `stopping`
-  // waiting for all of them) and forgets what was confirmed. Says whether
-  // to wait for more rows, go again at once, or stop.
+  // Sends the next rows, serves the delivery reports that have arrived (on
+  // `stopping` waiting for all of them) and forgets what was confirmed. Says
+  // whether to wait for more rows, go again at once, or stop.
   Next round(bool stopping) {
     try {
       const int sent = produce_batch();
-      producer_->poll(DELIVERY_POLL_MS);
+      producer_->poll(0);
       if (stopping) producer_->flush(FLUSH_TIMEOUT_MS);
       forget_delivered();
       settle_wal();
