@@ -6,10 +6,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <initializer_list>
 #include <mutex>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 #include "henvis/ids.hpp"
 
@@ -82,10 +84,14 @@ void apply_client_properties(rd_kafka_conf_t* conf) {
   for (const auto& [k, v] : client_properties) set(conf, k.c_str(), v);
 }
 
-ConfHandle base_conf(const std::string& bootstrap, Health* health) {
+// `defaults` are set before the configured client properties, which may
+// override them.
+ConfHandle base_conf(const std::string& bootstrap, Health* health,
+                     std::initializer_list<std::pair<const char*, const char*>> defaults = {}) {
   ConfHandle conf(rd_kafka_conf_new());
   set(conf.get(), "bootstrap.servers", bootstrap);
   set(conf.get(), "client.id", "henvis");
+  for (const auto& [name, value] : defaults) set(conf.get(), name, value);
   apply_client_properties(conf.get());
   // A developer's switch for librdkafka's own tracing (e.g. "eos,msg,fetch"),
   // logged at debug level (HENVIS_LOG_LEVEL=debug). Contexts that may dump
@@ -374,7 +380,13 @@ std::optional<std::string> Producer::fatal_error() const {
 
 Consumer::Consumer(const std::string& bootstrap, const std::string& group_id, Health* health)
     : health_(health) {
-  ConfHandle conf = base_conf(bootstrap, health);
+  // librdkafka prefetches up to 64 MiB (and 100 000 messages per partition)
+  // by default: while a service drains a backlog that is most of its memory
+  // (docs/performance.md, RSS). A consumer loop takes 500 at a time; 8 MiB
+  // keeps many batches ahead of it.
+  ConfHandle conf =
+      base_conf(bootstrap, health,
+                {{"queued.max.messages.kbytes", "8192"}, {"queued.min.messages", "10000"}});
   set(conf.get(), "group.id", group_id);
   set(conf.get(), "enable.auto.commit", "false");
   set(conf.get(), "enable.auto.offset.store", "false");
