@@ -236,6 +236,13 @@ bool Db::settle_erasure() {
 
 std::int64_t Db::changes() const { return sqlite3_changes64(db_); }
 
+std::int64_t Db::full_scan_steps() const {
+  std::int64_t steps = 0;
+  for (sqlite3_stmt* s = sqlite3_next_stmt(db_, nullptr); s; s = sqlite3_next_stmt(db_, s))
+    steps += sqlite3_stmt_status(s, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);
+  return steps;
+}
+
 Stmt::Stmt(Db& db, std::string_view sql) : db_(&db) {
   int rc = sqlite3_prepare_v2(db.raw(), sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
   if (rc != SQLITE_OK) db.fail(rc, "prepare failed");

@@ -71,7 +71,14 @@ ALTER TABLE inbox ADD COLUMN underretning BLOB;
           access_log::migration_chain(),
           // Partition-aligned routers (docs/decisions.md 24): the Kafka key a
           // referral's deliveries carry, from its notifications.
-          partition_keys::MIGRATION};
+          partition_keys::MIGRATION,
+          // The retention pass (PURGE_ACKED, PURGE_UNACKED) reads the rows it
+          // may delete, not the whole inbox every minute (docs/performance.md,
+          // "Periodic passes"). Each index's condition is its query's own.
+          R"sql(
+CREATE INDEX inbox_acked ON inbox(acked_at) WHERE acked_at IS NOT NULL;
+CREATE INDEX inbox_unacked ON inbox(delivered_at) WHERE acked_at IS NULL AND state <> 'pending';
+)sql"};
 }
 
 namespace {

@@ -319,7 +319,11 @@ CREATE TABLE shredded_offers (referral_id TEXT PRIMARY KEY);
       // curve): without it, each pass read every referral of the four
       // final statuses (0.4 s each at 1 M referrals, every minute).
       "CREATE INDEX referrals_contact_kept ON referrals(status, updated_at) WHERE " KEEPS_CONTACT
-      ";\n"};
+      ";\n",
+      // Erasing a referral's contact (withdrawal, retention) scrubs its
+      // stored answers (SELECT_ANSWERS_OF): without an index each erasure
+      // read every answer ever stored.
+      "CREATE INDEX idempotency_referral ON idempotency(referral_id);\n"};
 }
 
 namespace {

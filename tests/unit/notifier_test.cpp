@@ -455,6 +455,23 @@ TEST_CASE(
   CHECK(std::filesystem::file_size(f.db_path + "-wal") == 0);
 }
 
+TEST_CASE(
+    "retention: the notifier's pass reads the rows it may delete through indexes, scanning no "
+    "table",
+    "[notifier][retention]") {
+  // Given an acknowledged and an unacknowledged row
+  RetentionFixture f(2);
+  f.ack_at(f.t0, "n-1");
+  henvis::notifier::InboxRetention retention(f.db_path, henvis::v1::NotifierSettings(), f.clock,
+                                             nullptr);
+  // When passes run before and after their periods end
+  const std::int64_t before = f.db.full_scan_steps();
+  CHECK(f.pass_at(retention, f.t0 + DAY) == 0);
+  CHECK(f.pass_at(retention, f.t0 + 180 * DAY) == 2);
+  // Then no statement stepped through the whole inbox
+  CHECK(f.db.full_scan_steps() == before);
+}
+
 TEST_CASE("retention: the notifier's defaults are 30 days acknowledged and 180 unacknowledged",
           "[notifier][retention]") {
   RetentionFixture f(2);

@@ -1204,6 +1204,35 @@ TEST_CASE("retention: a closed referral's history notes go with its contact data
 }
 
 TEST_CASE(
+    "retention: a pass finds each erased referral's stored answers through an index, scanning no "
+    "table",
+    "[router][retention]") {
+  // Given four referrals whose outcomes were recorded with idempotency keys
+  // (each stored answer holds its person), o1 closed and o2 declined
+  RetentionFixture f;
+  const std::pair<const char*, ReferralStatus> outcomes[] = {
+      {"o1", v1::REFERRAL_STATUS_CLOSED},
+      {"o2", v1::REFERRAL_STATUS_DECLINED},
+      {"o3", v1::REFERRAL_STATUS_CONTACT_ATTEMPTED},
+      {"o4", v1::REFERRAL_STATUS_CONTACT_ATTEMPTED}};
+  for (const auto& [offer, status] : outcomes)
+    REQUIRE(f.api
+                .record_outcome(outcome_request(std::string("ref-") + offer, "rusmiddelcenter-657",
+                                                outcome_body(status), std::string("idem-") + offer))
+                .status == 200);
+  // When passes run before and after their periods end
+  const std::int64_t before = f.db.full_scan_steps();
+  CHECK(f.pass_at(1 * DAY) == 0);
+  CHECK(f.pass_at(10 * DAY) == 2);
+  // Then both were erased, the others' answers kept, and no statement
+  // stepped through a whole table
+  CHECK_FALSE(f.has_contact("o1"));
+  CHECK_FALSE(f.has_contact("o2"));
+  CHECK(f.has_contact("o3"));
+  CHECK(f.db.full_scan_steps() == before);
+}
+
+TEST_CASE(
     "retention: unset periods are 180 days, a period set to zero is at once, a negative one is "
     "refused naming its field",
     "[router][retention]") {

@@ -141,6 +141,11 @@ class Db {
   // PRAGMA user_version. Migrations are append-only: never edit a shipped one.
   void migrate(const std::vector<std::string>& migrations);
   std::int64_t changes() const;
+  // Rows stepped through in full table scans so far by the statements this
+  // connection has prepared and not finalized (its cached ones included;
+  // SQLITE_STMTSTATUS_FULLSCAN_STEP). Tests pin with it that a periodic
+  // pass or an erasure reads through an index, not the whole table.
+  std::int64_t full_scan_steps() const;
   // Copies the WAL into the database file and truncates the WAL, so that
   // erased data is gone from both files (with secure_delete on). Waits for
   // readers through the busy timeout; false if a reader was still in the way
