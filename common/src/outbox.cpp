@@ -26,6 +26,9 @@ constexpr int IDLE_WAIT_MS = 200;
 // (acks=all, a round trip through every replica), which would add that round
 // trip to every hop at a steady rate (docs/performance.md, latency).
 constexpr int DELIVERY_POLL_MS = 50;
+// Messages handed to the producer and not yet confirmed, at most; beyond it
+// the relay waits for acknowledgements before it sends more.
+constexpr int MAX_IN_FLIGHT = 10 * BATCH_ROWS;
 // Backoff after a failed delivery before the rows are sent again.
 constexpr int RETRY_BACKOFF_MS = 500;
 // On stop, how long to wait for the last deliveries.
@@ -166,8 +169,12 @@ class Publisher {
   // whether to wait for more rows, go again at once, or stop.
   Next round(bool stopping) {
     try {
-      const int sent = produce_batch();
-      producer_->poll(0);
+      // With MAX_IN_FLIGHT unconfirmed (a backlog after Kafka was away),
+      // wait for acknowledgements instead of handing librdkafka more: its
+      // queue would otherwise take the whole outbox into memory.
+      const bool saturated = producer_->outstanding() >= MAX_IN_FLIGHT;
+      const int sent = saturated ? 0 : produce_batch();
+      producer_->poll(saturated ? DELIVERY_POLL_MS : 0);
       if (stopping) producer_->flush(FLUSH_TIMEOUT_MS);
       forget_delivered();
       settle_wal();
@@ -176,7 +183,7 @@ class Publisher {
         return Next::again;
       }
       if (stopping) return Next::stop;
-      return sent == BATCH_ROWS ? Next::again : Next::wait;
+      return saturated || sent == BATCH_ROWS ? Next::again : Next::wait;
     } catch (const std::exception& e) {
       spdlog::error("outbox relay error={}", e.what());
       if (stopping) return Next::stop;
