@@ -242,7 +242,12 @@ void parse_json(const std::string& body, google::protobuf::Message& out) {
 // it: a Registry only holds the metric objects it creates itself.
 class Metrics::Readings : public prometheus::Collectable {
  public:
-  void add(prometheus::MetricFamily family, std::function<double()> read) {
+  void add(const std::string& name, const std::string& help, prometheus::MetricType type,
+           std::function<double()> read) {
+    prometheus::MetricFamily family;
+    family.name = name;
+    family.help = help;
+    family.type = type;
     std::lock_guard lock(mu_);
     readings_.emplace_back(std::move(family), std::move(read));
   }
@@ -254,7 +259,10 @@ class Metrics::Readings : public prometheus::Collectable {
     for (const auto& [family, read] : readings_) {
       out.push_back(family);
       out.back().metric.resize(1);
-      out.back().metric[0].counter.value = read();
+      if (family.type == prometheus::MetricType::Gauge)
+        out.back().metric[0].gauge.value = read();
+      else
+        out.back().metric[0].counter.value = read();
     }
     return out;
   }
@@ -292,11 +300,12 @@ prometheus::Histogram& Metrics::histogram(const std::string& name, const std::st
 
 void Metrics::counter_reading(const std::string& name, const std::string& help,
                               std::function<double()> read) {
-  prometheus::MetricFamily family;
-  family.name = name;
-  family.help = help;
-  family.type = prometheus::MetricType::Counter;
-  readings_->add(std::move(family), std::move(read));
+  readings_->add(name, help, prometheus::MetricType::Counter, std::move(read));
+}
+
+void Metrics::gauge_reading(const std::string& name, const std::string& help,
+                            std::function<double()> read) {
+  readings_->add(name, help, prometheus::MetricType::Gauge, std::move(read));
 }
 
 std::string Metrics::render() const {

@@ -102,6 +102,9 @@ void Relay::report_to(http::Metrics& metrics) const {
   metrics.counter_reading("henvis_outbox_producer_restarts_total",
                           "Producers replaced after a fatal error",
                           [this] { return static_cast<double>(producer_restarts()); });
+  metrics.gauge_reading("henvis_outbox_in_flight",
+                        "Outbox rows handed to Kafka and not yet confirmed",
+                        [this] { return static_cast<double>(in_flight()); });
 }
 
 namespace {
@@ -114,12 +117,14 @@ void back_off() { std::this_thread::sleep_for(std::chrono::milliseconds(RETRY_BA
 class Publisher {
  public:
   Publisher(const std::string& db_path, const std::string& bootstrap, kafka::Health* health,
-            std::atomic<std::uint64_t>& published, std::atomic<std::uint64_t>& restarts)
+            std::atomic<std::uint64_t>& published, std::atomic<std::uint64_t>& restarts,
+            std::atomic<int>& in_flight)
       : db_(db_path),
         bootstrap_(bootstrap),
         health_(health),
         published_(published),
-        restarts_(restarts) {}
+        restarts_(restarts),
+        in_flight_(in_flight) {}
   Publisher(const Publisher&) = delete;
   Publisher& operator=(const Publisher&) = delete;
 
@@ -175,6 +180,7 @@ class Publisher {
       const bool saturated = producer_->outstanding() >= MAX_IN_FLIGHT;
       const int sent = saturated ? 0 : produce_batch();
       producer_->poll(saturated ? DELIVERY_POLL_MS : 0);
+      in_flight_ = producer_->outstanding();
       if (stopping) producer_->flush(FLUSH_TIMEOUT_MS);
       forget_delivered();
       settle_wal();
@@ -285,6 +291,7 @@ class Publisher {
   kafka::Health* health_;
   std::atomic<std::uint64_t>& published_;
   std::atomic<std::uint64_t>& restarts_;
+  std::atomic<int>& in_flight_;
   std::vector<std::int64_t> delivered_;
   bool failed_ = false;
   // Declared after what its delivery reports write to: destroyed first.
@@ -299,7 +306,7 @@ class Publisher {
 }  // namespace
 
 void Relay::run() {
-  Publisher publisher(db_path_, bootstrap_, health_, published_, producer_restarts_);
+  Publisher publisher(db_path_, bootstrap_, health_, published_, producer_restarts_, in_flight_);
   while (true) {
     bool stopping = stop_.load();
     publisher.drop_if_fatal();

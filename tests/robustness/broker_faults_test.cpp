@@ -13,6 +13,7 @@
 //
 // HENVIS_ROBUSTNESS_FAULT_OFFERS=N runs N offers (default 10 000).
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <iostream>
@@ -225,4 +226,37 @@ TEST_CASE("Broker faults: a producer's fatal error is replaced, not waited out",
   CHECK(a.lost == 0);
   CHECK(a.duplicated == 0);
   CHECK(a.problems.empty());
+}
+
+TEST_CASE(
+    "Broker faults: with every broker down, intake hands Kafka at most the relay's cap of "
+    "unconfirmed offers, and sends them all once the brokers are back",
+    "[robustness][broker]") {
+  // More offers than the relay's cap (10 000 unconfirmed) and one round (1 000).
+  constexpr int N = 12500;
+  constexpr double CAP_AND_ROUND = 11000;
+  RobustStack s({PARTITIONS, true});
+  s.start_broker();
+  s.start("intake");
+  const int port = s.port("intake");
+  auto in_flight = [&] { return testing::metric(port, "henvis_outbox_in_flight"); };
+  auto published = [&] { return testing::metric(port, "henvis_outbox_published_total"); };
+  // Given Kafka away while N offers are accepted (each stored in the outbox)
+  s.control("broker-down all");
+  OfferStream st;
+  post_offers(st, "in-flight", N, CLIENT_THREADS, port);
+  INFO(st.failure);
+  REQUIRE(st.accepted.load() == N);
+  // Then the relay reaches its cap and holds there, nothing confirmed
+  CHECK(testing::eventually([&] { return in_flight() >= 10000; }, std::chrono::seconds(60)));
+  double most = 0;
+  for (int i = 0; i < 20; ++i) {
+    most = std::max(most, in_flight());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(most <= CAP_AND_ROUND);
+  CHECK(published() == 0);
+  // And when the brokers are back every offer is published and none is left in flight
+  s.control("broker-up all");
+  CHECK(testing::eventually([&] { return published() >= N && in_flight() == 0; }, SETTLE_TIMEOUT));
 }

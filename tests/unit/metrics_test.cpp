@@ -96,6 +96,9 @@ TEST_CASE("metrics: every *_total of the consumer, the relay and the HTTP server
   CHECK(has_line(text, "henvis_outbox_published_total 0"));
   // And the batch apply latency is a histogram
   CHECK(has_line(text, "# TYPE henvis_consumer_batch_apply_seconds histogram"));
+  // And the relay's unconfirmed messages are a gauge, read at scrape time
+  CHECK(has_line(text, "# TYPE henvis_outbox_in_flight gauge"));
+  CHECK(has_line(text, "henvis_outbox_in_flight 0"));
 }
 
 TEST_CASE("metrics: a request is timed under its route pattern, never under its path",

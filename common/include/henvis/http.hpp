@@ -128,6 +128,9 @@ class Metrics {
   // exposed as TYPE counter.
   void counter_reading(const std::string& name, const std::string& help,
                        std::function<double()> read);
+  // The same for a value that goes up and down, exposed as TYPE gauge.
+  void gauge_reading(const std::string& name, const std::string& help,
+                     std::function<double()> read);
 
   // The Prometheus text exposition format (0.0.4).
   std::string render() const;

@@ -53,6 +53,9 @@ class Relay {
   std::uint64_t published() const { return published_.load(); }
   // Producers replaced after a fatal error (see run()).
   std::uint64_t producer_restarts() const { return producer_restarts_.load(); }
+  // Messages handed to the producer and not yet confirmed, as of the last
+  // round: at most the relay's cap of 10 000 and one round (11 000).
+  int in_flight() const { return in_flight_.load(); }
   // Exposes the counters above in `metrics` (which must outlive the relay).
   void report_to(http::Metrics& metrics) const;
 
@@ -67,6 +70,7 @@ class Relay {
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> published_{0};
   std::atomic<std::uint64_t> producer_restarts_{0};
+  std::atomic<int> in_flight_{0};
   std::thread thread_;
 };
 
