@@ -20,9 +20,9 @@
 #include <filesystem>
 
 #include "../tests/robustness/robust_stack.hpp"
+#include "../tests/unit/support.hpp"
 #include "bench.hpp"
 #include "henvis/clock.hpp"
-#include "henvis/config.hpp"
 #include "henvis/consumer_loop.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/topics.hpp"
@@ -158,10 +158,7 @@ void fill_router(const fs::path& path, const std::vector<std::int64_t>& sizes,
   db.migrate(router::migrations());
   router::Settings settings;
   settings.person_key = router::load_person_key(db, "", true);
-  router::Applier applier(
-      Directory(config::load<v1::Directory>(std::string(HENVIS_SOURCE_DIR) +
-                                            "/deploy/config/dev/directory.textproto")),
-      settings, clock);
+  router::Applier applier(test::dev_directory(), settings, clock);
   ConsumerLoop loop("router", path.string(), "", applier.subscriptions(), nullptr, nullptr);
   // The Applier logs every referral; a million lines would drown the figures.
   const auto level = spdlog::get_level();
@@ -175,14 +172,9 @@ void fill_router(const fs::path& path, const std::vector<std::int64_t>& sizes,
       std::vector<kafka::Message> batch;
       for (; batch.size() < static_cast<std::size_t>(BATCH) && i < sizes[k]; ++i) {
         const v1::OfferRecorded o = stored_offer(i, now);
-        auto e = kafka::make_event("/bench/intake", event_types::OFFER_RECORDED, o.referral_id(),
-                                   o.SerializeAsString());
-        kafka::Message m;
-        m.topic = topics::OFFERS;
+        kafka::Message m = test::message(topics::OFFERS, event_types::OFFER_RECORDED,
+                                         o.referral_id(), o.SerializeAsString());
         m.offset = i;
-        m.key = e.key;
-        m.payload = e.payload;
-        m.headers = e.headers();
         batch.push_back(std::move(m));
       }
       {

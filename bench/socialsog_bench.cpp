@@ -36,6 +36,7 @@
 #include <random>
 
 #include "../tests/robustness/robust_stack.hpp"
+#include "../tests/unit/support.hpp"
 #include "bench.hpp"
 #include "henvis/clock.hpp"
 #include "henvis/events.hpp"
@@ -152,17 +153,6 @@ std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-kafka::Message message(const v1::Incident& in) {
-  auto e = kafka::make_event("/bench/police", event_types::INCIDENT_REGISTERED, in.incident_id(),
-                             in.SerializeAsString());
-  kafka::Message m;
-  m.topic = topics::INCIDENTS;
-  m.key = e.key;
-  m.payload = e.payload;
-  m.headers = e.headers();
-  return m;
 }
 
 // Produces the incidents to police.incidents.v1, as the police system does.
@@ -332,7 +322,9 @@ std::int64_t build_window(const std::string& path, std::int64_t n, std::int64_t 
     for (int k = 0; k < BATCH && i < n; ++k, ++i) {
       const v1::Incident in = incidents.get(i);
       if (in.occurred_at().seconds() < week_start) before_week = i + 1;
-      applier.apply(message(in), db);
+      applier.apply(test::message(topics::INCIDENTS, event_types::INCIDENT_REGISTERED,
+                                  in.incident_id(), in.SerializeAsString()),
+                    db);
     }
     tx.commit();
   }
