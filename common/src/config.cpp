@@ -223,6 +223,7 @@ void check_ranges(const v1::ServiceConfig& c) {
       {"notifier.webhook_initial_backoff_ms", c.notifier().webhook_initial_backoff_ms(), 3600000},
       {"notifier.dispatch_interval_ms", c.notifier().dispatch_interval_ms(), 60000},
       {"evaluation.min_cell", c.evaluation().min_cell(), 1000},
+      {"evaluation.max_rows", c.evaluation().max_rows(), 1000000},
   };
   for (const auto& r : ranges)
     if (r.value < 0 || r.value > r.max)

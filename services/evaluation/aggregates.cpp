@@ -370,6 +370,23 @@ std::vector<UnderretningCell> underretning_cells(sqlite::Db& db, const Query& q)
   return out;
 }
 
+std::int64_t referral_rows(sqlite::Db& db, const CellKey& keys, const Query& q) {
+  if (q.group_by.empty()) return 0;  // the total alone
+  ensure(db, keys);
+  const bool by_month =
+      std::find(q.group_by.begin(), q.group_by.end(), Dim::month) != q.group_by.end();
+  return store::count_referral_groups(db, grain_of(q.group_by), by_month, month_bound(q.from_text),
+                                      month_bound(q.to_text));
+}
+
+std::int64_t underretning_rows(sqlite::Db& db, const CellKey& keys, const Query& q) {
+  if (q.group_by.empty()) return 0;  // the total alone
+  ensure(db, keys);
+  return store::count_underretning_groups(db, q.date_basis == INCIDENT ? INCIDENT : NOTICE,
+                                          grain_of(q.group_by), month_bound(q.from_text),
+                                          month_bound(q.to_text));
+}
+
 v1::ReferralStats referral_stats(sqlite::Db& db, const CellKey& keys, const Query& q, int min_cell,
                                  const Directory& directory) {
   ensure(db, keys);

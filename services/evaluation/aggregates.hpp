@@ -86,6 +86,12 @@ bool ensure(sqlite::Db& db, const CellKey& keys);
 std::vector<FunnelCell> referral_cells(sqlite::Db& db, const Query& q);
 std::vector<UnderretningCell> underretning_cells(sqlite::Db& db, const Query& q);
 
+// How many rows (groups, the total not counted) referral_stats and
+// underretning_stats would answer the query with, from the cells' keys alone
+// (ensure first).
+std::int64_t referral_rows(sqlite::Db& db, const CellKey& keys, const Query& q);
+std::int64_t underretning_rows(sqlite::Db& db, const CellKey& keys, const Query& q);
+
 // GET /v1/stats/referrals and /v1/stats/underretninger from the cells (ensure
 // first): the same answers as compute() over load_facts() and
 // compute_underretninger() over load_underretning_facts().

@@ -1,5 +1,6 @@
 #include "evaluation.hpp"
 
+#include <fmt/format.h>
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
@@ -270,10 +271,11 @@ Fact to_fact(const store::FactRow& r, const CellKey& keys) {
 
 // The host migrated the store before building the service (run_service).
 Api::Api(const std::string& db_path, Directory directory, int min_cell,
-         const std::string& cell_key_file, bool dev)
+         const std::string& cell_key_file, bool dev, int max_rows)
     : dbs_(db_path),
       directory_(std::move(directory)),
       min_cell_(min_cell > 0 ? min_cell : DEFAULT_MIN_CELL),
+      max_rows_(max_rows > 0 ? max_rows : DEFAULT_MAX_ROWS),
       cell_key_(load_cell_key(db(), cell_key_file, dev)) {
   aggregates::ensure(db(), cell_key_);
 }
@@ -307,10 +309,23 @@ constexpr int LARGE_ANSWER_ROWS = 1000;
 void release_memory_after(int rows) {
   if (rows >= LARGE_ANSWER_ROWS) malloc_trim(0);
 }
+
+// Refuses a query whose answer would have more than max_rows rows before it
+// is computed: the time and memory of an answer grow with its rows (a few
+// KiB each while it is built), not with the data (docs/decisions.md 28).
+void check_rows(std::int64_t rows, int max_rows) {
+  if (rows <= max_rows) return;
+  const std::string reason = fmt::format(
+      "the answer would have more than {} rows: group by fewer dimensions or ask for fewer "
+      "months (from, to)",
+      max_rows);
+  throw http::Problem(400, "Bad Request", reason, {{"groupBy", reason}});
+}
 }  // namespace
 
 http::Response Api::referrals(const http::Request& req) {
   const Query q = parse_query(req.query);  // throws a 400 problem
+  check_rows(aggregates::referral_rows(db(), cell_key_, q), max_rows_);
   int rows = 0;
   http::Response r = [&] {
     const auto stats = aggregates::referral_stats(db(), cell_key_, q, min_cell_, directory_);
@@ -324,6 +339,7 @@ http::Response Api::referrals(const http::Request& req) {
 http::Response Api::underretninger(const http::Request& req) {
   // throws a 400 problem
   const Query q = parse_query(req.query, underretning_dims(), underretning_date_bases());
+  check_rows(aggregates::underretning_rows(db(), cell_key_, q), max_rows_);
   int rows = 0;
   http::Response r = [&] {
     const auto stats = aggregates::underretning_stats(db(), cell_key_, q, min_cell_, directory_);

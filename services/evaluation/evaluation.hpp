@@ -44,6 +44,9 @@ namespace henvis::evaluation {
 
 inline constexpr const char* SERVICE = "evaluation";
 inline constexpr int DEFAULT_MIN_CELL = 5;
+// The most rows (groups) one statistics answer has by default; a query whose
+// answer would have more gets 400 naming groupBy (docs/decisions.md 28).
+inline constexpr int DEFAULT_MAX_ROWS = 5000;
 
 // The evaluation as the host runs it (service.cpp; see henvis/service.hpp).
 ServiceDeclaration service();
@@ -96,13 +99,15 @@ class Api {
   // Opens the store at db_path, which must already be migrated (the host
   // does it; see migrations() in store.hpp), and builds the statistics'
   // cells from the facts if they are not built under the cell key. min_cell <= 0 means the default
-  // (5). cell_key_file, dev: see load_cell_key (cell_key.hpp).
+  // (5), max_rows <= 0 the default (DEFAULT_MAX_ROWS). cell_key_file, dev: see load_cell_key
+  // (cell_key.hpp).
   Api(const std::string& db_path, Directory directory, int min_cell,
-      const std::string& cell_key_file, bool dev);
+      const std::string& cell_key_file, bool dev, int max_rows = 0);
   void register_routes(http::Router& router);
   http::Response referrals(const http::Request& req);
   http::Response underretninger(const http::Request& req);
   int min_cell() const { return min_cell_; }
+  int max_rows() const { return max_rows_; }
   // The cell key the statistics are perturbed with (the Applier's too).
   const CellKey& cell_key() const { return cell_key_; }
 
@@ -112,6 +117,7 @@ class Api {
   sqlite::Connections dbs_;
   Directory directory_;
   int min_cell_;
+  int max_rows_;
   CellKey cell_key_;
 };
 

@@ -247,6 +247,19 @@ constexpr std::string_view UNDERRETNING_CELLS = R"sql(
 SELECT month, week, kommunekode, district_id, records, columns
 FROM underretning_cells WHERE basis = ? AND grain = ? AND month >= ? AND month < ?
 )sql";
+// A cell of a grain is one row per month; without the month, one row per
+// distinct value of the grain's dimensions (those outside it are constant).
+constexpr std::string_view REFERRAL_CELL_COUNT = R"sql(
+SELECT count(*) FROM referral_cells WHERE grain = ? AND month >= ? AND month < ?
+)sql";
+constexpr std::string_view REFERRAL_GROUP_COUNT = R"sql(
+SELECT count(*) FROM (SELECT DISTINCT kommunekode, district_id, offence
+                      FROM referral_cells WHERE grain = ? AND month >= ? AND month < ?)
+)sql";
+constexpr std::string_view UNDERRETNING_GROUP_COUNT = R"sql(
+SELECT count(*) FROM (SELECT DISTINCT week, kommunekode, district_id FROM underretning_cells
+                      WHERE basis = ? AND grain = ? AND month >= ? AND month < ?)
+)sql";
 constexpr std::string_view CELLS_BUILT_FOR = "SELECT fingerprint FROM cells_built WHERE id = 1";
 constexpr std::string_view SET_CELLS_BUILT_FOR =
     "UPDATE cells_built SET fingerprint = ? WHERE id = 1";
@@ -488,6 +501,21 @@ void for_each_underretning_cell(sqlite::Db& db, const std::string& basis, int gr
     c.columns = q->blob(5);
     fn(c);
   }
+}
+
+std::int64_t count_referral_groups(sqlite::Db& db, int grain, bool by_month,
+                                   const std::string& from_month, const std::string& to_month) {
+  auto q = db.query(by_month ? REFERRAL_CELL_COUNT : REFERRAL_GROUP_COUNT);
+  q->bind(1, grain).bind(2, from_month_bound(from_month)).bind(3, to_month_bound(to_month));
+  return q->step() ? q->i64(0) : 0;
+}
+
+std::int64_t count_underretning_groups(sqlite::Db& db, const std::string& basis, int grain,
+                                       const std::string& from_month, const std::string& to_month) {
+  auto q = db.query(UNDERRETNING_GROUP_COUNT);
+  q->bind(1, basis).bind(2, grain).bind(3, from_month_bound(from_month));
+  q->bind(4, to_month_bound(to_month));
+  return q->step() ? q->i64(0) : 0;
 }
 
 void clear_cells(sqlite::Db& db) {

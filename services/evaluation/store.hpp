@@ -132,6 +132,13 @@ void for_each_referral_cell(sqlite::Db& db, int grain, const std::string& from_m
 void for_each_underretning_cell(sqlite::Db& db, const std::string& basis, int grain,
                                 const std::string& from_month, const std::string& to_month,
                                 const std::function<void(const CellRow&)>& fn);
+// How many rows an answer over those cells has: the distinct values of the
+// grouped dimensions (the month too if `by_month`), counted in SQL without
+// reading the cells' columns (the answer's row cap, docs/decisions.md 28).
+std::int64_t count_referral_groups(sqlite::Db& db, int grain, bool by_month,
+                                   const std::string& from_month, const std::string& to_month);
+std::int64_t count_underretning_groups(sqlite::Db& db, const std::string& basis, int grain,
+                                       const std::string& from_month, const std::string& to_month);
 // Empties both cell tables.
 void clear_cells(sqlite::Db& db);
 // What the cells were built under (aggregates.cpp: a digest of the cell key

@@ -342,6 +342,8 @@ struct Store {
     const auto s = ev::aggregates::referral_stats(db, key, q, min_cell, directory);
     // The service's own JSON writer writes what http::json writes.
     REQUIRE(ev::to_json(s) == henvis::http::json(200, s).body);
+    // The row cap's count (counted before an answer is computed) is its rows.
+    REQUIRE(ev::aggregates::referral_rows(db, key, q) == s.rows_size());
     return json(s) + ev::to_csv(s, q);
   }
   std::string u_from_facts(const std::map<std::string, std::string>& p, int min_cell,
@@ -356,6 +358,7 @@ struct Store {
     const auto q = ev::parse_query(p, ev::underretning_dims(), ev::underretning_date_bases());
     const auto s = ev::aggregates::underretning_stats(db, key, q, min_cell, directory);
     REQUIRE(ev::to_json(s) == henvis::http::json(200, s).body);
+    REQUIRE(ev::aggregates::underretning_rows(db, key, q) == s.rows_size());
     return json(s) + ev::to_csv(s, q);
   }
 

@@ -240,6 +240,35 @@ void check_no_personal_data(const std::string& bytes) {
   CHECK(bytes.find("MVJ-4711") == std::string::npos);
 }
 
+// GET `path`?`query` ("k=v&k=v") through the HTTP layer as `token`.
+henvis::http::Response get(henvis::http::Server& server, const std::string& token,
+                           const std::string& query,
+                           const std::string& path = "/v1/stats/referrals") {
+  henvis::http::Request req;
+  req.method = "GET";
+  req.path = path;
+  if (!token.empty()) req.headers["authorization"] = "Bearer " + token;
+  std::istringstream qs(query);
+  for (std::string kv; std::getline(qs, kv, '&');)
+    if (!kv.empty()) req.query[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
+  return server.handle(req);
+}
+
+// An evaluation database in `tmp` with the known set applied, closed; its path.
+std::string known_store(const TempDir& tmp) {
+  const std::string path = tmp.file("evaluation.db");
+  henvis::sqlite::Db db(path);
+  db.migrate(ev::migrations());
+  ev::Applier a{test_cell_key()};
+  for (const auto& m : known_events()) apply(a, db, m);
+  return path;
+}
+
+henvis::auth::TokenStore dev_tokens() {
+  return henvis::auth::TokenStore(
+      henvis::config::load<v1::Tokens>(dev_config("tokens.textproto").string()));
+}
+
 ev::Counts counts(std::initializer_list<int> v) {
   ev::Counts c{};
   int i = 0;
@@ -639,26 +668,9 @@ TEST_CASE("evaluation: no personal data in the database file or in any response"
   // Given the known set, whose yes offers carry CPR, name, phone, e-mail
   // and journal number, applied and the database closed
   TempDir tmp("henvis-evaluation-privacy");
-  const std::string path = tmp.file("evaluation.db");
+  const std::string path = known_store(tmp);
   std::string responses;
-  {
-    henvis::sqlite::Db db(path);
-    db.migrate(ev::migrations());
-    ev::Applier a{test_cell_key()};
-    for (const auto& m : known_events()) apply(a, db, m);
-  }
-  henvis::auth::TokenStore tokens(
-      henvis::config::load<v1::Tokens>(dev_config("tokens.textproto").string()));
-  auto get = [](henvis::http::Server& server, const std::string& token, const std::string& query) {
-    henvis::http::Request req;
-    req.method = "GET";
-    req.path = "/v1/stats/referrals";
-    if (!token.empty()) req.headers["authorization"] = "Bearer " + token;
-    std::istringstream qs(query);
-    for (std::string kv; std::getline(qs, kv, '&');)
-      if (!kv.empty()) req.query[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
-    return server.handle(req);
-  };
+  auto tokens = dev_tokens();
   for (int n : {1, 5}) {
     // When every kind of response is produced through the HTTP layer, with
     // N = 1 (everything shown) and N = 5
@@ -696,6 +708,47 @@ TEST_CASE("evaluation: no personal data in the database file or in any response"
   for (const auto& e : std::filesystem::directory_iterator(tmp.path)) bytes += read_file(e.path());
   REQUIRE(bytes.find("ref-h1") != std::string::npos);  // the scan is not blind
   check_no_personal_data(bytes);
+}
+
+TEST_CASE(
+    "evaluation: an answer of more rows than max_rows is refused with 400 naming groupBy - one "
+    "of max_rows rows is answered",
+    "[evaluation]") {
+  // Given the known set applied
+  TempDir tmp("henvis-evaluation-max-rows");
+  const std::string path = known_store(tmp);
+  auto tokens = dev_tokens();
+  auto serve = [&](int max_rows, const std::string& query, const std::string& stats_path) {
+    ev::Api api(path, dev_directory(), 1, "", /*dev=*/true, max_rows);
+    henvis::http::Router router;
+    api.register_routes(router);
+    henvis::http::Metrics metrics;
+    henvis::http::Server server({}, tokens, std::move(router), metrics, [] { return true; });
+    return get(server, "dev-evaluator", query, stats_path);
+  };
+  const std::string all = "groupBy=municipality,month,offence,district";
+  v1::ReferralStats uncapped;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(serve(0, all, "/v1/stats/referrals").body,
+                                                      &uncapped)
+              .ok());
+  const int rows = uncapped.rows_size();
+  REQUIRE(rows >= 2);
+  for (const std::string format : {"json", "csv"}) {
+    INFO("format " << format);
+    // When the cap is the answer's rows, it is answered whole
+    auto at_cap = serve(rows, all + "&format=" + format, "/v1/stats/referrals");
+    CHECK(at_cap.status == 200);
+    // When it is one row less, the query is refused, naming groupBy and the
+    // cap, and without the dimensions (the total alone) it is answered
+    auto over = serve(rows - 1, all + "&format=" + format, "/v1/stats/referrals");
+    CHECK(over.status == 400);
+    CHECK(over.content_type == "application/problem+json");
+    CHECK_THAT(over.body, Catch::Contains("\"field\":\"groupBy\""));
+    CHECK_THAT(over.body, Catch::Contains("more than " + std::to_string(rows - 1) + " rows"));
+    CHECK(serve(rows - 1, "format=" + format, "/v1/stats/referrals").status == 200);
+  }
+  // And the underretning table has the same cap (the known set has none: 0 rows)
+  CHECK(serve(1, "groupBy=week,municipality,district", "/v1/stats/underretninger").status == 200);
 }
 
 TEST_CASE("evaluation: events that can never be applied are rejected with a reason",

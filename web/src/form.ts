@@ -4,6 +4,7 @@
 
 import { ApiError, type FieldError, describeError } from "./api";
 import { alertBox, clear, h, uid } from "./dom";
+import { formatNumber } from "./format";
 
 /** A Danish sentence for an API reason (services/*: validate.cpp and the checks). */
 export function danishReason(reason: string): string {
@@ -23,6 +24,8 @@ export function danishReason(reason: string): string {
   if (r.includes("give both from and to")) return "Vælg både en fra- og en til-dato, eller ingen af dem.";
   if (r.includes("rfc 3339 time or a date")) return "Skriv en dato.";
   if (r.includes("must be after from")) return "Skal ligge efter startdatoen.";
+  const rows = /more than (\d+) rows/.exec(r);
+  if (rows) return `Svaret ville få mere end ${formatNumber(Number(rows[1]))} rækker. Opdel efter færre ting, eller vælg færre måneder.`;
   if (r.includes("not a centre the directory routes to")) return "Vælg et rusmiddelcenter, der er med i ordningen i dag.";
   if (r.includes("required") || r.includes("is empty")) return max ? `Skal udfyldes (højst ${max[1]} tegn).` : "Skal udfyldes.";
   if (max) return `Højst ${max[1]} tegn.`;

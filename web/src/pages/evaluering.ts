@@ -5,9 +5,9 @@
 // downloaded as the API's CSV.
 
 import { BarController, BarElement, CategoryScale, Chart, LinearScale, Tooltip } from "chart.js";
-import { call, describeError } from "../api";
+import { ApiError, call, describeError } from "../api";
 import { alertBox, clear, h, uid } from "../dom";
-import { bindForm, selectField, textField } from "../form";
+import { bindForm, danishReason, selectField, textField } from "../form";
 import { formatNumber } from "../format";
 import type { Page } from "../router";
 import {
@@ -115,6 +115,13 @@ function funnelFigure(stats: StatsTable): { figure: HTMLElement; draw: () => voi
   return { figure, draw };
 }
 
+/** What went wrong, in Danish: a refused query (too many rows) says what to change. */
+function statsError(e: unknown): string {
+  if (e instanceof ApiError && e.kind === "invalid" && e.fieldErrors.length > 0)
+    return e.fieldErrors.map((fe) => danishReason(fe.reason)).join(" ");
+  return describeError(e);
+}
+
 async function referralSection(host: HTMLElement, f: Filter): Promise<void> {
   clear(host);
   try {
@@ -129,7 +136,7 @@ async function referralSection(host: HTMLElement, f: Filter): Promise<void> {
     );
     chart.draw();
   } catch (e) {
-    host.append(alertBox("error", "Tallene kunne ikke hentes", describeError(e)));
+    host.append(alertBox("error", "Tallene kunne ikke hentes", statsError(e)));
   }
 }
 
@@ -145,7 +152,7 @@ async function underretningSection(host: HTMLElement, f: Filter): Promise<void> 
       csvLink(`/api/evaluation/v1/stats/underretninger${query(f, "csv")}`, "underretninger.csv", "Hent som CSV"),
     );
   } catch (e) {
-    host.append(alertBox("error", "Tallene kunne ikke hentes", describeError(e)));
+    host.append(alertBox("error", "Tallene kunne ikke hentes", statsError(e)));
   }
 }
 

@@ -95,5 +95,10 @@ test("the API's reasons read as Danish sentences, never the English text", () =>
   assert.equal(form.danishReason("must not be in the future"), "Må ikke ligge i fremtiden.");
   assert.equal(form.danishReason("at most 500 characters"), "Højst 500 tegn.");
   assert.equal(form.danishReason("required: at most 200 characters"), "Skal udfyldes (højst 200 tegn).");
+  // The evaluation's row cap (services/evaluation/evaluation.cpp check_rows).
+  assert.equal(
+    form.danishReason("the answer would have more than 5000 rows: group by fewer dimensions or ask for fewer months (from, to)"),
+    "Svaret ville få mere end 5.000 rækker. Opdel efter færre ting, eller vælg færre måneder.",
+  );
   assert.equal(form.danishReason("something new"), "Feltet er ikke udfyldt korrekt.");
 });
