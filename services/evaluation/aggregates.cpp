@@ -290,21 +290,33 @@ void rebuild(sqlite::Db& db, const CellKey& keys) {
     ++facts;
   });
   flush();
-  // Underretninger are few (one per household and municipality notified):
-  // all their cells at once.
-  std::map<std::tuple<std::string, int, std::string, std::string, int, std::string>,
-           std::pair<store::CellRow, Sums>>
-      ucells;
-  store::for_each_underretning(db, [&](const store::UnderretningRow& u) {
-    for (const auto& [cell, s] : underretning_parts(u, keys)) {
-      auto [it, fresh] = ucells.try_emplace(
-          {cell.basis, cell.grain, cell.month, cell.week, cell.kommunekode, cell.district_id}, cell,
-          zero(UNDERRETNINGER));
-      add_into(it->second.second, s, +1);
-    }
-    ++underretninger;
-  });
-  for (const auto& [k, cs] : ucells) put(db, UNDERRETNINGER, cs.first, cs.second);
+  // Underretninger once per date basis, in that date's order (the creation
+  // day, the earliest incident's day): here too one month's cells at a time.
+  for (const char* basis : {NOTICE, INCIDENT}) {
+    const bool by_incident = basis == INCIDENT;
+    std::map<std::tuple<int, std::string, int, std::string>, std::pair<store::CellRow, Sums>>
+        ucells;
+    std::string umonth;
+    auto uflush = [&] {
+      for (const auto& [k, cs] : ucells) put(db, UNDERRETNINGER, cs.first, cs.second);
+      ucells.clear();
+    };
+    store::for_each_underretning(db, by_incident, [&](const store::UnderretningRow& u) {
+      for (const auto& [cell, s] : underretning_parts(u, keys)) {
+        if (cell.basis != basis) continue;
+        if (cell.month != umonth) {
+          uflush();
+          umonth = cell.month;
+        }
+        auto [it, fresh] =
+            ucells.try_emplace({cell.grain, cell.week, cell.kommunekode, cell.district_id}, cell,
+                               zero(UNDERRETNINGER));
+        add_into(it->second.second, s, +1);
+      }
+      if (!by_incident) ++underretninger;
+    });
+    uflush();
+  }
   store::set_cells_built_for(db, fingerprint(keys));
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
   spdlog::info("evaluation statistics cells built facts={} underretninger={} seconds={:.2f}", facts,

@@ -212,6 +212,8 @@ ORDER BY incident_day, underretning_id
 )sql";
 const std::string UNDERRETNING_BY_ID = UNDERRETNING_COLUMNS + "WHERE underretning_id = ?\n";
 const std::string ALL_UNDERRETNINGER = UNDERRETNING_COLUMNS + "ORDER BY created_day\n";
+const std::string ALL_UNDERRETNINGER_BY_INCIDENT =
+    UNDERRETNING_COLUMNS + "WHERE incident_day IS NOT NULL ORDER BY incident_day\n";
 
 constexpr std::string_view REFERRAL_CELL = R"sql(
 SELECT records, columns, contact_days FROM referral_cells
@@ -420,8 +422,9 @@ std::optional<UnderretningRow> underretning(sqlite::Db& db, const std::string& u
   return read_underretning(*q);
 }
 
-void for_each_underretning(sqlite::Db& db, const std::function<void(const UnderretningRow&)>& fn) {
-  auto q = db.query(ALL_UNDERRETNINGER);
+void for_each_underretning(sqlite::Db& db, bool by_incident,
+                           const std::function<void(const UnderretningRow&)>& fn) {
+  auto q = db.query(by_incident ? ALL_UNDERRETNINGER_BY_INCIDENT : ALL_UNDERRETNINGER);
   while (q->step()) fn(read_underretning(*q));
 }
 

@@ -154,8 +154,10 @@ std::vector<std::string> fact_keys_by_offer(sqlite::Db& db, const std::string& o
 void for_each_fact(sqlite::Db& db, const std::function<void(const FactRow&)>& fn);
 // One underretning, if there is one with that id.
 std::optional<UnderretningRow> underretning(sqlite::Db& db, const std::string& underretning_id);
-// Every underretning, in creation-day order, one at a time.
-void for_each_underretning(sqlite::Db& db, const std::function<void(const UnderretningRow&)>& fn);
+// Every underretning, one at a time, in creation-day order; with
+// `by_incident`, those with an incident day, in incident-day order.
+void for_each_underretning(sqlite::Db& db, bool by_incident,
+                           const std::function<void(const UnderretningRow&)>& fn);
 
 // The offered persons charged on a day in [from_day, to_day), in charge-day
 // order; an empty bound is open.
