@@ -118,7 +118,10 @@ ProcStats proc_stats(int pid) {
   }
   std::ifstream status(proc + "/status");
   while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) out.rss_mib = std::stod(line.substr(6)) / 1024;
+    if (line.rfind("VmRSS:", 0) == 0)
+      out.rss_mib = std::stod(line.substr(6)) / 1024;
+    else if (line.rfind("VmHWM:", 0) == 0)
+      out.peak_mib = std::stod(line.substr(6)) / 1024;
   return out;
 }
 
@@ -168,6 +171,12 @@ double raw_consume_per_second(const std::string& bootstrap, const std::string& t
   const double elapsed = std::max(robustness::seconds_since(first), 1e-6);
   return seen > first_batch ? static_cast<double>(seen - first_batch) / elapsed
                             : static_cast<double>(seen) / elapsed;
+}
+
+double consumer_taken(int port) {
+  return testing::metric(port, "henvis_consumer_applied_total") +
+         testing::metric(port, "henvis_consumer_duplicates_total") +
+         testing::metric(port, "henvis_consumer_dead_lettered_total");
 }
 
 }  // namespace henvis::bench

@@ -49,11 +49,12 @@ struct Anchor {
 bool report(const std::string& what, const std::string& unit, const std::vector<double>& samples,
             const std::vector<Anchor>& anchors = {});
 
-// A process's CPU time so far (user + system, seconds) and resident set
-// (MiB), from /proc; zeros if it is gone.
+// A process's CPU time so far (user + system, seconds), resident set and
+// its peak so far (VmHWM), MiB, from /proc; zeros if it is gone.
 struct ProcStats {
   double cpu_seconds = 0;
   double rss_mib = 0;
+  double peak_mib = 0;
 };
 ProcStats proc_stats(int pid);
 
@@ -74,5 +75,9 @@ double raw_consume_per_second(const std::string& bootstrap, const std::string& t
 
 // The p-quantile (0..1) of `v`, nearest rank.
 double percentile(std::vector<double> v, double p);
+
+// Events a service's consumer loop has taken (applied, skipped as
+// duplicates or dead-lettered), from its /metrics on `port`.
+double consumer_taken(int port);
 
 }  // namespace henvis::bench

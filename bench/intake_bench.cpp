@@ -74,3 +74,42 @@ TEST_CASE("bench intake: durable offers from concurrent clients against healthz 
   report("intake CPU per offer", "us", cpu_us);
   report("intake RSS", "MiB", {proc_stats(s.pid("intake")).rss_mib});
 }
+
+TEST_CASE(
+    "bench intake: offers a second, CPU per offer and RSS while 10 000, 100 000 and 1 000 000 "
+    "offers are stored",
+    "[intake]") {
+  const std::int64_t largest = size("HENVIS_BENCH_STORED", 1000000, 600);
+  const int clients = static_cast<int>(size("HENVIS_BENCH_CLIENTS", 8, 2));
+  robustness::RobustStack s({});
+  s.start_broker();
+  s.start("intake");
+  const int port = s.port("intake");
+
+  std::printf(
+      "intake: offers from %d keep-alive clients until %lld are stored, in three stages (one "
+      "run: a stage's offers stay stored for the next):\n",
+      clients, static_cast<long long>(largest));
+  std::int64_t stored = 0;
+  for (const std::int64_t target : {largest / 100, largest / 10, largest}) {
+    const std::int64_t n = target - stored;
+    robustness::OfferStream st;
+    const double cpu0 = proc_stats(s.pid("intake")).cpu_seconds;
+    const auto t0 = std::chrono::steady_clock::now();
+    robustness::post_offers(st, "bench-intake-stored-" + std::to_string(target),
+                            static_cast<int>(n), clients, port);
+    const double rate = static_cast<double>(n) / robustness::seconds_since(t0);
+    const ProcStats p = proc_stats(s.pid("intake"));
+    INFO(st.failure);
+    REQUIRE(st.accepted.load() == n);
+    stored = target;
+    const std::string stage = "from " + num(static_cast<double>(target - n)) + " to " +
+                              num(static_cast<double>(target)) + " stored";
+    CHECK(report("intake durable offers, " + stage, "offers/s", {rate}));
+    CHECK(report("intake CPU per offer, " + stage, "us",
+                 {(p.cpu_seconds - cpu0) * 1e6 / static_cast<double>(n)}));
+    CHECK(report("intake RSS with " + num(static_cast<double>(target)) + " stored", "MiB",
+                 {p.rss_mib}));
+    CHECK(report("intake peak RSS (VmHWM) so far", "MiB", {p.peak_mib}));
+  }
+}

@@ -42,13 +42,6 @@ constexpr int BATCH = 500;
 constexpr std::size_t EVENT_BYTES = 700;
 constexpr auto DRAIN_LIMIT = std::chrono::minutes(30);
 
-// Offers the router's consumer has taken: applied, skipped or dead-lettered.
-double taken(int port) {
-  return testing::metric(port, "henvis_consumer_applied_total") +
-         testing::metric(port, "henvis_consumer_duplicates_total") +
-         testing::metric(port, "henvis_consumer_dead_lettered_total");
-}
-
 // Starts the broker and intake of `s` and registers `n` offers through
 // intake's API: the backlog the router drains.
 void post_backlog(robustness::RobustStack& s, const char* run, std::int64_t n) {
@@ -219,8 +212,8 @@ TEST_CASE("bench router: drain a backlog of offers against a raw consume and SQL
     const auto t0 = std::chrono::steady_clock::now();
     s.start("router");
     const int port = s.port("router");
-    REQUIRE(
-        testing::eventually([&] { return taken(port) >= static_cast<double>(n); }, DRAIN_LIMIT));
+    REQUIRE(testing::eventually([&] { return consumer_taken(port) >= static_cast<double>(n); },
+                                DRAIN_LIMIT));
     drain.push_back(static_cast<double>(n) / robustness::seconds_since(t0));
     const ProcStats p = proc_stats(s.pid("router"));
     cpu_us.push_back(p.cpu_seconds * 1e6 / static_cast<double>(n));
@@ -274,8 +267,8 @@ TEST_CASE("bench router: per-event cost with 10 000, 100 000 and 1 000 000 refer
       const auto t0 = std::chrono::steady_clock::now();
       s.start("router");
       const int port = s.port("router");
-      REQUIRE(
-          testing::eventually([&] { return taken(port) >= static_cast<double>(n); }, DRAIN_LIMIT));
+      REQUIRE(testing::eventually([&] { return consumer_taken(port) >= static_cast<double>(n); },
+                                  DRAIN_LIMIT));
       drain[k].push_back(static_cast<double>(n) / robustness::seconds_since(t0));
       const ProcStats p = proc_stats(s.pid("router"));
       cpu_us[k].push_back(p.cpu_seconds * 1e6 / static_cast<double>(n));
