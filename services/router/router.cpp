@@ -180,16 +180,18 @@ std::optional<v1::OfferRecorded> Applier::unseal(const v1::OfferRecorded& o, Sto
 
 void Applier::on_offer(const v1::OfferRecorded& sealed, sqlite::Db& db) {
   Store store(db);
+  // The same offer arriving again (under another ce_id: a re-registration,
+  // or read again from the topic) must not make a second referral, and is
+  // not opened: once retention or a withdrawal has deleted the referral's
+  // data key here, a replay must not put it back.
+  if (!sealed.referral_id().empty() && store.knows(sealed.referral_id(), sealed.offer_id())) {
+    spdlog::info("offer already routed referral_id={}", sealed.referral_id());
+    return;
+  }
   const std::optional<v1::OfferRecorded> opened = unseal(sealed, store);
   if (!opened) return;
   const v1::OfferRecorded& o = *opened;
   if (!to_route(o)) return;
-  // The same offer arriving under another ce_id (a re-registration) must not
-  // make a second referral.
-  if (store.knows(o.referral_id(), o.offer_id())) {
-    spdlog::info("offer already routed referral_id={}", o.referral_id());
-    return;
-  }
 
   const auto day = copenhagen_date(o.charged_at().seconds());
   RouteResult route = directory_.route(o.kommunekode(), day);
@@ -361,6 +363,9 @@ int ContactRetention::run_once(sqlite::Db& db) {
     for (const auto& [status, period] : settings_.contact_retention)
       for (const auto& id : store.contact_kept(status, now - period)) {
         store.erase_contact(id);
+        // Crypto-shredding at retention too: a copy of a sealed event kept
+        // anywhere (a mirror, a backup of a topic) no longer opens here.
+        store.delete_data_key(id);
         ++erased;
       }
     return erased;

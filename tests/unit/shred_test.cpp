@@ -178,6 +178,42 @@ TEST_CASE("router: a withdrawal deletes the router's copy of the data key", "[sh
   CHECK(r.count("SELECT COUNT(*) FROM data_keys WHERE referral_id = ?", "ref-b") == 0);
 }
 
+TEST_CASE(
+    "router: the retention pass deletes the data key with the contact data, and a replayed offer "
+    "does not put it back",
+    "[shred][router][retention]") {
+  // Given a routed referral whose person the router opened with intake's
+  // key (intake still holds it), then closed
+  Router r;
+  const std::string key = dk::new_key();
+  r.keys.held["ref-r"] = key;
+  const auto offer = offer_message(sealed_offer("ref-r", key));
+  r.apply(offer);
+  const std::string keys_of = "SELECT COUNT(*) FROM data_keys WHERE referral_id = ?";
+  const std::string person_of =
+      "SELECT COUNT(*) FROM referrals WHERE referral_id = ? AND cpr IS NOT NULL";
+  REQUIRE(r.count(keys_of, "ref-r") == 1);
+  REQUIRE(r.count(person_of, "ref-r") == 1);
+  henvis::sqlite::Stmt(r.db, "UPDATE referrals SET status = ? WHERE referral_id = 'ref-r'")
+      .bind(1, static_cast<int>(henvis::v1::REFERRAL_STATUS_CLOSED))
+      .run();
+  // When a retention pass with closed referrals' period 0 runs
+  henvis::v1::RouterSettings s;
+  s.mutable_closed_retention()->set_days(0);
+  henvis::router::ContactRetention retention(r.tmp.file("router.db"),
+                                             henvis::router::Settings::from(s), r.clock, nullptr);
+  CHECK(retention.run_once(r.db) == 1);
+  // Then the person and the router's copy of the key are gone
+  CHECK(r.count(person_of, "ref-r") == 0);
+  CHECK(r.count(keys_of, "ref-r") == 0);
+  // And the offer read again (intake still answers with the key) opens
+  // nothing and puts no key back
+  r.apply(offer);
+  CHECK(r.count(keys_of, "ref-r") == 0);
+  CHECK(r.count(person_of, "ref-r") == 0);
+  CHECK(r.count("SELECT COUNT(*) FROM referrals WHERE referral_id = ?", "ref-r") == 1);
+}
+
 TEST_CASE("router: an offer whose key is gone makes no referral and its withdrawal is no error",
           "[shred][router]") {
   Router r;
