@@ -92,6 +92,13 @@ struct Router {
     applier.apply(m, db);
     tx.commit();
   }
+  // Applies a yes sealed under a new key that intake holds; the key.
+  std::string offer_with_key(const std::string& referral_id) {
+    const std::string key = dk::new_key();
+    keys.held[referral_id] = key;
+    apply(offer_message(sealed_offer(referral_id, key)));
+    return key;
+  }
   std::int64_t count(const std::string& sql, const std::string& id) { return scalar(db, sql, id); }
   // The person of the referral's first notification, opened with `key`.
   std::optional<henvis::v1::Person> notified_person(const std::string& key) {
@@ -158,9 +165,7 @@ TEST_CASE(
     "sealed under the same key",
     "[shred][router]") {
   Router r;
-  const std::string key = dk::new_key();
-  r.keys.held["ref-a"] = key;
-  r.apply(offer_message(sealed_offer("ref-a", key)));
+  const std::string key = r.offer_with_key("ref-a");
   CHECK(r.count("SELECT COUNT(*) FROM referrals WHERE referral_id = ?", "ref-a") == 1);
   CHECK(r.count("SELECT COUNT(*) FROM data_keys WHERE referral_id = ?", "ref-a") == 1);
   const auto p = r.notified_person(key);
@@ -171,9 +176,7 @@ TEST_CASE(
 
 TEST_CASE("router: a withdrawal deletes the router's copy of the data key", "[shred][router]") {
   Router r;
-  const std::string key = dk::new_key();
-  r.keys.held["ref-b"] = key;
-  r.apply(offer_message(sealed_offer("ref-b", key)));
+  r.offer_with_key("ref-b");
   r.apply(withdrawn_message("ref-b"));
   CHECK(r.count("SELECT COUNT(*) FROM data_keys WHERE referral_id = ?", "ref-b") == 0);
 }
@@ -185,10 +188,8 @@ TEST_CASE(
   // Given a routed referral whose person the router opened with intake's
   // key (intake still holds it), then closed
   Router r;
-  const std::string key = dk::new_key();
-  r.keys.held["ref-r"] = key;
+  const std::string key = r.offer_with_key("ref-r");
   const auto offer = offer_message(sealed_offer("ref-r", key));
-  r.apply(offer);
   const std::string keys_of = "SELECT COUNT(*) FROM data_keys WHERE referral_id = ?";
   const std::string person_of =
       "SELECT COUNT(*) FROM referrals WHERE referral_id = ? AND cpr IS NOT NULL";
