@@ -65,8 +65,12 @@ void Applier::fetch_keys(const std::vector<kafka::Message>& batch, sqlite::Db& d
   if (!keys_.configured()) return;
   Store store(db);
   std::vector<std::string> ids;
+  // Not for an offer it already knows (on_offer does not open it again):
+  // after retention or a withdrawal its key is gone here on purpose, and a
+  // replay must not fetch it, nor wait for intake.
   for (const auto& o : events::of_type<v1::OfferRecorded>(batch))
-    if (o.has_sealed_person() && !o.referral_id().empty() && !store.data_key(o.referral_id()))
+    if (o.has_sealed_person() && !o.referral_id().empty() && !store.data_key(o.referral_id()) &&
+        !store.knows(o.referral_id(), o.offer_id()))
       ids.push_back(o.referral_id());
   keys_.fetch(ids);
 }

@@ -323,7 +323,11 @@ CREATE TABLE shredded_offers (referral_id TEXT PRIMARY KEY);
       // Erasing a referral's contact (withdrawal, retention) scrubs its
       // stored answers (SELECT_ANSWERS_OF): without an index each erasure
       // read every answer ever stored.
-      "CREATE INDEX idempotency_referral ON idempotency(referral_id);\n"};
+      "CREATE INDEX idempotency_referral ON idempotency(referral_id);\n",
+      // Retention deletes a referral's data key with its contact data
+      // (docs/decisions.md 22); the keys of referrals erased before it did.
+      "DELETE FROM data_keys WHERE referral_id IN (SELECT referral_id FROM referrals WHERE NOT "
+      "(" KEEPS_CONTACT "));\n"};
 }
 
 namespace {

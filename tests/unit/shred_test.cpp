@@ -207,12 +207,53 @@ TEST_CASE(
   // Then the person and the router's copy of the key are gone
   CHECK(r.count(person_of, "ref-r") == 0);
   CHECK(r.count(keys_of, "ref-r") == 0);
-  // And the offer read again (intake still answers with the key) opens
-  // nothing and puts no key back
-  r.apply(offer);
+  // And the offer read again in a consumer batch (intake still answers with
+  // the key) asks intake nothing, opens nothing and puts no key back
+  henvis::ConsumerLoop loop("router", r.tmp.file("router.db"), "", r.applier.subscriptions(),
+                            nullptr, nullptr);
+  const int batches = r.keys.batches, asked = r.keys.asked;
+  loop.apply_batch(r.db, {offer});
+  CHECK(loop.applied() == 1);
+  CHECK(r.keys.batches == batches);
+  CHECK(r.keys.asked == asked);
   CHECK(r.count(keys_of, "ref-r") == 0);
   CHECK(r.count(person_of, "ref-r") == 0);
   CHECK(r.count("SELECT COUNT(*) FROM referrals WHERE referral_id = ?", "ref-r") == 1);
+}
+
+TEST_CASE(
+    "router: the migration deletes the data keys of referrals whose contact data was erased "
+    "before retention deleted keys",
+    "[shred][router][retention]") {
+  // Given a database one migration behind, with two referrals and their
+  // keys, one of them erased by an earlier retention pass
+  TempDir tmp("henvis-shred-router-migration");
+  henvis::sqlite::Db db(tmp.file("router.db"));
+  auto all = henvis::router::migrations();
+  db.migrate({all.begin(), all.end() - 1});
+  henvis::router::Settings settings;
+  settings.person_key = "shred-test-person-key";
+  FakeSource keys;
+  henvis::SystemClock clock;
+  henvis::router::Applier applier(dev_directory(), settings, clock);
+  applier.use_data_keys(&keys);
+  for (const char* id : {"ref-kept", "ref-erased"}) {
+    keys.held[id] = dk::new_key();
+    henvis::sqlite::Transaction tx(db);
+    applier.apply(offer_message(sealed_offer(id, keys.held[id])), db);
+    tx.commit();
+  }
+  {
+    henvis::sqlite::Transaction tx(db);
+    henvis::router::Store(db).erase_contact("ref-erased");
+    tx.commit();
+  }
+  REQUIRE(scalar(db, "SELECT COUNT(*) FROM data_keys") == 2);
+  // When the last migration runs
+  db.migrate(all);
+  // Then only the referral that still holds its person keeps its key
+  CHECK(scalar(db, "SELECT COUNT(*) FROM data_keys WHERE referral_id = ?", "ref-kept") == 1);
+  CHECK(scalar(db, "SELECT COUNT(*) FROM data_keys WHERE referral_id = ?", "ref-erased") == 0);
 }
 
 TEST_CASE("router: an offer whose key is gone makes no referral and its withdrawal is no error",
