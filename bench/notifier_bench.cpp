@@ -8,7 +8,7 @@
 // copy of an inbox filled in this process through the notifier's own Store
 // (rows delivered in the last 20 days, every third acknowledged: what its
 // retention keeps), reads the topic from its beginning and unseals each
-// entry with the keys it fetches from the router. The run ends when its
+// entry with the keys it fetches from intake. The run ends when its
 // consumer has taken every message of the topic.
 
 #include <spdlog/spdlog.h>

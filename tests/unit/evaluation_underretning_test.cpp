@@ -474,6 +474,18 @@ TEST_CASE("GET /v1/stats/underretninger: evaluator only, parameters checked",
        {"dev-officer-mvj", "dev-municipality-657", "dev-coordinator-mvj", "dev-admin"})
     CHECK(get(token, {}).status == 403);
   CHECK(get("", {}).status == 401);
+  // The row cap: by district (2 rows) is answered with max_rows 2 and
+  // refused with 1, naming groupBy
+  henvis::http::Request by_district;
+  by_district.query = {{"groupBy", "district"}};
+  CHECK(ev::Api(path, dev_directory(), 1, "", true, 2).underretninger(by_district).status == 200);
+  try {
+    ev::Api(path, dev_directory(), 1, "", true, 1).underretninger(by_district);
+    FAIL("answered with more rows than max_rows");
+  } catch (const henvis::http::Problem& e) {
+    CHECK(e.response.status == 400);
+    CHECK(e.response.body.find("\"field\":\"groupBy\"") != std::string::npos);
+  }
 }
 
 TEST_CASE("underretning statistics go by the notice date, or the earliest incident's on request",
