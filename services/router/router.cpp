@@ -65,12 +65,12 @@ void Applier::fetch_keys(const std::vector<kafka::Message>& batch, sqlite::Db& d
   if (!keys_.configured()) return;
   Store store(db);
   std::vector<std::string> ids;
-  // Not for an offer it already knows (on_offer does not open it again):
+  // Not for an offer it already holds (on_offer does not open it again):
   // after retention or a withdrawal its key is gone here on purpose, and a
   // replay must not fetch it, nor wait for intake.
   for (const auto& o : events::of_type<v1::OfferRecorded>(batch))
     if (o.has_sealed_person() && !o.referral_id().empty() && !store.data_key(o.referral_id()) &&
-        !store.knows(o.referral_id(), o.offer_id()))
+        !store.holds(o.referral_id(), o.offer_id()))
       ids.push_back(o.referral_id());
   keys_.fetch(ids);
 }
@@ -184,18 +184,28 @@ std::optional<v1::OfferRecorded> Applier::unseal(const v1::OfferRecorded& o, Sto
 
 void Applier::on_offer(const v1::OfferRecorded& sealed, sqlite::Db& db) {
   Store store(db);
-  // The same offer arriving again (under another ce_id: a re-registration,
-  // or read again from the topic) must not make a second referral, and is
-  // not opened: once retention or a withdrawal has deleted the referral's
-  // data key here, a replay must not put it back.
-  if (!sealed.referral_id().empty() && store.knows(sealed.referral_id(), sealed.offer_id())) {
-    spdlog::info("offer already routed referral_id={}", sealed.referral_id());
+  // The same offer read again (a replay of the topic, a re-delivery) is not
+  // opened: once retention or a withdrawal has deleted the referral's data
+  // key here, a replay must not put it back.
+  if (!sealed.referral_id().empty() && store.holds(sealed.referral_id(), sealed.offer_id())) {
+    if (sealed.has_sealed_person() && !store.data_key(sealed.referral_id())) {
+      ++shredded_;  // a copy whose person's key is gone (withdrawn, or retention)
+      spdlog::info("offer's data key is gone, person erased referral_id={}", sealed.referral_id());
+    } else {
+      spdlog::info("offer already routed referral_id={}", sealed.referral_id());
+    }
     return;
   }
   const std::optional<v1::OfferRecorded> opened = unseal(sealed, store);
   if (!opened) return;
   const v1::OfferRecorded& o = *opened;
   if (!to_route(o)) return;
+  // The same offer under another referral id (a re-registration) must not
+  // make a second referral.
+  if (store.knows(o.referral_id(), o.offer_id())) {
+    spdlog::info("offer already routed referral_id={}", o.referral_id());
+    return;
+  }
 
   const auto day = copenhagen_date(o.charged_at().seconds());
   RouteResult route = directory_.route(o.kommunekode(), day);

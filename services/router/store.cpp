@@ -136,6 +136,8 @@ ALTER TABLE referral_history ADD COLUMN person TEXT;
 
 constexpr std::string_view SELECT_KNOWN =
     "SELECT 1 FROM referrals WHERE referral_id = ? OR offer_id = ?";
+constexpr std::string_view SELECT_HELD =
+    "SELECT 1 FROM referrals WHERE referral_id = ? AND offer_id = ?";
 constexpr std::string_view INSERT_REFERRAL =
     "INSERT INTO referrals(referral_id, offer_id, status, centre_id, kommunekode, district_id, "
     "directory_version, journal_number, offence, charged_at, cpr, name, phone, email, "
@@ -370,6 +372,12 @@ bool Store::shredded(const std::string& referral_id) {
 
 bool Store::knows(const std::string& referral_id, const std::string& offer_id) {
   auto q = db_.query(SELECT_KNOWN);
+  q->bind(1, referral_id).bind(2, offer_id);
+  return q->step();
+}
+
+bool Store::holds(const std::string& referral_id, const std::string& offer_id) {
+  auto q = db_.query(SELECT_HELD);
   q->bind(1, referral_id).bind(2, offer_id);
   return q->step();
 }

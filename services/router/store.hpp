@@ -112,6 +112,9 @@ class Store {
 
   // True if a referral has this referral id or comes from this offer.
   bool knows(const std::string& referral_id, const std::string& offer_id);
+  // True if this referral is stored and comes from this offer: the same
+  // offer read again.
+  bool holds(const std::string& referral_id, const std::string& offer_id);
   // A new referral; created, updated and last active at `now`.
   void insert_referral(const Referral& r, Instant now);
   std::optional<ReferralRow> find_referral(const std::string& referral_id);

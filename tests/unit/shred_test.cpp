@@ -214,6 +214,7 @@ TEST_CASE(
   const int batches = r.keys.batches, asked = r.keys.asked;
   loop.apply_batch(r.db, {offer});
   CHECK(loop.applied() == 1);
+  CHECK(r.applier.shredded() == 1);  // counted as a copy whose key is gone
   CHECK(r.keys.batches == batches);
   CHECK(r.keys.asked == asked);
   CHECK(r.count(keys_of, "ref-r") == 0);
