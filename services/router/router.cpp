@@ -65,12 +65,13 @@ void Applier::fetch_keys(const std::vector<kafka::Message>& batch, sqlite::Db& d
   if (!keys_.configured()) return;
   Store store(db);
   std::vector<std::string> ids;
-  // Not for an offer it already holds (on_offer does not open it again):
-  // after retention or a withdrawal its key is gone here on purpose, and a
-  // replay must not fetch it, nor wait for intake.
+  // Not for an offer it already knows: on_offer does not open the same offer
+  // again (after retention or a withdrawal its key is gone here on purpose,
+  // and a replay must not fetch it, nor wait for intake), and refuses or
+  // skips another with a known id without routing it.
   for (const auto& o : events::of_type<v1::OfferRecorded>(batch))
     if (o.has_sealed_person() && !o.referral_id().empty() && !store.data_key(o.referral_id()) &&
-        !store.holds(o.referral_id(), o.offer_id()))
+        !store.knows(o.referral_id(), o.offer_id()))
       ids.push_back(o.referral_id());
   keys_.fetch(ids);
 }
@@ -186,8 +187,11 @@ void Applier::on_offer(const v1::OfferRecorded& sealed, sqlite::Db& db) {
   Store store(db);
   // The same offer read again (a replay of the topic, a re-delivery) is not
   // opened: once retention or a withdrawal has deleted the referral's data
-  // key here, a replay must not put it back.
-  if (!sealed.referral_id().empty() && store.holds(sealed.referral_id(), sealed.offer_id())) {
+  // key here, a replay must not put it back. A new offer (the common case)
+  // costs one lookup; the exact match is asked only of a known one.
+  const bool known =
+      !sealed.referral_id().empty() && store.knows(sealed.referral_id(), sealed.offer_id());
+  if (known && store.holds(sealed.referral_id(), sealed.offer_id())) {
     if (sealed.has_sealed_person() && !store.data_key(sealed.referral_id())) {
       ++shredded_;  // a copy whose person's key is gone (withdrawn, or retention)
       spdlog::info("offer's data key is gone, person erased referral_id={}", sealed.referral_id());
@@ -202,7 +206,7 @@ void Applier::on_offer(const v1::OfferRecorded& sealed, sqlite::Db& db) {
   if (!to_route(o)) return;
   // The same offer under another referral id (a re-registration) must not
   // make a second referral.
-  if (store.knows(o.referral_id(), o.offer_id())) {
+  if (known) {
     spdlog::info("offer already routed referral_id={}", o.referral_id());
     return;
   }
