@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 
 #include "evaluation.hpp"
@@ -128,12 +129,14 @@ Parts referral_parts(const store::FactRow& row, const CellKey& keys) {
   return out;
 }
 
-// The cells of an underretning (one of each grain per date basis it has) and
-// what it adds there.
-Parts underretning_parts(const store::UnderretningRow& u, const CellKey& keys) {
+// The cells of an underretning (one of each grain per date basis it has, or
+// of `only` that basis) and what it adds there.
+Parts underretning_parts(const store::UnderretningRow& u, const CellKey& keys,
+                         std::optional<bool> only_by_incident = std::nullopt) {
   Parts out;
   for (const bool by_incident : {false, true}) {
     if (by_incident && !u.incident_day) continue;
+    if (only_by_incident && *only_by_incident != by_incident) continue;
     const UnderretningFact f = to_underretning_fact(u, by_incident, keys);
     Sums s = zero(UNDERRETNINGER);
     const auto counts = counts_of(f);
@@ -302,8 +305,7 @@ void rebuild(sqlite::Db& db, const CellKey& keys) {
       ucells.clear();
     };
     store::for_each_underretning(db, by_incident, [&](const store::UnderretningRow& u) {
-      for (const auto& [cell, s] : underretning_parts(u, keys)) {
-        if (cell.basis != basis) continue;
+      for (const auto& [cell, s] : underretning_parts(u, keys, by_incident)) {
         if (cell.month != umonth) {
           uflush();
           umonth = cell.month;

@@ -20,8 +20,7 @@ class EvaluationService final : public Service {
   explicit EvaluationService(ServiceContext& c)
       : api_(c.setup.database, Directory(c.setup.directory), min_cell_of(c.setup.config),
              config::resolve(c.setup.config_dir, c.setup.config.evaluation().cell_key_file()),
-             c.setup.config.dev(), c.setup.config.evaluation().max_rows()) {
-  }  // in range: config::validate
+             c.setup.config.dev(), c.setup.config.evaluation().max_rows()) {}
   void routes(http::Router& r) override { api_.register_routes(r); }
   const Subscriptions* subscriptions() const override { return &applier_.subscriptions(); }
 
