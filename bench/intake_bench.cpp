@@ -38,6 +38,27 @@ double healthz_per_second(int port, std::int64_t n, int clients) {
   if (failed > 0) throw std::runtime_error(std::to_string(failed.load()) + " /healthz failed");
   return rate;
 }
+// `n` offers of `run` posted to intake from `clients` keep-alive clients,
+// every one answered 201: offers a second, intake's CPU per offer, and its
+// /proc figures after.
+struct Posted {
+  double per_second = 0;
+  double cpu_us = 0;
+  ProcStats after;
+};
+Posted post_timed(robustness::RobustStack& s, const std::string& run, std::int64_t n, int clients) {
+  robustness::OfferStream st;
+  const double cpu0 = proc_stats(s.pid("intake")).cpu_seconds;
+  const auto t0 = std::chrono::steady_clock::now();
+  robustness::post_offers(st, run, static_cast<int>(n), clients, s.port("intake"));
+  Posted out;
+  out.per_second = static_cast<double>(n) / robustness::seconds_since(t0);
+  out.after = proc_stats(s.pid("intake"));
+  out.cpu_us = (out.after.cpu_seconds - cpu0) * 1e6 / static_cast<double>(n);
+  INFO(st.failure);
+  REQUIRE(st.accepted.load() == n);
+  return out;
+}
 }  // namespace
 
 TEST_CASE("bench intake: durable offers from concurrent clients against healthz and SQLite",
@@ -51,16 +72,9 @@ TEST_CASE("bench intake: durable offers from concurrent clients against healthz 
 
   std::vector<double> offers, cpu_us, healthz, one_row;
   for (int rep = 0; rep < reps(); ++rep) {
-    robustness::OfferStream st;
-    const double cpu0 = proc_stats(s.pid("intake")).cpu_seconds;
-    const auto t0 = std::chrono::steady_clock::now();
-    robustness::post_offers(st, "bench-intake-" + std::to_string(rep), static_cast<int>(n), clients,
-                            port);
-    offers.push_back(static_cast<double>(n) / robustness::seconds_since(t0));
-    cpu_us.push_back((proc_stats(s.pid("intake")).cpu_seconds - cpu0) * 1e6 /
-                     static_cast<double>(n));
-    INFO(st.failure);
-    REQUIRE(st.accepted.load() == n);
+    const Posted p = post_timed(s, "bench-intake-" + std::to_string(rep), n, clients);
+    offers.push_back(p.per_second);
+    cpu_us.push_back(p.cpu_us);
 
     healthz.push_back(healthz_per_second(port, n * HEALTHZ_PER_OFFER, clients));
     one_row.push_back(sqlite_rows_per_second(s.dir(), n, 1, ROW_BYTES));
@@ -84,7 +98,6 @@ TEST_CASE(
   robustness::RobustStack s({});
   s.start_broker();
   s.start("intake");
-  const int port = s.port("intake");
 
   std::printf(
       "intake: offers from %d keep-alive clients until %lld are stored, in three stages (one "
@@ -93,23 +106,14 @@ TEST_CASE(
   std::int64_t stored = 0;
   for (const std::int64_t target : {largest / 100, largest / 10, largest}) {
     const std::int64_t n = target - stored;
-    robustness::OfferStream st;
-    const double cpu0 = proc_stats(s.pid("intake")).cpu_seconds;
-    const auto t0 = std::chrono::steady_clock::now();
-    robustness::post_offers(st, "bench-intake-stored-" + std::to_string(target),
-                            static_cast<int>(n), clients, port);
-    const double rate = static_cast<double>(n) / robustness::seconds_since(t0);
-    const ProcStats p = proc_stats(s.pid("intake"));
-    INFO(st.failure);
-    REQUIRE(st.accepted.load() == n);
+    const Posted p = post_timed(s, "bench-intake-stored-" + std::to_string(target), n, clients);
     stored = target;
     const std::string stage = "from " + num(static_cast<double>(target - n)) + " to " +
                               num(static_cast<double>(target)) + " stored";
-    CHECK(report("intake durable offers, " + stage, "offers/s", {rate}));
-    CHECK(report("intake CPU per offer, " + stage, "us",
-                 {(p.cpu_seconds - cpu0) * 1e6 / static_cast<double>(n)}));
+    CHECK(report("intake durable offers, " + stage, "offers/s", {p.per_second}));
+    CHECK(report("intake CPU per offer, " + stage, "us", {p.cpu_us}));
     CHECK(report("intake RSS with " + num(static_cast<double>(target)) + " stored", "MiB",
-                 {p.rss_mib}));
-    CHECK(report("intake peak RSS (VmHWM) so far", "MiB", {p.peak_mib}));
+                 {p.after.rss_mib}));
+    CHECK(report("intake peak RSS (VmHWM) so far", "MiB", {p.after.peak_mib}));
   }
 }
