@@ -44,7 +44,9 @@ int grain_of(const std::vector<Dim>& group_by) {
   return g;
 }
 
-int columns_of(int table) { return table == REFERRALS ? NCOL : U_NCOL; }
+int columns_of(int table) {
+  return table == REFERRALS ? static_cast<int>(NCOL) : static_cast<int>(U_NCOL);
+}
 
 // ------------------------------------------------------------ the encoding
 

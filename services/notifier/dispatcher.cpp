@@ -233,7 +233,7 @@ int Dispatcher::push_webhook(const std::string& recipient, std::vector<Row>& row
 
     sqlite::Transaction tx(*db_);
     // The body may have reached the receiver whatever the answer.
-    access_log::record(*db_, auth::Principal{"notifier-webhook", role_of(who), recipient},
+    access_log::record(*db_, auth::Principal{"notifier-webhook", role_of(who), recipient, {}},
                        row.underretning ? row.underretning->underretning_id() : row.referral_id,
                        "webhook");
     if (res.ok()) {
@@ -288,7 +288,7 @@ int Dispatcher::drop_file(const std::string& recipient, std::vector<Row>& rows) 
     if (!store_.mark_file_delivered(row.id, at, name)) continue;
     emit_delivery(*db_, *clock_, row.id, recipient, row.referral_id, v1::DELIVERY_STATUS_DELIVERED,
                   CHANNEL_FILE);
-    access_log::record(*db_, auth::Principal{"notifier-file", role_of(who), recipient},
+    access_log::record(*db_, auth::Principal{"notifier-file", role_of(who), recipient, {}},
                        row.referral_id, "file");
   }
   tx.commit();
