@@ -7,11 +7,25 @@
 // intake's offers.created_at (the request's time) and the notifier's
 // inbox.delivered_at (the row's commit into the inbox), both Unix ms on
 // this machine's clock; the bench polls nothing while it measures.
+//
+// Where the time goes, stage by stage, from the same records and the
+// messages' Kafka timestamps (CreateTime: when the producer took each):
+//   intake    accepted -> its OfferRecorded taken by intake's producer
+//   hop 1     that -> the router applying it (NotificationRequested.requested_at)
+//   router    applying -> its NotificationRequested taken by the router's producer
+//   hop 2     that -> the notifier's commit into the inbox
+// A hop holds the broker (replication to every in-sync replica, acks=all),
+// the consumer's fetch, and the service's own work before its apply.
 
+#include <array>
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <fstream>
+#include <map>
 #include <set>
 #include <thread>
+
+#include <unistd.h>
 
 #include "../tests/integration/real_kafka.hpp"
 #include "../tests/robustness/robust_stack.hpp"
@@ -19,6 +33,7 @@
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/sqlite.hpp"
+#include "henvis/v1/events.pb.h"
 
 using namespace henvis;
 using namespace henvis::bench;
@@ -34,29 +49,182 @@ struct Quantiles {
   double p50 = 0, p99 = 0;
 };
 
-// Milliseconds from intake's acceptance to the first inbox row of each
-// routable offer of `run` that has reached an inbox.
-std::vector<double> offer_to_inbox_ms(robustness::RobustStack& s, const std::string& run,
-                                      const std::set<std::string>& routable) {
+Quantiles quantiles(const std::vector<double>& ms) {
+  return {percentile(ms, 0.5), percentile(ms, 0.99)};
+}
+
+// The four stages of the header, in order.
+constexpr const char* STAGES[] = {"intake (commit, relay)", "hop 1 (Kafka, router's fetch)",
+                                  "router (apply, commit, relay)",
+                                  "hop 2 (Kafka, notifier's fetch and apply)"};
+constexpr std::size_t N_STAGES = std::size(STAGES);
+using Stages = std::array<Quantiles, N_STAGES>;
+
+// Every message now on `topic`, read from its start with a fresh consumer.
+std::vector<kafka::Message> read_topic(const std::string& bootstrap, const std::string& topic) {
+  std::int64_t expected = 0;
+  for (const auto& t : kafka::list_topics(bootstrap, 30000))
+    if (t.name == topic) expected = t.messages;
+  kafka::Consumer c(bootstrap, "henvis-bench-read-" + new_uuid());
+  c.assign({topic}, {}, 30000);
+  std::vector<kafka::Message> all;
+  REQUIRE(testing::eventually(
+      [&] {
+        for (auto& m : c.poll_batch(POLL_BATCH, POLL_TIMEOUT_MS)) all.push_back(std::move(m));
+        return static_cast<std::int64_t>(all.size()) >= expected;
+      },
+      SETTLE_LIMIT));
+  return all;
+}
+
+// When each routable offer of `run` that has reached an inbox passed each
+// stage (Unix ms; -1 = not known yet), by referral id: from the services'
+// databases, and (stages_of) the messages' Kafka timestamps.
+struct Times {
+  std::int64_t accepted = -1, offer_sent = -1, applied = -1, notification_sent = -1, delivered = -1;
+};
+std::map<std::string, Times> recorded_times(robustness::RobustStack& s, const std::string& run,
+                                            const std::set<std::string>& routable) {
+  std::map<std::string, Times> by_referral;
   sqlite::Db db(s.database("notifier"));
   sqlite::Stmt(db, "ATTACH DATABASE ? AS r").bind(1, s.database("router")).run();
   sqlite::Stmt(db, "ATTACH DATABASE ? AS i").bind(1, s.database("intake")).run();
   sqlite::Stmt q(db,
-                 "SELECT o.offer_id, min(n.delivered_at) - o.created_at FROM i.offers o "
+                 "SELECT o.offer_id, ref.referral_id, o.created_at, min(n.requested_at), "
+                 "min(n.delivered_at) FROM i.offers o "
                  "JOIN r.referrals ref ON ref.offer_id = o.offer_id "
                  "JOIN inbox n ON n.referral_id = ref.referral_id AND n.state = 'delivered' "
                  "WHERE o.offer_id LIKE ? GROUP BY o.offer_id");
   q.bind(1, run + "-%");
-  std::vector<double> ms;
   while (q.step())
-    if (routable.count(q.text(0))) ms.push_back(static_cast<double>(q.i64(1)));
+    if (routable.count(q.text(0))) by_referral[q.text(1)] = {q.i64(2), -1, q.i64(3), -1, q.i64(4)};
+  return by_referral;
+}
+
+// Milliseconds from intake's acceptance to the first inbox row of each
+// routable offer of `run` that has reached an inbox.
+std::vector<double> offer_to_inbox_ms(robustness::RobustStack& s, const std::string& run,
+                                      const std::set<std::string>& routable) {
+  std::vector<double> ms;
+  for (const auto& [referral, t] : recorded_times(s, run, routable))
+    ms.push_back(static_cast<double>(t.delivered - t.accepted));
   return ms;
 }
 
+// The stages of `run`'s routable offers (see the header), each offer's
+// first notification; ms.
+Stages stages_of(robustness::RobustStack& s, const std::string& run,
+                 const std::set<std::string>& routable) {
+  std::map<std::string, Times> by_referral = recorded_times(s, run, routable);
+  for (const auto& m : read_topic(s.bootstrap(), "henvis.offers.v1")) {
+    v1::OfferRecorded o;
+    if (m.header("ce_type") != "henvis.offer.recorded" || !o.ParseFromString(m.payload)) continue;
+    if (auto it = by_referral.find(o.referral_id()); it != by_referral.end())
+      it->second.offer_sent = m.timestamp_ms;
+  }
+  for (const auto& m : read_topic(s.bootstrap(), "henvis.notifications.v1")) {
+    v1::NotificationRequested n;
+    if (!n.ParseFromString(m.payload)) continue;
+    auto it = by_referral.find(n.referral().referral_id());
+    if (it == by_referral.end()) continue;
+    auto& sent = it->second.notification_sent;
+    sent = sent < 0 ? m.timestamp_ms : std::min(sent, m.timestamp_ms);
+  }
+  std::array<std::vector<double>, N_STAGES> ms;
+  for (const auto& [referral, t] : by_referral) {
+    REQUIRE(t.offer_sent >= 0);
+    REQUIRE(t.notification_sent >= 0);
+    const std::int64_t at[] = {t.accepted, t.offer_sent, t.applied, t.notification_sent,
+                               t.delivered};
+    for (std::size_t i = 0; i < N_STAGES; ++i)
+      ms[i].push_back(static_cast<double>(at[i + 1] - at[i]));
+  }
+  Stages out;
+  for (std::size_t i = 0; i < N_STAGES; ++i) out[i] = quantiles(ms[i]);
+  return out;
+}
+
+// A histogram's count and sum on a service's /metrics (`series` is the
+// name's label part, "" for none).
+struct Histogram {
+  double count = 0, sum = 0;
+};
+Histogram histogram(int port, const std::string& name, const std::string& series) {
+  return {testing::metric(port, name + "_count" + series),
+          testing::metric(port, name + "_sum" + series)};
+}
+
+// What the consumers did while `run` passed: batches and their mean apply
+// time in the router and the notifier, and intake's answers to their key
+// fetches; from the services' own histograms, the difference over the run.
+// The machine's CPU time, busy and in all, in clock ticks (/proc/stat).
+struct CpuTicks {
+  double busy = 0, total = 0;
+};
+CpuTicks cpu_ticks() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  in >> cpu;  // "cpu": the sum over every core
+  CpuTicks t;
+  double v = 0;
+  for (int i = 0; i < 8 && in >> v; ++i) {
+    t.total += v;
+    if (i != 3 && i != 4) t.busy += v;  // not idle, not iowait
+  }
+  return t;
+}
+
+constexpr const char* SERVICES[] = {"intake", "router", "notifier"};
+
+struct ServiceTimes {
+  Histogram router_batches, notifier_batches, key_fetches;
+  CpuTicks cpu;
+  std::array<double, std::size(SERVICES)> service_cpu{};  // seconds
+  double bench_cpu = 0;                                   // this process: the posting clients
+};
+ServiceTimes service_times(robustness::RobustStack& s) {
+  const std::string batch = "henvis_consumer_batch_apply_seconds";
+  ServiceTimes t{histogram(s.port("router"), batch, ""), histogram(s.port("notifier"), batch, ""),
+                 histogram(s.port("intake"), "henvis_http_request_duration_seconds",
+                           R"({method="POST",route="/v1/internal/data-keys",status_class="2xx"})"),
+                 cpu_ticks()};
+  for (std::size_t i = 0; i < std::size(SERVICES); ++i)
+    t.service_cpu[i] = proc_stats(s.pid(SERVICES[i])).cpu_seconds;
+  t.bench_cpu = proc_stats(getpid()).cpu_seconds;
+  return t;
+}
+void print_service_times(const ServiceTimes& before, const ServiceTimes& after) {
+  const auto line = [](const char* what, const Histogram& b, const Histogram& a) {
+    const double n = a.count - b.count;
+    std::printf("    %s: %.0f, mean %.2f ms\n", what, n, n > 0 ? (a.sum - b.sum) / n * 1000 : 0.0);
+  };
+  line("router batches", before.router_batches, after.router_batches);
+  line("notifier batches", before.notifier_batches, after.notifier_batches);
+  line("intake key fetches answered", before.key_fetches, after.key_fetches);
+  const double total = after.cpu.total - before.cpu.total;
+  const double busy_s =
+      (after.cpu.busy - before.cpu.busy) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::printf("    the machine's CPU busy: %.0f %% (%.1f s), of which",
+              total > 0 ? 100 * (after.cpu.busy - before.cpu.busy) / total : 0.0, busy_s);
+  double henvis = 0;
+  for (std::size_t i = 0; i < std::size(SERVICES); ++i) {
+    const double used = after.service_cpu[i] - before.service_cpu[i];
+    henvis += used;
+    std::printf(" %s %.2f s,", SERVICES[i], used);
+  }
+  const double bench = after.bench_cpu - before.bench_cpu;
+  std::printf(" the bench %.2f s, the rest (the broker, anything else) %.1f s\n", bench,
+              busy_s - henvis - bench);
+}
+
 // Posts `rate` offers a second for `seconds` and waits until every routable
-// one is in an inbox; their p50 and p99 in ms.
-Quantiles offer_to_inbox(robustness::RobustStack& s, const std::string& run, int rate,
-                         int seconds) {
+// one is in an inbox; their p50 and p99 in ms, in all and by stage.
+struct OfferToInbox {
+  Quantiles total;
+  Stages stages;
+};
+OfferToInbox offer_to_inbox(robustness::RobustStack& s, const std::string& run, int rate,
+                            int seconds) {
   const int n = rate * seconds;
   std::set<std::string> routable;
   for (int i = 0; i < n; ++i)
@@ -72,7 +240,7 @@ Quantiles offer_to_inbox(robustness::RobustStack& s, const std::string& run, int
         return ms.size() == routable.size();
       },
       SETTLE_LIMIT));
-  return {percentile(ms, 0.5), percentile(ms, 0.99)};
+  return {quantiles(ms), stages_of(s, run, routable)};
 }
 
 // A producer sends `rate` messages a second for `seconds` to a fresh topic, each
@@ -120,7 +288,7 @@ Quantiles bare_hop(const std::string& bootstrap, int rate, int seconds) {
   producer.flush(30000);
   reader.join();
   REQUIRE(static_cast<int>(ms.size()) == n);
-  return {percentile(ms, 0.5), percentile(ms, 0.99)};
+  return quantiles(ms);
 }
 }  // namespace
 
@@ -129,15 +297,27 @@ TEST_CASE("bench latency: offer accepted to the centre's inbox against a bare co
   const int seconds = static_cast<int>(size("HENVIS_BENCH_SECONDS", 10, 1));
   robustness::RobustStack s({});
   s.start_broker();
-  for (const char* svc : {"intake", "router", "notifier"}) s.start(svc);
+  for (const char* svc : SERVICES) s.start(svc);
+  // Not measured: the first offers meet cold brokers (a JVM compiling its
+  // code, a leader's first appends) and cold services; they put seconds
+  // into the first run's p99 alone.
+  offer_to_inbox(s, "bench-latency-warmup", 50, smoke() ? 1 : 3);
 
   for (const int rate : {50, 200}) {
     std::vector<double> p50, p99, hop50, hop99;
+    std::array<std::vector<double>, N_STAGES> stage50, stage99;
     for (int rep = 0; rep < reps(); ++rep) {
       const auto run = "bench-latency-" + std::to_string(rate) + "-" + std::to_string(rep);
-      const Quantiles q = offer_to_inbox(s, run, rate, seconds);
-      p50.push_back(q.p50);
-      p99.push_back(q.p99);
+      const ServiceTimes before = service_times(s);
+      const OfferToInbox q = offer_to_inbox(s, run, rate, seconds);
+      std::printf("  run %d at %d offers/s:\n", rep + 1, rate);
+      print_service_times(before, service_times(s));
+      p50.push_back(q.total.p50);
+      p99.push_back(q.total.p99);
+      for (std::size_t i = 0; i < N_STAGES; ++i) {
+        stage50[i].push_back(q.stages[i].p50);
+        stage99[i].push_back(q.stages[i].p99);
+      }
       const Quantiles h = bare_hop(s.bootstrap(), rate, seconds);
       hop50.push_back(h.p50);
       hop99.push_back(h.p99);
@@ -147,5 +327,10 @@ TEST_CASE("bench latency: offer accepted to the centre's inbox against a bare co
                 seconds, rate);
     CHECK(report("offer -> inbox p50" + at, "ms", p50, {{"bare consumer hop p50", "ms", hop50}}));
     CHECK(report("offer -> inbox p99" + at, "ms", p99, {{"bare consumer hop p99", "ms", hop99}}));
+    // Where the time goes (a stage may take under a millisecond: not checked).
+    for (std::size_t i = 0; i < N_STAGES; ++i) {
+      report(std::string("  stage ") + STAGES[i] + " p50" + at, "ms", stage50[i]);
+      report(std::string("  stage ") + STAGES[i] + " p99" + at, "ms", stage99[i]);
+    }
   }
 }

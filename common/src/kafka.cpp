@@ -494,6 +494,7 @@ std::vector<Message> Consumer::poll_batch(std::size_t max, int timeout_ms) {
       if (m->key) msg.key.assign(static_cast<const char*>(m->key), m->key_len);
       if (m->payload) msg.payload.assign(static_cast<const char*>(m->payload), m->len);
       msg.headers = read_headers(m);
+      msg.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
       out.push_back(std::move(msg));
     }
     rd_kafka_message_destroy(m);

@@ -68,6 +68,9 @@ struct Message {
   std::string key;
   std::string payload;
   HeaderList headers;
+  // The message's Kafka timestamp in Unix ms (CreateTime: when its producer
+  // took it), or -1 when the broker gave none.
+  std::int64_t timestamp_ms = -1;
   std::optional<std::string> header(const std::string& name) const;
 };
 
