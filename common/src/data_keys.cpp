@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <mutex>
 
 #include "henvis/config.hpp"
 #include "henvis/http.hpp"
@@ -164,46 +165,55 @@ bool open_underretning(const std::string& key, const std::string& notification_i
   return true;
 }
 
+struct HttpSource::Client {
+  std::mutex mu;
+  http::Connection connection;
+};
+
 HttpSource::HttpSource(const std::string& url, const std::string& setting, std::string token,
                        std::string ca_file)
-    : token_(std::move(token)), ca_file_(std::move(ca_file)) {
+    : token_(std::move(token)) {
   const auto u = client::parse_url(url);
   if (!u.base_path.empty())
     throw std::invalid_argument(setting + " must be https://host:port without a path");
-  host_ = u.host;
-  port_ = u.port;
-  tls_ = u.tls;
-}
-
-namespace {
-// One request to a key source (`what` names it in errors: "intake data key",
-// "socialsog underretning key") with the service token; transport failures
-// throw (the batch is retried).
-http::ClientResponse ask(const char* what, const http::Endpoint& at, const std::string& token,
-                         const std::string& ca_file, const std::string& method,
-                         const std::string& path, const std::string& body) {
   http::ClientOptions options;
   options.timeout = std::chrono::seconds(10);
-  options.ca_file = ca_file;
-  http::Headers headers{{"Authorization", "Bearer " + token}};
+  options.ca_file = std::move(ca_file);
+  client_.reset(new Client{{}, http::Connection(http::Endpoint{u.host, u.port, u.tls}, options)});
+}
+
+HttpSource::~HttpSource() = default;
+
+HttpSource::Answer HttpSource::ask(const char* what, const std::string& method,
+                                   const std::string& path, const std::string& body) {
+  http::Headers headers{{"Authorization", "Bearer " + token_}};
   if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
-  try {
-    return http::request(at, method, path, headers, body, options);
-  } catch (const http::TransportError& e) {
-    throw std::runtime_error(std::string(what) + ": " + e.what());
+  std::lock_guard lock(client_->mu);
+  http::Connection& c = client_->connection;
+  // Only a connection that was open already may have been closed by the
+  // server meanwhile; when a fresh one fails, that is the answer (the
+  // batch is retried).
+  for (bool again = c.is_open();; again = false) {
+    try {
+      http::ClientResponse r = c.request(method, path, headers, body);
+      return {r.status, std::move(r.body)};
+    } catch (const http::TransportError& e) {
+      if (!again) throw std::runtime_error(std::string(what) + ": " + e.what());
+    }
   }
 }
 
+namespace {
 bool is_key(const std::string& key) { return key.size() == KEY_BYTES; }
 
-// The keys of `ids` from a batched key endpoint (`path`), MAX_BATCH_IDS per
-// POST: `add_id` puts an id into a Request, `id_of` reads one key's id;
-// the Response lists `keys`, `destroyed` and `unknown`. Any other answer,
-// or one that leaves an id out, throws naming `what`.
-template <class Request, class Response, class AddId, class IdOf>
-Keys post_for_keys(const char* what, const http::Endpoint& at, const std::string& token,
-                   const std::string& ca_file, const char* path,
-                   const std::vector<std::string>& ids, AddId add_id, IdOf id_of) {
+// The keys of `ids` from a batched key endpoint, MAX_BATCH_IDS per POST:
+// `post` sends one request's JSON, `add_id` puts an id into a Request,
+// `id_of` reads one key's id; the Response lists `keys`, `destroyed` and
+// `unknown`. Any other answer, or one that leaves an id out, throws naming
+// `what`.
+template <class Request, class Response, class Post, class AddId, class IdOf>
+Keys post_for_keys(const char* what, const std::vector<std::string>& ids, Post post, AddId add_id,
+                   IdOf id_of) {
   const std::string many = std::string(what) + "s";
   Keys out;
   for (std::size_t i = 0; i < ids.size(); i += MAX_BATCH_IDS) {
@@ -211,7 +221,7 @@ Keys post_for_keys(const char* what, const http::Endpoint& at, const std::string
     for (std::size_t j = i; j < std::min(ids.size(), i + MAX_BATCH_IDS); ++j) add_id(req, ids[j]);
     std::string json;
     (void)google::protobuf::util::MessageToJsonString(req, &json);
-    const http::ClientResponse r = ask(what, at, token, ca_file, "POST", path, json);
+    const auto r = post(json);
     if (r.status != 200) throw std::runtime_error(many + ": status " + std::to_string(r.status));
     Response body;
     if (!google::protobuf::util::JsonStringToMessage(r.body, &body).ok())
@@ -227,11 +237,13 @@ Keys post_for_keys(const char* what, const http::Endpoint& at, const std::string
     if (!out.count(id)) throw std::runtime_error(many + ": an id is missing in the answer");
   return out;
 }
+
+constexpr const char* INTAKE_KEY = "intake data key";
+constexpr const char* SOCIALSOG_KEY = "socialsog underretning key";
 }  // namespace
 
 std::optional<std::string> IntakeSource::key(const std::string& referral_id) {
-  const http::ClientResponse r = ask("intake data key", {host_, port_, tls_}, token_, ca_file_,
-                                     "GET", "/v1/internal/data-keys/" + referral_id, "");
+  const Answer r = ask(INTAKE_KEY, "GET", "/v1/internal/data-keys/" + referral_id, "");
   if (r.status == 404 || r.status == 410) return std::nullopt;
   if (r.status != 200)
     throw std::runtime_error("intake data key: status " + std::to_string(r.status));
@@ -243,8 +255,11 @@ std::optional<std::string> IntakeSource::key(const std::string& referral_id) {
 
 Keys IntakeSource::keys(const std::vector<std::string>& referral_ids) {
   return post_for_keys<v1::DataKeysRequest, v1::DataKeysResponse>(
-      "intake data key", {host_, port_, tls_}, token_, ca_file_, "/v1/internal/data-keys",
-      referral_ids, [](auto& req, const std::string& id) { req.add_referral_ids(id); },
+      INTAKE_KEY, referral_ids,
+      [this](const std::string& json) {
+        return ask(INTAKE_KEY, "POST", "/v1/internal/data-keys", json);
+      },
+      [](auto& req, const std::string& id) { req.add_referral_ids(id); },
       [](const auto& k) { return k.referral_id(); });
 }
 
@@ -254,8 +269,10 @@ std::optional<std::string> SocialsogSource::key(const std::string& underretning_
 
 Keys SocialsogSource::keys(const std::vector<std::string>& underretning_ids) {
   return post_for_keys<v1::UnderretningKeysRequest, v1::UnderretningKeysResponse>(
-      "socialsog underretning key", {host_, port_, tls_}, token_, ca_file_,
-      "/v1/internal/underretning-keys", underretning_ids,
+      SOCIALSOG_KEY, underretning_ids,
+      [this](const std::string& json) {
+        return ask(SOCIALSOG_KEY, "POST", "/v1/internal/underretning-keys", json);
+      },
       [](auto& req, const std::string& id) { req.add_underretning_ids(id); },
       [](const auto& k) { return k.underretning_id(); });
 }

@@ -1,6 +1,7 @@
 // henvis/http_client.hpp: what goes on the wire, keep-alive, and that every
 // failure ends as a TransportError naming its step (never a hang).
 #include "henvis/http_client.hpp"
+#include "henvis/data_keys.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -23,18 +24,20 @@ namespace http = henvis::http;
 using tcp = asio::ip::tcp;
 
 // A loopback server on a thread of its own. Modes: answer each request
-// (keeping the connection open while the client asks it to), or accept and
-// never answer.
+// (keeping the connection open while the client asks it to), answer one
+// request as if keeping the connection and then close it (as a server's
+// idle timeout does between requests), or accept and never answer.
 class Server {
  public:
-  enum class Mode { answer, answer_chunked, silent };
+  enum class Mode { answer, answer_chunked, answer_then_close, silent };
   struct Seen {
     std::string method, target, host, connection, user_agent, body;
     int connection_no = 0;
   };
 
-  explicit Server(Mode mode, std::string answer_body = "hello")
-      : mode_(mode), answer_body_(std::move(answer_body)) {
+  explicit Server(Mode mode, std::string answer_body = "hello",
+                  bhttp::status status = bhttp::status::created)
+      : mode_(mode), answer_body_(std::move(answer_body)), status_(status) {
     acceptor_.open(tcp::v4());
     acceptor_.bind({asio::ip::make_address("127.0.0.1"), 0});
     acceptor_.listen();
@@ -78,20 +81,22 @@ class Server {
                            std::string(req[bhttp::field::connection]),
                            std::string(req[bhttp::field::user_agent]), req.body(), n});
         }
-        bhttp::response<bhttp::string_body> res{bhttp::status::created, 11};
+        bhttp::response<bhttp::string_body> res{status_, 11};
         res.set(bhttp::field::content_type, "text/plain");
         res.keep_alive(req.keep_alive());
         res.body() = answer_body_;
         res.prepare_payload();
         if (mode_ == Mode::answer_chunked) res.chunked(true);
         bhttp::write(*socket, res, ec);
-        if (ec || !req.keep_alive()) break;
+        if (mode_ == Mode::answer_then_close) socket->close(ec);
+        if (ec || !req.keep_alive() || mode_ == Mode::answer_then_close) break;
       }
     }
   }
 
   Mode mode_;
   std::string answer_body_;
+  bhttp::status status_;
   asio::io_context ioc_;
   tcp::acceptor acceptor_{ioc_};
   std::string port_;
@@ -203,4 +208,42 @@ TEST_CASE("an answer body over the limit is a read error and closes the connecti
     http::Connection roomy(server.endpoint(), {http::DEFAULT_TIMEOUT, 2048});
     CHECK(roomy.request("GET", "/").body.size() == 2048);
   }
+}
+
+// ------------------------------------------------ the consumers' key sources
+
+TEST_CASE("data keys: a key source asks every batch over one kept-alive connection",
+          "[http_client][shred]") {
+  // Given a key service that knows none of the ids asked
+  Server server(Server::Mode::answer, R"({"unknown":["r-1"]})", bhttp::status::ok);
+  henvis::data_keys::IntakeSource intake("http://127.0.0.1:" + server.endpoint().port, "token");
+  // When two batches ask for their keys
+  for (int batch = 0; batch < 2; ++batch) {
+    const auto keys = intake.keys({"r-1"});
+    REQUIRE(keys.size() == 1);
+    CHECK_FALSE(keys.at("r-1").has_value());
+  }
+  // Then both requests went over the same connection, which was kept alive
+  const auto seen = server.seen();
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].target == "/v1/internal/data-keys");
+  CHECK(seen[0].connection_no == seen[1].connection_no);
+  CHECK(seen[1].connection != "close");
+}
+
+TEST_CASE(
+    "data keys: a kept-alive connection the server closed meanwhile is opened again for the same "
+    "request",
+    "[http_client][shred]") {
+  // Given a key service that closes each connection after its answer
+  Server server(Server::Mode::answer_then_close, R"({"unknown":["r-1"]})", bhttp::status::ok);
+  henvis::data_keys::IntakeSource intake("http://127.0.0.1:" + server.endpoint().port, "token");
+  REQUIRE(intake.keys({"r-1"}).size() == 1);
+  // When the next batch asks on the connection the server has closed
+  const auto keys = intake.keys({"r-1"});
+  // Then it gets its answer, on a new connection, without an error
+  CHECK(keys.size() == 1);
+  const auto seen = server.seen();
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].connection_no != seen[1].connection_no);
 }

@@ -88,18 +88,35 @@ class Source {
   virtual Keys keys(const std::vector<std::string>& referral_ids);
 };
 
-// A service that hands out keys over HTTP(S) to a ROLE_SERVICE token.
+// A service that hands out keys over HTTP(S) to a ROLE_SERVICE token, on
+// one kept-alive connection: a consumer asks once per batch, and a fresh
+// connection each time (a TCP connect, and with https a TLS handshake, on
+// both sides) was a large part of a small batch's cost. A connection the
+// server closed meanwhile (its idle timeout) is opened again for the same
+// request once. Thread-safe (one request at a time).
 class HttpSource : public Source {
+ public:
+  ~HttpSource() override;
+
  protected:
   // `url`: http(s)://host:port without a path (`setting` names it in the
   // error); `ca_file`: with an https URL, the CA the service's certificate
   // must lead to ("" = the system trust store).
   HttpSource(const std::string& url, const std::string& setting, std::string token,
              std::string ca_file);
-  std::string host_, port_;
-  bool tls_ = false;  // https
+  struct Answer {
+    int status = 0;
+    std::string body;
+  };
+  // `method` `path` with the token (and a JSON `body`); a transport failure
+  // throws std::runtime_error naming `what` ("intake data key").
+  Answer ask(const char* what, const std::string& method, const std::string& path,
+             const std::string& body);
+
+ private:
+  struct Client;  // the connection and its lock (data_keys.cpp)
   std::string token_;
-  std::string ca_file_;
+  std::unique_ptr<Client> client_;
 };
 
 // Fetches keys from intake's GET /v1/internal/data-keys/{referralId} with a
