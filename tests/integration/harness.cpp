@@ -445,6 +445,13 @@ std::vector<kafka::Message> every_henvis_message(Stack& s) {
   return all;
 }
 
+std::pair<int, std::string> data_key(Stack& s, const std::string& referral_id) {
+  auto r = http("GET", s.port("intake"), "/v1/internal/data-keys/" + referral_id,
+                service_token("router"));
+  if (r.status != 200) return {r.status, ""};
+  return {200, parse<v1::DataKeyResponse>(r.body).key()};
+}
+
 v1::Inbox inbox(Stack& s, const std::string& token) {
   v1::Inbox all;
   std::string cursor;

@@ -199,6 +199,11 @@ class Stack {
 // The whole inbox of `token`'s recipient (GET /v1/inbox?all=true, every page); 200 required.
 v1::Inbox inbox(Stack& s, const std::string& token);
 
+// A referral's data key as intake hands it to the router (GET
+// /v1/internal/data-keys/{id} with the router's token) and intake's status;
+// the key only with 200.
+std::pair<int, std::string> data_key(Stack& s, const std::string& referral_id);
+
 // Every message now on every henvis.* topic of the stack's broker (the DLQs
 // included), raw: what the crypto-shredding tests grep for clear values.
 std::vector<kafka::Message> every_henvis_message(Stack& s);

@@ -184,6 +184,21 @@ std::vector<std::string> files_holding(const std::filesystem::path& dir, const P
   return found;
 }
 
+// The files of `service` under `dir` (its database, WAL and -shm) that
+// hold `bytes`.
+std::vector<std::string> service_files_holding(const std::filesystem::path& dir,
+                                               const std::string& service,
+                                               const std::string& bytes) {
+  std::vector<std::string> found;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_regular_file() && name.rfind(service + ".db", 0) == 0 &&
+        slurp(e.path()).find(bytes) != std::string::npos)
+      found.push_back(name);
+  }
+  return found;
+}
+
 constexpr const char* ALL_SERVICES[] = {"intake", "router", "notifier", "evaluation", "socialsog"};
 
 bool in_inbox(Stack& s, const std::string& token, const std::string& referral_id) {
@@ -290,6 +305,11 @@ TEST_CASE(
     if (p == &closed) closed_id = parse<v1::OfferResponse>(r.body).referral_id();
   }
   REQUIRE(eventually([&] { return inbox(s, "dev-center-657").entries_size() == 2; }));
+  // (The router holds the closed referral's data key, as intake handed it out)
+  const auto fetched = data_key(s, closed_id);
+  REQUIRE(fetched.first == 200);
+  const std::string key = fetched.second;
+  CHECK_FALSE(service_files_holding(s.dir(), "router", key).empty());
   // When the centre acknowledges one referral's entry and closes the referral
   const v1::Inbox in = inbox(s, "dev-center-657");
   for (const auto& e : in.entries())
@@ -316,4 +336,18 @@ TEST_CASE(
   // And the purges were counted
   CHECK(s.metric("router", "henvis_retention_purged_total{what=\"router_contact_data\"}") == 1);
   CHECK(s.metric("notifier", "henvis_retention_purged_total{what=\"notifier_inbox\"}") == 1);
+  // And the router's files no longer hold the closed referral's data key, while it runs and
+  // after a SIGKILL (no clean close). Intake keeps its copy until a withdrawal
+  // (docs/decisions.md 22, "Retention").
+  std::vector<std::string> with_key;
+  const bool key_gone = eventually(
+      [&] {
+        with_key = service_files_holding(s.dir(), "router", key);
+        return with_key.empty();
+      },
+      std::chrono::seconds(20));
+  INFO("router files holding the key: " << Catch::Detail::stringify(with_key));
+  CHECK(key_gone);
+  s.kill("router", SIGKILL);
+  CHECK(service_files_holding(s.dir(), "router", key).empty());
 }

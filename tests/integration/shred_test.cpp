@@ -55,14 +55,6 @@ std::string clear_in(const kafka::Message& m, const std::string& text) {
   return "";
 }
 
-// The referral's data key as the router gets it; the status intake answers.
-std::pair<int, std::string> data_key(Stack& s, const std::string& referral_id) {
-  auto r = http("GET", s.port("intake"), "/v1/internal/data-keys/" + referral_id,
-                service_token("router"));
-  if (r.status != 200) return {r.status, ""};
-  return {200, parse<v1::DataKeyResponse>(r.body).key()};
-}
-
 // How many of the referral's sealed persons on the topics open with `key`.
 int opened(const std::vector<kafka::Message>& all, const std::string& referral_id,
            const std::string& key) {
