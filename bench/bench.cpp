@@ -98,6 +98,21 @@ bool report(const std::string& what, const std::string& unit, const std::vector<
   return measured;
 }
 
+bool report_curve(const std::string& what, const std::string& unit, const std::string& stored,
+                  const std::vector<std::int64_t>& sizes,
+                  const std::vector<std::vector<double>>& samples) {
+  bool measured = true;
+  for (std::size_t k = 0; k < sizes.size(); ++k) {
+    const std::string line = what + ", " + num(static_cast<double>(sizes[k])) + " " + stored;
+    std::vector<Anchor> smallest;
+    if (k > 0)
+      smallest.push_back(
+          {"the same with " + num(static_cast<double>(sizes[0])) + " stored", unit, samples[0]});
+    measured = report(line, unit, samples[k], smallest) && measured;
+  }
+  return measured;
+}
+
 ProcStats proc_stats(int pid) {
   ProcStats out;
   if (pid <= 0) return out;

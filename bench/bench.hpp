@@ -49,6 +49,13 @@ struct Anchor {
 bool report(const std::string& what, const std::string& unit, const std::vector<double>& samples,
             const std::vector<Anchor>& anchors = {});
 
+// A cost curve: one line per size, "<what>, <size> <stored>": the smallest
+// alone, each larger one with the smallest as its anchor, so that the ratio
+// is how much the figure grew. True when every figure was measured.
+bool report_curve(const std::string& what, const std::string& unit, const std::string& stored,
+                  const std::vector<std::int64_t>& sizes,
+                  const std::vector<std::vector<double>>& samples);
+
 // A process's CPU time so far (user + system, seconds), resident set and
 // its peak so far (VmHWM), MiB, from /proc; zeros if it is gone.
 struct ProcStats {

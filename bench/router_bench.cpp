@@ -284,15 +284,9 @@ TEST_CASE("bench router: per-event cost with 10 000, 100 000 and 1 000 000 refer
       "referrals (a copy per run, timed from the router's start to the last offer taken):\n",
       static_cast<long long>(n), static_cast<long long>(sizes[0]), static_cast<long long>(sizes[1]),
       static_cast<long long>(sizes[2]));
+  CHECK(report_curve("router CPU per event", "us", "referrals stored", sizes, cpu_us));
   for (std::size_t k = 0; k < sizes.size(); ++k) {
     const std::string stored = num(static_cast<double>(sizes[k])) + " referrals stored";
-    if (k == 0) {
-      CHECK(report("router CPU per event, " + stored, "us", cpu_us[k]));
-    } else {
-      CHECK(report(
-          "router CPU per event, " + stored, "us", cpu_us[k],
-          {{"the same with " + num(static_cast<double>(sizes[0])) + " stored", "us", cpu_us[0]}}));
-    }
     report("router drain, " + stored, "events/s", drain[k]);
     report("router RSS after the drain, " + stored, "MiB", rss[k]);
   }
