@@ -196,13 +196,14 @@ class GapDetector {
     std::int64_t expected, got;
   };
   explicit GapDetector(sqlite::Db& db)
-      : stored_(db, "SELECT next_offset FROM consumer_offsets WHERE topic = ? AND partition = ?") {}
+      : stored_(db.query(
+            "SELECT next_offset FROM consumer_offsets WHERE topic = ? AND partition = ?")) {}
   void see(const kafka::Message& m, bool contiguous) {
     auto [next, fresh] = next_.try_emplace({m.topic, m.partition});
     if (fresh) {
-      stored_.bind(1, m.topic).bind(2, m.partition);
-      if (stored_.step()) next->second = stored_.i64(0);
-      stored_.reset();
+      stored_->bind(1, m.topic).bind(2, m.partition);
+      if (stored_->step()) next->second = stored_->i64(0);
+      stored_->reset();
     }
     if (next->second && m.offset > *next->second && contiguous) {
       gaps_.push_back({m.topic, m.partition, *next->second, m.offset});
@@ -220,7 +221,7 @@ class GapDetector {
   }
 
  private:
-  sqlite::Stmt stored_;
+  sqlite::Query stored_;
   std::map<std::pair<std::string, std::int32_t>, std::optional<std::int64_t>> next_;
   std::vector<Gap> gaps_;
   std::uint64_t skipped_ = 0;
@@ -258,31 +259,33 @@ struct ConsumerLoop::Outcome {
 // The de-duplication statements, prepared once per batch.
 struct ConsumerLoop::Seen {
   explicit Seen(sqlite::Db& db)
-      : seen(db, "SELECT 1 FROM processed_events WHERE ce_id = ?"),
-        mark(db, "INSERT INTO processed_events(ce_id, processed_at) VALUES (?, ?)") {}
-  sqlite::Stmt seen, mark;
+      : seen(db.query("SELECT 1 FROM processed_events WHERE ce_id = ?")),
+        mark(db.query("INSERT INTO processed_events(ce_id, processed_at) VALUES (?, ?)")) {}
+  sqlite::Query seen, mark;
 };
 
 ConsumerLoop::Outcome ConsumerLoop::apply_event(sqlite::Db& db, Seen& ids, const kafka::Message& m,
                                                 sqlite::Instant now) {
   const auto id = m.header(kafka::header::ID);
   if (!id || id->empty()) return {Outcome::rejected, "missing header ce_id"};
-  const bool dup = ids.seen.bind(1, *id).step();
-  ids.seen.reset();
+  const bool dup = ids.seen->bind(1, *id).step();
+  ids.seen->reset();
   if (dup) return {Outcome::duplicate, {}};
   // A refused event leaves no partial state behind: its savepoint is undone.
   Outcome out{Outcome::applied, {}};
-  db.exec("SAVEPOINT event");
+  // Cached like the loop's other statements: sqlite3_exec would compile
+  // them again for every event.
+  db.query("SAVEPOINT event")->run();
   try {
     handler_(m, db);
-    db.exec("RELEASE event");
+    db.query("RELEASE event")->run();
   } catch (const Rejected& r) {
     db.exec("ROLLBACK TO event");
     db.exec("RELEASE event");
     out = {Outcome::rejected, r.what()};
   }
-  ids.mark.bind(1, *id).bind(2, now).run();
-  ids.mark.reset();
+  ids.mark->bind(1, *id).bind(2, now).run();
+  ids.mark->reset();
   return out;
 }
 
@@ -314,8 +317,7 @@ void ConsumerLoop::apply_batch(sqlite::Db& db, const std::vector<kafka::Message>
   sqlite::Transaction tx(db);
   GapDetector gaps(db);
   Seen ids(db);
-  sqlite::Stmt offset(
-      db,
+  auto offset = db.query(
       "INSERT INTO consumer_offsets(topic, partition, next_offset) VALUES (?,?,?) "
       "ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset");
   const auto now_tp = std::chrono::system_clock::now();
@@ -329,8 +331,8 @@ void ConsumerLoop::apply_batch(sqlite::Db& db, const std::vector<kafka::Message>
     } else {
       ++(o.kind == Outcome::applied ? applied : dups);
     }
-    offset.bind(1, m.topic).bind(2, m.partition).bind(3, m.offset + 1).run();
-    offset.reset();
+    offset->bind(1, m.topic).bind(2, m.partition).bind(3, m.offset + 1).run();
+    offset->reset();
   }
   tx.commit();
   applied_ += applied;
