@@ -25,7 +25,7 @@ GroupCommit::~GroupCommit() {
 }
 
 void GroupCommit::run(const std::function<void(Db&)>& job) {
-  Pending p{&job, nullptr};
+  Pending p{&job, nullptr, false, {}};
   std::unique_lock lock(mu_);
   queue_.push_back(&p);
   work_.notify_one();
