@@ -190,15 +190,16 @@ HttpSource::Answer HttpSource::ask(const char* what, const std::string& method,
   if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
   std::lock_guard lock(client_->mu);
   http::Connection& c = client_->connection;
-  // Only a connection that was open already may have been closed by the
-  // server meanwhile; when a fresh one fails, that is the answer (the
-  // batch is retried).
+  // A connection that was open already may have been closed by the server
+  // meanwhile: that one failure is asked again on a fresh connection. Any
+  // other failure (a timeout, a refused connection, an answer over the
+  // limit) is the answer: the batch is retried with backoff.
   for (bool again = c.is_open();; again = false) {
     try {
       http::ClientResponse r = c.request(method, path, headers, body);
       return {r.status, std::move(r.body)};
     } catch (const http::TransportError& e) {
-      if (!again) throw std::runtime_error(std::string(what) + ": " + e.what());
+      if (!again || !e.peer_closed()) throw std::runtime_error(std::string(what) + ": " + e.what());
     }
   }
 }

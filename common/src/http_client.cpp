@@ -18,6 +18,16 @@ namespace henvis::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+
+namespace {
+// The errors of a connection the server had already closed (its idle
+// timeout, a restart) when a request went out on it.
+bool closed_by_peer(const beast::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == bhttp::error::end_of_stream ||
+         ec == asio::ssl::error::stream_truncated;
+}
+}  // namespace
 using tcp = asio::ip::tcp;
 
 struct Connection::Impl {
@@ -47,7 +57,7 @@ struct Connection::Impl {
     ioc.run();
     if (ec) {
       close();
-      throw TransportError(step, ec.message() + detail);
+      throw TransportError(step, ec.message() + detail, closed_by_peer(ec));
     }
   }
 

@@ -168,6 +168,7 @@ TEST_CASE("a peer that accepts and never answers is a read error after the timeo
   } catch (const http::TransportError& e) {
     CHECK(e.step() == "read");
     CHECK(std::string(e.what()).rfind("read: ", 0) == 0);
+    CHECK_FALSE(e.peer_closed());  // a timeout: the key sources do not ask again
   }
   const auto took = std::chrono::steady_clock::now() - start;
   CHECK(took >= std::chrono::milliseconds(250));
@@ -246,4 +247,19 @@ TEST_CASE(
   const auto seen = server.seen();
   REQUIRE(seen.size() == 2);
   CHECK(seen[0].connection_no != seen[1].connection_no);
+}
+
+TEST_CASE(
+    "http::Connection: a request on a connection the server has closed is a peer_closed error",
+    "[http_client]") {
+  Server server(Server::Mode::answer_then_close);
+  http::Connection c(server.endpoint());
+  REQUIRE(c.request("GET", "/one").status == 201);
+  REQUIRE(c.is_open());  // the answer said keep-alive
+  try {
+    c.request("GET", "/two");
+    FAIL("no error");
+  } catch (const http::TransportError& e) {
+    CHECK(e.peer_closed());
+  }
 }

@@ -59,14 +59,21 @@ struct ClientResponse {
 // what() is "<step>: <message>".
 class TransportError : public std::runtime_error {
  public:
-  TransportError(std::string step, const std::string& message)
-      : std::runtime_error(step + ": " + message), step_(std::move(step)), message_(message) {}
+  TransportError(std::string step, const std::string& message, bool peer_closed = false)
+      : std::runtime_error(step + ": " + message),
+        step_(std::move(step)),
+        message_(message),
+        peer_closed_(peer_closed) {}
   const std::string& step() const { return step_; }
   const std::string& message() const { return message_; }
+  // The server had closed the connection (end of stream, reset, broken
+  // pipe, a TLS stream cut short): not a timeout, not a refused answer.
+  bool peer_closed() const { return peer_closed_; }
 
  private:
   std::string step_;
   std::string message_;
+  bool peer_closed_ = false;
 };
 
 // One keep-alive connection to one endpoint. Not thread-safe.
