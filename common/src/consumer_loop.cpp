@@ -256,7 +256,7 @@ struct ConsumerLoop::Outcome {
   std::string reason;  // for rejected
 };
 
-// The de-duplication statements, prepared once per batch.
+// The de-duplication statements (cached on the connection).
 struct ConsumerLoop::Seen {
   explicit Seen(sqlite::Db& db)
       : seen(db.query("SELECT 1 FROM processed_events WHERE ce_id = ?")),
