@@ -336,9 +336,9 @@ TEST_CASE(
   // And the purges were counted
   CHECK(s.metric("router", "henvis_retention_purged_total{what=\"router_contact_data\"}") == 1);
   CHECK(s.metric("notifier", "henvis_retention_purged_total{what=\"notifier_inbox\"}") == 1);
-  // And the router's files no longer hold the closed referral's data key, while it runs and
-  // after a SIGKILL (no clean close). Intake keeps its copy until a withdrawal
-  // (docs/decisions.md 22, "Retention").
+  // And the router's files no longer hold the closed referral's data key, while it runs, nor
+  // after a SIGKILL (no clean close) and a restart that recovers its WAL. Intake keeps its copy
+  // until a withdrawal (docs/decisions.md 22, "Retention").
   std::vector<std::string> with_key;
   const bool key_gone = eventually(
       [&] {
@@ -349,5 +349,7 @@ TEST_CASE(
   INFO("router files holding the key: " << Catch::Detail::stringify(with_key));
   CHECK(key_gone);
   s.kill("router", SIGKILL);
+  s.start("router");
+  CHECK(referral(s, closed_id).status() == v1::REFERRAL_STATUS_CLOSED);
   CHECK(service_files_holding(s.dir(), "router", key).empty());
 }
