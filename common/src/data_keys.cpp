@@ -247,10 +247,11 @@ std::optional<std::string> IntakeSource::key(const std::string& referral_id) {
   const Answer r = ask(INTAKE_KEY, "GET", "/v1/internal/data-keys/" + referral_id, "");
   if (r.status == 404 || r.status == 410) return std::nullopt;
   if (r.status != 200)
-    throw std::runtime_error("intake data key: status " + std::to_string(r.status));
+    throw std::runtime_error(std::string(INTAKE_KEY) + ": status " + std::to_string(r.status));
   v1::DataKeyResponse body;
   if (!google::protobuf::util::JsonStringToMessage(r.body, &body).ok() || !is_key(body.key()))
-    throw std::runtime_error("intake data key: not a DataKeyResponse with a 32-byte key");
+    throw std::runtime_error(std::string(INTAKE_KEY) +
+                             ": not a DataKeyResponse with a 32-byte key");
   return body.key();
 }
 
