@@ -131,7 +131,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       req.params["id"] = "r-1";
       if (data[0] & 16) req.headers["idempotency-key"] = "key-1";
       req.body = body;
-      req.principal = {"fuzz", henvis::v1::ROLE_CENTRE, "rusmiddelcenter-657"};
+      req.principal = {"fuzz", henvis::v1::ROLE_CENTRE, "rusmiddelcenter-657", {}};
       const auto res = router.api->record_outcome(req);
       if (res.status != 200 && res.status != 400 && res.status != 409)
         henvis::fuzz::finding("record_outcome answered " + std::to_string(res.status));

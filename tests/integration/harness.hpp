@@ -193,7 +193,6 @@ class Stack {
   std::optional<TestCa> tls_;
   std::map<std::string, int> ports_;
   std::map<std::string, std::unique_ptr<Process>> procs_;
-  int restarts_ = 0;
 };
 
 // The whole inbox of `token`'s recipient (GET /v1/inbox?all=true, every page); 200 required.

@@ -70,7 +70,7 @@ TEST_CASE("a delegating token without a valid Henvis-Person is refused naming th
   const auto s = store();
   const std::string bearer = "Bearer " + WEB_TOKEN;
   // Given no person, one too long, and ones with characters outside [a-z0-9._-]
-  for (const std::string person :
+  for (const std::string& person :
        {std::string(), std::string(65, 'a'), std::string("Anne"), std::string("anne hansen"),
         std::string("anne/x"), std::string("ånne")}) {
     CAPTURE(person);

@@ -83,7 +83,7 @@ henvis::http::Request offer_request(const std::string& body) {
   req.method = "POST";
   req.path = "/v1/offers";
   req.body = body;
-  req.principal = henvis::auth::Principal{"dev-officer-mvj", henvis::v1::ROLE_OFFICER, "mvj"};
+  req.principal = henvis::auth::Principal{"dev-officer-mvj", henvis::v1::ROLE_OFFICER, "mvj", {}};
   return req;
 }
 
@@ -190,8 +190,8 @@ TEST_CASE("check_offer: a name is counted in characters and refuses control and 
   CHECK(check_offer(r, dev_directory(), NOW).empty());
   r.mutable_person()->set_name(name + "x");
   CHECK(fields(check_offer(r, dev_directory(), NOW)) == std::vector<std::string>{"person.name"});
-  for (const std::string bad : {std::string("Jens\0Hansen", 11), std::string("Jens\r\nHansen"),
-                                std::string("Jens \u202eHansen")}) {
+  for (const std::string& bad : {std::string("Jens\0Hansen", 11), std::string("Jens\r\nHansen"),
+                                 std::string("Jens \u202eHansen")}) {
     r.mutable_person()->set_name(bad);
     CHECK(fields(check_offer(r, dev_directory(), NOW)) == std::vector<std::string>{"person.name"});
   }
@@ -596,7 +596,7 @@ TEST_CASE("intake: instants stored as RFC 3339 text become Unix milliseconds", "
   req.path = "/v1/offers/offer-old/withdrawal";
   req.params["offerId"] = "offer-old";
   req.principal =
-      henvis::auth::Principal{"dev-center-657", henvis::v1::ROLE_CENTRE, "rusmiddelcenter-657"};
+      henvis::auth::Principal{"dev-center-657", henvis::v1::ROLE_CENTRE, "rusmiddelcenter-657", {}};
   const auto res = intake.withdraw(req);
   INFO(res.body);
   CHECK(res.status == 200);
@@ -644,7 +644,7 @@ TEST_CASE(
   req.method = "POST";
   req.path = "/v1/offers/offer-1/withdrawal";
   req.params["offerId"] = "offer-1";
-  req.principal = henvis::auth::Principal{"dev-officer-mvj", henvis::v1::ROLE_OFFICER, "mvj"};
+  req.principal = henvis::auth::Principal{"dev-officer-mvj", henvis::v1::ROLE_OFFICER, "mvj", {}};
   // When the first is withdrawn
   REQUIRE(intake.withdraw(req).status == 200);
   // Then the three events in the outbox have one key, the person's partition key

@@ -124,7 +124,7 @@ henvis::http::Request inbox_request(const std::string& scope,
   henvis::http::Request r;
   r.method = "GET";
   r.path = "/v1/inbox";
-  r.principal = henvis::auth::Principal{"test-" + scope, role, scope};
+  r.principal = henvis::auth::Principal{"test-" + scope, role, scope, {}};
   return r;
 }
 

@@ -91,7 +91,7 @@ henvis::http::Request request(const std::string& method, const std::string& scop
                               henvis::v1::Role role = henvis::v1::ROLE_CENTRE) {
   henvis::http::Request r;
   r.method = method;
-  r.principal = henvis::auth::Principal{"test-" + scope, role, scope};
+  r.principal = henvis::auth::Principal{"test-" + scope, role, scope, {}};
   return r;
 }
 

@@ -494,7 +494,7 @@ TEST_CASE("property: no sequence of outcomes leaves the lifecycle table", "[prop
       henvis::http::Request req;
       req.method = "POST";
       req.params["id"] = "r-" + id;
-      req.principal = {"prop", v1::ROLE_CENTRE, "rusmiddelcenter-657"};
+      req.principal = {"prop", v1::ROLE_CENTRE, "rusmiddelcenter-657", {}};
       req.body = "{\"outcome\":" + std::to_string(static_cast<int>(outcome)) + "}";
       const auto res = api.record_outcome(req);
       clock.advance(std::chrono::minutes(5));

@@ -506,7 +506,7 @@ henvis::http::Request outcome_request(const std::string& referral_id, const std:
   r.path = "/v1/referrals/" + referral_id + "/outcomes";
   r.params["id"] = referral_id;
   r.body = body;
-  r.principal = {"dev-centre", v1::ROLE_CENTRE, scope};
+  r.principal = {"dev-centre", v1::ROLE_CENTRE, scope, {}};
   if (!idem.empty()) r.headers["idempotency-key"] = idem;
   return r;
 }
@@ -828,7 +828,7 @@ TEST_CASE("store: the Unix-ms migration converts a database's stored RFC 3339 in
   henvis::router::Api api{tmp.file("router.db"), dev_directory(), test_settings(), clock, nullptr};
   henvis::http::Request get;
   get.params["id"] = "ref-m";
-  get.principal = {"dev-coordinator", v1::ROLE_COORDINATOR, "mvj"};
+  get.principal = {"dev-coordinator", v1::ROLE_COORDINATOR, "mvj", {}};
   const auto r = api.get(get);
   INFO(r.body);
   REQUIRE(r.status == 200);
@@ -867,7 +867,7 @@ henvis::http::Request coordinator_request(const std::string& action, const std::
   r.path = "/v1/referrals/" + referral_id + "/" + action;
   r.params["id"] = referral_id;
   r.body = body;
-  r.principal = {"dev-coordinator-" + district, v1::ROLE_COORDINATOR, district};
+  r.principal = {"dev-coordinator-" + district, v1::ROLE_COORDINATOR, district, {}};
   if (!idem.empty()) r.headers["idempotency-key"] = idem;
   return r;
 }
@@ -1043,7 +1043,7 @@ TEST_CASE(
   for (const auto role : {v1::ROLE_CENTRE, v1::ROLE_COORDINATOR}) {
     // When a principal of the role with an empty scope lists, reads and records an outcome
     henvis::http::Request req;
-    req.principal = {"no-scope", role, ""};
+    req.principal = {"no-scope", role, "", {}};
     const auto list = parse_body<v1::ReferralList>(f.api.list(req).body);
     req.params["id"] = "ref-o2";
     // Then it sees nothing, and the unroutable referral does not exist for it
@@ -1062,7 +1062,7 @@ TEST_CASE("lifecycle: the view counts attemptsLeft down to the attempt that ends
   LifecycleFixture f;  // max_contact_attempts defaults to 3
   henvis::http::Request get;
   get.params["id"] = "ref-o1";
-  get.principal = {"dev-centre", v1::ROLE_CENTRE, "rusmiddelcenter-657"};
+  get.principal = {"dev-centre", v1::ROLE_CENTRE, "rusmiddelcenter-657", {}};
   const auto view = [&] { return parse_body<v1::ReferralView>(f.api.get(get).body); };
   CHECK(view().attempts_left() == 3);
   CHECK(view().has_contact_attempts());  // present even at 0
@@ -1083,7 +1083,7 @@ TEST_CASE("list: paging walks every referral exactly once - oldest first", "[rou
   henvis::router::Api api{f.tmp.file("router.db"), dev_directory(), test_settings(), f.clock,
                           nullptr};
   henvis::http::Request list;
-  list.principal = {"dev-coordinator-mvj", v1::ROLE_COORDINATOR, "mvj"};
+  list.principal = {"dev-coordinator-mvj", v1::ROLE_COORDINATOR, "mvj", {}};
   list.query["limit"] = "3";
   std::vector<std::string> seen;
   int pages = 0;

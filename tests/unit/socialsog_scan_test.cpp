@@ -563,14 +563,14 @@ TEST_CASE("Socialsøg: the receipt clock skips the weekend - a receipt in time s
   clock.set(at("2024-06-17T09:00:00Z"));
   henvis::http::Request req;
   req.params["id"] = herning;
-  req.principal = {"dev-municipality-657", v1::ROLE_MUNICIPALITY, "kommune-657"};
+  req.principal = {"dev-municipality-657", v1::ROLE_MUNICIPALITY, "kommune-657", {}};
   auto r1 = api.receipt(req);
   auto r2 = api.receipt(req);
   CHECK(r1.status == 200);
   CHECK(r2.body == r1.body);
   // And Aarhus may not confirm Herning's (it does not exist for Aarhus)
   henvis::http::Request other = req;
-  other.principal = {"dev-municipality-751", v1::ROLE_MUNICIPALITY, "kommune-751"};
+  other.principal = {"dev-municipality-751", v1::ROLE_MUNICIPALITY, "kommune-751", {}};
   CHECK(api.receipt(other).status == 404);
   // Then after the deadline only Aarhus's missed receipt is reported
   clock.set(at("2024-06-17T22:00:00Z"));
@@ -587,7 +587,7 @@ TEST_CASE("Socialsøg: a scan window outside 1970 to 2200 is a 400 naming the en
   Service s(dir.file("s.db"), clock);
   ss::Api api(dir.file("s.db"), s.scanner, nullptr);
   henvis::http::Request req;
-  req.principal = {"dev-coordinator-mvj", v1::ROLE_COORDINATOR, "mvj"};
+  req.principal = {"dev-coordinator-mvj", v1::ROLE_COORDINATOR, "mvj", {}};
   // A year 232 overflowed the clock's nanoseconds (found by schemathesis)
   req.body = R"({"from": "0232-10-07T09:19:03Z", "to": "2026-11-30T10:32:28Z"})";
   auto r = api.post_scan(req);

@@ -86,7 +86,7 @@ henvis::http::Request request(const std::string& id, const std::string& label, v
                               const std::string& scope, const std::string& body = "") {
   henvis::http::Request req;
   req.params["id"] = id;
-  req.principal = {label, role, scope};
+  req.principal = {label, role, scope, {}};
   req.body = body;
   return req;
 }
@@ -240,7 +240,7 @@ TEST_CASE("Socialsøg: a receipt answers with the instant it stored",
   ss::Api api(dir.file("s.db"), s.scanner, nullptr);
   henvis::http::Request req;
   req.params["id"] = id;
-  req.principal = {"dev-municipality-657", v1::ROLE_MUNICIPALITY, "kommune-657"};
+  req.principal = {"dev-municipality-657", v1::ROLE_MUNICIPALITY, "kommune-657", {}};
   const auto first = api.receipt(req);
   // Then the answer, a later one and the stored view agree, in whole milliseconds
   CHECK(first.status == 200);

@@ -129,7 +129,7 @@ std::optional<std::string> stored_key(henvis::sqlite::Db& db, const std::string&
 
 henvis::http::Request key_request(const std::string& body, const std::string& scope = "notifier") {
   henvis::http::Request req;
-  req.principal = {"dev-service-" + scope, v1::ROLE_SERVICE, scope};
+  req.principal = {"dev-service-" + scope, v1::ROLE_SERVICE, scope, {}};
   req.body = body;
   return req;
 }
@@ -283,7 +283,7 @@ TEST_CASE("Socialsøg: the underretning-keys endpoint refuses other services and
   CHECK(api.underretning_keys(key_request(R"({"underretningIds":[")" + id + R"("]})", "router"))
             .status == 403);
   // No ids, an empty id, and 501 ids are refused naming the field
-  for (const std::string body :
+  for (const std::string& body :
        {std::string("{}"),
         std::string(R"({"underretningIds":[""]})"), R"({"underretningIds":[)" + [] {
           std::string ids;

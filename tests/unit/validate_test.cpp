@@ -395,7 +395,7 @@ TEST_CASE("Free text: control and bidirectional control characters are refused",
 
 TEST_CASE("Free text: malformed UTF-8 is refused", "[validate][text]") {
   using henvis::validate::text;
-  for (const std::string bad :
+  for (const std::string& bad :
        {std::string("\xc3"), std::string("\xc0\xaf"), std::string("\xed\xa0\x80"),
         std::string("\xf4\x90\x80\x80"), std::string("a\x80"), std::string("\xff")}) {
     CHECK(text(bad, 200) == std::optional<std::string>("must be UTF-8 text"));
