@@ -52,6 +52,12 @@ std::string load_person_key(sqlite::Db& db, const std::string& file, bool dev) {
   return config::key_from_file_or_dev_db("router.person_key_file", file, 16, dev, db, "person_key");
 }
 
+std::int64_t person_pseudonym(std::string_view person_key, std::string_view cpr) {
+  const std::string hmac = hmac_sha256_hex(person_key, validate::normalise_cpr(cpr));
+  // Its first 16 hex digits, as migration 13 reads the HMACs stored before.
+  return static_cast<std::int64_t>(std::stoull(hmac.substr(0, 16), nullptr, 16));
+}
+
 Applier::Applier(Directory directory, Settings settings, const Clock& clock)
     : directory_(std::move(directory)), settings_(std::move(settings)), clock_(clock) {
   subs_.on(this, &Applier::on_offer)
@@ -106,13 +112,12 @@ struct Priors {
 // Counts the person's earlier charges, then indexes this one under the
 // pseudonym. Whole seconds, as the window has always been counted.
 Priors index_person(Store& store, const std::string& key, const v1::OfferRecorded& o) {
-  const std::string person_key = hmac_sha256_hex(key, validate::normalise_cpr(o.person().cpr()));
+  const std::int64_t person = person_pseudonym(key, o.person().cpr());
   const Instant charged{std::chrono::seconds(o.charged_at().seconds())};
-  Priors priors;
-  priors.days_90 = store.count_charges(person_key, charged - DAYS_90, charged);
-  priors.years_5 = store.count_charges(person_key, charged - YEARS_5, charged);
-  store.index_charge(o.referral_id(), person_key, charged);
-  return priors;
+  const ChargeCounts earlier =
+      store.count_charges(person, charged - DAYS_90, charged - YEARS_5, charged);
+  store.index_charge(o.referral_id(), person, charged);
+  return {earlier.recent, earlier.all};
 }
 
 Referral new_referral(const v1::OfferRecorded& o, const RouteResult& route,

@@ -8,9 +8,11 @@
 // when a centre records nothing within the configured working days.
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "henvis/auth.hpp"
@@ -55,6 +57,13 @@ struct Settings {
 // database (config::key_from_file_or_dev_db: a key beside the data protects
 // less than one kept apart).
 std::string load_person_key(sqlite::Db& db, const std::string& file, bool dev);
+
+// The pseudonym under which a person's charges are counted: the first eight
+// bytes of HMAC-SHA256(person key, normalised CPR number), big-endian, as a
+// signed integer (docs/decisions.md 12, 29). 64 bits keep two people apart: with
+// ten million people, the chance that any two share one is about 3 in a
+// million.
+std::int64_t person_pseudonym(std::string_view person_key, std::string_view cpr);
 
 // Applies the consumed offers and deliveries inside the consumer loop's
 // transaction. Throws henvis::Rejected for events that can never be applied.

@@ -96,6 +96,12 @@ struct AnswerRow {
 // Whose referrals a reader may see: a centre its own, a coordinator their district's.
 enum class Scope { centre, district };
 
+// A person's earlier charges in two windows ending at the same instant.
+struct ChargeCounts {
+  int recent = 0;  // in the shorter window
+  int all = 0;     // in the longer one
+};
+
 class Store {
  public:
   explicit Store(sqlite::Db& db) : db_(db) {}
@@ -152,10 +158,10 @@ class Store {
   void add_history(const std::string& referral_id, const HistoryRow& h);
   std::vector<HistoryRow> history(const std::string& referral_id);
 
-  // Earlier charges under the pseudonym, charged in [from, to).
-  int count_charges(const std::string& person_key, Instant from, Instant to);
-  void index_charge(const std::string& referral_id, const std::string& person_key,
-                    Instant charged_at);
+  // Earlier charges under the pseudonym (person_pseudonym), charged in
+  // [recent_from, to) and in [from, to); recent_from >= from.
+  ChargeCounts count_charges(std::int64_t person, Instant recent_from, Instant from, Instant to);
+  void index_charge(const std::string& referral_id, std::int64_t person, Instant charged_at);
 
   // `key_hash` is the hashed idempotency key.
   std::optional<AnswerRow> answer(const std::string& key_hash);

@@ -17,12 +17,14 @@
 
 #include "henvis/clock.hpp"
 #include "henvis/consumer_loop.hpp"
+#include "henvis/digest.hpp"
 #include "henvis/ids.hpp"
 #include "henvis/kafka.hpp"
 #include "henvis/paging.hpp"
 #include "henvis/sqlite.hpp"
 #include "henvis/topics.hpp"
 #include "henvis/v1/events.pb.h"
+#include "henvis/validate.hpp"
 #include "henvis/workdays.hpp"
 #include "support.hpp"
 
@@ -773,8 +775,62 @@ TEST_CASE(
   CHECK(scalar(f.db, "SELECT prior_5y FROM referrals WHERE referral_id = ?", "ref-r3") == 2);
   CHECK(scalar(f.db, "SELECT prior_5y FROM referrals WHERE referral_id = ?", "ref-r1") == 0);
   // And the pseudonymous index holds no CPR number
-  CHECK(scalar(f.db, "SELECT count(*) FROM person_index WHERE person_key LIKE '%0101901234%'") ==
-        0);
+  CHECK(scalar(f.db,
+               "SELECT count(*) FROM person_index WHERE person LIKE '%0101901234%' OR "
+               "person = 101901234") == 0);
+}
+
+TEST_CASE(
+    "repeat referrals: charges indexed under the HMAC before the pseudonym migration are still "
+    "counted",
+    "[router][store]") {
+  // Given a router database as shipped before migration 13, whose person
+  // index holds the HMAC's 64 hex digits: one earlier charge of the person
+  // the next offer names, and charges of 40 other people
+  TempDir tmp{"henvis-router-pseudonym"};
+  henvis::sqlite::Db db{tmp.file("router.db")};
+  const auto all = henvis::router::migrations();
+  db.migrate(std::vector<std::string>(all.begin(), all.begin() + 12));  // 1-12
+  const std::string key = test_settings().person_key;
+  const std::int64_t march = 1709287200000;  // 2024-03-01T10:00:00Z, Unix ms
+  auto index_before = [&](const std::string& referral_id, const std::string& cpr) {
+    henvis::sqlite::Stmt s(db, "INSERT INTO person_index VALUES (?, ?, ?)");
+    s.bind(1, referral_id)
+        .bind(2, henvis::hmac_sha256_hex(key, henvis::validate::normalise_cpr(cpr)))
+        .bind(3, march);
+    s.run();
+  };
+  index_before("ref-earlier", CPR);
+  std::vector<std::string> others;
+  for (int i = 0; i < 40; ++i) {
+    others.push_back("02" + std::to_string(10 + i) + "901234");
+    index_before("ref-other-" + std::to_string(i), others.back());
+  }
+  // When the rest of the migrations run, and the person is charged again
+  db.migrate(all);
+  henvis::SystemClock clock;
+  henvis::router::Applier applier{dev_directory(), test_settings(), clock};
+  auto again = yes_offer("again", 657);
+  *again.mutable_charged_at() = ts("2024-05-01T10:00:00Z");
+  apply(applier, db, offer_message(again));
+  // Then the earlier charge counts in both windows, and no one else's does
+  CHECK(scalar(db, "SELECT prior_90d FROM referrals WHERE referral_id = ?", "ref-again") == 1);
+  CHECK(scalar(db, "SELECT prior_5y FROM referrals WHERE referral_id = ?", "ref-again") == 1);
+  // And every converted entry is the pseudonym the router computes (about
+  // half of them negative: an HMAC's first bit set)
+  auto person_of = [&](const std::string& referral_id) {
+    henvis::sqlite::Stmt s(db, "SELECT person FROM person_index WHERE referral_id = ?");
+    s.bind(1, referral_id);
+    REQUIRE(s.step());
+    return s.i64(0);
+  };
+  CHECK(person_of("ref-earlier") == henvis::router::person_pseudonym(key, CPR));
+  CHECK(person_of("ref-again") == henvis::router::person_pseudonym(key, CPR));
+  for (int i = 0; i < 40; ++i)
+    CHECK(person_of("ref-other-" + std::to_string(i)) ==
+          henvis::router::person_pseudonym(key, others[i]));
+  CHECK(scalar(db, "SELECT count(*) FROM person_index WHERE person < 0") > 0);
+  CHECK(scalar(db, "SELECT count(*) FROM person_index WHERE typeof(person) <> 'integer'") == 0);
 }
 
 TEST_CASE("store: the Unix-ms migration converts a database's stored RFC 3339 instants",
