@@ -197,6 +197,52 @@ double raw_consume_per_second(const std::string& bootstrap, const std::string& t
                             : static_cast<double>(seen) / elapsed;
 }
 
+std::vector<std::pair<std::string, std::int64_t>> table_rows(const std::string& path) {
+  sqlite::Db db(path);
+  std::vector<std::string> tables;
+  {
+    sqlite::Stmt q(db,
+                   "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE "
+                   "'sqlite_%' ORDER BY name");
+    while (q.step()) tables.push_back(q.text(0));
+  }
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  for (const auto& t : tables) {
+    // A name read from the schema, quoted as an identifier.
+    sqlite::Stmt q(db, "SELECT count(*) FROM \"" + t + "\"");
+    if (q.step() && q.i64(0) > 0) out.emplace_back(t, q.i64(0));
+  }
+  return out;
+}
+
+bool report_durable_ceiling(const std::string& what,
+                            const std::vector<std::pair<std::string, std::int64_t>>& rows,
+                            const std::vector<std::pair<std::string, std::int64_t>>& deleted,
+                            std::int64_t events, const std::vector<double>& sqlite_rows,
+                            const std::vector<double>& raw, double target) {
+  if (events <= 0 || sqlite_rows.empty() || raw.empty()) return false;
+  std::int64_t total = 0;
+  std::string parts;
+  for (const auto* list : {&rows, &deleted})
+    for (const auto& [table, count] : *list) {
+      total += count;
+      parts += (parts.empty() ? "" : ", ") + table +
+               (list == &deleted ? " (written, then deleted) " : " ") +
+               num(static_cast<double>(count) / static_cast<double>(events));
+    }
+  const double per_event = static_cast<double>(total) / static_cast<double>(events);
+  const double ceiling = per_event > 0 ? spread(sqlite_rows).median / per_event : 0;
+  const double raw_median = spread(raw).median;
+  const double fraction = raw_median > 0 ? ceiling / raw_median : 0;
+  std::printf(
+      "%s: %s rows written per event (%s; index entries apart); SQLite's batched ceiling over "
+      "them %s events/s, %s of the raw consume (target %s of it)\n",
+      what.c_str(), num(per_event).c_str(), parts.c_str(), num(ceiling).c_str(),
+      num(fraction).c_str(), num(target).c_str());
+  std::fflush(stdout);
+  return per_event > 0 && fraction > 0;
+}
+
 double consumer_taken(int port) {
   return testing::metric(port, "henvis_consumer_applied_total") +
          testing::metric(port, "henvis_consumer_duplicates_total") +

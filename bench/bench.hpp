@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace henvis::bench {
@@ -82,6 +83,24 @@ double raw_consume_per_second(const std::string& bootstrap, const std::string& t
 
 // The p-quantile (0..1) of `v`, nearest rank.
 double percentile(std::vector<double> v, double p);
+
+// The rows of every table of the SQLite database at `path` (SQLite's own
+// tables apart), by table, read through a connection of its own (the service
+// may be running: WAL readers do not block it).
+std::vector<std::pair<std::string, std::int64_t>> table_rows(const std::string& path);
+
+// A ceiling for a durable consumer, printed as one line: `rows` (table_rows
+// after a run that started on an empty database, plus the rows `deleted`
+// again before the end, such as outbox rows sent) over `events` is the rows
+// it wrote per event, index entries apart; SQLite's batched ceiling
+// (`sqlite_rows`, rows/s) over that is the most events a second any
+// consumer writing those rows could apply on this disk, printed against
+// `raw` (msg/s, the raw consume) and `target` times it. True when measured.
+bool report_durable_ceiling(const std::string& what,
+                            const std::vector<std::pair<std::string, std::int64_t>>& rows,
+                            const std::vector<std::pair<std::string, std::int64_t>>& deleted,
+                            std::int64_t events, const std::vector<double>& sqlite_rows,
+                            const std::vector<double>& raw, double target);
 
 // Events a service's consumer loop has taken (applied, skipped as
 // duplicates or dead-lettered), from its /metrics on `port`.
