@@ -199,13 +199,6 @@ void Db::migrate(const std::vector<std::string>& migrations) {
   }
   for (auto i = static_cast<std::size_t>(version); i < migrations.size(); ++i) {
     Transaction tx(*this);
-    // A migration may delete or rewrite personal data (router migration 12
-    // deletes erased referrals' data keys) and may rewrite a whole table
-    // (migration 13: 376 MB of WAL at 1 M referrals), so the last one run
-    // commits as an erasure: the WAL is checkpointed and truncated, not left
-    // holding the old pages at its largest size. (Once, not per migration:
-    // a new database runs a dozen of them.)
-    if (i + 1 == migrations.size()) note_erasure();
     exec(migrations[i]);
     exec("PRAGMA user_version=" + std::to_string(i + 1));
     tx.commit();

@@ -146,29 +146,6 @@ TEST_CASE("An erasure noted in a transaction leaves the WAL when it commits", "[
   CHECK(bytes.find("0101901234") == std::string::npos);
 }
 
-TEST_CASE("A migration leaves neither the data it deleted nor a grown WAL behind",
-          "[sqlite][erasure]") {
-  // Given a database holding a person's number and a thousand rows
-  TempDir tmp("henvis-sqlite-migrate");
-  const std::string path = tmp.file("t.db");
-  henvis::sqlite::Db db(path);
-  db.migrate({"CREATE TABLE p (cpr TEXT); CREATE TABLE t (n INTEGER, pad TEXT);",
-              "INSERT INTO p VALUES ('0101901234'); WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL "
-              "SELECT n + 1 FROM c WHERE n < 1000) INSERT INTO t SELECT n, printf('%.500c', 'x') "
-              "FROM c;"});
-  // When a migration deletes the number and rewrites the table
-  db.migrate({"", "", "DELETE FROM p; UPDATE t SET pad = printf('%.600c', 'y');"});
-  // Then the WAL is empty and no file holds the number
-  CHECK(scalar(db, "PRAGMA user_version") == 3);
-  CHECK_FALSE(db.erasure_pending());
-  CHECK(std::filesystem::file_size(path + "-wal") == 0);
-  for (const std::string& file : {path, path + "-wal"}) {
-    std::ifstream f(file, std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(f)), {});
-    CHECK(bytes.find("0101901234") == std::string::npos);
-  }
-}
-
 TEST_CASE("An erasure a reader holds up stays pending and is settled later", "[sqlite][erasure]") {
   // Given another connection in the middle of a read
   TempDir tmp("henvis-sqlite-test");

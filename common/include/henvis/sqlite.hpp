@@ -138,9 +138,7 @@ class Db {
   // already lent out (a nested use), a fresh one is prepared for this loan.
   Query query(std::string_view sql);
   // Applies migrations[user_version..] each in its own transaction and bumps
-  // PRAGMA user_version; the last one commits as an erasure (note_erasure),
-  // so the WAL is emptied after them. Migrations are append-only: never edit a
-  // shipped one.
+  // PRAGMA user_version. Migrations are append-only: never edit a shipped one.
   void migrate(const std::vector<std::string>& migrations);
   std::int64_t changes() const;
   // Rows stepped through in full table scans so far by the statements this
