@@ -197,7 +197,7 @@ double raw_consume_per_second(const std::string& bootstrap, const std::string& t
                             : static_cast<double>(seen) / elapsed;
 }
 
-std::vector<std::pair<std::string, std::int64_t>> table_rows(const std::string& path) {
+Stored stored_rows(const std::string& path) {
   sqlite::Db db(path);
   std::vector<std::string> tables;
   {
@@ -206,39 +206,64 @@ std::vector<std::pair<std::string, std::int64_t>> table_rows(const std::string& 
                    "'sqlite_%' ORDER BY name");
     while (q.step()) tables.push_back(q.text(0));
   }
-  std::vector<std::pair<std::string, std::int64_t>> out;
+  // Names read from the schema, quoted as identifiers.
+  const auto quoted = [](const std::string& name) {
+    std::string out = "\"";
+    for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+  };
+  Stored out;
   for (const auto& t : tables) {
-    // A name read from the schema, quoted as an identifier.
-    sqlite::Stmt q(db, "SELECT count(*) FROM \"" + t + "\"");
-    if (q.step() && q.i64(0) > 0) out.emplace_back(t, q.i64(0));
+    std::string sum = "0";
+    {
+      sqlite::Stmt cols(db, "SELECT name FROM pragma_table_info(?)");
+      cols.bind(1, t);
+      while (cols.step()) sum += " + coalesce(length(" + quoted(cols.text(0)) + "), 0)";
+    }
+    sqlite::Stmt q(db, "SELECT count(*), coalesce(sum(" + sum + "), 0) FROM " + quoted(t));
+    if (q.step() && q.i64(0) > 0) {
+      out.rows.emplace_back(t, q.i64(0));
+      out.bytes += q.i64(1);
+    }
   }
   return out;
 }
 
-bool report_durable_ceiling(const std::string& what,
-                            const std::vector<std::pair<std::string, std::int64_t>>& rows,
+bool report_durable_ceiling(const std::string& what, const fs::path& dir, const Stored& stored,
                             const std::vector<std::pair<std::string, std::int64_t>>& deleted,
-                            std::int64_t events, const std::vector<double>& sqlite_rows,
+                            std::int64_t events, int events_per_commit,
                             const std::vector<double>& raw, double target) {
-  if (events <= 0 || sqlite_rows.empty() || raw.empty()) return false;
-  std::int64_t total = 0;
+  if (events <= 0 || raw.empty()) return false;
+  std::int64_t kept = 0, total = 0;
   std::string parts;
-  for (const auto* list : {&rows, &deleted})
+  for (const auto* list : {&stored.rows, &deleted})
     for (const auto& [table, count] : *list) {
       total += count;
+      if (list == &stored.rows) kept += count;
       parts += (parts.empty() ? "" : ", ") + table +
                (list == &deleted ? " (written, then deleted) " : " ") +
                num(static_cast<double>(count) / static_cast<double>(events));
     }
+  if (kept <= 0) return false;
   const double per_event = static_cast<double>(total) / static_cast<double>(events);
-  const double ceiling = per_event > 0 ? spread(sqlite_rows).median / per_event : 0;
+  // The deleted rows' size is not known any more; they count at the mean.
+  const auto row_bytes = static_cast<std::size_t>(stored.bytes / kept);
+  const int per_commit = std::max(1, static_cast<int>(std::lround(per_event * events_per_commit)));
+  std::vector<double> sqlite_rows;
+  for (int rep = 0; rep < reps(); ++rep)
+    sqlite_rows.push_back(sqlite_rows_per_second(dir, total, per_commit, row_bytes));
+  const double rows_s = spread(sqlite_rows).median;
+  const double ceiling = rows_s / per_event;
   const double raw_median = spread(raw).median;
   const double fraction = raw_median > 0 ? ceiling / raw_median : 0;
   std::printf(
-      "%s: %s rows written per event (%s; index entries apart); SQLite's batched ceiling over "
-      "them %s events/s, %s of the raw consume (target %s of it)\n",
-      what.c_str(), num(per_event).c_str(), parts.c_str(), num(ceiling).c_str(),
-      num(fraction).c_str(), num(target).c_str());
+      "%s: %s rows written per event (%s; updates and index entries apart), %s bytes a row on "
+      "average; SQLite writing as many such rows, %s a commit (%d events): %s; so at most %s "
+      "events/s, %s of the raw consume (target %s of it)\n",
+      what.c_str(), num(per_event).c_str(), parts.c_str(),
+      num(static_cast<double>(row_bytes)).c_str(), num(per_commit).c_str(), events_per_commit,
+      with_spread(sqlite_rows, "rows/s").c_str(), num(ceiling).c_str(), num(fraction).c_str(),
+      num(target).c_str());
   std::fflush(stdout);
   return per_event > 0 && fraction > 0;
 }

@@ -84,22 +84,30 @@ double raw_consume_per_second(const std::string& bootstrap, const std::string& t
 // The p-quantile (0..1) of `v`, nearest rank.
 double percentile(std::vector<double> v, double p);
 
-// The rows of every table of the SQLite database at `path` (SQLite's own
-// tables apart), by table, read through a connection of its own (the service
-// may be running: WAL readers do not block it).
-std::vector<std::pair<std::string, std::int64_t>> table_rows(const std::string& path);
+// What a service stored: the rows of every table of the SQLite database at
+// `path` (SQLite's own tables apart), by table, and the bytes of their values
+// (length() of each column, summed). Read through a connection of its own
+// (the service may be running: WAL readers do not block it).
+struct Stored {
+  std::vector<std::pair<std::string, std::int64_t>> rows;  // tables with rows
+  std::int64_t bytes = 0;
+};
+Stored stored_rows(const std::string& path);
 
-// A ceiling for a durable consumer, printed as one line: `rows` (table_rows
-// after a run that started on an empty database, plus the rows `deleted`
-// again before the end, such as outbox rows sent) over `events` is the rows
-// it wrote per event, index entries apart; SQLite's batched ceiling
-// (`sqlite_rows`, rows/s) over that is the most events a second any
-// consumer writing those rows could apply on this disk, printed against
-// `raw` (msg/s, the raw consume) and `target` times it. True when measured.
-bool report_durable_ceiling(const std::string& what,
-                            const std::vector<std::pair<std::string, std::int64_t>>& rows,
+// A ceiling for a durable consumer, measured and printed as one line. The
+// rows it wrote per event: `stored` after a run that started on an empty
+// database, plus `deleted` (rows written, then deleted before the end, such
+// as outbox rows sent), over `events`; updates and index entries apart.
+// Anchor: SQLite writing as many rows (sqlite_rows_per_second) of their mean
+// size, as many to a commit as `events_per_commit` events make (a consumer
+// loop's batch), `reps()` times. That rate over the rows per event is the
+// most events a second a consumer writing those rows could apply on this
+// disk: its rows appended, no secondary index. Printed against `raw` (msg/s,
+// the raw consume of the topic) and `target` times it. True when measured.
+bool report_durable_ceiling(const std::string& what, const std::filesystem::path& dir,
+                            const Stored& stored,
                             const std::vector<std::pair<std::string, std::int64_t>>& deleted,
-                            std::int64_t events, const std::vector<double>& sqlite_rows,
+                            std::int64_t events, int events_per_commit,
                             const std::vector<double>& raw, double target);
 
 // Events a service's consumer loop has taken (applied, skipped as

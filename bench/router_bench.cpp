@@ -206,7 +206,8 @@ TEST_CASE("bench router: drain a backlog of offers against a raw consume and SQL
   post_backlog(s, "bench-router", n);
 
   std::vector<double> drain, cpu_us, rss, raw, sqlite_batched;
-  std::vector<std::pair<std::string, std::int64_t>> rows, sent;
+  Stored rows;
+  std::vector<std::pair<std::string, std::int64_t>> sent;
   for (int rep = 0; rep < reps(); ++rep) {
     raw.push_back(raw_consume_per_second(s.bootstrap(), topics::OFFERS, n));
 
@@ -224,8 +225,8 @@ TEST_CASE("bench router: drain a backlog of offers against a raw consume and SQL
     // deleted once Kafka confirms it), the tables' rows and the rows sent.
     REQUIRE(testing::eventually(
         [&] {
-          rows = table_rows(s.database("router"));
-          return std::none_of(rows.begin(), rows.end(),
+          rows = stored_rows(s.database("router"));
+          return std::none_of(rows.rows.begin(), rows.rows.end(),
                               [](const auto& r) { return r.first == "outbox"; });
         },
         std::chrono::seconds(60)));
@@ -248,7 +249,7 @@ TEST_CASE("bench router: drain a backlog of offers against a raw consume and SQL
   report("router RSS after the drain", "MiB", rss);
   // Issue 14's target, a third of the raw consume, against what SQLite can
   // write durably on this disk for the rows a routed offer needs.
-  CHECK(report_durable_ceiling("router, durable ceiling", rows, sent, n, sqlite_batched, raw,
+  CHECK(report_durable_ceiling("router, durable ceiling", s.dir(), rows, sent, n, BATCH, raw,
                                1.0 / 3));
 }
 
